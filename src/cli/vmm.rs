@@ -1,0 +1,166 @@
+//! `ec2lab vmm` (run one guest in this process) and `ec2lab vmm-ctl` (talk to one).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::vmm::api::{self, Request};
+use crate::vmm::config::{DiskConfig, SerialOut, VmConfig, DEFAULT_MEM_MIB};
+use crate::vmm::exit::{GuestExit, EXIT_VMM_ERROR};
+use crate::vmm::host;
+
+const VMM_AFTER_HELP: &str = "\
+Examples:
+  # Boot the image guest-images/build.sh made; console on this terminal (Ctrl-A x quits)
+  ec2lab vmm --kernel guest-images/out/vmlinux --disk guest-images/out/rootfs.ext4
+
+  # Two disks, the second read-only, console to a file, a control socket
+  ec2lab vmm --kernel vmlinux --disk root.ext4 --disk data.img,ro \\
+      --serial-out console.log --api-sock /run/vm1.sock
+
+The kernel command line is chosen for you: console on ttyS0, root on the first disk,
+and whatever switches this host's KVM needs (on a software-nested KVM, kvm_pvm, the
+guest kernel must avoid instructions KVM cannot emulate). Use --append to add switches,
+--cmdline to replace the defaults.
+
+Exit codes:
+  0  the guest powered off          3  the guest crashed (panic, triple fault, KVM error)
+  1  the VMM failed                 4  stopped from outside (hard stop or shutdown deadline)
+  2  bad command line               5  the guest reset itself (reboot)";
+
+/// Run one guest in this process until it powers off.
+#[derive(Args, Debug)]
+#[command(after_help = VMM_AFTER_HELP)]
+pub struct VmmArgs {
+    /// Guest kernel: an uncompressed ELF vmlinux (entered through PVH when it has the
+    /// PVH note) or a bzImage.
+    #[arg(long, value_name = "PATH")]
+    pub kernel: PathBuf,
+
+    /// Initial ramdisk (initramfs) to hand to the kernel.
+    #[arg(long, value_name = "PATH")]
+    pub initrd: Option<PathBuf>,
+
+    /// Kernel command line replacing ec2lab's defaults (console, reboot, root device).
+    /// The switches this host's KVM needs and the device entries are still added.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub cmdline: Option<String>,
+
+    /// Extra kernel switches added after the defaults (repeatable).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Vec<String>,
+
+    /// Number of vCPUs. On a host whose KVM cannot start secondary vCPUs (kvm_pvm) the
+    /// guest gets one, with a warning.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub vcpus: u8,
+
+    /// Guest memory in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MEM_MIB)]
+    pub mem_mib: u64,
+
+    /// A raw disk image as a virtio-blk device; the first one is the root file system
+    /// (/dev/vda). Append ",ro" for read-only. Repeatable.
+    #[arg(long = "disk", value_name = "PATH[,ro]")]
+    pub disks: Vec<DiskConfig>,
+
+    /// Where the guest console goes: "-" for this terminal, "none", or a file (appended).
+    #[arg(long, value_name = "FILE|-", default_value = "-")]
+    pub serial_out: SerialOut,
+
+    /// Unix socket for control requests (status, shutdown, stop); see `ec2lab vmm-ctl`.
+    #[arg(long, value_name = "PATH")]
+    pub api_sock: Option<PathBuf>,
+}
+
+/// Ask a running `ec2lab vmm` for its status, a graceful shutdown, or a hard stop.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ec2lab vmm-ctl --api-sock /run/vm1.sock status\n  \
+                        ec2lab vmm-ctl --api-sock /run/vm1.sock shutdown --timeout-secs 60\n  \
+                        ec2lab vmm-ctl --api-sock /run/vm1.sock stop"
+)]
+pub struct VmmCtlArgs {
+    /// The control socket given to `ec2lab vmm --api-sock`.
+    #[arg(long, value_name = "PATH")]
+    pub api_sock: PathBuf,
+    #[command(subcommand)]
+    pub action: CtlAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CtlAction {
+    /// Print the guest's state, uptime and boot milestones as JSON.
+    Status,
+    /// Send Ctrl-Alt-Del; if the guest is still up at the deadline, stop it hard.
+    Shutdown {
+        /// Seconds to wait for the guest to power off.
+        #[arg(long, default_value_t = api::DEFAULT_SHUTDOWN_SECS)]
+        timeout_secs: u64,
+    },
+    /// Stop the guest at once, like pulling the power cord.
+    Stop,
+}
+
+pub fn config_from(args: VmmArgs) -> VmConfig {
+    VmConfig {
+        kernel: args.kernel,
+        initrd: args.initrd,
+        cmdline: args.cmdline,
+        append: args.append,
+        vcpus: args.vcpus,
+        mem_mib: args.mem_mib,
+        disks: args.disks,
+        serial_out: args.serial_out,
+        api_sock: args.api_sock,
+        flavor: host::detect(),
+    }
+}
+
+pub fn run_vmm(args: VmmArgs) -> i32 {
+    let cfg = config_from(args);
+    let outcome = crate::vmm::run(&cfg);
+    if let Some(sock) = &cfg.api_sock {
+        let _ = std::fs::remove_file(sock);
+    }
+    match outcome {
+        Ok(exit) => {
+            eprintln!("ec2lab vmm: {}", exit.describe());
+            if let GuestExit::Crashed(_) | GuestExit::Panic = exit {
+                eprintln!("ec2lab vmm: the console output above shows what the guest last did");
+            }
+            exit.code()
+        }
+        Err(e) => {
+            super::report(&e);
+            EXIT_VMM_ERROR
+        }
+    }
+}
+
+pub fn run_ctl(args: VmmCtlArgs) -> i32 {
+    let req = match args.action {
+        CtlAction::Status => Request::Status,
+        CtlAction::Shutdown { timeout_secs } => Request::Shutdown {
+            timeout_secs: Some(timeout_secs),
+        },
+        CtlAction::Stop => Request::Stop,
+    };
+    match api::call(&args.api_sock, &req) {
+        Ok(resp) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&resp).unwrap_or_default()
+            );
+            if resp.ok {
+                0
+            } else {
+                EXIT_VMM_ERROR
+            }
+        }
+        Err(e) => {
+            super::report(&e);
+            EXIT_VMM_ERROR
+        }
+    }
+}

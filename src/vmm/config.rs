@@ -1,0 +1,231 @@
+//! What one guest is made of. Built by the CLI (or the instance supervisor) and
+//! validated here, before anything touches KVM.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+use super::host::{self, KvmFlavor};
+
+pub const DEFAULT_MEM_MIB: u64 = 256;
+pub const MIN_MEM_MIB: u64 = 16;
+pub const MAX_VCPUS: u8 = 32;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--disk needs a path, optionally followed by ',ro' (got {0:?})")]
+    DiskSpec(String),
+    #[error("Unknown disk option {option:?} in {spec:?}; the only option is 'ro'")]
+    DiskOption { spec: String, option: String },
+    #[error("--vcpus must be between 1 and {MAX_VCPUS} (got {0})")]
+    Vcpus(u8),
+    #[error("--mem-mib must be at least {MIN_MEM_MIB} (got {0})")]
+    MemoryTooSmall(u64),
+    #[error("--mem-mib {0} is more than this host can address; give less memory")]
+    MemoryTooLarge(u64),
+    #[error("{what} {path:?} does not exist or cannot be read; check the path")]
+    Missing { what: &'static str, path: PathBuf },
+    #[error("Too many disks ({0}); a guest takes at most {1} virtio devices")]
+    TooManyDevices(usize, usize),
+}
+
+/// `--disk PATH[,ro]`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskConfig {
+    pub path: PathBuf,
+    pub read_only: bool,
+}
+
+impl FromStr for DiskConfig {
+    type Err = ConfigError;
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut parts = spec.split(',');
+        let path = parts.next().filter(|p| !p.is_empty());
+        let Some(path) = path else {
+            return Err(ConfigError::DiskSpec(spec.to_string()));
+        };
+        let mut read_only = false;
+        for option in parts {
+            match option {
+                "ro" => read_only = true,
+                "rw" => read_only = false,
+                _ => {
+                    return Err(ConfigError::DiskOption {
+                        spec: spec.into(),
+                        option: option.into(),
+                    })
+                }
+            }
+        }
+        Ok(DiskConfig {
+            path: path.into(),
+            read_only,
+        })
+    }
+}
+
+/// Where the guest console goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SerialOut {
+    Stdout,
+    File(PathBuf),
+    Discard,
+}
+
+impl FromStr for SerialOut {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "-" => SerialOut::Stdout,
+            "none" => SerialOut::Discard,
+            path => SerialOut::File(path.into()),
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    pub kernel: PathBuf,
+    pub initrd: Option<PathBuf>,
+    /// Replaces the default switches (console, reboot, root device) when given.
+    pub cmdline: Option<String>,
+    /// Added after the default or given command line.
+    pub append: Vec<String>,
+    pub vcpus: u8,
+    pub mem_mib: u64,
+    pub disks: Vec<DiskConfig>,
+    pub serial_out: SerialOut,
+    pub api_sock: Option<PathBuf>,
+    pub flavor: KvmFlavor,
+}
+
+impl VmConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.vcpus == 0 || self.vcpus > MAX_VCPUS {
+            return Err(ConfigError::Vcpus(self.vcpus));
+        }
+        if self.mem_mib < MIN_MEM_MIB {
+            return Err(ConfigError::MemoryTooSmall(self.mem_mib));
+        }
+        if self.mem_mib > (1 << 30) {
+            return Err(ConfigError::MemoryTooLarge(self.mem_mib));
+        }
+        let readable = |p: &PathBuf| std::fs::metadata(p).is_ok();
+        if !readable(&self.kernel) {
+            return Err(ConfigError::Missing {
+                what: "Kernel",
+                path: self.kernel.clone(),
+            });
+        }
+        if let Some(i) = self.initrd.as_ref().filter(|i| !readable(i)) {
+            return Err(ConfigError::Missing {
+                what: "Initrd",
+                path: i.clone(),
+            });
+        }
+        if let Some(d) = self.disks.iter().find(|d| !readable(&d.path)) {
+            return Err(ConfigError::Missing {
+                what: "Disk image",
+                path: d.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// vCPUs the guest will really get: one on hosts that cannot start secondary vCPUs.
+    pub fn effective_vcpus(&self) -> u8 {
+        if self.flavor.supports_smp() {
+            self.vcpus
+        } else {
+            1
+        }
+    }
+
+    /// The full kernel command line, without the device entries the VMM adds itself.
+    pub fn kernel_cmdline(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        match &self.cmdline {
+            Some(c) => parts.push(c.clone()),
+            None => {
+                parts.push(host::base_kernel_switches());
+                // The first disk is the root file system unless an initrd brings its own.
+                if self.initrd.is_none() && !self.disks.is_empty() {
+                    let mode = if self.disks[0].read_only { "ro" } else { "rw" };
+                    parts.push(format!("root=/dev/vda {mode}"));
+                }
+            }
+        }
+        parts.push(self.flavor.kernel_switches());
+        parts.extend(self.append.iter().cloned());
+        parts.retain(|p| !p.is_empty());
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(flavor: KvmFlavor) -> VmConfig {
+        VmConfig {
+            kernel: "/dev/null".into(),
+            initrd: None,
+            cmdline: None,
+            append: vec![],
+            vcpus: 2,
+            mem_mib: 256,
+            disks: vec!["/dev/null".parse().unwrap()],
+            serial_out: SerialOut::Discard,
+            api_sock: None,
+            flavor,
+        }
+    }
+
+    #[test]
+    fn disk_specs_parse_and_reject() {
+        assert_eq!(
+            "a.img,ro".parse::<DiskConfig>().unwrap(),
+            DiskConfig {
+                path: "a.img".into(),
+                read_only: true
+            }
+        );
+        assert!(!"a.img".parse::<DiskConfig>().unwrap().read_only);
+        assert!(matches!(
+            "".parse::<DiskConfig>(),
+            Err(ConfigError::DiskSpec(_))
+        ));
+        assert!(matches!(
+            "a.img,fast".parse::<DiskConfig>(),
+            Err(ConfigError::DiskOption { .. })
+        ));
+    }
+
+    #[test]
+    fn default_cmdline_has_console_root_and_host_switches() {
+        let hw = config(KvmFlavor::Hardware);
+        let c = hw.kernel_cmdline();
+        assert!(c.contains("console=ttyS0") && c.contains("root=/dev/vda rw"));
+        assert_eq!(hw.effective_vcpus(), 2);
+        let pvm = config(KvmFlavor::Pvm);
+        assert!(pvm.kernel_cmdline().contains("noxsave"));
+        assert_eq!(pvm.effective_vcpus(), 1);
+    }
+
+    #[test]
+    fn validation_names_the_problem() {
+        let mut c = config(KvmFlavor::Hardware);
+        c.vcpus = 0;
+        assert_eq!(c.validate(), Err(ConfigError::Vcpus(0)));
+        c.vcpus = 1;
+        c.mem_mib = 8;
+        assert_eq!(c.validate(), Err(ConfigError::MemoryTooSmall(8)));
+        c.mem_mib = 64;
+        c.kernel = "/nonexistent/vmlinux".into();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Missing { what: "Kernel", .. })
+        ));
+    }
+}

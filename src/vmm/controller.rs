@@ -1,0 +1,208 @@
+//! The VMM's main thread: answers the control socket, forwards the terminal to the
+//! guest console, and enforces graceful-shutdown deadlines. vCPU threads never block on
+//! any of this.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use event_manager::{EventOps, EventSet, Events, MutEventSubscriber};
+use vmm_sys_util::timerfd::TimerFd;
+
+use super::api::{self, Request, Response, Status, DEFAULT_SHUTDOWN_SECS};
+use super::console::{ConsoleSink, GuestStatus};
+use super::devices::i8042::{CTRL_ALT_DEL, I8042};
+use super::devices::serial::Serial;
+use super::exit::{ExitSignal, GuestExit};
+
+/// Ctrl-A then `x` on the terminal stops the guest, as in QEMU: in raw mode Ctrl-C goes
+/// to the guest.
+const ESCAPE: u8 = 0x01;
+
+pub struct Controller {
+    pub listener: Option<UnixListener>,
+    pub exit: Arc<ExitSignal>,
+    pub i8042: Arc<Mutex<I8042>>,
+    pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
+    pub forward_stdin: bool,
+    pub guest: Arc<GuestStatus>,
+    /// The parts of the status that do not change.
+    pub status: Status,
+    deadline: TimerFd,
+    shutting_down: bool,
+    escape_pending: bool,
+}
+
+impl Controller {
+    pub fn new(
+        listener: Option<UnixListener>,
+        exit: Arc<ExitSignal>,
+        i8042: Arc<Mutex<I8042>>,
+        serial: Arc<Mutex<Serial<ConsoleSink>>>,
+        forward_stdin: bool,
+        guest: Arc<GuestStatus>,
+        status: Status,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            listener,
+            exit,
+            i8042,
+            serial,
+            forward_stdin,
+            guest,
+            status,
+            deadline: TimerFd::new()?,
+            shutting_down: false,
+            escape_pending: false,
+        })
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            state: if self.shutting_down {
+                "shutting-down"
+            } else {
+                "running"
+            }
+            .into(),
+            uptime_ms: self.guest.started.elapsed().as_millis() as u64,
+            init_started_ms: self.guest.init_started_ms(),
+            ready_ms: self.guest.ready_ms(),
+            ..self.status.clone()
+        }
+    }
+
+    /// Ctrl-Alt-Del to the guest, and a hard stop if it is still up at the deadline.
+    pub fn shutdown(&mut self, timeout: Duration) -> Result<(), String> {
+        if !self.shutting_down {
+            self.i8042
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .type_keys(&CTRL_ALT_DEL);
+            self.shutting_down = true;
+        }
+        self.deadline
+            .reset(timeout.max(Duration::from_millis(1)), None)
+            .map_err(|e| format!("could not arm the shutdown deadline: {e}"))
+    }
+
+    fn handle(&mut self, req: Request) -> Response {
+        match req {
+            Request::Status => Response {
+                ok: true,
+                status: Some(self.status()),
+                ..Default::default()
+            },
+            Request::Shutdown { timeout_secs } => {
+                let secs = timeout_secs.unwrap_or(DEFAULT_SHUTDOWN_SECS);
+                match self.shutdown(Duration::from_secs(secs)) {
+                    Ok(()) => Response {
+                        ok: true,
+                        status: Some(self.status()),
+                        ..Default::default()
+                    },
+                    Err(e) => Response::error(e),
+                }
+            }
+            Request::Stop => {
+                self.exit.raise(GuestExit::Stopped(
+                    "hard stop requested on the control socket".into(),
+                ));
+                Response {
+                    ok: true,
+                    ..Default::default()
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        let resp = match api::read_request(&stream) {
+            Ok(req) => self.handle(req),
+            Err(e) => Response::error(e),
+        };
+        api::write_response(&stream, &resp);
+    }
+
+    fn forward_stdin(&mut self, ops: &mut EventOps) {
+        let mut buf = [0u8; 64];
+        let n = match std::io::stdin().lock().read(&mut buf) {
+            Ok(0) | Err(_) => {
+                // Terminal gone: stop listening rather than spin on EOF.
+                let _ = ops.remove(Events::new(&std::io::stdin(), EventSet::IN));
+                return;
+            }
+            Ok(n) => n,
+        };
+        let mut out = [0u8; 64];
+        let mut len = 0;
+        for &b in &buf[..n] {
+            if self.escape_pending {
+                self.escape_pending = false;
+                if b == b'x' {
+                    self.exit
+                        .raise(GuestExit::Stopped("Ctrl-A x typed on the console".into()));
+                    return;
+                }
+                if b != ESCAPE {
+                    out[len] = ESCAPE;
+                    len += 1;
+                }
+            } else if b == ESCAPE {
+                self.escape_pending = true;
+                continue;
+            }
+            if len < out.len() {
+                out[len] = b;
+                len += 1;
+            }
+        }
+        // Input beyond the UART FIFO is dropped, as a real serial line would.
+        self.serial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .enqueue_input(&out[..len]);
+    }
+}
+
+impl MutEventSubscriber for Controller {
+    fn process(&mut self, events: Events, ops: &mut EventOps) {
+        let fd = events.fd();
+        if fd == self.exit.evt.as_raw_fd() {
+            let _ = self.exit.evt.read();
+        } else if fd == self.deadline.as_raw_fd() {
+            let _ = self.deadline.wait();
+            self.exit.raise(GuestExit::Stopped(
+                "the guest did not power off before the shutdown deadline".into(),
+            ));
+        } else if self.listener.as_ref().map(|l| l.as_raw_fd()) == Some(fd) {
+            self.accept();
+        } else if fd == libc::STDIN_FILENO {
+            self.forward_stdin(ops);
+        }
+    }
+
+    fn init(&mut self, ops: &mut EventOps) {
+        // Registration only fails on a bad fd, which would be a bug here.
+        ops.add(Events::new(&self.exit.evt, EventSet::IN))
+            .expect("register the exit event");
+        ops.add(Events::new(&self.deadline, EventSet::IN))
+            .expect("register the deadline timer");
+        if let Some(l) = &self.listener {
+            ops.add(Events::new(l, EventSet::IN))
+                .expect("register the control socket");
+        }
+        if self.forward_stdin {
+            ops.add(Events::new(&std::io::stdin(), EventSet::IN))
+                .expect("register stdin");
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The 8250/16550 UART at 0x3f8: the guest console.
+//!
+//! vm-superio models the register file; this wraps it for the bus and feeds its
+//! interrupt into an irqfd.
+
+use std::io::Write;
+
+use vm_superio::{Serial as Uart, Trigger};
+use vmm_sys_util::eventfd::EventFd;
+
+use super::bus::BusDevice;
+
+/// An irqfd-backed interrupt line for vm-superio.
+pub struct IrqTrigger(pub EventFd);
+
+impl Trigger for IrqTrigger {
+    type E = std::io::Error;
+    fn trigger(&self) -> std::io::Result<()> {
+        self.0.write(1)
+    }
+}
+
+pub struct Serial<W: Write + Send> {
+    uart: Uart<IrqTrigger, vm_superio::serial::NoEvents, W>,
+}
+
+impl<W: Write + Send> Serial<W> {
+    pub fn new(irq: EventFd, out: W) -> Self {
+        Self {
+            uart: Uart::new(IrqTrigger(irq), out),
+        }
+    }
+
+    /// Bytes typed on the host side, for the guest to read. Returns how many fit in the FIFO.
+    pub fn enqueue_input(&mut self, bytes: &[u8]) -> usize {
+        let room = self.uart.fifo_capacity();
+        let n = bytes.len().min(room);
+        // An error here means the FIFO is full or the IRQ could not be sent; the caller
+        // retries with what was not taken.
+        self.uart.enqueue_raw_bytes(&bytes[..n]).unwrap_or_default()
+    }
+
+    pub fn writer_mut(&mut self) -> &mut W {
+        self.uart.writer_mut()
+    }
+}
+
+impl<W: Write + Send> BusDevice for Serial<W> {
+    fn read(&mut self, offset: u64, data: &mut [u8]) {
+        data.fill(0);
+        if let (Some(first), Ok(off)) = (data.first_mut(), u8::try_from(offset)) {
+            *first = self.uart.read(off);
+        }
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) {
+        if let (Some(&byte), Ok(off)) = (data.first(), u8::try_from(offset)) {
+            // A failing console writer must not stop the guest.
+            let _ = self.uart.write(off, byte);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transmitted_bytes_reach_the_writer_and_input_is_readable() {
+        let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
+        let mut s = Serial::new(irq.try_clone().unwrap(), Vec::new());
+        for b in b"hi\n" {
+            s.write(0, &[*b]);
+        }
+        assert_eq!(s.writer_mut().as_slice(), b"hi\n");
+        // Enable the "data available" interrupt, then feed input.
+        s.write(1, &[0x01]);
+        assert_eq!(s.enqueue_input(b"ok"), 2);
+        assert!(irq.read().unwrap() >= 1);
+        let mut b = [0u8];
+        s.read(0, &mut b);
+        assert_eq!(b[0], b'o');
+    }
+}

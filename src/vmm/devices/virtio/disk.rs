@@ -1,0 +1,176 @@
+//! The raw disk image (regular file or host block device) behind a virtio-blk device.
+//!
+//! I/O goes straight between the file and guest memory with `pread`/`pwrite` on the
+//! host mapping, so a request needs no intermediate buffer.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use vm_memory::bitmap::BitmapSlice;
+use vm_memory::VolatileSlice;
+
+/// virtio-blk always addresses the disk in 512-byte sectors.
+pub const SECTOR_SIZE: u64 = 512;
+
+#[derive(Debug, Error)]
+pub enum BlockError {
+    #[error("Disk image {0} does not exist; check the --disk path.")]
+    NotFound(PathBuf),
+    #[error("No permission to open disk image {path} for {mode}; fix its permissions, or attach it read-only with `--disk {path},ro`.", mode = if *read_only { "reading" } else { "reading and writing" })]
+    PermissionDenied { path: PathBuf, read_only: bool },
+    #[error("{0} is not a regular file or block device; point --disk at a raw disk image.")]
+    NotADisk(PathBuf),
+    #[error(
+        "Could not open disk image {path}: {source}. Check that the path is a readable raw image."
+    )]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("Could not determine the size of disk image {path}: {source}.")]
+    Size {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("Disk image {path} is {size} bytes, which is not a whole number of 512-byte sectors; pad it with `truncate -s %512 {path}`.")]
+    UnalignedSize { path: PathBuf, size: u64 },
+    #[error("Disk serial {serial:?} is {len} bytes long; virtio-blk serials hold at most 20 bytes. Use a shorter serial.", len = serial.len())]
+    SerialTooLong { serial: String },
+}
+
+/// An open raw disk image.
+#[derive(Debug)]
+pub struct DiskFile {
+    file: File,
+    sectors: u64,
+    read_only: bool,
+}
+
+impl DiskFile {
+    /// Opens `path` as a raw disk, read-only if asked (the `,ro` of `--disk PATH,ro`).
+    pub fn open(path: impl AsRef<Path>, read_only: bool) -> Result<Self, BlockError> {
+        let path = path.as_ref().to_path_buf();
+        let meta = std::fs::metadata(&path).map_err(|e| open_error(&path, read_only, e))?;
+        let kind = meta.file_type();
+        if !kind.is_file() && !kind.is_block_device() {
+            return Err(BlockError::NotADisk(path));
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(&path)
+            .map_err(|e| open_error(&path, read_only, e))?;
+        // Seeking to the end gives the size of block devices too, where metadata says 0.
+        let size = file
+            .seek(SeekFrom::End(0))
+            .map_err(|source| BlockError::Size {
+                path: path.clone(),
+                source,
+            })?;
+        // Refuse rather than round down: silently hiding a tail of the image from the
+        // guest would look like data loss.
+        if !size.is_multiple_of(SECTOR_SIZE) {
+            return Err(BlockError::UnalignedSize { path, size });
+        }
+        Ok(Self {
+            file,
+            sectors: size / SECTOR_SIZE,
+            read_only,
+        })
+    }
+
+    /// Capacity in 512-byte sectors.
+    pub fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Fills guest memory `dst` from the disk at byte `offset`.
+    pub fn read_into<B: BitmapSlice>(&self, offset: u64, dst: &VolatileSlice<B>) -> io::Result<()> {
+        let guard = dst.ptr_guard_mut();
+        let (ptr, len) = (guard.as_ptr(), guard.len());
+        let mut done = 0;
+        while done < len {
+            let off = file_offset(offset, done)?;
+            // SAFETY: `ptr..ptr+len` is a live mapping of guest memory kept valid by the
+            // guard (and the GuestMemory the caller borrows); `done < len`, so the range
+            // passed to pread lies inside it. The kernel writes into it like a DMA
+            // engine would; volatile semantics are what guest memory already assumes.
+            let n = unsafe {
+                libc::pread(self.file.as_raw_fd(), ptr.add(done).cast(), len - done, off)
+            };
+            done += check_io(n)?;
+        }
+        Ok(())
+    }
+
+    /// Writes guest memory `src` to the disk at byte `offset`.
+    pub fn write_from<B: BitmapSlice>(
+        &self,
+        offset: u64,
+        src: &VolatileSlice<B>,
+    ) -> io::Result<()> {
+        let guard = src.ptr_guard();
+        let (ptr, len) = (guard.as_ptr(), guard.len());
+        let mut done = 0;
+        while done < len {
+            let off = file_offset(offset, done)?;
+            // SAFETY: as in `read_into`: the guard keeps `ptr..ptr+len` mapped and
+            // `done < len`; pwrite only reads that range.
+            let n = unsafe {
+                libc::pwrite(self.file.as_raw_fd(), ptr.add(done).cast(), len - done, off)
+            };
+            done += check_io(n)?;
+        }
+        Ok(())
+    }
+
+    /// Makes completed writes durable (the guest's FLUSH).
+    pub fn flush(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+fn open_error(path: &Path, read_only: bool, e: io::Error) -> BlockError {
+    let path = path.to_path_buf();
+    match e.kind() {
+        io::ErrorKind::NotFound => BlockError::NotFound(path),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            BlockError::PermissionDenied { path, read_only }
+        }
+        io::ErrorKind::IsADirectory => BlockError::NotADisk(path),
+        _ => BlockError::Open { path, source: e },
+    }
+}
+
+fn file_offset(base: u64, done: usize) -> io::Result<libc::off_t> {
+    base.checked_add(done as u64)
+        .and_then(|o| libc::off_t::try_from(o).ok())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// Turns a pread/pwrite return into bytes transferred. EOF mid-request means the
+/// image shrank under us; report it rather than loop forever. EINTR is retried.
+fn check_io(n: isize) -> io::Result<usize> {
+    match n {
+        0 => Err(io::ErrorKind::UnexpectedEof.into()),
+        n if n > 0 => Ok(n as usize),
+        _ => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! What kind of KVM this host has, and what a guest kernel needs to survive it.
+//!
+//! On hardware KVM (VMX/SVM) a guest runs natively. On a software-assisted nested KVM
+//! (`kvm_pvm`) guest kernel code is emulated instruction by instruction, some
+//! instructions cannot be emulated, and secondary vCPUs never come up; the guest kernel
+//! must be told to avoid those instructions (see guest-images/kernel/*.txt).
+
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvmFlavor {
+    /// Hardware virtualization (kvm_intel / kvm_amd, or unknown: assume the normal case).
+    Hardware,
+    /// Software-assisted nested KVM (kvm_pvm).
+    Pvm,
+}
+
+impl KvmFlavor {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvmFlavor::Hardware => "hardware",
+            KvmFlavor::Pvm => "pvm",
+        }
+    }
+
+    /// Can this host bring up more than one vCPU in a Linux guest?
+    pub fn supports_smp(self) -> bool {
+        self == KvmFlavor::Hardware
+    }
+
+    /// Kernel switches this host needs in every guest.
+    pub fn kernel_switches(self) -> String {
+        match self {
+            KvmFlavor::Hardware => String::new(),
+            KvmFlavor::Pvm => switches(include_str!("../../guest-images/kernel/pvm-cmdline.txt")),
+        }
+    }
+}
+
+/// Switches every ec2lab guest gets (console, reset method, panic behaviour).
+pub fn base_kernel_switches() -> String {
+    switches(include_str!("../../guest-images/kernel/base-cmdline.txt"))
+}
+
+/// The switch files keep one reason per switch on `#` lines; only the rest is passed on.
+fn switches(file: &str) -> String {
+    file.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Detects the flavor; `EC2LAB_KVM_FLAVOR=hardware|pvm` overrides (for tests and odd hosts).
+pub fn detect() -> KvmFlavor {
+    match std::env::var("EC2LAB_KVM_FLAVOR").as_deref() {
+        Ok("pvm") => return KvmFlavor::Pvm,
+        Ok("hardware") => return KvmFlavor::Hardware,
+        _ => {}
+    }
+    detect_in(Path::new("/sys/module"))
+}
+
+fn detect_in(sys_module: &Path) -> KvmFlavor {
+    if sys_module.join("kvm_pvm").exists() {
+        KvmFlavor::Pvm
+    } else {
+        KvmFlavor::Hardware
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_pvm_from_its_module() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(detect_in(d.path()), KvmFlavor::Hardware);
+        std::fs::create_dir(d.path().join("kvm_pvm")).unwrap();
+        assert_eq!(detect_in(d.path()), KvmFlavor::Pvm);
+    }
+
+    #[test]
+    fn switch_files_drop_comments() {
+        assert_eq!(switches("# why\na=1\n\n# more\nb c\n"), "a=1 b c");
+        assert!(!KvmFlavor::Pvm.kernel_switches().contains('#'));
+        assert!(base_kernel_switches().contains("console=ttyS0"));
+    }
+}

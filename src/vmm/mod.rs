@@ -1,0 +1,107 @@
+//! The VMM: one guest per process. It knows nothing of EC2; it boots a kernel with disks
+//! and network interfaces, answers on its control socket, and exits with a code that
+//! says how the guest ended (see [`exit`]).
+
+pub mod api;
+pub mod arch;
+pub mod config;
+pub mod console;
+pub mod controller;
+pub mod devices;
+pub mod exit;
+pub mod host;
+pub mod machine;
+pub mod memory;
+pub mod vcpu;
+
+use std::time::Instant;
+
+use event_manager::{EventManager, SubscriberOps};
+
+use api::Status;
+use config::VmConfig;
+use controller::Controller;
+use exit::GuestExit;
+pub use machine::VmmError;
+use machine::{bind_api_socket, Machine};
+
+/// Boots the guest and runs it to the end; returns how it ended.
+pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
+    let started = Instant::now();
+    let mut warnings = Vec::new();
+    if cfg.effective_vcpus() < cfg.vcpus {
+        let w = format!(
+            "This host's KVM ({}) cannot start secondary vCPUs in a Linux guest; running on 1 vCPU instead of {}",
+            cfg.flavor.name(),
+            cfg.vcpus
+        );
+        eprintln!("ec2lab vmm: warning: {w}");
+        warnings.push(w);
+    }
+    let listener = cfg.api_sock.as_deref().map(bind_api_socket).transpose()?;
+    let mut machine = Machine::build(cfg, started)?;
+    let status = Status {
+        pid: std::process::id(),
+        kvm: cfg.flavor.name().into(),
+        vcpus: cfg.effective_vcpus(),
+        requested_vcpus: cfg.vcpus,
+        mem_mib: cfg.mem_mib,
+        setup_ms: started.elapsed().as_millis() as u64,
+        warnings,
+        ..Default::default()
+    };
+    let forward_stdin = matches!(cfg.serial_out, config::SerialOut::Stdout)
+        // SAFETY: isatty only inspects the descriptor.
+        && unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
+    let controller = Controller::new(
+        listener,
+        machine.exit.clone(),
+        machine.i8042.clone(),
+        machine.serial.clone(),
+        forward_stdin,
+        machine.guest.clone(),
+        status,
+    )
+    .map_err(VmmError::EventFd)?;
+    let exit = machine.exit.clone();
+    let mut events: EventManager<Controller> =
+        EventManager::new().map_err(|e| VmmError::EventLoop(e.to_string()))?;
+    events.add_subscriber(controller);
+
+    let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
+    // `machine` keeps the VM alive until this function returns; the process exits
+    // right after, which ends the vCPU threads wherever they are.
+    for vcpu in std::mem::take(&mut machine.vcpus) {
+        vcpu.spawn().map_err(VmmError::VcpuThread)?;
+    }
+    while exit.get().is_none() {
+        events
+            .run()
+            .map_err(|e| VmmError::EventLoop(e.to_string()))?;
+    }
+    Ok(exit.get().expect("loop ends only with an outcome"))
+}
+
+mod terminal {
+    //! Raw mode for an interactive console, restored on drop.
+    use nix::sys::termios::{self, SetArg, Termios};
+
+    pub struct RawMode(Termios);
+
+    impl RawMode {
+        pub fn enter() -> Option<Self> {
+            let stdin = std::io::stdin();
+            let saved = termios::tcgetattr(&stdin).ok()?;
+            let mut raw = saved.clone();
+            termios::cfmakeraw(&mut raw);
+            termios::tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+            Some(RawMode(saved))
+        }
+    }
+
+    impl Drop for RawMode {
+        fn drop(&mut self) {
+            let _ = termios::tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.0);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! One thread per vCPU: run the guest, route its port and MMIO exits to the buses, and
+//! turn every way it can stop into a [`GuestExit`].
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use super::devices::bus::Bus;
+use super::exit::{ExitSignal, GuestExit};
+use super::memory::GuestMemory;
+
+pub struct Vcpu {
+    pub fd: VcpuFd,
+    pub id: u8,
+    pub pio: Arc<Bus>,
+    pub mmio: Arc<Bus>,
+    pub mem: GuestMemory,
+    pub exit: Arc<ExitSignal>,
+}
+
+impl Vcpu {
+    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("vcpu{}", self.id))
+            .spawn(move || self.run())
+    }
+
+    fn run(mut self) {
+        loop {
+            match self.run_once() {
+                // A reset, power-off or stop seen by a device ends the guest here: its
+                // next instruction must not run.
+                Ok(None) if self.exit.ended() => return,
+                Ok(None) => {}
+                Ok(Some(exit)) => {
+                    self.exit.raise(exit);
+                    return;
+                }
+                Err(e) => {
+                    let why = format!("vCPU {} could not run: {e}", self.id);
+                    self.exit.raise(GuestExit::Crashed(why));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One KVM_RUN; `Some` when the guest is done.
+    fn run_once(&mut self) -> Result<Option<GuestExit>, kvm_ioctls::Error> {
+        let exit = match self.fd.run() {
+            Ok(exit) => exit,
+            // A signal interrupted KVM_RUN; nothing happened to the guest.
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // Exits that need more of the vCPU's state are decided after `exit`, which
+        // borrows the vCPU, is gone.
+        enum Next {
+            Continue,
+            Done(GuestExit),
+            TripleFault,
+            Internal,
+            Unhandled(String),
+        }
+        let next = match exit {
+            VcpuExit::IoIn(port, data) => {
+                self.pio.read(u64::from(port), data);
+                Next::Continue
+            }
+            VcpuExit::IoOut(port, data) => {
+                self.pio.write(u64::from(port), data);
+                Next::Continue
+            }
+            VcpuExit::MmioRead(addr, data) => {
+                self.mmio.read(addr, data);
+                Next::Continue
+            }
+            VcpuExit::MmioWrite(addr, data) => {
+                self.mmio.write(addr, data);
+                Next::Continue
+            }
+            VcpuExit::Intr => Next::Continue,
+            // With the in-kernel irqchip KVM handles HLT itself; seeing it here means the
+            // guest stopped with nothing left to wake it.
+            VcpuExit::Hlt => Next::Done(GuestExit::PowerOff),
+            VcpuExit::Shutdown => Next::TripleFault,
+            VcpuExit::SystemEvent(kind, _) => Next::Done(match kind {
+                kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN => GuestExit::PowerOff,
+                kvm_bindings::KVM_SYSTEM_EVENT_RESET => GuestExit::Reset,
+                other => GuestExit::Crashed(format!("system event {other}")),
+            }),
+            VcpuExit::InternalError => Next::Internal,
+            VcpuExit::FailEntry(reason, cpu) => Next::Done(GuestExit::Crashed(format!(
+                "KVM could not enter vCPU {} (hardware reason {reason:#x}, host cpu {cpu})",
+                self.id
+            ))),
+            other => Next::Unhandled(format!("{other:?}")),
+        };
+        Ok(match next {
+            Next::Continue => None,
+            Next::Done(exit) => Some(exit),
+            Next::TripleFault => Some(GuestExit::Crashed(format!(
+                "vCPU {} triple-faulted{}",
+                self.id,
+                self.where_now()
+            ))),
+            Next::Internal => Some(self.internal_error()),
+            Next::Unhandled(what) => Some(GuestExit::Crashed(format!(
+                "vCPU {} made an exit the VMM does not handle ({what}){}",
+                self.id,
+                self.where_now()
+            ))),
+        })
+    }
+
+    fn internal_error(&mut self) -> GuestExit {
+        // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so `internal` is the
+        // union member KVM filled in.
+        let (suberror, ndata, data) = {
+            let run = self.fd.get_kvm_run();
+            let internal = unsafe { run.__bindgen_anon_1.internal };
+            (internal.suberror, internal.ndata, internal.data)
+        };
+        let kind = match suberror {
+            1 => "KVM could not emulate an instruction".to_string(),
+            2 => "a simultaneous exception hit while delivering another".to_string(),
+            3 => "an event was delivered while the vCPU was in a bad state".to_string(),
+            n => format!("KVM internal error, suberror {n}"),
+        };
+        let extra: Vec<String> = data
+            .iter()
+            .take(ndata.min(16) as usize)
+            .map(|d| format!("{d:#x}"))
+            .collect();
+        let at = self.where_now();
+        let mut msg = format!("vCPU {}: {kind}{at}", self.id);
+        if !extra.is_empty() {
+            msg.push_str(&format!(" (KVM data: {})", extra.join(" ")));
+        }
+        if suberror == 1 {
+            msg.push_str(
+                ". On a software-nested KVM (kvm_pvm) some instructions cannot be emulated; \
+                 boot a kernel built by guest-images/build.sh, which avoids them",
+            );
+        }
+        GuestExit::Crashed(msg)
+    }
+
+    /// " at RIP 0x… (guest-physical 0x…), code: 0f 0b …" or "" when it cannot be read.
+    #[cfg(target_arch = "x86_64")]
+    fn where_now(&self) -> String {
+        use vm_memory::{Bytes, GuestAddress};
+        let Ok(regs) = self.fd.get_regs() else {
+            return String::new();
+        };
+        let mut s = format!(" at RIP {:#x}", regs.rip);
+        let gpa = match self.fd.translate_gva(regs.rip) {
+            Ok(t) if t.valid != 0 => Some(t.physical_address),
+            _ => None,
+        };
+        if let Some(gpa) = gpa {
+            s.push_str(&format!(" (guest-physical {gpa:#x})"));
+            let mut code = [0u8; 16];
+            if self.mem.read_slice(&mut code, GuestAddress(gpa)).is_ok() {
+                let hex: Vec<String> = code.iter().map(|b| format!("{b:02x}")).collect();
+                s.push_str(&format!(", instruction bytes: {}", hex.join(" ")));
+            }
+        }
+        s
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn where_now(&self) -> String {
+        String::new()
+    }
+}

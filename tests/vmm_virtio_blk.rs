@@ -1,0 +1,136 @@
+//! virtio-blk over virtio-mmio, driven through real KVM MMIO exits by a tiny guest that
+//! does what a driver does: negotiate, set up a queue, read sector 0 and write sector 1.
+
+mod common;
+use common::*;
+
+const MMIO: u32 = 0xd000_0000;
+const DESC: u32 = 0x30000;
+const AVAIL: u32 = 0x31000;
+const USED: u32 = 0x32000;
+const HDR_IN: u32 = 0x33000;
+const DATA_IN: u32 = 0x34000;
+const STATUS: u32 = 0x35000;
+const HDR_OUT: u32 = 0x36000;
+const DATA_OUT: u32 = 0x37000;
+
+fn store(a: Asm, addr: u32, value: u32) -> Asm {
+    a.bytes(&[0xc7, 0x05])
+        .bytes(&addr.to_le_bytes())
+        .bytes(&value.to_le_bytes())
+}
+
+fn reg(a: Asm, off: u32, value: u32) -> Asm {
+    store(a, MMIO + off, value)
+}
+
+/// One split-ring descriptor: addr, len, flags, next.
+fn desc(a: Asm, i: u32, addr: u32, len: u32, flags: u16, next: u16) -> Asm {
+    let d = DESC + 16 * i;
+    let a = store(a, d, addr);
+    let a = store(a, d + 4, 0);
+    let a = store(a, d + 8, len);
+    store(a, d + 12, u32::from(flags) | (u32::from(next) << 16))
+}
+
+/// Prints `n` bytes from guest memory at `addr`: mov esi; mov ecx; mov dx; lodsb; out; loop
+fn print_mem(a: Asm, addr: u32, n: u32) -> Asm {
+    a.bytes(&[0xbe])
+        .bytes(&addr.to_le_bytes())
+        .bytes(&[0xb9])
+        .bytes(&n.to_le_bytes())
+        .mov_dx(0x3f8)
+        .bytes(&[0xac, 0xee, 0xe2, 0xfc])
+}
+
+fn driver_guest() -> Asm {
+    const NEXT: u16 = 1;
+    const WRITE: u16 = 2;
+    let mut a = Asm::new();
+    a = reg(a, 0x70, 1); // ACKNOWLEDGE
+    a = reg(a, 0x70, 3); // DRIVER
+    a = reg(a, 0x24, 1); // DriverFeaturesSel = 1
+    a = reg(a, 0x20, 1); // VIRTIO_F_VERSION_1 (bit 32)
+    a = reg(a, 0x24, 0);
+    a = reg(a, 0x20, 0);
+    a = reg(a, 0x70, 0xb); // FEATURES_OK
+    a = reg(a, 0x30, 0); // QueueSel
+    a = reg(a, 0x38, 8); // QueueNum
+    a = reg(a, 0x80, DESC);
+    a = reg(a, 0x84, 0);
+    a = reg(a, 0x90, AVAIL);
+    a = reg(a, 0x94, 0);
+    a = reg(a, 0xa0, USED);
+    a = reg(a, 0xa4, 0);
+    a = reg(a, 0x44, 1); // QueueReady
+    a = reg(a, 0x70, 0xf); // DRIVER_OK
+
+    // Read sector 0: header (type IN = 0, sector 0), 512-byte buffer, status byte.
+    a = store(a, HDR_IN, 0);
+    a = store(a, HDR_IN + 4, 0);
+    a = store(a, HDR_IN + 8, 0);
+    a = store(a, HDR_IN + 12, 0);
+    a = store(a, STATUS, 0xff);
+    a = desc(a, 0, HDR_IN, 16, NEXT, 1);
+    a = desc(a, 1, DATA_IN, 512, NEXT | WRITE, 2);
+    a = desc(a, 2, STATUS, 1, WRITE, 0);
+    a = store(a, AVAIL + 4, 0); // ring[0] = chain 0
+    a = store(a, AVAIL, 1 << 16); // flags 0, idx 1
+    a = reg(a, 0x50, 0); // QueueNotify
+    a = print_mem(a, DATA_IN, 16);
+    a = print_mem(a, STATUS, 1); // 0 = VIRTIO_BLK_S_OK
+    a = print_mem(a, USED + 2, 1); // used idx: 1 request done
+
+    // Write sector 1: header (type OUT = 1, sector 1) and a 512-byte buffer.
+    a = store(a, HDR_OUT, 1);
+    a = store(a, HDR_OUT + 4, 0);
+    a = store(a, HDR_OUT + 8, 1);
+    a = store(a, HDR_OUT + 12, 0);
+    for (i, w) in b"WRITTEN BY GUEST".chunks(4).enumerate() {
+        a = store(
+            a,
+            DATA_OUT + 4 * i as u32,
+            u32::from_le_bytes(w.try_into().unwrap()),
+        );
+    }
+    a = desc(a, 3, HDR_OUT, 16, NEXT, 4);
+    a = desc(a, 4, DATA_OUT, 512, NEXT, 5);
+    a = desc(a, 5, STATUS, 1, WRITE, 0);
+    a = store(a, AVAIL + 4, 3 << 16); // ring[1] = chain 3
+    a = store(a, AVAIL, 2 << 16); // idx 2
+    a = reg(a, 0x50, 0);
+    a = print_mem(a, STATUS, 1);
+    a.reset().halt_forever()
+}
+
+#[test]
+fn guest_reads_and_writes_a_disk_through_virtio_mmio() {
+    let g = Guest::new(&driver_guest(), true);
+    let disk = g.path("disk.img");
+    let mut content = vec![0u8; 4096];
+    content[..16].copy_from_slice(b"VIRTIO-BLK-WORKS");
+    std::fs::write(&disk, &content).unwrap();
+    let out = g.run(&["--disk", disk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5), "stderr: {}", stderr(&out));
+    assert_eq!(g.console().as_bytes(), b"VIRTIO-BLK-WORKS\x00\x01\x00");
+    let after = std::fs::read(&disk).unwrap();
+    assert_eq!(&after[512..528], b"WRITTEN BY GUEST");
+    assert_eq!(&after[..16], b"VIRTIO-BLK-WORKS");
+}
+
+#[test]
+fn read_only_disk_refuses_the_guest_write() {
+    let g = Guest::new(&driver_guest(), true);
+    let disk = g.path("disk.img");
+    std::fs::write(&disk, vec![0u8; 4096]).unwrap();
+    let ro = format!("{},ro", disk.display());
+    let out = g.run(&["--disk", &ro]);
+    assert_eq!(out.status.code(), Some(5), "stderr: {}", stderr(&out));
+    // Read OK (status 0), used idx 1, then the write fails with IOERR (1).
+    assert!(
+        g.console().as_bytes().ends_with(b"\x00\x01\x01"),
+        "{:?}",
+        g.console()
+    );
+    assert!(std::fs::read(&disk).unwrap().iter().all(|b| *b == 0));
+}

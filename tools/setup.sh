@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what ec2lab needs on a fresh Debian 12 machine (run as root): build tools,
+# the guest-image inputs (Debian packages only), nftables, and the cross targets the
+# tests use. Idempotent: a second run only checks.
+set -euo pipefail
+
+packages=(
+  build-essential bc bison flex libelf-dev cpio xz-utils    # guest kernel build
+  linux-source-6.1                                          # guest kernel source
+  busybox-static e2fsprogs                                  # guest root file system
+  nftables iproute2                                         # host networking
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if command -v rustup >/dev/null; then
+  rustup target list --installed | grep -q aarch64-unknown-linux-gnu ||
+    rustup target add aarch64-unknown-linux-gnu
+  rustup component list --installed | grep -q clippy || rustup component add clippy rustfmt
+fi
+
+[ -c /dev/kvm ] || { echo "setup: /dev/kvm is missing: enable KVM (or nested virtualization) on this host" >&2; exit 1; }
+echo "setup: ok"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, guest images (cached), formatting and lint,
+# unit and real-KVM tests on x86_64, and the aarch64 build and unit tests under qemu-user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+guest-images/build.sh
+
+echo "== fmt and clippy"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+echo "== aarch64: check and unit tests (qemu-user)"
+cargo check --target aarch64-unknown-linux-gnu
+cargo test --target aarch64-unknown-linux-gnu --lib -- vmm::arch::aarch64
+
+echo "== x86_64: unit tests and real-KVM tests"
+# Tests that boot the real guest image fail (not skip) when the image is missing.
+export EC2LAB_REQUIRE_IMAGES=1
+# One real-Linux guest at a time: each busy guest takes a whole core on a nested KVM.
+cargo test -- --test-threads=2
