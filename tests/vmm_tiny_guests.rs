@@ -181,6 +181,22 @@ fn bad_input_gets_clear_errors() {
         stderr(&out)
     );
 
+    let out = g.run(&["--mem-mib", "100000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("more than this host can give"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = g.run(&["--disk", g.dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = g.run(&["--disk", "x.img,turbo"]);
     assert_eq!(out.status.code(), Some(2), "clap usage error");
     assert!(stderr(&out).contains("turbo"), "{}", stderr(&out));
@@ -202,4 +218,61 @@ fn bad_input_gets_clear_errors() {
         "{}",
         stderr(&out)
     );
+}
+
+fn ctl(sock: &std::path::Path, action: &str) -> serde_json::Value {
+    let mut c = ec2lab();
+    c.args(["vmm-ctl", "--api-sock", sock.to_str().unwrap(), action]);
+    let out = run_with_timeout(c, 20);
+    assert!(out.status.success(), "{action}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A guest that prints dots forever: while paused, its console must not grow.
+#[test]
+fn pause_freezes_the_guest_and_resume_lets_it_go_on() {
+    let mut code = Asm::new().mov_dx(0x3f8).mov_al(b'.');
+    let top = code.len();
+    code = code.out_dx_al();
+    let back = (top as isize - (code.len() as isize + 2)) as i8;
+    code = code.bytes(&[0xeb, back as u8]);
+    let g = Guest::new(&code, false);
+    let sock = g.path("api.sock");
+    let exit_file = g.path("exit.json");
+    let child = g
+        .vmm(&[
+            "--api-sock",
+            sock.to_str().unwrap(),
+            "--exit-file",
+            exit_file.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_path(&sock, 20);
+    let size = || {
+        std::fs::metadata(g.path("console"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let v = ctl(&sock, "pause");
+    assert_eq!(v["status"]["state"], "paused");
+    let frozen = size();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(size(), frozen, "console grew while paused");
+    let v = ctl(&sock, "resume");
+    assert_eq!(v["status"]["state"], "running");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while size() == frozen {
+        assert!(std::time::Instant::now() < end, "guest did not resume");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    ctl(&sock, "stop");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exit_file).unwrap()).unwrap();
+    assert_eq!(rec["code"], 4);
+    assert_eq!(rec["outcome"], "stopped");
 }

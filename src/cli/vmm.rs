@@ -71,6 +71,11 @@ pub struct VmmArgs {
     /// Unix socket for control requests (status, shutdown, stop); see `ec2lab vmm-ctl`.
     #[arg(long, value_name = "PATH")]
     pub api_sock: Option<PathBuf>,
+
+    /// Write how the guest ended ({"code":..,"outcome":..,"detail":..}) to this file on
+    /// exit, for a supervisor that is not this process's parent.
+    #[arg(long, value_name = "PATH")]
+    pub exit_file: Option<PathBuf>,
 }
 
 /// Ask a running `ec2lab vmm` for its status, a graceful shutdown, or a hard stop.
@@ -100,6 +105,33 @@ pub enum CtlAction {
     },
     /// Stop the guest at once, like pulling the power cord.
     Stop,
+    /// Freeze all vCPUs (devices stay quiet): the guest's disks hold still for a copy.
+    Pause,
+    /// Let paused vCPUs run again.
+    Resume,
+}
+
+/// What `--exit-file` holds.
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExitRecord {
+    pub code: i32,
+    pub outcome: String,
+    pub detail: String,
+}
+
+fn write_exit_file(path: &std::path::Path, record: &ExitRecord) {
+    let tmp = path.with_extension("tmp");
+    let body = serde_json::to_vec(record).unwrap_or_default();
+    // Written then renamed, so a reader never sees half a record.
+    if std::fs::write(&tmp, body)
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .is_err()
+    {
+        eprintln!(
+            "ec2lab vmm: could not write the exit file {}",
+            path.display()
+        );
+    }
 }
 
 pub fn config_from(args: VmmArgs) -> VmConfig {
@@ -118,24 +150,37 @@ pub fn config_from(args: VmmArgs) -> VmConfig {
 }
 
 pub fn run_vmm(args: VmmArgs) -> i32 {
+    let exit_file = args.exit_file.clone();
     let cfg = config_from(args);
     let outcome = crate::vmm::run(&cfg);
     if let Some(sock) = &cfg.api_sock {
         let _ = std::fs::remove_file(sock);
     }
-    match outcome {
+    let record = match outcome {
         Ok(exit) => {
             eprintln!("ec2lab vmm: {}", exit.describe());
             if let GuestExit::Crashed(_) | GuestExit::Panic = exit {
-                eprintln!("ec2lab vmm: the console output above shows what the guest last did");
+                eprintln!("ec2lab vmm: the console output shows what the guest last did");
             }
-            exit.code()
+            ExitRecord {
+                code: exit.code(),
+                outcome: exit.kind().into(),
+                detail: exit.describe(),
+            }
         }
         Err(e) => {
             super::report(&e);
-            EXIT_VMM_ERROR
+            ExitRecord {
+                code: EXIT_VMM_ERROR,
+                outcome: "vmm-error".into(),
+                detail: e.to_string(),
+            }
         }
+    };
+    if let Some(path) = exit_file {
+        write_exit_file(&path, &record);
     }
+    record.code
 }
 
 pub fn run_ctl(args: VmmCtlArgs) -> i32 {
@@ -145,6 +190,8 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
             timeout_secs: Some(timeout_secs),
         },
         CtlAction::Stop => Request::Stop,
+        CtlAction::Pause => Request::Pause,
+        CtlAction::Resume => Request::Resume,
     };
     match api::call(&args.api_sock, &req) {
         Ok(resp) => {

@@ -5,6 +5,7 @@
 //! {"action":"status"}
 //! {"action":"shutdown","timeout_secs":30}   Ctrl-Alt-Del, then a hard stop at the deadline
 //! {"action":"stop"}                         hard stop now
+//! {"action":"pause"} / {"action":"resume"}  freeze the vCPUs (for point-in-time disk copies)
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -28,11 +29,13 @@ pub enum Request {
         timeout_secs: Option<u64>,
     },
     Stop,
+    Pause,
+    Resume,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
-    /// "running", or "shutting-down" once a graceful shutdown was asked for.
+    /// "running", "paused", or "shutting-down" once a graceful shutdown was asked for.
     pub state: String,
     pub pid: u32,
     pub kvm: String,

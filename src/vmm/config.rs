@@ -22,12 +22,21 @@ pub enum ConfigError {
     Vcpus(u8),
     #[error("--mem-mib must be at least {MIN_MEM_MIB} (got {0})")]
     MemoryTooSmall(u64),
-    #[error("--mem-mib {0} is more than this host can address; give less memory")]
-    MemoryTooLarge(u64),
+    #[error("--mem-mib {asked} is more than this host can give: it has {available} MiB of memory available. Give the guest less memory")]
+    MemoryTooLarge { asked: u64, available: u64 },
     #[error("{what} {path:?} does not exist or cannot be read; check the path")]
     Missing { what: &'static str, path: PathBuf },
     #[error("Too many disks ({0}); a guest takes at most {1} virtio devices")]
     TooManyDevices(usize, usize),
+}
+
+/// MemAvailable from /proc/meminfo, in MiB: what a guest can have without swapping the
+/// host to death. `None` when it cannot be read (then KVM and mmap are the judges).
+pub fn host_available_mib() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// `--disk PATH[,ro]`
@@ -108,8 +117,13 @@ impl VmConfig {
         if self.mem_mib < MIN_MEM_MIB {
             return Err(ConfigError::MemoryTooSmall(self.mem_mib));
         }
-        if self.mem_mib > (1 << 30) {
-            return Err(ConfigError::MemoryTooLarge(self.mem_mib));
+        if let Some(available) = host_available_mib() {
+            if self.mem_mib > available {
+                return Err(ConfigError::MemoryTooLarge {
+                    asked: self.mem_mib,
+                    available,
+                });
+            }
         }
         let readable = |p: &PathBuf| std::fs::metadata(p).is_ok();
         if !readable(&self.kernel) {

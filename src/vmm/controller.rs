@@ -16,6 +16,12 @@ use super::console::{ConsoleSink, GuestStatus};
 use super::devices::i8042::{CTRL_ALT_DEL, I8042};
 use super::devices::serial::Serial;
 use super::exit::{ExitSignal, GuestExit};
+use super::machine::Machine;
+use super::vcpu::PauseGate;
+
+/// How long a pause may take before it is reported as failed: vCPUs stop between two
+/// exits, which is microseconds on hardware and milliseconds on a nested KVM.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Ctrl-A then `x` on the terminal stops the guest, as in QEMU: in raw mode Ctrl-C goes
 /// to the guest.
@@ -28,6 +34,8 @@ pub struct Controller {
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
     pub forward_stdin: bool,
     pub guest: Arc<GuestStatus>,
+    pause: Arc<PauseGate>,
+    vcpu_threads: Vec<libc::pthread_t>,
     /// The parts of the status that do not change.
     pub status: Status,
     deadline: TimerFd,
@@ -37,21 +45,21 @@ pub struct Controller {
 
 impl Controller {
     pub fn new(
+        machine: &Machine,
         listener: Option<UnixListener>,
-        exit: Arc<ExitSignal>,
-        i8042: Arc<Mutex<I8042>>,
-        serial: Arc<Mutex<Serial<ConsoleSink>>>,
         forward_stdin: bool,
-        guest: Arc<GuestStatus>,
+        vcpu_threads: Vec<libc::pthread_t>,
         status: Status,
     ) -> std::io::Result<Self> {
         Ok(Self {
             listener,
-            exit,
-            i8042,
-            serial,
+            exit: machine.exit.clone(),
+            i8042: machine.i8042.clone(),
+            serial: machine.serial.clone(),
             forward_stdin,
-            guest,
+            guest: machine.guest.clone(),
+            pause: machine.pause.clone(),
+            vcpu_threads,
             status,
             deadline: TimerFd::new()?,
             shutting_down: false,
@@ -61,7 +69,9 @@ impl Controller {
 
     pub fn status(&self) -> Status {
         Status {
-            state: if self.shutting_down {
+            state: if self.pause.is_paused() {
+                "paused"
+            } else if self.shutting_down {
                 "shutting-down"
             } else {
                 "running"
@@ -88,23 +98,37 @@ impl Controller {
             .map_err(|e| format!("could not arm the shutdown deadline: {e}"))
     }
 
+    fn ok(&self) -> Response {
+        Response {
+            ok: true,
+            status: Some(self.status()),
+            ..Default::default()
+        }
+    }
+
     fn handle(&mut self, req: Request) -> Response {
         match req {
-            Request::Status => Response {
-                ok: true,
-                status: Some(self.status()),
-                ..Default::default()
-            },
+            Request::Status => self.ok(),
             Request::Shutdown { timeout_secs } => {
                 let secs = timeout_secs.unwrap_or(DEFAULT_SHUTDOWN_SECS);
                 match self.shutdown(Duration::from_secs(secs)) {
-                    Ok(()) => Response {
-                        ok: true,
-                        status: Some(self.status()),
-                        ..Default::default()
-                    },
+                    Ok(()) => self.ok(),
                     Err(e) => Response::error(e),
                 }
+            }
+            Request::Pause => {
+                if self.pause.pause(&self.vcpu_threads, PAUSE_TIMEOUT) {
+                    self.ok()
+                } else {
+                    self.pause.resume();
+                    Response::error(format!(
+                        "the vCPUs did not stop within {PAUSE_TIMEOUT:?}; the guest keeps running"
+                    ))
+                }
+            }
+            Request::Resume => {
+                self.pause.resume();
+                self.ok()
             }
             Request::Stop => {
                 self.exit.raise(GuestExit::Stopped(

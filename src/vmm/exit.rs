@@ -43,6 +43,17 @@ impl GuestExit {
         }
     }
 
+    /// A stable one-word name, for records other programs read.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GuestExit::PowerOff => "power-off",
+            GuestExit::Reset => "reset",
+            GuestExit::Panic => "panic",
+            GuestExit::Crashed(_) => "crash",
+            GuestExit::Stopped(_) => "stopped",
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             GuestExit::PowerOff => "the guest powered off".into(),

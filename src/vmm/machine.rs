@@ -21,7 +21,7 @@ use super::devices::serial::Serial;
 use super::devices::virtio::{self, Block, MmioTransport};
 use super::exit::{ExitSignal, GuestExit};
 use super::memory::{self, GuestMemory};
-use super::vcpu::Vcpu;
+use super::vcpu::{PauseGate, Vcpu};
 
 #[cfg(target_arch = "x86_64")]
 use super::arch::x86_64 as arch;
@@ -93,6 +93,7 @@ pub struct Machine {
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
     pub exit: Arc<ExitSignal>,
     pub guest: Arc<GuestStatus>,
+    pub pause: Arc<PauseGate>,
     pub cmdline: String,
     pub mem: GuestMemory,
 }
@@ -211,6 +212,7 @@ impl Machine {
         arch::configure_system(&mem, vcpu_count)?;
 
         let base_cpuid = arch::supported_cpuid(&kvm)?;
+        let pause = Arc::new(PauseGate::default());
         let (pio, mmio) = (Arc::new(pio), Arc::new(mmio));
         let mut vcpus = Vec::with_capacity(vcpu_count as usize);
         for id in 0..vcpu_count {
@@ -222,6 +224,7 @@ impl Machine {
                 arch::setup_boot_vcpu(&mem, &fd, &kernel)?;
             }
             vcpus.push(Vcpu {
+                pause: pause.clone(),
                 fd,
                 id,
                 pio: pio.clone(),
@@ -238,6 +241,7 @@ impl Machine {
             serial,
             exit,
             guest,
+            pause,
             cmdline,
             mem,
         })

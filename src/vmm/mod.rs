@@ -53,27 +53,19 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     let forward_stdin = matches!(cfg.serial_out, config::SerialOut::Stdout)
         // SAFETY: isatty only inspects the descriptor.
         && unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
-    let controller = Controller::new(
-        listener,
-        machine.exit.clone(),
-        machine.i8042.clone(),
-        machine.serial.clone(),
-        forward_stdin,
-        machine.guest.clone(),
-        status,
-    )
-    .map_err(VmmError::EventFd)?;
+    let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
+    // `machine` keeps the VM alive until this function returns; the process exits right
+    // after, which ends the vCPU threads wherever they are.
+    let mut threads = Vec::new();
+    for vcpu in std::mem::take(&mut machine.vcpus) {
+        threads.push(vcpu.spawn().map_err(VmmError::VcpuThread)?);
+    }
+    let controller = Controller::new(&machine, listener, forward_stdin, threads, status)
+        .map_err(VmmError::EventFd)?;
     let exit = machine.exit.clone();
     let mut events: EventManager<Controller> =
         EventManager::new().map_err(|e| VmmError::EventLoop(e.to_string()))?;
     events.add_subscriber(controller);
-
-    let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
-    // `machine` keeps the VM alive until this function returns; the process exits
-    // right after, which ends the vCPU threads wherever they are.
-    for vcpu in std::mem::take(&mut machine.vcpus) {
-        vcpu.spawn().map_err(VmmError::VcpuThread)?;
-    }
     while exit.get().is_none() {
         events
             .run()

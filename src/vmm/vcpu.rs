@@ -1,8 +1,11 @@
 //! One thread per vCPU: run the guest, route its port and MMIO exits to the buses, and
 //! turn every way it can stop into a [`GuestExit`].
 
-use std::sync::Arc;
+use std::os::unix::thread::JoinHandleExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
@@ -10,7 +13,84 @@ use super::devices::bus::Bus;
 use super::exit::{ExitSignal, GuestExit};
 use super::memory::GuestMemory;
 
+/// Stops every vCPU between two KVM_RUNs (for a point-in-time copy of a disk) and lets
+/// them go again.
+#[derive(Default)]
+pub struct PauseGate {
+    requested: AtomicBool,
+    parked: Mutex<usize>,
+    changed: Condvar,
+}
+
+/// Kicks a vCPU thread out of KVM_RUN; the handler does nothing, the interruption is
+/// the point.
+fn kick_signal() -> libc::c_int {
+    vmm_sys_util::signal::SIGRTMIN()
+}
+
+extern "C" fn on_kick(_: libc::c_int, _: *mut libc::siginfo_t, _: *mut libc::c_void) {}
+
+fn install_kick_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Failing here only means pause cannot interrupt a halted vCPU; pause then times out
+        // with a clear error instead of hanging.
+        let _ = vmm_sys_util::signal::register_signal_handler(kick_signal(), on_kick);
+    });
+}
+
+impl PauseGate {
+    fn park_if_requested(&self) {
+        if !self.requested.load(Ordering::Acquire) {
+            return;
+        }
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        *parked += 1;
+        self.changed.notify_all();
+        while self.requested.load(Ordering::Acquire) {
+            parked = self.changed.wait(parked).unwrap_or_else(|e| e.into_inner());
+        }
+        *parked -= 1;
+        self.changed.notify_all();
+    }
+
+    /// Returns once all `threads` are parked, or false after `timeout`.
+    pub fn pause(&self, threads: &[libc::pthread_t], timeout: Duration) -> bool {
+        self.requested.store(true, Ordering::Release);
+        let end = Instant::now() + timeout;
+        let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        while *parked < threads.len() {
+            for t in threads {
+                // SAFETY: the threads are this process's vCPU threads, which never exit
+                // while the VMM runs (the process ends first); the handler is a no-op.
+                unsafe { libc::pthread_kill(*t, kick_signal()) };
+            }
+            if Instant::now() >= end {
+                return false;
+            }
+            // Re-kick every few ms: a kick that lands just before KVM_RUN is lost.
+            parked = self
+                .changed
+                .wait_timeout(parked, Duration::from_millis(5))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    pub fn resume(&self) {
+        self.requested.store(false, Ordering::Release);
+        let _guard = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        self.changed.notify_all();
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+}
+
 pub struct Vcpu {
+    pub pause: Arc<PauseGate>,
     pub fd: VcpuFd,
     pub id: u8,
     pub pio: Arc<Bus>,
@@ -20,14 +100,18 @@ pub struct Vcpu {
 }
 
 impl Vcpu {
-    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
-        std::thread::Builder::new()
+    /// Starts the vCPU thread; returns its pthread id for kicks.
+    pub fn spawn(self) -> std::io::Result<libc::pthread_t> {
+        install_kick_handler();
+        let handle: JoinHandle<()> = std::thread::Builder::new()
             .name(format!("vcpu{}", self.id))
-            .spawn(move || self.run())
+            .spawn(move || self.run())?;
+        Ok(handle.as_pthread_t())
     }
 
     fn run(mut self) {
         loop {
+            self.pause.park_if_requested();
             match self.run_once() {
                 // A reset, power-off or stop seen by a device ends the guest here: its
                 // next instruction must not run.
