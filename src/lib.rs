@@ -1,5 +1,12 @@
-//! ec2lab: a small EC2 on one Linux host. The CLI sits on top; the VMM core below knows
-//! nothing of EC2.
+//! ec2lab: a small EC2 on one Linux host. The CLI sits on top; the EC2 concepts
+//! (instances, images) below it; the store and the VMM core at the bottom, and the VMM
+//! knows nothing of EC2.
 
 pub mod cli;
+pub mod error;
+pub mod fsutil;
+pub mod ids;
+pub mod images;
+pub mod instances;
+pub mod store;
 pub mod vmm;

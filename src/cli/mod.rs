@@ -1,35 +1,171 @@
-//! The `ec2lab` command line. Verbs mirror `aws ec2`; `vmm` is the low-level launcher the
-//! instance supervisor runs, one process per guest.
+//! The `ec2lab` command line. Verbs mirror `aws ec2` (same names, flags, JSON shapes and
+//! error wording); `vmm` is the low-level launcher the instance supervisor runs, one
+//! process per guest.
 
+pub mod ec2;
+pub mod output;
+pub mod shorthand;
 pub mod vmm;
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
+
+use crate::error::EXIT_SERVICE_ERROR;
+use crate::store::{DEFAULT_REGION, DEFAULT_STATE_DIR};
+use ec2::{Ctx, Failure};
+use output::OutputFormat;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "ec2lab",
     version,
     about = "A small EC2 on one Linux host: AMIs become real KVM micro-VMs",
-    long_about = "ec2lab gives one Linux host its own small EC2: disk images become real KVM guests.\n\n\
-                  Start with the low-level launcher:\n  \
-                  ec2lab vmm --kernel guest-images/out/vmlinux --disk guest-images/out/rootfs.ext4"
+    long_about = "ec2lab gives one Linux host its own small EC2: AMI disk images become real KVM guests \
+                  with an instance lifecycle, instance types and more. Verbs, flags and output follow \
+                  `aws ec2`.",
+    after_help = "Getting started:\n  \
+        guest-images/build.sh                                   # build the quick-start AMI's files\n  \
+        ec2lab describe-images                                  # shows ami-… 'ec2lab-linux'\n  \
+        ec2lab run-instances --image-id ami-… --instance-type t2.micro\n  \
+        ec2lab wait instance-running --instance-ids i-…\n  \
+        ec2lab get-console-output --instance-id i-… --output text\n  \
+        ec2lab terminate-instances --instance-ids i-…\n\n\
+        Low level: ec2lab vmm --kernel guest-images/out/vmlinux --disk guest-images/out/rootfs.ext4"
 )]
 pub struct Cli {
+    /// Where ec2lab keeps its state (SQLite database, AMIs, instance disks).
+    #[arg(long, global = true, env = "EC2LAB_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
+    pub state_dir: PathBuf,
+    /// Region: a separate state root under --state-dir.
+    #[arg(long, global = true, env = "EC2LAB_REGION", default_value = DEFAULT_REGION)]
+    pub region: String,
+    /// Output format: json, table or text.
+    #[arg(long, global = true, env = "EC2LAB_OUTPUT", default_value = "json")]
+    pub output: OutputFormat,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    RunInstances(ec2::RunInstances),
+    DescribeInstances(ec2::DescribeInstances),
+    /// Start stopped instances.
+    #[command(
+        after_help = "Example:\n  ec2lab start-instances --instance-ids i-0123456789abcdef0"
+    )]
+    StartInstances(ec2::InstanceIds),
+    StopInstances(ec2::StopInstances),
+    /// Reboot running instances (they stay running; their ids and disks do not change).
+    #[command(
+        after_help = "Example:\n  ec2lab reboot-instances --instance-ids i-0123456789abcdef0"
+    )]
+    RebootInstances(ec2::InstanceIds),
+    /// Terminate instances: they shut down, their root disks are deleted (DeleteOnTermination).
+    #[command(
+        after_help = "Example:\n  ec2lab terminate-instances --instance-ids i-0123456789abcdef0\n\n\
+        Terminated instances stay visible in describe-instances for an hour."
+    )]
+    TerminateInstances(ec2::InstanceIds),
+    GetConsoleOutput(ec2::GetConsoleOutput),
+    DescribeInstanceTypes(ec2::DescribeInstanceTypes),
+    DescribeImages(ec2::DescribeImages),
+    RegisterImage(ec2::RegisterImage),
+    CreateImage(ec2::CreateImage),
+    CopyImage(ec2::CopyImage),
+    DeregisterImage(ec2::DeregisterImage),
+    /// Wait until instances reach a state.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
+    )]
+    Wait(ec2::WaitWhat),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
+    /// Internal: supervise one instance's VMM (started by ec2lab itself).
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        instance_id: String,
+    },
+}
+
+/// The operation name the AWS CLI shows in errors and table titles.
+fn operation(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::RunInstances(_) => "RunInstances",
+        Command::DescribeInstances(_) => "DescribeInstances",
+        Command::StartInstances(_) => "StartInstances",
+        Command::StopInstances(_) => "StopInstances",
+        Command::RebootInstances(_) => "RebootInstances",
+        Command::TerminateInstances(_) => "TerminateInstances",
+        Command::GetConsoleOutput(_) => "GetConsoleOutput",
+        Command::DescribeInstanceTypes(_) => "DescribeInstanceTypes",
+        Command::DescribeImages(_) => "DescribeImages",
+        Command::RegisterImage(_) => "RegisterImage",
+        Command::CreateImage(_) => "CreateImage",
+        Command::CopyImage(_) => "CopyImage",
+        Command::DeregisterImage(_) => "DeregisterImage",
+        Command::Wait(_) => "Wait",
+        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
+    }
 }
 
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {
-        Command::Vmm(args) => vmm::run_vmm(args),
-        Command::VmmCtl(args) => vmm::run_ctl(args),
+    let ctx = Ctx {
+        state_dir: cli.state_dir,
+        region: cli.region,
+    };
+    let op = operation(&cli.command);
+    let result = match cli.command {
+        Command::Vmm(args) => return vmm::run_vmm(args),
+        Command::VmmCtl(args) => return vmm::run_ctl(args),
+        Command::Supervise { instance_id } => {
+            return match crate::instances::supervisor::run(
+                &ctx.state_dir,
+                &ctx.region,
+                &instance_id,
+            ) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("ec2lab supervisor {instance_id}: {e}");
+                    1
+                }
+            }
+        }
+        Command::RunInstances(a) => ec2::run_instances(&ctx, a),
+        Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
+        Command::StartInstances(a) => ec2::simple(&ctx, "start", &a.instance_ids, false),
+        Command::StopInstances(a) => ec2::simple(&ctx, "stop", &a.ids.instance_ids, a.force),
+        Command::RebootInstances(a) => ec2::simple(&ctx, "reboot", &a.instance_ids, false),
+        Command::TerminateInstances(a) => ec2::simple(&ctx, "terminate", &a.instance_ids, false),
+        Command::GetConsoleOutput(a) => ec2::console_output(&ctx, a),
+        Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(a),
+        Command::DescribeImages(a) => ec2::describe_images(&ctx, a),
+        Command::RegisterImage(a) => ec2::register_image(&ctx, a),
+        Command::CreateImage(a) => ec2::create_image(&ctx, a),
+        Command::CopyImage(a) => ec2::copy_image(&ctx, a),
+        Command::DeregisterImage(a) => ec2::deregister_image(&ctx, a),
+        Command::Wait(w) => ec2::wait(&ctx, w),
+    };
+    match result {
+        Ok(value) => {
+            print!("{}", output::render(&value, cli.output, op));
+            0
+        }
+        Err(Failure::Service(e)) => {
+            eprintln!("\n{}", e.cli_message(op));
+            if e.code == "WaiterFailed" {
+                255
+            } else {
+                EXIT_SERVICE_ERROR
+            }
+        }
+        Err(Failure::Param(msg)) => {
+            eprintln!("\n{msg}");
+            ec2::EXIT_PARAM_ERROR
+        }
     }
 }
 

@@ -114,6 +114,8 @@ pub enum CtlAction {
 /// What `--exit-file` holds.
 #[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ExitRecord {
+    /// The VMM's pid, so a reader can tell this record from an older run's.
+    pub pid: u32,
     pub code: i32,
     pub outcome: String,
     pub detail: String,
@@ -163,6 +165,7 @@ pub fn run_vmm(args: VmmArgs) -> i32 {
                 eprintln!("ec2lab vmm: the console output shows what the guest last did");
             }
             ExitRecord {
+                pid: std::process::id(),
                 code: exit.code(),
                 outcome: exit.kind().into(),
                 detail: exit.describe(),
@@ -171,6 +174,7 @@ pub fn run_vmm(args: VmmArgs) -> i32 {
         Err(e) => {
             super::report(&e);
             ExitRecord {
+                pid: std::process::id(),
                 code: EXIT_VMM_ERROR,
                 outcome: "vmm-error".into(),
                 detail: e.to_string(),

@@ -84,18 +84,21 @@ impl Controller {
         }
     }
 
-    /// Ctrl-Alt-Del to the guest, and a hard stop if it is still up at the deadline.
+    /// Ctrl-Alt-Del to the guest, and a hard stop if it is still up at the deadline. Asking
+    /// again types the keys again (a guest still booting may have missed them) but keeps
+    /// the first deadline, so repeated requests cannot postpone the hard stop.
     pub fn shutdown(&mut self, timeout: Duration) -> Result<(), String> {
+        self.i8042
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .type_keys(&CTRL_ALT_DEL);
         if !self.shutting_down {
-            self.i8042
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .type_keys(&CTRL_ALT_DEL);
             self.shutting_down = true;
+            self.deadline
+                .reset(timeout.max(Duration::from_millis(1)), None)
+                .map_err(|e| format!("could not arm the shutdown deadline: {e}"))?;
         }
-        self.deadline
-            .reset(timeout.max(Duration::from_millis(1)), None)
-            .map_err(|e| format!("could not arm the shutdown deadline: {e}"))
+        Ok(())
     }
 
     fn ok(&self) -> Response {

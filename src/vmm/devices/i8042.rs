@@ -15,6 +15,8 @@ const OFF_COMMAND: u64 = 4;
 const STATUS_OUTPUT_FULL: u8 = 0x01;
 const STATUS_SYSTEM_FLAG: u8 = 0x04;
 const STATUS_LAST_WAS_COMMAND: u8 = 0x08;
+/// Set means the keyboard is *not* inhibited by the key lock.
+const STATUS_UNLOCKED: u8 = 0x10;
 
 const CMD_READ_CTR: u8 = 0x20;
 const CMD_WRITE_CTR: u8 = 0x60;
@@ -74,7 +76,7 @@ impl I8042 {
     pub fn new(irq: EventFd, on_reset: Box<dyn Fn() + Send>) -> Self {
         Self {
             ctr: CTR_KBD_INT | CTR_SYSTEM_FLAG,
-            status: STATUS_SYSTEM_FLAG,
+            status: STATUS_SYSTEM_FLAG | STATUS_UNLOCKED,
             pending: Pending::None,
             out: VecDeque::with_capacity(32),
             irq,

@@ -1,0 +1,103 @@
+//! EC2-style errors: a code users and scripts match on (`InvalidInstanceID.NotFound`),
+//! and a message that says what to do. Printed the way the AWS CLI prints them.
+
+use std::borrow::Cow;
+
+use thiserror::Error;
+
+use crate::store::StoreError;
+
+/// The AWS CLI's exit code for an error the service returned.
+pub const EXIT_SERVICE_ERROR: i32 = 254;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{code}: {message}")]
+pub struct Ec2Error {
+    pub code: Cow<'static, str>,
+    pub message: String,
+}
+
+impl Ec2Error {
+    pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        Ec2Error {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterValue", message)
+    }
+
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            "MissingParameter",
+            format!("The request must contain the parameter {name}"),
+        )
+    }
+
+    pub fn instance_not_found(id: &str) -> Self {
+        Self::new(
+            "InvalidInstanceID.NotFound",
+            format!("The instance ID '{id}' does not exist"),
+        )
+    }
+
+    pub fn image_not_found(id: &str) -> Self {
+        Self::new(
+            "InvalidAMIID.NotFound",
+            format!("The image id '[{id}]' does not exist"),
+        )
+    }
+
+    pub fn incorrect_state(id: &str, state: &str, wanted: &str) -> Self {
+        Self::new(
+            "IncorrectInstanceState",
+            format!("The instance '{id}' is not in a state from which it can be {wanted}: it is {state}"),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("InternalError", message)
+    }
+
+    /// The AWS CLI's wording, with the operation name (e.g. `StopInstances`).
+    pub fn cli_message(&self, operation: &str) -> String {
+        format!(
+            "An error occurred ({}) when calling the {operation} operation: {}",
+            self.code, self.message
+        )
+    }
+}
+
+impl From<StoreError> for Ec2Error {
+    fn from(e: StoreError) -> Self {
+        Ec2Error::internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Ec2Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Ec2Error::from(StoreError::from(e))
+    }
+}
+
+impl From<std::io::Error> for Ec2Error {
+    fn from(e: std::io::Error) -> Self {
+        Ec2Error::internal(format!("a host file operation failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_like_the_aws_cli() {
+        let e = Ec2Error::instance_not_found("i-0123456789abcdef0");
+        assert_eq!(
+            e.cli_message("StopInstances"),
+            "An error occurred (InvalidInstanceID.NotFound) when calling the StopInstances operation: The instance ID 'i-0123456789abcdef0' does not exist"
+        );
+    }
+}

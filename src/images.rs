@@ -1,0 +1,357 @@
+//! AMIs: registered, immutable bundles of a kernel, an optional initrd and a root disk
+//! image. Their files live in `<region>/images/ami-…/` and are never written again;
+//! instances get links or sparse copies of them.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use crate::error::Ec2Error;
+use crate::fsutil;
+use crate::ids;
+use crate::instances::record::OWNER_ID;
+use crate::store::{iso8601_now, Store};
+
+pub const ROOT_DEVICE_NAME: &str = "/dev/xvda";
+/// The quick-start AMI's name, built by guest-images/build.sh.
+pub const QUICK_START_NAME: &str = "ec2lab-linux";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Image {
+    pub image_id: String,
+    pub name: String,
+    pub description: String,
+    pub architecture: String,
+    pub state: String,
+    pub root_device_name: String,
+    pub kernel_file: String,
+    pub initrd_file: Option<String>,
+    pub root_file: String,
+    pub root_size_gib: i64,
+    pub public: bool,
+    pub quick_start: bool,
+    pub creation_date: String,
+    pub source: String,
+}
+
+/// What `register-image` is given.
+pub struct Registration<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub architecture: &'a str,
+    pub kernel: &'a Path,
+    pub initrd: Option<&'a Path>,
+    pub root: &'a Path,
+    pub public: bool,
+    pub quick_start: bool,
+    pub source: String,
+}
+
+impl Image {
+    fn from_row(r: &Row) -> rusqlite::Result<Image> {
+        Ok(Image {
+            image_id: r.get("image_id")?,
+            name: r.get("name")?,
+            description: r.get("description")?,
+            architecture: r.get("architecture")?,
+            state: r.get("state")?,
+            root_device_name: r.get("root_device_name")?,
+            kernel_file: r.get("kernel_file")?,
+            initrd_file: r.get("initrd_file")?,
+            root_file: r.get("root_file")?,
+            root_size_gib: r.get("root_size_gib")?,
+            public: r.get("public")?,
+            quick_start: r.get("quick_start")?,
+            creation_date: r.get("creation_date")?,
+            source: r.get("source")?,
+        })
+    }
+
+    pub fn load(c: &Connection, id: &str) -> Result<Option<Image>, Ec2Error> {
+        Ok(c.query_row(
+            "SELECT * FROM images WHERE image_id = ?1",
+            [id],
+            Image::from_row,
+        )
+        .optional()?)
+    }
+
+    /// An image that can be launched.
+    pub fn get_available(c: &Connection, id: &str) -> Result<Image, Ec2Error> {
+        if !ids::is_valid(id, "ami") {
+            return Err(Ec2Error::new(
+                "InvalidAMIID.Malformed",
+                format!("Invalid id: \"{id}\" (expecting \"ami-...\")"),
+            ));
+        }
+        match Self::load(c, id)? {
+            Some(i) if i.state == "available" => Ok(i),
+            _ => Err(Ec2Error::image_not_found(id)),
+        }
+    }
+
+    pub fn all(c: &Connection) -> Result<Vec<Image>, Ec2Error> {
+        let mut stmt = c.prepare(
+            "SELECT * FROM images WHERE state != 'deregistered' ORDER BY creation_date, image_id",
+        )?;
+        let rows = stmt.query_map([], Image::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn dir(store: &Store, id: &str) -> PathBuf {
+        store.images_dir().join(id)
+    }
+
+    pub fn kernel_path(&self, store: &Store) -> PathBuf {
+        Self::dir(store, &self.image_id).join(&self.kernel_file)
+    }
+
+    pub fn initrd_path(&self, store: &Store) -> Option<PathBuf> {
+        self.initrd_file
+            .as_ref()
+            .map(|f| Self::dir(store, &self.image_id).join(f))
+    }
+
+    pub fn root_path(&self, store: &Store) -> PathBuf {
+        Self::dir(store, &self.image_id).join(&self.root_file)
+    }
+
+    /// The `Images[]` element of `describe-images`.
+    pub fn describe(&self) -> Value {
+        json!({
+            "ImageId": self.image_id,
+            "Name": self.name,
+            "Description": self.description,
+            "Architecture": self.architecture,
+            "State": self.state,
+            "CreationDate": self.creation_date,
+            "OwnerId": OWNER_ID,
+            "Public": self.public,
+            "ImageType": "machine",
+            "ImageLocation": format!("{OWNER_ID}/{}", self.name),
+            "RootDeviceName": self.root_device_name,
+            "RootDeviceType": "ebs",
+            "VirtualizationType": "hvm",
+            "Hypervisor": "kvm",
+            "EnaSupport": false,
+            "BootMode": "legacy-bios",
+            "BlockDeviceMappings": [{
+                "DeviceName": self.root_device_name,
+                "Ebs": {
+                    "DeleteOnTermination": true,
+                    "VolumeSize": self.root_size_gib,
+                    "VolumeType": "gp3",
+                    "Encrypted": false,
+                }
+            }],
+            "Ec2LabInfo": {"QuickStart": self.quick_start, "Source": self.source},
+        })
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Ec2Error> {
+    // AWS: 3-128 characters of letters, digits, ( ) [ ] space . / - ' @ _
+    let ok = (3..=128).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Ec2Error::invalid_parameter(format!(
+            "AMI name '{name}' is not valid: use 3-128 letters, numbers, spaces and ()[]./-'@_"
+        )))
+    }
+}
+
+fn name_taken(c: &Connection, name: &str) -> Result<bool, Ec2Error> {
+    Ok(c.query_row(
+        "SELECT 1 FROM images WHERE name = ?1 AND state != 'deregistered'",
+        [name],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
+}
+
+/// Copies the files into a new AMI directory and records the image, available.
+pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error> {
+    check_name(reg.name)?;
+    if !matches!(reg.architecture, "x86_64" | "arm64") {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Architecture '{}' is not supported: use x86_64 or arm64",
+            reg.architecture
+        )));
+    }
+    for (what, p) in [
+        ("kernel", Some(reg.kernel)),
+        ("root image", Some(reg.root)),
+        ("initrd", reg.initrd),
+    ] {
+        if let Some(p) = p {
+            if !p.is_file() {
+                return Err(Ec2Error::invalid_parameter(format!(
+                    "The {what} file {} does not exist or is not a regular file",
+                    p.display()
+                )));
+            }
+        }
+    }
+    if name_taken(store.conn(), reg.name)? {
+        return Err(Ec2Error::new(
+            "InvalidAMIName.Duplicate",
+            format!("AMI name {} is already in use by another AMI", reg.name),
+        ));
+    }
+    let image_id = ids::new_id("ami");
+    let dir = Image::dir(store, &image_id);
+    std::fs::create_dir_all(&dir)?;
+    let result = (|| -> Result<Image, Ec2Error> {
+        fsutil::link_or_copy(reg.kernel, &dir.join("kernel"))?;
+        if let Some(i) = reg.initrd {
+            fsutil::link_or_copy(i, &dir.join("initrd"))?;
+        }
+        // The root image is copied, not linked: the AMI must not change if the source does.
+        fsutil::sparse_copy(reg.root, &dir.join("root.img"))?;
+        let size = std::fs::metadata(reg.root)?.len();
+        let image = Image {
+            image_id: image_id.clone(),
+            name: reg.name.into(),
+            description: reg.description.into(),
+            architecture: reg.architecture.into(),
+            state: "available".into(),
+            root_device_name: ROOT_DEVICE_NAME.into(),
+            kernel_file: "kernel".into(),
+            initrd_file: reg.initrd.map(|_| "initrd".into()),
+            root_file: "root.img".into(),
+            root_size_gib: size.div_ceil(1 << 30).max(1) as i64,
+            public: reg.public,
+            quick_start: reg.quick_start,
+            creation_date: iso8601_now(),
+            source: reg.source.clone(),
+        };
+        store.write(|tx| -> Result<(), Ec2Error> {
+            // Checked again inside the transaction: another ec2lab may have raced us.
+            if name_taken(tx, reg.name)? {
+                return Err(Ec2Error::new(
+                    "InvalidAMIName.Duplicate",
+                    format!("AMI name {} is already in use by another AMI", reg.name),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO images (image_id, name, description, architecture, state,
+                   root_device_name, kernel_file, initrd_file, root_file, root_size_gib, public,
+                   quick_start, creation_date, source)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                params![
+                    image.image_id,
+                    image.name,
+                    image.description,
+                    image.architecture,
+                    image.state,
+                    image.root_device_name,
+                    image.kernel_file,
+                    image.initrd_file,
+                    image.root_file,
+                    image.root_size_gib,
+                    image.public,
+                    image.quick_start,
+                    image.creation_date,
+                    image.source,
+                ],
+            )?;
+            Ok(())
+        })?;
+        Ok(image)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+/// Marks the image deregistered and removes its files. Instances launched from it keep
+/// their own copies and go on running.
+pub fn deregister(store: &mut Store, id: &str) -> Result<(), Ec2Error> {
+    let image = Image::get_available(store.conn(), id)?;
+    store.write(|tx| -> Result<(), Ec2Error> {
+        tx.execute(
+            "UPDATE images SET state = 'deregistered' WHERE image_id = ?1",
+            [&image.image_id],
+        )?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_dir_all(Image::dir(store, id));
+    Ok(())
+}
+
+/// Copies an AMI from another region's store into this one, under a new id.
+pub fn copy_from(
+    store: &mut Store,
+    source: &Store,
+    source_id: &str,
+    name: &str,
+    description: Option<&str>,
+) -> Result<Image, Ec2Error> {
+    let src = Image::get_available(source.conn(), source_id)?;
+    let initrd = src.initrd_path(source);
+    register(
+        store,
+        &Registration {
+            name,
+            description: description.unwrap_or(&src.description),
+            architecture: &src.architecture,
+            kernel: &src.kernel_path(source),
+            initrd: initrd.as_deref(),
+            root: &src.root_path(source),
+            public: false,
+            quick_start: false,
+            source: format!("copied from {}/{}", source.region(), src.image_id),
+        },
+    )
+}
+
+/// Where guest-images/build.sh leaves its output: `$EC2LAB_GUEST_IMAGES`, else the
+/// source tree this ec2lab was built from.
+pub fn guest_images_dir() -> PathBuf {
+    std::env::var_os("EC2LAB_GUEST_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"))
+}
+
+/// Registers the image guest-images/build.sh made as the quick-start AMI, once per region
+/// (and again after it was deregistered), if the image exists.
+pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> {
+    let existing: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT image_id FROM images WHERE quick_start = 1 AND state = 'available'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    let dir = guest_images_dir();
+    let (kernel, root) = (dir.join("vmlinux"), dir.join("rootfs.ext4"));
+    if !kernel.is_file() || !root.is_file() || name_taken(store.conn(), QUICK_START_NAME)? {
+        return Ok(None);
+    }
+    register(
+        store,
+        &Registration {
+            name: QUICK_START_NAME,
+            description: "ec2lab Linux: Debian 6.1 kernel and a busybox root file system, built by guest-images/build.sh",
+            architecture: std::env::consts::ARCH,
+            kernel: &kernel,
+            initrd: None,
+            root: &root,
+            public: true,
+            quick_start: true,
+            source: dir.display().to_string(),
+        },
+    )
+    .map(Some)
+}

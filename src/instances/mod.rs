@@ -1,0 +1,602 @@
+//! Instances: launching, describing and changing them, the way EC2's instance API does.
+//! Every change is one store transaction; the per-instance supervisor carries it out.
+
+pub mod process;
+pub mod record;
+pub mod state;
+pub mod supervisor;
+pub mod types;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::error::Ec2Error;
+use crate::fsutil;
+use crate::ids;
+use crate::images::{self, Image};
+use crate::store::{iso8601_now, Store};
+use crate::vmm::api::{self, Request};
+use crate::vmm::host;
+use record::{Instance, OWNER_ID};
+use state::{Action, State};
+use supervisor::RunDir;
+
+/// EC2's limit on user data, before base64.
+pub const MAX_USER_DATA: usize = 16 * 1024;
+/// Host memory ec2lab leaves to the host itself when placing instances.
+const HOST_RESERVE_MIB: u64 = 1024;
+
+/// What `run-instances` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct LaunchRequest {
+    pub image_id: String,
+    pub instance_type: String,
+    pub min_count: u32,
+    pub max_count: u32,
+    pub key_name: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub subnet_id: Option<String>,
+    pub user_data: Option<Vec<u8>>,
+    pub tags: Vec<(String, String)>,
+    pub root_volume_gib: Option<u64>,
+    pub root_delete_on_termination: Option<bool>,
+}
+
+/// A `--filters Name=…,Values=…` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+/// EC2 filter values may use `*` (any run) and `?` (one character).
+pub fn glob(pattern: &str, text: &str) -> bool {
+    fn m(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    m(pattern.as_bytes(), text.as_bytes())
+}
+
+fn filter_matches(inst: &Instance, f: &Filter) -> Result<bool, Ec2Error> {
+    let any = |v: Option<&str>| v.is_some_and(|v| f.values.iter().any(|p| glob(p, v)));
+    Ok(match f.name.as_str() {
+        "instance-state-name" => any(Some(inst.state.name())),
+        "instance-state-code" => any(Some(&inst.state.code().to_string())),
+        "instance-id" => any(Some(&inst.instance_id)),
+        "instance-type" => any(Some(&inst.instance_type)),
+        "image-id" => any(Some(&inst.image_id)),
+        "reservation-id" => any(Some(&inst.reservation_id)),
+        "key-name" => any(inst.key_name.as_deref()),
+        "tag-key" => inst.tags.iter().any(|(k, _)| any(Some(k))),
+        name if name.starts_with("tag:") => any(inst.tag(&name[4..])),
+        other => {
+            return Err(Ec2Error::new(
+                "InvalidParameterValue",
+                format!(
+                    "The filter '{other}' is invalid; ec2lab knows instance-state-name, \
+                     instance-state-code, instance-id, instance-type, image-id, reservation-id, \
+                     key-name, tag-key and tag:<key>"
+                ),
+            ))
+        }
+    })
+}
+
+fn check_instance_ids(ids_: &[String]) -> Result<(), Ec2Error> {
+    if ids_.is_empty() {
+        return Err(Ec2Error::missing_parameter("InstanceIds"));
+    }
+    for id in ids_ {
+        if !ids::is_valid(id, "i") {
+            return Err(Ec2Error::new(
+                "InvalidInstanceID.Malformed",
+                format!("Invalid id: \"{id}\" (expecting \"i-...\")"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Memory the host has for instances, and what running ones already hold.
+fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kib| kib / 1024)
+        .unwrap_or(0);
+    let used: u64 = Instance::all(store.conn())?
+        .iter()
+        .filter(|i| i.state.has_vmm())
+        .map(|i| i.mem_mib)
+        .sum();
+    Ok((total.saturating_sub(HOST_RESERVE_MIB), used))
+}
+
+fn check_capacity(store: &Store, ty: &types::InstanceType, count: u32) -> Result<(), Ec2Error> {
+    let (budget, used) = capacity(store)?;
+    let need = ty.mem_mib * u64::from(count);
+    if used + need > budget {
+        return Err(Ec2Error::new(
+            "InsufficientInstanceCapacity",
+            format!(
+                "We currently do not have sufficient {} capacity: {count} instance(s) need {need} MiB \
+                 of memory; this host has {budget} MiB for instances and {used} MiB of it is in use. \
+                 Choose a smaller instance type or stop instances",
+                ty.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes terminated instances older than an hour and makes sure every live instance
+/// has its supervisor. Every command starts with this.
+pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
+    for inst in Instance::all(store.conn())? {
+        if inst.expired() {
+            store.write(|tx| Instance::delete(tx, &inst.instance_id))?;
+            let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
+        }
+    }
+    supervisor::ensure_all(store)
+}
+
+fn transition_json(id: &str, prev: State, cur: State) -> Value {
+    json!({"InstanceId": id, "CurrentState": cur.json(), "PreviousState": prev.json()})
+}
+
+pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec2Error> {
+    let ty = types::find(&req.instance_type).ok_or_else(|| {
+        Ec2Error::invalid_parameter(format!(
+            "Invalid value '{}' for InstanceType; see describe-instance-types",
+            req.instance_type
+        ))
+    })?;
+    let image = Image::get_available(store.conn(), &req.image_id)?;
+    if req.min_count == 0 || req.max_count < req.min_count {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Count {}:{} is not valid: the minimum must be at least 1 and not above the maximum",
+            req.min_count, req.max_count
+        )));
+    }
+    if let Some(ud) = &req.user_data {
+        if ud.len() > MAX_USER_DATA {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "User data is limited to {MAX_USER_DATA} bytes; this is {} bytes",
+                ud.len()
+            )));
+        }
+    }
+    // As many as fit, but at least min_count (EC2's --count min:max).
+    let (budget, used) = capacity(store)?;
+    let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
+    let count = req.max_count.min(fit.max(req.min_count));
+    check_capacity(store, ty, count)?;
+
+    let flavor = host::detect();
+    let effective = if flavor.supports_smp() { ty.vcpus } else { 1 };
+    let mut warnings = Vec::new();
+    if effective < ty.vcpus {
+        warnings.push(format!(
+            "{} has {} vCPUs, but this host's KVM ({}) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU",
+            ty.name,
+            ty.vcpus,
+            flavor.name()
+        ));
+    }
+    let reservation_id = ids::new_id("r");
+    let launch_time = iso8601_now();
+    let mut made: Vec<Instance> = Vec::new();
+    let prepared = (|| -> Result<(), Ec2Error> {
+        for index in 0..count {
+            let inst = Instance {
+                instance_id: ids::new_id("i"),
+                reservation_id: reservation_id.clone(),
+                launch_index: i64::from(index),
+                image_id: image.image_id.clone(),
+                instance_type: ty.name.into(),
+                state: State::Pending,
+                transition_reason: String::new(),
+                state_reason: None,
+                launch_time: launch_time.clone(),
+                ended_at: None,
+                key_name: req.key_name.clone(),
+                user_data: req.user_data.clone(),
+                vcpus: ty.vcpus,
+                effective_vcpus: effective,
+                mem_mib: ty.mem_mib,
+                warnings: warnings.clone(),
+                tags: req.tags.clone(),
+                security_groups: req.security_group_ids.clone(),
+                subnet_id: req.subnet_id.clone(),
+                root_device_name: image.root_device_name.clone(),
+                root_delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
+                reboot_pending: 0,
+                force_stop: false,
+                vmm_pid: None,
+                vmm_start_ticks: None,
+                boots: 0,
+                last_boot_ms: None,
+            };
+            prepare_run_dir(store, &image, &inst, req.root_volume_gib)?;
+            made.push(inst);
+        }
+        store.write(|tx| -> Result<(), Ec2Error> {
+            for inst in &made {
+                inst.insert(tx)?;
+            }
+            Ok(())
+        })
+    })();
+    if let Err(e) = prepared {
+        for inst in &made {
+            let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
+        }
+        return Err(e);
+    }
+    for inst in &made {
+        supervisor::ensure(store, &inst.instance_id)?;
+    }
+    Ok(json!({
+        "Groups": [],
+        "Instances": made.iter().map(|i| i.describe(store.region())).collect::<Vec<_>>(),
+        "OwnerId": OWNER_ID,
+        "ReservationId": reservation_id,
+    }))
+}
+
+/// The instance's own kernel links and root disk (a sparse copy of the AMI's image).
+fn prepare_run_dir(
+    store: &Store,
+    image: &Image,
+    inst: &Instance,
+    root_gib: Option<u64>,
+) -> Result<(), Ec2Error> {
+    let run = RunDir(store.instance_dir(&inst.instance_id));
+    std::fs::create_dir_all(&run.0)?;
+    fsutil::link_or_copy(&image.kernel_path(store), &run.path("kernel"))?;
+    if let Some(i) = image.initrd_path(store) {
+        fsutil::link_or_copy(&i, &run.path("initrd"))?;
+    }
+    fsutil::sparse_copy(&image.root_path(store), &run.root_disk())?;
+    if let Some(gib) = root_gib {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(run.root_disk())?;
+        let want = gib << 30;
+        if want < f.metadata()?.len() {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Volume of {gib} GiB is smaller than the image's root device ({} GiB)",
+                image.root_size_gib
+            )));
+        }
+        f.set_len(want)?;
+    }
+    Ok(())
+}
+
+pub fn describe_instances(
+    store: &mut Store,
+    instance_ids: &[String],
+    filters: &[Filter],
+) -> Result<Value, Ec2Error> {
+    housekeeping(store)?;
+    let all = Instance::all(store.conn())?;
+    for id in instance_ids {
+        if !all.iter().any(|i| &i.instance_id == id) {
+            return Err(Ec2Error::instance_not_found(id));
+        }
+    }
+    let mut reservations: Vec<(String, Vec<Value>)> = Vec::new();
+    for inst in &all {
+        if !instance_ids.is_empty() && !instance_ids.contains(&inst.instance_id) {
+            continue;
+        }
+        let mut keep = true;
+        for f in filters {
+            keep &= filter_matches(inst, f)?;
+        }
+        if !keep {
+            continue;
+        }
+        let v = inst.describe(store.region());
+        match reservations
+            .iter_mut()
+            .find(|(r, _)| *r == inst.reservation_id)
+        {
+            Some((_, list)) => list.push(v),
+            None => reservations.push((inst.reservation_id.clone(), vec![v])),
+        }
+    }
+    Ok(json!({
+        "Reservations": reservations.into_iter().map(|(r, list)| json!({
+            "Groups": [], "Instances": list, "OwnerId": OWNER_ID, "ReservationId": r,
+        })).collect::<Vec<_>>()
+    }))
+}
+
+/// Applies a user action to every instance in one transaction: all or none.
+fn change(
+    store: &mut Store,
+    instance_ids: &[String],
+    action: Action,
+    force: bool,
+) -> Result<Vec<Value>, Ec2Error> {
+    check_instance_ids(instance_ids)?;
+    let now = iso8601_now();
+    let out = store.write(|tx| -> Result<Vec<Value>, Ec2Error> {
+        let mut out = Vec::new();
+        for id in instance_ids {
+            let inst = Instance::get(tx, id)?;
+            let next = state::apply(id, inst.state, action)?;
+            let mut cur = inst.state;
+            if let Some(mut next) = next {
+                // A stopped instance has no VMM to shut down: it is terminated at once.
+                if action == Action::Terminate && inst.state == State::Stopped {
+                    next = State::Terminated;
+                }
+                Instance::set_state(tx, id, next, &format!("User initiated ({now})"), None)?;
+                Instance::set_force_stop(tx, id, force)?;
+                cur = next;
+            }
+            if action == Action::Reboot {
+                Instance::set_reboot_pending(tx, id, 1)?;
+            }
+            out.push(transition_json(id, inst.state, cur));
+        }
+        Ok(out)
+    })?;
+    for id in instance_ids {
+        let inst = Instance::get(store.conn(), id)?;
+        if inst.state == State::Terminated {
+            supervisor::finalize_termination(&RunDir(store.instance_dir(id)), &inst);
+        }
+        supervisor::ensure(store, id)?;
+    }
+    Ok(out)
+}
+
+pub fn start_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
+    check_instance_ids(instance_ids)?;
+    for id in instance_ids {
+        let inst = Instance::get(store.conn(), id)?;
+        if inst.state == State::Stopped {
+            let ty = types::find(&inst.instance_type).ok_or_else(|| {
+                Ec2Error::internal(format!("unknown type {}", inst.instance_type))
+            })?;
+            check_capacity(store, ty, 1)?;
+        }
+    }
+    let out = change(store, instance_ids, Action::Start, false)?;
+    Ok(json!({ "StartingInstances": out }))
+}
+
+pub fn stop_instances(
+    store: &mut Store,
+    instance_ids: &[String],
+    force: bool,
+) -> Result<Value, Ec2Error> {
+    let out = change(store, instance_ids, Action::Stop, force)?;
+    Ok(json!({ "StoppingInstances": out }))
+}
+
+pub fn reboot_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
+    change(store, instance_ids, Action::Reboot, false)?;
+    Ok(Value::Null)
+}
+
+pub fn terminate_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
+    let out = change(store, instance_ids, Action::Terminate, false)?;
+    Ok(json!({ "TerminatingInstances": out }))
+}
+
+/// The last 64 KiB of the console, as EC2 keeps.
+pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
+    check_instance_ids(&[id.to_string()])?;
+    Instance::get(store.conn(), id)?;
+    let bytes = std::fs::read(RunDir(store.instance_dir(id)).console()).unwrap_or_default();
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    Ok(json!({
+        "InstanceId": id,
+        "Timestamp": iso8601_now(),
+        "Output": String::from_utf8_lossy(tail),
+    }))
+}
+
+/// What `wait` waits for.
+#[derive(Clone, Copy, Debug)]
+pub enum Waiter {
+    Running,
+    Stopped,
+    Terminated,
+}
+
+impl Waiter {
+    fn name(self) -> &'static str {
+        match self {
+            Waiter::Running => "InstanceRunning",
+            Waiter::Stopped => "InstanceStopped",
+            Waiter::Terminated => "InstanceTerminated",
+        }
+    }
+    fn target(self) -> State {
+        match self {
+            Waiter::Running => State::Running,
+            Waiter::Stopped => State::Stopped,
+            Waiter::Terminated => State::Terminated,
+        }
+    }
+    /// States from which the target can no longer be reached without another call.
+    fn failure(self, s: State) -> bool {
+        match self {
+            Waiter::Running => {
+                matches!(s, State::ShuttingDown | State::Terminated | State::Stopping)
+            }
+            Waiter::Stopped => matches!(s, State::Pending | State::Terminated),
+            Waiter::Terminated => matches!(s, State::Pending | State::Stopping),
+        }
+    }
+}
+
+/// Polls until every instance is in the waiter's state; the error reads like the AWS
+/// CLI's waiter errors.
+pub fn wait(
+    store: &mut Store,
+    waiter: Waiter,
+    instance_ids: &[String],
+    timeout: Duration,
+) -> Result<(), Ec2Error> {
+    check_instance_ids(instance_ids)?;
+    let end = Instant::now() + timeout;
+    loop {
+        housekeeping(store)?;
+        let mut done = true;
+        for id in instance_ids {
+            let inst = Instance::get(store.conn(), id)?;
+            if inst.state == waiter.target() {
+                continue;
+            }
+            done = false;
+            if waiter.failure(inst.state) {
+                return Err(Ec2Error::new(
+                    "WaiterFailed",
+                    format!(
+                        "Waiter {} failed: Waiter encountered a terminal failure state: {id} is {}{}",
+                        waiter.name(),
+                        inst.state.name(),
+                        inst.state_reason
+                            .as_ref()
+                            .map(|(_, m)| format!(" ({m})"))
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        if done {
+            return Ok(());
+        }
+        if Instant::now() >= end {
+            return Err(Ec2Error::new(
+                "WaiterFailed",
+                format!(
+                    "Waiter {} failed: Max attempts exceeded ({timeout:?})",
+                    waiter.name()
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `create-image`: a crash-consistent copy of the instance's root disk becomes an AMI.
+/// A running instance is shut down and started again around the copy, unless
+/// `no_reboot`, in which case its vCPUs are paused for the copy instead.
+pub fn create_image(
+    store: &mut Store,
+    id: &str,
+    name: &str,
+    description: &str,
+    no_reboot: bool,
+) -> Result<Value, Ec2Error> {
+    check_instance_ids(&[id.to_string()])?;
+    let inst = Instance::get(store.conn(), id)?;
+    let run = RunDir(store.instance_dir(id));
+    let snapshot = run.path("image-copy.img");
+    let source = Image::load(store.conn(), &inst.image_id)?;
+    match inst.state {
+        State::Stopped => {
+            fsutil::sparse_copy(&run.root_disk(), &snapshot)?;
+        }
+        State::Running if no_reboot => {
+            let sock = run.sock();
+            let paused = api::call(&sock, &Request::Pause)
+                .map_err(|e| Ec2Error::internal(format!("could not pause {id}: {e}")))?;
+            if !paused.ok {
+                return Err(Ec2Error::internal(format!(
+                    "could not pause {id}: {}",
+                    paused.error.unwrap_or_default()
+                )));
+            }
+            let copied = fsutil::sparse_copy(&run.root_disk(), &snapshot);
+            let resumed = api::call(&sock, &Request::Resume);
+            copied?;
+            resumed.map_err(|e| Ec2Error::internal(format!("could not resume {id}: {e}")))?;
+        }
+        State::Running => {
+            store.write(|tx| Instance::set_reboot_pending(tx, id, 2))?;
+            let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
+            let down = loop {
+                let now = Instance::get(store.conn(), id)?;
+                if now.vmm_pid.is_none() || now.state != State::Running {
+                    break now.state == State::Running;
+                }
+                if Instant::now() > end {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            let copied = if down {
+                fsutil::sparse_copy(&run.root_disk(), &snapshot).map_err(Ec2Error::from)
+            } else {
+                Err(Ec2Error::new(
+                    "IncorrectInstanceState",
+                    format!(
+                        "{id} did not shut down for the image; try --no-reboot or stop it first"
+                    ),
+                ))
+            };
+            // Let the supervisor boot it again whatever happened.
+            store.write(|tx| Instance::set_reboot_pending(tx, id, 1))?;
+            copied?;
+        }
+        other => {
+            return Err(Ec2Error::incorrect_state(id, other.name(), "imaged"));
+        }
+    }
+    let initrd = run.path("initrd");
+    let result = images::register(
+        store,
+        &images::Registration {
+            name,
+            description,
+            architecture: source
+                .as_ref()
+                .map(|s| s.architecture.as_str())
+                .unwrap_or("x86_64"),
+            kernel: &run.path("kernel"),
+            initrd: initrd.exists().then_some(initrd.as_path()),
+            root: &snapshot,
+            public: false,
+            quick_start: false,
+            source: format!("created from {id}"),
+        },
+    );
+    let _ = std::fs::remove_file(&snapshot);
+    let image = result?;
+    Ok(json!({ "ImageId": image.image_id }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_like_ec2_filters() {
+        assert!(glob("run*", "running"));
+        assert!(glob("?unning", "running"));
+        assert!(glob("*", ""));
+        assert!(!glob("stop", "stopped"));
+        assert!(glob("i-*f0", "i-0123456789abcdef0"));
+    }
+}

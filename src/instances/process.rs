@@ -1,0 +1,106 @@
+//! Host processes behind an instance: identifying them across ec2lab restarts (a pid and
+//! its start time, so a reused pid is never mistaken for ours) and starting them
+//! detached, so they outlive the command that started them.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or
+/// `None` if there is no such live process. Zombies count as gone.
+pub fn start_ticks(pid: i64) -> Option<i64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+/// Is the process recorded as (pid, start ticks) still the same live process?
+pub fn alive(pid: i64, ticks: i64) -> bool {
+    start_ticks(pid) == Some(ticks)
+}
+
+/// Starts `cmd` in a session of its own, stdin from /dev/null and output appended to
+/// `log`; returns (pid, start ticks).
+pub fn spawn_detached(mut cmd: Command, log: &Path) -> std::io::Result<(i64, i64)> {
+    let out = OpenOptions::new().create(true).append(true).open(log)?;
+    let err = out.try_clone()?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err));
+    // SAFETY: setsid is async-signal-safe and only affects the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    let pid = i64::from(child.id());
+    // The child is reaped by whoever waits for it (the supervisor polls); dropping the
+    // handle does not kill it.
+    std::mem::forget(child);
+    let ticks = start_ticks(pid).unwrap_or(0);
+    Ok((pid, ticks))
+}
+
+/// Reaps `pid` if it is our exited child, so it does not linger as a zombie.
+pub fn reap(pid: i64) {
+    // SAFETY: waitpid with WNOHANG on a pid; harmless if it is not our child.
+    unsafe {
+        let mut status = 0;
+        libc::waitpid(pid as i32, &mut status, libc::WNOHANG);
+    }
+}
+
+/// An exclusive lock on a file, held while the value lives: one supervisor per instance.
+pub struct Lock(#[allow(dead_code)] nix::fcntl::Flock<File>);
+
+impl Lock {
+    /// `None` if another process holds it.
+    pub fn try_acquire(path: &Path) -> std::io::Result<Option<Lock>> {
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(Lock(l))),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knows_itself_and_not_a_stale_record() {
+        let me = i64::from(std::process::id());
+        let t = start_ticks(me).unwrap();
+        assert!(alive(me, t));
+        assert!(!alive(me, t + 1));
+        assert!(!alive(i64::from(i32::MAX), 0));
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l");
+        let a = Lock::try_acquire(&p).unwrap();
+        assert!(a.is_some());
+        // flock locks belong to the open file description: a second open conflicts.
+        assert!(Lock::try_acquire(&p).unwrap().is_none());
+        drop(a);
+        assert!(Lock::try_acquire(&p).unwrap().is_some());
+    }
+}

@@ -1,0 +1,329 @@
+//! One supervisor process per live instance (`ec2lab __supervise`): it starts the
+//! instance's VMM, turns what the guest does into state changes in the store, and carries
+//! out the stops, reboots and terminations that CLI calls record.
+//!
+//! CLI calls never talk to a VMM for lifecycle changes: they record the wanted state in one
+//! transaction and return, as EC2 does; the supervisor sees it on its next poll. If the
+//! supervisor dies, the VMM lives on (it has its own session) and the next ec2lab command
+//! starts a new supervisor, which adopts the running VMM by its pid and start time.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::process::{self, Lock};
+use super::record::Instance;
+use super::state::{on_guest, GuestEvent, State};
+use crate::cli::vmm::ExitRecord;
+use crate::error::Ec2Error;
+use crate::store::{iso8601_now, Store};
+use crate::vmm::api::{self, Request};
+
+const POLL_FAST: Duration = Duration::from_millis(100);
+const POLL_SLOW: Duration = Duration::from_millis(250);
+const RESEND_SHUTDOWN: Duration = Duration::from_secs(5);
+
+/// How long a graceful stop may take before the VMM is stopped hard. Generous: a guest
+/// on a nested KVM takes tens of seconds to shut down.
+pub fn stop_timeout_secs() -> u64 {
+    std::env::var("EC2LAB_STOP_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(180)
+}
+
+/// The files of one instance's run directory.
+pub struct RunDir(pub PathBuf);
+
+impl RunDir {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    pub fn sock(&self) -> PathBuf {
+        self.path("vmm.sock")
+    }
+    pub fn console(&self) -> PathBuf {
+        self.path("console.log")
+    }
+    pub fn exit_file(&self) -> PathBuf {
+        self.path("exit.json")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.path("supervisor.lock")
+    }
+    pub fn root_disk(&self) -> PathBuf {
+        self.path("root.img")
+    }
+}
+
+/// Starts a supervisor for `id` unless one is running. Cheap enough to call from every
+/// command: that is how a crash of ec2lab at any point gets repaired.
+pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
+    let run = RunDir(store.instance_dir(id));
+    if !run.0.exists() {
+        return Ok(());
+    }
+    // Free lock = no supervisor. Dropping it before spawning leaves a window in which two
+    // commands may both spawn one; the loser finds the lock taken and exits.
+    if Lock::try_acquire(&run.lock())?.is_none() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--state-dir")
+        .arg(store.root().parent().unwrap_or(Path::new("/")))
+        .arg("--region")
+        .arg(store.region())
+        .arg("__supervise")
+        .arg(id);
+    process::spawn_detached(cmd, &run.path("supervisor.log"))?;
+    Ok(())
+}
+
+/// Supervisors for every instance that should have one.
+pub fn ensure_all(store: &Store) -> Result<(), Ec2Error> {
+    for inst in Instance::all(store.conn())? {
+        if inst.state.has_vmm() {
+            ensure(store, &inst.instance_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// The VMM command for an instance.
+fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir) -> Command {
+    let mut cmd = Command::new(exe);
+    cmd.arg("vmm")
+        .arg("--kernel")
+        .arg(run.path("kernel"))
+        .arg("--disk")
+        .arg(run.root_disk())
+        .arg("--vcpus")
+        .arg(inst.vcpus.to_string())
+        .arg("--mem-mib")
+        .arg(inst.mem_mib.to_string())
+        .arg("--serial-out")
+        .arg(run.console())
+        .arg("--api-sock")
+        .arg(run.sock())
+        .arg("--exit-file")
+        .arg(run.exit_file());
+    if run.path("initrd").exists() {
+        cmd.arg("--initrd").arg(run.path("initrd"));
+    }
+    cmd
+}
+
+fn read_exit(run: &RunDir, pid: i64) -> Option<ExitRecord> {
+    let rec: ExitRecord = serde_json::from_slice(&std::fs::read(run.exit_file()).ok()?).ok()?;
+    (i64::from(rec.pid) == pid).then_some(rec)
+}
+
+struct Supervisor {
+    store: Store,
+    id: String,
+    run: RunDir,
+    exe: PathBuf,
+    /// What we last asked the running VMM to do, and when: a shutdown is asked again every
+    /// few seconds (a guest still booting misses Ctrl-Alt-Del), anything else once.
+    asked: Option<(&'static str, Instant)>,
+    booted_at: Option<Instant>,
+}
+
+/// `ec2lab __supervise <id>`: runs until the instance no longer needs a VMM.
+pub fn run(state_dir: &Path, region: &str, id: &str) -> Result<(), Ec2Error> {
+    let store = Store::open(state_dir, region)?;
+    let run = RunDir(store.instance_dir(id));
+    let Some(_lock) = Lock::try_acquire(&run.lock())? else {
+        return Ok(()); // another supervisor has it
+    };
+    // For people (and tests) who need to find this process.
+    let _ = std::fs::write(run.path("supervisor.pid"), std::process::id().to_string());
+    let mut s = Supervisor {
+        store,
+        id: id.into(),
+        run,
+        exe: std::env::current_exe()?,
+        asked: None,
+        booted_at: None,
+    };
+    loop {
+        let inst = Instance::get(s.store.conn(), &s.id)?;
+        if !inst.state.has_vmm() {
+            return Ok(());
+        }
+        let vmm = inst.vmm_pid.zip(inst.vmm_start_ticks);
+        let poll = match vmm {
+            Some((pid, ticks)) if process::alive(pid, ticks) => s.watch(&inst)?,
+            Some((pid, _)) => {
+                process::reap(pid);
+                s.vmm_ended(&inst, read_exit(&s.run, pid))?;
+                POLL_FAST
+            }
+            None => s.no_vmm(&inst)?,
+        };
+        std::thread::sleep(poll);
+    }
+}
+
+impl Supervisor {
+    /// The VMM runs: notice init, and pass on what the user asked for.
+    fn watch(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
+        let wanted = match inst.state {
+            State::Stopping | State::ShuttingDown if inst.force_stop => Some("stop"),
+            State::Stopping | State::ShuttingDown => Some("shutdown"),
+            State::Running if inst.reboot_pending != 0 => Some("shutdown"),
+            _ => None,
+        };
+        if let Some(action) = wanted {
+            let due = match self.asked {
+                Some((a, at)) if a == action => {
+                    action == "shutdown" && at.elapsed() > RESEND_SHUTDOWN
+                }
+                _ => true,
+            };
+            if due {
+                let req = match action {
+                    "stop" => Request::Stop,
+                    _ => Request::Shutdown {
+                        timeout_secs: Some(stop_timeout_secs()),
+                    },
+                };
+                // The socket appears a few ms after the VMM starts: retry next poll.
+                if api::call(&self.run.sock(), &req).is_ok_and(|r| r.ok) {
+                    self.asked = Some((action, Instant::now()));
+                }
+            }
+            return Ok(POLL_FAST);
+        }
+        if inst.state == State::Pending {
+            let status = api::call(&self.run.sock(), &Request::Status)
+                .ok()
+                .and_then(|r| r.status);
+            if let Some(ms) = status.and_then(|s| s.init_started_ms) {
+                let id = self.id.clone();
+                self.store.write(|tx| -> Result<(), Ec2Error> {
+                    let now = Instance::get(tx, &id)?;
+                    if let Some(next) = on_guest(now.state, GuestEvent::InitStarted) {
+                        Instance::set_state(tx, &id, next, "", None)?;
+                        Instance::set_boot_ms(tx, &id, ms as i64)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            return Ok(POLL_FAST);
+        }
+        Ok(POLL_SLOW)
+    }
+
+    /// No VMM recorded: start one, or finish a stop of an instance that never booted.
+    fn no_vmm(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
+        match inst.state {
+            State::Pending | State::Running => {
+                if inst.reboot_pending == 2 {
+                    return Ok(POLL_SLOW); // held down while an image is made
+                }
+                self.start_vmm(inst)?;
+                Ok(POLL_FAST)
+            }
+            _ => {
+                self.vmm_ended(inst, None)?;
+                Ok(POLL_FAST)
+            }
+        }
+    }
+
+    fn start_vmm(&mut self, inst: &Instance) -> Result<(), Ec2Error> {
+        let _ = std::fs::remove_file(self.run.exit_file());
+        let _ = std::fs::remove_file(self.run.sock());
+        if !inst.warnings.is_empty() {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.run.console())
+            {
+                for w in &inst.warnings {
+                    let _ = writeln!(f, "ec2lab: warning: {w}");
+                }
+            }
+        }
+        let cmd = vmm_command(&self.exe, inst, &self.run);
+        let (pid, ticks) = process::spawn_detached(cmd, &self.run.path("vmm.log"))?;
+        self.asked = None;
+        self.booted_at = Some(Instant::now());
+        let id = self.id.clone();
+        self.store.write(|tx| -> Result<(), Ec2Error> {
+            Instance::set_vmm(tx, &id, Some((pid, ticks)))?;
+            if inst.reboot_pending == 1 {
+                Instance::set_reboot_pending(tx, &id, 0)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The VMM is gone: reboot, or settle the instance in its next state.
+    fn vmm_ended(&mut self, inst: &Instance, exit: Option<ExitRecord>) -> Result<(), Ec2Error> {
+        let id = self.id.clone();
+        let run_dir = RunDir(self.run.0.clone());
+        let outcome = exit
+            .as_ref()
+            .map(|e| e.outcome.as_str())
+            .unwrap_or("vanished");
+        let detail = exit
+            .as_ref()
+            .map(|e| e.detail.clone())
+            .unwrap_or_else(|| "the VMM process ended without a record (killed?)".into());
+        let rebooting = matches!(inst.state, State::Pending | State::Running)
+            && (inst.reboot_pending != 0 || outcome == "reset");
+        let now = iso8601_now();
+        self.store.write(|tx| -> Result<(), Ec2Error> {
+            let cur = Instance::get(tx, &id)?;
+            Instance::set_vmm(tx, &id, None)?;
+            if rebooting && cur.state == inst.state {
+                return Ok(()); // the loop starts the next boot
+            }
+            let Some(next) = on_guest(cur.state, GuestEvent::VmmEnded) else {
+                return Ok(());
+            };
+            let (reason, code, msg) = match cur.state {
+                State::Stopping | State::ShuttingDown => (
+                    format!("User initiated ({now})"),
+                    "Client.UserInitiatedShutdown",
+                    "Client.UserInitiatedShutdown: User initiated shutdown".to_string(),
+                ),
+                _ if outcome == "power-off" => (
+                    format!("Instance initiated shutdown ({now})"),
+                    "Client.InstanceInitiatedShutdown",
+                    "Client.InstanceInitiatedShutdown: Instance initiated shutdown".to_string(),
+                ),
+                _ => (
+                    format!("Server error ({now})"),
+                    "Server.InternalError",
+                    format!("Server.InternalError: {detail}"),
+                ),
+            };
+            Instance::set_state(tx, &id, next, &reason, Some((code, &msg)))?;
+            Instance::set_force_stop(tx, &id, false)?;
+            Instance::set_reboot_pending(tx, &id, 0)?;
+            Ok(())
+        })?;
+        let after = Instance::get(self.store.conn(), &id)?;
+        if after.state == State::Terminated {
+            finalize_termination(&run_dir, &after);
+        }
+        let _ = std::fs::remove_file(run_dir.sock());
+        Ok(())
+    }
+}
+
+/// What goes when an instance is terminated: its root disk (if DeleteOnTermination) and
+/// its kernel links. The console log stays for get-console-output until the record goes.
+pub fn finalize_termination(run: &RunDir, inst: &Instance) {
+    if inst.root_delete_on_termination {
+        let _ = std::fs::remove_file(run.root_disk());
+    }
+    for f in ["kernel", "initrd", "vmm.sock", "exit.json"] {
+        let _ = std::fs::remove_file(run.path(f));
+    }
+}

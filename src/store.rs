@@ -1,0 +1,296 @@
+//! The one source of truth: an SQLite database per region under the state directory.
+//!
+//! Every change is one `BEGIN IMMEDIATE` transaction, so two ec2lab processes never
+//! interleave writes; WAL mode lets readers go on meanwhile, and a busy timeout makes a
+//! second writer wait instead of failing.
+//!
+//! Layout of a region root (`<state-dir>/<region>/`):
+//! ```text
+//! ec2lab.db            this store
+//! images/ami-…/        an AMI's immutable files (kernel, initrd, root image)
+//! instances/i-…/       an instance's run directory (root disk, console, sockets, logs)
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use thiserror::Error;
+
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ec2lab";
+pub const DEFAULT_REGION: &str = "lab-1";
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("Cannot create the state directory {path}: {source}. Pick another with --state-dir or EC2LAB_STATE_DIR")]
+    CreateDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("The state database {path} cannot be used: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("The state database failed: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("The state database {path} was written by a newer ec2lab (schema {found}, this one knows {known}); upgrade ec2lab")]
+    NewerSchema {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("Region name {0:?} is not valid: use letters, digits and dashes, e.g. lab-1")]
+    BadRegion(String),
+}
+
+/// Schema migrations, applied in order; the index + 1 is the schema version.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE images (
+    image_id          TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    description       TEXT NOT NULL DEFAULT '',
+    architecture      TEXT NOT NULL,
+    state             TEXT NOT NULL,
+    root_device_name  TEXT NOT NULL,
+    kernel_file       TEXT NOT NULL,
+    initrd_file       TEXT,
+    root_file         TEXT NOT NULL,
+    root_size_gib     INTEGER NOT NULL,
+    public            INTEGER NOT NULL DEFAULT 0,
+    quick_start       INTEGER NOT NULL DEFAULT 0,
+    creation_date     TEXT NOT NULL,
+    source            TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX images_live_name ON images(name) WHERE state != 'deregistered';
+
+CREATE TABLE instances (
+    instance_id        TEXT PRIMARY KEY,
+    reservation_id     TEXT NOT NULL,
+    launch_index       INTEGER NOT NULL,
+    image_id           TEXT NOT NULL,
+    instance_type      TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    transition_reason  TEXT NOT NULL DEFAULT '',
+    state_reason_code  TEXT,
+    state_reason_msg   TEXT,
+    launch_time        TEXT NOT NULL,
+    ended_at           INTEGER,
+    key_name           TEXT,
+    user_data          BLOB,
+    vcpus              INTEGER NOT NULL,
+    effective_vcpus    INTEGER NOT NULL,
+    mem_mib            INTEGER NOT NULL,
+    warnings           TEXT NOT NULL DEFAULT '[]',
+    tags               TEXT NOT NULL DEFAULT '[]',
+    security_groups    TEXT NOT NULL DEFAULT '[]',
+    subnet_id          TEXT,
+    root_device_name   TEXT NOT NULL,
+    root_delete_on_termination INTEGER NOT NULL DEFAULT 1,
+    kernel_cmdline     TEXT NOT NULL DEFAULT '',
+    reboot_pending     INTEGER NOT NULL DEFAULT 0,
+    force_stop         INTEGER NOT NULL DEFAULT 0,
+    vmm_pid            INTEGER,
+    vmm_start_ticks    INTEGER,
+    boots              INTEGER NOT NULL DEFAULT 0,
+    last_boot_ms       INTEGER
+);
+"#];
+
+pub struct Store {
+    conn: Connection,
+    root: PathBuf,
+    region: String,
+}
+
+fn valid_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.len() <= 32
+        && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !r.starts_with('-')
+}
+
+impl Store {
+    /// Opens (creating if needed) the store of `region` under `state_dir`.
+    pub fn open(state_dir: &Path, region: &str) -> Result<Store, StoreError> {
+        if !valid_region(region) {
+            return Err(StoreError::BadRegion(region.into()));
+        }
+        let root = state_dir.join(region);
+        for dir in [root.clone(), root.join("images"), root.join("instances")] {
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let path = root.join("ec2lab.db");
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(open_err)?;
+        // WAL: readers never block the writer; synchronous=FULL: a committed change
+        // survives a host crash.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrate(&mut conn, &path)?;
+        Ok(Store {
+            conn,
+            root,
+            region: region.into(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    pub fn instance_dir(&self, instance_id: &str) -> PathBuf {
+        self.root.join("instances").join(instance_id)
+    }
+
+    /// Runs `f` in one write transaction: all of it commits, or none of it.
+    pub fn write<T, E>(&mut self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Read-only access; SQLite gives each statement a consistent snapshot.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found: version,
+            known,
+        });
+    }
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", known)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// ISO 8601 UTC with milliseconds, as EC2 prints times (`2026-11-27T21:40:00.000Z`).
+pub fn iso8601_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    iso8601(now.as_secs() as i64, now.subsec_millis())
+}
+
+pub fn iso8601(secs: i64, millis: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_migrates_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), "lab-1").unwrap();
+        assert!(s.root().join("ec2lab.db").exists());
+        let v: i64 = s
+            .conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        drop(s);
+        Store::open(dir.path(), "lab-1").unwrap();
+        assert!(matches!(
+            Store::open(dir.path(), "../etc"),
+            Err(StoreError::BadRegion(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_transaction_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "lab-1").unwrap();
+        let r: Result<(), StoreError> = s.write(|tx| {
+            tx.execute(
+                "INSERT INTO images (image_id,name,architecture,state,root_device_name,kernel_file,root_file,root_size_gib,creation_date) VALUES ('ami-1','n','x86_64','available','/dev/xvda','k','r',1,'t')",
+                [],
+            )?;
+            Err(StoreError::BadRegion("boom".into()))
+        });
+        assert!(r.is_err());
+        let n: i64 = s
+            .conn()
+            .query_row("SELECT COUNT(*) FROM images", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn formats_times_like_ec2() {
+        assert_eq!(iso8601(0, 0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_795_822_800, 123), "2026-11-27T23:40:00.123Z");
+        assert_eq!(iso8601(951_782_400, 0), "2000-02-29T00:00:00.000Z");
+    }
+}
