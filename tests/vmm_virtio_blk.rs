@@ -4,45 +4,6 @@
 mod common;
 use common::*;
 
-const MMIO: u32 = 0xd000_0000;
-const DESC: u32 = 0x30000;
-const AVAIL: u32 = 0x31000;
-const USED: u32 = 0x32000;
-const HDR_IN: u32 = 0x33000;
-const DATA_IN: u32 = 0x34000;
-const STATUS: u32 = 0x35000;
-const HDR_OUT: u32 = 0x36000;
-const DATA_OUT: u32 = 0x37000;
-
-fn store(a: Asm, addr: u32, value: u32) -> Asm {
-    a.bytes(&[0xc7, 0x05])
-        .bytes(&addr.to_le_bytes())
-        .bytes(&value.to_le_bytes())
-}
-
-fn reg(a: Asm, off: u32, value: u32) -> Asm {
-    store(a, MMIO + off, value)
-}
-
-/// One split-ring descriptor: addr, len, flags, next.
-fn desc(a: Asm, i: u32, addr: u32, len: u32, flags: u16, next: u16) -> Asm {
-    let d = DESC + 16 * i;
-    let a = store(a, d, addr);
-    let a = store(a, d + 4, 0);
-    let a = store(a, d + 8, len);
-    store(a, d + 12, u32::from(flags) | (u32::from(next) << 16))
-}
-
-/// Prints `n` bytes from guest memory at `addr`: mov esi; mov ecx; mov dx; lodsb; out; loop
-fn print_mem(a: Asm, addr: u32, n: u32) -> Asm {
-    a.bytes(&[0xbe])
-        .bytes(&addr.to_le_bytes())
-        .bytes(&[0xb9])
-        .bytes(&n.to_le_bytes())
-        .mov_dx(0x3f8)
-        .bytes(&[0xac, 0xee, 0xe2, 0xfc])
-}
-
 fn driver_guest() -> Asm {
     const NEXT: u16 = 1;
     const WRITE: u16 = 2;

@@ -64,6 +64,25 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     m(pattern.as_bytes(), text.as_bytes())
 }
 
+/// The instance filters ec2lab knows, besides `tag:<key>`.
+const FILTERS: &[&str] = &[
+    "instance-state-name",
+    "instance-state-code",
+    "instance-id",
+    "instance-type",
+    "image-id",
+    "reservation-id",
+    "key-name",
+    "tag-key",
+];
+
+fn unknown_filter(name: &str) -> Ec2Error {
+    Ec2Error::invalid_parameter(format!(
+        "The filter '{name}' is invalid; ec2lab knows {} and tag:<key>",
+        FILTERS.join(", ")
+    ))
+}
+
 fn filter_matches(inst: &Instance, f: &Filter) -> Result<bool, Ec2Error> {
     let any = |v: Option<&str>| v.is_some_and(|v| f.values.iter().any(|p| glob(p, v)));
     Ok(match f.name.as_str() {
@@ -76,16 +95,7 @@ fn filter_matches(inst: &Instance, f: &Filter) -> Result<bool, Ec2Error> {
         "key-name" => any(inst.key_name.as_deref()),
         "tag-key" => inst.tags.iter().any(|(k, _)| any(Some(k))),
         name if name.starts_with("tag:") => any(inst.tag(&name[4..])),
-        other => {
-            return Err(Ec2Error::new(
-                "InvalidParameterValue",
-                format!(
-                    "The filter '{other}' is invalid; ec2lab knows instance-state-name, \
-                     instance-state-code, instance-id, instance-type, image-id, reservation-id, \
-                     key-name, tag-key and tag:<key>"
-                ),
-            ))
-        }
+        other => return Err(unknown_filter(other)),
     })
 }
 
@@ -293,6 +303,12 @@ pub fn describe_instances(
 ) -> Result<Value, Ec2Error> {
     housekeeping(store)?;
     let all = Instance::all(store.conn())?;
+    // Unknown filter names are errors even when nothing would be filtered.
+    for f in filters {
+        if !FILTERS.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
+            return Err(unknown_filter(&f.name));
+        }
+    }
     for id in instance_ids {
         if !all.iter().any(|i| &i.instance_id == id) {
             return Err(Ec2Error::instance_not_found(id));

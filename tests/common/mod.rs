@@ -225,3 +225,267 @@ pub fn wait_for_path(p: &Path, secs: u64) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+// ---- A tiny virtio-blk driver, for guests that use a disk (32-bit PVH mode) ----
+
+pub const MMIO: u32 = 0xd000_0000;
+pub const DESC: u32 = 0x30000;
+pub const AVAIL: u32 = 0x31000;
+pub const USED: u32 = 0x32000;
+pub const HDR_IN: u32 = 0x33000;
+pub const DATA_IN: u32 = 0x34000;
+pub const STATUS: u32 = 0x35000;
+pub const HDR_OUT: u32 = 0x36000;
+pub const DATA_OUT: u32 = 0x37000;
+
+pub fn store(a: Asm, addr: u32, value: u32) -> Asm {
+    a.bytes(&[0xc7, 0x05])
+        .bytes(&addr.to_le_bytes())
+        .bytes(&value.to_le_bytes())
+}
+
+pub fn reg(a: Asm, off: u32, value: u32) -> Asm {
+    store(a, MMIO + off, value)
+}
+
+/// One split-ring descriptor: addr, len, flags, next.
+pub fn desc(a: Asm, i: u32, addr: u32, len: u32, flags: u16, next: u16) -> Asm {
+    let d = DESC + 16 * i;
+    let a = store(a, d, addr);
+    let a = store(a, d + 4, 0);
+    let a = store(a, d + 8, len);
+    store(a, d + 12, u32::from(flags) | (u32::from(next) << 16))
+}
+
+/// Prints `n` bytes from guest memory at `addr`: mov esi; mov ecx; mov dx; lodsb; out; loop
+pub fn print_mem(a: Asm, addr: u32, n: u32) -> Asm {
+    a.bytes(&[0xbe])
+        .bytes(&addr.to_le_bytes())
+        .bytes(&[0xb9])
+        .bytes(&n.to_le_bytes())
+        .mov_dx(0x3f8)
+        .bytes(&[0xac, 0xee, 0xe2, 0xfc])
+}
+
+pub const NEXT: u16 = 1;
+pub const WRITE: u16 = 2;
+
+/// Negotiates VERSION_1 and sets up queue 0 of the virtio-blk device in slot 0.
+pub fn virtio_init(mut a: Asm) -> Asm {
+    a = reg(a, 0x70, 1); // ACKNOWLEDGE
+    a = reg(a, 0x70, 3); // DRIVER
+    a = reg(a, 0x24, 1); // DriverFeaturesSel = 1
+    a = reg(a, 0x20, 1); // VIRTIO_F_VERSION_1 (bit 32)
+    a = reg(a, 0x24, 0);
+    a = reg(a, 0x20, 0);
+    a = reg(a, 0x70, 0xb); // FEATURES_OK
+    a = reg(a, 0x30, 0); // QueueSel
+    a = reg(a, 0x38, 8); // QueueNum
+    a = reg(a, 0x80, DESC);
+    a = reg(a, 0x84, 0);
+    a = reg(a, 0x90, AVAIL);
+    a = reg(a, 0x94, 0);
+    a = reg(a, 0xa0, USED);
+    a = reg(a, 0xa4, 0);
+    a = reg(a, 0x44, 1); // QueueReady
+    reg(a, 0x70, 0xf) // DRIVER_OK
+}
+
+/// Queues one request (header, 512-byte buffer, status) as chain `first..first+2` in
+/// avail slot `slot`, and notifies. The device handles it before the notify returns.
+pub fn blk_request(
+    mut a: Asm,
+    first: u32,
+    slot: u32,
+    hdr: u32,
+    kind: u32,
+    sector: u32,
+    buf: u32,
+) -> Asm {
+    a = store(a, hdr, kind);
+    a = store(a, hdr + 4, 0);
+    a = store(a, hdr + 8, sector);
+    a = store(a, hdr + 12, 0);
+    let data_flags = if kind == 0 { NEXT | WRITE } else { NEXT };
+    a = desc(a, first, hdr, 16, NEXT, (first + 1) as u16);
+    a = desc(a, first + 1, buf, 512, data_flags, (first + 2) as u16);
+    a = desc(a, first + 2, STATUS, 1, WRITE, 0);
+    // ring[slot] = first (two u16 per dword), then idx = slot + 1
+    let ring = AVAIL + 4 + (slot / 2) * 4;
+    let word = if slot.is_multiple_of(2) {
+        first
+    } else {
+        first << 16
+    };
+    a = store(a, ring, word);
+    a = store(a, AVAIL, (slot + 1) << 16);
+    reg(a, 0x50, 0)
+}
+
+/// What a tiny "OS" does after it has booted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TinyOs {
+    /// Halts until stopped from outside.
+    StayUp,
+    /// Powers itself off right after "init".
+    PowerOff,
+}
+
+/// A tiny operating system for lifecycle tests: it reads sector 0 of its root disk,
+/// increments the first byte (a boot counter kept on disk), writes it back, prints
+/// `boot N`, prints the kernel's init line (so ec2lab sees it reach init), then halts or
+/// powers off. Real KVM, real virtio, milliseconds.
+pub fn tiny_os(kind: TinyOs) -> Asm {
+    let mut a = virtio_init(Asm::new());
+    a = blk_request(a, 0, 0, HDR_IN, 0, 0, DATA_IN);
+    // inc byte [DATA_IN]
+    a = a.bytes(&[0xfe, 0x05]).bytes(&DATA_IN.to_le_bytes());
+    a = blk_request(a, 3, 1, HDR_OUT, 1, 0, DATA_IN);
+    a = a.print("boot ");
+    a = print_mem(a, DATA_IN, 1);
+    a = a.print("\nRun /init as init process\n");
+    match kind {
+        TinyOs::StayUp => a.halt_forever(),
+        TinyOs::PowerOff => a.print("reboot: Power down\n").halt_forever(),
+    }
+}
+
+/// A root disk for [`tiny_os`]: the boot counter starts at '0'.
+pub fn tiny_root_disk(path: &Path) {
+    let mut d = vec![0u8; 4096];
+    d[0] = b'0';
+    std::fs::write(path, d).unwrap();
+}
+
+// ---- The control plane, driven through the ec2lab CLI on a private state directory ----
+
+/// A private ec2lab "cloud": its own state directory, cleaned up (instances killed) on drop.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Ec2Out {
+    pub code: i32,
+    pub json: serde_json::Value,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Lab {
+    pub fn new() -> Self {
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = ec2lab();
+        c.env("EC2LAB_STATE_DIR", self.dir.path())
+            .env_remove("EC2LAB_REGION")
+            .env_remove("EC2LAB_OUTPUT")
+            // Tiny guests ignore Ctrl-Alt-Del: stop them hard after a second.
+            .env("EC2LAB_STOP_TIMEOUT_SECS", "1")
+            // No quick-start AMI: tests register what they launch.
+            .env(
+                "EC2LAB_GUEST_IMAGES",
+                self.dir.path().join("no-guest-images"),
+            )
+            .args(args);
+        c
+    }
+
+    pub fn ec2(&self, args: &[&str]) -> Ec2Out {
+        let out = run_with_timeout(self.cmd(args), 120);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        Ec2Out {
+            code: out.status.code().unwrap_or(-1),
+            json: serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null),
+            stdout,
+            stderr: stderr(&out),
+        }
+    }
+
+    /// Runs a verb that must succeed; returns its JSON.
+    pub fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let o = self.ec2(args);
+        assert_eq!(
+            o.code, 0,
+            "ec2lab {args:?} failed: {}{}",
+            o.stderr, o.stdout
+        );
+        o.json
+    }
+
+    /// Registers a tiny-OS AMI (kernel + a 4 KiB root disk with a boot counter).
+    pub fn tiny_ami(&self, name: &str, kind: TinyOs) -> String {
+        let files = self.dir.path().join(format!("{name}-files"));
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::write(files.join("kernel"), elf(&tiny_os(kind).code, true)).unwrap();
+        tiny_root_disk(&files.join("root.img"));
+        let v = self.ok(&[
+            "register-image",
+            "--name",
+            name,
+            "--kernel-file",
+            files.join("kernel").to_str().unwrap(),
+            "--root-image-file",
+            files.join("root.img").to_str().unwrap(),
+        ]);
+        v["ImageId"].as_str().unwrap().to_string()
+    }
+
+    pub fn run(&self, ami: &str, extra: &[&str]) -> Vec<String> {
+        let mut args = vec!["run-instances", "--image-id", ami];
+        args.extend_from_slice(extra);
+        let v = self.ok(&args);
+        v["Instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["InstanceId"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    pub fn describe(&self, id: &str) -> serde_json::Value {
+        let v = self.ok(&["describe-instances", "--instance-ids", id]);
+        v["Reservations"][0]["Instances"][0].clone()
+    }
+
+    pub fn state(&self, id: &str) -> String {
+        self.describe(id)["State"]["Name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn wait(&self, what: &str, id: &str) {
+        self.ok(&["wait", what, "--instance-ids", id, "--timeout-secs", "60"]);
+    }
+
+    pub fn console(&self, id: &str) -> String {
+        self.ok(&["get-console-output", "--instance-id", id])["Output"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.dir.path().join("lab-1/instances").join(id)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Every supervisor and VMM of this lab names the state directory on its command
+        // line: end them all so no test leaves guests behind.
+        let _ = Command::new("pkill")
+            .arg("-9")
+            .arg("-f")
+            .arg(self.dir.path())
+            .status();
+    }
+}

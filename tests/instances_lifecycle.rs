@@ -1,0 +1,536 @@
+//! The instance lifecycle through the ec2lab CLI, on real KVM guests: tiny operating
+//! systems (a few hundred instructions that read and write their virtio root disk) make
+//! every transition take milliseconds, so each one is exercised, not skipped.
+
+mod common;
+use common::*;
+
+use std::time::{Duration, Instant};
+
+fn code(v: &serde_json::Value) -> u64 {
+    v["State"]["Code"].as_u64().unwrap()
+}
+
+#[test]
+fn every_transition_of_the_lifecycle_on_real_vms() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+
+    // run-instances: pending at once, running once the guest reaches init.
+    let started = Instant::now();
+    let out = lab.ok(&[
+        "run-instances",
+        "--image-id",
+        &ami,
+        "--instance-type",
+        "t2.micro",
+        "--tag-specifications",
+        "ResourceType=instance,Tags=[{Key=Name,Value=web}]",
+    ]);
+    let inst = &out["Instances"][0];
+    let id = inst["InstanceId"].as_str().unwrap().to_string();
+    assert!(id.starts_with("i-") && id.len() == 19, "{id}");
+    assert_eq!(inst["State"]["Name"], "pending");
+    assert_eq!(code(inst), 0);
+    assert!(out["ReservationId"].as_str().unwrap().starts_with("r-"));
+    lab.wait("instance-running", &id);
+    let to_running = started.elapsed();
+    let d = lab.describe(&id);
+    assert_eq!(
+        (d["State"]["Name"].as_str(), code(&d)),
+        (Some("running"), 16)
+    );
+    assert_eq!(d["Tags"][0]["Value"], "web");
+    assert_eq!(d["InstanceType"], "t2.micro");
+    assert!(lab.console(&id).contains("boot 1"), "{}", lab.console(&id));
+    eprintln!("run-instances -> running: {to_running:?}");
+
+    // reboot: stays running, same id, a new boot of the same disk.
+    lab.ok(&["reboot-instances", "--instance-ids", &id]);
+    let end = Instant::now() + Duration::from_secs(60);
+    while !lab.console(&id).contains("boot 2") {
+        assert!(Instant::now() < end, "no second boot: {}", lab.console(&id));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lab.wait("instance-running", &id);
+    assert_eq!(lab.describe(&id)["InstanceId"], id.as_str());
+
+    // stop: stopping, then stopped; the root disk stays.
+    let v = lab.ok(&["stop-instances", "--instance-ids", &id]);
+    let s = &v["StoppingInstances"][0];
+    assert_eq!(
+        (
+            s["PreviousState"]["Code"].as_u64(),
+            s["CurrentState"]["Code"].as_u64()
+        ),
+        (Some(16), Some(64))
+    );
+    lab.wait("instance-stopped", &id);
+    let d = lab.describe(&id);
+    assert_eq!(code(&d), 80);
+    assert_eq!(d["StateReason"]["Code"], "Client.UserInitiatedShutdown");
+    assert!(d["StateTransitionReason"]
+        .as_str()
+        .unwrap()
+        .starts_with("User initiated"));
+
+    // start: pending -> running again, and the disk kept its data (the counter goes on).
+    let v = lab.ok(&["start-instances", "--instance-ids", &id]);
+    assert_eq!(v["StartingInstances"][0]["CurrentState"]["Name"], "pending");
+    lab.wait("instance-running", &id);
+    let end = Instant::now() + Duration::from_secs(30);
+    while !lab.console(&id).contains("boot 3") {
+        assert!(
+            Instant::now() < end,
+            "disk data lost across stop/start: {}",
+            lab.console(&id)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // create-image from the running instance (paused copy), then launch from it: the new
+    // instance's disk carries on from the copied counter.
+    let img = lab.ok(&[
+        "create-image",
+        "--instance-id",
+        &id,
+        "--name",
+        "tiny-v2",
+        "--no-reboot",
+    ]);
+    let ami2 = img["ImageId"].as_str().unwrap().to_string();
+    let imgs = lab.ok(&["describe-images", "--image-ids", &ami2]);
+    assert_eq!(imgs["Images"][0]["State"], "available");
+    let id2 = lab.run(&ami2, &[]).remove(0);
+    lab.wait("instance-running", &id2);
+    assert!(
+        lab.console(&id2).contains("boot 4"),
+        "{}",
+        lab.console(&id2)
+    );
+    assert_eq!(lab.state(&id), "running");
+
+    // terminate: shutting-down then terminated; the root disk goes; still visible.
+    let v = lab.ok(&["terminate-instances", "--instance-ids", &id, &id2]);
+    assert_eq!(v["TerminatingInstances"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["TerminatingInstances"][0]["CurrentState"]["Name"],
+        "shutting-down"
+    );
+    lab.wait("instance-terminated", &id);
+    lab.wait("instance-terminated", &id2);
+    assert_eq!(code(&lab.describe(&id)), 48);
+    assert!(
+        !lab.run_dir(&id).join("root.img").exists(),
+        "root volume kept after terminate"
+    );
+    // Terminating again is accepted and changes nothing; starting is refused.
+    let v = lab.ok(&["terminate-instances", "--instance-ids", &id]);
+    assert_eq!(
+        v["TerminatingInstances"][0]["CurrentState"]["Name"],
+        "terminated"
+    );
+    let e = lab.ec2(&["start-instances", "--instance-ids", &id]);
+    assert_eq!(e.code, 254);
+    assert!(
+        e.stderr.contains("(IncorrectInstanceState)"),
+        "{}",
+        e.stderr
+    );
+}
+
+#[test]
+fn a_stopped_instance_terminates_at_once_and_filters_select_by_state() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let ids = lab.run(&ami, &["--count", "2"]);
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        lab.wait("instance-running", id);
+    }
+    lab.ok(&["stop-instances", "--instance-ids", &ids[0], "--force"]);
+    lab.wait("instance-stopped", &ids[0]);
+    let v = lab.ok(&[
+        "describe-instances",
+        "--filters",
+        "Name=instance-state-name,Values=running",
+    ]);
+    let running: Vec<&str> = v["Reservations"][0]["Instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["InstanceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(running, vec![ids[1].as_str()]);
+    let v = lab.ok(&["terminate-instances", "--instance-ids", &ids[0]]);
+    assert_eq!(
+        v["TerminatingInstances"][0]["CurrentState"]["Name"],
+        "terminated"
+    );
+    let v = lab.ok(&[
+        "describe-instances",
+        "--filters",
+        "Name=instance-state-name,Values=terminated,stopped",
+    ]);
+    assert_eq!(
+        v["Reservations"][0]["Instances"].as_array().unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn guest_initiated_power_off_stops_the_instance() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-poweroff", TinyOs::PowerOff);
+    let id = lab.run(&ami, &[]).remove(0);
+    // Not `wait instance-stopped`: like AWS's waiter it fails on 'pending', and this guest
+    // may still be pending when asked.
+    let end = Instant::now() + Duration::from_secs(60);
+    while lab.state(&id) != "stopped" {
+        assert!(Instant::now() < end, "never stopped: {}", lab.describe(&id));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let d = lab.describe(&id);
+    assert_eq!(d["StateReason"]["Code"], "Client.InstanceInitiatedShutdown");
+    assert!(lab.console(&id).contains("reboot: Power down"));
+}
+
+#[test]
+fn a_killed_supervisor_is_replaced_and_a_killed_vmm_is_reported() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let id = lab.run(&ami, &[]).remove(0);
+    lab.wait("instance-running", &id);
+    let run = lab.run_dir(&id);
+    let sup: i32 = std::fs::read_to_string(run.join("supervisor.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) of a process this test's lab started.
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    std::thread::sleep(Duration::from_millis(200));
+    // The next command repairs: a new supervisor adopts the VMM, which kept running.
+    assert_eq!(lab.state(&id), "running");
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now: i32 = std::fs::read_to_string(run.join("supervisor.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if now != sup {
+            break;
+        }
+        assert!(Instant::now() < end, "no new supervisor");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        !lab.console(&id).contains("boot 2"),
+        "the adopted VMM was restarted"
+    );
+
+    // Kill the VMM itself: the instance stops, with the reason.
+    let vmm_pid = {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &format!("{}/vmm.sock", run.display())])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<i32>()
+            .unwrap()
+    };
+    // SAFETY: as above.
+    unsafe { libc::kill(vmm_pid, libc::SIGKILL) };
+    lab.wait("instance-stopped", &id);
+    let d = lab.describe(&id);
+    assert_eq!(d["StateReason"]["Code"], "Server.InternalError");
+    // And it starts again from its disk.
+    lab.ok(&["start-instances", "--instance-ids", &id]);
+    lab.wait("instance-running", &id);
+    assert!(lab.console(&id).contains("boot 2"));
+}
+
+#[test]
+fn concurrent_commands_never_lose_or_corrupt_anything() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let cmd_args = [
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--instance-type",
+                "t2.nano",
+            ];
+            let mut cmd = lab.cmd(&cmd_args);
+            std::thread::spawn(move || {
+                run_with_timeout(
+                    std::mem::replace(&mut cmd, std::process::Command::new("true")),
+                    120,
+                )
+            })
+        })
+        .collect();
+    // Readers at the same time.
+    for _ in 0..4 {
+        lab.ok(&["describe-instances"]);
+    }
+    let mut ids = Vec::new();
+    for t in threads {
+        let out = t.join().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ids.push(
+            v["Instances"][0]["InstanceId"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    let v = lab.ok(&["describe-instances"]);
+    let n: usize = v["Reservations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Instances"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(n, 4);
+    for id in &ids {
+        lab.wait("instance-running", id);
+    }
+    // Stop them all from parallel commands.
+    let stoppers: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let mut cmd = lab.cmd(&["stop-instances", "--instance-ids", id]);
+            std::thread::spawn(move || {
+                run_with_timeout(
+                    std::mem::replace(&mut cmd, std::process::Command::new("true")),
+                    60,
+                )
+            })
+        })
+        .collect();
+    for s in stoppers {
+        assert!(s.join().unwrap().status.success());
+    }
+    for id in &ids {
+        lab.wait("instance-stopped", id);
+    }
+}
+
+#[test]
+fn bad_input_gets_ec2_errors_and_changes_nothing() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["run-instances", "--image-id", "ami-0123456789abcdef0"],
+            254,
+            "(InvalidAMIID.NotFound)",
+        ),
+        (
+            &["run-instances", "--image-id", "not-an-ami"],
+            254,
+            "(InvalidAMIID.Malformed)",
+        ),
+        (
+            &[
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--instance-type",
+                "t9.huge",
+            ],
+            254,
+            "(InvalidParameterValue)",
+        ),
+        (
+            &[
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--instance-type",
+                "r5.2xlarge",
+                "--count",
+                "8",
+            ],
+            254,
+            "(InsufficientInstanceCapacity)",
+        ),
+        (
+            &["run-instances", "--image-id", &ami, "--count", "two"],
+            252,
+            "--count",
+        ),
+        (
+            &[
+                "describe-instances",
+                "--instance-ids",
+                "i-0123456789abcdef0",
+            ],
+            254,
+            "(InvalidInstanceID.NotFound)",
+        ),
+        (
+            &["stop-instances", "--instance-ids", "i-nope"],
+            254,
+            "(InvalidInstanceID.Malformed)",
+        ),
+        (
+            &["describe-instances", "--filters", "Name=x]"],
+            252,
+            "Error parsing parameter '--filters'",
+        ),
+        (
+            &["describe-instances", "--filters", "Name=color,Values=red"],
+            254,
+            "(InvalidParameterValue)",
+        ),
+        (
+            &[
+                "register-image",
+                "--name",
+                "tiny-os",
+                "--kernel-file",
+                "/etc/hostname",
+                "--root-image-file",
+                "/etc/hostname",
+            ],
+            254,
+            "(InvalidAMIName.Duplicate)",
+        ),
+        (
+            &["deregister-image", "--image-id", "ami-0123456789abcdef0"],
+            254,
+            "(InvalidAMIID.NotFound)",
+        ),
+    ];
+    for (args, code, needle) in cases {
+        let o = lab.ec2(args);
+        assert_eq!(o.code, *code, "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains(needle), "{args:?}: {}", o.stderr);
+    }
+    let big = lab.dir.path().join("big-user-data");
+    std::fs::write(&big, vec![b'x'; 16 * 1024 + 1]).unwrap();
+    let arg = format!("file://{}", big.display());
+    let o = lab.ec2(&["run-instances", "--image-id", &ami, "--user-data", &arg]);
+    assert_eq!(o.code, 254);
+    assert!(o.stderr.contains("16384 bytes"), "{}", o.stderr);
+    // Nothing was launched by any of that.
+    let v = lab.ok(&["describe-instances"]);
+    assert_eq!(v["Reservations"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        std::fs::read_dir(lab.dir.path().join("lab-1/instances"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn multi_vcpu_types_warn_where_the_host_cannot_run_them() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let pvm = std::path::Path::new("/sys/module/kvm_pvm").exists();
+    let id = lab.run(&ami, &["--instance-type", "t3.small"]).remove(0);
+    lab.wait("instance-running", &id);
+    let d = lab.describe(&id);
+    assert_eq!(d["CpuOptions"]["CoreCount"], 2);
+    let warnings = d["Ec2LabInfo"]["Warnings"].as_array().unwrap();
+    if pvm {
+        assert_eq!(d["Ec2LabInfo"]["VCpusRunning"], 1);
+        assert!(warnings[0].as_str().unwrap().contains("runs on 1 vCPU"));
+        assert!(
+            lab.console(&id).contains("ec2lab: warning"),
+            "{}",
+            lab.console(&id)
+        );
+    } else {
+        assert_eq!(d["Ec2LabInfo"]["VCpusRunning"], 2);
+        assert!(warnings.is_empty());
+    }
+}
+
+#[test]
+fn images_register_copy_across_regions_and_deregister() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let id = lab.run(&ami, &[]).remove(0);
+    let v = lab.ok(&[
+        "--region",
+        "lab-2",
+        "copy-image",
+        "--source-region",
+        "lab-1",
+        "--source-image-id",
+        &ami,
+        "--name",
+        "tiny-copy",
+    ]);
+    let copy = v["ImageId"].as_str().unwrap().to_string();
+    assert_ne!(copy, ami);
+    let v = lab.ok(&["--region", "lab-2", "describe-images"]);
+    assert_eq!(v["Images"].as_array().unwrap().len(), 1);
+    assert_eq!(v["Images"][0]["Name"], "tiny-copy");
+    let id2 = lab.ok(&["--region", "lab-2", "run-instances", "--image-id", &copy])["Instances"][0]
+        ["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.ok(&[
+        "--region",
+        "lab-2",
+        "wait",
+        "instance-running",
+        "--instance-ids",
+        &id2,
+    ]);
+    // Deregistering the source leaves the instance launched from it running.
+    lab.wait("instance-running", &id);
+    lab.ok(&["deregister-image", "--image-id", &ami]);
+    let e = lab.ec2(&["run-instances", "--image-id", &ami]);
+    assert!(e.stderr.contains("(InvalidAMIID.NotFound)"), "{}", e.stderr);
+    assert_eq!(lab.state(&id), "running");
+    lab.ok(&["reboot-instances", "--instance-ids", &id]);
+    let end = Instant::now() + Duration::from_secs(30);
+    while !lab.console(&id).contains("boot 2") {
+        assert!(Instant::now() < end, "could not reboot after deregister");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn instance_types_are_described_like_aws() {
+    let lab = Lab::new();
+    let v = lab.ok(&[
+        "describe-instance-types",
+        "--instance-types",
+        "t2.micro",
+        "m5d.large",
+    ]);
+    let t = v["InstanceTypes"].as_array().unwrap();
+    assert_eq!(t[0]["VCpuInfo"]["DefaultVCpus"], 1);
+    assert_eq!(t[0]["MemoryInfo"]["SizeInMiB"], 1024);
+    assert_eq!(t[1]["InstanceStorageInfo"]["TotalSizeInGB"], 75);
+    let all = lab.ok(&["describe-instance-types"]);
+    assert!(all["InstanceTypes"].as_array().unwrap().len() >= 25);
+    let table = lab.ec2(&[
+        "describe-instance-types",
+        "--instance-types",
+        "t2.micro",
+        "--output",
+        "table",
+    ]);
+    assert!(
+        table.stdout.contains("DescribeInstanceTypes") && table.stdout.contains("t2.micro"),
+        "{}",
+        table.stdout
+    );
+}
