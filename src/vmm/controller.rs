@@ -23,6 +23,9 @@ use super::vcpu::PauseGate;
 /// exits, which is microseconds on hardware and milliseconds on a nested KVM.
 const PAUSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The answer to a graceful shutdown on a machine without an i8042 to type Ctrl-Alt-Del.
+pub const NO_GRACEFUL_SHUTDOWN: &str = "graceful shutdown needs the i8042 (x86 only); use stop";
+
 /// Ctrl-A then `x` on the terminal stops the guest, as in QEMU: in raw mode Ctrl-C goes
 /// to the guest.
 const ESCAPE: u8 = 0x01;
@@ -30,7 +33,8 @@ const ESCAPE: u8 = 0x01;
 pub struct Controller {
     pub listener: Option<UnixListener>,
     pub exit: Arc<ExitSignal>,
-    pub i8042: Arc<Mutex<I8042>>,
+    /// None where there is no i8042 (aarch64): graceful shutdown is then refused.
+    pub i8042: Option<Arc<Mutex<I8042>>>,
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
     pub forward_stdin: bool,
     pub guest: Arc<GuestStatus>,
@@ -86,9 +90,14 @@ impl Controller {
 
     /// Ctrl-Alt-Del to the guest, and a hard stop if it is still up at the deadline. Asking
     /// again types the keys again (a guest still booting may have missed them) but keeps
-    /// the first deadline, so repeated requests cannot postpone the hard stop.
+    /// the first deadline, so repeated requests cannot postpone the hard stop. Without an
+    /// i8042 (aarch64) nothing can ask the guest to power off: the request is refused,
+    /// and no deadline is armed.
     pub fn shutdown(&mut self, timeout: Duration) -> Result<(), String> {
-        self.i8042
+        let Some(i8042) = &self.i8042 else {
+            return Err(NO_GRACEFUL_SHUTDOWN.into());
+        };
+        i8042
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .type_keys(&CTRL_ALT_DEL);
@@ -231,5 +240,41 @@ impl MutEventSubscriber for Controller {
             ops.add(Events::new(&std::io::stdin(), EventSet::IN))
                 .expect("register stdin");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn controller(i8042: Option<Arc<Mutex<I8042>>>) -> Controller {
+        let exit = Arc::new(ExitSignal::new().unwrap());
+        let guest = Arc::new(GuestStatus::new(std::time::Instant::now()));
+        let sink = ConsoleSink::new(Box::new(std::io::sink()), guest.clone(), exit.clone());
+        let irq = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).unwrap();
+        Controller {
+            listener: None,
+            exit,
+            i8042,
+            serial: Arc::new(Mutex::new(Serial::new(irq, sink))),
+            forward_stdin: false,
+            guest,
+            pause: Arc::new(PauseGate::default()),
+            vcpu_threads: Vec::new(),
+            status: Status::default(),
+            deadline: TimerFd::new().unwrap(),
+            shutting_down: false,
+            escape_pending: false,
+        }
+    }
+
+    #[test]
+    fn graceful_shutdown_without_i8042_says_to_use_stop() {
+        let mut c = controller(None);
+        let resp = c.handle(Request::Shutdown { timeout_secs: None });
+        assert!(!resp.ok);
+        assert_eq!(resp.error.as_deref(), Some(NO_GRACEFUL_SHUTDOWN));
+        assert_eq!(c.status().state, "running");
+        assert!(c.exit.get().is_none());
     }
 }

@@ -28,21 +28,32 @@ impl KvmFlavor {
         self == KvmFlavor::Hardware
     }
 
-    /// Kernel switches this host needs in every guest.
+    /// Kernel switches this host needs in every guest. PVM is an x86 nested KVM: its
+    /// switches are x86 ones and are never given to guests of other architectures.
     pub fn kernel_switches(self) -> String {
         match self {
-            KvmFlavor::Hardware => String::new(),
+            #[cfg(target_arch = "x86_64")]
             KvmFlavor::Pvm => switches(include_str!("../../guest-images/kernel/pvm-cmdline.txt")),
+            _ => String::new(),
         }
     }
 }
 
 /// Switches every ec2lab guest gets (console, reset method, panic behaviour).
+#[cfg(target_arch = "x86_64")]
 pub fn base_kernel_switches() -> String {
     switches(include_str!("../../guest-images/kernel/base-cmdline.txt"))
 }
 
+/// Switches every ec2lab guest gets (console, early console, panic behaviour); aarch64
+/// has no i8042, so none of the x86 reset switches.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn base_kernel_switches() -> String {
+    super::arch::aarch64::base_kernel_switches()
+}
+
 /// The switch files keep one reason per switch on `#` lines; only the rest is passed on.
+#[cfg(target_arch = "x86_64")]
 fn switches(file: &str) -> String {
     file.lines()
         .map(str::trim)
@@ -81,10 +92,20 @@ mod tests {
         assert_eq!(detect_in(d.path()), KvmFlavor::Pvm);
     }
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn switch_files_drop_comments() {
         assert_eq!(switches("# why\na=1\n\n# more\nb c\n"), "a=1 b c");
         assert!(!KvmFlavor::Pvm.kernel_switches().contains('#'));
         assert!(base_kernel_switches().contains("console=ttyS0"));
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    #[test]
+    fn no_x86_switches_off_x86() {
+        assert_eq!(KvmFlavor::Pvm.kernel_switches(), "");
+        let base = base_kernel_switches();
+        assert!(base.contains("console=ttyS0") && base.contains("earlycon=uart,mmio,0x09000000"));
+        assert!(!base.contains("reboot=k") && !base.contains("i8042"));
     }
 }

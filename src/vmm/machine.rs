@@ -8,21 +8,23 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kvm_bindings::kvm_userspace_memory_region;
-use kvm_ioctls::{Kvm, VmFd};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use thiserror::Error;
-use vm_memory::{GuestMemoryBackend, GuestMemoryRegion};
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 
-use super::config::{ConfigError, SerialOut, VmConfig};
+use super::config::{ConfigError, DiskConfig, SerialOut, VmConfig};
 use super::console::{ConsoleSink, GuestStatus};
 use super::devices::bus::{Bus, BusError};
 use super::devices::i8042::I8042;
 use super::devices::serial::Serial;
 use super::devices::virtio::{self, Block, MmioTransport};
-use super::exit::{ExitSignal, GuestExit};
+use super::exit::ExitSignal;
 use super::memory::{self, GuestMemory};
 use super::vcpu::{PauseGate, Vcpu};
 
+#[cfg(target_arch = "aarch64")]
+use super::arch::aarch64 as arch;
 #[cfg(target_arch = "x86_64")]
 use super::arch::x86_64 as arch;
 
@@ -47,6 +49,17 @@ pub enum VmmError {
     #[cfg(target_arch = "x86_64")]
     #[error(transparent)]
     Arch(#[from] arch::ArchError),
+    #[cfg(target_arch = "aarch64")]
+    #[error(transparent)]
+    Arch(#[from] arch::Error),
+    #[cfg(target_arch = "aarch64")]
+    #[error("Cannot read the {what} {path}: {source}. Check the --{what} path")]
+    BootFile {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("Cannot open the serial output file {path}: {source}")]
     SerialOut {
         path: String,
@@ -83,13 +96,24 @@ fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
     move |source| VmmError::Kvm { what, source }
 }
 
+/// KVM objects besides the VM itself that must live as long as the guest.
+#[cfg(target_arch = "x86_64")]
+type ArchState = ();
+/// The vGIC: KVM ties it to the VM, but its device fd is kept open with the VM.
+#[cfg(target_arch = "aarch64")]
+type ArchState = arch::Gic;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+type ArchState = ();
+
 /// A guest ready to start.
 pub struct Machine {
     // Kept alive for the VM's lifetime: dropping them closes the VM.
     _kvm: Kvm,
     _vm: VmFd,
+    _arch: ArchState,
     pub vcpus: Vec<Vcpu>,
-    pub i8042: Arc<Mutex<I8042>>,
+    /// The PC keyboard controller that carries Ctrl-Alt-Del; x86 only.
+    pub i8042: Option<Arc<Mutex<I8042>>>,
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
     pub exit: Arc<ExitSignal>,
     pub guest: Arc<GuestStatus>,
@@ -138,6 +162,112 @@ fn register_memory(vm: &VmFd, mem: &GuestMemory) -> Result<(), VmmError> {
     Ok(())
 }
 
+fn create_vcpu(vm: &VmFd, id: u8) -> Result<VcpuFd, VmmError> {
+    vm.create_vcpu(u64::from(id))
+        .map_err(kvm_err("to create a vCPU"))
+}
+
+/// Where one virtio-mmio device sits: its MMIO base and the GSI of its interrupt.
+#[derive(Clone, Copy, Debug)]
+struct MmioSlot {
+    base: u64,
+    gsi: u32,
+}
+
+/// What every architecture sets up the same way: guest memory, the exit signal, the
+/// console, virtio disks and the vCPU handles.
+struct Common {
+    mem: GuestMemory,
+    exit: Arc<ExitSignal>,
+    guest: Arc<GuestStatus>,
+    pause: Arc<PauseGate>,
+}
+
+impl Common {
+    /// Allocates guest memory at `regions` and hands it to KVM.
+    fn new(
+        vm: &VmFd,
+        cfg: &VmConfig,
+        started: Instant,
+        regions: &[(GuestAddress, usize)],
+    ) -> Result<Self, VmmError> {
+        let mem = memory::create(regions).map_err(|source| VmmError::Memory {
+            mib: cfg.mem_mib,
+            source,
+        })?;
+        register_memory(vm, &mem)?;
+        Ok(Common {
+            mem,
+            exit: Arc::new(ExitSignal::new().map_err(VmmError::EventFd)?),
+            guest: Arc::new(GuestStatus::new(started)),
+            pause: Arc::new(PauseGate::default()),
+        })
+    }
+
+    /// The 16550 UART behind the guest console, interrupting on `gsi`. The caller puts
+    /// it on its bus (port I/O on x86, MMIO on aarch64).
+    fn serial(
+        &self,
+        vm: &VmFd,
+        cfg: &VmConfig,
+        gsi: u32,
+    ) -> Result<Arc<Mutex<Serial<ConsoleSink>>>, VmmError> {
+        let sink = ConsoleSink::new(
+            console_writer(&cfg.serial_out)?,
+            self.guest.clone(),
+            self.exit.clone(),
+        );
+        Ok(Arc::new(Mutex::new(Serial::new(irq_evt(vm, gsi)?, sink))))
+    }
+
+    /// Puts one virtio-blk device per disk on `mmio`, in order, in the first free
+    /// `slots`; returns the slots used.
+    fn attach_disks<'s>(
+        &self,
+        vm: &VmFd,
+        mmio: &mut Bus,
+        disks: &[DiskConfig],
+        slots: &'s [MmioSlot],
+        slot_size: u64,
+    ) -> Result<&'s [MmioSlot], VmmError> {
+        if disks.len() > slots.len() {
+            return Err(ConfigError::TooManyDevices(disks.len(), slots.len()).into());
+        }
+        for (disk, slot) in disks.iter().zip(slots) {
+            let block =
+                Block::new(&disk.path, disk.read_only).map_err(|source| VmmError::Disk {
+                    path: disk.path.display().to_string(),
+                    source,
+                })?;
+            let interrupt = Arc::new(virtio::Interrupt::with_eventfd(irq_evt(vm, slot.gsi)?));
+            let dev = MmioTransport::new(self.mem.clone(), block, interrupt)?;
+            mmio.insert(Arc::new(Mutex::new(dev)), slot.base, slot_size)?;
+        }
+        Ok(&slots[..disks.len()])
+    }
+
+    fn vcpu(&self, fd: VcpuFd, id: u8, pio: &Arc<Bus>, mmio: &Arc<Bus>) -> Vcpu {
+        Vcpu {
+            pause: self.pause.clone(),
+            fd,
+            id,
+            pio: pio.clone(),
+            mmio: mmio.clone(),
+            mem: self.mem.clone(),
+            exit: self.exit.clone(),
+        }
+    }
+}
+
+/// What only one architecture has, to complete a [`Machine`].
+struct ArchParts {
+    arch: ArchState,
+    vcpus: Vec<Vcpu>,
+    i8042: Option<Arc<Mutex<I8042>>>,
+    serial: Arc<Mutex<Serial<ConsoleSink>>>,
+    cmdline: String,
+}
+
 impl Machine {
     pub fn build(cfg: &VmConfig, started: Instant) -> Result<Self, VmmError> {
         cfg.validate()?;
@@ -146,110 +276,226 @@ impl Machine {
         Self::build_arch(cfg, started, kvm, vm)
     }
 
+    fn assemble(kvm: Kvm, vm: VmFd, common: Common, parts: ArchParts) -> Self {
+        Machine {
+            _kvm: kvm,
+            _vm: vm,
+            _arch: parts.arch,
+            vcpus: parts.vcpus,
+            i8042: parts.i8042,
+            serial: parts.serial,
+            exit: common.exit,
+            guest: common.guest,
+            pause: common.pause,
+            cmdline: parts.cmdline,
+            mem: common.mem,
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     fn build_arch(cfg: &VmConfig, started: Instant, kvm: Kvm, vm: VmFd) -> Result<Self, VmmError> {
         use arch::layout;
 
         arch::setup_vm(&vm)?;
         let mem_size = cfg.mem_mib << 20;
-        let mem = memory::create(&layout::memory_regions(mem_size)).map_err(|source| {
-            VmmError::Memory {
-                mib: cfg.mem_mib,
-                source,
-            }
-        })?;
-        register_memory(&vm, &mem)?;
-
-        let exit = Arc::new(ExitSignal::new().map_err(VmmError::EventFd)?);
-        let guest = Arc::new(GuestStatus::new(started));
+        let common = Common::new(&vm, cfg, started, &layout::memory_regions(mem_size))?;
+        let mem = &common.mem;
 
         let mut pio = Bus::new();
-        let sink = ConsoleSink::new(
-            console_writer(&cfg.serial_out)?,
-            guest.clone(),
-            exit.clone(),
-        );
-        let serial = Arc::new(Mutex::new(Serial::new(
-            irq_evt(&vm, layout::SERIAL_IRQ)?,
-            sink,
-        )));
+        let serial = common.serial(&vm, cfg, layout::SERIAL_IRQ)?;
         pio.insert(serial.clone(), u64::from(layout::SERIAL_PORT), 8)?;
-        let reset_exit = exit.clone();
+        // The keyboard controller: Ctrl-Alt-Del in, the guest's reset pulse out.
+        let reset_exit = common.exit.clone();
         let i8042 = Arc::new(Mutex::new(I8042::new(
             irq_evt(&vm, layout::I8042_IRQ)?,
-            Box::new(move || reset_exit.raise(GuestExit::Reset)),
+            Box::new(move || reset_exit.raise(super::exit::GuestExit::Reset)),
         )));
         pio.insert(i8042.clone(), u64::from(layout::I8042_PORT), 5)?;
 
         let mut mmio = Bus::new();
+        let slots: Vec<MmioSlot> = (layout::FIRST_VIRTIO_IRQ..=layout::LAST_IRQ)
+            .zip(0u64..)
+            .map(|(gsi, i)| MmioSlot {
+                base: layout::VIRTIO_MMIO_BASE + i * layout::VIRTIO_MMIO_SIZE,
+                gsi,
+            })
+            .collect();
+        let used =
+            common.attach_disks(&vm, &mut mmio, &cfg.disks, &slots, layout::VIRTIO_MMIO_SIZE)?;
         let mut cmdline = cfg.kernel_cmdline();
-        let slots = (layout::LAST_IRQ - layout::FIRST_VIRTIO_IRQ + 1) as usize;
-        if cfg.disks.len() > slots {
-            return Err(ConfigError::TooManyDevices(cfg.disks.len(), slots).into());
-        }
-        for (i, disk) in cfg.disks.iter().enumerate() {
-            let block =
-                Block::new(&disk.path, disk.read_only).map_err(|source| VmmError::Disk {
-                    path: disk.path.display().to_string(),
-                    source,
-                })?;
-            let base = layout::VIRTIO_MMIO_BASE + i as u64 * layout::VIRTIO_MMIO_SIZE;
-            let irq = layout::FIRST_VIRTIO_IRQ + i as u32;
-            let interrupt = Arc::new(virtio::Interrupt::with_eventfd(irq_evt(&vm, irq)?));
-            let dev = MmioTransport::new(mem.clone(), block, interrupt)?;
-            mmio.insert(Arc::new(Mutex::new(dev)), base, layout::VIRTIO_MMIO_SIZE)?;
-            // The kernel finds virtio-mmio devices on its command line (no ACPI, no DT).
-            cmdline.push_str(&format!(" virtio_mmio.device=4K@{base:#x}:{irq}"));
+        // The kernel finds virtio-mmio devices on its command line (no ACPI, no DT).
+        for s in used {
+            cmdline.push_str(&format!(" virtio_mmio.device=4K@{:#x}:{}", s.base, s.gsi));
         }
 
-        let kernel = arch::load_kernel(&mem, &cfg.kernel)?;
+        let kernel = arch::load_kernel(mem, &cfg.kernel)?;
         let initrd = match &cfg.initrd {
-            Some(p) => Some(arch::load_initrd(&mem, p)?),
+            Some(p) => Some(arch::load_initrd(mem, p)?),
             None => None,
         };
-        arch::write_boot_info(&mem, &kernel, &cmdline, initrd, mem_size)?;
+        arch::write_boot_info(mem, &kernel, &cmdline, initrd, mem_size)?;
         let vcpu_count = cfg.effective_vcpus();
-        arch::configure_system(&mem, vcpu_count)?;
+        arch::configure_system(mem, vcpu_count)?;
 
         let base_cpuid = arch::supported_cpuid(&kvm)?;
-        let pause = Arc::new(PauseGate::default());
         let (pio, mmio) = (Arc::new(pio), Arc::new(mmio));
         let mut vcpus = Vec::with_capacity(vcpu_count as usize);
         for id in 0..vcpu_count {
-            let fd = vm
-                .create_vcpu(u64::from(id))
-                .map_err(kvm_err("to create a vCPU"))?;
+            let fd = create_vcpu(&vm, id)?;
             arch::configure_vcpu(&base_cpuid, &fd, id, vcpu_count)?;
             if id == 0 {
-                arch::setup_boot_vcpu(&mem, &fd, &kernel)?;
+                arch::setup_boot_vcpu(mem, &fd, &kernel)?;
             }
-            vcpus.push(Vcpu {
-                pause: pause.clone(),
-                fd,
-                id,
-                pio: pio.clone(),
-                mmio: mmio.clone(),
-                mem: mem.clone(),
-                exit: exit.clone(),
-            });
+            vcpus.push(common.vcpu(fd, id, &pio, &mmio));
         }
-        Ok(Machine {
-            _kvm: kvm,
-            _vm: vm,
+        let parts = ArchParts {
+            arch: (),
             vcpus,
-            i8042,
+            i8042: Some(i8042),
             serial,
-            exit,
-            guest,
-            pause,
             cmdline,
-            mem,
-        })
+        };
+        Ok(Self::assemble(kvm, vm, common, parts))
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
+    /// Follows the boot order `arch::aarch64`'s module documentation prescribes.
+    #[cfg(target_arch = "aarch64")]
+    fn build_arch(cfg: &VmConfig, started: Instant, kvm: Kvm, vm: VmFd) -> Result<Self, VmmError> {
+        use aarch64_boot::{arch_err, attach_disks, init_vcpus, load_payloads};
+
+        let mem_size = usize::try_from(cfg.mem_mib << 20).unwrap_or(usize::MAX);
+        arch::check_mem_size(mem_size).map_err(arch_err)?;
+        let common = Common::new(&vm, cfg, started, &arch::memory_regions(mem_size))?;
+
+        // vCPUs before the vGIC (KVM sizes it for the vCPUs that exist), devices after it
+        // (their irqfds need it).
+        let fds = init_vcpus(&vm, cfg.effective_vcpus())?;
+        let gic = arch::create_gic(&vm, fds.len()).map_err(arch_err)?;
+        let mut mmio = Bus::new();
+        let serial = common.serial(&vm, cfg, arch::SERIAL_SPI)?;
+        mmio.insert(serial.clone(), arch::SERIAL_BASE, arch::layout::SERIAL_SIZE)?;
+        let virtio = attach_disks(&common, &vm, &mut mmio, &cfg.disks)?;
+
+        let (kernel, initrd) = load_payloads(&common.mem, cfg, mem_size)?;
+        let mpidrs: Vec<u64> = fds
+            .iter()
+            .map(arch::read_mpidr)
+            .collect::<Result<_, _>>()
+            .map_err(arch_err)?;
+        let cmdline = cfg.kernel_cmdline();
+        let fdt = arch::FdtConfig {
+            cmdline: &cmdline,
+            num_cpus: fds.len(),
+            mem_size,
+            initrd,
+            serial: (arch::SERIAL_BASE, arch::SERIAL_SPI),
+            virtio_devices: &virtio,
+            gic: *gic.config(),
+            mpidrs: &mpidrs,
+        };
+        let fdt_addr = arch::configure_system(&common.mem, &fdt).map_err(arch_err)?;
+
+        // No port I/O on arm: every device is on the MMIO bus.
+        let (pio, mmio) = (Arc::new(Bus::new()), Arc::new(mmio));
+        let mut vcpus = Vec::with_capacity(fds.len());
+        for (id, fd) in (0u8..).zip(fds) {
+            arch::setup_regs(&fd, usize::from(id), kernel.entry, fdt_addr).map_err(arch_err)?;
+            vcpus.push(common.vcpu(fd, id, &pio, &mmio));
+        }
+        let parts = ArchParts {
+            arch: gic,
+            vcpus,
+            i8042: None,
+            serial,
+            cmdline,
+        };
+        Ok(Self::assemble(kvm, vm, common, parts))
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     fn build_arch(_: &VmConfig, _: Instant, _: Kvm, _: VmFd) -> Result<Self, VmmError> {
         Err(VmmError::UnsupportedArch)
+    }
+}
+
+/// The steps of the aarch64 build that have no x86 counterpart.
+#[cfg(target_arch = "aarch64")]
+mod aarch64_boot {
+    use std::fs::File;
+    use std::path::Path;
+
+    use kvm_ioctls::{VcpuFd, VmFd};
+    use vm_memory::GuestAddress;
+
+    use super::{arch, create_vcpu, Bus, Common, DiskConfig, MmioSlot, VmConfig, VmmError};
+    use crate::vmm::memory::GuestMemory;
+
+    pub fn arch_err(e: impl Into<arch::Error>) -> VmmError {
+        VmmError::Arch(e.into())
+    }
+
+    /// Creates and initialises `count` vCPUs (all but the first start powered off).
+    pub fn init_vcpus(vm: &VmFd, count: u8) -> Result<Vec<VcpuFd>, VmmError> {
+        (0..count)
+            .map(|id| {
+                let fd = create_vcpu(vm, id)?;
+                arch::init_vcpu(vm, &fd, usize::from(id)).map_err(arch_err)?;
+                Ok(fd)
+            })
+            .collect()
+    }
+
+    /// Puts the disks in the virtio-mmio slots; returns them as the FDT lists them,
+    /// which is how the guest finds them (not on its command line).
+    pub fn attach_disks(
+        common: &Common,
+        vm: &VmFd,
+        mmio: &mut Bus,
+        disks: &[DiskConfig],
+    ) -> Result<Vec<(u64, u64, u32)>, VmmError> {
+        let slots = (0..arch::VIRTIO_MMIO_SLOTS)
+            .map(|i| {
+                Ok(MmioSlot {
+                    base: arch::layout::virtio_mmio_base(i)?,
+                    gsi: arch::layout::virtio_spi(i)?,
+                })
+            })
+            .collect::<Result<Vec<_>, arch::LayoutError>>()
+            .map_err(arch_err)?;
+        let used = common.attach_disks(vm, mmio, disks, &slots, arch::VIRTIO_MMIO_SIZE)?;
+        Ok(used
+            .iter()
+            .map(|s| (s.base, arch::VIRTIO_MMIO_SIZE, s.gsi))
+            .collect())
+    }
+
+    /// Loads the kernel `Image` and the initrd, if any; returns where they went.
+    pub fn load_payloads(
+        mem: &GuestMemory,
+        cfg: &VmConfig,
+        mem_size: usize,
+    ) -> Result<(arch::LoadedKernel, Option<(GuestAddress, usize)>), VmmError> {
+        let (mut file, _) = open("kernel", &cfg.kernel)?;
+        let kernel = arch::load_kernel(mem, mem_size, &mut file).map_err(arch_err)?;
+        let Some(path) = &cfg.initrd else {
+            return Ok((kernel, None));
+        };
+        let (mut file, size) = open("initrd", path)?;
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let initrd = arch::load_initrd(mem, mem_size, kernel.end, &mut file, size);
+        Ok((kernel, Some(initrd.map_err(arch_err)?)))
+    }
+
+    /// Opens a boot file; returns it with its size.
+    fn open(what: &'static str, path: &Path) -> Result<(File, u64), VmmError> {
+        let err = |source| VmmError::BootFile {
+            what,
+            path: path.display().to_string(),
+            source,
+        };
+        let file = File::open(path).map_err(err)?;
+        let size = file.metadata().map_err(err)?.len();
+        Ok((file, size))
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
+use super::arch::aarch64::psci::{system_event_action, SystemEventAction};
 use super::devices::bus::Bus;
 use super::exit::{ExitSignal, GuestExit};
 use super::memory::GuestMemory;
@@ -86,6 +87,20 @@ impl PauseGate {
 
     pub fn is_paused(&self) -> bool {
         self.requested.load(Ordering::Acquire)
+    }
+}
+
+/// How a `KVM_EXIT_SYSTEM_EVENT` ends the guest. On aarch64 this is how PSCI SYSTEM_OFF
+/// and SYSTEM_RESET arrive; x86 guests rarely raise one. The event types are the same
+/// uapi constants on every architecture, so the PSCI mapping serves both.
+fn system_event_exit(kind: u32) -> GuestExit {
+    match system_event_action(kind) {
+        SystemEventAction::Shutdown => GuestExit::PowerOff,
+        SystemEventAction::Reset => GuestExit::Reset,
+        SystemEventAction::Crash => GuestExit::Crashed(format!(
+            "the guest reported a crash to KVM (system event {kind})"
+        )),
+        SystemEventAction::Unknown(other) => GuestExit::Crashed(format!("system event {other}")),
     }
 }
 
@@ -169,11 +184,7 @@ impl Vcpu {
             // guest stopped with nothing left to wake it.
             VcpuExit::Hlt => Next::Done(GuestExit::PowerOff),
             VcpuExit::Shutdown => Next::TripleFault,
-            VcpuExit::SystemEvent(kind, _) => Next::Done(match kind {
-                kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN => GuestExit::PowerOff,
-                kvm_bindings::KVM_SYSTEM_EVENT_RESET => GuestExit::Reset,
-                other => GuestExit::Crashed(format!("system event {other}")),
-            }),
+            VcpuExit::SystemEvent(kind, _) => Next::Done(system_event_exit(kind)),
             VcpuExit::InternalError => Next::Internal,
             VcpuExit::FailEntry(reason, cpu) => Next::Done(GuestExit::Crashed(format!(
                 "KVM could not enter vCPU {} (hardware reason {reason:#x}, host cpu {cpu})",
@@ -222,7 +233,7 @@ impl Vcpu {
         if !extra.is_empty() {
             msg.push_str(&format!(" (KVM data: {})", extra.join(" ")));
         }
-        if suberror == 1 {
+        if suberror == 1 && cfg!(target_arch = "x86_64") {
             msg.push_str(
                 ". On a software-nested KVM (kvm_pvm) some instructions cannot be emulated; \
                  boot a kernel built by guest-images/build.sh, which avoids them",
@@ -254,8 +265,44 @@ impl Vcpu {
         s
     }
 
-    #[cfg(not(target_arch = "x86_64"))]
+    /// " at PC 0x…" or "" when it cannot be read.
+    #[cfg(target_arch = "aarch64")]
+    fn where_now(&self) -> String {
+        use super::arch::aarch64::regs::{core_reg_id, offsets::PC};
+        let mut pc = [0u8; 8];
+        match self.fd.get_one_reg(core_reg_id(PC), &mut pc) {
+            Ok(_) => format!(" at PC {:#x}", u64::from_ne_bytes(pc)),
+            Err(_) => String::new(),
+        }
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     fn where_now(&self) -> String {
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_events_map_like_psci_says() {
+        assert_eq!(
+            system_event_exit(kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN),
+            GuestExit::PowerOff
+        );
+        assert_eq!(
+            system_event_exit(kvm_bindings::KVM_SYSTEM_EVENT_RESET),
+            GuestExit::Reset
+        );
+        assert!(matches!(
+            system_event_exit(kvm_bindings::KVM_SYSTEM_EVENT_CRASH),
+            GuestExit::Crashed(_)
+        ));
+        assert_eq!(
+            system_event_exit(99),
+            GuestExit::Crashed("system event 99".into())
+        );
     }
 }

@@ -22,11 +22,14 @@
 //!    [`SERIAL_BASE`] and virtio-mmio slots at [`layout::virtio_mmio_base`].
 //!    Device interrupts go through irqfds whose GSI is the device's SPI
 //!    ([`SERIAL_SPI`], [`layout::virtio_spi`]).
+//!
+//! `vmm::machine::Machine::build` does exactly this on aarch64 hosts (devices are
+//! attached after step 4, since irqfds need the vGIC); `vmm::vcpu` does step 8.
 
 // This is a library-like surface inside the ec2lab binary: layout constants,
 // PSCI ids and helpers are published for the VMM and for documentation, and
-// on x86_64 builds (where this module is compiled for its unit tests) nothing
-// calls it at all. Unused items are therefore expected, not bugs.
+// on x86_64 builds (where this module is compiled for its unit tests) only the
+// PSCI event mapping is called. Unused items are therefore expected, not bugs.
 #![allow(dead_code)]
 
 pub mod fdt;
@@ -83,6 +86,20 @@ pub enum Error {
     Vcpu(#[from] VcpuError),
 }
 
+/// Kernel switches every aarch64 guest gets unless the user replaces the command line:
+///
+/// - `console=ttyS0`: kernel console on the 16550 UART at [`SERIAL_BASE`] (the FDT's
+///   `stdout-path` points there too);
+/// - `earlycon=uart,mmio,<SERIAL_BASE>`: byte-wide MMIO early console, so messages
+///   printed before the 8250 driver binds (and early crashes) are not lost;
+/// - `panic=1`: on a panic reboot (PSCI SYSTEM_RESET, a VMM exit) after 1 s;
+/// - `8250.nr_uarts=1`: only the one UART the FDT describes.
+///
+/// Reboots go through PSCI, which Linux uses by default: no `reboot=` switch.
+pub fn base_kernel_switches() -> String {
+    format!("console=ttyS0 earlycon=uart,mmio,{SERIAL_BASE:#010x} panic=1 8250.nr_uarts=1")
+}
+
 /// Builds the device tree for `cfg` and writes it to the top of guest RAM.
 /// Returns its guest address, which goes in X0 of the boot vCPU
 /// (`setup_regs(.., fdt_addr)`).
@@ -94,6 +111,14 @@ pub fn configure_system(mem: &GuestMemory, cfg: &FdtConfig) -> Result<GuestAddre
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_switches_name_the_uart() {
+        assert_eq!(
+            base_kernel_switches(),
+            "console=ttyS0 earlycon=uart,mmio,0x09000000 panic=1 8250.nr_uarts=1"
+        );
+    }
 
     #[test]
     fn configure_system_end_to_end_without_kvm() {

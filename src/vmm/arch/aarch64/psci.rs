@@ -73,6 +73,7 @@ mod tests {
             kvm_bindings::KVM_SYSTEM_EVENT_SHUTDOWN
         );
         assert_eq!(KVM_SYSTEM_EVENT_RESET, kvm_bindings::KVM_SYSTEM_EVENT_RESET);
+        assert_eq!(KVM_SYSTEM_EVENT_CRASH, kvm_bindings::KVM_SYSTEM_EVENT_CRASH);
     }
 
     #[test]
