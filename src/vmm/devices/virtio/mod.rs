@@ -8,7 +8,11 @@
 pub mod block;
 pub mod disk;
 pub mod mmio;
+pub mod net;
+pub mod tap;
 
+#[cfg(test)]
+mod net_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -131,19 +131,27 @@ impl Tap {
                 source: io::Error::last_os_error(),
             });
         }
-        Ok(Self {
-            file,
-            name: name.to_owned(),
-        })
+        // The kernel writes back the real name, which differs from ours if we gave a
+        // template such as "tap%d".
+        let len = req
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(req.name.len());
+        let name = String::from_utf8_lossy(&req.name[..len]).into_owned();
+        Ok(Self { file, name })
     }
 
-    /// The interface name (as given to `open`).
+    /// The interface name the kernel assigned (the one given to `open`, or what a
+    /// template like "tap%d" expanded to).
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// Reads one frame (header included) into `iovs`. Returns the frame's full length,
-    /// which exceeds `iovs.capacity()` if it did not fit: the tail was discarded.
+    /// Reads one frame (header included) into `iovs` and returns the bytes stored.
+    /// A frame longer than the list is cut to fit and the rest discarded; the tap does
+    /// not report the real length, so end the list with a spare slot
+    /// (`push_host_mut`) to detect that.
     pub fn read_frame(&self, iovs: &IoVecs<'_>) -> io::Result<usize> {
         readv(self.file.as_raw_fd(), iovs)
     }
@@ -175,6 +183,9 @@ pub struct IoVecs<'a> {
     iovs: [libc::iovec; MAX_IOVS],
     len: usize,
     bytes: usize,
+    /// Set once a `push_host` (read-only) entry is in the list: reading into the list
+    /// is then refused, since the kernel would write through a shared borrow.
+    read_only: bool,
     _borrow: PhantomData<&'a [u8]>,
 }
 
@@ -193,11 +204,13 @@ impl<'a> IoVecs<'a> {
             }; MAX_IOVS],
             len: 0,
             bytes: 0,
+            read_only: false,
             _borrow: PhantomData,
         }
     }
 
     /// Appends a guest memory slice; the backend may read from or write into it.
+    /// Writes bypass the slice's dirty bitmap, if any (our guest memory has none).
     pub fn push<B: BitmapSlice>(
         &mut self,
         slice: &VolatileSlice<'a, B>,
@@ -210,9 +223,18 @@ impl<'a> IoVecs<'a> {
     }
 
     /// Appends a host buffer that the backend only reads (`writev`), e.g. a header.
-    /// Do not use a list containing such an entry for `readv`.
+    /// A list holding such an entry can only be written out: `readv` and
+    /// `recv_datagram` refuse it.
     pub fn push_host(&mut self, buf: &'a [u8]) -> Result<(), TooManySegments> {
-        self.push_raw(buf.as_ptr().cast_mut(), buf.len())
+        self.push_raw(buf.as_ptr().cast_mut(), buf.len())?;
+        self.read_only = true;
+        Ok(())
+    }
+
+    /// Appends a host buffer the backend may write into (`readv`), e.g. a spare
+    /// byte after a guest buffer that reveals an oversized frame.
+    pub fn push_host_mut(&mut self, buf: &'a mut [u8]) -> Result<(), TooManySegments> {
+        self.push_raw(buf.as_mut_ptr(), buf.len())
     }
 
     fn push_raw(&mut self, base: *mut u8, len: usize) -> Result<(), TooManySegments> {
@@ -238,9 +260,18 @@ impl<'a> IoVecs<'a> {
         self.len == 0
     }
 
-    /// The entries, for readv/writev/sendmsg/recvmsg.
+    /// The entries, for writev/sendmsg. Only the read helpers in this module may
+    /// let the kernel write through them, after checking `writable_raw`.
     pub fn as_raw(&self) -> &[libc::iovec] {
         &self.iovs[..self.len]
+    }
+
+    /// The entries, if every one of them may be written into.
+    fn writable_raw(&self) -> io::Result<&[libc::iovec]> {
+        if self.read_only {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        Ok(self.as_raw())
     }
 }
 
@@ -257,14 +288,13 @@ fn check(n: isize) -> Option<io::Result<usize>> {
     }
 }
 
-/// `readv` into `iovs`. On a tap, the result is the full frame length even when the
-/// frame was truncated to the list's capacity.
+/// `readv` into `iovs`: one frame from a tap, cut to the list's capacity.
 pub fn readv(fd: RawFd, iovs: &IoVecs<'_>) -> io::Result<usize> {
-    let raw = iovs.as_raw();
+    let raw = iovs.writable_raw()?;
     loop {
         // SAFETY: every entry of `raw` points to memory borrowed for the lifetime of
-        // `iovs` (see `IoVecs`) and writable (guest memory); `raw.len() <= MAX_IOVS`,
-        // far below IOV_MAX, so the count fits.
+        // `iovs` (see `IoVecs`), and `writable_raw` checked that none is a shared
+        // host borrow; `raw.len() <= MAX_IOVS`, far below IOV_MAX, so the count fits.
         let n = unsafe { libc::readv(fd, raw.as_ptr(), raw.len() as libc::c_int) };
         if let Some(r) = check(n) {
             return r;
@@ -285,10 +315,10 @@ pub fn writev(fd: RawFd, iovs: &IoVecs<'_>) -> io::Result<usize> {
     }
 }
 
-/// `recvmsg(MSG_TRUNC)` into `iovs`: like `readv` on a tap, returns the datagram's
-/// full length even if it was truncated to the list's capacity.
+/// `recvmsg(MSG_TRUNC)` into `iovs`: one datagram, cut to the list's capacity;
+/// returns its full length even if it was cut.
 pub fn recv_datagram(fd: RawFd, iovs: &IoVecs<'_>) -> io::Result<usize> {
-    let raw = iovs.as_raw();
+    let raw = iovs.writable_raw()?;
     // SAFETY: msghdr is plain data; all-zero is a valid "no name, no control" value.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = raw.as_ptr().cast_mut();
