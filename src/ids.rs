@@ -3,6 +3,10 @@
 
 use std::io::Read;
 
+/// The account that owns everything in an ec2lab state directory (AWS's documentation
+/// example account).
+pub const OWNER_ID: &str = "111122223333";
+
 /// 17 hex digits from the kernel's random source.
 pub fn new_id(prefix: &str) -> String {
     let mut bytes = [0u8; 9];

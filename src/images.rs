@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
-use crate::instances::record::OWNER_ID;
+use crate::ids::OWNER_ID;
 use crate::store::{iso8601_now, Store};
 
 pub const ROOT_DEVICE_NAME: &str = "/dev/xvda";

@@ -8,5 +8,6 @@ pub mod fsutil;
 pub mod ids;
 pub mod images;
 pub mod instances;
+pub mod storage;
 pub mod store;
 pub mod vmm;

@@ -8,7 +8,9 @@
 //! ```text
 //! ec2lab.db            this store
 //! images/ami-…/        an AMI's immutable files (kernel, initrd, root image)
-//! instances/i-…/       an instance's run directory (root disk, console, sockets, logs)
+//! instances/i-…/       an instance's run directory (console, sockets, logs)
+//! volumes/vol-….img    EBS volumes (sparse raw files)
+//! snapshots/           the snapshot chunk store (content-addressed chunks, manifests)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -47,7 +49,8 @@ pub enum StoreError {
 }
 
 /// Schema migrations, applied in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE images (
     image_id          TEXT PRIMARY KEY,
     name              TEXT NOT NULL,
@@ -97,7 +100,39 @@ CREATE TABLE instances (
     boots              INTEGER NOT NULL DEFAULT 0,
     last_boot_ms       INTEGER
 );
-"#];
+"#,
+    r#"
+CREATE TABLE volumes (
+    volume_id          TEXT PRIMARY KEY,
+    size_gib           INTEGER NOT NULL,
+    volume_type        TEXT NOT NULL,
+    iops               INTEGER,
+    availability_zone  TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    snapshot_id        TEXT,
+    create_time        TEXT NOT NULL,
+    instance_id        TEXT,
+    device             TEXT,
+    attach_time        TEXT,
+    delete_on_termination INTEGER NOT NULL DEFAULT 0,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+-- A volume is attached to at most one instance, and a device name is used once per instance.
+CREATE UNIQUE INDEX volumes_attachment ON volumes(instance_id, device) WHERE instance_id IS NOT NULL;
+
+CREATE TABLE snapshots (
+    snapshot_id        TEXT PRIMARY KEY,
+    volume_id          TEXT NOT NULL,
+    volume_size_gib    INTEGER NOT NULL,
+    state              TEXT NOT NULL,
+    start_time         TEXT NOT NULL,
+    description        TEXT NOT NULL DEFAULT '',
+    bytes_added        INTEGER,
+    bytes_referenced   INTEGER,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+"#,
+];
 
 pub struct Store {
     conn: Connection,
@@ -119,7 +154,14 @@ impl Store {
             return Err(StoreError::BadRegion(region.into()));
         }
         let root = state_dir.join(region);
-        for dir in [root.clone(), root.join("images"), root.join("instances")] {
+        let dirs = [
+            root.clone(),
+            root.join("images"),
+            root.join("instances"),
+            root.join("volumes"),
+            root.join("snapshots"),
+        ];
+        for dir in dirs {
             std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateDir {
                 path: dir.display().to_string(),
                 source,
@@ -159,6 +201,14 @@ impl Store {
 
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")
+    }
+
+    pub fn volume_path(&self, volume_id: &str) -> PathBuf {
+        self.root.join("volumes").join(format!("{volume_id}.img"))
+    }
+
+    pub fn snapshots_dir(&self) -> PathBuf {
+        self.root.join("snapshots")
     }
 
     pub fn instance_dir(&self, instance_id: &str) -> PathBuf {

@@ -95,3 +95,116 @@ fn read_only_disk_refuses_the_guest_write() {
     );
     assert!(std::fs::read(&disk).unwrap().iter().all(|b| *b == 0));
 }
+
+/// The VMM starts with an empty slot; the tiny guest brings its driver up on it, waits
+/// for a capacity, then reads sector 0. The test attaches a disk through the control
+/// socket meanwhile: hot attach, seen by the guest as a config change.
+#[test]
+fn a_disk_attached_to_a_running_guest_becomes_readable() {
+    const SLOT1: u32 = MMIO + 0x1000;
+    let mut a = Asm::new();
+    // Driver up on slot 1 with its own rings (the slot has no media yet).
+    for (off, v) in [
+        (0x70, 1),
+        (0x70, 3),
+        (0x24, 1),
+        (0x20, 1),
+        (0x24, 0),
+        (0x20, 0),
+        (0x70, 0xb),
+        (0x30, 0),
+        (0x38, 8),
+        (0x80, DESC),
+        (0x84, 0),
+        (0x90, AVAIL),
+        (0x94, 0),
+        (0xa0, USED),
+        (0xa4, 0),
+        (0x44, 1),
+        (0x70, 0xf),
+    ] {
+        a = store(a, SLOT1 + off, v);
+    }
+    a = a.print("waiting\n");
+    // mov ebx, capacity register; poll: mov eax,[ebx]; test eax,eax; jz poll
+    a = a.mov_ebx(SLOT1 + 0x100);
+    let poll = a.len();
+    a = a.load_eax_from_ebx().bytes(&[0x85, 0xc0]);
+    let back = (poll as isize - (a.len() as isize + 2)) as i8;
+    a = a.bytes(&[0x74, back as u8]);
+    // Read sector 0 through slot 1: same chain layout as blk_request, notify slot 1.
+    a = store(a, HDR_IN, 0);
+    a = store(a, HDR_IN + 4, 0);
+    a = store(a, HDR_IN + 8, 0);
+    a = store(a, HDR_IN + 12, 0);
+    a = desc(a, 0, HDR_IN, 16, NEXT, 1);
+    a = desc(a, 1, DATA_IN, 512, NEXT | WRITE, 2);
+    a = desc(a, 2, STATUS, 1, WRITE, 0);
+    a = store(a, AVAIL + 4, 0);
+    a = store(a, AVAIL, 1 << 16);
+    a = store(a, SLOT1 + 0x50, 0);
+    a = print_mem(a, DATA_IN, 16);
+    a = a.reset().halt_forever();
+
+    let g = Guest::new(&a, true);
+    let root = g.path("root.img");
+    std::fs::write(&root, vec![0u8; 4096]).unwrap();
+    let vol = g.path("vol.img");
+    let mut content = vec![0u8; 8192];
+    content[..16].copy_from_slice(b"HOT-ATTACHED-OK!");
+    std::fs::write(&vol, &content).unwrap();
+    let sock = g.path("api.sock");
+    let child = g
+        .vmm(&[
+            "--disk",
+            root.to_str().unwrap(),
+            "--disk",
+            "none",
+            "--api-sock",
+            sock.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_path(&sock, 20);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !g.console().contains("waiting") {
+        assert!(std::time::Instant::now() < end, "guest never got ready");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut bad = ec2lab();
+    bad.args([
+        "vmm-ctl",
+        "--api-sock",
+        sock.to_str().unwrap(),
+        "attach-disk",
+        "--slot",
+        "7",
+        "--path",
+    ])
+    .arg(&vol);
+    let out = run_with_timeout(bad, 20);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no disk slot 7"));
+    let mut c = ec2lab();
+    c.args([
+        "vmm-ctl",
+        "--api-sock",
+        sock.to_str().unwrap(),
+        "attach-disk",
+        "--slot",
+        "1",
+        "--path",
+    ])
+    .arg(&vol);
+    let out = run_with_timeout(c, 20);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(5), "stderr: {}", stderr(&out));
+    assert_eq!(g.console(), "waiting\nHOT-ATTACHED-OK!");
+}

@@ -259,15 +259,16 @@ impl Ctx {
     }
 }
 
-fn tags_from(specs: &[String]) -> Result<Vec<(String, String)>, Failure> {
+/// The tags `--tag-specifications` gives to resources of `resource_type`.
+pub fn tags_for(specs: &[String], resource_type: &str) -> Result<Vec<(String, String)>, Failure> {
     let mut tags = Vec::new();
     for spec in shorthand::parse_list(specs).map_err(|e| e.with_param("--tag-specifications"))? {
         let rt = spec
             .get("ResourceType")
             .and_then(Value::as_str)
-            .unwrap_or("instance");
-        if rt != "instance" {
-            continue; // volume tags come with EBS volumes
+            .unwrap_or(resource_type);
+        if rt != resource_type {
+            continue;
         }
         for t in spec
             .get("Tags")
@@ -293,7 +294,7 @@ fn tags_from(specs: &[String]) -> Result<Vec<(String, String)>, Failure> {
     Ok(tags)
 }
 
-fn filters_from(raw: &[String]) -> Result<Vec<Filter>, Failure> {
+pub fn filters_from(raw: &[String]) -> Result<Vec<Filter>, Failure> {
     let mut out = Vec::new();
     for f in shorthand::parse_list(raw).map_err(|e| e.with_param("--filters"))? {
         let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
@@ -376,7 +377,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
         security_group_ids: a.security_group_ids,
         subnet_id: a.subnet_id,
         user_data,
-        tags: tags_from(&a.tag_specifications)?,
+        tags: tags_for(&a.tag_specifications, "instance")?,
         root_volume_gib,
         root_delete_on_termination,
     };

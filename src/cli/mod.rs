@@ -2,6 +2,7 @@
 //! error wording); `vmm` is the low-level launcher the instance supervisor runs, one
 //! process per guest.
 
+pub mod ebs;
 pub mod ec2;
 pub mod output;
 pub mod shorthand;
@@ -75,6 +76,15 @@ pub enum Command {
     CreateImage(ec2::CreateImage),
     CopyImage(ec2::CopyImage),
     DeregisterImage(ec2::DeregisterImage),
+    CreateVolume(ebs::CreateVolume),
+    DescribeVolumes(ebs::DescribeVolumes),
+    AttachVolume(ebs::AttachVolume),
+    DetachVolume(ebs::DetachVolume),
+    DeleteVolume(ebs::VolumeId),
+    ModifyVolume(ebs::ModifyVolume),
+    CreateSnapshot(ebs::CreateSnapshot),
+    DescribeSnapshots(ebs::DescribeSnapshots),
+    DeleteSnapshot(ebs::DeleteSnapshot),
     /// Wait until instances reach a state.
     #[command(
         subcommand,
@@ -107,6 +117,15 @@ fn operation(cmd: &Command) -> &'static str {
         Command::CopyImage(_) => "CopyImage",
         Command::DeregisterImage(_) => "DeregisterImage",
         Command::Wait(_) => "Wait",
+        Command::CreateVolume(_) => "CreateVolume",
+        Command::DescribeVolumes(_) => "DescribeVolumes",
+        Command::AttachVolume(_) => "AttachVolume",
+        Command::DetachVolume(_) => "DetachVolume",
+        Command::DeleteVolume(_) => "DeleteVolume",
+        Command::ModifyVolume(_) => "ModifyVolume",
+        Command::CreateSnapshot(_) => "CreateSnapshot",
+        Command::DescribeSnapshots(_) => "DescribeSnapshots",
+        Command::DeleteSnapshot(_) => "DeleteSnapshot",
         Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
     }
 }
@@ -148,6 +167,15 @@ pub fn run(cli: Cli) -> i32 {
         Command::CopyImage(a) => ec2::copy_image(&ctx, a),
         Command::DeregisterImage(a) => ec2::deregister_image(&ctx, a),
         Command::Wait(w) => ec2::wait(&ctx, w),
+        Command::CreateVolume(a) => ebs::create_volume(&ctx, a),
+        Command::DescribeVolumes(a) => ebs::describe_volumes(&ctx, a),
+        Command::AttachVolume(a) => ebs::attach_volume(&ctx, a),
+        Command::DetachVolume(a) => ebs::detach_volume(&ctx, a),
+        Command::DeleteVolume(a) => ebs::delete_volume(&ctx, a),
+        Command::ModifyVolume(a) => ebs::modify_volume(&ctx, a),
+        Command::CreateSnapshot(a) => ebs::create_snapshot(&ctx, a),
+        Command::DescribeSnapshots(a) => ebs::describe_snapshots(&ctx, a),
+        Command::DeleteSnapshot(a) => ebs::delete_snapshot(&ctx, a),
     };
     match result {
         Ok(value) => {

@@ -60,8 +60,9 @@ pub struct VmmArgs {
     pub mem_mib: u64,
 
     /// A raw disk image as a virtio-blk device; the first one is the root file system
-    /// (/dev/vda). Append ",ro" for read-only. Repeatable.
-    #[arg(long = "disk", value_name = "PATH[,ro]")]
+    /// (/dev/vda). Append ",ro" for read-only, ",serial=ID" for the serial the guest reads.
+    /// "none" makes an empty slot that `vmm-ctl attach-disk` can fill later. Repeatable.
+    #[arg(long = "disk", value_name = "PATH[,ro][,serial=ID]")]
     pub disks: Vec<DiskConfig>,
 
     /// Where the guest console goes: "-" for this terminal, "none", or a file (appended).
@@ -109,6 +110,24 @@ pub enum CtlAction {
     Pause,
     /// Let paused vCPUs run again.
     Resume,
+    /// Put a disk image into an empty slot (started with `--disk none`) of the running guest.
+    AttachDisk {
+        /// Slot number: the position of the --disk flag that made it, from 0.
+        #[arg(long)]
+        slot: usize,
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long)]
+        read_only: bool,
+        /// Serial the guest reads (/sys/block/vdX/serial), at most 20 bytes.
+        #[arg(long)]
+        serial: Option<String>,
+    },
+    /// Take the disk out of a slot; the guest sees its capacity drop to zero.
+    DetachDisk {
+        #[arg(long)]
+        slot: usize,
+    },
 }
 
 /// What `--exit-file` holds.
@@ -196,6 +215,19 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
         CtlAction::Stop => Request::Stop,
         CtlAction::Pause => Request::Pause,
         CtlAction::Resume => Request::Resume,
+        CtlAction::AttachDisk {
+            slot,
+            path,
+            read_only,
+            serial,
+        } => Request::AttachDisk {
+            slot,
+            path,
+            read_only,
+            serial,
+            replace: false,
+        },
+        CtlAction::DetachDisk { slot } => Request::DetachDisk { slot },
     };
     match api::call(&args.api_sock, &req) {
         Ok(resp) => {

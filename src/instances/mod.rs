@@ -1,6 +1,7 @@
 //! Instances: launching, describing and changing them, the way EC2's instance API does.
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
+pub mod disks;
 pub mod process;
 pub mod record;
 pub mod state;
@@ -15,8 +16,8 @@ use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
 use crate::images::{self, Image};
+use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
-use crate::vmm::api::{self, Request};
 use crate::vmm::host;
 use record::{Instance, OWNER_ID};
 use state::{Action, State};
@@ -239,8 +240,25 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 boots: 0,
                 last_boot_ms: None,
             };
-            prepare_run_dir(store, &image, &inst, req.root_volume_gib)?;
+            prepare_run_dir(store, &image, &inst)?;
             made.push(inst);
+            volumes::create(
+                store,
+                &NewVolume {
+                    size_gib: req.root_volume_gib,
+                    volume_type: "gp3",
+                    iops: None,
+                    availability_zone: &format!("{}a", store.region()),
+                    source: Some(VolumeSource::File(&image.root_path(store))),
+                    tags: vec![],
+                },
+                Some(Attachment {
+                    instance_id: made.last().expect("just pushed").instance_id.clone(),
+                    device: image.root_device_name.clone(),
+                    attach_time: launch_time.clone(),
+                    delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
+                }),
+            )?;
         }
         store.write(|tx| -> Result<(), Ec2Error> {
             for inst in &made {
@@ -252,6 +270,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     if let Err(e) = prepared {
         for inst in &made {
             let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
+            let _ = volumes::release_for_terminated(store, &inst.instance_id);
         }
         return Err(e);
     }
@@ -260,38 +279,22 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     }
     Ok(json!({
         "Groups": [],
-        "Instances": made.iter().map(|i| i.describe(store.region())).collect::<Vec<_>>(),
+        "Instances": made
+            .iter()
+            .map(|i| Ok(i.describe(store.region(), disks::block_device_mappings(store, i)?)))
+            .collect::<Result<Vec<_>, Ec2Error>>()?,
         "OwnerId": OWNER_ID,
         "ReservationId": reservation_id,
     }))
 }
 
-/// The instance's own kernel links and root disk (a sparse copy of the AMI's image).
-fn prepare_run_dir(
-    store: &Store,
-    image: &Image,
-    inst: &Instance,
-    root_gib: Option<u64>,
-) -> Result<(), Ec2Error> {
+/// The instance's own run directory with links to its kernel (and initrd).
+fn prepare_run_dir(store: &Store, image: &Image, inst: &Instance) -> Result<(), Ec2Error> {
     let run = RunDir(store.instance_dir(&inst.instance_id));
     std::fs::create_dir_all(&run.0)?;
     fsutil::link_or_copy(&image.kernel_path(store), &run.path("kernel"))?;
     if let Some(i) = image.initrd_path(store) {
         fsutil::link_or_copy(&i, &run.path("initrd"))?;
-    }
-    fsutil::sparse_copy(&image.root_path(store), &run.root_disk())?;
-    if let Some(gib) = root_gib {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(run.root_disk())?;
-        let want = gib << 30;
-        if want < f.metadata()?.len() {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "Volume of {gib} GiB is smaller than the image's root device ({} GiB)",
-                image.root_size_gib
-            )));
-        }
-        f.set_len(want)?;
     }
     Ok(())
 }
@@ -326,7 +329,7 @@ pub fn describe_instances(
         if !keep {
             continue;
         }
-        let v = inst.describe(store.region());
+        let v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
         match reservations
             .iter_mut()
             .find(|(r, _)| *r == inst.reservation_id)
@@ -376,7 +379,7 @@ fn change(
     for id in instance_ids {
         let inst = Instance::get(store.conn(), id)?;
         if inst.state == State::Terminated {
-            supervisor::finalize_termination(&RunDir(store.instance_dir(id)), &inst);
+            supervisor::finalize_termination(store, &inst)?;
         }
         supervisor::ensure(store, id)?;
     }
@@ -530,25 +533,10 @@ pub fn create_image(
     let run = RunDir(store.instance_dir(id));
     let snapshot = run.path("image-copy.img");
     let source = Image::load(store.conn(), &inst.image_id)?;
+    let root = disks::root_volume(store, &inst)?;
     match inst.state {
-        State::Stopped => {
-            fsutil::sparse_copy(&run.root_disk(), &snapshot)?;
-        }
-        State::Running if no_reboot => {
-            let sock = run.sock();
-            let paused = api::call(&sock, &Request::Pause)
-                .map_err(|e| Ec2Error::internal(format!("could not pause {id}: {e}")))?;
-            if !paused.ok {
-                return Err(Ec2Error::internal(format!(
-                    "could not pause {id}: {}",
-                    paused.error.unwrap_or_default()
-                )));
-            }
-            let copied = fsutil::sparse_copy(&run.root_disk(), &snapshot);
-            let resumed = api::call(&sock, &Request::Resume);
-            copied?;
-            resumed.map_err(|e| Ec2Error::internal(format!("could not resume {id}: {e}")))?;
-        }
+        State::Stopped => disks::freeze_copy(store, &root, &snapshot)?,
+        State::Running if no_reboot => disks::freeze_copy(store, &root, &snapshot)?,
         State::Running => {
             store.write(|tx| Instance::set_reboot_pending(tx, id, 2))?;
             let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
@@ -563,7 +551,7 @@ pub fn create_image(
                 std::thread::sleep(Duration::from_millis(200));
             };
             let copied = if down {
-                fsutil::sparse_copy(&run.root_disk(), &snapshot).map_err(Ec2Error::from)
+                disks::freeze_copy(store, &root, &snapshot)
             } else {
                 Err(Ec2Error::new(
                     "IncorrectInstanceState",

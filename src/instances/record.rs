@@ -42,7 +42,7 @@ pub struct Instance {
     pub last_boot_ms: Option<i64>,
 }
 
-pub const OWNER_ID: &str = "111122223333";
+pub use crate::ids::OWNER_ID;
 
 fn json_vec<T: serde::de::DeserializeOwned>(s: String) -> Vec<T> {
     serde_json::from_str(&s).unwrap_or_default()
@@ -206,7 +206,7 @@ impl Instance {
     }
 
     /// The `Instances[]` element of `describe-instances`, in AWS's shape.
-    pub fn describe(&self, region: &str) -> Value {
+    pub fn describe(&self, region: &str, block_device_mappings: Value) -> Value {
         let mut v = json!({
             "AmiLaunchIndex": self.launch_index,
             "ImageId": self.image_id,
@@ -227,14 +227,7 @@ impl Instance {
             "CpuOptions": {"CoreCount": self.vcpus, "ThreadsPerCore": 1},
             "SecurityGroups": self.security_groups.iter().map(|g| json!({"GroupId": g})).collect::<Vec<_>>(),
             "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
-            "BlockDeviceMappings": [{
-                "DeviceName": self.root_device_name,
-                "Ebs": {
-                    "AttachTime": self.launch_time,
-                    "DeleteOnTermination": self.root_delete_on_termination,
-                    "Status": if self.state == State::Terminated { "detached" } else { "attached" },
-                }
-            }],
+            "BlockDeviceMappings": block_device_mappings,
             "Ec2LabInfo": {
                 "VCpusRequested": self.vcpus,
                 "VCpusRunning": self.effective_vcpus,

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::disks;
 use super::process::{self, Lock};
 use super::record::Instance;
 use super::state::{on_guest, GuestEvent, State};
 use crate::cli::vmm::ExitRecord;
 use crate::error::Ec2Error;
+use crate::storage::{instance_store, volumes};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::api::{self, Request};
 
@@ -50,9 +52,6 @@ impl RunDir {
     }
     pub fn lock(&self) -> PathBuf {
         self.path("supervisor.lock")
-    }
-    pub fn root_disk(&self) -> PathBuf {
-        self.path("root.img")
     }
 }
 
@@ -91,14 +90,13 @@ pub fn ensure_all(store: &Store) -> Result<(), Ec2Error> {
 }
 
 /// The VMM command for an instance.
-fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir) -> Command {
+fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> Command {
     let mut cmd = Command::new(exe);
-    cmd.arg("vmm")
-        .arg("--kernel")
-        .arg(run.path("kernel"))
-        .arg("--disk")
-        .arg(run.root_disk())
-        .arg("--vcpus")
+    cmd.arg("vmm").arg("--kernel").arg(run.path("kernel"));
+    for d in disks {
+        cmd.arg("--disk").arg(d);
+    }
+    cmd.arg("--vcpus")
         .arg(inst.vcpus.to_string())
         .arg("--mem-mib")
         .arg(inst.mem_mib.to_string())
@@ -248,7 +246,8 @@ impl Supervisor {
                 }
             }
         }
-        let cmd = vmm_command(&self.exe, inst, &self.run);
+        let disks = disks::vmm_disks(&self.store, inst)?;
+        let cmd = vmm_command(&self.exe, inst, &self.run, &disks);
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.path("vmm.log"))?;
         self.asked = None;
         self.booted_at = Some(Instant::now());
@@ -265,7 +264,7 @@ impl Supervisor {
     /// The VMM is gone: reboot, or settle the instance in its next state.
     fn vmm_ended(&mut self, inst: &Instance, exit: Option<ExitRecord>) -> Result<(), Ec2Error> {
         let id = self.id.clone();
-        let run_dir = RunDir(self.run.0.clone());
+        let sock = self.run.sock();
         let outcome = exit
             .as_ref()
             .map(|e| e.outcome.as_str())
@@ -309,21 +308,25 @@ impl Supervisor {
             Ok(())
         })?;
         let after = Instance::get(self.store.conn(), &id)?;
-        if after.state == State::Terminated {
-            finalize_termination(&run_dir, &after);
+        match after.state {
+            State::Terminated => finalize_termination(&mut self.store, &after)?,
+            State::Stopped => instance_store::destroy(self.store.region(), &id),
+            _ => {}
         }
-        let _ = std::fs::remove_file(run_dir.sock());
+        let _ = std::fs::remove_file(sock);
         Ok(())
     }
 }
 
-/// What goes when an instance is terminated: its root disk (if DeleteOnTermination) and
-/// its kernel links. The console log stays for get-console-output until the record goes.
-pub fn finalize_termination(run: &RunDir, inst: &Instance) {
-    if inst.root_delete_on_termination {
-        let _ = std::fs::remove_file(run.root_disk());
-    }
+/// What goes when an instance is terminated: volumes marked DeleteOnTermination (the
+/// others are detached and stay), the instance store, its kernel links. The console log
+/// stays for get-console-output until the record goes.
+pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec2Error> {
+    volumes::release_for_terminated(store, &inst.instance_id)?;
+    instance_store::destroy(store.region(), &inst.instance_id);
+    let run = RunDir(store.instance_dir(&inst.instance_id));
     for f in ["kernel", "initrd", "vmm.sock", "exit.json"] {
         let _ = std::fs::remove_file(run.path(f));
     }
+    Ok(())
 }

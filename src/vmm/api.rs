@@ -6,6 +6,8 @@
 //! {"action":"shutdown","timeout_secs":30}   Ctrl-Alt-Del, then a hard stop at the deadline
 //! {"action":"stop"}                         hard stop now
 //! {"action":"pause"} / {"action":"resume"}  freeze the vCPUs (for point-in-time disk copies)
+//! {"action":"attach-disk","slot":2,"path":"/v.img","read_only":false,"serial":"vol…"}
+//! {"action":"detach-disk","slot":2}             hot attach/detach of a disk's media
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -31,6 +33,22 @@ pub enum Request {
     Stop,
     Pause,
     Resume,
+    /// Puts a disk image into an empty virtio-blk slot of the running guest.
+    AttachDisk {
+        slot: usize,
+        path: std::path::PathBuf,
+        #[serde(default)]
+        read_only: bool,
+        #[serde(default)]
+        serial: Option<String>,
+        /// Swap out media already in the slot (e.g. the same volume, grown).
+        #[serde(default)]
+        replace: bool,
+    },
+    /// Takes the media out of a slot (the guest sees the disk shrink to nothing).
+    DetachDisk {
+        slot: usize,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,9 +14,9 @@ pub const MAX_VCPUS: u8 = 32;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("--disk needs a path, optionally followed by ',ro' (got {0:?})")]
+    #[error("--disk needs a path (or 'none' for an empty hot-plug slot), optionally followed by ',ro' and ',serial=ID' (got {0:?})")]
     DiskSpec(String),
-    #[error("Unknown disk option {option:?} in {spec:?}; the only option is 'ro'")]
+    #[error("Unknown disk option {option:?} in {spec:?}; the options are 'ro', 'rw' and 'serial=ID' (at most 20 bytes)")]
     DiskOption { spec: String, option: String },
     #[error("--vcpus must be between 1 and {MAX_VCPUS} (got {0})")]
     Vcpus(u8),
@@ -39,11 +39,14 @@ pub fn host_available_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-/// `--disk PATH[,ro]`
+/// `--disk PATH[,ro][,serial=ID]`, or `--disk none` for a slot with no media yet (a
+/// volume can be attached there while the guest runs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskConfig {
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
     pub read_only: bool,
+    /// What the guest reads as the disk's serial (e.g. an EBS volume id).
+    pub serial: Option<String>,
 }
 
 impl FromStr for DiskConfig {
@@ -55,10 +58,14 @@ impl FromStr for DiskConfig {
             return Err(ConfigError::DiskSpec(spec.to_string()));
         };
         let mut read_only = false;
+        let mut serial = None;
         for option in parts {
             match option {
                 "ro" => read_only = true,
                 "rw" => read_only = false,
+                _ if option.starts_with("serial=") && option.len() <= 7 + 20 => {
+                    serial = Some(option[7..].to_string());
+                }
                 _ => {
                     return Err(ConfigError::DiskOption {
                         spec: spec.into(),
@@ -68,8 +75,9 @@ impl FromStr for DiskConfig {
             }
         }
         Ok(DiskConfig {
-            path: path.into(),
+            path: (path != "none").then(|| path.into()),
             read_only,
+            serial,
         })
     }
 }
@@ -138,10 +146,15 @@ impl VmConfig {
                 path: i.clone(),
             });
         }
-        if let Some(d) = self.disks.iter().find(|d| !readable(&d.path)) {
+        if let Some(p) = self
+            .disks
+            .iter()
+            .filter_map(|d| d.path.as_ref())
+            .find(|p| !readable(p))
+        {
             return Err(ConfigError::Missing {
                 what: "Disk image",
-                path: d.path.clone(),
+                path: p.clone(),
             });
         }
         Ok(())
@@ -201,11 +214,17 @@ mod tests {
         assert_eq!(
             "a.img,ro".parse::<DiskConfig>().unwrap(),
             DiskConfig {
-                path: "a.img".into(),
-                read_only: true
+                path: Some("a.img".into()),
+                read_only: true,
+                serial: None,
             }
         );
         assert!(!"a.img".parse::<DiskConfig>().unwrap().read_only);
+        let slot = "none,serial=vol0123456789abcdef0"
+            .parse::<DiskConfig>()
+            .unwrap();
+        assert_eq!(slot.path, None);
+        assert_eq!(slot.serial.as_deref(), Some("vol0123456789abcdef0"));
         assert!(matches!(
             "".parse::<DiskConfig>(),
             Err(ConfigError::DiskSpec(_))

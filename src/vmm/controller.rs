@@ -15,8 +15,9 @@ use super::api::{self, Request, Response, Status, DEFAULT_SHUTDOWN_SECS};
 use super::console::{ConsoleSink, GuestStatus};
 use super::devices::i8042::{CTRL_ALT_DEL, I8042};
 use super::devices::serial::Serial;
+use super::devices::virtio::disk::DiskFile;
 use super::exit::{ExitSignal, GuestExit};
-use super::machine::Machine;
+use super::machine::{DiskSlots, Machine};
 use super::vcpu::PauseGate;
 
 /// How long a pause may take before it is reported as failed: vCPUs stop between two
@@ -39,6 +40,7 @@ pub struct Controller {
     pub forward_stdin: bool,
     pub guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
+    disks: DiskSlots,
     vcpu_threads: Vec<libc::pthread_t>,
     /// The parts of the status that do not change.
     pub status: Status,
@@ -63,6 +65,7 @@ impl Controller {
             forward_stdin,
             guest: machine.guest.clone(),
             pause: machine.pause.clone(),
+            disks: machine.disks.clone(),
             vcpu_threads,
             status,
             deadline: TimerFd::new()?,
@@ -142,6 +145,23 @@ impl Controller {
                 self.pause.resume();
                 self.ok()
             }
+            Request::AttachDisk {
+                slot,
+                path,
+                read_only,
+                serial,
+                replace,
+            } => match self.attach_disk(slot, &path, read_only, serial.as_deref(), replace) {
+                Ok(()) => self.ok(),
+                Err(e) => Response::error(e),
+            },
+            Request::DetachDisk { slot } => match self.with_slot(slot, |b| {
+                b.update_config(|dev| dev.set_backing(None));
+                Ok(())
+            }) {
+                Ok(()) => self.ok(),
+                Err(e) => Response::error(e),
+            },
             Request::Stop => {
                 self.exit.raise(GuestExit::Stopped(
                     "hard stop requested on the control socket".into(),
@@ -152,6 +172,50 @@ impl Controller {
                 }
             }
         }
+    }
+
+    fn with_slot(
+        &self,
+        slot: usize,
+        f: impl FnOnce(
+            &mut crate::vmm::devices::virtio::MmioTransport<crate::vmm::devices::virtio::Block>,
+        ) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let disks = self.disks.lock().unwrap_or_else(|e| e.into_inner());
+        let dev = disks.get(slot).ok_or_else(|| {
+            format!(
+                "there is no disk slot {slot}; this guest has {} (0-based)",
+                disks.len()
+            )
+        })?;
+        let mut dev = dev.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut dev)
+    }
+
+    /// Opens the image first, so a bad path changes nothing in the guest.
+    fn attach_disk(
+        &self,
+        slot: usize,
+        path: &std::path::Path,
+        read_only: bool,
+        serial: Option<&str>,
+        replace: bool,
+    ) -> Result<(), String> {
+        let disk = DiskFile::open(path, read_only).map_err(|e| e.to_string())?;
+        self.with_slot(slot, |dev| {
+            dev.update_config(|b| {
+                if b.has_media() && !replace {
+                    return Err(format!(
+                        "disk slot {slot} already holds a disk; detach it first"
+                    ));
+                }
+                if let Some(s) = serial {
+                    b.set_serial(s).map_err(|e| e.to_string())?;
+                }
+                b.set_backing(Some(disk));
+                Ok(())
+            })
+        })
     }
 
     fn accept(&mut self) {
@@ -260,6 +324,7 @@ mod tests {
             forward_stdin: false,
             guest,
             pause: Arc::new(PauseGate::default()),
+            disks: Default::default(),
             vcpu_threads: Vec::new(),
             status: Status::default(),
             deadline: TimerFd::new().unwrap(),

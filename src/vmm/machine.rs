@@ -118,9 +118,14 @@ pub struct Machine {
     pub exit: Arc<ExitSignal>,
     pub guest: Arc<GuestStatus>,
     pub pause: Arc<PauseGate>,
+    /// The virtio-blk devices in slot order, for attaching and detaching media.
+    pub disks: DiskSlots,
     pub cmdline: String,
     pub mem: GuestMemory,
 }
+
+/// The block devices of a guest, by slot.
+pub type DiskSlots = Arc<Mutex<Vec<Arc<Mutex<MmioTransport<Block>>>>>>;
 
 fn console_writer(out: &SerialOut) -> Result<Box<dyn Write + Send>, VmmError> {
     Ok(match out {
@@ -178,6 +183,7 @@ struct MmioSlot {
 /// console, virtio disks and the vCPU handles.
 struct Common {
     mem: GuestMemory,
+    disks: DiskSlots,
     exit: Arc<ExitSignal>,
     guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
@@ -198,6 +204,7 @@ impl Common {
         register_memory(vm, &mem)?;
         Ok(Common {
             mem,
+            disks: DiskSlots::default(),
             exit: Arc::new(ExitSignal::new().map_err(VmmError::EventFd)?),
             guest: Arc::new(GuestStatus::new(started)),
             pause: Arc::new(PauseGate::default()),
@@ -234,14 +241,31 @@ impl Common {
             return Err(ConfigError::TooManyDevices(disks.len(), slots.len()).into());
         }
         for (disk, slot) in disks.iter().zip(slots) {
-            let block =
-                Block::new(&disk.path, disk.read_only).map_err(|source| VmmError::Disk {
-                    path: disk.path.display().to_string(),
-                    source,
-                })?;
+            let disk_err = |source| VmmError::Disk {
+                path: disk
+                    .path
+                    .as_ref()
+                    .map_or("(empty slot)".into(), |p| p.display().to_string()),
+                source,
+            };
+            let mut block = match &disk.path {
+                Some(path) => Block::new(path, disk.read_only).map_err(disk_err)?,
+                None => Block::empty(),
+            };
+            if let Some(serial) = &disk.serial {
+                block.set_serial(serial).map_err(disk_err)?;
+            }
             let interrupt = Arc::new(virtio::Interrupt::with_eventfd(irq_evt(vm, slot.gsi)?));
-            let dev = MmioTransport::new(self.mem.clone(), block, interrupt)?;
-            mmio.insert(Arc::new(Mutex::new(dev)), slot.base, slot_size)?;
+            let dev = Arc::new(Mutex::new(MmioTransport::new(
+                self.mem.clone(),
+                block,
+                interrupt,
+            )?));
+            mmio.insert(dev.clone(), slot.base, slot_size)?;
+            self.disks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dev);
         }
         Ok(&slots[..disks.len()])
     }
@@ -287,6 +311,7 @@ impl Machine {
             exit: common.exit,
             guest: common.guest,
             pause: common.pause,
+            disks: common.disks,
             cmdline: parts.cmdline,
             mem: common.mem,
         }

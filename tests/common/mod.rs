@@ -329,6 +329,96 @@ pub enum TinyOs {
     StayUp,
     /// Powers itself off right after "init".
     PowerOff,
+    /// Also uses its second disk (slot 1: /dev/vdb): prints its first 16 bytes as
+    /// `vdb:<bytes>`, writes `DATA-DISK-WRITE!` there, flushes, prints `flushed`, halts.
+    DataDisk,
+}
+
+/// Where the second disk's rings live (the first disk uses DESC/AVAIL/USED).
+const DESC2: u32 = 0x40000;
+const AVAIL2: u32 = 0x41000;
+const USED2: u32 = 0x42000;
+const HDR2: u32 = 0x43000;
+const DATA2: u32 = 0x44000;
+const SLOT1: u32 = MMIO + 0x1000;
+
+/// Brings up slot 1's driver and does the DataDisk routine on it.
+fn data_disk(mut a: Asm) -> Asm {
+    for (off, v) in [
+        (0x70, 1),
+        (0x70, 3),
+        (0x24, 1),
+        (0x20, 1),
+        (0x24, 0),
+        (0x20, 0),
+        (0x70, 0xb),
+        (0x30, 0),
+        (0x38, 8),
+        (0x80, DESC2),
+        (0x84, 0),
+        (0x90, AVAIL2),
+        (0x94, 0),
+        (0xa0, USED2),
+        (0xa4, 0),
+        (0x44, 1),
+        (0x70, 0xf),
+    ] {
+        a = store(a, SLOT1 + off, v);
+    }
+    // One request per call: header at HDR2, data at DATA2 (unless flush), status at STATUS.
+    let request = |mut a: Asm, first: u32, slot: u32, kind: u32| -> Asm {
+        a = store(a, HDR2, kind);
+        a = store(a, HDR2 + 4, 0);
+        a = store(a, HDR2 + 8, 0);
+        a = store(a, HDR2 + 12, 0);
+        let d = |a: Asm, i: u32, addr: u32, len: u32, flags: u16, next: u16| {
+            let base = DESC2 + 16 * i;
+            let a = store(a, base, addr);
+            let a = store(a, base + 4, 0);
+            let a = store(a, base + 8, len);
+            store(a, base + 12, u32::from(flags) | (u32::from(next) << 16))
+        };
+        if kind == 4 {
+            a = d(a, first, HDR2, 16, NEXT, (first + 1) as u16);
+            a = d(a, first + 1, STATUS, 1, WRITE, 0);
+        } else {
+            let flags = if kind == 0 { NEXT | WRITE } else { NEXT };
+            a = d(a, first, HDR2, 16, NEXT, (first + 1) as u16);
+            a = d(a, first + 1, DATA2, 512, flags, (first + 2) as u16);
+            a = d(a, first + 2, STATUS, 1, WRITE, 0);
+        }
+        let ring = AVAIL2 + 4 + (slot / 2) * 4;
+        let word = if slot.is_multiple_of(2) {
+            first
+        } else {
+            first << 16
+        };
+        // Keep the other half of the ring word: slots are filled in order, 0 then 1 then 2.
+        let a = if slot.is_multiple_of(2) {
+            store(a, ring, word)
+        } else {
+            // or the low half back in: [ring] |= first << 16
+            a.bytes(&[0x81, 0x0d])
+                .bytes(&ring.to_le_bytes())
+                .bytes(&word.to_le_bytes())
+        };
+        let a = store(a, AVAIL2, (slot + 1) << 16);
+        store(a, SLOT1 + 0x50, 0)
+    };
+    a = request(a, 0, 0, 0); // read sector 0
+    a = a.print("vdb:");
+    a = print_mem(a, DATA2, 16);
+    a = a.print("\n");
+    for (i, w) in b"DATA-DISK-WRITE!".chunks(4).enumerate() {
+        a = store(
+            a,
+            DATA2 + 4 * i as u32,
+            u32::from_le_bytes(w.try_into().unwrap()),
+        );
+    }
+    a = request(a, 3, 1, 1); // write sector 0
+    a = request(a, 6, 2, 4); // flush
+    a.print("flushed\n")
 }
 
 /// A tiny operating system for lifecycle tests: it reads sector 0 of its root disk,
@@ -347,6 +437,7 @@ pub fn tiny_os(kind: TinyOs) -> Asm {
     match kind {
         TinyOs::StayUp => a.halt_forever(),
         TinyOs::PowerOff => a.print("reboot: Power down\n").halt_forever(),
+        TinyOs::DataDisk => data_disk(a).halt_forever(),
     }
 }
 

@@ -68,6 +68,16 @@ impl Block {
         }
     }
 
+    /// A slot with no media: capacity 0 until `set_backing` puts a disk in (hot attach).
+    pub fn empty() -> Self {
+        Self {
+            read_only: false,
+            disk: None,
+            serial: [0; SERIAL_LEN],
+            active: None,
+        }
+    }
+
     /// The ID the guest reads with VIRTIO_BLK_T_GET_ID (Linux: /sys/block/vdX/serial).
     /// At most 20 bytes; shorter serials are zero-padded.
     pub fn set_serial(&mut self, serial: &str) -> Result<(), BlockError> {
@@ -80,6 +90,10 @@ impl Block {
         self.serial = [0; SERIAL_LEN];
         self.serial[..bytes.len()].copy_from_slice(bytes);
         Ok(())
+    }
+
+    pub fn has_media(&self) -> bool {
+        self.disk.is_some()
     }
 
     /// Swaps the backing disk (hot attach/detach of a volume) and returns the old one.

@@ -1,0 +1,254 @@
+//! An instance's disks: which file sits in which virtio slot of its VMM, and the volume
+//! operations that must reach a running guest (hot attach and detach, point-in-time
+//! snapshots).
+//!
+//! Slot layout: 0 the root volume, then the instance store (types that have one), then one
+//! slot per EBS device name (`/dev/sdf` …), empty until a volume is attached.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use super::record::Instance;
+use super::state::State;
+use super::supervisor::RunDir;
+use super::types;
+use crate::error::Ec2Error;
+use crate::fsutil;
+use crate::storage::instance_store;
+use crate::storage::volumes::{self, Volume, EBS_DEVICES};
+use crate::store::{iso8601_now, Store};
+use crate::vmm::api::{self, Request};
+
+/// Instance-store size in GB, for types that have one.
+pub fn store_gb(inst: &Instance) -> Option<u64> {
+    types::find(&inst.instance_type)
+        .map(|t| t.instance_store_gb)
+        .filter(|gb| *gb > 0)
+}
+
+/// The VMM slot of the first EBS device.
+fn ebs_base(inst: &Instance) -> usize {
+    1 + usize::from(store_gb(inst).is_some())
+}
+
+pub fn root_volume(store: &Store, inst: &Instance) -> Result<Volume, Ec2Error> {
+    Volume::of_instance(store.conn(), &inst.instance_id)?
+        .into_iter()
+        .find(|v| {
+            v.attachment
+                .as_ref()
+                .is_some_and(|a| a.device == inst.root_device_name)
+        })
+        .ok_or_else(|| {
+            Ec2Error::internal(format!(
+                "{} has no root volume attached at {}",
+                inst.instance_id, inst.root_device_name
+            ))
+        })
+}
+
+fn disk_arg(path: PathBuf, serial: Option<String>) -> String {
+    let mut s = path.display().to_string();
+    if let Some(serial) = serial {
+        s.push_str(",serial=");
+        s.push_str(&serial);
+    }
+    s
+}
+
+/// `--disk` arguments for the instance's VMM, in slot order. Creates the instance store
+/// when the instance starts from stopped (a reboot finds it in place).
+pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error> {
+    let root = root_volume(store, inst)?;
+    let mut args = vec![disk_arg(
+        store.volume_path(&root.volume_id),
+        Some(root.serial()),
+    )];
+    if let Some(gb) = store_gb(inst) {
+        let p = instance_store::ensure(store.region(), &inst.instance_id, gb)?;
+        args.push(disk_arg(p, Some("ephemeral0".into())));
+    }
+    let attached = Volume::of_instance(store.conn(), &inst.instance_id)?;
+    for device in EBS_DEVICES {
+        let vol = attached.iter().find(|v| {
+            v.attachment
+                .as_ref()
+                .is_some_and(|a| volumes::ebs_slot(&a.device) == volumes::ebs_slot(device))
+        });
+        args.push(match vol {
+            Some(v) => disk_arg(store.volume_path(&v.volume_id), Some(v.serial())),
+            None => "none".into(),
+        });
+    }
+    Ok(args)
+}
+
+/// The instance's BlockDeviceMappings, as describe-instances shows them.
+pub fn block_device_mappings(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
+    let mut out: Vec<Value> = Volume::of_instance(store.conn(), &inst.instance_id)?
+        .iter()
+        .filter_map(|v| {
+            let a = v.attachment.as_ref()?;
+            Some(json!({"DeviceName": a.device, "Ebs": {
+                "AttachTime": a.attach_time, "DeleteOnTermination": a.delete_on_termination,
+                "Status": "attached", "VolumeId": v.volume_id}}))
+        })
+        .collect();
+    if store_gb(inst).is_some() {
+        out.push(json!({"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}));
+    }
+    Ok(Value::Array(out))
+}
+
+fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {
+    (inst.state == State::Running && inst.vmm_pid.is_some())
+        .then(|| RunDir(store.instance_dir(&inst.instance_id)).sock())
+}
+
+fn vmm_call(sock: &std::path::Path, req: &Request, what: &str) -> Result<(), Ec2Error> {
+    let resp = api::call(sock, req).map_err(|e| Ec2Error::internal(format!("{what}: {e}")))?;
+    if resp.ok {
+        Ok(())
+    } else {
+        Err(Ec2Error::internal(format!(
+            "{what}: {}",
+            resp.error.unwrap_or_default()
+        )))
+    }
+}
+
+fn attachment_json(vol: &str, inst: &str, device: &str, state: &str) -> Value {
+    json!({"AttachTime": iso8601_now(), "Device": device, "InstanceId": inst,
+           "State": state, "VolumeId": vol})
+}
+
+/// `attach-volume`: recorded in one transaction, then made real in the running guest
+/// (or at the next start of a stopped one). A failed hot attach is rolled back.
+pub fn attach_volume(
+    store: &mut Store,
+    volume_id: &str,
+    instance_id: &str,
+    device: &str,
+) -> Result<Value, Ec2Error> {
+    let (inst, vol) = store.write(|tx| -> Result<(Instance, Volume), Ec2Error> {
+        Volume::get(tx, volume_id)?;
+        let inst = Instance::get(tx, instance_id)?;
+        if !matches!(inst.state, State::Running | State::Stopped) {
+            return Err(Ec2Error::new(
+                "IncorrectState",
+                format!(
+                    "Instance '{instance_id}' is {}; volumes attach to running or stopped instances",
+                    inst.state.name()
+                ),
+            ));
+        }
+        let vol = volumes::record_attach(tx, volume_id, instance_id, device)?;
+        Ok((inst, vol))
+    })?;
+    if let Some(sock) = running_vmm(store, &inst) {
+        let slot = ebs_base(&inst) + volumes::ebs_slot(device).expect("checked by record_attach");
+        let req = Request::AttachDisk {
+            slot,
+            path: store.volume_path(volume_id),
+            read_only: false,
+            serial: Some(vol.serial()),
+            replace: false,
+        };
+        if let Err(e) = vmm_call(&sock, &req, "hot attach") {
+            store.write(|tx| volumes::record_detach(tx, volume_id))?;
+            return Err(e);
+        }
+    }
+    Ok(attachment_json(volume_id, instance_id, device, "attached"))
+}
+
+/// `detach-volume`: from a stopped instance at once; from a running one only with
+/// `--force`, because ec2lab cannot see whether the guest still has it mounted.
+pub fn detach_volume(store: &mut Store, volume_id: &str, force: bool) -> Result<Value, Ec2Error> {
+    let vol = Volume::get(store.conn(), volume_id)?;
+    let Some(a) = vol.attachment.clone() else {
+        return Err(Ec2Error::new(
+            "IncorrectState",
+            format!("Volume '{volume_id}' is in the 'available' state."),
+        ));
+    };
+    let inst = Instance::get(store.conn(), &a.instance_id)?;
+    if a.device == inst.root_device_name && inst.state != State::Stopped {
+        return Err(Ec2Error::new(
+            "OperationNotPermitted",
+            format!("The root volume {volume_id} can only be detached from a stopped instance"),
+        ));
+    }
+    if inst.state.has_vmm() {
+        let Some(sock) = running_vmm(store, &inst).filter(|_| force) else {
+            return Err(Ec2Error::new(
+                "IncorrectState",
+                format!(
+                    "{volume_id} is attached to {} instance {}: unmount it in the guest, then \
+                     detach with --force (ec2lab cannot see the guest's mounts), or stop the instance first",
+                    inst.state.name(),
+                    inst.instance_id
+                ),
+            ));
+        };
+        let slot = ebs_base(&inst)
+            + volumes::ebs_slot(&a.device).ok_or_else(|| Ec2Error::internal("bad device"))?;
+        vmm_call(&sock, &Request::DetachDisk { slot }, "hot detach")?;
+    }
+    store.write(|tx| volumes::record_detach(tx, volume_id))?;
+    Ok(attachment_json(
+        volume_id,
+        &a.instance_id,
+        &a.device,
+        "detached",
+    ))
+}
+
+/// A point-in-time copy of a volume's file: if a running guest uses it, its vCPUs are
+/// paused for the copy (crash-consistent), which is a sparse copy and quick.
+pub fn freeze_copy(store: &Store, vol: &Volume, dest: &std::path::Path) -> Result<(), Ec2Error> {
+    let src = store.volume_path(&vol.volume_id);
+    let sock = match &vol.attachment {
+        Some(a) => running_vmm(store, &Instance::get(store.conn(), &a.instance_id)?),
+        None => None,
+    };
+    match sock {
+        Some(sock) => {
+            vmm_call(&sock, &Request::Pause, "pause for a point-in-time copy")?;
+            let copied = fsutil::sparse_copy(&src, dest);
+            let resumed = vmm_call(&sock, &Request::Resume, "resume after the copy");
+            copied?;
+            resumed
+        }
+        None => {
+            fsutil::sparse_copy(&src, dest)?;
+            Ok(())
+        }
+    }
+}
+
+/// After a volume grew: a running guest's disk is reopened, and sees the new size.
+pub fn refresh_size(store: &Store, vol: &Volume) -> Result<(), Ec2Error> {
+    let Some(a) = &vol.attachment else {
+        return Ok(());
+    };
+    let inst = Instance::get(store.conn(), &a.instance_id)?;
+    let Some(sock) = running_vmm(store, &inst) else {
+        return Ok(());
+    };
+    let slot = if a.device == inst.root_device_name {
+        0
+    } else {
+        ebs_base(&inst)
+            + volumes::ebs_slot(&a.device).ok_or_else(|| Ec2Error::internal("bad device"))?
+    };
+    let req = Request::AttachDisk {
+        slot,
+        path: store.volume_path(&vol.volume_id),
+        read_only: false,
+        serial: Some(vol.serial()),
+        replace: true,
+    };
+    vmm_call(&sock, &req, "resize")
+}

@@ -1,0 +1,171 @@
+//! EBS snapshots: point-in-time, incremental copies of a volume, kept in the region's
+//! content-addressed chunk store. A second snapshot of a volume stores only the chunks
+//! that changed; deleting any snapshot leaves every other one restorable.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use super::chunkstore::{ChunkError, ChunkStore};
+use super::volumes::Volume;
+use crate::error::Ec2Error;
+use crate::ids;
+use crate::ids::OWNER_ID;
+use crate::store::{iso8601_now, Store};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub snapshot_id: String,
+    pub volume_id: String,
+    pub volume_size_gib: u64,
+    pub state: String,
+    pub start_time: String,
+    pub description: String,
+    pub bytes_added: Option<i64>,
+    pub bytes_referenced: Option<i64>,
+}
+
+impl From<ChunkError> for Ec2Error {
+    fn from(e: ChunkError) -> Self {
+        Ec2Error::internal(e.to_string())
+    }
+}
+
+impl Snapshot {
+    fn from_row(r: &Row) -> rusqlite::Result<Snapshot> {
+        Ok(Snapshot {
+            snapshot_id: r.get("snapshot_id")?,
+            volume_id: r.get("volume_id")?,
+            volume_size_gib: r.get::<_, i64>("volume_size_gib")? as u64,
+            state: r.get("state")?,
+            start_time: r.get("start_time")?,
+            description: r.get("description")?,
+            bytes_added: r.get("bytes_added")?,
+            bytes_referenced: r.get("bytes_referenced")?,
+        })
+    }
+
+    pub fn get(c: &Connection, id: &str) -> Result<Snapshot, Ec2Error> {
+        if !ids::is_valid(id, "snap") {
+            return Err(Ec2Error::new(
+                "InvalidSnapshotID.Malformed",
+                format!("Invalid id: \"{id}\" (expecting \"snap-...\")"),
+            ));
+        }
+        c.query_row(
+            "SELECT * FROM snapshots WHERE snapshot_id = ?1",
+            [id],
+            Snapshot::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{id}' does not exist."),
+            )
+        })
+    }
+
+    pub fn all(c: &Connection) -> Result<Vec<Snapshot>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM snapshots ORDER BY start_time, snapshot_id")?;
+        let rows = stmt.query_map([], Snapshot::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The `Snapshots[]` element of `describe-snapshots`.
+    pub fn describe(&self) -> Value {
+        json!({
+            "SnapshotId": self.snapshot_id,
+            "VolumeId": self.volume_id,
+            "VolumeSize": self.volume_size_gib,
+            "State": self.state,
+            "StartTime": self.start_time,
+            "Progress": if self.state == "completed" { "100%" } else { "0%" },
+            "Description": self.description,
+            "OwnerId": OWNER_ID,
+            "Encrypted": false,
+            "StorageTier": "standard",
+            // What this snapshot really added to the store (incremental), and what it needs.
+            "Ec2LabInfo": {"BytesAdded": self.bytes_added, "BytesReferenced": self.bytes_referenced},
+        })
+    }
+}
+
+pub fn chunk_store(store: &Store) -> Result<ChunkStore, Ec2Error> {
+    Ok(ChunkStore::open(store.snapshots_dir())?)
+}
+
+/// Takes a snapshot of `volume_id`. `freeze_copy` makes a point-in-time copy of the volume
+/// file (pausing a guest that uses it); the copy is chunked while the guest runs on.
+pub fn create(
+    store: &mut Store,
+    volume_id: &str,
+    description: &str,
+    freeze_copy: impl FnOnce(&Store, &Volume, &Path) -> Result<(), Ec2Error>,
+) -> Result<Snapshot, Ec2Error> {
+    let vol = Volume::get(store.conn(), volume_id)?;
+    let snapshot_id = ids::new_id("snap");
+    let chunks = chunk_store(store)?;
+    let copy = store
+        .root()
+        .join("volumes")
+        .join(format!("{snapshot_id}.copy"));
+    let stats = (|| -> Result<_, Ec2Error> {
+        freeze_copy(store, &vol, &copy)?;
+        Ok(chunks.snapshot(&copy, &snapshot_id)?)
+    })();
+    let _ = std::fs::remove_file(&copy);
+    let stats = stats?;
+    let snap = Snapshot {
+        snapshot_id,
+        volume_id: volume_id.into(),
+        volume_size_gib: vol.size_gib,
+        state: "completed".into(),
+        start_time: iso8601_now(),
+        description: description.into(),
+        bytes_added: Some(stats.bytes_added as i64),
+        bytes_referenced: Some(stats.bytes_referenced as i64),
+    };
+    let recorded = store.write(|tx| -> Result<(), Ec2Error> {
+        tx.execute(
+            "INSERT INTO snapshots (snapshot_id, volume_id, volume_size_gib, state, start_time,
+               description, bytes_added, bytes_referenced) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+            params![
+                snap.snapshot_id,
+                snap.volume_id,
+                snap.volume_size_gib as i64,
+                snap.state,
+                snap.start_time,
+                snap.description,
+                snap.bytes_added,
+                snap.bytes_referenced,
+            ],
+        )?;
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        let _ = chunks.delete(&snap.snapshot_id);
+        return Err(e);
+    }
+    Ok(snap)
+}
+
+/// Deletes a snapshot; chunks no other snapshot needs are freed.
+pub fn delete(store: &mut Store, snapshot_id: &str) -> Result<u64, Ec2Error> {
+    Snapshot::get(store.conn(), snapshot_id)?;
+    store.write(|tx| -> Result<(), Ec2Error> {
+        tx.execute(
+            "DELETE FROM snapshots WHERE snapshot_id = ?1",
+            [snapshot_id],
+        )?;
+        Ok(())
+    })?;
+    Ok(chunk_store(store)?.delete(snapshot_id)?)
+}
+
+/// Writes a snapshot's bytes into a new volume file at `dest`.
+pub fn restore(store: &Store, snapshot_id: &str, dest: &Path) -> Result<(), Ec2Error> {
+    chunk_store(store)?.restore(snapshot_id, dest)?;
+    Ok(())
+}

@@ -1,0 +1,466 @@
+//! EBS volumes: persistent disks, backed by sparse files in the region's `volumes/`,
+//! attachable to one instance at a time, hot-attachable to running ones.
+//!
+//! Attachment points: an instance's VMM has a fixed set of virtio-blk slots whose media can
+//! change while the guest runs (see `vmm::devices::virtio::block`): slot 0 is the root
+//! volume, then the instance store (types that have one), then one slot per EBS device
+//! name `/dev/sdf` … `/dev/sdk`. The guest reads each volume's id from the disk's serial
+//! (`/sys/block/vdX/serial`), the way a Nitro instance reads NVMe serials.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use crate::error::Ec2Error;
+use crate::fsutil;
+use crate::ids;
+use crate::store::{iso8601_now, Store};
+
+/// Device names that can be attached at any time, in slot order.
+pub const EBS_DEVICES: [&str; 6] = [
+    "/dev/sdf", "/dev/sdg", "/dev/sdh", "/dev/sdi", "/dev/sdj", "/dev/sdk",
+];
+pub const MAX_SIZE_GIB: u64 = 16384;
+const GIB: u64 = 1 << 30;
+
+/// The EBS slot of a device name (`/dev/sdf` or `/dev/xvdf` → 0).
+pub fn ebs_slot(device: &str) -> Option<usize> {
+    let letter = device
+        .strip_prefix("/dev/sd")
+        .or_else(|| device.strip_prefix("/dev/xvd"))?;
+    EBS_DEVICES
+        .iter()
+        .position(|d| d.strip_prefix("/dev/sd") == Some(letter))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attachment {
+    pub instance_id: String,
+    pub device: String,
+    pub attach_time: String,
+    pub delete_on_termination: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Volume {
+    pub volume_id: String,
+    pub size_gib: u64,
+    pub volume_type: String,
+    pub iops: Option<i64>,
+    pub availability_zone: String,
+    pub state: String,
+    pub snapshot_id: Option<String>,
+    pub create_time: String,
+    pub attachment: Option<Attachment>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl Volume {
+    fn from_row(r: &Row) -> rusqlite::Result<Volume> {
+        let instance: Option<String> = r.get("instance_id")?;
+        let attachment = match instance {
+            Some(instance_id) => Some(Attachment {
+                instance_id,
+                device: r.get::<_, Option<String>>("device")?.unwrap_or_default(),
+                attach_time: r
+                    .get::<_, Option<String>>("attach_time")?
+                    .unwrap_or_default(),
+                delete_on_termination: r.get("delete_on_termination")?,
+            }),
+            None => None,
+        };
+        Ok(Volume {
+            volume_id: r.get("volume_id")?,
+            size_gib: r.get::<_, i64>("size_gib")? as u64,
+            volume_type: r.get("volume_type")?,
+            iops: r.get("iops")?,
+            availability_zone: r.get("availability_zone")?,
+            state: r.get("state")?,
+            snapshot_id: r.get("snapshot_id")?,
+            create_time: r.get("create_time")?,
+            attachment,
+            tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+        })
+    }
+
+    pub fn load(c: &Connection, id: &str) -> Result<Option<Volume>, Ec2Error> {
+        Ok(c.query_row(
+            "SELECT * FROM volumes WHERE volume_id = ?1",
+            [id],
+            Volume::from_row,
+        )
+        .optional()?)
+    }
+
+    pub fn get(c: &Connection, id: &str) -> Result<Volume, Ec2Error> {
+        if !ids::is_valid(id, "vol") {
+            return Err(Ec2Error::new(
+                "InvalidVolumeID.Malformed",
+                format!("Invalid id: \"{id}\" (expecting \"vol-...\")"),
+            ));
+        }
+        Self::load(c, id)?.ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidVolume.NotFound",
+                format!("The volume '{id}' does not exist."),
+            )
+        })
+    }
+
+    pub fn all(c: &Connection) -> Result<Vec<Volume>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM volumes ORDER BY create_time, volume_id")?;
+        let rows = stmt.query_map([], Volume::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn of_instance(c: &Connection, instance_id: &str) -> Result<Vec<Volume>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM volumes WHERE instance_id = ?1 ORDER BY device")?;
+        let rows = stmt.query_map([instance_id], Volume::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn insert(&self, c: &Connection) -> Result<(), Ec2Error> {
+        let a = self.attachment.as_ref();
+        c.execute(
+            "INSERT INTO volumes (volume_id, size_gib, volume_type, iops, availability_zone, state,
+               snapshot_id, create_time, instance_id, device, attach_time, delete_on_termination, tags)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+            params![
+                self.volume_id,
+                self.size_gib as i64,
+                self.volume_type,
+                self.iops,
+                self.availability_zone,
+                self.state,
+                self.snapshot_id,
+                self.create_time,
+                a.map(|a| a.instance_id.clone()),
+                a.map(|a| a.device.clone()),
+                a.map(|a| a.attach_time.clone()),
+                a.is_some_and(|a| a.delete_on_termination),
+                serde_json::to_string(&self.tags).unwrap_or_default(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The serial the guest sees: the id without its dash (20 bytes, virtio-blk's limit).
+    pub fn serial(&self) -> String {
+        self.volume_id.replace('-', "")
+    }
+
+    /// The `Volumes[]` element of `describe-volumes`.
+    pub fn describe(&self) -> Value {
+        let mut v = json!({
+            "VolumeId": self.volume_id,
+            "Size": self.size_gib,
+            "VolumeType": self.volume_type,
+            "AvailabilityZone": self.availability_zone,
+            "State": self.state,
+            "CreateTime": self.create_time,
+            "Encrypted": false,
+            "MultiAttachEnabled": false,
+            "SnapshotId": self.snapshot_id.clone().unwrap_or_default(),
+            "Attachments": self.attachment.iter().map(|a| json!({
+                "VolumeId": self.volume_id,
+                "InstanceId": a.instance_id,
+                "Device": a.device,
+                "State": "attached",
+                "AttachTime": a.attach_time,
+                "DeleteOnTermination": a.delete_on_termination,
+            })).collect::<Vec<_>>(),
+            "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
+        });
+        if let Some(iops) = self.iops {
+            v["Iops"] = json!(iops);
+        }
+        v
+    }
+}
+
+fn check_type(volume_type: &str, iops: Option<i64>) -> Result<Option<i64>, Ec2Error> {
+    match (volume_type, iops) {
+        ("gp2", None) => Ok(None),
+        ("gp3", None) => Ok(Some(3000)),
+        ("gp3" | "io1", Some(i)) if (100..=64000).contains(&i) => Ok(Some(i)),
+        ("io1", None) => Err(Ec2Error::missing_parameter(
+            "Iops (io1 volumes need --iops)",
+        )),
+        ("gp2" | "gp3" | "io1", Some(i)) => Err(Ec2Error::invalid_parameter(format!(
+            "Iops {i} is not valid for {volume_type}"
+        ))),
+        (other, _) => Err(Ec2Error::invalid_parameter(format!(
+            "Value ({other}) for parameter volumeType is invalid. Valid values: gp2, gp3, io1"
+        ))),
+    }
+}
+
+/// Free bytes on the file system holding the volumes.
+fn free_bytes(dir: &Path) -> Result<u64, Ec2Error> {
+    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| {
+        Ec2Error::internal(format!("cannot read free space of {}: {e}", dir.display()))
+    })?;
+    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+fn check_size(store: &Store, size_gib: u64) -> Result<(), Ec2Error> {
+    if size_gib == 0 || size_gib > MAX_SIZE_GIB {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Volume size {size_gib} GiB is not valid: use 1 to {MAX_SIZE_GIB} GiB"
+        )));
+    }
+    let free = free_bytes(&store.root().join("volumes"))?;
+    if size_gib * GIB > free {
+        return Err(Ec2Error::new(
+            "InsufficientVolumeCapacity",
+            format!(
+                "A {size_gib} GiB volume does not fit: the host has {} GiB free for volumes",
+                free / GIB
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What `create-volume` asks for.
+pub struct NewVolume<'a> {
+    pub size_gib: Option<u64>,
+    pub volume_type: &'a str,
+    pub iops: Option<i64>,
+    pub availability_zone: &'a str,
+    /// The volume's initial contents: written into the new file before it is recorded.
+    pub source: Option<VolumeSource<'a>>,
+    pub tags: Vec<(String, String)>,
+}
+
+pub enum VolumeSource<'a> {
+    /// A snapshot id, and a function that restores it into a path.
+    Snapshot(&'a str, u64, &'a dyn Fn(&Path) -> Result<(), Ec2Error>),
+    /// An image file (an AMI's root), copied sparse.
+    File(&'a Path),
+}
+
+/// Creates a volume file and records it (available, or attached when `attach` is given).
+pub fn create(
+    store: &mut Store,
+    req: &NewVolume,
+    attach: Option<Attachment>,
+) -> Result<Volume, Ec2Error> {
+    let region = store.region().to_string();
+    if req.availability_zone != format!("{region}a") {
+        return Err(Ec2Error::new(
+            "InvalidParameterValue",
+            format!(
+                "Value ({}) for parameter availabilityZone is invalid. This region has {region}a",
+                req.availability_zone
+            ),
+        ));
+    }
+    let iops = check_type(req.volume_type, req.iops)?;
+    let min_gib = match &req.source {
+        Some(VolumeSource::Snapshot(_, size, _)) => *size,
+        Some(VolumeSource::File(f)) => std::fs::metadata(f)?.len().div_ceil(GIB).max(1),
+        None => 1,
+    };
+    let size_gib = req.size_gib.unwrap_or(min_gib);
+    check_size(store, size_gib)?;
+    if size_gib < min_gib {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Volume of {size_gib} GiB is smaller than its source ({min_gib} GiB)"
+        )));
+    }
+    let volume_id = ids::new_id("vol");
+    let path = store.volume_path(&volume_id);
+    let made = (|| -> Result<(), Ec2Error> {
+        match &req.source {
+            Some(VolumeSource::Snapshot(_, _, restore)) => restore(&path)?,
+            Some(VolumeSource::File(f)) => {
+                fsutil::sparse_copy(f, &path)?;
+            }
+            None => {
+                std::fs::File::create(&path)?;
+            }
+        }
+        let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        if f.metadata()?.len() < size_gib * GIB {
+            f.set_len(size_gib * GIB)?;
+        }
+        f.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    let vol = Volume {
+        volume_id,
+        size_gib,
+        volume_type: req.volume_type.into(),
+        iops,
+        availability_zone: req.availability_zone.into(),
+        state: if attach.is_some() {
+            "in-use"
+        } else {
+            "available"
+        }
+        .into(),
+        snapshot_id: match &req.source {
+            Some(VolumeSource::Snapshot(id, _, _)) => Some(id.to_string()),
+            _ => None,
+        },
+        create_time: iso8601_now(),
+        attachment: attach,
+        tags: req.tags.clone(),
+    };
+    if let Err(e) = store.write(|tx| vol.insert(tx)) {
+        let _ = std::fs::remove_file(store.volume_path(&vol.volume_id));
+        return Err(e);
+    }
+    Ok(vol)
+}
+
+/// Records an attachment, or fails with EC2's error; the caller makes it real.
+pub fn record_attach(
+    c: &Connection,
+    volume_id: &str,
+    instance_id: &str,
+    device: &str,
+) -> Result<Volume, Ec2Error> {
+    let vol = Volume::get(c, volume_id)?;
+    if let Some(a) = &vol.attachment {
+        return Err(Ec2Error::new(
+            "VolumeInUse",
+            format!(
+                "{volume_id} is already attached to an instance ({})",
+                a.instance_id
+            ),
+        ));
+    }
+    if vol.state != "available" {
+        return Err(Ec2Error::new(
+            "IncorrectState",
+            format!(
+                "The volume '{volume_id}' is '{}', not 'available'",
+                vol.state
+            ),
+        ));
+    }
+    if ebs_slot(device).is_none() {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Invalid value '{device}' for unixDevice: use one of {}",
+            EBS_DEVICES.join(", ")
+        )));
+    }
+    let taken = Volume::of_instance(c, instance_id)?.into_iter().any(|v| {
+        v.attachment
+            .is_some_and(|a| ebs_slot(&a.device) == ebs_slot(device))
+    });
+    if taken {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Invalid value '{device}' for unixDevice. Attachment point {device} is already in use"
+        )));
+    }
+    c.execute(
+        "UPDATE volumes SET state = 'in-use', instance_id = ?2, device = ?3, attach_time = ?4,
+           delete_on_termination = 0 WHERE volume_id = ?1",
+        params![volume_id, instance_id, device, iso8601_now()],
+    )?;
+    Volume::get(c, volume_id)
+}
+
+pub fn record_detach(c: &Connection, volume_id: &str) -> Result<(), Ec2Error> {
+    c.execute(
+        "UPDATE volumes SET state = 'available', instance_id = NULL, device = NULL,
+           attach_time = NULL, delete_on_termination = 0 WHERE volume_id = ?1",
+        [volume_id],
+    )?;
+    Ok(())
+}
+
+/// An available volume and its file go.
+pub fn delete(store: &mut Store, volume_id: &str) -> Result<(), Ec2Error> {
+    store.write(|tx| -> Result<(), Ec2Error> {
+        let vol = Volume::get(tx, volume_id)?;
+        if vol.attachment.is_some() || vol.state != "available" {
+            return Err(Ec2Error::new(
+                "VolumeInUse",
+                format!("Volume {volume_id} is currently attached to an instance; detach it first"),
+            ));
+        }
+        tx.execute("DELETE FROM volumes WHERE volume_id = ?1", [volume_id])?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_file(store.volume_path(volume_id));
+    Ok(())
+}
+
+/// Grows a volume (EC2 never shrinks one); returns the old and new size.
+pub fn grow(store: &mut Store, volume_id: &str, size_gib: u64) -> Result<(u64, Volume), Ec2Error> {
+    check_size(store, size_gib)?;
+    let path = store.volume_path(volume_id);
+    store.write(|tx| -> Result<(u64, Volume), Ec2Error> {
+        let vol = Volume::get(tx, volume_id)?;
+        if size_gib < vol.size_gib {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "New size ({size_gib} GiB) cannot be smaller than the existing size ({} GiB)",
+                vol.size_gib
+            )));
+        }
+        let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        f.set_len(size_gib * GIB)?;
+        f.sync_all()?;
+        tx.execute(
+            "UPDATE volumes SET size_gib = ?2 WHERE volume_id = ?1",
+            params![volume_id, size_gib as i64],
+        )?;
+        Ok((vol.size_gib, Volume::get(tx, volume_id)?))
+    })
+}
+
+/// When an instance is terminated: volumes marked DeleteOnTermination go, the others are
+/// detached and stay available.
+pub fn release_for_terminated(store: &mut Store, instance_id: &str) -> Result<(), Ec2Error> {
+    let vols = Volume::of_instance(store.conn(), instance_id)?;
+    let doomed: Vec<String> = store.write(|tx| -> Result<Vec<String>, Ec2Error> {
+        let mut doomed = Vec::new();
+        for v in &vols {
+            if v.attachment
+                .as_ref()
+                .is_some_and(|a| a.delete_on_termination)
+            {
+                tx.execute("DELETE FROM volumes WHERE volume_id = ?1", [&v.volume_id])?;
+                doomed.push(v.volume_id.clone());
+            } else {
+                record_detach(tx, &v.volume_id)?;
+            }
+        }
+        Ok(doomed)
+    })?;
+    for id in doomed {
+        let _ = std::fs::remove_file(store.volume_path(&id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_map_to_slots() {
+        assert_eq!(ebs_slot("/dev/sdf"), Some(0));
+        assert_eq!(ebs_slot("/dev/xvdg"), Some(1));
+        assert_eq!(ebs_slot("/dev/sdk"), Some(5));
+        assert_eq!(ebs_slot("/dev/sdz"), None);
+        assert_eq!(ebs_slot("/dev/xvda"), None);
+    }
+
+    #[test]
+    fn types_and_iops_are_checked() {
+        assert_eq!(check_type("gp3", None), Ok(Some(3000)));
+        assert!(check_type("io1", None).is_err());
+        assert!(check_type("st1", None).is_err());
+        assert_eq!(check_type("io1", Some(500)), Ok(Some(500)));
+    }
+}
