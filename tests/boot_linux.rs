@@ -107,16 +107,36 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
     // Hot attach: the empty slot gets a 64 MiB disk, and the guest kernel sees it grow;
     // hot detach: it shrinks to nothing.
     let vol = g.path("vol.img");
-    std::fs::File::create(&vol).unwrap().set_len(64 << 20).unwrap();
-    ctl(&sock, &["attach-disk", "--slot", "1", "--path", vol.to_str().unwrap()]);
+    std::fs::File::create(&vol)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    ctl(
+        &sock,
+        &[
+            "attach-disk",
+            "--slot",
+            "1",
+            "--path",
+            vol.to_str().unwrap(),
+        ],
+    );
     assert!(
-        wait_console(&g, "vdb: detected capacity change from 0 to 131072", BOOT_TIMEOUT),
+        wait_console(
+            &g,
+            "vdb: detected capacity change from 0 to 131072",
+            BOOT_TIMEOUT
+        ),
         "the guest did not see the attached disk:\n{}",
         g.console()
     );
     ctl(&sock, &["detach-disk", "--slot", "1"]);
     assert!(
-        wait_console(&g, "vdb: detected capacity change from 131072 to 0", BOOT_TIMEOUT),
+        wait_console(
+            &g,
+            "vdb: detected capacity change from 131072 to 0",
+            BOOT_TIMEOUT
+        ),
         "the guest did not see the disk go:\n{}",
         g.console()
     );
