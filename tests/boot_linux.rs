@@ -53,14 +53,48 @@ fn ctl(sock: &std::path::Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Boots the image from its root disk with default switches, reaches the ready marker,
-/// reports milestones on the control socket, and powers off on a graceful shutdown.
+/// A host tap with an address, removed on drop.
+struct HostTap(String);
+
+impl HostTap {
+    fn new(name: &str, host_cidr: &str) -> HostTap {
+        let ip = |args: &[&str]| {
+            let ok = std::process::Command::new("ip")
+                .args(args)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ip {args:?} failed");
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", name])
+            .status();
+        ip(&["tuntap", "add", name, "mode", "tap"]);
+        ip(&["addr", "add", host_cidr, "dev", name]);
+        ip(&["link", "set", name, "up"]);
+        HostTap(name.into())
+    }
+}
+
+impl Drop for HostTap {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.0])
+            .status();
+    }
+}
+
+/// Boots the image from its root disk with default switches and a virtio-net interface,
+/// reaches the ready marker, answers ping from the host, reports milestones on the
+/// control socket, sees disks hot-attached and detached, and powers off gracefully.
 #[test]
 fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
     let Some((kernel, rootfs)) = images() else {
         return;
     };
     let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let tap_name = format!("ec2t{}", std::process::id() % 100_000);
+    let _tap = HostTap::new(&tap_name, "10.254.77.1/30");
     let g = Guest {
         dir: tempfile::tempdir().unwrap(),
     };
@@ -75,6 +109,11 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
         .arg("--disk")
         .arg(&disk)
         .args(["--disk", "none"])
+        .args(["--net", &format!("tap={tap_name}")])
+        .args([
+            "--append",
+            "ip=10.254.77.2::10.254.77.1:255.255.255.252::eth0:off",
+        ])
         .arg("--serial-out")
         .arg(g.path("console"))
         .arg("--api-sock")

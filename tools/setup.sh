@@ -8,7 +8,7 @@ packages=(
   build-essential bc bison flex libelf-dev cpio xz-utils    # guest kernel build
   linux-source-6.1                                          # guest kernel source
   busybox-static e2fsprogs                                  # guest root file system
-  nftables iproute2                                         # host networking
+  nftables iproute2 iputils-ping                            # host networking
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
 )
 

@@ -65,6 +65,12 @@ pub struct VmmArgs {
     #[arg(long = "disk", value_name = "PATH[,ro][,serial=ID]")]
     pub disks: Vec<DiskConfig>,
 
+    /// A virtio-net interface on host tap NAME (created if missing); the MAC defaults to
+    /// one derived from the tap name. Give the guest an address with --append ip=…
+    /// Repeatable.
+    #[arg(long = "net", value_name = "tap=NAME[,mac=MAC]")]
+    pub nets: Vec<crate::vmm::config::NetConfig>,
+
     /// Where the guest console goes: "-" for this terminal, "none", or a file (appended).
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     pub serial_out: SerialOut,
@@ -164,6 +170,7 @@ pub fn config_from(args: VmmArgs) -> VmConfig {
         vcpus: args.vcpus,
         mem_mib: args.mem_mib,
         disks: args.disks,
+        nets: args.nets,
         serial_out: args.serial_out,
         api_sock: args.api_sock,
         flavor: host::detect(),

@@ -26,7 +26,9 @@ pub enum ConfigError {
     MemoryTooLarge { asked: u64, available: u64 },
     #[error("{what} {path:?} does not exist or cannot be read; check the path")]
     Missing { what: &'static str, path: PathBuf },
-    #[error("Too many disks ({0}); a guest takes at most {1} virtio devices")]
+    #[error("--net needs tap=NAME (at most 15 characters) and optionally mac=xx:xx:xx:xx:xx:xx (got {0:?})")]
+    NetSpec(String),
+    #[error("Too many devices ({0} disks and network interfaces); a guest takes at most {1} virtio devices")]
     TooManyDevices(usize, usize),
 }
 
@@ -82,6 +84,53 @@ impl FromStr for DiskConfig {
     }
 }
 
+/// `--net tap=NAME[,mac=52:54:00:12:34:56]`: a virtio-net interface on a host tap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    pub tap: String,
+    pub mac: [u8; 6],
+}
+
+/// A stable, locally administered MAC derived from a name (same tap, same MAC).
+pub fn mac_for(name: &str) -> [u8; 6] {
+    // FNV-1a: tiny, stable across builds and hosts.
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let b = h.to_be_bytes();
+    [0x02, b[1], b[2], b[3], b[4], b[5]]
+}
+
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<u8> = s
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() == 2))
+        .collect::<Option<_>>()?;
+    parts.try_into().ok()
+}
+
+impl FromStr for NetConfig {
+    type Err = ConfigError;
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let mut tap = None;
+        let mut mac = None;
+        for part in spec.split(',') {
+            match part.split_once('=') {
+                Some(("tap", t)) if !t.is_empty() && t.len() < 16 => tap = Some(t.to_string()),
+                Some(("mac", m)) => {
+                    mac = Some(parse_mac(m).ok_or_else(|| ConfigError::NetSpec(spec.into()))?)
+                }
+                _ => return Err(ConfigError::NetSpec(spec.into())),
+            }
+        }
+        let tap = tap.ok_or_else(|| ConfigError::NetSpec(spec.into()))?;
+        Ok(NetConfig {
+            mac: mac.unwrap_or_else(|| mac_for(&tap)),
+            tap,
+        })
+    }
+}
+
 /// Where the guest console goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SerialOut {
@@ -112,6 +161,7 @@ pub struct VmConfig {
     pub vcpus: u8,
     pub mem_mib: u64,
     pub disks: Vec<DiskConfig>,
+    pub nets: Vec<NetConfig>,
     pub serial_out: SerialOut,
     pub api_sock: Option<PathBuf>,
     pub flavor: KvmFlavor,
@@ -203,6 +253,7 @@ mod tests {
             vcpus: 2,
             mem_mib: 256,
             disks: vec!["/dev/null".parse().unwrap()],
+            nets: vec![],
             serial_out: SerialOut::Discard,
             api_sock: None,
             flavor,
@@ -233,6 +284,18 @@ mod tests {
             "a.img,fast".parse::<DiskConfig>(),
             Err(ConfigError::DiskOption { .. })
         ));
+    }
+
+    #[test]
+    fn net_specs_parse_with_stable_macs() {
+        let n: NetConfig = "tap=ec2t0".parse().unwrap();
+        assert_eq!(n.mac, mac_for("ec2t0"));
+        assert_eq!(n.mac[0], 0x02, "locally administered, unicast");
+        let m: NetConfig = "tap=t1,mac=52:54:00:aa:bb:cc".parse().unwrap();
+        assert_eq!(m.mac, [0x52, 0x54, 0, 0xaa, 0xbb, 0xcc]);
+        assert!("mac=52:54:00:aa:bb:cc".parse::<NetConfig>().is_err());
+        assert!("tap=t,mac=zz".parse::<NetConfig>().is_err());
+        assert!("tap=averyveryverylongname".parse::<NetConfig>().is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::devices::i8042::{CTRL_ALT_DEL, I8042};
 use super::devices::serial::Serial;
 use super::devices::virtio::disk::DiskFile;
 use super::exit::{ExitSignal, GuestExit};
-use super::machine::{DiskSlots, Machine};
+use super::machine::{DiskSlots, Machine, NetDevices};
 use super::vcpu::PauseGate;
 
 /// How long a pause may take before it is reported as failed: vCPUs stop between two
@@ -41,6 +41,9 @@ pub struct Controller {
     pub guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
     disks: DiskSlots,
+    nets: NetDevices,
+    /// Each network device's tap fd, in `nets` order, to tell events apart.
+    net_fds: Vec<std::os::fd::RawFd>,
     vcpu_threads: Vec<libc::pthread_t>,
     /// The parts of the status that do not change.
     pub status: Status,
@@ -66,6 +69,19 @@ impl Controller {
             guest: machine.guest.clone(),
             pause: machine.pause.clone(),
             disks: machine.disks.clone(),
+            nets: machine.nets.clone(),
+            net_fds: machine
+                .nets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|n| {
+                    n.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .device_mut()
+                        .backend_fd()
+                })
+                .collect(),
             vcpu_threads,
             status,
             deadline: TimerFd::new()?,
@@ -218,6 +234,17 @@ impl Controller {
         })
     }
 
+    /// Frames wait on a tap: move them into the guest's receive buffers. The device keeps
+    /// what does not fit until the guest posts more buffers.
+    fn net_ready(&mut self, index: usize) {
+        let nets = self.nets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dev) = nets.get(index) {
+            let mut dev = dev.lock().unwrap_or_else(|e| e.into_inner());
+            // A queue error means a broken guest driver; its next notify resets the device.
+            let _ = dev.device_mut().rx_ready();
+        }
+    }
+
     fn accept(&mut self) {
         let Some(listener) = &self.listener else {
             return;
@@ -287,6 +314,8 @@ impl MutEventSubscriber for Controller {
             self.accept();
         } else if fd == libc::STDIN_FILENO {
             self.forward_stdin(ops);
+        } else if let Some(i) = self.net_fds.iter().position(|f| *f == fd) {
+            self.net_ready(i);
         }
     }
 
@@ -303,6 +332,15 @@ impl MutEventSubscriber for Controller {
         if self.forward_stdin {
             ops.add(Events::new(&std::io::stdin(), EventSet::IN))
                 .expect("register stdin");
+        }
+        // Edge-triggered: while the guest has no receive buffers, frames stay in the tap
+        // and a level-triggered poll would spin on them.
+        for fd in &self.net_fds {
+            ops.add(Events::new_raw(
+                *fd,
+                EventSet::IN | EventSet::EDGE_TRIGGERED,
+            ))
+            .expect("register a tap");
         }
     }
 }
@@ -325,6 +363,8 @@ mod tests {
             guest,
             pause: Arc::new(PauseGate::default()),
             disks: Default::default(),
+            nets: Default::default(),
+            net_fds: Vec::new(),
             vcpu_threads: Vec::new(),
             status: Status::default(),
             deadline: TimerFd::new().unwrap(),

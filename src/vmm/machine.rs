@@ -13,11 +13,12 @@ use thiserror::Error;
 use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 
-use super::config::{ConfigError, DiskConfig, SerialOut, VmConfig};
+use super::config::{ConfigError, SerialOut, VmConfig};
 use super::console::{ConsoleSink, GuestStatus};
 use super::devices::bus::{Bus, BusError};
 use super::devices::i8042::I8042;
 use super::devices::serial::Serial;
+use super::devices::virtio::net::Net;
 use super::devices::virtio::{self, Block, MmioTransport};
 use super::exit::ExitSignal;
 use super::memory::{self, GuestMemory};
@@ -82,6 +83,12 @@ pub enum VmmError {
         #[source]
         source: virtio::BlockError,
     },
+    #[error("Network interface on tap {tap}: {source}")]
+    Tap {
+        tap: String,
+        #[source]
+        source: virtio::tap::TapError,
+    },
     #[error("Cannot set up a virtio device: {0}")]
     Transport(#[from] virtio::mmio::TransportError),
     #[error("Cannot start a vCPU thread: {0}")]
@@ -120,12 +127,16 @@ pub struct Machine {
     pub pause: Arc<PauseGate>,
     /// The virtio-blk devices in slot order, for attaching and detaching media.
     pub disks: DiskSlots,
+    /// The virtio-net devices, whose taps the main loop polls.
+    pub nets: NetDevices,
     pub cmdline: String,
     pub mem: GuestMemory,
 }
 
 /// The block devices of a guest, by slot.
 pub type DiskSlots = Arc<Mutex<Vec<Arc<Mutex<MmioTransport<Block>>>>>>;
+/// The network devices of a guest, in `--net` order.
+pub type NetDevices = Arc<Mutex<Vec<Arc<Mutex<MmioTransport<Net>>>>>>;
 
 fn console_writer(out: &SerialOut) -> Result<Box<dyn Write + Send>, VmmError> {
     Ok(match out {
@@ -184,6 +195,7 @@ struct MmioSlot {
 struct Common {
     mem: GuestMemory,
     disks: DiskSlots,
+    nets: NetDevices,
     exit: Arc<ExitSignal>,
     guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
@@ -205,6 +217,7 @@ impl Common {
         Ok(Common {
             mem,
             disks: DiskSlots::default(),
+            nets: NetDevices::default(),
             exit: Arc::new(ExitSignal::new().map_err(VmmError::EventFd)?),
             guest: Arc::new(GuestStatus::new(started)),
             pause: Arc::new(PauseGate::default()),
@@ -227,18 +240,37 @@ impl Common {
         Ok(Arc::new(Mutex::new(Serial::new(irq_evt(vm, gsi)?, sink))))
     }
 
-    /// Puts one virtio-blk device per disk on `mmio`, in order, in the first free
-    /// `slots`; returns the slots used.
-    fn attach_disks<'s>(
+    /// Puts one virtio-blk device per disk, then one virtio-net device per network
+    /// interface, on `mmio`, in order, in the first free `slots`; returns the slots used.
+    fn attach_devices<'s>(
         &self,
         vm: &VmFd,
         mmio: &mut Bus,
-        disks: &[DiskConfig],
+        cfg: &VmConfig,
         slots: &'s [MmioSlot],
         slot_size: u64,
     ) -> Result<&'s [MmioSlot], VmmError> {
-        if disks.len() > slots.len() {
-            return Err(ConfigError::TooManyDevices(disks.len(), slots.len()).into());
+        let (disks, nets) = (&cfg.disks, &cfg.nets);
+        let wanted = disks.len() + nets.len();
+        if wanted > slots.len() {
+            return Err(ConfigError::TooManyDevices(wanted, slots.len()).into());
+        }
+        for (net, slot) in nets.iter().zip(&slots[disks.len()..]) {
+            let dev = Net::new(&net.tap, net.mac).map_err(|source| VmmError::Tap {
+                tap: net.tap.clone(),
+                source,
+            })?;
+            let interrupt = Arc::new(virtio::Interrupt::with_eventfd(irq_evt(vm, slot.gsi)?));
+            let dev = Arc::new(Mutex::new(MmioTransport::new(
+                self.mem.clone(),
+                dev,
+                interrupt,
+            )?));
+            mmio.insert(dev.clone(), slot.base, slot_size)?;
+            self.nets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dev);
         }
         for (disk, slot) in disks.iter().zip(slots) {
             let disk_err = |source| VmmError::Disk {
@@ -267,7 +299,7 @@ impl Common {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(dev);
         }
-        Ok(&slots[..disks.len()])
+        Ok(&slots[..wanted])
     }
 
     fn vcpu(&self, fd: VcpuFd, id: u8, pio: &Arc<Bus>, mmio: &Arc<Bus>) -> Vcpu {
@@ -312,6 +344,7 @@ impl Machine {
             guest: common.guest,
             pause: common.pause,
             disks: common.disks,
+            nets: common.nets,
             cmdline: parts.cmdline,
             mem: common.mem,
         }
@@ -345,8 +378,7 @@ impl Machine {
                 gsi,
             })
             .collect();
-        let used =
-            common.attach_disks(&vm, &mut mmio, &cfg.disks, &slots, layout::VIRTIO_MMIO_SIZE)?;
+        let used = common.attach_devices(&vm, &mut mmio, cfg, &slots, layout::VIRTIO_MMIO_SIZE)?;
         let mut cmdline = cfg.kernel_cmdline();
         // The kernel finds virtio-mmio devices on its command line (no ACPI, no DT).
         for s in used {
@@ -386,7 +418,7 @@ impl Machine {
     /// Follows the boot order `arch::aarch64`'s module documentation prescribes.
     #[cfg(target_arch = "aarch64")]
     fn build_arch(cfg: &VmConfig, started: Instant, kvm: Kvm, vm: VmFd) -> Result<Self, VmmError> {
-        use aarch64_boot::{arch_err, attach_disks, init_vcpus, load_payloads};
+        use aarch64_boot::{arch_err, attach_devices, init_vcpus, load_payloads};
 
         let mem_size = usize::try_from(cfg.mem_mib << 20).unwrap_or(usize::MAX);
         arch::check_mem_size(mem_size).map_err(arch_err)?;
@@ -399,7 +431,7 @@ impl Machine {
         let mut mmio = Bus::new();
         let serial = common.serial(&vm, cfg, arch::SERIAL_SPI)?;
         mmio.insert(serial.clone(), arch::SERIAL_BASE, arch::layout::SERIAL_SIZE)?;
-        let virtio = attach_disks(&common, &vm, &mut mmio, &cfg.disks)?;
+        let virtio = attach_devices(&common, &vm, &mut mmio, cfg)?;
 
         let (kernel, initrd) = load_payloads(&common.mem, cfg, mem_size)?;
         let mpidrs: Vec<u64> = fds
@@ -470,13 +502,13 @@ mod aarch64_boot {
             .collect()
     }
 
-    /// Puts the disks in the virtio-mmio slots; returns them as the FDT lists them,
-    /// which is how the guest finds them (not on its command line).
-    pub fn attach_disks(
+    /// Puts the disks and network interfaces in the virtio-mmio slots; returns them as
+    /// the FDT lists them, which is how the guest finds them (not on its command line).
+    pub fn attach_devices(
         common: &Common,
         vm: &VmFd,
         mmio: &mut Bus,
-        disks: &[DiskConfig],
+        cfg: &VmConfig,
     ) -> Result<Vec<(u64, u64, u32)>, VmmError> {
         let slots = (0..arch::VIRTIO_MMIO_SLOTS)
             .map(|i| {
@@ -487,7 +519,7 @@ mod aarch64_boot {
             })
             .collect::<Result<Vec<_>, arch::LayoutError>>()
             .map_err(arch_err)?;
-        let used = common.attach_disks(vm, mmio, disks, &slots, arch::VIRTIO_MMIO_SIZE)?;
+        let used = common.attach_devices(vm, mmio, cfg, &slots, arch::VIRTIO_MMIO_SIZE)?;
         Ok(used
             .iter()
             .map(|s| (s.base, arch::VIRTIO_MMIO_SIZE, s.gsi))
