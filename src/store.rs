@@ -132,6 +132,47 @@ CREATE TABLE snapshots (
     tags               TEXT NOT NULL DEFAULT '[]'
 );
 "#,
+    r#"
+CREATE TABLE vpcs (
+    vpc_id             TEXT PRIMARY KEY,
+    cidr               TEXT NOT NULL,
+    is_default         INTEGER NOT NULL DEFAULT 0,
+    bridge             TEXT NOT NULL UNIQUE,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE subnets (
+    subnet_id          TEXT PRIMARY KEY,
+    vpc_id             TEXT NOT NULL REFERENCES vpcs(vpc_id),
+    cidr               TEXT NOT NULL,
+    availability_zone  TEXT NOT NULL,
+    is_default         INTEGER NOT NULL DEFAULT 0,
+    map_public_ip      INTEGER NOT NULL DEFAULT 0,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE security_groups (
+    group_id           TEXT PRIMARY KEY,
+    vpc_id             TEXT NOT NULL REFERENCES vpcs(vpc_id),
+    group_name         TEXT NOT NULL,
+    description        TEXT NOT NULL,
+    ingress            TEXT NOT NULL DEFAULT '[]',
+    egress             TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX security_group_names ON security_groups(vpc_id, group_name);
+CREATE TABLE enis (
+    eni_id             TEXT PRIMARY KEY,
+    subnet_id          TEXT NOT NULL REFERENCES subnets(subnet_id),
+    vpc_id             TEXT NOT NULL,
+    mac                TEXT NOT NULL,
+    private_ip         TEXT NOT NULL,
+    tap                TEXT NOT NULL UNIQUE,
+    groups             TEXT NOT NULL DEFAULT '[]',
+    instance_id        TEXT,
+    public_ip          TEXT UNIQUE,
+    description        TEXT NOT NULL DEFAULT ''
+);
+-- A private address is never handed out twice in a subnet.
+CREATE UNIQUE INDEX eni_private_ip ON enis(subnet_id, private_ip);
+"#,
 ];
 
 pub struct Store {

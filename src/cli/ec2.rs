@@ -76,6 +76,12 @@ pub struct RunInstances {
     /// Tags, e.g. 'ResourceType=instance,Tags=[{Key=Name,Value=web}]'.
     #[arg(long, num_args = 1..)]
     pub tag_specifications: Vec<String>,
+    /// Give the instance a public address (default: on in the default subnet).
+    #[arg(long, overrides_with = "no_associate_public_ip_address")]
+    pub associate_public_ip_address: bool,
+    /// Launch without a public address.
+    #[arg(long)]
+    pub no_associate_public_ip_address: bool,
 }
 
 /// Instance ids, as most instance verbs take them.
@@ -380,6 +386,14 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
         tags: tags_for(&a.tag_specifications, "instance")?,
         root_volume_gib,
         root_delete_on_termination,
+        associate_public_ip: match (
+            a.associate_public_ip_address,
+            a.no_associate_public_ip_address,
+        ) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     let mut store = ctx.store()?;
     images::ensure_quick_start(&mut store)?;

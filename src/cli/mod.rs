@@ -7,12 +7,14 @@ pub mod ec2;
 pub mod output;
 pub mod shorthand;
 pub mod vmm;
+pub mod vpc;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
 use crate::error::EXIT_SERVICE_ERROR;
+use crate::net::groups::Direction;
 use crate::store::{DEFAULT_REGION, DEFAULT_STATE_DIR};
 use ec2::{Ctx, Failure};
 use output::OutputFormat;
@@ -85,6 +87,30 @@ pub enum Command {
     CreateSnapshot(ebs::CreateSnapshot),
     DescribeSnapshots(ebs::DescribeSnapshots),
     DeleteSnapshot(ebs::DeleteSnapshot),
+    CreateVpc(vpc::CreateVpc),
+    /// Describe VPCs (a default VPC exists from the first run).
+    DescribeVpcs,
+    DeleteVpc(vpc::DeleteVpc),
+    CreateSubnet(vpc::CreateSubnet),
+    /// Describe subnets.
+    DescribeSubnets,
+    DeleteSubnet(vpc::DeleteSubnet),
+    CreateSecurityGroup(vpc::CreateSecurityGroup),
+    DescribeSecurityGroups(vpc::DescribeSecurityGroups),
+    DeleteSecurityGroup(vpc::DeleteSecurityGroup),
+    AuthorizeSecurityGroupIngress(vpc::RuleArgs),
+    /// Allow outbound traffic (same flags as authorize-security-group-ingress).
+    AuthorizeSecurityGroupEgress(vpc::RuleArgs),
+    /// Remove an inbound rule (same flags as authorize-security-group-ingress).
+    RevokeSecurityGroupIngress(vpc::RuleArgs),
+    /// Remove an outbound rule (same flags as authorize-security-group-ingress).
+    RevokeSecurityGroupEgress(vpc::RuleArgs),
+    /// Describe network interfaces (one per instance, with its tap on this host).
+    DescribeNetworkInterfaces,
+    ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
+    /// Remove this state directory's bridges, taps and nftables tables from the host
+    /// (they come back from the store on the next command that needs them).
+    NetworkTeardown,
     /// Wait until instances reach a state.
     #[command(
         subcommand,
@@ -117,6 +143,22 @@ fn operation(cmd: &Command) -> &'static str {
         Command::CopyImage(_) => "CopyImage",
         Command::DeregisterImage(_) => "DeregisterImage",
         Command::Wait(_) => "Wait",
+        Command::CreateVpc(_) => "CreateVpc",
+        Command::DescribeVpcs => "DescribeVpcs",
+        Command::DeleteVpc(_) => "DeleteVpc",
+        Command::CreateSubnet(_) => "CreateSubnet",
+        Command::DescribeSubnets => "DescribeSubnets",
+        Command::DeleteSubnet(_) => "DeleteSubnet",
+        Command::CreateSecurityGroup(_) => "CreateSecurityGroup",
+        Command::DescribeSecurityGroups(_) => "DescribeSecurityGroups",
+        Command::DeleteSecurityGroup(_) => "DeleteSecurityGroup",
+        Command::AuthorizeSecurityGroupIngress(_) => "AuthorizeSecurityGroupIngress",
+        Command::AuthorizeSecurityGroupEgress(_) => "AuthorizeSecurityGroupEgress",
+        Command::RevokeSecurityGroupIngress(_) => "RevokeSecurityGroupIngress",
+        Command::RevokeSecurityGroupEgress(_) => "RevokeSecurityGroupEgress",
+        Command::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
+        Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
+        Command::NetworkTeardown => "NetworkTeardown",
         Command::CreateVolume(_) => "CreateVolume",
         Command::DescribeVolumes(_) => "DescribeVolumes",
         Command::AttachVolume(_) => "AttachVolume",
@@ -167,6 +209,30 @@ pub fn run(cli: Cli) -> i32 {
         Command::CopyImage(a) => ec2::copy_image(&ctx, a),
         Command::DeregisterImage(a) => ec2::deregister_image(&ctx, a),
         Command::Wait(w) => ec2::wait(&ctx, w),
+        Command::CreateVpc(a) => vpc::create_vpc(&ctx, a),
+        Command::DescribeVpcs => vpc::describe_vpcs(&ctx),
+        Command::DeleteVpc(a) => vpc::delete_vpc(&ctx, a),
+        Command::CreateSubnet(a) => vpc::create_subnet(&ctx, a),
+        Command::DescribeSubnets => vpc::describe_subnets(&ctx),
+        Command::DeleteSubnet(a) => vpc::delete_subnet(&ctx, a),
+        Command::CreateSecurityGroup(a) => vpc::create_security_group(&ctx, a),
+        Command::DescribeSecurityGroups(a) => vpc::describe_security_groups(&ctx, a),
+        Command::DeleteSecurityGroup(a) => vpc::delete_security_group(&ctx, a),
+        Command::AuthorizeSecurityGroupIngress(a) => {
+            vpc::change_rule(&ctx, a, Direction::Ingress, true)
+        }
+        Command::AuthorizeSecurityGroupEgress(a) => {
+            vpc::change_rule(&ctx, a, Direction::Egress, true)
+        }
+        Command::RevokeSecurityGroupIngress(a) => {
+            vpc::change_rule(&ctx, a, Direction::Ingress, false)
+        }
+        Command::RevokeSecurityGroupEgress(a) => {
+            vpc::change_rule(&ctx, a, Direction::Egress, false)
+        }
+        Command::DescribeNetworkInterfaces => vpc::describe_network_interfaces(&ctx),
+        Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
+        Command::NetworkTeardown => vpc::network_teardown(&ctx),
         Command::CreateVolume(a) => ebs::create_volume(&ctx, a),
         Command::DescribeVolumes(a) => ebs::describe_volumes(&ctx, a),
         Command::AttachVolume(a) => ebs::attach_volume(&ctx, a),

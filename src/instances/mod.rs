@@ -2,6 +2,7 @@
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
 pub mod disks;
+pub mod network;
 pub mod process;
 pub mod record;
 pub mod state;
@@ -42,6 +43,8 @@ pub struct LaunchRequest {
     pub tags: Vec<(String, String)>,
     pub root_volume_gib: Option<u64>,
     pub root_delete_on_termination: Option<bool>,
+    /// None: the subnet's default (on in the default subnet).
+    pub associate_public_ip: Option<bool>,
 }
 
 /// A `--filters Name=…,Values=…` entry.
@@ -163,6 +166,17 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     supervisor::ensure_all(store)
 }
 
+/// One `Instances[]` element: the record, its disks and its network.
+fn describe_one(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
+    let mut v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
+    if let Some(Value::Object(net)) = network::describe(store, inst)? {
+        for (k, val) in net {
+            v[k] = val;
+        }
+    }
+    Ok(v)
+}
+
 fn transition_json(id: &str, prev: State, cur: State) -> Value {
     json!({"InstanceId": id, "CurrentState": cur.json(), "PreviousState": prev.json()})
 }
@@ -206,6 +220,9 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             flavor.name()
         ));
     }
+    let (subnet, groups) =
+        network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
+    let public = req.associate_public_ip.unwrap_or(subnet.map_public_ip);
     let reservation_id = ids::new_id("r");
     let launch_time = iso8601_now();
     let mut made: Vec<Instance> = Vec::new();
@@ -229,8 +246,8 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 mem_mib: ty.mem_mib,
                 warnings: warnings.clone(),
                 tags: req.tags.clone(),
-                security_groups: req.security_group_ids.clone(),
-                subnet_id: req.subnet_id.clone(),
+                security_groups: groups.clone(),
+                subnet_id: Some(subnet.subnet_id.clone()),
                 root_device_name: image.root_device_name.clone(),
                 root_delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
                 reboot_pending: 0,
@@ -263,6 +280,9 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
         store.write(|tx| -> Result<(), Ec2Error> {
             for inst in &made {
                 inst.insert(tx)?;
+                if crate::net::enabled() {
+                    crate::net::eni::create(tx, &subnet, &groups, public, Some(&inst.instance_id))?;
+                }
             }
             Ok(())
         })
@@ -281,7 +301,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
         "Groups": [],
         "Instances": made
             .iter()
-            .map(|i| Ok(i.describe(store.region(), disks::block_device_mappings(store, i)?)))
+            .map(|i| describe_one(store, i))
             .collect::<Result<Vec<_>, Ec2Error>>()?,
         "OwnerId": OWNER_ID,
         "ReservationId": reservation_id,
@@ -329,7 +349,7 @@ pub fn describe_instances(
         if !keep {
             continue;
         }
-        let v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
+        let v = describe_one(store, inst)?;
         match reservations
             .iter_mut()
             .find(|(r, _)| *r == inst.reservation_id)

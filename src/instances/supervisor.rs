@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::disks;
+use super::network;
 use super::process::{self, Lock};
 use super::record::Instance;
 use super::state::{on_guest, GuestEvent, State};
@@ -247,7 +248,8 @@ impl Supervisor {
             }
         }
         let disks = disks::vmm_disks(&self.store, inst)?;
-        let cmd = vmm_command(&self.exe, inst, &self.run, &disks);
+        let mut cmd = vmm_command(&self.exe, inst, &self.run, &disks);
+        cmd.args(network::vmm_args(&self.store, inst)?);
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.path("vmm.log"))?;
         self.asked = None;
         self.booted_at = Some(Instant::now());
@@ -323,6 +325,7 @@ impl Supervisor {
 /// stays for get-console-output until the record goes.
 pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec2Error> {
     volumes::release_for_terminated(store, &inst.instance_id)?;
+    network::release(store, inst)?;
     instance_store::destroy(store.region(), &inst.instance_id);
     let run = RunDir(store.instance_dir(&inst.instance_id));
     for f in ["kernel", "initrd", "vmm.sock", "exit.json"] {

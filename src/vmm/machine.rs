@@ -484,7 +484,7 @@ mod aarch64_boot {
     use kvm_ioctls::{VcpuFd, VmFd};
     use vm_memory::GuestAddress;
 
-    use super::{arch, create_vcpu, Bus, Common, DiskConfig, MmioSlot, VmConfig, VmmError};
+    use super::{arch, create_vcpu, Bus, Common, MmioSlot, VmConfig, VmmError};
     use crate::vmm::memory::GuestMemory;
 
     pub fn arch_err(e: impl Into<arch::Error>) -> VmmError {

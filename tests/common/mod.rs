@@ -571,6 +571,8 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        // This lab's bridges, taps and nftables tables leave the host with it.
+        let _ = run_with_timeout(self.cmd(&["network-teardown"]), 60);
         // Every supervisor and VMM of this lab names the state directory on its command
         // line: end them all so no test leaves guests behind.
         let _ = Command::new("pkill")

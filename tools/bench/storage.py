@@ -75,8 +75,9 @@ POLL_S = 0.2
 
 EXAMPLES = """\
 examples:
-  # defaults (sized for a host whose guest kernel is emulated): 4 MiB sequential
-  # in 1 MiB blocks, 200 random 4 KiB ops, one guest boot per backing
+  # defaults (sized for a host whose guest kernel is emulated): 8 MiB sequential
+  # in 1 MiB blocks, 400 random 4 KiB ops, one guest boot per backing; on kvm_pvm
+  # a boot to power-off takes about 40 s, of which about 8 s is the I/O itself
   python3 tools/bench/storage.py --ec2lab /tmp/target-bench/release/ec2lab
 
   # on hardware KVM: 1 GiB sequential, 20000 random ops, 3 boots per backing
@@ -100,7 +101,7 @@ reading the numbers:
   ebs backing a guest read can come from the host's page cache while the host
   measurement reads the disk: guest/host above 1 is possible there.
 
-  The sizes are small by default so that a run takes minutes here; small transfers
+  The sizes are small by default so that a run takes a few minutes here; small transfers
   make the host numbers noisy (the host side is therefore run --host-runs times
   and the median is used). Scale up with --seq-mib, --seq-bs-kib and --rand-ops.
 """
@@ -284,6 +285,31 @@ def host_once(args, iobench, backing, data_dir, n):
 # --------------------------------------------------------------------------- report
 
 
+def fmt_ratio(guest, host):
+    """guest/host to three significant digits, and as 1/N when the guest is much slower."""
+    if not host:
+        return "n/a"
+    r = guest / host
+    return f"{r:.3g} (1/{1 / r:.0f})" if 0 < r < 0.1 else f"{r:.3g}"
+
+
+def other_vmms():
+    """Command lines of VMM processes on this host that this script did not start."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in boot.LIVE:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        name = os.path.basename(argv[0].decode(errors="replace"))
+        if (name == "ec2lab" and b"vmm" in argv[1:3]) or name in ("firecracker", "qemu-system-x86_64"):
+            out.append(f"{pid} {name}")
+    return out
+
+
 def median_of(runs, mode, key):
     return statistics.median(r["lines"][mode][key] for r in runs)
 
@@ -302,7 +328,7 @@ def results_table(res, args):
             hv = median_of(h, mode, key)
             if g:
                 gv = median_of(g, mode, key)
-                ratio = f"**{gv / hv:.3f}**" if hv else "n/a"
+                ratio = f"**{fmt_ratio(gv, hv)}**"
                 out.append(f"| {backing} | {label} | {f.format(gv)} | {f.format(hv)} | {ratio} | "
                            f"{directs(g, mode)}/{directs(h, mode)} |")
             else:
@@ -319,8 +345,7 @@ def ratio_lines(res):
         parts = []
         for mode, label, key, _ in MEASURES:
             hv = median_of(h, mode, key)
-            parts.append(f"{label.split(' (')[0]} {median_of(g, mode, key) / hv:.3f}" if hv
-                         else f"{label.split(' (')[0]} n/a")
+            parts.append(f"{label.split(' (')[0]} {fmt_ratio(median_of(g, mode, key), hv)}")
         lines.append(f"- {backing}: " + ", ".join(parts))
     return "\n".join(lines)
 
@@ -356,6 +381,8 @@ def report(args, res, started, dirs):
     guest_runs = [r for b in BACKINGS for r in (res[b].get("guest") or [])]
     lines = [f"## Storage benchmark, {started:%Y-%m-%d %H:%M} UTC", ""]
     lines += [f"- {k}: {v}" for k, v in facts]
+    lines.append(f"- Other VMM processes running at start (not started by this script): "
+                 f"{', '.join(args.others) if args.others else 'none'}")
     if not args.host_only:
         ver = run([args.ec2lab, "--version"]).stdout.strip() or "ec2lab"
         git = run(["git", "-C", REPO, "describe", "--always", "--dirty"]).stdout.strip()
@@ -415,19 +442,18 @@ def parse_args():
                    help="root image to copy and add iobench to (default guest-images/out/rootfs.ext4; "
                         "its /etc/init.d/rcS must source /etc/ec2lab/rc.d/*.sh)")
     p.add_argument("--mem-mib", type=int, default=256, help="guest memory (default 256)")
-    p.add_argument("--seq-mib", type=int, default=4,
+    p.add_argument("--seq-mib", type=int, default=8,
                    help="MiB moved by each sequential measure; also the data file size and the "
-                        "random span (default 4: about a minute of guest I/O on an emulating host; "
-                        "use 1024 or more on hardware KVM)")
+                        "random span (default 8; use 1024 or more on hardware KVM)")
     p.add_argument("--seq-bs-kib", type=int, default=1024,
                    help="block size of the sequential measures in KiB (default 1024)")
-    p.add_argument("--rand-ops", type=int, default=200,
-                   help="4 KiB operations per random measure (default 200; 20000 or more on "
+    p.add_argument("--rand-ops", type=int, default=400,
+                   help="4 KiB operations per random measure (default 400; 20000 or more on "
                         "hardware KVM)")
     p.add_argument("--runs", type=int, default=1,
                    help="guest boots per backing (default 1; each boot takes a minute or more here)")
-    p.add_argument("--host-runs", type=int, default=3,
-                   help="host-side runs per backing, median reported (default 3)")
+    p.add_argument("--host-runs", type=int, default=5,
+                   help="host-side runs per backing, median reported (default 5)")
     p.add_argument("--host-only", action="store_true",
                    help="measure the host side only (no guest; no ratios)")
     p.add_argument("--timeout", type=float, default=900,
@@ -479,6 +505,7 @@ def main():
     args = parse_args()
     signal.signal(signal.SIGTERM, boot.on_sigterm)
     started = datetime.datetime.now(datetime.timezone.utc)
+    args.others = other_vmms()
     work = shm = None
     try:
         check_inputs(args)

@@ -1,0 +1,255 @@
+//! The VPC verbs: VPCs, subnets, security groups, network interfaces, shaped like
+//! `aws ec2`'s. Every change is one transaction, then one atomic nftables update.
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::ec2::{Ctx, Failure};
+use crate::instances::{self, network, record::Instance};
+use crate::net::eni::Eni;
+use crate::net::groups::{self, Direction, Permission, SecurityGroup};
+use crate::net::vpc::{self, Subnet, Vpc};
+use crate::store::Store;
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab create-vpc --cidr-block 10.0.0.0/16\n\n\
+  A VPC is a Linux bridge on this host. Prefixes /16 to /28. ec2lab's VPCs share the\n\
+  host's routing table, so their ranges must not overlap."
+)]
+/// Create a VPC.
+pub struct CreateVpc {
+    #[arg(long)]
+    pub cidr_block: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab create-subnet --vpc-id vpc-… --cidr-block 10.0.1.0/24")]
+/// Create a subnet in a VPC.
+pub struct CreateSubnet {
+    #[arg(long)]
+    pub vpc_id: String,
+    #[arg(long)]
+    pub cidr_block: String,
+    #[arg(long)]
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab delete-subnet --subnet-id subnet-…")]
+/// Delete a subnet (it must have no network interfaces).
+pub struct DeleteSubnet {
+    #[arg(long)]
+    pub subnet_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab delete-vpc --vpc-id vpc-…")]
+/// Delete a VPC (it must have no subnets).
+pub struct DeleteVpc {
+    #[arg(long)]
+    pub vpc_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab create-security-group --group-name web --description 'web servers' --vpc-id vpc-…\n\n\
+  A new group allows all outbound traffic and no inbound traffic."
+)]
+/// Create a security group.
+pub struct CreateSecurityGroup {
+    #[arg(long)]
+    pub group_name: String,
+    #[arg(long)]
+    pub description: String,
+    /// Default: the default VPC.
+    #[arg(long)]
+    pub vpc_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab authorize-security-group-ingress --group-id sg-… --protocol tcp --port 80 --cidr 0.0.0.0/0\n  \
+  ec2lab authorize-security-group-ingress --group-id sg-… --protocol tcp --port 8000-8100 --source-group sg-…\n  \
+  ec2lab authorize-security-group-ingress --group-id sg-… --protocol icmp --port -1 --cidr 10.0.0.0/8\n\n\
+  Rules are stateful (replies pass) and apply to running instances at once.")]
+/// Add a rule to a security group (the same flags revoke it).
+pub struct RuleArgs {
+    #[arg(long)]
+    pub group_id: String,
+    /// tcp, udp, icmp, or -1 (all).
+    #[arg(long, allow_hyphen_values = true)]
+    pub protocol: String,
+    /// A port, a range (8000-8100), or -1 for all.
+    #[arg(long, allow_hyphen_values = true)]
+    pub port: Option<String>,
+    #[arg(long)]
+    pub cidr: Option<String>,
+    #[arg(long)]
+    pub source_group: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab describe-security-groups --group-ids sg-…")]
+/// Describe security groups.
+pub struct DescribeSecurityGroups {
+    #[arg(long, num_args = 1..)]
+    pub group_ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab delete-security-group --group-id sg-…\n\n\
+  A group in use by an interface, or named by another group's rule, cannot be deleted\n\
+  (DependencyViolation)."
+)]
+/// Delete a security group.
+pub struct DeleteSecurityGroup {
+    #[arg(long)]
+    pub group_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab modify-instance-attribute --instance-id i-… --groups sg-1 sg-2\n\n\
+  Replaces the security groups of the instance's interface; takes effect at once."
+)]
+/// Change an instance's security groups.
+pub struct ModifyInstanceAttribute {
+    #[arg(long)]
+    pub instance_id: String,
+    #[arg(long, num_args = 1.., required = true)]
+    pub groups: Vec<String>,
+}
+
+fn store(ctx: &Ctx) -> Result<Store, Failure> {
+    let mut s = ctx.store()?;
+    instances::housekeeping(&mut s)?;
+    vpc::ensure_default(&mut s)?;
+    Ok(s)
+}
+
+/// Firewall and bridges follow the store after every change.
+fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
+    crate::net::sync(s)?;
+    Ok(v)
+}
+
+pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let v = s.write(|tx| vpc::create_vpc(tx, &a.cidr_block, false))?;
+    synced(&s, json!({"Vpc": v.describe()}))
+}
+
+pub fn describe_vpcs(ctx: &Ctx) -> Result<Value, Failure> {
+    let s = store(ctx)?;
+    let v: Vec<Value> = Vpc::all(s.conn())?.iter().map(Vpc::describe).collect();
+    Ok(json!({"Vpcs": v}))
+}
+
+pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let v = Vpc::get(s.conn(), &a.vpc_id)?;
+    s.write(|tx| vpc::delete_vpc(tx, &a.vpc_id))?;
+    crate::net::host::delete_link(&v.bridge);
+    synced(&s, Value::Null)
+}
+
+pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let az = a
+        .availability_zone
+        .unwrap_or_else(|| format!("{}a", ctx.region));
+    let sn = s.write(|tx| vpc::create_subnet(tx, &a.vpc_id, &a.cidr_block, &az, false))?;
+    synced(&s, json!({"Subnet": sn.describe()}))
+}
+
+pub fn describe_subnets(ctx: &Ctx) -> Result<Value, Failure> {
+    let s = store(ctx)?;
+    let v: Vec<Value> = Subnet::all(s.conn())?
+        .iter()
+        .map(Subnet::describe)
+        .collect();
+    Ok(json!({"Subnets": v}))
+}
+
+pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    s.write(|tx| vpc::delete_subnet(tx, &a.subnet_id))?;
+    synced(&s, Value::Null)
+}
+
+pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let vpc_id = match a.vpc_id {
+        Some(v) => Vpc::get(s.conn(), &v)?.vpc_id,
+        None => Subnet::default(s.conn())?.vpc_id,
+    };
+    let g = s.write(|tx| groups::create(tx, &vpc_id, &a.group_name, &a.description, false))?;
+    synced(&s, json!({"GroupId": g.group_id}))
+}
+
+pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<Value, Failure> {
+    let s = store(ctx)?;
+    for g in &a.group_ids {
+        SecurityGroup::get(s.conn(), g)?;
+    }
+    let v: Vec<Value> = SecurityGroup::all(s.conn())?
+        .iter()
+        .filter(|g| a.group_ids.is_empty() || a.group_ids.contains(&g.group_id))
+        .map(SecurityGroup::describe)
+        .collect();
+    Ok(json!({"SecurityGroups": v}))
+}
+
+pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    s.write(|tx| groups::delete(tx, &a.group_id))?;
+    synced(&s, Value::Null)
+}
+
+pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let (from_port, to_port) = match &a.port {
+        Some(p) => groups::parse_ports(p)?,
+        None => (None, None),
+    };
+    let p = Permission {
+        protocol: a.protocol,
+        from_port,
+        to_port,
+        cidrs: a.cidr.into_iter().collect(),
+        groups: a.source_group.into_iter().collect(),
+    };
+    s.write(|tx| {
+        if grant {
+            groups::authorize(tx, &a.group_id, dir, p)
+        } else {
+            groups::revoke(tx, &a.group_id, dir, p)
+        }
+    })?;
+    synced(&s, json!({"Return": true}))
+}
+
+pub fn describe_network_interfaces(ctx: &Ctx) -> Result<Value, Failure> {
+    let s = store(ctx)?;
+    let subnets = Subnet::all(s.conn())?;
+    let v: Vec<Value> = Eni::all(s.conn())?
+        .iter()
+        .map(|e| e.describe(subnets.iter().find(|sn| sn.subnet_id == e.subnet_id)))
+        .collect();
+    Ok(json!({"NetworkInterfaces": v}))
+}
+
+pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let inst = Instance::get(s.conn(), &a.instance_id)?;
+    network::set_groups(&mut s, &inst, &a.groups)?;
+    Ok(Value::Null)
+}
+
+pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
+    let s = ctx.store()?;
+    crate::net::teardown(&s).map_err(Failure::Service)?;
+    Ok(Value::Null)
+}

@@ -1,0 +1,206 @@
+//! Host networking for instances: VPCs (bridges), subnets, network interfaces (taps,
+//! addresses), security groups, and the nftables firewall that enforces them. The store
+//! is the truth; [`sync`] makes the host match it, so a restart of ec2lab (or of the
+//! host) restores every bridge and the whole firewall from SQLite.
+
+pub mod eni;
+pub mod firewall;
+pub mod groups;
+pub mod host;
+pub mod vpc;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use crate::error::Ec2Error;
+use crate::store::Store;
+use firewall::{EniNet, Protocol, PublicIp, Rule, Ruleset, VpcNet};
+use groups::{Permission, SecurityGroup};
+use vpc::{Subnet, Vpc};
+
+/// Where the metadata service (a later issue) listens on each VPC's router address.
+pub const METADATA_PORT: u16 = 8775;
+
+fn to_rule(p: &Permission) -> Result<Rule, Ec2Error> {
+    let protocol = match p.protocol.as_str() {
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        "icmp" => Protocol::Icmp,
+        _ => Protocol::All,
+    };
+    let cidrs = p
+        .cidrs
+        .iter()
+        .map(|c| {
+            c.parse()
+                .map_err(|e| Ec2Error::internal(format!("stored CIDR {c}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rule {
+        protocol,
+        ports: p.from_port.zip(p.to_port),
+        cidrs,
+        source_groups: p.groups.clone(),
+    })
+}
+
+/// The firewall the store describes.
+pub fn ruleset(store: &Store) -> Result<Ruleset, Ec2Error> {
+    let c = store.conn();
+    let subnets = Subnet::all(c)?;
+    let vpcs = Vpc::all(c)?
+        .into_iter()
+        .map(|v| {
+            let gateway = subnets
+                .iter()
+                .find(|s| s.vpc_id == v.vpc_id)
+                .map_or(vpc::nth(&v.cidr, 1), Subnet::gateway);
+            VpcNet {
+                vpc_id: v.vpc_id,
+                bridge: v.bridge,
+                cidr: v.cidr,
+                gateway,
+            }
+        })
+        .collect();
+    let all = eni::Eni::all(c)?;
+    let enis = all
+        .iter()
+        .map(|e| EniNet {
+            eni_id: e.eni_id.clone(),
+            tap: e.tap.clone(),
+            vpc_id: e.vpc_id.clone(),
+            mac: e.mac_bytes(),
+            ip: e.private_ip,
+            groups: e.groups.clone(),
+        })
+        .collect();
+    let groups = SecurityGroup::all(c)?
+        .iter()
+        .map(|g| {
+            Ok(firewall::SecurityGroup {
+                group_id: g.group_id.clone(),
+                vpc_id: g.vpc_id.clone(),
+                ingress: g
+                    .ingress
+                    .iter()
+                    .map(to_rule)
+                    .collect::<Result<_, Ec2Error>>()?,
+                egress: g
+                    .egress
+                    .iter()
+                    .map(to_rule)
+                    .collect::<Result<_, Ec2Error>>()?,
+            })
+        })
+        .collect::<Result<Vec<_>, Ec2Error>>()?;
+    let public_ips = all
+        .iter()
+        .filter_map(|e| {
+            Some(PublicIp {
+                public: e.public_ip?,
+                eni_id: e.eni_id.clone(),
+            })
+        })
+        .collect();
+    Ok(Ruleset {
+        vpcs,
+        enis,
+        groups,
+        public_ips,
+        metadata: Some(firewall::MetadataService {
+            addr: Ipv4Addr::new(169, 254, 169, 254),
+            port: METADATA_PORT,
+        }),
+    })
+}
+
+/// Remembers the last script applied, so unchanged state costs no nft run. Under /run:
+/// after a host reboot (empty tables) it is gone too, and everything is applied again.
+fn applied_marker(store: &Store) -> PathBuf {
+    PathBuf::from("/run/ec2lab").join(format!(
+        "{}.nft",
+        store.root().display().to_string().replace('/', "_")
+    ))
+}
+
+/// The name of this state root's own nftables tables (`inet` and `bridge`): several state
+/// directories or regions on one host never touch each other's rules.
+fn table_name(store: &Store) -> String {
+    let h = store
+        .root()
+        .display()
+        .to_string()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    format!("{}_{:08x}", firewall::TABLE, h as u32)
+}
+
+fn rename_tables(script: &str, table: &str) -> String {
+    let from = |family: &str| format!("table {family} {}", firewall::TABLE);
+    let to = |family: &str| format!("table {family} {table}");
+    script
+        .replace(&from("inet"), &to("inet"))
+        .replace(&from("bridge"), &to("bridge"))
+}
+
+/// Host networking for instances (bridges, taps, nftables) is switched on with
+/// `EC2LAB_NETWORKING=on` while it is being finished; without it instances launch with
+/// no network interface, and the VPC verbs only change the store.
+pub fn enabled() -> bool {
+    matches!(
+        std::env::var("EC2LAB_NETWORKING").as_deref(),
+        Ok("on" | "1" | "true")
+    )
+}
+
+/// Removes everything this state root put into the host's network: its bridges, taps
+/// and nftables tables. (`ec2lab network-teardown`.)
+pub fn teardown(store: &Store) -> Result<(), Ec2Error> {
+    let c = store.conn();
+    for e in eni::Eni::all(c)? {
+        host::delete_link(&e.tap);
+    }
+    for v in Vpc::all(c)? {
+        host::delete_link(&v.bridge);
+    }
+    let t = table_name(store);
+    let script = format!(
+        "table inet {t} {{}}\ndelete table inet {t}\ntable bridge {t} {{}}\ndelete table bridge {t}\n"
+    );
+    firewall::apply(&script).map_err(|e| Ec2Error::internal(e.to_string()))?;
+    let _ = std::fs::remove_file(applied_marker(store));
+    Ok(())
+}
+
+/// Makes the host match the store: bridges with router addresses, and the firewall in
+/// one atomic `nft -f` transaction (only when it changed).
+pub fn sync(store: &Store) -> Result<(), Ec2Error> {
+    if !enabled() {
+        return Ok(());
+    }
+    let c = store.conn();
+    let subnets = Subnet::all(c)?;
+    for v in Vpc::all(c)? {
+        let gws: Vec<String> = subnets
+            .iter()
+            .filter(|s| s.vpc_id == v.vpc_id)
+            .map(|s| format!("{}/{}", s.gateway(), s.cidr.prefix))
+            .collect();
+        host::ensure_bridge(&v.bridge, &gws)?;
+    }
+    let script = firewall::render(&ruleset(store)?)
+        .map_err(|e| Ec2Error::internal(format!("the firewall rules cannot be built: {e}")))?;
+    let script = rename_tables(&script, &table_name(store));
+    let marker = applied_marker(store);
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str()) {
+        return Ok(());
+    }
+    firewall::apply(&script)
+        .map_err(|e| Ec2Error::internal(format!("the firewall could not be applied: {e}")))?;
+    let _ = std::fs::create_dir_all("/run/ec2lab");
+    let _ = std::fs::write(&marker, &script);
+    Ok(())
+}

@@ -1,0 +1,315 @@
+//! VPCs and subnets. Each VPC is a Linux bridge on the host; each of its subnets puts its
+//! router address (the subnet's first host address, as in AWS) on that bridge. A default
+//! VPC (172.31.0.0/16) with a default subnet exists from the first run, as on AWS.
+
+use std::net::Ipv4Addr;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{json, Value};
+
+use super::firewall::Ipv4Cidr;
+use crate::error::Ec2Error;
+use crate::ids::{self, OWNER_ID};
+use crate::store::Store;
+
+pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
+pub const DEFAULT_SUBNET_CIDR: &str = "172.31.0.0/20";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Vpc {
+    pub vpc_id: String,
+    pub cidr: Ipv4Cidr,
+    pub is_default: bool,
+    pub bridge: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subnet {
+    pub subnet_id: String,
+    pub vpc_id: String,
+    pub cidr: Ipv4Cidr,
+    pub availability_zone: String,
+    pub is_default: bool,
+    pub map_public_ip: bool,
+}
+
+fn cidr_col(r: &Row, col: &str) -> rusqlite::Result<Ipv4Cidr> {
+    let s: String = r.get(col)?;
+    s.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, "bad cidr".into())
+    })
+}
+
+pub fn u32_of(ip: Ipv4Addr) -> u32 {
+    u32::from(ip)
+}
+
+/// Host address `n` of a network (0 is the network address).
+pub fn nth(cidr: &Ipv4Cidr, n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(u32_of(cidr.addr) + n)
+}
+
+pub fn size(cidr: &Ipv4Cidr) -> u32 {
+    1u32 << (32 - u32::from(cidr.prefix))
+}
+
+pub fn netmask(cidr: &Ipv4Cidr) -> Ipv4Addr {
+    Ipv4Addr::from(
+        u32::MAX
+            .checked_shl(32 - u32::from(cidr.prefix))
+            .unwrap_or(0),
+    )
+}
+
+impl Subnet {
+    /// The subnet's router: its first host address, on the VPC's bridge.
+    pub fn gateway(&self) -> Ipv4Addr {
+        nth(&self.cidr, 1)
+    }
+
+    fn from_row(r: &Row) -> rusqlite::Result<Subnet> {
+        Ok(Subnet {
+            subnet_id: r.get("subnet_id")?,
+            vpc_id: r.get("vpc_id")?,
+            cidr: cidr_col(r, "cidr")?,
+            availability_zone: r.get("availability_zone")?,
+            is_default: r.get("is_default")?,
+            map_public_ip: r.get("map_public_ip")?,
+        })
+    }
+
+    pub fn all(c: &Connection) -> Result<Vec<Subnet>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM subnets ORDER BY vpc_id, cidr")?;
+        let rows = stmt.query_map([], Subnet::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn get(c: &Connection, id: &str) -> Result<Subnet, Ec2Error> {
+        c.query_row(
+            "SELECT * FROM subnets WHERE subnet_id = ?1",
+            [id],
+            Subnet::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidSubnetID.NotFound",
+                format!("The subnet ID '{id}' does not exist"),
+            )
+        })
+    }
+
+    pub fn default(c: &Connection) -> Result<Subnet, Ec2Error> {
+        c.query_row(
+            "SELECT * FROM subnets WHERE is_default = 1 ORDER BY subnet_id LIMIT 1",
+            [],
+            Subnet::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| Ec2Error::new("MissingInput", "No default subnet: give --subnet-id"))
+    }
+
+    pub fn describe(&self) -> Value {
+        json!({
+            "SubnetId": self.subnet_id,
+            "VpcId": self.vpc_id,
+            "CidrBlock": self.cidr.to_string(),
+            "AvailabilityZone": self.availability_zone,
+            "DefaultForAz": self.is_default,
+            "MapPublicIpOnLaunch": self.map_public_ip,
+            "State": "available",
+            "OwnerId": OWNER_ID,
+            // AWS reserves the first four and the last address of every subnet.
+            "AvailableIpAddressCount": size(&self.cidr).saturating_sub(5),
+        })
+    }
+}
+
+impl Vpc {
+    fn from_row(r: &Row) -> rusqlite::Result<Vpc> {
+        Ok(Vpc {
+            vpc_id: r.get("vpc_id")?,
+            cidr: cidr_col(r, "cidr")?,
+            is_default: r.get("is_default")?,
+            bridge: r.get("bridge")?,
+        })
+    }
+
+    pub fn all(c: &Connection) -> Result<Vec<Vpc>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM vpcs ORDER BY vpc_id")?;
+        let rows = stmt.query_map([], Vpc::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn get(c: &Connection, id: &str) -> Result<Vpc, Ec2Error> {
+        c.query_row("SELECT * FROM vpcs WHERE vpc_id = ?1", [id], Vpc::from_row)
+            .optional()?
+            .ok_or_else(|| {
+                Ec2Error::new(
+                    "InvalidVpcID.NotFound",
+                    format!("The vpc ID '{id}' does not exist"),
+                )
+            })
+    }
+
+    pub fn describe(&self) -> Value {
+        json!({
+            "VpcId": self.vpc_id,
+            "CidrBlock": self.cidr.to_string(),
+            "IsDefault": self.is_default,
+            "State": "available",
+            "OwnerId": OWNER_ID,
+            "InstanceTenancy": "default",
+            "Ec2LabInfo": {"Bridge": self.bridge},
+        })
+    }
+}
+
+fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
+    s.parse()
+        .map_err(|e| Ec2Error::new(code, format!("The CIDR '{s}' is invalid: {e}")))
+}
+
+/// Creates a VPC (and its security group "default"); VPCs may not overlap one another,
+/// because all their bridges share the host's routing table.
+pub fn create_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, Ec2Error> {
+    let cidr = parse_cidr(cidr, "InvalidVpc.Range")?;
+    if !(16..=28).contains(&cidr.prefix) {
+        return Err(Ec2Error::new(
+            "InvalidVpc.Range",
+            format!("The CIDR '{cidr}' is invalid: the prefix must be between /16 and /28"),
+        ));
+    }
+    if let Some(other) = Vpc::all(c)?.iter().find(|v| v.cidr.overlaps(&cidr)) {
+        return Err(Ec2Error::new(
+            "InvalidVpc.Range",
+            format!(
+                "The CIDR '{cidr}' overlaps {} ({}): ec2lab's VPCs share the host's routing table, so they must not overlap",
+                other.vpc_id, other.cidr
+            ),
+        ));
+    }
+    let vpc_id = ids::new_id("vpc");
+    let vpc = Vpc {
+        bridge: format!("ec2br{}", &vpc_id[4..14]),
+        vpc_id,
+        cidr,
+        is_default,
+    };
+    c.execute(
+        "INSERT INTO vpcs (vpc_id, cidr, is_default, bridge) VALUES (?1,?2,?3,?4)",
+        params![vpc.vpc_id, vpc.cidr.to_string(), vpc.is_default, vpc.bridge],
+    )?;
+    super::groups::create(
+        c,
+        &vpc.vpc_id,
+        "default",
+        "default VPC security group",
+        true,
+    )?;
+    Ok(vpc)
+}
+
+pub fn create_subnet(
+    c: &Connection,
+    vpc_id: &str,
+    cidr: &str,
+    az: &str,
+    is_default: bool,
+) -> Result<Subnet, Ec2Error> {
+    let vpc = Vpc::get(c, vpc_id)?;
+    let cidr = parse_cidr(cidr, "InvalidSubnet.Range")?;
+    if !(16..=28).contains(&cidr.prefix)
+        || !vpc.cidr.contains(cidr.addr)
+        || cidr.prefix < vpc.cidr.prefix
+    {
+        return Err(Ec2Error::new(
+            "InvalidSubnet.Range",
+            format!(
+                "The CIDR '{cidr}' is invalid: it must lie in {} and be /16 to /28",
+                vpc.cidr
+            ),
+        ));
+    }
+    if let Some(other) = Subnet::all(c)?
+        .iter()
+        .find(|s| s.vpc_id == vpc_id && s.cidr.overlaps(&cidr))
+    {
+        return Err(Ec2Error::new(
+            "InvalidSubnet.Conflict",
+            format!(
+                "The CIDR '{cidr}' conflicts with another subnet ({}, {})",
+                other.subnet_id, other.cidr
+            ),
+        ));
+    }
+    let subnet = Subnet {
+        subnet_id: ids::new_id("subnet"),
+        vpc_id: vpc_id.into(),
+        cidr,
+        availability_zone: az.into(),
+        is_default,
+        map_public_ip: is_default,
+    };
+    c.execute(
+        "INSERT INTO subnets (subnet_id, vpc_id, cidr, availability_zone, is_default, map_public_ip)
+         VALUES (?1,?2,?3,?4,?5,?6)",
+        params![
+            subnet.subnet_id,
+            subnet.vpc_id,
+            subnet.cidr.to_string(),
+            subnet.availability_zone,
+            subnet.is_default,
+            subnet.map_public_ip
+        ],
+    )?;
+    Ok(subnet)
+}
+
+/// The default VPC and subnet, made on first use.
+pub fn ensure_default(store: &mut Store) -> Result<(), Ec2Error> {
+    let az = format!("{}a", store.region());
+    store.write(|tx| -> Result<(), Ec2Error> {
+        let exists: Option<String> = tx
+            .query_row("SELECT vpc_id FROM vpcs WHERE is_default = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_none() {
+            let vpc = create_vpc(tx, DEFAULT_VPC_CIDR, true)?;
+            create_subnet(tx, &vpc.vpc_id, DEFAULT_SUBNET_CIDR, &az, true)?;
+        }
+        Ok(())
+    })
+}
+
+fn in_use(c: &Connection, sql: &str, id: &str) -> Result<bool, Ec2Error> {
+    Ok(c.query_row(sql, [id], |_| Ok(())).optional()?.is_some())
+}
+
+pub fn delete_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+    Subnet::get(c, id)?;
+    if in_use(c, "SELECT 1 FROM enis WHERE subnet_id = ?1", id)? {
+        return Err(Ec2Error::new(
+            "DependencyViolation",
+            format!(
+                "The subnet '{id}' has dependencies (network interfaces) and cannot be deleted."
+            ),
+        ));
+    }
+    c.execute("DELETE FROM subnets WHERE subnet_id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn delete_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+    Vpc::get(c, id)?;
+    if in_use(c, "SELECT 1 FROM subnets WHERE vpc_id = ?1", id)? {
+        return Err(Ec2Error::new(
+            "DependencyViolation",
+            format!("The vpc '{id}' has dependencies (subnets) and cannot be deleted."),
+        ));
+    }
+    c.execute("DELETE FROM security_groups WHERE vpc_id = ?1", [id])?;
+    c.execute("DELETE FROM vpcs WHERE vpc_id = ?1", [id])?;
+    Ok(())
+}
