@@ -56,14 +56,7 @@ fn kernel_power_down_line_ends_the_vmm_as_power_off() {
 #[test]
 fn control_socket_reports_status_and_stops_hard() {
     let g = Guest::new(&Asm::new().print("up\n").halt_forever(), false);
-    let sock = g.path("api.sock");
-    let child = g
-        .vmm(&["--api-sock", sock.to_str().unwrap()])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_path(&sock, 20);
+    let (child, sock) = g.spawn_with_api(&[]);
     let status = run_with_timeout(
         {
             let mut c = ec2lab();
@@ -110,14 +103,7 @@ fn graceful_shutdown_delivers_ctrl_alt_del() {
         .print("got ctrl-alt-del\n")
         .reset();
     let g = Guest::new(&code, false);
-    let sock = g.path("api.sock");
-    let child = g
-        .vmm(&["--api-sock", sock.to_str().unwrap()])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_path(&sock, 20);
+    let (child, sock) = g.spawn_with_api(&[]);
     let mut c = ec2lab();
     c.args([
         "vmm-ctl",
@@ -137,14 +123,7 @@ fn graceful_shutdown_delivers_ctrl_alt_del() {
 #[test]
 fn shutdown_deadline_stops_a_guest_that_ignores_it() {
     let g = Guest::new(&Asm::new().halt_forever(), false);
-    let sock = g.path("api.sock");
-    let child = g
-        .vmm(&["--api-sock", sock.to_str().unwrap()])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for_path(&sock, 20);
+    let (child, sock) = g.spawn_with_api(&[]);
     let mut c = ec2lab();
     c.args([
         "vmm-ctl",

@@ -103,28 +103,8 @@ fn read_only_disk_refuses_the_guest_write() {
 fn a_disk_attached_to_a_running_guest_becomes_readable() {
     const SLOT1: u32 = MMIO + 0x1000;
     let mut a = Asm::new();
-    // Driver up on slot 1 with its own rings (the slot has no media yet).
-    for (off, v) in [
-        (0x70, 1),
-        (0x70, 3),
-        (0x24, 1),
-        (0x20, 1),
-        (0x24, 0),
-        (0x20, 0),
-        (0x70, 0xb),
-        (0x30, 0),
-        (0x38, 8),
-        (0x80, DESC),
-        (0x84, 0),
-        (0x90, AVAIL),
-        (0x94, 0),
-        (0xa0, USED),
-        (0xa4, 0),
-        (0x44, 1),
-        (0x70, 0xf),
-    ] {
-        a = store(a, SLOT1 + off, v);
-    }
+    // Driver up on slot 1 (the slot has no media yet).
+    a = virtio_init_at(a, SLOT1, DESC, AVAIL, USED);
     a = a.print("waiting\n");
     // mov ebx, capacity register; poll: mov eax,[ebx]; test eax,eax; jz poll
     a = a.mov_ebx(SLOT1 + 0x100);

@@ -1,61 +1,76 @@
 //! Security groups, anti-spoofing, VPC isolation and NAT for ec2lab, rendered
-//! as one nftables transaction.
+//! as one nftables transaction ([`render`], then [`apply`]).
 //!
 //! # Design
 //!
-//! Two tables are owned by ec2lab and nothing else is ever touched:
+//! Two tables are owned by ec2lab; nothing else is ever touched.
 //!
-//! * `table bridge ec2lab` filters every frame that enters or leaves an ENI
-//!   tap. Instance-to-instance traffic inside a VPC is bridged and never
-//!   reaches the IP hooks on its own, so this is the only place that sees it.
-//!   - `forward` (tap -> tap): anti-spoofing of the sender, egress rules of
-//!     the sending ENI, ingress rules of the receiving ENI.
-//!   - `input` (tap -> host: the gateway, metadata, and everything routed to
-//!     the outside): anti-spoofing, metadata allowance, egress rules.
-//!   - `output` (host -> tap: the host itself and everything routed in from
-//!     outside, including DNATed public-IP traffic): ingress rules.
+//! `table bridge ec2lab` is stateless layer-2 hygiene on the bridge ports:
+//! * `forward` (tap -> tap) and `input` (tap -> host) jump, via the verdict
+//!   map `spoof` keyed by tap name, to `<eni>_spoof`: the source MAC must be
+//!   the ENI's, only IPv4 and ARP may pass, ARP sender MAC/IP and IPv4 source
+//!   must be the ENI's. Ports that are not known taps are not checked (the
+//!   kernel may lack `meta ibrname`, so other bridges cannot be told apart);
+//!   only ENI taps may be enslaved to VPC bridges.
+//! * `forward` also drops tap-to-tap IPv4 that the inet table did not see
+//!   (no [`SEEN_MARK`]), see "Prerequisite" below.
+//! * `output` (host -> tap): only IPv4 and ARP.
 //!
-//!   Per ENI there are three regular chains (`<eni>_spoof`, `<eni>_out`,
-//!   `<eni>_in`), dispatched through verdict maps keyed by tap name.
-//!   Egress chains `return` on a match (so the receiver's ingress chain still
-//!   runs for tap -> tap traffic) and drop otherwise; ingress chains accept on
-//!   a match and drop otherwise. Source-group rules use one named set of
-//!   member IPs per group (`sg_<id>_m`).
+//! `table inet ec2lab` holds everything stateful:
+//! * `vpc_egress` (prerouting, priority mangle: after conntrack, before
+//!   DNAT) sees every packet an instance sends, whether bridged to another
+//!   instance, for the host, or routed out. Established/related pass, the
+//!   metadata address passes, otherwise the verdict map `egress` (source IP
+//!   -> `<eni>_out`) applies the union of the ENI's groups' egress rules;
+//!   no match drops.
+//! * `vpc_ingress` (postrouting, priority 200 i.e. after SNAT, output device
+//!   a VPC bridge) sees every packet towards an instance: bridged, routed in
+//!   (after public-IP DNAT) or sent by the host. Map `ingress` (destination
+//!   IP -> `<eni>_in`) applies the ingress rules; no match drops.
+//! * Source-group rules use one set of member IPs per group (`sg_<id>_m`).
+//!   IP addresses identify ENIs because the bridge table stops spoofing and
+//!   VPC CIDRs may not overlap.
+//! * `forward`: instances are reachable from other VPCs and from non-VPC
+//!   interfaces only through public IPs (DNATed connections); private
+//!   addresses only from their own VPC and from the host itself.
+//! * `nat_prerouting`: metadata `addr:80` -> `<gateway>:<port>` per bridge,
+//!   public -> private; `nat_output`: public -> private for the host's own
+//!   connections; `nat_postrouting`: private -> public SNAT for ENIs with a
+//!   public IP, masquerade for the rest of each VPC CIDR, except towards the
+//!   VPC's own bridge.
 //!
-//! * `table inet ec2lab` does what needs routing: VPC isolation (forward),
-//!   public-IP DNAT (prerouting for packets from outside, output for the
-//!   host's own packets), metadata DNAT (prerouting), SNAT to the public IP
-//!   and masquerade for everything else leaving a VPC (postrouting).
+//! # Prerequisite: br_netfilter on every VPC bridge
 //!
-//! # Conntrack on bridges (prerequisite)
-//!
-//! Security groups are stateful, so the bridge chains use `ct state`. The
-//! bridge family has no conntrack of its own unless the kernel has
-//! `nf_conntrack_bridge` (CONFIG_NF_CONNTRACK_BRIDGE; ec2lab's reference
-//! kernel does not). ec2lab therefore relies on br_netfilter, which runs the
-//! IPv4 conntrack/NAT hooks for bridged frames, and must be switched on per
-//! VPC bridge: `ip link set dev <bridge> type bridge nf_call_iptables 1`
-//! (see [`enable_bridge_conntrack`]). Without it every IPv4 frame on the
-//! bridge is seen as `ct state invalid` and dropped: the firewall fails
-//! closed rather than open. Side effect of br_netfilter: bridged IPv4 also
-//! traverses the host's other `ip`/`inet` forward chains, so a host whose
-//! forward policy is drop (e.g. Docker's) must accept the ec2lab bridges.
+//! Stateful filtering needs conntrack. The bridge family has none unless the
+//! kernel has `nf_conntrack_bridge` (CONFIG_NF_CONNTRACK_BRIDGE; ec2lab's
+//! reference kernel lacks it, and then any `ct` expression in a bridge table
+//! fails to load with "Protocol error"). So filtering happens in the inet
+//! family, which bridged frames reach only through br_netfilter, enabled per
+//! bridge with `ip link set dev <bridge> type bridge nf_call_iptables 1`
+//! ([`enable_bridge_conntrack`]). Without it, instance-to-instance IPv4 is
+//! dropped (fail closed); routed traffic is filtered either way. Side
+//! effect: bridged IPv4 also traverses the host's other ip/inet forward
+//! chains, so a host whose forward policy is drop (e.g. with Docker) must
+//! accept traffic in and out of the ec2lab bridges.
 //!
 //! # Routing assumptions
 //!
 //! Public IPs are configured on no interface and need no route on the host:
-//! DNAT happens in prerouting/output, i.e. before the routing decision, and
-//! the private address is routed through the VPC bridge's connected route.
-//! For the host's own `curl http://<public>/` the kernel needs *some* route
-//! to pick a source address before the output hook runs (a default route is
-//! enough). Hosts other than this one reach public IPs only if their router
-//! sends those addresses to this host. Forwarding (`net.ipv4.ip_forward=1`)
-//! is required for instances to reach the outside.
+//! DNAT happens in prerouting/output, before the routing decision, and the
+//! private address is reached through the VPC bridge's connected route. For
+//! the host's own `curl http://<public>/` the kernel needs *some* route to
+//! the public address (a default route is enough) to pick a source address
+//! before the output hook runs. Other machines reach public IPs only if their
+//! router sends those addresses to this host. Instances reach the outside
+//! only with `net.ipv4.ip_forward=1`.
 //!
-//! Only IPv4 is supported: any non-IPv4, non-ARP frame from or to a tap is
-//! dropped.
+//! Traffic from another VPC to a public IP is masqueraded to the target
+//! VPC's gateway address (or SNATed to the sender's public IP), so that is
+//! the source the target's ingress rules see.
+//!
+//! Only IPv4 is supported; other frames from or to taps are dropped.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -66,6 +81,12 @@ use serde::{Deserialize, Serialize};
 
 /// Name of both ec2lab tables (`inet` and `bridge` families).
 pub const TABLE: &str = "ec2lab";
+
+/// Packet mark bit set by the inet egress chain on everything it filtered;
+/// the bridge forward chain drops tap-to-tap IPv4 without it. Outside the
+/// bits Kubernetes (0xc000) and Tailscale (0xff0000) use; it stays set on
+/// packets instances send, so host fwmark routing rules must ignore it.
+pub const SEEN_MARK: u32 = 0x1000_0000;
 
 /// Environment variable that overrides the `nft` binary.
 pub const NFT_ENV: &str = "EC2LAB_NFT";
@@ -315,6 +336,12 @@ pub enum FirewallError {
         cmd: String,
         status: String,
         stderr: String,
+    },
+    #[error("cannot enable br_netfilter on bridge {bridge:?} (`{cmd}`): {detail}; create the bridge first, run as root, and check that iproute2 is installed")]
+    BridgeSetup {
+        bridge: String,
+        cmd: String,
+        detail: String,
     },
 }
 
@@ -630,23 +657,17 @@ fn proto_match(rule: &Rule) -> String {
 }
 
 /// nft rules for one SG rule; `peer` is `saddr` (ingress) or `daddr`
-/// (egress), `verdict` is `accept` (ingress) or `return` (egress).
-fn rule_lines(
-    rule: &Rule,
-    peer: &str,
-    verdict: &str,
-    group_sets: &HashMap<&str, String>,
-    out: &mut Vec<String>,
-) {
+/// (egress).
+fn rule_lines(rule: &Rule, peer: &str, group_sets: &HashMap<&str, String>, out: &mut Vec<String>) {
     let proto = proto_match(rule);
     let cidrs = disjoint(&rule.cidrs);
     if let Some(set) = nft_set(cidrs.iter().map(|c| c.to_string())) {
-        out.push(format!("{proto}ip {peer} {set} {verdict}"));
+        out.push(format!("{proto}ip {peer} {set} accept"));
     }
     for sg in &rule.source_groups {
         // Validated: every referenced group has a set.
         if let Some(set) = group_sets.get(sg.as_str()) {
-            out.push(format!("{proto}ip {peer} @{set} {verdict}"));
+            out.push(format!("{proto}ip {peer} @{set} accept"));
         }
     }
 }
@@ -655,6 +676,14 @@ fn chain(out: &mut String, name: &str, lines: &[String]) {
     out.push_str(&format!("\tchain {name} {{\n"));
     for l in lines {
         out.push_str(&format!("\t\t{l}\n"));
+    }
+    out.push_str("\t}\n");
+}
+
+fn map_decl(out: &mut String, name: &str, ty: &str, elems: Option<String>) {
+    out.push_str(&format!("\tmap {name} {{\n\t\ttype {ty}\n"));
+    if let Some(e) = elems {
+        out.push_str(&format!("\t\telements = {e}\n"));
     }
     out.push_str("\t}\n");
 }
@@ -686,9 +715,13 @@ pub fn render(rs: &Ruleset) -> Result<String, FirewallError> {
             )
         })
         .collect();
+    let eni_names: Vec<String> = rs
+        .enis
+        .iter()
+        .map(|e| namer.name("eni", &e.eni_id))
+        .collect();
     let vpcs: HashMap<&str, &VpcNet> = rs.vpcs.iter().map(|v| (v.vpc_id.as_str(), v)).collect();
-    let bridges = nft_set(quoted(rs.vpcs.iter().map(|v| v.bridge.as_str())));
-    let taps = nft_set(quoted(rs.enis.iter().map(|e| e.tap.as_str())));
+    let mark = format!("0x{SEEN_MARK:08x}");
 
     let mut s = String::new();
     s.push_str("# Generated by ec2lab; replaced as a whole on every change.\n");
@@ -699,10 +732,73 @@ pub fn render(rs: &Ruleset) -> Result<String, FirewallError> {
         ));
     }
 
-    // --- bridge table -----------------------------------------------------
+    // --- bridge table: stateless layer-2 anti-spoofing --------------------
     s.push_str(&format!("\ntable bridge {TABLE} {{\n"));
-    set_decl(&mut s, "bridges", "ifname", bridges.clone());
-    set_decl(&mut s, "taps", "ifname", taps);
+    set_decl(
+        &mut s,
+        "taps",
+        "ifname",
+        nft_set(quoted(rs.enis.iter().map(|e| e.tap.as_str()))),
+    );
+    let mut spoof_map = Vec::new();
+    for (e, base) in rs.enis.iter().zip(&eni_names) {
+        let mac = fmt_mac(&e.mac);
+        chain(
+            &mut s,
+            &format!("{base}_spoof"),
+            &[
+                format!("ether saddr != {mac} counter drop"),
+                // IPv4 only: IPv6 and anything else cannot be validated.
+                "ether type != { ip, arp } counter drop".into(),
+                format!("arp saddr ether != {mac} counter drop"),
+                format!("arp saddr ip != {} counter drop", e.ip),
+                format!("ip saddr != {} counter drop", e.ip),
+            ],
+        );
+        spoof_map.push(format!("\"{}\" : jump {base}_spoof", e.tap));
+    }
+    map_decl(&mut s, "spoof", "ifname : verdict", nft_set(spoof_map));
+    // Frames entering the bridge from a tap. Ports that are no known tap are
+    // left alone: this kernel cannot match the bridge a port belongs to
+    // (no NFT_BRIDGE_META), so other bridges, and other ec2lab state roots
+    // with their own tables, must not be affected.
+    let mut fwd = vec![
+        "type filter hook forward priority 0; policy accept;".to_string(),
+        "iifname vmap @spoof".into(),
+    ];
+    // Tap-to-tap IPv4 is filtered by the inet table only if br_netfilter is
+    // on for the bridge; its prerouting chain marks what it saw. Unmarked
+    // means unfiltered, so drop (fail closed).
+    fwd.push(format!(
+        "iifname @taps ether type ip meta mark & {mark} != {mark} counter drop"
+    ));
+    chain(&mut s, "forward", &fwd);
+    chain(
+        &mut s,
+        "input",
+        &[
+            "type filter hook input priority 0; policy accept;".into(),
+            "iifname vmap @spoof".into(),
+        ],
+    );
+    chain(
+        &mut s,
+        "output",
+        &[
+            "type filter hook output priority 0; policy accept;".into(),
+            "oifname @taps ether type != { ip, arp } counter drop".into(),
+        ],
+    );
+    s.push_str("}\n");
+
+    // --- inet table: stateful security groups, isolation, NAT -------------
+    s.push_str(&format!("\ntable inet {TABLE} {{\n"));
+    set_decl(
+        &mut s,
+        "bridges",
+        "ifname",
+        nft_set(quoted(rs.vpcs.iter().map(|v| v.bridge.as_str()))),
+    );
     let mut sg_sorted: Vec<&SecurityGroup> = rs.groups.iter().collect();
     sg_sorted.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     for g in &sg_sorted {
@@ -718,128 +814,82 @@ pub fn render(rs: &Ruleset) -> Result<String, FirewallError> {
             nft_set(members),
         );
     }
-
-    let mut spoof_map = Vec::new();
     let mut egress_map = Vec::new();
     let mut ingress_map = Vec::new();
-    for e in &rs.enis {
-        let base = namer.name("eni", &e.eni_id);
-        let mac = fmt_mac(&e.mac);
-        chain(
-            &mut s,
-            &format!("{base}_spoof"),
-            &[
-                format!("ether saddr != {mac} drop"),
-                format!("arp saddr ether != {mac} drop"),
-                format!("arp saddr ip != {} drop", e.ip),
-                format!("ip saddr != {} drop", e.ip),
-            ],
-        );
+    for (e, base) in rs.enis.iter().zip(&eni_names) {
         let mut egress = Vec::new();
         let mut ingress = Vec::new();
         for gid in &e.groups {
             let g = groups[gid.as_str()];
             for r in &g.egress {
-                rule_lines(r, "daddr", "return", &group_sets, &mut egress);
+                rule_lines(r, "daddr", &group_sets, &mut egress);
             }
             for r in &g.ingress {
-                rule_lines(r, "saddr", "accept", &group_sets, &mut ingress);
+                rule_lines(r, "saddr", &group_sets, &mut ingress);
             }
         }
-        egress.push("drop".into());
-        ingress.push("drop".into());
+        egress.push("counter drop".into());
+        ingress.push("counter drop".into());
         chain(&mut s, &format!("{base}_out"), &egress);
         chain(&mut s, &format!("{base}_in"), &ingress);
-        spoof_map.push(format!("\"{}\" : jump {base}_spoof", e.tap));
-        egress_map.push(format!("\"{}\" : jump {base}_out", e.tap));
-        ingress_map.push(format!("\"{}\" : jump {base}_in", e.tap));
+        egress_map.push(format!("{} : jump {base}_out", e.ip));
+        ingress_map.push(format!("{} : jump {base}_in", e.ip));
     }
-    for (name, elems) in [
-        ("spoof", spoof_map),
-        ("egress", egress_map),
-        ("ingress", ingress_map),
-    ] {
-        match nft_set(elems) {
-            Some(e) => s.push_str(&format!(
-                "\tmap {name} {{\n\t\ttype ifname : verdict\n\t\telements = {e}\n\t}}\n"
-            )),
-            None => s.push_str(&format!(
-                "\tmap {name} {{\n\t\ttype ifname : verdict\n\t}}\n"
-            )),
-        }
-    }
+    map_decl(&mut s, "egress", "ipv4_addr : verdict", nft_set(egress_map));
+    map_decl(
+        &mut s,
+        "ingress",
+        "ipv4_addr : verdict",
+        nft_set(ingress_map),
+    );
 
-    // Common prologue of frames coming from a tap: other bridges on the host
-    // are not ours; unknown ports on our bridges get nothing; the sender must
-    // not spoof; only IPv4 and ARP exist here; then conntrack.
-    let from_tap = [
-        "iifname != @taps drop",
-        "iifname vmap @spoof",
-        "ether type arp accept",
-        "ether type != ip drop",
-        "ct state invalid drop",
-    ];
-    let mut fwd: Vec<String> = vec![
-        "type filter hook forward priority 0; policy accept;".into(),
-        "meta ibrname != @bridges accept".into(),
-    ];
-    fwd.extend(from_tap.iter().map(|l| l.to_string()));
-    fwd.extend([
-        "oifname != @taps drop".to_string(),
+    // Egress: everything an instance sends enters the IP stack here (bridged
+    // frames via br_netfilter, routed ones via the bridge device). Priority
+    // mangle: after conntrack, before DNAT, so rules see the destination the
+    // guest chose (169.254.169.254, a public IP).
+    let mut pre = vec![
+        "type filter hook prerouting priority mangle; policy accept;".to_string(),
+        "iifname != @bridges accept".into(),
+        format!("meta mark set meta mark | {mark}"),
+        "ct state invalid counter drop".into(),
         "ct state established,related accept".into(),
-        "iifname vmap @egress".into(),
-        "oifname vmap @ingress".into(),
-    ]);
-    chain(&mut s, "forward", &fwd);
-
-    let mut input: Vec<String> = vec![
-        "type filter hook input priority 0; policy accept;".into(),
-        "meta ibrname != @bridges accept".into(),
     ];
-    input.extend(from_tap.iter().map(|l| l.to_string()));
     if let Some(m) = &rs.metadata {
-        // DNAT already happened (br_netfilter runs prerouting first), so
-        // match the original destination; allowed whatever the groups say.
-        input.push(format!(
-            "ct original ip daddr {} meta l4proto tcp ct original proto-dst 80 accept",
-            m.addr
-        ));
+        pre.push(format!("ip daddr {} tcp dport 80 accept", m.addr));
     }
-    input.extend([
-        "ct state established,related accept".to_string(),
-        "iifname vmap @egress".into(),
-    ]);
-    chain(&mut s, "input", &input);
-
+    pre.extend(["ip saddr vmap @egress".to_string(), "counter drop".into()]);
+    chain(&mut s, "vpc_egress", &pre);
+    // Ingress: everything that leaves through a VPC bridge (bridged, routed
+    // from outside after DNAT, or sent by the host) passes postrouting with
+    // the bridge as output device; the destination is the private IP.
+    // Priority 200, after srcnat: rules see the source the instance will see.
     chain(
         &mut s,
-        "output",
+        "vpc_ingress",
         &[
-            "type filter hook output priority 0; policy accept;".into(),
-            "meta obrname != @bridges accept".into(),
-            "oifname != @taps drop".into(),
-            "ether type arp accept".into(),
-            "ether type != ip drop".into(),
-            "ct state invalid drop".into(),
+            "type filter hook postrouting priority 200; policy accept;".into(),
+            "oifname != @bridges accept".into(),
+            "ct state invalid counter drop".into(),
             "ct state established,related accept".into(),
-            "oifname vmap @ingress".into(),
+            "ip daddr vmap @ingress".into(),
+            "counter drop".into(),
         ],
     );
-    s.push_str("}\n");
 
-    // --- inet table -------------------------------------------------------
-    s.push_str(&format!("\ntable inet {TABLE} {{\n"));
-    set_decl(&mut s, "bridges", "ifname", bridges);
-    let mut fwd = vec!["type filter hook forward priority 0; policy accept;".to_string()];
+    // Public IPs are reachable from anywhere, other VPCs included (security
+    // groups still apply); replies share the connection's dnat status.
+    let mut fwd = vec![
+        "type filter hook forward priority 0; policy accept;".to_string(),
+        "oifname @bridges ct status dnat accept".into(),
+    ];
     for v in &rs.vpcs {
         fwd.push(format!(
-            "iifname \"{b}\" oifname != \"{b}\" oifname @bridges drop",
+            "iifname \"{b}\" oifname != \"{b}\" oifname @bridges counter drop",
             b = v.bridge
         ));
     }
-    // Private addresses are not reachable from outside, only public IPs.
-    fwd.push("oifname @bridges iifname != @bridges ct state new ct status dnat accept".into());
-    fwd.push("oifname @bridges iifname != @bridges ct state new drop".into());
+    // From outside, only public IPs (DNAT) reach instances, not private IPs.
+    fwd.push("oifname @bridges iifname != @bridges ct state new counter drop".into());
     chain(&mut s, "forward", &fwd);
 
     let eni_by_id: HashMap<&str, &EniNet> =
@@ -865,10 +915,11 @@ pub fn render(rs: &Ruleset) -> Result<String, FirewallError> {
         }
     }
     pre.extend(dnat.iter().cloned());
-    chain(&mut s, "prerouting", &pre);
+    chain(&mut s, "nat_prerouting", &pre);
+    // The host's own connections to public IPs: DNAT in output reroutes.
     let mut out = vec!["type nat hook output priority -100; policy accept;".to_string()];
     out.extend(dnat);
-    chain(&mut s, "output", &out);
+    chain(&mut s, "nat_output", &out);
     let mut post = vec!["type nat hook postrouting priority srcnat; policy accept;".to_string()];
     post.extend(snat);
     for v in &rs.vpcs {
@@ -877,7 +928,7 @@ pub fn render(rs: &Ruleset) -> Result<String, FirewallError> {
             v.cidr, v.bridge
         ));
     }
-    chain(&mut s, "postrouting", &post);
+    chain(&mut s, "nat_postrouting", &post);
     s.push_str("}\n");
     Ok(s)
 }
@@ -986,30 +1037,705 @@ pub fn enable_bridge_conntrack(netns: Option<&str>, bridge: &str) -> Result<(), 
         "1",
     ]);
     let shown = format!("{cmd:?}");
-    let out = cmd.output().map_err(|source| FirewallError::Spawn {
+    let fail = |detail: String| FirewallError::BridgeSetup {
+        bridge: bridge.to_string(),
         cmd: shown.clone(),
-        source,
-    })?;
+        detail,
+    };
+    let out = cmd.output().map_err(|e| fail(e.to_string()))?;
     if !out.status.success() {
-        return Err(FirewallError::Nft {
-            cmd: shown,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
+        return Err(fail(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(())
 }
 
-/// Sorted view used by tests and callers that want deterministic listings.
-pub fn group_members(rs: &Ruleset) -> BTreeMap<String, Vec<Ipv4Addr>> {
-    let mut m: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
-    for g in &rs.groups {
-        m.entry(g.group_id.clone()).or_default();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidr(s: &str) -> Ipv4Cidr {
+        s.parse().unwrap()
     }
-    for e in &rs.enis {
-        for g in &e.groups {
-            m.entry(g.clone()).or_default().push(e.ip);
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn tcp(from: u16, to: u16, cidrs: &[&str], groups: &[&str]) -> Rule {
+        Rule {
+            protocol: Protocol::Tcp,
+            ports: Some((from, to)),
+            cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
+            source_groups: groups.iter().map(|g| g.to_string()).collect(),
         }
     }
-    m
+
+    fn all_to(cidrs: &[&str]) -> Rule {
+        Rule {
+            protocol: Protocol::All,
+            ports: None,
+            cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
+            source_groups: vec![],
+        }
+    }
+
+    fn vpc(id: &str, bridge: &str, net: &str, gw: &str) -> VpcNet {
+        VpcNet {
+            vpc_id: id.into(),
+            bridge: bridge.into(),
+            cidr: cidr(net),
+            gateway: ip(gw),
+        }
+    }
+
+    fn eni(id: &str, tap: &str, vpc: &str, last: u8, addr: &str, groups: &[&str]) -> EniNet {
+        EniNet {
+            eni_id: id.into(),
+            tap: tap.into(),
+            vpc_id: vpc.into(),
+            mac: [2, 0, 0, 0, 0, last],
+            ip: ip(addr),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn sg(id: &str, vpc: &str, ingress: Vec<Rule>, egress: Vec<Rule>) -> SecurityGroup {
+        SecurityGroup {
+            group_id: id.into(),
+            vpc_id: vpc.into(),
+            ingress,
+            egress,
+        }
+    }
+
+    /// Two VPCs; vm1 (web, public IP) and vm2 (client) in the first, vm3 in
+    /// the second. vm1 accepts tcp/80 from the client group and from the
+    /// "internet" host 198.51.100.2.
+    fn sample() -> Ruleset {
+        Ruleset {
+            vpcs: vec![
+                vpc("vpc-1", "ec2br-one", "10.10.0.0/16", "10.10.0.1"),
+                vpc("vpc-2", "ec2br-two", "10.20.0.0/16", "10.20.0.1"),
+            ],
+            enis: vec![
+                eni("eni-1", "tap-e1", "vpc-1", 1, "10.10.0.11", &["sg-web"]),
+                eni("eni-2", "tap-e2", "vpc-1", 2, "10.10.0.12", &["sg-client"]),
+                eni("eni-3", "tap-e3", "vpc-2", 3, "10.20.0.13", &["sg-open"]),
+            ],
+            groups: vec![
+                sg(
+                    "sg-web",
+                    "vpc-1",
+                    vec![
+                        tcp(80, 80, &[], &["sg-client"]),
+                        tcp(80, 80, &["198.51.100.2/32"], &[]),
+                    ],
+                    vec![all_to(&["0.0.0.0/0"])],
+                ),
+                sg("sg-client", "vpc-1", vec![], vec![all_to(&["0.0.0.0/0"])]),
+                sg(
+                    "sg-open",
+                    "vpc-2",
+                    vec![all_to(&["0.0.0.0/0"])],
+                    vec![all_to(&["0.0.0.0/0"])],
+                ),
+            ],
+            public_ips: vec![PublicIp {
+                public: ip("203.0.113.11"),
+                eni_id: "eni-1".into(),
+            }],
+            metadata: Some(MetadataService {
+                addr: ip("169.254.169.254"),
+                port: 8775,
+            }),
+        }
+    }
+
+    #[test]
+    fn cidr_parse_display_contains_overlaps() {
+        let c = cidr("10.0.0.0/16");
+        assert_eq!(c.to_string(), "10.0.0.0/16");
+        assert!(c.contains(ip("10.0.255.1")));
+        assert!(!c.contains(ip("10.1.0.0")));
+        assert!(c.overlaps(&cidr("10.0.3.0/24")));
+        assert!(cidr("10.0.3.0/24").overlaps(&c));
+        assert!(!c.overlaps(&cidr("10.1.0.0/16")));
+        assert!(cidr("0.0.0.0/0").contains(ip("255.255.255.255")));
+        assert!(cidr("1.2.3.4/32").contains(ip("1.2.3.4")));
+        for bad in [
+            "10.0.0.0/33",
+            "300.1.1.1/8",
+            "10.0.0.1/16",
+            "10.0.0.0",
+            "10.0.0.0/x",
+            "",
+        ] {
+            let e = bad.parse::<Ipv4Cidr>().unwrap_err();
+            assert!(matches!(e, FirewallError::InvalidCidr { .. }), "{bad}: {e}");
+        }
+        assert!("10.0.0.1/16"
+            .parse::<Ipv4Cidr>()
+            .unwrap_err()
+            .to_string()
+            .contains("did you mean 10.0.0.0/16"));
+        // Serialized as a string, validated when deserialized.
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"10.0.0.0/16\"");
+        assert!(serde_json::from_str::<Ipv4Cidr>("\"10.0.0.1/8\"").is_err());
+        let rs = sample();
+        let back: Ruleset = serde_json::from_str(&serde_json::to_string(&rs).unwrap()).unwrap();
+        assert_eq!(back, rs);
+    }
+
+    #[test]
+    fn validation_errors() {
+        let check = |f: &dyn Fn(&mut Ruleset), want: &str| {
+            let mut rs = sample();
+            f(&mut rs);
+            let e = render(&rs).unwrap_err().to_string();
+            assert!(e.contains(want), "expected {want:?} in {e:?}");
+        };
+        check(
+            &|rs| rs.groups[0].ingress[0].ports = Some((90, 80)),
+            "reversed",
+        );
+        check(
+            &|rs| rs.groups[2].ingress[0].ports = Some((1, 2)),
+            "only to tcp and udp",
+        );
+        check(
+            &|rs| {
+                rs.groups[0].ingress[0].protocol = Protocol::Icmp;
+            },
+            "only to tcp and udp",
+        );
+        check(
+            &|rs| rs.groups[0].ingress[0].source_groups = vec!["sg-nope".into()],
+            "unknown security group \"sg-nope\"",
+        );
+        check(
+            &|rs| rs.enis[0].groups.push("sg-gone".into()),
+            "unknown security group \"sg-gone\"",
+        );
+        check(
+            &|rs| rs.enis[0].groups.push("sg-open".into()),
+            "belongs to VPC vpc-2",
+        );
+        check(
+            &|rs| rs.enis[0].ip = ip("10.11.0.5"),
+            "outside the VPC CIDR",
+        );
+        check(&|rs| rs.enis[0].ip = ip("10.10.0.1"), "gateway address");
+        check(
+            &|rs| rs.vpcs[1].cidr = cidr("10.0.0.0/8"),
+            "VPC CIDRs overlap",
+        );
+        check(&|rs| rs.enis[1].ip = ip("10.10.0.11"), "duplicate ENI IP");
+        check(&|rs| rs.enis[1].tap = "tap-e1".into(), "duplicate tap name");
+        check(
+            &|rs| rs.enis[1].tap = "tap-with-a-long-name".into(),
+            "at most 15 bytes",
+        );
+        check(&|rs| rs.enis[1].tap = "tap\"x".into(), "ASCII letters");
+        check(&|rs| rs.vpcs[0].vpc_id = "vpc-2".into(), "duplicate VPC id");
+        check(&|rs| rs.enis[0].vpc_id = "vpc-9".into(), "unknown VPC");
+        check(
+            &|rs| rs.public_ips[0].eni_id = "eni-9".into(),
+            "unknown ENI",
+        );
+        check(
+            &|rs| rs.public_ips[0].public = ip("10.20.1.1"),
+            "inside VPC vpc-2",
+        );
+        check(&|rs| rs.enis[0].mac[0] = 1, "multicast MAC");
+    }
+
+    #[test]
+    fn render_shape() {
+        let script = render(&sample()).unwrap();
+        // Idempotent replace of our own tables only.
+        assert!(script.starts_with(
+            "# Generated by ec2lab; replaced as a whole on every change.\n\
+             table bridge ec2lab {}\ndelete table bridge ec2lab\n\
+             table inet ec2lab {}\ndelete table inet ec2lab\n"
+        ));
+        assert!(!script.contains("flush ruleset"));
+        for needle in [
+            "set sg_web_m {\n\t\ttype ipv4_addr\n\t\telements = { 10.10.0.11 }",
+            "tcp dport 80 ip saddr @sg_client_m accept",
+            "tcp dport 80 ip saddr { 198.51.100.2/32 } accept",
+            "ether saddr != 02:00:00:00:00:01 counter drop",
+            "arp saddr ip != 10.10.0.11 counter drop",
+            "ip saddr != 10.10.0.11 counter drop",
+            "10.10.0.11 : jump eni_1_in",
+            "iifname \"ec2br-one\" ip daddr 169.254.169.254 tcp dport 80 dnat ip to 10.10.0.1:8775",
+            "ip daddr 203.0.113.11 dnat ip to 10.10.0.11",
+            "ip saddr 10.10.0.11 oifname != \"ec2br-one\" snat ip to 203.0.113.11",
+            "ip saddr 10.20.0.0/16 oifname != \"ec2br-two\" masquerade",
+            "iifname \"ec2br-one\" oifname != \"ec2br-one\" oifname @bridges counter drop",
+        ] {
+            assert!(script.contains(needle), "missing {needle:?} in\n{script}");
+        }
+        // A rule with no peers matches nothing; an empty egress list denies.
+        let mut rs = sample();
+        rs.groups[1].egress = vec![all_to(&[])];
+        let script = render(&rs).unwrap();
+        let out = script.split("chain eni_2_out {").nth(1).unwrap();
+        assert!(out.trim_start().starts_with("counter drop\n"), "{out}");
+        // Nested CIDRs are merged (nft rejects overlapping set intervals).
+        assert_eq!(
+            disjoint(&[
+                cidr("10.0.0.0/8"),
+                cidr("10.1.0.0/16"),
+                cidr("192.168.0.0/16")
+            ]),
+            vec![cidr("10.0.0.0/8"), cidr("192.168.0.0/16")]
+        );
+        // An empty ruleset still renders (empty sets/maps, no rules).
+        render(&Ruleset::default()).unwrap();
+    }
+
+    #[test]
+    fn names_are_sanitized_and_unique() {
+        let mut n = Namer::default();
+        assert_eq!(n.name("eni", "eni-0123abcd"), "eni_0123abcd");
+        assert_eq!(n.name("eni", "eni.0123abcd"), "eni_eni_0123abcd");
+        assert_eq!(n.name("eni", "eni-0123abcd"), "eni_0123abcd_1");
+        let long = n.name("sg", "sg-0123456789abcdef0123456789");
+        assert!(long.len() <= 21, "{long}");
+        assert_eq!(n.name("sg", "sg-"), "sg_x");
+    }
+
+    // ---------------------------------------------------------------------
+    // Real nftables inside throwaway network namespaces.
+
+    use std::io::{BufRead, BufReader};
+    use std::process::Child;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Network namespaces and processes of one test; removed on drop, also
+    /// when the test panics.
+    struct Lab {
+        prefix: String,
+        namespaces: Vec<String>,
+        children: Vec<Child>,
+    }
+
+    impl Lab {
+        /// None (test skipped) unless we can create namespaces and run nft.
+        fn new() -> Option<Lab> {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let prefix = format!(
+                "fw{}x{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            );
+            let lab = Lab {
+                prefix,
+                namespaces: vec![],
+                children: vec![],
+            };
+            let probe = Command::new("ip")
+                .args(["netns", "add", &format!("{}probe", lab.prefix)])
+                .output();
+            let ok = matches!(probe, Ok(ref o) if o.status.success());
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("{}probe", lab.prefix)])
+                .output();
+            let nft = Command::new(std::env::var(NFT_ENV).unwrap_or_else(|_| "nft".into()))
+                .arg("--version")
+                .output();
+            if !ok || !matches!(nft, Ok(ref o) if o.status.success()) {
+                eprintln!("SKIPPED: needs root, `ip netns` and nft");
+                return None;
+            }
+            Some(lab)
+        }
+
+        fn ns(&mut self, name: &str) -> String {
+            let full = format!("{}{name}", self.prefix);
+            sh(&format!("ip netns add {full}"));
+            self.namespaces.push(full.clone());
+            sh(&format!("ip -n {full} link set lo up"));
+            full
+        }
+
+        /// Starts a TCP server in `ns` that sends each client its address.
+        fn server(&mut self, ns: &str, port: u16) {
+            let mut child = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    ns,
+                    "python3",
+                    "-c",
+                    SERVER,
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            self.children.push(child);
+            assert_eq!(line.trim(), "ready", "server {ns}:{port} did not start");
+        }
+    }
+
+    impl Drop for Lab {
+        fn drop(&mut self) {
+            for c in &mut self.children {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            for ns in self.namespaces.iter().rev() {
+                let _ = Command::new("ip").args(["netns", "del", ns]).output();
+            }
+        }
+    }
+
+    const SERVER: &str = "
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+s.listen(64)
+print('ready', flush=True)
+while True:
+    c, a = s.accept()
+    c.sendall(a[0].encode())
+    c.close()
+";
+
+    const CLIENT: &str = "
+import socket, sys
+s = socket.socket()
+s.settimeout(1.0)
+if len(sys.argv) > 3:
+    s.bind((sys.argv[3], 0))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print(s.recv(100).decode())
+except Exception as e:
+    print('failed:', e, file=sys.stderr)
+    sys.exit(1)
+";
+
+    /// Runs a whitespace-separated command line; panics if it fails.
+    fn sh(cmd: &str) {
+        let args: Vec<&str> = cmd.split_whitespace().collect();
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Connects from `ns` (optionally from address `src`); returns the peer
+    /// address the server saw, or None if the connection failed.
+    fn connect(ns: &str, dst: &str, port: u16, src: Option<&str>) -> Option<String> {
+        let port = port.to_string();
+        let mut args = vec![
+            "5", "ip", "netns", "exec", ns, "python3", "-c", CLIENT, dst, &port,
+        ];
+        args.extend(src);
+        let out = Command::new("timeout").args(args).output().unwrap();
+        eprintln!(
+            "connect {ns} -> {dst}:{port} {src:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn list(ns: &str, what: &[&str]) -> String {
+        let mut args = vec!["netns", "exec", ns, "nft", "list"];
+        args.extend(what);
+        let out = Command::new("ip").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Packets counted so far by the rule of `<family> ec2lab <chain>` whose
+    /// listing starts with `rule`; proves which rule dropped a connection.
+    fn counted(ns: &str, family: &str, chain: &str, rule: &str) -> u64 {
+        let text = list(ns, &["chain", family, TABLE, chain]);
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with(rule))
+            .unwrap_or_else(|| panic!("no rule {rule:?} in\n{text}"));
+        let after = line.split("counter packets ").nth(1).expect("a counter");
+        after.split(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// Asserts that `f` fails to connect and that one of the given rules
+    /// (listing prefixes) counted it.
+    fn blocked_by(
+        ns: &str,
+        family: &str,
+        chain: &str,
+        rules: &[&str],
+        f: impl FnOnce() -> Option<String>,
+    ) {
+        let sum = || -> u64 { rules.iter().map(|r| counted(ns, family, chain, r)).sum() };
+        let before = sum();
+        assert_eq!(f(), None, "expected {family} {chain} {rules:?} to block");
+        assert!(
+            sum() > before,
+            "blocked, but not by {family} {chain} {rules:?}"
+        );
+    }
+
+    #[test]
+    fn loads_into_nft_idempotently_and_leaves_other_tables() {
+        let Some(mut lab) = Lab::new() else { return };
+        let h = lab.ns("h");
+        let other = "table inet other {\n\tchain keep {\n\t\ttype filter hook input priority 0; policy accept;\n\t}\n}\n";
+        apply_in(Some(&h), other).unwrap();
+        let script = render(&sample()).unwrap();
+        check_in(Some(&h), &script).unwrap();
+        assert!(list(&h, &["tables"]).contains("inet other"));
+        assert!(
+            !list(&h, &["tables"]).contains("ec2lab"),
+            "check mode changed nothing"
+        );
+        apply_in(Some(&h), &script).unwrap();
+        let first = list(&h, &["ruleset"]);
+        apply_in(Some(&h), &script).unwrap();
+        assert_eq!(list(&h, &["ruleset"]), first, "re-applying is a no-op");
+        let inet = list(&h, &["table", "inet", "ec2lab"]);
+        for chain in [
+            "chain vpc_egress",
+            "chain vpc_ingress",
+            "chain forward",
+            "chain nat_prerouting",
+            "chain nat_output",
+            "chain nat_postrouting",
+            "chain eni_1_in",
+            "chain eni_1_out",
+            "set sg_web_m",
+            "map egress",
+        ] {
+            assert!(inet.contains(chain), "{chain} missing:\n{inet}");
+        }
+        let bridge = list(&h, &["table", "bridge", "ec2lab"]);
+        for chain in [
+            "chain forward",
+            "chain input",
+            "chain output",
+            "chain eni_3_spoof",
+        ] {
+            assert!(bridge.contains(chain), "{chain} missing:\n{bridge}");
+        }
+        // A smaller ruleset replaces the bigger one completely.
+        let mut small = sample();
+        small.enis.truncate(1);
+        small.public_ips.clear();
+        apply_in(Some(&h), &render(&small).unwrap()).unwrap();
+        assert!(!list(&h, &["ruleset"]).contains("eni_2"));
+        // A failing transaction changes nothing.
+        let bad = format!(
+            "{}\nadd rule inet ec2lab forward bogus\n",
+            render(&sample()).unwrap()
+        );
+        let e = apply_in(Some(&h), &bad).unwrap_err().to_string();
+        assert!(e.contains("run") || e.contains("root"), "{e}");
+        assert!(!list(&h, &["ruleset"]).contains("eni_2"));
+        remove_all_in(Some(&h)).unwrap();
+        remove_all_in(Some(&h)).unwrap();
+        let tables = list(&h, &["tables"]);
+        assert!(!tables.contains("ec2lab"), "{tables}");
+        assert!(list(&h, &["table", "inet", "other"]).contains("chain keep"));
+    }
+
+    /// Wires an instance: veth `tap` in the host namespace on `bridge`, its
+    /// peer `eth0` in a new namespace with the ENI's MAC and IP.
+    fn vm(lab: &mut Lab, h: &str, e: &EniNet, bridge: &str, prefix: u8, gw: &str) -> String {
+        let ns = lab.ns(&e.eni_id.replace("eni-", "vm"));
+        sh(&format!(
+            "ip -n {h} link add {} type veth peer name eth0 netns {ns}",
+            e.tap
+        ));
+        sh(&format!("ip -n {h} link set {} master {bridge} up", e.tap));
+        sh(&format!(
+            "ip -n {ns} link set eth0 address {} up",
+            fmt_mac(&e.mac)
+        ));
+        sh(&format!("ip -n {ns} addr add {}/{prefix} dev eth0", e.ip));
+        sh(&format!("ip -n {ns} route add default via {gw}"));
+        ns
+    }
+
+    #[test]
+    fn traffic_obeys_security_groups() {
+        let Some(mut lab) = Lab::new() else { return };
+        let rs = sample();
+        let h = lab.ns("h");
+        let ext = lab.ns("ext");
+        sh(&format!(
+            "ip netns exec {h} sysctl -qw net.ipv4.ip_forward=1"
+        ));
+        for v in &rs.vpcs {
+            sh(&format!("ip -n {h} link add {} type bridge", v.bridge));
+            sh(&format!(
+                "ip -n {h} addr add {}/{} dev {}",
+                v.gateway, v.cidr.prefix, v.bridge
+            ));
+            sh(&format!("ip -n {h} link set {} up", v.bridge));
+            enable_bridge_conntrack(Some(&h), &v.bridge).unwrap();
+        }
+        // "Internet": ext at 198.51.100.2 behind the host's uplink.
+        sh(&format!(
+            "ip -n {h} link add uplink type veth peer name eth0 netns {ext}"
+        ));
+        sh(&format!("ip -n {h} addr add 198.51.100.1/24 dev uplink"));
+        sh(&format!("ip -n {h} link set uplink up"));
+        sh(&format!("ip -n {h} route add default via 198.51.100.2"));
+        sh(&format!("ip -n {ext} addr add 198.51.100.2/24 dev eth0"));
+        sh(&format!("ip -n {ext} link set eth0 up"));
+        sh(&format!("ip -n {ext} route add default via 198.51.100.1"));
+        let vm1 = vm(&mut lab, &h, &rs.enis[0], "ec2br-one", 16, "10.10.0.1");
+        let vm2 = vm(&mut lab, &h, &rs.enis[1], "ec2br-one", 16, "10.10.0.1");
+        let vm3 = vm(&mut lab, &h, &rs.enis[2], "ec2br-two", 16, "10.20.0.1");
+        for (ns, port) in [
+            (&vm1, 80),
+            (&vm1, 8080),
+            (&vm2, 80),
+            (&vm3, 80),
+            (&ext, 80),
+            (&h, 8775),
+        ] {
+            lab.server(ns, port);
+        }
+        let (vm1, vm2, vm3, h, ext) = (&vm1[..], &vm2[..], &vm3[..], &h[..], &ext[..]);
+        let ok = |peer: &str| Some(peer.to_string());
+
+        apply_in(Some(h), &render(&rs).unwrap()).unwrap();
+        // Same VPC, bridged: allowed by source group; replies pass vm2's
+        // deny-all ingress because the firewall is stateful.
+        assert_eq!(connect(vm2, "10.10.0.11", 80, None), ok("10.10.0.12"));
+        blocked_by(h, "inet", "eni_1_in", &["counter packets"], || {
+            connect(vm2, "10.10.0.11", 8080, None)
+        });
+        blocked_by(h, "inet", "eni_2_in", &["counter packets"], || {
+            connect(vm1, "10.10.0.12", 80, None)
+        });
+        // The host is not in any allowed source.
+        blocked_by(h, "inet", "eni_1_in", &["counter packets"], || {
+            connect(h, "10.10.0.11", 80, None)
+        });
+        blocked_by(h, "inet", "eni_1_in", &["counter packets"], || {
+            connect(h, "203.0.113.11", 80, None)
+        });
+        // Internet -> public IP (DNAT), allowed by cidr; private IPs are
+        // unreachable from outside even though the cidr would allow them.
+        assert_eq!(connect(ext, "203.0.113.11", 80, None), ok("198.51.100.2"));
+        sh(&format!(
+            "ip -n {ext} route add 10.0.0.0/8 via 198.51.100.1"
+        ));
+        blocked_by(
+            h,
+            "inet",
+            "forward",
+            &["oifname @bridges iifname != @bridges ct state new counter"],
+            || connect(ext, "10.10.0.11", 80, None),
+        );
+        // Outbound: SNAT to the public IP, masquerade without one.
+        assert_eq!(connect(vm1, "198.51.100.2", 80, None), ok("203.0.113.11"));
+        assert_eq!(connect(vm2, "198.51.100.2", 80, None), ok("198.51.100.1"));
+        assert_eq!(connect(vm3, "198.51.100.2", 80, None), ok("198.51.100.1"));
+        // Metadata reaches the host service at the VPC gateway.
+        assert_eq!(connect(vm1, "169.254.169.254", 80, None), ok("10.10.0.11"));
+        assert_eq!(connect(vm3, "169.254.169.254", 80, None), ok("10.20.0.13"));
+        // VPC isolation, although vm3 accepts everything and vm1 may send
+        // anything.
+        blocked_by(h, "inet", "forward", &["iifname \"ec2br-one\""], || {
+            connect(vm1, "10.20.0.13", 80, None)
+        });
+        blocked_by(h, "inet", "forward", &["iifname \"ec2br-two\""], || {
+            connect(vm3, "10.10.0.11", 80, None)
+        });
+
+        // Open the host and port 8080, drop all of vm1's egress rules.
+        let mut rs2 = rs.clone();
+        let web = &mut rs2.groups[0];
+        web.ingress
+            .push(tcp(80, 80, &["198.51.100.1/32", "10.10.0.1/32"], &[]));
+        web.ingress.push(tcp(8000, 8080, &["10.10.0.0/16"], &[]));
+        web.egress.clear();
+        apply_in(Some(h), &render(&rs2).unwrap()).unwrap();
+        assert_eq!(connect(h, "10.10.0.11", 80, None), ok("10.10.0.1"));
+        // Hairpin: vm2 reaches vm1 through vm1's public IP, as itself.
+        assert_eq!(connect(vm2, "203.0.113.11", 80, None), ok("10.10.0.12"));
+        // Another VPC reaches a public IP (masqueraded to the gateway of
+        // vm1's VPC, which this version of the group allows).
+        assert_eq!(connect(vm3, "203.0.113.11", 80, None), ok("10.10.0.1"));
+        assert_eq!(
+            connect(h, "203.0.113.11", 80, None),
+            ok("198.51.100.1"),
+            "host -> public"
+        );
+        assert_eq!(connect(vm2, "10.10.0.11", 8080, None), ok("10.10.0.12"));
+        blocked_by(h, "inet", "eni_1_out", &["counter packets"], || {
+            connect(vm1, "198.51.100.2", 80, None)
+        });
+        blocked_by(h, "inet", "eni_1_out", &["counter packets"], || {
+            connect(vm1, "10.10.0.1", 8775, None)
+        });
+        assert_eq!(
+            connect(vm1, "169.254.169.254", 80, None),
+            ok("10.10.0.11"),
+            "metadata"
+        );
+        // Spoofing: another IP, then another MAC; both blocked although
+        // 10.10.0.0/16 may reach 8080.
+        sh(&format!("ip -n {vm2} addr add 10.10.0.99/16 dev eth0"));
+        blocked_by(h, "inet", "vpc_egress", &["counter packets"], || {
+            connect(vm2, "10.10.0.11", 8080, Some("10.10.0.99"))
+        });
+        sh(&format!("ip -n {vm2} addr del 10.10.0.99/16 dev eth0"));
+        sh(&format!(
+            "ip -n {vm2} link set eth0 address 02:00:00:00:00:99"
+        ));
+        blocked_by(
+            h,
+            "bridge",
+            "eni_2_spoof",
+            &["ether saddr != 02:00:00:00:00:02"],
+            || connect(vm2, "10.10.0.11", 8080, None),
+        );
+        sh(&format!(
+            "ip -n {vm2} link set eth0 address 02:00:00:00:00:02"
+        ));
+        assert_eq!(connect(vm2, "10.10.0.11", 8080, None), ok("10.10.0.12"));
+
+        // Without br_netfilter the bridge fails closed for tap-to-tap IPv4.
+        sh(&format!(
+            "ip netns exec {h} sysctl -qw net.bridge.bridge-nf-call-iptables=0"
+        ));
+        sh(&format!(
+            "ip -n {h} link set ec2br-one type bridge nf_call_iptables 0"
+        ));
+        blocked_by(
+            h,
+            "bridge",
+            "forward",
+            &["iifname @taps ether type ip meta mark"],
+            || connect(vm2, "10.10.0.11", 8080, None),
+        );
+        enable_bridge_conntrack(Some(h), "ec2br-one").unwrap();
+        assert_eq!(connect(vm2, "10.10.0.11", 8080, None), ok("10.10.0.12"));
+
+        // Removing the firewall opens everything again.
+        remove_all_in(Some(h)).unwrap();
+        assert_eq!(connect(vm1, "10.10.0.12", 80, None), ok("10.10.0.11"));
+    }
 }

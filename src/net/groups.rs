@@ -122,6 +122,13 @@ impl SecurityGroup {
         })
     }
 
+    fn rules_mut(&mut self, dir: Direction) -> &mut Vec<Permission> {
+        match dir {
+            Direction::Ingress => &mut self.ingress,
+            Direction::Egress => &mut self.egress,
+        }
+    }
+
     fn save(&self, c: &Connection) -> Result<(), Ec2Error> {
         c.execute(
             "UPDATE security_groups SET ingress = ?2, egress = ?3 WHERE group_id = ?1",
@@ -280,10 +287,7 @@ pub fn authorize(
 ) -> Result<SecurityGroup, Ec2Error> {
     let mut g = SecurityGroup::get(c, group_id)?;
     validate(c, &g.vpc_id, &mut p)?;
-    let list = match dir {
-        Direction::Ingress => &mut g.ingress,
-        Direction::Egress => &mut g.egress,
-    };
+    let list = g.rules_mut(dir);
     let dup = list.iter().any(|q| {
         same_rule(q, &p)
             && (p.cidrs.iter().any(|x| q.cidrs.contains(x))
@@ -311,10 +315,7 @@ pub fn revoke(
 ) -> Result<SecurityGroup, Ec2Error> {
     let mut g = SecurityGroup::get(c, group_id)?;
     validate(c, &g.vpc_id, &mut p)?;
-    let list = match dir {
-        Direction::Ingress => &mut g.ingress,
-        Direction::Egress => &mut g.egress,
-    };
+    let list = g.rules_mut(dir);
     let mut found = false;
     for q in list.iter_mut().filter(|q| same_rule(q, &p)) {
         let before = q.cidrs.len() + q.groups.len();

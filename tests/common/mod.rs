@@ -173,6 +173,21 @@ impl Guest {
             .args(extra);
         c
     }
+    /// Starts `ec2lab vmm` with a control socket; returns the child once the socket is up.
+    pub fn spawn_with_api(&self, extra: &[&str]) -> (std::process::Child, PathBuf) {
+        let sock = self.path("api.sock");
+        let mut args = vec!["--api-sock", sock.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let child = self
+            .vmm(&args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_path(&sock, 20);
+        (child, sock)
+    }
+
     pub fn run(&self, extra: &[&str]) -> Output {
         run_with_timeout(self.vmm(extra), 60)
     }
@@ -270,25 +285,36 @@ pub fn print_mem(a: Asm, addr: u32, n: u32) -> Asm {
 pub const NEXT: u16 = 1;
 pub const WRITE: u16 = 2;
 
-/// Negotiates VERSION_1 and sets up queue 0 of the virtio-blk device in slot 0.
-pub fn virtio_init(mut a: Asm) -> Asm {
-    a = reg(a, 0x70, 1); // ACKNOWLEDGE
-    a = reg(a, 0x70, 3); // DRIVER
-    a = reg(a, 0x24, 1); // DriverFeaturesSel = 1
-    a = reg(a, 0x20, 1); // VIRTIO_F_VERSION_1 (bit 32)
-    a = reg(a, 0x24, 0);
-    a = reg(a, 0x20, 0);
-    a = reg(a, 0x70, 0xb); // FEATURES_OK
-    a = reg(a, 0x30, 0); // QueueSel
-    a = reg(a, 0x38, 8); // QueueNum
-    a = reg(a, 0x80, DESC);
-    a = reg(a, 0x84, 0);
-    a = reg(a, 0x90, AVAIL);
-    a = reg(a, 0x94, 0);
-    a = reg(a, 0xa0, USED);
-    a = reg(a, 0xa4, 0);
-    a = reg(a, 0x44, 1); // QueueReady
-    reg(a, 0x70, 0xf) // DRIVER_OK
+/// Negotiates VERSION_1 and sets up queue 0 (8 entries, rings at `desc`/`avail`/`used`)
+/// of the virtio device whose registers are at `base`, then sets DRIVER_OK.
+pub fn virtio_init_at(mut a: Asm, base: u32, desc: u32, avail: u32, used: u32) -> Asm {
+    for (off, v) in [
+        (0x70, 1), // ACKNOWLEDGE
+        (0x70, 3), // DRIVER
+        (0x24, 1), // DriverFeaturesSel = 1
+        (0x20, 1), // VIRTIO_F_VERSION_1 (bit 32)
+        (0x24, 0),
+        (0x20, 0),
+        (0x70, 0xb), // FEATURES_OK
+        (0x30, 0),   // QueueSel
+        (0x38, 8),   // QueueNum
+        (0x80, desc),
+        (0x84, 0),
+        (0x90, avail),
+        (0x94, 0),
+        (0xa0, used),
+        (0xa4, 0),
+        (0x44, 1),   // QueueReady
+        (0x70, 0xf), // DRIVER_OK
+    ] {
+        a = store(a, base + off, v);
+    }
+    a
+}
+
+/// [`virtio_init_at`] for the device in slot 0 with the default rings.
+pub fn virtio_init(a: Asm) -> Asm {
+    virtio_init_at(a, MMIO, DESC, AVAIL, USED)
 }
 
 /// Queues one request (header, 512-byte buffer, status) as chain `first..first+2` in
@@ -344,27 +370,7 @@ const SLOT1: u32 = MMIO + 0x1000;
 
 /// Brings up slot 1's driver and does the DataDisk routine on it.
 fn data_disk(mut a: Asm) -> Asm {
-    for (off, v) in [
-        (0x70, 1),
-        (0x70, 3),
-        (0x24, 1),
-        (0x20, 1),
-        (0x24, 0),
-        (0x20, 0),
-        (0x70, 0xb),
-        (0x30, 0),
-        (0x38, 8),
-        (0x80, DESC2),
-        (0x84, 0),
-        (0x90, AVAIL2),
-        (0x94, 0),
-        (0xa0, USED2),
-        (0xa4, 0),
-        (0x44, 1),
-        (0x70, 0xf),
-    ] {
-        a = store(a, SLOT1 + off, v);
-    }
+    a = virtio_init_at(a, SLOT1, DESC2, AVAIL2, USED2);
     // One request per call: header at HDR2, data at DATA2 (unless flush), status at STATUS.
     let request = |mut a: Asm, first: u32, slot: u32, kind: u32| -> Asm {
         a = store(a, HDR2, kind);

@@ -157,3 +157,15 @@ pub enum QueueError {
     )]
     Interrupt(#[source] io::Error),
 }
+
+/// Copies `data.len()` bytes of a device's config space from `offset`; bytes past its
+/// end read as zero, as the spec wants for a driver that reads too far.
+pub fn read_config_bytes(config: &[u8], offset: u64, data: &mut [u8]) {
+    for (i, byte) in data.iter_mut().enumerate() {
+        *byte = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(i))
+            .and_then(|o| config.get(o).copied())
+            .unwrap_or(0);
+    }
+}
