@@ -573,6 +573,20 @@ def check_inputs(args):
         raise BenchError("/dev/kvm is missing or not readable and writable by this user")
 
 
+def append_results(path, text):
+    """Appends a dated section to the results file (created with a heading if new)."""
+    new = not os.path.exists(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a") as f:
+        if new:
+            f.write("# Benchmarks\n\nBenchmarks made with the scripts in `tools/bench/` "
+                    "(see their `--help` for what each number means). Newest last.\n\n")
+        else:
+            f.write("\n")
+        f.write(text)
+    print(f"appended to {path}", file=sys.stderr)
+
+
 def main():
     args = parse_args()
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -606,16 +620,7 @@ def main():
         text = report(args, results, order, vmms, started)
         print(text)
         if args.output != "-":
-            new = not os.path.exists(args.output)
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-            with open(args.output, "a") as f:
-                if new:
-                    f.write("# Benchmarks\n\nBoot benchmarks made with `tools/bench/boot.py` "
-                            "(see its `--help` for what each number means). Newest last.\n\n")
-                else:
-                    f.write("\n")
-                f.write(text)
-            print(f"appended to {args.output}", file=sys.stderr)
+            append_results(args.output, text)
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted; stopping the guest", file=sys.stderr)

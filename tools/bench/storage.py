@@ -543,16 +543,7 @@ def main():
         text = report(args, res, started, dirs)
         print(text)
         if args.output != "-":
-            new = not os.path.exists(args.output)
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-            with open(args.output, "a") as f:
-                if new:
-                    f.write("# Benchmarks\n\nBenchmarks made with the scripts in `tools/bench/` "
-                            "(see their `--help` for what each number means). Newest last.\n\n")
-                else:
-                    f.write("\n")
-                f.write(text)
-            print(f"appended to {args.output}", file=sys.stderr)
+            boot.append_results(args.output, text)
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted; stopping the guest", file=sys.stderr)
