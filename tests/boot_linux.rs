@@ -263,6 +263,34 @@ fn quick_start_ami_lifecycle_on_the_real_image() {
         started.elapsed()
     );
 
+    // The serial console: a root shell after Enter, input and output over the socket
+    // `ec2lab connect-serial-console` uses.
+    {
+        use std::io::{Read, Write};
+        let sock = lab.run_dir(&id).join("console.sock");
+        let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut seen = String::new();
+        let end = Instant::now() + Duration::from_secs(120);
+        let mut sent_command = false;
+        c.write_all(b"\n").unwrap();
+        while !seen.contains("hi-42") {
+            assert!(
+                Instant::now() < end,
+                "no shell on the serial console: {seen:?}"
+            );
+            let mut buf = [0u8; 1024];
+            if let Ok(n) = c.read(&mut buf) {
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            if !sent_command && seen.contains('#') {
+                c.write_all(b"echo hi-$((6*7))\n").unwrap();
+                sent_command = true;
+            }
+        }
+    }
+
     ec2(&["stop-instances", "--instance-ids", &id]);
     ec2(&[
         "wait",

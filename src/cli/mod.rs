@@ -2,6 +2,7 @@
 //! error wording); `vmm` is the low-level launcher the instance supervisor runs, one
 //! process per guest.
 
+pub mod console;
 pub mod ebs;
 pub mod ec2;
 pub mod output;
@@ -72,6 +73,7 @@ pub enum Command {
     )]
     TerminateInstances(ec2::InstanceIds),
     GetConsoleOutput(ec2::GetConsoleOutput),
+    ConnectSerialConsole(console::ConnectSerialConsole),
     DescribeInstanceTypes(ec2::DescribeInstanceTypes),
     DescribeImages(ec2::DescribeImages),
     RegisterImage(ec2::RegisterImage),
@@ -136,6 +138,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::RebootInstances(_) => "RebootInstances",
         Command::TerminateInstances(_) => "TerminateInstances",
         Command::GetConsoleOutput(_) => "GetConsoleOutput",
+        Command::ConnectSerialConsole(_) => "ConnectSerialConsole",
         Command::DescribeInstanceTypes(_) => "DescribeInstanceTypes",
         Command::DescribeImages(_) => "DescribeImages",
         Command::RegisterImage(_) => "RegisterImage",
@@ -202,6 +205,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::RebootInstances(a) => ec2::simple(&ctx, "reboot", &a.instance_ids, false),
         Command::TerminateInstances(a) => ec2::simple(&ctx, "terminate", &a.instance_ids, false),
         Command::GetConsoleOutput(a) => ec2::console_output(&ctx, a),
+        Command::ConnectSerialConsole(a) => console::connect(&ctx, a),
         Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(a),
         Command::DescribeImages(a) => ec2::describe_images(&ctx, a),
         Command::RegisterImage(a) => ec2::register_image(&ctx, a),

@@ -79,6 +79,11 @@ pub struct VmmArgs {
     #[arg(long, value_name = "PATH")]
     pub api_sock: Option<PathBuf>,
 
+    /// Unix socket giving one client at a time the serial console, input and output
+    /// (`ec2lab connect-serial-console` uses it for instances).
+    #[arg(long, value_name = "PATH")]
+    pub console_sock: Option<PathBuf>,
+
     /// Write how the guest ended ({"code":..,"outcome":..,"detail":..}) to this file on
     /// exit, for a supervisor that is not this process's parent.
     #[arg(long, value_name = "PATH")]
@@ -173,6 +178,7 @@ pub fn config_from(args: VmmArgs) -> VmConfig {
         nets: args.nets,
         serial_out: args.serial_out,
         api_sock: args.api_sock,
+        console_sock: args.console_sock,
         flavor: host::detect(),
     }
 }
@@ -181,7 +187,7 @@ pub fn run_vmm(args: VmmArgs) -> i32 {
     let exit_file = args.exit_file.clone();
     let cfg = config_from(args);
     let outcome = crate::vmm::run(&cfg);
-    if let Some(sock) = &cfg.api_sock {
+    for sock in [&cfg.api_sock, &cfg.console_sock].into_iter().flatten() {
         let _ = std::fs::remove_file(sock);
     }
     let record = match outcome {

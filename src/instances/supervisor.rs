@@ -105,6 +105,8 @@ fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> C
         .arg(run.console())
         .arg("--api-sock")
         .arg(run.sock())
+        .arg("--console-sock")
+        .arg(run.path("console.sock"))
         .arg("--exit-file")
         .arg(run.exit_file());
     if run.path("initrd").exists() {

@@ -1456,6 +1456,15 @@ except Exception as e:
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
+    fn ping(ns: &str, dst: &str) -> bool {
+        Command::new("timeout")
+            .args(["5", "ip", "netns", "exec", ns, "ping", "-c1", "-W1", dst])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    }
+
     fn list(ns: &str, what: &[&str]) -> String {
         let mut args = vec!["netns", "exec", ns, "nft", "list"];
         args.extend(what);
@@ -1547,8 +1556,10 @@ except Exception as e:
             render(&sample()).unwrap()
         );
         let e = apply_in(Some(&h), &bad).unwrap_err().to_string();
-        assert!(e.contains("run") || e.contains("root"), "{e}");
+        assert!(e.contains("bogus") && e.contains("root"), "{e}");
         assert!(!list(&h, &["ruleset"]).contains("eni_2"));
+        // An empty ruleset loads too.
+        apply_in(Some(&h), &render(&Ruleset::default()).unwrap()).unwrap();
         remove_all_in(Some(&h)).unwrap();
         remove_all_in(Some(&h)).unwrap();
         let tables = list(&h, &["tables"]);
@@ -1628,6 +1639,7 @@ except Exception as e:
         blocked_by(h, "inet", "eni_2_in", &["counter packets"], || {
             connect(vm1, "10.10.0.12", 80, None)
         });
+        assert!(!ping(vm2, "10.10.0.11"), "no icmp rule yet");
         // The host is not in any allowed source.
         blocked_by(h, "inet", "eni_1_in", &["counter packets"], || {
             connect(h, "10.10.0.11", 80, None)
@@ -1671,8 +1683,16 @@ except Exception as e:
             .push(tcp(80, 80, &["198.51.100.1/32", "10.10.0.1/32"], &[]));
         web.ingress.push(tcp(8000, 8080, &["10.10.0.0/16"], &[]));
         web.egress.clear();
+        web.ingress.push(Rule {
+            protocol: Protocol::Icmp,
+            ports: None,
+            cidrs: vec![cidr("10.10.0.0/16")],
+            source_groups: vec![],
+        });
         apply_in(Some(h), &render(&rs2).unwrap()).unwrap();
         assert_eq!(connect(h, "10.10.0.11", 80, None), ok("10.10.0.1"));
+        // Echo replies pass although vm1 may not send anything (stateful).
+        assert!(ping(vm2, "10.10.0.11"), "icmp allowed now");
         // Hairpin: vm2 reaches vm1 through vm1's public IP, as itself.
         assert_eq!(connect(vm2, "203.0.113.11", 80, None), ok("10.10.0.12"));
         // Another VPC reaches a public IP (masqueraded to the gateway of

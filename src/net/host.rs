@@ -40,6 +40,10 @@ pub fn ensure_bridge(bridge: &str, gateways: &[String]) -> Result<(), Ec2Error> 
         }
     }
     ip(&["link", "set", bridge, "up"])?;
+    // Bridged traffic between instances must pass the inet table's stateful rules; the
+    // firewall drops it otherwise (fail closed).
+    super::firewall::enable_bridge_conntrack(None, bridge)
+        .map_err(|e| Ec2Error::internal(e.to_string()))?;
     // Instances reach the outside (and NAT works) only if the host routes.
     let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
     Ok(())

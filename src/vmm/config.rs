@@ -164,6 +164,8 @@ pub struct VmConfig {
     pub nets: Vec<NetConfig>,
     pub serial_out: SerialOut,
     pub api_sock: Option<PathBuf>,
+    /// A socket through which one client at a time can use the serial console.
+    pub console_sock: Option<PathBuf>,
     pub flavor: KvmFlavor,
 }
 
@@ -256,6 +258,7 @@ mod tests {
             nets: vec![],
             serial_out: SerialOut::Discard,
             api_sock: None,
+            console_sock: None,
             flavor,
         }
     }

@@ -54,8 +54,13 @@ impl GuestStatus {
 
 const LINE_MAX: usize = 256;
 
+/// A client attached to the serial console through `--console-sock`; it sees the output
+/// from the moment it connects.
+pub type ConsoleClient = Arc<std::sync::Mutex<Option<std::os::unix::net::UnixStream>>>;
+
 pub struct ConsoleSink {
     out: Box<dyn Write + Send>,
+    client: ConsoleClient,
     line: [u8; LINE_MAX],
     len: usize,
     status: Arc<GuestStatus>,
@@ -70,11 +75,17 @@ impl ConsoleSink {
     ) -> Self {
         Self {
             out,
+            client: ConsoleClient::default(),
             line: [0; LINE_MAX],
             len: 0,
             status,
             exit,
         }
+    }
+
+    /// Where an attached console client is kept; the controller fills it.
+    pub fn client(&self) -> ConsoleClient {
+        self.client.clone()
     }
 
     fn end_of_line(&mut self) {
@@ -117,6 +128,13 @@ impl Write for ConsoleSink {
         }
         // The guest must never stall on a full disk or a closed pipe: drop output instead.
         let _ = self.out.write_all(buf);
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = client.as_mut() {
+            // A client that cannot keep up (non-blocking socket full) or has gone is dropped.
+            if c.write_all(buf).is_err() {
+                *client = None;
+            }
+        }
         if buf.contains(&b'\n') {
             let _ = self.out.flush();
         }

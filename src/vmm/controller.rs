@@ -33,6 +33,8 @@ const ESCAPE: u8 = 0x01;
 
 pub struct Controller {
     pub listener: Option<UnixListener>,
+    console_listener: Option<UnixListener>,
+    console_conn: Option<std::os::unix::net::UnixStream>,
     pub exit: Arc<ExitSignal>,
     /// None where there is no i8042 (aarch64): graceful shutdown is then refused.
     pub i8042: Option<Arc<Mutex<I8042>>>,
@@ -56,12 +58,15 @@ impl Controller {
     pub fn new(
         machine: &Machine,
         listener: Option<UnixListener>,
+        console_listener: Option<UnixListener>,
         forward_stdin: bool,
         vcpu_threads: Vec<libc::pthread_t>,
         status: Status,
     ) -> std::io::Result<Self> {
         Ok(Self {
             listener,
+            console_listener,
+            console_conn: None,
             exit: machine.exit.clone(),
             i8042: machine.i8042.clone(),
             serial: machine.serial.clone(),
@@ -245,6 +250,57 @@ impl Controller {
         }
     }
 
+    /// A new console client replaces the previous one, as on a serial line.
+    fn console_accept(&mut self, ops: &mut EventOps) {
+        let Some(listener) = &self.console_listener else {
+            return;
+        };
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
+        if stream.set_nonblocking(true).is_err() {
+            return;
+        }
+        self.console_drop(ops);
+        let Ok(out) = stream.try_clone() else { return };
+        let client = self
+            .serial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .writer_mut()
+            .client();
+        *client.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+        let _ = ops.add(Events::new(&stream, EventSet::IN));
+        self.console_conn = Some(stream);
+    }
+
+    fn console_drop(&mut self, ops: &mut EventOps) {
+        if let Some(old) = self.console_conn.take() {
+            let _ = ops.remove(Events::new(&old, EventSet::IN));
+            let client = self
+                .serial
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .writer_mut()
+                .client();
+            *client.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    fn console_input(&mut self, ops: &mut EventOps) {
+        let mut buf = [0u8; 64];
+        let n = match self.console_conn.as_mut().map(|c| c.read(&mut buf)) {
+            Some(Ok(n)) if n > 0 => n,
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            _ => return self.console_drop(ops),
+        };
+        // Input beyond the UART FIFO is dropped, as a real serial line would.
+        self.serial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .enqueue_input(&buf[..n]);
+    }
+
     fn accept(&mut self) {
         let Some(listener) = &self.listener else {
             return;
@@ -316,6 +372,10 @@ impl MutEventSubscriber for Controller {
             self.forward_stdin(ops);
         } else if let Some(i) = self.net_fds.iter().position(|f| *f == fd) {
             self.net_ready(i);
+        } else if self.console_listener.as_ref().map(|l| l.as_raw_fd()) == Some(fd) {
+            self.console_accept(ops);
+        } else if self.console_conn.as_ref().map(|c| c.as_raw_fd()) == Some(fd) {
+            self.console_input(ops);
         }
     }
 
@@ -328,6 +388,10 @@ impl MutEventSubscriber for Controller {
         if let Some(l) = &self.listener {
             ops.add(Events::new(l, EventSet::IN))
                 .expect("register the control socket");
+        }
+        if let Some(l) = &self.console_listener {
+            ops.add(Events::new(l, EventSet::IN))
+                .expect("register the console socket");
         }
         if self.forward_stdin {
             ops.add(Events::new(&std::io::stdin(), EventSet::IN))
@@ -356,6 +420,8 @@ mod tests {
         let irq = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).unwrap();
         Controller {
             listener: None,
+            console_listener: None,
+            console_conn: None,
             exit,
             i8042,
             serial: Arc::new(Mutex::new(Serial::new(irq, sink))),

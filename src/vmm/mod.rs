@@ -39,6 +39,11 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
         warnings.push(w);
     }
     let listener = cfg.api_sock.as_deref().map(bind_api_socket).transpose()?;
+    let console_listener = cfg
+        .console_sock
+        .as_deref()
+        .map(bind_api_socket)
+        .transpose()?;
     let mut machine = Machine::build(cfg, started)?;
     let status = Status {
         pid: std::process::id(),
@@ -60,8 +65,15 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     for vcpu in std::mem::take(&mut machine.vcpus) {
         threads.push(vcpu.spawn().map_err(VmmError::VcpuThread)?);
     }
-    let controller = Controller::new(&machine, listener, forward_stdin, threads, status)
-        .map_err(VmmError::EventFd)?;
+    let controller = Controller::new(
+        &machine,
+        listener,
+        console_listener,
+        forward_stdin,
+        threads,
+        status,
+    )
+    .map_err(VmmError::EventFd)?;
     let exit = machine.exit.clone();
     let mut events: EventManager<Controller> =
         EventManager::new().map_err(|e| VmmError::EventLoop(e.to_string()))?;
@@ -74,7 +86,7 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     Ok(exit.get().expect("loop ends only with an outcome"))
 }
 
-mod terminal {
+pub mod terminal {
     //! Raw mode for an interactive console, restored on drop.
     use nix::sys::termios::{self, SetArg, Termios};
 
