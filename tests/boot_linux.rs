@@ -330,3 +330,162 @@ fn quick_start_ami_lifecycle_on_the_real_image() {
         "300",
     ]);
 }
+
+/// Is `addr` reachable by TCP? A closed port on a reachable guest answers at once with a
+/// reset (Ok or ConnectionRefused); a port the firewall drops times out.
+fn tcp_reachable(addr: &str) -> bool {
+    match std::net::TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3)) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+    }
+}
+
+fn pings(ip: &str) -> bool {
+    std::process::Command::new("ping")
+        .args(["-c", "2", "-W", "3", ip])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Security groups on a real guest, with real traffic from the host: default deny
+/// inbound, rules that open ICMP and a TCP port on the private and the public address,
+/// a rule change on the running instance, a group swap, and the firewall coming back
+/// from the store after the host's rules were flushed.
+#[test]
+fn security_groups_filter_real_traffic_to_a_running_instance() {
+    let Some(_) = images() else { return };
+    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new();
+    let ec2 = |args: &[&str]| -> serde_json::Value {
+        let mut c = lab.cmd(args);
+        c.env(
+            "EC2LAB_GUEST_IMAGES",
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
+        );
+        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    };
+    let ami = ec2(&["describe-images"])["Images"][0]["ImageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = ec2(&["run-instances", "--image-id", &ami]);
+    let inst = &run["Instances"][0];
+    let id = inst["InstanceId"].as_str().unwrap().to_string();
+    let private = inst["PrivateIpAddress"]
+        .as_str()
+        .expect("a private address")
+        .to_string();
+    let public = inst["PublicIpAddress"]
+        .as_str()
+        .expect("a public address")
+        .to_string();
+    let sg = inst["SecurityGroups"][0]["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let end = Instant::now() + BOOT_TIMEOUT;
+    while !ec2(&["get-console-output", "--instance-id", &id])["Output"]
+        .as_str()
+        .unwrap()
+        .contains("EC2LAB-GUEST-READY")
+    {
+        assert!(Instant::now() < end, "guest never got ready");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The default group lets in only its own members: the host gets nothing through.
+    assert!(!pings(&private), "ping passed the default group");
+    assert!(!tcp_reachable(&format!("{public}:80")));
+
+    let rule = |verb: &str, group: &str, proto: &str, port: &str| {
+        ec2(&[
+            verb,
+            "--group-id",
+            group,
+            "--protocol",
+            proto,
+            "--port",
+            port,
+            "--cidr",
+            "0.0.0.0/0",
+        ]);
+    };
+    rule("authorize-security-group-ingress", &sg, "icmp", "-1");
+    assert!(pings(&private), "ICMP allowed but no reply from {private}");
+    assert!(
+        pings(&public),
+        "no reply through the public address {public}"
+    );
+    rule("authorize-security-group-ingress", &sg, "tcp", "80");
+    assert!(
+        tcp_reachable(&format!("{public}:80")),
+        "tcp/80 allowed but dropped"
+    );
+    assert!(
+        !tcp_reachable(&format!("{public}:81")),
+        "tcp/81 not allowed but reached"
+    );
+    rule("revoke-security-group-ingress", &sg, "tcp", "80");
+    assert!(
+        !tcp_reachable(&format!("{public}:80")),
+        "revoked rule still lets tcp/80 in"
+    );
+
+    // The firewall is rebuilt from the store after the host's rules are flushed.
+    let tables = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    let ours: Vec<String> = String::from_utf8_lossy(&tables.stdout)
+        .lines()
+        .filter(|l| l.contains("ec2lab_"))
+        .map(|l| l.trim_start_matches("table ").to_string())
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    for t in &ours {
+        let mut parts = t.split_whitespace();
+        let (family, name) = (parts.next().unwrap(), parts.next().unwrap());
+        assert!(std::process::Command::new("nft")
+            .args(["delete", "table", family, name])
+            .status()
+            .unwrap()
+            .success());
+    }
+    ec2(&["describe-instances"]);
+    assert!(
+        pings(&private),
+        "the firewall was not restored from the store"
+    );
+
+    // Swapping groups on the running instance: only the new group's rules apply.
+    let web = ec2(&[
+        "create-security-group",
+        "--group-name",
+        "ssh",
+        "--description",
+        "ssh",
+    ])["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rule("authorize-security-group-ingress", &web, "tcp", "22");
+    ec2(&[
+        "modify-instance-attribute",
+        "--instance-id",
+        &id,
+        "--groups",
+        &web,
+    ]);
+    assert!(!pings(&private), "the old group's ICMP rule still applies");
+    assert!(tcp_reachable(&format!("{private}:22")));
+    let mut del = lab.cmd(&["delete-security-group", "--group-id", &web]);
+    del.env("EC2LAB_GUEST_IMAGES", "/nonexistent");
+    let out = run_with_timeout(del, 60);
+    assert!(
+        stderr(&out).contains("(DependencyViolation)"),
+        "{}",
+        stderr(&out)
+    );
+    ec2(&["terminate-instances", "--instance-ids", &id]);
+}

@@ -163,7 +163,16 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
             let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
         }
     }
-    supervisor::ensure_all(store)
+    supervisor::ensure_all(store)?;
+    // The host's bridges and firewall follow the store: after a host reboot or a flush of
+    // the nftables rules, the next command puts them back.
+    if Instance::all(store.conn())?
+        .iter()
+        .any(|i| i.state.has_vmm())
+    {
+        crate::net::sync(store)?;
+    }
+    Ok(())
 }
 
 /// One `Instances[]` element: the record, its disks and its network.

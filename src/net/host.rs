@@ -10,7 +10,9 @@ fn ip(args: &[&str]) -> Result<(), Ec2Error> {
         .args(args)
         .output()
         .map_err(|e| Ec2Error::internal(format!("cannot run `ip` (install iproute2): {e}")))?;
-    if out.status.success() {
+    // Two ec2lab processes may plumb the same bridge at once: "already there" is success.
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || err.contains("File exists") || err.contains("already assigned") {
         return Ok(());
     }
     Err(Ec2Error::internal(format!(

@@ -146,14 +146,23 @@ fn rename_tables(script: &str, table: &str) -> String {
         .replace(&from("bridge"), &to("bridge"))
 }
 
-/// Host networking for instances (bridges, taps, nftables) is switched on with
-/// `EC2LAB_NETWORKING=on` while it is being finished; without it instances launch with
-/// no network interface, and the VPC verbs only change the store.
+/// Host networking for instances (bridges, taps, nftables) can be switched off with
+/// `EC2LAB_NETWORKING=off` (a host without nftables, or a lab that needs no network):
+/// instances then launch with no network interface, and the VPC verbs only change the
+/// store.
 pub fn enabled() -> bool {
-    matches!(
+    !matches!(
         std::env::var("EC2LAB_NETWORKING").as_deref(),
-        Ok("on" | "1" | "true")
+        Ok("off" | "0" | "false")
     )
+}
+
+/// Is our table still loaded? (Someone may have flushed the host's rules.)
+fn table_present(table: &str) -> bool {
+    std::process::Command::new(std::env::var(firewall::NFT_ENV).unwrap_or_else(|_| "nft".into()))
+        .args(["list", "table", "inet", table])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Removes everything this state root put into the host's network: its bridges, taps
@@ -195,7 +204,10 @@ pub fn sync(store: &Store) -> Result<(), Ec2Error> {
         .map_err(|e| Ec2Error::internal(format!("the firewall rules cannot be built: {e}")))?;
     let script = rename_tables(&script, &table_name(store));
     let marker = applied_marker(store);
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str()) {
+    let table = table_name(store);
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str())
+        && table_present(&table)
+    {
         return Ok(());
     }
     firewall::apply(&script)

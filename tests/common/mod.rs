@@ -577,14 +577,25 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // This lab's bridges, taps and nftables tables leave the host with it.
-        let _ = run_with_timeout(self.cmd(&["network-teardown"]), 60);
         // Every supervisor and VMM of this lab names the state directory on its command
-        // line: end them all so no test leaves guests behind.
+        // line: end them all so no test leaves guests behind (first, so none of them
+        // plumbs the network again), then take the lab's bridges, taps and nftables
+        // tables off the host.
         let _ = Command::new("pkill")
             .arg("-9")
             .arg("-f")
             .arg(self.dir.path())
             .status();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for region in std::fs::read_dir(self.dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if region.path().join("ec2lab.db").exists() {
+                let name = region.file_name().to_string_lossy().into_owned();
+                let _ = run_with_timeout(self.cmd(&["--region", &name, "network-teardown"]), 60);
+            }
+        }
     }
 }
