@@ -173,6 +173,14 @@ CREATE TABLE enis (
 -- A private address is never handed out twice in a subnet.
 CREATE UNIQUE INDEX eni_private_ip ON enis(subnet_id, private_ip);
 "#,
+    r#"
+CREATE TABLE addresses (
+    allocation_id      TEXT PRIMARY KEY,
+    public_ip          TEXT NOT NULL UNIQUE,
+    association_id     TEXT,
+    eni_id             TEXT
+);
+"#,
 ];
 
 pub struct Store {

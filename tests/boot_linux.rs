@@ -426,6 +426,21 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
         !tcp_reachable(&format!("{public}:81")),
         "tcp/81 not allowed but reached"
     );
+    // An Elastic IP replaces the automatic public address at once.
+    let eip = ec2(&["allocate-address"]);
+    let (alloc, eip_ip) = (
+        eip["AllocationId"].as_str().unwrap().to_string(),
+        eip["PublicIp"].as_str().unwrap().to_string(),
+    );
+    ec2(&[
+        "associate-address",
+        "--allocation-id",
+        &alloc,
+        "--instance-id",
+        &id,
+    ]);
+    assert!(pings(&eip_ip), "no reply through the Elastic IP {eip_ip}");
+    assert!(!pings(&public), "the replaced public address still answers");
     rule("revoke-security-group-ingress", &sg, "tcp", "80");
     assert!(
         !tcp_reachable(&format!("{public}:80")),

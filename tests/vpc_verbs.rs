@@ -362,3 +362,75 @@ fn bad_network_input_gets_ec2_errors_and_changes_nothing() {
         0
     );
 }
+
+#[test]
+fn elastic_ips_stay_with_an_instance_across_stop_and_start() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let id = lab.run(&ami, &[]).remove(0);
+    lab.wait("instance-running", &id);
+    let auto = lab.describe(&id)["PublicIpAddress"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let eip = lab.ok(&["allocate-address"]);
+    let (alloc, ip) = (
+        eip["AllocationId"].as_str().unwrap().to_string(),
+        eip["PublicIp"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(ip, auto);
+    let assoc = lab.ok(&[
+        "associate-address",
+        "--allocation-id",
+        &alloc,
+        "--instance-id",
+        &id,
+    ])["AssociationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(lab.describe(&id)["PublicIpAddress"], ip.as_str());
+    lab.ok(&["stop-instances", "--instance-ids", &id]);
+    lab.wait("instance-stopped", &id);
+    lab.ok(&["start-instances", "--instance-ids", &id]);
+    lab.wait("instance-running", &id);
+    assert_eq!(lab.describe(&id)["PublicIpAddress"], ip.as_str());
+    let e = lab.ec2(&["release-address", "--allocation-id", &alloc]);
+    assert!(
+        e.stderr.contains("(InvalidIPAddress.InUse)"),
+        "{}",
+        e.stderr
+    );
+    let a = lab.ok(&["describe-addresses"]);
+    assert_eq!(a["Addresses"][0]["InstanceId"], id.as_str());
+    lab.ok(&["disassociate-address", "--association-id", &assoc]);
+    assert!(lab.describe(&id).get("PublicIpAddress").is_none());
+    lab.ok(&["release-address", "--allocation-id", &alloc]);
+    assert_eq!(
+        lab.ok(&["describe-addresses"])["Addresses"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    // Private addresses are never handed out twice, and come back after terminate.
+    let id2 = lab.run(&ami, &[]).remove(0);
+    let (p1, p2) = (
+        lab.describe(&id)["PrivateIpAddress"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        lab.describe(&id2)["PrivateIpAddress"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    );
+    assert_ne!(p1, p2);
+    let nics = lab.ok(&["describe-network-interfaces"]);
+    assert_eq!(nics["NetworkInterfaces"].as_array().unwrap().len(), 2);
+    lab.ok(&["terminate-instances", "--instance-ids", &id, &id2]);
+    lab.wait("instance-terminated", &id);
+    lab.wait("instance-terminated", &id2);
+    let nics = lab.ok(&["describe-network-interfaces"]);
+    assert_eq!(nics["NetworkInterfaces"].as_array().unwrap().len(), 0);
+}

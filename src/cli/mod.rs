@@ -110,6 +110,14 @@ pub enum Command {
     /// Describe network interfaces (one per instance, with its tap on this host).
     DescribeNetworkInterfaces,
     ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
+    /// Allocate an Elastic IP address.
+    #[command(after_help = "Example:\n  ec2lab allocate-address")]
+    AllocateAddress,
+    AssociateAddress(vpc::AssociateAddress),
+    DisassociateAddress(vpc::DisassociateAddress),
+    ReleaseAddress(vpc::ReleaseAddress),
+    /// Describe Elastic IP addresses.
+    DescribeAddresses,
     /// Remove this state directory's bridges, taps and nftables tables from the host
     /// (they come back from the store on the next command that needs them).
     NetworkTeardown,
@@ -162,6 +170,11 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
         Command::NetworkTeardown => "NetworkTeardown",
+        Command::AllocateAddress => "AllocateAddress",
+        Command::AssociateAddress(_) => "AssociateAddress",
+        Command::DisassociateAddress(_) => "DisassociateAddress",
+        Command::ReleaseAddress(_) => "ReleaseAddress",
+        Command::DescribeAddresses => "DescribeAddresses",
         Command::CreateVolume(_) => "CreateVolume",
         Command::DescribeVolumes(_) => "DescribeVolumes",
         Command::AttachVolume(_) => "AttachVolume",
@@ -237,6 +250,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::DescribeNetworkInterfaces => vpc::describe_network_interfaces(&ctx),
         Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
+        Command::AllocateAddress => vpc::allocate_address(&ctx),
+        Command::AssociateAddress(a) => vpc::associate_address(&ctx, a),
+        Command::DisassociateAddress(a) => vpc::disassociate_address(&ctx, a),
+        Command::ReleaseAddress(a) => vpc::release_address(&ctx, a),
+        Command::DescribeAddresses => vpc::describe_addresses(&ctx),
         Command::CreateVolume(a) => ebs::create_volume(&ctx, a),
         Command::DescribeVolumes(a) => ebs::describe_volumes(&ctx, a),
         Command::AttachVolume(a) => ebs::attach_volume(&ctx, a),

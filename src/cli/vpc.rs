@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::ec2::{Ctx, Failure};
 use crate::instances::{self, network, record::Instance};
+use crate::net::addresses;
 use crate::net::eni::Eni;
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
@@ -120,6 +121,36 @@ pub struct ModifyInstanceAttribute {
     pub instance_id: String,
     #[arg(long, num_args = 1.., required = true)]
     pub groups: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab associate-address --allocation-id eipalloc-… --instance-id i-…\n\n\
+  The Elastic IP replaces the instance's automatic public address and stays with it across\n\
+  stop and start."
+)]
+/// Associate an Elastic IP with an instance.
+pub struct AssociateAddress {
+    #[arg(long)]
+    pub allocation_id: String,
+    #[arg(long)]
+    pub instance_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab disassociate-address --association-id eipassoc-…")]
+/// Take an Elastic IP off its instance (the address stays allocated).
+pub struct DisassociateAddress {
+    #[arg(long)]
+    pub association_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  ec2lab release-address --allocation-id eipalloc-…")]
+/// Give an Elastic IP back (it must not be associated).
+pub struct ReleaseAddress {
+    #[arg(long)]
+    pub allocation_id: String,
 }
 
 fn store(ctx: &Ctx) -> Result<Store, Failure> {
@@ -252,4 +283,41 @@ pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
     let s = ctx.store()?;
     crate::net::teardown(&s).map_err(Failure::Service)?;
     Ok(Value::Null)
+}
+
+pub fn allocate_address(ctx: &Ctx) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let a = s.write(|tx| addresses::allocate(tx))?;
+    Ok(
+        json!({"AllocationId": a.allocation_id, "PublicIp": a.public_ip.to_string(),
+              "Domain": "vpc", "PublicIpv4Pool": "amazon"}),
+    )
+}
+
+pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    Instance::get(s.conn(), &a.instance_id)?;
+    let id = s.write(|tx| addresses::associate(tx, &a.allocation_id, &a.instance_id))?;
+    synced(&s, json!({"AssociationId": id}))
+}
+
+pub fn disassociate_address(ctx: &Ctx, a: DisassociateAddress) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    s.write(|tx| addresses::disassociate(tx, &a.association_id))?;
+    synced(&s, Value::Null)
+}
+
+pub fn release_address(ctx: &Ctx, a: ReleaseAddress) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    s.write(|tx| addresses::release(tx, &a.allocation_id))?;
+    Ok(Value::Null)
+}
+
+pub fn describe_addresses(ctx: &Ctx) -> Result<Value, Failure> {
+    let s = store(ctx)?;
+    let v: Vec<Value> = addresses::Address::all(s.conn())?
+        .iter()
+        .map(|a| a.describe(s.conn()))
+        .collect();
+    Ok(json!({"Addresses": v}))
 }

@@ -123,7 +123,13 @@ fn free_private(c: &Connection, subnet: &Subnet) -> Result<Ipv4Addr, Ec2Error> {
 
 pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
     let pool: Ipv4Cidr = PUBLIC_POOL.parse().expect("valid pool");
-    let used = used_ips(c, "public_ip")?;
+    let mut used = used_ips(c, "public_ip")?;
+    // Elastic IPs are the account's even while not associated.
+    let mut stmt = c.prepare("SELECT public_ip FROM addresses")?;
+    used.extend(
+        stmt.query_map([], |r| r.get::<_, String>(0))?
+            .filter_map(|r| r.ok()?.parse::<Ipv4Addr>().ok()),
+    );
     (2..size(&pool) - 1)
         .map(|n| nth(&pool, n))
         .find(|ip| !used.contains(ip))
@@ -185,6 +191,7 @@ pub fn set_groups(c: &Connection, eni_id: &str, groups: &[String]) -> Result<(),
 
 /// Deletes the interface record: its private and public addresses are free again.
 pub fn release(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
+    super::addresses::forget_eni(c, eni_id)?;
     c.execute("DELETE FROM enis WHERE eni_id = ?1", [eni_id])?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! is the truth; [`sync`] makes the host match it, so a restart of ec2lab (or of the
 //! host) restores every bridge and the whole firewall from SQLite.
 
+pub mod addresses;
 pub mod eni;
 pub mod firewall;
 pub mod groups;

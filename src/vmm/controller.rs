@@ -20,6 +20,12 @@ use super::exit::{ExitSignal, GuestExit};
 use super::machine::{DiskSlots, Machine, NetDevices};
 use super::vcpu::PauseGate;
 
+/// Console input held for the guest (a paste, a script typed over the console socket);
+/// beyond this it is dropped, as a real serial line would.
+const PENDING_INPUT_MAX: usize = 16 * 1024;
+/// How often held input is offered to the UART again.
+const INPUT_PUMP: Duration = Duration::from_millis(5);
+
 /// How long a pause may take before it is reported as failed: vCPUs stop between two
 /// exits, which is microseconds on hardware and milliseconds on a nested KVM.
 const PAUSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,6 +56,9 @@ pub struct Controller {
     /// The parts of the status that do not change.
     pub status: Status,
     deadline: TimerFd,
+    /// Console input the UART's FIFO had no room for yet, fed in as the guest reads.
+    pending_input: std::collections::VecDeque<u8>,
+    input_pump: TimerFd,
     shutting_down: bool,
     escape_pending: bool,
 }
@@ -90,6 +99,8 @@ impl Controller {
             vcpu_threads,
             status,
             deadline: TimerFd::new()?,
+            pending_input: std::collections::VecDeque::with_capacity(PENDING_INPUT_MAX),
+            input_pump: TimerFd::new()?,
             shutting_down: false,
             escape_pending: false,
         })
@@ -250,6 +261,29 @@ impl Controller {
         }
     }
 
+    /// Holds console input and feeds the UART what fits now.
+    fn queue_input(&mut self, bytes: &[u8]) {
+        let room = PENDING_INPUT_MAX - self.pending_input.len();
+        self.pending_input.extend(&bytes[..bytes.len().min(room)]);
+        self.pump_input();
+    }
+
+    fn pump_input(&mut self) {
+        if self.pending_input.is_empty() {
+            return;
+        }
+        let taken = self
+            .serial
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .enqueue_input(self.pending_input.make_contiguous());
+        self.pending_input.drain(..taken);
+        if !self.pending_input.is_empty() {
+            // The guest has not read its FIFO yet: offer the rest again shortly.
+            let _ = self.input_pump.reset(INPUT_PUMP, None);
+        }
+    }
+
     /// A new console client replaces the previous one, as on a serial line.
     fn console_accept(&mut self, ops: &mut EventOps) {
         let Some(listener) = &self.console_listener else {
@@ -294,11 +328,7 @@ impl Controller {
             Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => return,
             _ => return self.console_drop(ops),
         };
-        // Input beyond the UART FIFO is dropped, as a real serial line would.
-        self.serial
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .enqueue_input(&buf[..n]);
+        self.queue_input(&buf[..n]);
     }
 
     fn accept(&mut self) {
@@ -348,11 +378,7 @@ impl Controller {
                 len += 1;
             }
         }
-        // Input beyond the UART FIFO is dropped, as a real serial line would.
-        self.serial
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .enqueue_input(&out[..len]);
+        self.queue_input(&out[..len]);
     }
 }
 
@@ -361,6 +387,9 @@ impl MutEventSubscriber for Controller {
         let fd = events.fd();
         if fd == self.exit.evt.as_raw_fd() {
             let _ = self.exit.evt.read();
+        } else if fd == self.input_pump.as_raw_fd() {
+            let _ = self.input_pump.wait();
+            self.pump_input();
         } else if fd == self.deadline.as_raw_fd() {
             let _ = self.deadline.wait();
             self.exit.raise(GuestExit::Stopped(
@@ -385,6 +414,8 @@ impl MutEventSubscriber for Controller {
             .expect("register the exit event");
         ops.add(Events::new(&self.deadline, EventSet::IN))
             .expect("register the deadline timer");
+        ops.add(Events::new(&self.input_pump, EventSet::IN))
+            .expect("register the input timer");
         if let Some(l) = &self.listener {
             ops.add(Events::new(l, EventSet::IN))
                 .expect("register the control socket");
@@ -434,6 +465,8 @@ mod tests {
             vcpu_threads: Vec::new(),
             status: Status::default(),
             deadline: TimerFd::new().unwrap(),
+            pending_input: std::collections::VecDeque::new(),
+            input_pump: TimerFd::new().unwrap(),
             shutting_down: false,
             escape_pending: false,
         }

@@ -1,0 +1,172 @@
+//! Elastic IP addresses: public addresses allocated to the account, associated with an
+//! instance's interface and kept across stop and start, released only when asked.
+
+use std::net::Ipv4Addr;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+use super::eni::{self, Eni};
+use crate::error::Ec2Error;
+use crate::ids;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Address {
+    pub allocation_id: String,
+    pub public_ip: Ipv4Addr,
+    pub association_id: Option<String>,
+    pub eni_id: Option<String>,
+}
+
+impl Address {
+    pub fn all(c: &Connection) -> Result<Vec<Address>, Ec2Error> {
+        let mut stmt = c.prepare("SELECT * FROM addresses ORDER BY public_ip")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Address {
+                allocation_id: r.get("allocation_id")?,
+                public_ip: r
+                    .get::<_, String>("public_ip")?
+                    .parse()
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED),
+                association_id: r.get("association_id")?,
+                eni_id: r.get("eni_id")?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn get(c: &Connection, allocation_id: &str) -> Result<Address, Ec2Error> {
+        Self::all(c)?
+            .into_iter()
+            .find(|a| a.allocation_id == allocation_id)
+            .ok_or_else(|| {
+                Ec2Error::new(
+                    "InvalidAllocationID.NotFound",
+                    format!("The allocation ID '{allocation_id}' does not exist"),
+                )
+            })
+    }
+
+    pub fn describe(&self, c: &Connection) -> Value {
+        let mut v = json!({
+            "AllocationId": self.allocation_id,
+            "PublicIp": self.public_ip.to_string(),
+            "Domain": "vpc",
+            "PublicIpv4Pool": "amazon",
+        });
+        if let Some(eni_id) = &self.eni_id {
+            v["AssociationId"] = json!(self.association_id);
+            v["NetworkInterfaceId"] = json!(eni_id);
+            if let Some(e) = Eni::all(c)
+                .ok()
+                .and_then(|all| all.into_iter().find(|e| &e.eni_id == eni_id))
+            {
+                v["InstanceId"] = json!(e.instance_id);
+                v["PrivateIpAddress"] = json!(e.private_ip.to_string());
+            }
+        }
+        v
+    }
+}
+
+/// Takes a free public address from the pool for the account.
+pub fn allocate(c: &Connection) -> Result<Address, Ec2Error> {
+    let taken: Vec<Ipv4Addr> = Address::all(c)?.iter().map(|a| a.public_ip).collect();
+    let mut ip = eni::free_public(c)?;
+    // Addresses allocated but not associated are not on any interface: skip them too.
+    while taken.contains(&ip) {
+        ip = Ipv4Addr::from(u32::from(ip) + 1);
+    }
+    let a = Address {
+        allocation_id: ids::new_id("eipalloc"),
+        public_ip: ip,
+        association_id: None,
+        eni_id: None,
+    };
+    c.execute(
+        "INSERT INTO addresses (allocation_id, public_ip) VALUES (?1, ?2)",
+        params![a.allocation_id, a.public_ip.to_string()],
+    )?;
+    Ok(a)
+}
+
+/// Puts the address on the instance's interface, replacing its automatic public address.
+pub fn associate(
+    c: &Connection,
+    allocation_id: &str,
+    instance_id: &str,
+) -> Result<String, Ec2Error> {
+    let a = Address::get(c, allocation_id)?;
+    let e = Eni::of_instance(c, instance_id)?.ok_or_else(|| {
+        Ec2Error::new(
+            "InvalidInstanceID",
+            format!("The instance '{instance_id}' has no network interface"),
+        )
+    })?;
+    if let Some(old) = &a.eni_id {
+        c.execute("UPDATE enis SET public_ip = NULL WHERE eni_id = ?1", [old])?;
+    }
+    let association_id = ids::new_id("eipassoc");
+    c.execute(
+        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE eni_id = ?1",
+        [&e.eni_id],
+    )?;
+    c.execute(
+        "UPDATE enis SET public_ip = ?2 WHERE eni_id = ?1",
+        params![e.eni_id, a.public_ip.to_string()],
+    )?;
+    c.execute(
+        "UPDATE addresses SET association_id = ?2, eni_id = ?3 WHERE allocation_id = ?1",
+        params![allocation_id, association_id, e.eni_id],
+    )?;
+    Ok(association_id)
+}
+
+pub fn disassociate(c: &Connection, association_id: &str) -> Result<(), Ec2Error> {
+    let a: Option<(String, String)> = c
+        .query_row(
+            "SELECT allocation_id, eni_id FROM addresses WHERE association_id = ?1",
+            [association_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((allocation_id, eni_id)) = a else {
+        return Err(Ec2Error::new(
+            "InvalidAssociationID.NotFound",
+            format!("The association ID '{association_id}' does not exist"),
+        ));
+    };
+    c.execute(
+        "UPDATE enis SET public_ip = NULL WHERE eni_id = ?1",
+        [&eni_id],
+    )?;
+    c.execute(
+        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE allocation_id = ?1",
+        [&allocation_id],
+    )?;
+    Ok(())
+}
+
+pub fn release(c: &Connection, allocation_id: &str) -> Result<(), Ec2Error> {
+    let a = Address::get(c, allocation_id)?;
+    if a.eni_id.is_some() {
+        return Err(Ec2Error::new(
+            "InvalidIPAddress.InUse",
+            format!("Address {} is in use; disassociate it first", a.public_ip),
+        ));
+    }
+    c.execute(
+        "DELETE FROM addresses WHERE allocation_id = ?1",
+        [allocation_id],
+    )?;
+    Ok(())
+}
+
+/// An address associated with an interface that goes away is kept, unassociated.
+pub fn forget_eni(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
+    c.execute(
+        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE eni_id = ?1",
+        [eni_id],
+    )?;
+    Ok(())
+}
