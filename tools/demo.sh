@@ -44,6 +44,14 @@ step "create-image from the stopped instance"
 img=$("$EC2LAB" create-image --instance-id "$id" --name "demo-$(date +%s)" | field "d['ImageId']")
 echo "$img"
 
+step "run-instances from the new AMI: its root disk is a copy of the first instance's"
+t0=$(date +%s.%N)
+id2=$("$EC2LAB" run-instances --image-id "$img" --instance-type t2.micro | field "d['Instances'][0]['InstanceId']")
+trap 'cleanup; "$EC2LAB" terminate-instances --instance-ids "$id2" >/dev/null 2>&1 || true' EXIT
+"$EC2LAB" wait instance-running --instance-ids "$id2" --timeout-secs 600
+echo "$id2 running after $(since)"
+"$EC2LAB" terminate-instances --instance-ids "$id2" --output text
+
 step "start-instances, wait instance-running"
 t0=$(date +%s.%N)
 "$EC2LAB" start-instances --instance-ids "$id" --output text
