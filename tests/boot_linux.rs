@@ -197,6 +197,22 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
     );
 }
 
+/// Runs an ec2lab verb in `lab` with the real guest images and extra environment; it must
+/// succeed. Returns its JSON output.
+fn real_ec2(lab: &Lab, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
+    let mut c = lab.cmd(args);
+    c.env(
+        "EC2LAB_GUEST_IMAGES",
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
+    );
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
 /// The quick-start AMI through the control plane: run → running → stop (a graceful
 /// power-off) → start (the root disk kept what the guest wrote) → terminate.
 #[test]
@@ -206,17 +222,7 @@ fn quick_start_ami_lifecycle_on_the_real_image() {
     };
     let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new();
-    let ec2 = |args: &[&str]| -> serde_json::Value {
-        let mut c = lab.cmd(args);
-        c.env(
-            "EC2LAB_GUEST_IMAGES",
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
-        )
-        .env("EC2LAB_STOP_TIMEOUT_SECS", "240");
-        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let ec2 = |args: &[&str]| real_ec2(&lab, &[("EC2LAB_STOP_TIMEOUT_SECS", "240")], args);
     let images = ec2(&[
         "describe-images",
         "--filters",
@@ -356,16 +362,7 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
     let Some(_) = images() else { return };
     let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new();
-    let ec2 = |args: &[&str]| -> serde_json::Value {
-        let mut c = lab.cmd(args);
-        c.env(
-            "EC2LAB_GUEST_IMAGES",
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
-        );
-        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let ec2 = |args: &[&str]| real_ec2(&lab, &[], args);
     let ami = ec2(&["describe-images"])["Images"][0]["ImageId"]
         .as_str()
         .unwrap()
@@ -575,17 +572,7 @@ fn volume_walkthrough_on_real_guests() {
     let Some(_) = images() else { return };
     let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new();
-    let ec2 = |args: &[&str]| -> serde_json::Value {
-        let mut c = lab.cmd(args);
-        c.env(
-            "EC2LAB_GUEST_IMAGES",
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
-        )
-        .env("EC2LAB_NETWORKING", "off");
-        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    };
+    let ec2 = |args: &[&str]| real_ec2(&lab, &[("EC2LAB_NETWORKING", "off")], args);
     let id_of = |v: serde_json::Value, key: &str| v[key].as_str().unwrap().to_string();
     let ami = ec2(&["describe-images"])["Images"][0]["ImageId"]
         .as_str()
