@@ -17,7 +17,7 @@ use virtio_bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use virtio_queue::desc::split::Descriptor;
-use virtio_queue::{DescriptorChain, Queue, QueueOwnedT, QueueT};
+use virtio_queue::{DescriptorChain, Queue, QueueT};
 use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, VolatileSlice};
 
 use super::disk::{DiskFile, SECTOR_SIZE};
@@ -183,30 +183,9 @@ impl VirtioDevice for Block {
             writable: !self.read_only,
             serial: &self.serial,
         };
-        let mem = &active.mem;
-        let mut completed = false;
-        loop {
-            // With EVENT_IDX this tells the driver not to kick us while we drain.
-            active.queue.disable_notification(mem)?;
-            while let Some(chain) = active.queue.iter(mem)?.next() {
-                let head = chain.head_index();
-                let len = req.handle(chain, mem);
-                active.queue.add_used(mem, head, len)?;
-                completed = true;
-            }
-            // Re-arm; if the driver slipped more requests in meanwhile, drain again.
-            if !active.queue.enable_notification(mem)? {
-                break;
-            }
-        }
-        // One interrupt per batch, and only if the driver wants one (EVENT_IDX).
-        if completed && active.queue.needs_notification(mem)? {
-            active
-                .interrupt
-                .signal_used_queue()
-                .map_err(QueueError::Interrupt)?;
-        }
-        Ok(())
+        super::drain_queue(&mut active.queue, &active.mem, &active.interrupt, |chain| {
+            req.handle(chain, &active.mem)
+        })
     }
 
     fn reset(&mut self) {

@@ -169,3 +169,35 @@ pub fn read_config_bytes(config: &[u8], offset: u64, data: &mut [u8]) {
             .unwrap_or(0);
     }
 }
+
+/// Drains `queue`: `handle` gets each chain the driver made available and returns the
+/// used length to report. With EVENT_IDX the driver is told not to kick while we drain,
+/// and chains it slips in meanwhile are drained too; one interrupt covers the batch, and
+/// only if the driver wants it.
+pub fn drain_queue(
+    queue: &mut Queue,
+    mem: &GuestMemory,
+    interrupt: &Interrupt,
+    mut handle: impl FnMut(virtio_queue::DescriptorChain<&GuestMemory>) -> u32,
+) -> Result<(), QueueError> {
+    use virtio_queue::{QueueOwnedT, QueueT};
+    let mut completed = false;
+    loop {
+        queue.disable_notification(mem)?;
+        while let Some(chain) = queue.iter(mem)?.next() {
+            let head = chain.head_index();
+            let len = handle(chain);
+            queue.add_used(mem, head, len)?;
+            completed = true;
+        }
+        if !queue.enable_notification(mem)? {
+            break;
+        }
+    }
+    if completed && queue.needs_notification(mem)? {
+        interrupt
+            .signal_used_queue()
+            .map_err(QueueError::Interrupt)?;
+    }
+    Ok(())
+}

@@ -277,30 +277,12 @@ impl<B: NetBackend> Net<B> {
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
-        let mem = &active.mem;
-        let mut completed = false;
-        loop {
-            // With EVENT_IDX this tells the driver not to kick us while we drain.
-            active.tx.disable_notification(mem)?;
-            while let Some(chain) = active.tx.iter(mem)?.next() {
-                let head = chain.head_index();
-                transmit(&mut self.backend, chain, mem, &mut self.stats);
-                // TX buffers are only read by the device: used length 0.
-                active.tx.add_used(mem, head, 0)?;
-                completed = true;
-            }
-            // Re-arm; if the driver slipped more frames in meanwhile, drain again.
-            if !active.tx.enable_notification(mem)? {
-                break;
-            }
-        }
-        if completed && active.tx.needs_notification(mem)? {
-            active
-                .interrupt
-                .signal_used_queue()
-                .map_err(QueueError::Interrupt)?;
-        }
-        Ok(())
+        let (backend, stats) = (&mut self.backend, &mut self.stats);
+        super::drain_queue(&mut active.tx, &active.mem, &active.interrupt, |chain| {
+            transmit(backend, chain, &active.mem, stats);
+            // TX buffers are only read by the device: used length 0.
+            0
+        })
     }
 
     fn config(&self) -> [u8; CONFIG_LEN] {
