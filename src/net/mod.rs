@@ -128,14 +128,7 @@ fn applied_marker(store: &Store) -> PathBuf {
 /// The name of this state root's own nftables tables (`inet` and `bridge`): several state
 /// directories or regions on one host never touch each other's rules.
 fn table_name(store: &Store) -> String {
-    let h = store
-        .root()
-        .display()
-        .to_string()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let h = crate::ids::stable_hash(store.root().display().to_string().as_bytes());
     format!("{}_{:08x}", firewall::TABLE, h as u32)
 }
 

@@ -93,11 +93,7 @@ pub struct NetConfig {
 
 /// A stable, locally administered MAC derived from a name (same tap, same MAC).
 pub fn mac_for(name: &str) -> [u8; 6] {
-    // FNV-1a: tiny, stable across builds and hosts.
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let b = h.to_be_bytes();
+    let b = crate::ids::stable_hash(name.as_bytes()).to_be_bytes();
     [0x02, b[1], b[2], b[3], b[4], b[5]]
 }
 
