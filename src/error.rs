@@ -36,6 +36,17 @@ impl Ec2Error {
         )
     }
 
+    /// `Invalid<Kind>ID.Malformed` unless `id` looks like `prefix-` and hex digits.
+    pub fn check_id(id: &str, prefix: &str, kind: &str) -> Result<(), Self> {
+        if crate::ids::is_valid(id, prefix) {
+            return Ok(());
+        }
+        Err(Self::new(
+            format!("Invalid{kind}ID.Malformed"),
+            format!("Invalid id: \"{id}\" (expecting \"{prefix}-...\")"),
+        ))
+    }
+
     pub fn instance_not_found(id: &str) -> Self {
         Self::new(
             "InvalidInstanceID.NotFound",

@@ -79,12 +79,7 @@ impl Image {
 
     /// An image that can be launched.
     pub fn get_available(c: &Connection, id: &str) -> Result<Image, Ec2Error> {
-        if !ids::is_valid(id, "ami") {
-            return Err(Ec2Error::new(
-                "InvalidAMIID.Malformed",
-                format!("Invalid id: \"{id}\" (expecting \"ami-...\")"),
-            ));
-        }
+        Ec2Error::check_id(id, "ami", "AMI")?;
         match Self::load(c, id)? {
             Some(i) if i.state == "available" => Ok(i),
             _ => Err(Ec2Error::image_not_found(id)),

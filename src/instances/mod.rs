@@ -108,12 +108,7 @@ fn check_instance_ids(ids_: &[String]) -> Result<(), Ec2Error> {
         return Err(Ec2Error::missing_parameter("InstanceIds"));
     }
     for id in ids_ {
-        if !ids::is_valid(id, "i") {
-            return Err(Ec2Error::new(
-                "InvalidInstanceID.Malformed",
-                format!("Invalid id: \"{id}\" (expecting \"i-...\")"),
-            ));
-        }
+        Ec2Error::check_id(id, "i", "Instance")?;
     }
     Ok(())
 }

@@ -47,12 +47,7 @@ impl Snapshot {
     }
 
     pub fn get(c: &Connection, id: &str) -> Result<Snapshot, Ec2Error> {
-        if !ids::is_valid(id, "snap") {
-            return Err(Ec2Error::new(
-                "InvalidSnapshotID.Malformed",
-                format!("Invalid id: \"{id}\" (expecting \"snap-...\")"),
-            ));
-        }
+        Ec2Error::check_id(id, "snap", "Snapshot")?;
         c.query_row(
             "SELECT * FROM snapshots WHERE snapshot_id = ?1",
             [id],

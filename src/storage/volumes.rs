@@ -94,12 +94,7 @@ impl Volume {
     }
 
     pub fn get(c: &Connection, id: &str) -> Result<Volume, Ec2Error> {
-        if !ids::is_valid(id, "vol") {
-            return Err(Ec2Error::new(
-                "InvalidVolumeID.Malformed",
-                format!("Invalid id: \"{id}\" (expecting \"vol-...\")"),
-            ));
-        }
+        Ec2Error::check_id(id, "vol", "Volume")?;
         Self::load(c, id)?.ok_or_else(|| {
             Ec2Error::new(
                 "InvalidVolume.NotFound",
