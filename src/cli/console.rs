@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::ec2::{Ctx, Failure};
 use crate::error::Ec2Error;
-use crate::instances::{self, record::Instance, state::State, supervisor::RunDir};
+use crate::instances::{record::Instance, state::State, supervisor::RunDir};
 
 #[derive(Args, Debug)]
 #[command(
@@ -26,8 +26,7 @@ pub struct ConnectSerialConsole {
 const ESCAPE: u8 = 0x1d; // Ctrl-]
 
 pub fn connect(ctx: &Ctx, a: ConnectSerialConsole) -> Result<Value, Failure> {
-    let mut store = ctx.store()?;
-    instances::housekeeping(&mut store)?;
+    let store = ctx.tidy_store()?;
     let inst = Instance::get(store.conn(), &a.instance_id)?;
     if !matches!(inst.state, State::Running | State::Pending) {
         return Err(

@@ -139,9 +139,7 @@ pub struct DeleteSnapshot {
 }
 
 fn store(ctx: &Ctx) -> Result<crate::store::Store, Failure> {
-    let mut s = ctx.store()?;
-    instances::housekeeping(&mut s)?;
-    Ok(s)
+    Ok(ctx.tidy_store()?)
 }
 
 pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {

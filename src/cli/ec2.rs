@@ -263,6 +263,14 @@ impl Ctx {
     pub fn store(&self) -> Result<Store, Ec2Error> {
         Ok(Store::open(&self.state_dir, &self.region)?)
     }
+
+    /// The store after housekeeping (expired records gone, supervisors and the host's
+    /// network in step with it), as most verbs want it.
+    pub fn tidy_store(&self) -> Result<Store, Ec2Error> {
+        let mut store = self.store()?;
+        instances::housekeeping(&mut store)?;
+        Ok(store)
+    }
 }
 
 /// The tags `--tag-specifications` gives to resources of `resource_type`.
@@ -415,9 +423,7 @@ fn with_store(
     ctx: &Ctx,
     f: impl FnOnce(&mut Store) -> Result<Value, Ec2Error>,
 ) -> Result<Value, Failure> {
-    let mut store = ctx.store()?;
-    instances::housekeeping(&mut store)?;
-    Ok(f(&mut store)?)
+    Ok(f(&mut ctx.tidy_store()?)?)
 }
 
 pub fn describe_instance_types(a: DescribeInstanceTypes) -> Result<Value, Failure> {

@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::ec2::{Ctx, Failure};
-use crate::instances::{self, network, record::Instance};
+use crate::instances::{network, record::Instance};
 use crate::net::addresses;
 use crate::net::eni::Eni;
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
@@ -154,8 +154,7 @@ pub struct ReleaseAddress {
 }
 
 fn store(ctx: &Ctx) -> Result<Store, Failure> {
-    let mut s = ctx.store()?;
-    instances::housekeeping(&mut s)?;
+    let mut s = ctx.tidy_store()?;
     vpc::ensure_default(&mut s)?;
     Ok(s)
 }
