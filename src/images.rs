@@ -46,6 +46,9 @@ pub struct Registration<'a> {
     pub public: bool,
     pub quick_start: bool,
     pub source: String,
+    /// `root` is a scratch copy ec2lab just made (create-image): move it in rather than
+    /// copying it a second time.
+    pub take_root: bool,
 }
 
 impl Image {
@@ -207,9 +210,13 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
         if let Some(i) = reg.initrd {
             fsutil::link_or_copy(i, &dir.join("initrd"))?;
         }
-        // The root image is copied, not linked: the AMI must not change if the source does.
-        fsutil::sparse_copy(reg.root, &dir.join("root.img"))?;
         let size = std::fs::metadata(reg.root)?.len();
+        let root = dir.join("root.img");
+        // The root image is copied, not linked: the AMI must not change if the source does.
+        // A scratch copy is ours already; a rename fails only across file systems.
+        if !(reg.take_root && std::fs::rename(reg.root, &root).is_ok()) {
+            fsutil::sparse_copy(reg.root, &root)?;
+        }
         let image = Image {
             image_id: image_id.clone(),
             name: reg.name.into(),
@@ -303,6 +310,7 @@ pub fn copy_from(
             public: false,
             quick_start: false,
             source: format!("copied from {}/{}", source.region(), src.image_id),
+            take_root: false,
         },
     )
 }
@@ -346,6 +354,7 @@ pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> 
             public: true,
             quick_start: true,
             source: dir.display().to_string(),
+            take_root: false,
         },
     )
     .map(Some)

@@ -494,6 +494,7 @@ pub fn register_image(ctx: &Ctx, a: RegisterImage) -> Result<Value, Failure> {
             public: false,
             quick_start: false,
             source: "registered from files".into(),
+            take_root: false,
         },
     )?;
     Ok(json!({ "ImageId": img.image_id }))

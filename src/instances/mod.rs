@@ -608,6 +608,7 @@ pub fn create_image(
             public: false,
             quick_start: false,
             source: format!("created from {id}"),
+            take_root: true,
         },
     );
     let _ = std::fs::remove_file(&snapshot);
