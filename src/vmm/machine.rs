@@ -71,8 +71,10 @@ pub enum VmmError {
     EventFd(#[source] std::io::Error),
     #[error("Device layout error: {0}")]
     Bus(#[from] BusError),
-    #[error("Cannot set up the control socket {path}: {source}")]
-    ApiSocket {
+    #[error(
+        "Cannot set up the socket {path}: {source}. Is another VMM using it? Pick another path"
+    )]
+    Socket {
         path: String,
         #[source]
         source: std::io::Error,
@@ -556,9 +558,10 @@ mod aarch64_boot {
     }
 }
 
-/// Binds the control socket, replacing a stale one left by a VMM that died.
-pub fn bind_api_socket(path: &Path) -> Result<std::os::unix::net::UnixListener, VmmError> {
-    let err = |source| VmmError::ApiSocket {
+/// Binds a listening socket (control or console), replacing a stale one left by a VMM
+/// that died.
+pub fn bind_socket(path: &Path) -> Result<std::os::unix::net::UnixListener, VmmError> {
+    let err = |source| VmmError::Socket {
         path: path.display().to_string(),
         source,
     };

@@ -23,7 +23,7 @@ use config::VmConfig;
 use controller::Controller;
 use exit::GuestExit;
 pub use machine::VmmError;
-use machine::{bind_api_socket, Machine};
+use machine::{bind_socket, Machine};
 
 /// Boots the guest and runs it to the end; returns how it ended.
 pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
@@ -38,12 +38,8 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
         eprintln!("ec2lab vmm: warning: {w}");
         warnings.push(w);
     }
-    let listener = cfg.api_sock.as_deref().map(bind_api_socket).transpose()?;
-    let console_listener = cfg
-        .console_sock
-        .as_deref()
-        .map(bind_api_socket)
-        .transpose()?;
+    let listener = cfg.api_sock.as_deref().map(bind_socket).transpose()?;
+    let console_listener = cfg.console_sock.as_deref().map(bind_socket).transpose()?;
     let mut machine = Machine::build(cfg, started)?;
     let status = Status {
         pid: std::process::id(),
