@@ -280,6 +280,18 @@ impl Supervisor {
         let rebooting = matches!(inst.state, State::Pending | State::Running)
             && (inst.reboot_pending != 0 || outcome == "reset");
         let now = iso8601_now();
+        // Release what the next state no longer has *before* recording that state, so that
+        // whoever sees "stopped" or "terminated" also sees the instance store (and, on
+        // terminate, the volumes and interface) gone. Both steps are idempotent: a crash in
+        // between is finished by the next supervisor.
+        let pre = Instance::get(self.store.conn(), &id)?;
+        if !(rebooting && pre.state == inst.state) {
+            match on_guest(pre.state, GuestEvent::VmmEnded) {
+                Some(State::Terminated) => finalize_termination(&mut self.store, &pre)?,
+                Some(State::Stopped) => instance_store::destroy(self.store.region(), &id),
+                _ => {}
+            }
+        }
         self.store.write(|tx| -> Result<(), Ec2Error> {
             let cur = Instance::get(tx, &id)?;
             Instance::set_vmm(tx, &id, None)?;
@@ -311,12 +323,6 @@ impl Supervisor {
             Instance::set_reboot_pending(tx, &id, 0)?;
             Ok(())
         })?;
-        let after = Instance::get(self.store.conn(), &id)?;
-        match after.state {
-            State::Terminated => finalize_termination(&mut self.store, &after)?,
-            State::Stopped => instance_store::destroy(self.store.region(), &id),
-            _ => {}
-        }
         let _ = std::fs::remove_file(sock);
         Ok(())
     }
