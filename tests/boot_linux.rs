@@ -8,11 +8,7 @@ mod common;
 use common::*;
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// One Linux guest at a time: on a nested KVM each takes a whole core.
-static ONE_GUEST: Mutex<()> = Mutex::new(());
 
 /// Generous: measured ~40-90 s to init on the nested KVM here.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
@@ -92,7 +88,7 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
     let Some((kernel, rootfs)) = images() else {
         return;
     };
-    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = real_guest_lock();
     let tap_name = format!("ec2t{}", std::process::id() % 100_000);
     let _tap = HostTap::new(&tap_name, "10.254.77.1/30");
     let g = Guest {
@@ -220,7 +216,7 @@ fn quick_start_ami_lifecycle_on_the_real_image() {
     let Some((_kernel, _rootfs)) = images() else {
         return;
     };
-    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = real_guest_lock();
     let lab = Lab::new();
     let ec2 = |args: &[&str]| real_ec2(&lab, &[("EC2LAB_STOP_TIMEOUT_SECS", "240")], args);
     let images = ec2(&[
@@ -360,7 +356,7 @@ fn pings(ip: &str) -> bool {
 #[test]
 fn security_groups_filter_real_traffic_to_a_running_instance() {
     let Some(_) = images() else { return };
-    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = real_guest_lock();
     let lab = Lab::new();
     let ec2 = |args: &[&str]| real_ec2(&lab, &[], args);
     let ami = ec2(&["describe-images"])["Images"][0]["ImageId"]
@@ -570,7 +566,7 @@ impl Console {
 #[test]
 fn volume_walkthrough_on_real_guests() {
     let Some(_) = images() else { return };
-    let _one = ONE_GUEST.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = real_guest_lock();
     let lab = Lab::new();
     let ec2 = |args: &[&str]| real_ec2(&lab, &[("EC2LAB_NETWORKING", "off")], args);
     let id_of = |v: serde_json::Value, key: &str| v[key].as_str().unwrap().to_string();

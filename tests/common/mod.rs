@@ -599,3 +599,22 @@ impl Drop for Lab {
         }
     }
 }
+
+/// Held while a test runs real Linux guests with the host network: one such test at a
+/// time on this host, across test binaries and checkouts (each busy guest takes a whole
+/// core here, and every lab's default VPC uses 172.31.0.0/16). An flock on a file in
+/// /run, released when the guard drops (or the process dies).
+pub struct RealGuestLock(#[allow(dead_code)] std::fs::File);
+
+pub fn real_guest_lock() -> RealGuestLock {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/ec2lab-real-guest-tests.lock")
+        .expect("open the real-guest test lock in /run");
+    // SAFETY: flock on a file descriptor we own; blocks until the lock is ours.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    RealGuestLock(f)
+}
