@@ -181,6 +181,11 @@ CREATE TABLE addresses (
     eni_id             TEXT
 );
 "#,
+    // Instance metadata options (`--metadata-options`), as JSON: HttpTokens, HttpEndpoint,
+    // HttpPutResponseHopLimit.
+    r#"
+ALTER TABLE instances ADD COLUMN metadata_options TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 pub struct Store {

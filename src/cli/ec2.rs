@@ -82,6 +82,31 @@ pub struct RunInstances {
     /// Launch without a public address.
     #[arg(long)]
     pub no_associate_public_ip_address: bool,
+    /// Instance metadata service options, e.g. 'HttpTokens=required' (IMDSv2 only),
+    /// 'HttpEndpoint=disabled', 'HttpPutResponseHopLimit=2'.
+    #[arg(long)]
+    pub metadata_options: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required\n  \
+  ec2lab modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-endpoint disabled\n\n\
+  With --http-tokens required the guest must first PUT /latest/api/token (IMDSv2); plain GETs\n  \
+  get 401. The change applies to the next request, also on a running instance.")]
+/// Change how the instance metadata service (169.254.169.254) answers an instance.
+pub struct ModifyInstanceMetadataOptions {
+    #[arg(long)]
+    pub instance_id: String,
+    /// optional (IMDSv1 and v2) or required (v2 session tokens only).
+    #[arg(long)]
+    pub http_tokens: Option<String>,
+    /// enabled or disabled.
+    #[arg(long)]
+    pub http_endpoint: Option<String>,
+    /// 1 to 64 (recorded; every guest is one hop from the service here).
+    #[arg(long)]
+    pub http_put_response_hop_limit: Option<i64>,
 }
 
 /// Instance ids, as most instance verbs take them.
@@ -382,7 +407,26 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
                 ebs.get("DeleteOnTermination").and_then(shorthand::as_bool);
         }
     }
+    let mut metadata_options = instances::MetadataOptions::default();
+    if let Some(m) = &a.metadata_options {
+        let v = shorthand::parse_param("--metadata-options", m)?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        if let Some(t) = text("HttpTokens") {
+            metadata_options.http_tokens = t;
+        }
+        if let Some(e) = text("HttpEndpoint") {
+            metadata_options.http_endpoint = e;
+        }
+        if let Some(h) = v.get("HttpPutResponseHopLimit") {
+            metadata_options.http_put_response_hop_limit = shorthand::as_i64(h).ok_or_else(|| {
+                Failure::Param(format!(
+                    "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit must be a number, got {h}"
+                ))
+            })?;
+        }
+    }
     let req = LaunchRequest {
+        metadata_options,
         image_id: a.image_id,
         instance_type: a.instance_type,
         min_count,
@@ -552,4 +596,18 @@ pub fn wait(ctx: &Ctx, w: WaitWhat) -> Result<Value, Failure> {
         Duration::from_secs(args.timeout_secs),
     )?;
     Ok(Value::Null)
+}
+
+pub fn modify_instance_metadata_options(
+    ctx: &Ctx,
+    a: ModifyInstanceMetadataOptions,
+) -> Result<Value, Failure> {
+    let mut store = ctx.tidy_store()?;
+    Ok(instances::modify_metadata_options(
+        &mut store,
+        &a.instance_id,
+        a.http_tokens.as_deref(),
+        a.http_endpoint.as_deref(),
+        a.http_put_response_hop_limit,
+    )?)
 }

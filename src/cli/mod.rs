@@ -110,6 +110,7 @@ pub enum Command {
     /// Describe network interfaces (one per instance, with its tap on this host).
     DescribeNetworkInterfaces,
     ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
+    ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
     /// Allocate an Elastic IP address.
     #[command(after_help = "Example:\n  ec2lab allocate-address")]
     AllocateAddress,
@@ -169,6 +170,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::RevokeSecurityGroupEgress(_) => "RevokeSecurityGroupEgress",
         Command::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
+        Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
         Command::NetworkTeardown => "NetworkTeardown",
         Command::AllocateAddress => "AllocateAddress",
         Command::AssociateAddress(_) => "AssociateAddress",
@@ -199,6 +201,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),
         Command::Supervise { instance_id } => {
+            crate::metadata::server::spawn(&ctx.state_dir, &ctx.region, &instance_id);
             return match crate::instances::supervisor::run(
                 &ctx.state_dir,
                 &ctx.region,
@@ -209,7 +212,7 @@ pub fn run(cli: Cli) -> i32 {
                     eprintln!("ec2lab supervisor {instance_id}: {e}");
                     1
                 }
-            }
+            };
         }
         Command::RunInstances(a) => ec2::run_instances(&ctx, a),
         Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
@@ -249,6 +252,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::DescribeNetworkInterfaces => vpc::describe_network_interfaces(&ctx),
         Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
+        Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
         Command::AllocateAddress => vpc::allocate_address(&ctx),
         Command::AssociateAddress(a) => vpc::associate_address(&ctx, a),

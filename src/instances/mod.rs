@@ -20,6 +20,7 @@ use crate::images::{self, Image};
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
+pub use record::MetadataOptions;
 use record::{Instance, OWNER_ID};
 use state::{Action, State};
 use supervisor::RunDir;
@@ -45,6 +46,7 @@ pub struct LaunchRequest {
     pub root_delete_on_termination: Option<bool>,
     /// None: the subnet's default (on in the default subnet).
     pub associate_public_ip: Option<bool>,
+    pub metadata_options: MetadataOptions,
 }
 
 /// A `--filters Name=…,Values=…` entry.
@@ -171,7 +173,7 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
 }
 
 /// One `Instances[]` element: the record, its disks and its network.
-fn describe_one(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
+pub fn describe_one(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
     let mut v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
     if let Some(Value::Object(net)) = network::describe(store, inst)? {
         for (k, val) in net {
@@ -207,6 +209,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             )));
         }
     }
+    req.metadata_options.validate()?;
     // As many as fit, but at least min_count (EC2's --count min:max).
     let (budget, used) = capacity(store)?;
     let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
@@ -260,6 +263,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 vmm_start_ticks: None,
                 boots: 0,
                 last_boot_ms: None,
+                metadata_options: req.metadata_options.clone(),
             };
             prepare_run_dir(store, &image, &inst)?;
             made.push(inst);
@@ -445,6 +449,33 @@ pub fn terminate_instances(store: &mut Store, instance_ids: &[String]) -> Result
 }
 
 /// The last 64 KiB of the console, as EC2 keeps.
+/// `modify-instance-metadata-options`: applies to the next metadata request at once.
+pub fn modify_metadata_options(
+    store: &mut Store,
+    id: &str,
+    http_tokens: Option<&str>,
+    http_endpoint: Option<&str>,
+    hop_limit: Option<i64>,
+) -> Result<Value, Ec2Error> {
+    let inst = Instance::get(store.conn(), id)?;
+    if inst.state == State::Terminated {
+        return Err(Ec2Error::incorrect_state(id, inst.state.name(), "modified"));
+    }
+    let mut o = inst.metadata_options.clone();
+    if let Some(t) = http_tokens {
+        o.http_tokens = t.into();
+    }
+    if let Some(e) = http_endpoint {
+        o.http_endpoint = e.into();
+    }
+    if let Some(h) = hop_limit {
+        o.http_put_response_hop_limit = h;
+    }
+    o.validate()?;
+    store.write(|tx| Instance::set_metadata_options(tx, id, &o))?;
+    Ok(json!({"InstanceId": id, "InstanceMetadataOptions": o.describe()}))
+}
+
 pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
     check_instance_ids(&[id.to_string()])?;
     Instance::get(store.conn(), id)?;

@@ -40,6 +40,65 @@ pub struct Instance {
     pub boots: i64,
     /// Milliseconds from the last VMM start to the guest running init.
     pub last_boot_ms: Option<i64>,
+    pub metadata_options: MetadataOptions,
+}
+
+/// How the instance metadata service answers this instance (`--metadata-options`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MetadataOptions {
+    /// `optional`: IMDSv1 and v2; `required`: only requests with a v2 session token.
+    pub http_tokens: String,
+    /// `enabled` or `disabled` (the service then refuses this instance).
+    pub http_endpoint: String,
+    /// Recorded and shown as on AWS; every guest is one hop from the service here.
+    pub http_put_response_hop_limit: i64,
+}
+
+impl Default for MetadataOptions {
+    fn default() -> Self {
+        MetadataOptions {
+            http_tokens: "optional".into(),
+            http_endpoint: "enabled".into(),
+            http_put_response_hop_limit: 1,
+        }
+    }
+}
+
+impl MetadataOptions {
+    /// Checks values as EC2 does; `InvalidParameterValue` names the bad one.
+    pub fn validate(&self) -> Result<(), Ec2Error> {
+        let bad = |name: &str, value: &str, allowed: &str| {
+            Err(Ec2Error::invalid_parameter(format!(
+                "The value '{value}' is not valid for {name}; use {allowed}"
+            )))
+        };
+        if !matches!(self.http_tokens.as_str(), "optional" | "required") {
+            return bad("HttpTokens", &self.http_tokens, "optional or required");
+        }
+        if !matches!(self.http_endpoint.as_str(), "enabled" | "disabled") {
+            return bad("HttpEndpoint", &self.http_endpoint, "enabled or disabled");
+        }
+        if !(1..=64).contains(&self.http_put_response_hop_limit) {
+            return bad(
+                "HttpPutResponseHopLimit",
+                &self.http_put_response_hop_limit.to_string(),
+                "a number from 1 to 64",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn describe(&self) -> Value {
+        json!({
+            "State": "applied",
+            "HttpTokens": self.http_tokens,
+            "HttpPutResponseHopLimit": self.http_put_response_hop_limit,
+            "HttpEndpoint": self.http_endpoint,
+            "HttpProtocolIpv6": "disabled",
+            "InstanceMetadataTags": "disabled",
+        })
+    }
 }
 
 pub use crate::ids::OWNER_ID;
@@ -82,6 +141,8 @@ impl Instance {
             vmm_start_ticks: r.get("vmm_start_ticks")?,
             boots: r.get("boots")?,
             last_boot_ms: r.get("last_boot_ms")?,
+            metadata_options: serde_json::from_str(&r.get::<_, String>("metadata_options")?)
+                .unwrap_or_default(),
         })
     }
 
@@ -90,8 +151,8 @@ impl Instance {
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
                state, transition_reason, launch_time, key_name, user_data, vcpus, effective_vcpus,
                mem_mib, warnings, tags, security_groups, subnet_id, root_device_name,
-               root_delete_on_termination)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+               root_delete_on_termination, metadata_options)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
             params![
                 self.instance_id,
                 self.reservation_id,
@@ -112,6 +173,7 @@ impl Instance {
                 self.subnet_id,
                 self.root_device_name,
                 self.root_delete_on_termination,
+                serde_json::to_string(&self.metadata_options).unwrap_or_default(),
             ],
         )?;
         Ok(())
@@ -180,6 +242,18 @@ impl Instance {
         Ok(())
     }
 
+    pub fn set_metadata_options(
+        c: &Connection,
+        id: &str,
+        options: &MetadataOptions,
+    ) -> Result<(), Ec2Error> {
+        c.execute(
+            "UPDATE instances SET metadata_options = ?2 WHERE instance_id = ?1",
+            params![id, serde_json::to_string(options).unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
     pub fn set_boot_ms(c: &Connection, id: &str, ms: i64) -> Result<(), Ec2Error> {
         c.execute(
             "UPDATE instances SET last_boot_ms = ?2 WHERE instance_id = ?1",
@@ -228,6 +302,7 @@ impl Instance {
             "SecurityGroups": self.security_groups.iter().map(|g| json!({"GroupId": g})).collect::<Vec<_>>(),
             "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
             "BlockDeviceMappings": block_device_mappings,
+            "MetadataOptions": self.metadata_options.describe(),
             "Ec2LabInfo": {
                 "VCpusRequested": self.vcpus,
                 "VCpusRunning": self.effective_vcpus,

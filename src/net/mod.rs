@@ -19,7 +19,7 @@ use firewall::{EniNet, Protocol, PublicIp, Rule, Ruleset, VpcNet};
 use groups::{Permission, SecurityGroup};
 use vpc::{Subnet, Vpc};
 
-/// Where the metadata service (a later issue) listens on each VPC's router address.
+/// Where the metadata service listens on each VPC's router address.
 pub const METADATA_PORT: u16 = 8775;
 
 fn to_rule(p: &Permission) -> Result<Rule, Ec2Error> {
@@ -45,6 +45,29 @@ fn to_rule(p: &Permission) -> Result<Rule, Ec2Error> {
     })
 }
 
+/// A VPC's router address on the host: its first subnet's gateway (the VPC's first
+/// address when it has no subnet). The metadata service answers there.
+fn router(subnets: &[Subnet], v: &Vpc) -> Ipv4Addr {
+    subnets
+        .iter()
+        .find(|s| s.vpc_id == v.vpc_id)
+        .map_or(vpc::nth(&v.cidr, 1), Subnet::gateway)
+}
+
+/// Where guests of `vpc_id` reach the metadata service (after the DNAT of
+/// 169.254.169.254:80).
+pub fn metadata_endpoint(
+    c: &rusqlite::Connection,
+    vpc_id: &str,
+) -> Result<std::net::SocketAddrV4, Ec2Error> {
+    let v = Vpc::get(c, vpc_id)?;
+    let subnets = Subnet::all(c)?;
+    Ok(std::net::SocketAddrV4::new(
+        router(&subnets, &v),
+        METADATA_PORT,
+    ))
+}
+
 /// The firewall the store describes.
 pub fn ruleset(store: &Store) -> Result<Ruleset, Ec2Error> {
     let c = store.conn();
@@ -52,10 +75,7 @@ pub fn ruleset(store: &Store) -> Result<Ruleset, Ec2Error> {
     let vpcs = Vpc::all(c)?
         .into_iter()
         .map(|v| {
-            let gateway = subnets
-                .iter()
-                .find(|s| s.vpc_id == v.vpc_id)
-                .map_or(vpc::nth(&v.cidr, 1), Subnet::gateway);
+            let gateway = router(&subnets, &v);
             VpcNet {
                 vpc_id: v.vpc_id,
                 bridge: v.bridge,
