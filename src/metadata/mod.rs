@@ -35,7 +35,7 @@ pub fn caller(
             continue;
         }
         if crate::net::metadata_endpoint(c, &eni.vpc_id)?.ip() == &local {
-            return Ok(Instance::load(c, id)?);
+            return Instance::load(c, id);
         }
     }
     Ok(None)
