@@ -323,23 +323,57 @@ pub fn guest_images_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"))
 }
 
+/// Identifies one build of the guest image: its directory and the files' sizes and
+/// modification times (build.sh writes new files on every build).
+fn build_stamp(dir: &Path, files: &[&Path]) -> String {
+    let parts: Vec<String> = files
+        .iter()
+        .map(|f| {
+            let m = std::fs::metadata(f).ok();
+            let mtime = m
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            format!("{}:{mtime}", m.map_or(0, |m| m.len()))
+        })
+        .collect();
+    format!("{} (build {})", dir.display(), parts.join(","))
+}
+
 /// Registers the image guest-images/build.sh made as the quick-start AMI, once per region
-/// (and again after it was deregistered), if the image exists.
+/// (and again after it was deregistered), if the image exists. After a new build the
+/// previous quick-start AMI stays available under a dated name (instances of it keep
+/// working) and the new build becomes `ec2lab-linux`.
 pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> {
-    let existing: Option<String> = store
-        .conn()
-        .query_row(
-            "SELECT image_id FROM images WHERE quick_start = 1 AND state = 'available'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if existing.is_some() {
-        return Ok(None);
-    }
     let dir = guest_images_dir();
     let (kernel, root) = (dir.join("vmlinux"), dir.join("rootfs.ext4"));
-    if !kernel.is_file() || !root.is_file() || name_taken(store.conn(), QUICK_START_NAME)? {
+    if !kernel.is_file() || !root.is_file() {
+        return Ok(None);
+    }
+    let stamp = build_stamp(&dir, &[&kernel, &root]);
+    let existing: Option<(String, String, String)> = store
+        .conn()
+        .query_row(
+            "SELECT image_id, source, creation_date FROM images WHERE quick_start = 1 AND state = 'available'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((id, source, created)) = existing {
+        if source == stamp || !source.starts_with(&dir.display().to_string()) {
+            return Ok(None); // current, or registered from elsewhere: leave it
+        }
+        let old_name = format!("{QUICK_START_NAME}-{}", created.replace([':', '.'], "-"));
+        store.write(|tx| -> Result<(), Ec2Error> {
+            tx.execute(
+                "UPDATE images SET quick_start = 0, name = ?2 WHERE image_id = ?1",
+                rusqlite::params![id, old_name],
+            )?;
+            Ok(())
+        })?;
+    }
+    if name_taken(store.conn(), QUICK_START_NAME)? {
         return Ok(None);
     }
     register(
@@ -353,7 +387,7 @@ pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> 
             root: &root,
             public: true,
             quick_start: true,
-            source: dir.display().to_string(),
+            source: stamp,
             take_root: false,
         },
     )
