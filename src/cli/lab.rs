@@ -1,0 +1,65 @@
+//! `ec2lab lab httpd`: the httpd lab in one command (see `crate::lab`).
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::ec2::{Ctx, Failure};
+use crate::lab;
+
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub lab: LabKind,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LabKind {
+    Httpd(Httpd),
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab lab httpd                 # key pair, group (22, 80), instance, page; prints the URL\n  \
+  ec2lab ssh i-0123456789abcdef0   # then log in as ec2-user with the lab's key\n  \
+  ec2lab lab httpd --cleanup       # terminate the instance, delete the group and key pair\n\n\
+What it does, step by step (each is also a verb you can run yourself):\n  \
+  1. builds the guest images if missing (guest-images/build.sh) and registers the AMI\n  \
+  2. create-key-pair ec2lab-lab-httpd (ed25519; the private key goes to\n     \
+     <state-dir>/<region>/keys/ec2lab-lab-httpd.pem, mode 0600)\n  \
+  3. create-security-group ec2lab-lab-httpd; allow tcp/22 and tcp/80 from 0.0.0.0/0\n  \
+  4. run-instances --instance-type t2.micro with user data that runs\n     \
+     `yum install -y httpd; systemctl start httpd` and writes /var/www/html/index.html\n  \
+  5. waits until http://<public-ip>/ answers 200, showing the guest's progress\n\n\
+Running it again while the instance runs just waits for and prints it again.\n\
+Progress goes to stderr; the summary (URL, ids, timings) to stdout as JSON.")]
+/// The classic EC2 lab: a web server on a new instance, reachable on its public IP.
+pub struct Httpd {
+    /// Remove everything the lab made (instance, security group, key pair, key file).
+    #[arg(long)]
+    pub cleanup: bool,
+    /// The instance type to launch.
+    #[arg(long, default_value = "t2.micro")]
+    pub instance_type: String,
+    /// How long to wait for the page (boot plus user data), in seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout_secs: u64,
+    /// Fail instead of building the guest images when they are missing.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+pub fn run(ctx: &Ctx, a: LabArgs) -> Result<Value, Failure> {
+    let LabKind::Httpd(h) = a.lab;
+    let mut store = ctx.tidy_store()?;
+    if h.cleanup {
+        return Ok(lab::cleanup(&mut store)?);
+    }
+    Ok(lab::run(
+        &mut store,
+        &lab::Options {
+            instance_type: h.instance_type,
+            timeout: std::time::Duration::from_secs(h.timeout_secs),
+            build_images: !h.no_build,
+        },
+    )?)
+}
