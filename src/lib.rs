@@ -8,6 +8,7 @@ pub mod fsutil;
 pub mod ids;
 pub mod images;
 pub mod instances;
+pub mod keypairs;
 pub mod net;
 pub mod storage;
 pub mod store;

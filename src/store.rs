@@ -181,6 +181,20 @@ CREATE TABLE addresses (
     eni_id             TEXT
 );
 "#,
+    r#"
+-- EC2 key pairs: only the public half; private_key_file is where ec2lab wrote the
+-- private key for the user (create-key-pair --output-file), if it did.
+CREATE TABLE key_pairs (
+    key_pair_id        TEXT PRIMARY KEY,
+    key_name           TEXT NOT NULL UNIQUE,
+    key_type           TEXT NOT NULL CHECK (key_type IN ('rsa', 'ed25519')),
+    fingerprint        TEXT NOT NULL,
+    public_key         TEXT NOT NULL,
+    private_key_file   TEXT,
+    create_time        TEXT NOT NULL,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+"#,
 ];
 
 pub struct Store {
