@@ -622,7 +622,11 @@ mod tests {
     use std::process::Command;
 
     fn sh(script: &str) -> String {
-        let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
+        // pipefail: a failing first stage must not hide behind a digest of nothing.
+        let out = Command::new("bash")
+            .args(["-o", "pipefail", "-c", script])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{script}: {}",

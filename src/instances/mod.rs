@@ -192,6 +192,10 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             req.instance_type
         ))
     })?;
+    // Checked before anything else is looked at or created, so a typo changes nothing.
+    if let Some(k) = &req.key_name {
+        crate::keypairs::KeyPair::get(store.conn(), k)?;
+    }
     let image = Image::get_available(store.conn(), &req.image_id)?;
     if req.min_count == 0 || req.max_count < req.min_count {
         return Err(Ec2Error::invalid_parameter(format!(
