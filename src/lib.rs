@@ -8,6 +8,8 @@ pub mod fsutil;
 pub mod ids;
 pub mod images;
 pub mod instances;
+pub mod keypairs;
+pub mod lab;
 pub mod metadata;
 pub mod net;
 pub mod storage;

@@ -181,10 +181,25 @@ CREATE TABLE addresses (
     eni_id             TEXT
 );
 "#,
-    // Instance metadata options (`--metadata-options`), as JSON: HttpTokens, HttpEndpoint,
-    // HttpPutResponseHopLimit.
+    r#"
+-- EC2 key pairs: only the public half; private_key_file is where ec2lab wrote the
+-- private key for the user (create-key-pair --output-file), if it did.
+CREATE TABLE key_pairs (
+    key_pair_id        TEXT PRIMARY KEY,
+    key_name           TEXT NOT NULL UNIQUE,
+    key_type           TEXT NOT NULL CHECK (key_type IN ('rsa', 'ed25519')),
+    fingerprint        TEXT NOT NULL,
+    public_key         TEXT NOT NULL,
+    private_key_file   TEXT,
+    create_time        TEXT NOT NULL,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+"#,
+    // Instance metadata: the options (`--metadata-options`, as JSON: HttpTokens,
+    // HttpEndpoint, HttpPutResponseHopLimit) and the key pair's public key as of launch.
     r#"
 ALTER TABLE instances ADD COLUMN metadata_options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE instances ADD COLUMN public_key TEXT;
 "#,
 ];
 

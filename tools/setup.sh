@@ -9,6 +9,7 @@ packages=(
   linux-source-6.1                                          # guest kernel source
   busybox-static e2fsprogs                                  # guest root file system
   nftables iproute2 iputils-ping                            # host networking
+  openssh-client openssl putty-tools                        # ec2lab ssh; key pair format tests
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
 )
 

@@ -5,8 +5,11 @@
 pub mod console;
 pub mod ebs;
 pub mod ec2;
+pub mod keys;
+pub mod lab;
 pub mod output;
 pub mod shorthand;
+pub mod ssh;
 pub mod vmm;
 pub mod vpc;
 
@@ -89,6 +92,13 @@ pub enum Command {
     CreateSnapshot(ebs::CreateSnapshot),
     DescribeSnapshots(ebs::DescribeSnapshots),
     DeleteSnapshot(ebs::DeleteSnapshot),
+    CreateKeyPair(keys::CreateKeyPair),
+    ImportKeyPair(keys::ImportKeyPair),
+    DescribeKeyPairs(keys::DescribeKeyPairs),
+    DeleteKeyPair(keys::DeleteKeyPair),
+    Ssh(ssh::SshArgs),
+    /// Ready-made labs; `lab httpd` runs the classic EC2 web server lab end to end.
+    Lab(lab::LabArgs),
     CreateVpc(vpc::CreateVpc),
     /// Describe VPCs (a default VPC exists from the first run).
     DescribeVpcs,
@@ -186,6 +196,12 @@ fn operation(cmd: &Command) -> &'static str {
         Command::CreateSnapshot(_) => "CreateSnapshot",
         Command::DescribeSnapshots(_) => "DescribeSnapshots",
         Command::DeleteSnapshot(_) => "DeleteSnapshot",
+        Command::CreateKeyPair(_) => "CreateKeyPair",
+        Command::ImportKeyPair(_) => "ImportKeyPair",
+        Command::DescribeKeyPairs(_) => "DescribeKeyPairs",
+        Command::DeleteKeyPair(_) => "DeleteKeyPair",
+        Command::Ssh(_) => "Ssh",
+        Command::Lab(_) => "Lab",
         Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
     }
 }
@@ -268,6 +284,12 @@ pub fn run(cli: Cli) -> i32 {
         Command::CreateSnapshot(a) => ebs::create_snapshot(&ctx, a),
         Command::DescribeSnapshots(a) => ebs::describe_snapshots(&ctx, a),
         Command::DeleteSnapshot(a) => ebs::delete_snapshot(&ctx, a),
+        Command::CreateKeyPair(a) => keys::create_key_pair(&ctx, a),
+        Command::ImportKeyPair(a) => keys::import_key_pair(&ctx, a),
+        Command::DescribeKeyPairs(a) => keys::describe_key_pairs(&ctx, a),
+        Command::DeleteKeyPair(a) => keys::delete_key_pair(&ctx, a),
+        Command::Ssh(a) => ssh::ssh(&ctx, a),
+        Command::Lab(a) => lab::run(&ctx, a),
     };
     match result {
         Ok(value) => {

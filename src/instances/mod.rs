@@ -194,6 +194,13 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             req.instance_type
         ))
     })?;
+    // Checked before anything else is looked at or created, so a typo changes nothing.
+    // The public key is copied now, as on AWS: the instance keeps it whatever happens to
+    // the key pair later.
+    let public_key = match &req.key_name {
+        Some(k) => Some(crate::keypairs::KeyPair::get(store.conn(), k)?.public_key),
+        None => None,
+    };
     let image = Image::get_available(store.conn(), &req.image_id)?;
     if req.min_count == 0 || req.max_count < req.min_count {
         return Err(Ec2Error::invalid_parameter(format!(
@@ -247,6 +254,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 launch_time: launch_time.clone(),
                 ended_at: None,
                 key_name: req.key_name.clone(),
+                public_key: public_key.clone(),
                 user_data: req.user_data.clone(),
                 vcpus: ty.vcpus,
                 effective_vcpus: effective,

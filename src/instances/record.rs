@@ -21,6 +21,8 @@ pub struct Instance {
     /// When the instance reached `terminated` (unix seconds); it disappears an hour later.
     pub ended_at: Option<i64>,
     pub key_name: Option<String>,
+    /// The key pair's OpenSSH public key at launch (served by the metadata service).
+    pub public_key: Option<String>,
     pub user_data: Option<Vec<u8>>,
     pub vcpus: u8,
     pub effective_vcpus: u8,
@@ -125,6 +127,7 @@ impl Instance {
             launch_time: r.get("launch_time")?,
             ended_at: r.get("ended_at")?,
             key_name: r.get("key_name")?,
+            public_key: r.get("public_key")?,
             user_data: r.get("user_data")?,
             vcpus: r.get("vcpus")?,
             effective_vcpus: r.get("effective_vcpus")?,
@@ -151,8 +154,8 @@ impl Instance {
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
                state, transition_reason, launch_time, key_name, user_data, vcpus, effective_vcpus,
                mem_mib, warnings, tags, security_groups, subnet_id, root_device_name,
-               root_delete_on_termination, metadata_options)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
+               root_delete_on_termination, metadata_options, public_key)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
             params![
                 self.instance_id,
                 self.reservation_id,
@@ -174,6 +177,7 @@ impl Instance {
                 self.root_device_name,
                 self.root_delete_on_termination,
                 serde_json::to_string(&self.metadata_options).unwrap_or_default(),
+                self.public_key,
             ],
         )?;
         Ok(())

@@ -173,14 +173,9 @@ fn is_date(v: &str) -> bool {
         })
 }
 
-/// The key pair's name and OpenSSH public key.
-fn public_key(_store: &Store, _name: &str) -> Option<(String, String)> {
-    None // TODO: key pairs
-}
-
 fn data_for(store: &Store, inst: &Instance) -> Result<InstanceData, crate::error::Ec2Error> {
     let d = crate::instances::describe_one(store, inst)?;
-    let key = inst.key_name.as_deref().and_then(|n| public_key(store, n));
+    let key = inst.key_name.clone().zip(inst.public_key.clone());
     let c = store.conn();
     let cidr_of = |id: &str| -> Option<String> {
         if id.starts_with("vpc-") {
