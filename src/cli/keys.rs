@@ -16,7 +16,7 @@ use crate::keypairs::{self, KeyFormat, KeyPair, KeyType};
 #[command(after_help = "Examples:\n  \
   ec2lab create-key-pair --key-name web --output-file ~/.ssh/web.pem\n  \
   ec2lab create-key-pair --key-name web2 --key-type ed25519 --query KeyMaterial --output text > web2.pem\n  \
-  ec2lab create-key-pair --key-name win --key-format ppk --output-file win.ppk\n\n\
+  ec2lab create-key-pair --key-name win --key-format ppk --output-file win.ppk\n\n  \
   The private key is shown once (KeyMaterial) and ec2lab keeps only the public key.\n  \
   --output-file (an ec2lab extension) also writes it to a new file with mode 0600, and\n  \
   `ec2lab ssh` then uses that file by default. Formats: rsa pem = PKCS#1\n  \
@@ -46,7 +46,7 @@ pub struct CreateKeyPair {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
   ec2lab import-key-pair --key-name laptop --public-key-material fileb://~/.ssh/id_ed25519.pub\n  \
-  ec2lab import-key-pair --key-name laptop2 --public-key-material \"$(base64 -w0 ~/.ssh/id_rsa.pub)\"\n\n\
+  ec2lab import-key-pair --key-name laptop2 --public-key-material \"$(base64 -w0 ~/.ssh/id_rsa.pub)\"\n\n  \
   Takes OpenSSH public keys (ssh-ed25519, ssh-rsa of at least 2048 bits) and RFC 4716\n  \
   (SSH2) files, as `ssh-keygen -e` writes them. As with the AWS CLI, an inline value is the\n  \
   base64 of the key file; fileb:// (or file://) reads the file itself.")]
@@ -67,7 +67,7 @@ pub struct ImportKeyPair {
   ec2lab describe-key-pairs\n  \
   ec2lab describe-key-pairs --key-names web --include-public-key\n  \
   ec2lab describe-key-pairs --filters 'Name=key-name,Values=web*' --output table\n  \
-  ec2lab describe-key-pairs --filters Name=tag:team,Values=web\n\n\
+  ec2lab describe-key-pairs --filters Name=tag:team,Values=web\n\n  \
   Fingerprints are EC2's: created RSA = SHA-1 of the PKCS#8 private key; imported RSA =\n  \
   MD5 of the DER public key; ed25519 = base64 SHA-256 of the key blob (as ssh-keygen -l\n  \
   prints it, with EC2's '=' padding).")]
@@ -88,7 +88,7 @@ pub struct DescribeKeyPairs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
   ec2lab delete-key-pair --key-name web\n  \
-  ec2lab delete-key-pair --key-pair-id key-0123456789abcdef0\n\n\
+  ec2lab delete-key-pair --key-pair-id key-0123456789abcdef0\n\n  \
   Deletes ec2lab's record only: a private key file you keep is not touched, and instances\n  \
   launched with the pair keep it. As on EC2, deleting a pair that does not exist succeeds.")]
 /// Delete a key pair.

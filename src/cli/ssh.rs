@@ -21,7 +21,7 @@ use crate::net::eni::Eni;
   ec2lab run-instances --image-id ami-… --key-name web\n  \
   ec2lab ssh i-0123456789abcdef0                          # a shell, as ec2-user\n  \
   ec2lab ssh i-0123456789abcdef0 -l root -- uname -a      # one command\n  \
-  ec2lab ssh i-0123456789abcdef0 -i ~/.ssh/laptop         # an imported key's private half\n\n\
+  ec2lab ssh i-0123456789abcdef0 -i ~/.ssh/laptop         # an imported key's private half\n\n  \
   Connects to the public address (the private one if there is none) with the system's ssh\n  \
   (openssh-client), which replaces this process: its exit code is the command's. The key is\n  \
   -i, or else the file create-key-pair --output-file wrote for the instance's key pair. The\n  \
@@ -82,14 +82,11 @@ pub fn target(c: &rusqlite::Connection, a: &SshArgs) -> Result<(PathBuf, String)
     let host = match Eni::of_instance(c, &inst.instance_id)? {
         Some(eni) => eni.public_ip.unwrap_or(eni.private_ip).to_string(),
         None => {
-            return Err(Ec2Error::new(
-                "InvalidInstanceID.NotConnected",
-                format!(
-                    "The instance '{}' has no network interface (it was launched with \
+            return Err(Ec2Error::invalid_parameter(format!(
+                "The instance '{}' has no network interface (it was launched with \
                      EC2LAB_NETWORKING=off), so there is no address to connect to",
-                    inst.instance_id
-                ),
-            ))
+                inst.instance_id
+            )))
         }
     };
     let key = match (&a.identity_file, &inst.key_name) {
@@ -138,6 +135,128 @@ pub fn ssh(ctx: &Ctx, a: SshArgs) -> Result<Value, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keypairs::{self, KeyFormat, KeyType};
+    use crate::net::vpc::{self, Subnet};
+    use crate::store::Store;
+
+    fn instance(id: &str, state: State, key_name: Option<&str>) -> Instance {
+        Instance {
+            instance_id: id.into(),
+            reservation_id: "r-0123456789abcdef0".into(),
+            launch_index: 0,
+            image_id: "ami-0123456789abcdef0".into(),
+            instance_type: "t2.micro".into(),
+            state,
+            transition_reason: String::new(),
+            state_reason: None,
+            launch_time: "2026-11-28T00:00:00.000Z".into(),
+            ended_at: None,
+            key_name: key_name.map(String::from),
+            user_data: None,
+            vcpus: 1,
+            effective_vcpus: 1,
+            mem_mib: 1024,
+            warnings: vec![],
+            tags: vec![],
+            security_groups: vec![],
+            subnet_id: None,
+            root_device_name: "/dev/xvda".into(),
+            root_delete_on_termination: true,
+            reboot_pending: 0,
+            force_stop: false,
+            vmm_pid: None,
+            vmm_start_ticks: None,
+            boots: 0,
+            last_boot_ms: None,
+        }
+    }
+
+    fn args(id: &str, key: Option<&str>) -> SshArgs {
+        SshArgs {
+            instance_id: id.into(),
+            identity_file: key.map(PathBuf::from),
+            login_name: "ec2-user".into(),
+            command: vec![],
+        }
+    }
+
+    /// The store records only: no VMM and no host networking are involved.
+    #[test]
+    fn target_is_the_public_address_and_the_key_pairs_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path(), "lab-1").unwrap();
+        vpc::ensure_default(&mut s).unwrap();
+        let key_file = dir.path().join("web.pem");
+        let (ids, public, private) = s
+            .write(|tx| -> Result<_, Ec2Error> {
+                keypairs::create(tx, "web", KeyType::Ed25519, KeyFormat::Pem, Some(&key_file))?;
+                keypairs::import(
+                    tx,
+                    "laptop",
+                    keypairs::create(tx, "tmp", KeyType::Ed25519, KeyFormat::Pem, None)?
+                        .0
+                        .public_key
+                        .as_bytes(),
+                    &[],
+                )?;
+                let subnet = Subnet::default(tx)?;
+                let mut out = vec![];
+                let mut ips = vec![];
+                for (n, (state, key, public)) in [
+                    (State::Running, Some("web"), true),
+                    (State::Running, Some("web"), false),
+                    (State::Stopped, Some("web"), true),
+                    (State::Running, Some("laptop"), true),
+                    (State::Running, None, true),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let id = format!("i-0000000000000000{n}");
+                    instance(&id, state, key).insert(tx)?;
+                    let eni = crate::net::eni::create(tx, &subnet, &[], public, Some(&id))?;
+                    ips.push((eni.public_ip, eni.private_ip));
+                    out.push(id);
+                }
+                Ok((out, ips[0].0.unwrap(), ips[1].1))
+            })
+            .unwrap();
+        let c = s.conn();
+        let canon = key_file.canonicalize().unwrap();
+        assert_eq!(
+            target(c, &args(&ids[0], None)).unwrap(),
+            (canon.clone(), public.to_string())
+        );
+        // No public address: the private one.
+        assert_eq!(
+            target(c, &args(&ids[1], None)).unwrap(),
+            (canon, private.to_string())
+        );
+        // -i wins over the pair's file.
+        assert_eq!(
+            target(c, &args(&ids[0], Some("/k/other"))).unwrap().0,
+            PathBuf::from("/k/other")
+        );
+        let e = target(c, &args(&ids[2], None)).unwrap_err();
+        assert_eq!(e.code, "IncorrectInstanceState");
+        assert!(e.message.contains("stopped"), "{}", e.message);
+        // An imported pair, or no pair: ec2lab has no private key, so -i is needed.
+        for id in [&ids[3], &ids[4]] {
+            let e = target(c, &args(id, None)).unwrap_err();
+            assert!(e.message.contains("-i KEY_FILE"), "{}", e.message);
+            assert!(target(c, &args(id, Some("/k/mine"))).is_ok());
+        }
+        // The pair's file removed by the user: said so.
+        std::fs::remove_file(&key_file).unwrap();
+        let e = target(c, &args(&ids[0], None)).unwrap_err();
+        assert!(e.message.contains("is gone"), "{}", e.message);
+        assert_eq!(
+            target(c, &args("i-0123456789abcdef0", None))
+                .unwrap_err()
+                .code,
+            "InvalidInstanceID.NotFound"
+        );
+    }
 
     #[test]
     fn ssh_gets_the_key_the_options_and_the_command_after_the_destination() {
