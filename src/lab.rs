@@ -89,10 +89,7 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
                 key_name: Some(key.key_name.clone()),
                 security_group_ids: vec![group.group_id.clone()],
                 user_data: Some(USER_DATA.as_bytes().to_vec()),
-                tags: vec![
-                    ("Name".into(), NAME.into()),
-                    (TAG.0.into(), TAG.1.into()),
-                ],
+                tags: vec![("Name".into(), NAME.into()), (TAG.0.into(), TAG.1.into())],
                 ..LaunchRequest::default()
             };
             let out = instances::run_instances(store, &req)?;
@@ -112,12 +109,11 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
     let served_at = Instant::now();
     let url = format!("http://{public_ip}/");
     p.say(&format!("{url} answers 200"));
-    let ssh = format!(
-        "ssh -i {} ec2-user@{public_ip}",
-        key_file.display()
-    );
+    let ssh = format!("ssh -i {} ec2-user@{public_ip}", key_file.display());
     eprintln!("\n  Open:     {url}\n  SSH:      ec2lab ssh {id}\n            ({ssh})\n  Clean up: ec2lab lab httpd --cleanup\n");
-    let secs = |a: Instant, b: Instant| (b.saturating_duration_since(a).as_secs_f64() * 10.0).round() / 10.0;
+    let secs = |a: Instant, b: Instant| {
+        (b.saturating_duration_since(a).as_secs_f64() * 10.0).round() / 10.0
+    };
     let mut timings = json!({"LabToHttp200Secs": secs(p.0, served_at)});
     if let Some(l) = launched_at {
         timings["RunInstancesToHttp200Secs"] = json!(secs(l, served_at));
@@ -203,7 +199,10 @@ fn key_pair(store: &mut Store, p: &Progress) -> Result<(KeyPair, PathBuf), Ec2Er
     let file = keys_dir(store).join(format!("{NAME}.pem"));
     if let Some(k) = KeyPair::find(store.conn(), NAME)? {
         if let Some(f) = k.private_key_file.clone().filter(|f| f.is_file()) {
-            p.say(&format!("key pair {NAME} exists (private key {})", f.display()));
+            p.say(&format!(
+                "key pair {NAME} exists (private key {})",
+                f.display()
+            ));
             return Ok((k, f));
         }
         p.say(&format!(
@@ -276,11 +275,14 @@ fn lab_instance(store: &Store) -> Result<Option<Instance>, Ec2Error> {
 fn public_ip(store: &Store, id: &str) -> Result<String, Ec2Error> {
     let inst = Instance::get(store.conn(), id)?;
     let d = instances::describe_one(store, &inst)?;
-    d["PublicIpAddress"].as_str().map(str::to_string).ok_or_else(|| {
-        Ec2Error::internal(format!(
-            "{id} has no public IP: is networking off (EC2LAB_NETWORKING)?"
-        ))
-    })
+    d["PublicIpAddress"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Ec2Error::internal(format!(
+                "{id} has no public IP: is networking off (EC2LAB_NETWORKING)?"
+            ))
+        })
 }
 
 /// GET / on `ip`: the body when the answer is 200.
@@ -303,15 +305,11 @@ pub fn http_get(ip: &str) -> Option<String> {
 
 /// The console line that best says where the guest is (agent lines, init, ready).
 fn milestone(console: &str) -> Option<&str> {
-    console
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| {
-            l.starts_with("ec2lab-agent:")
-                || l.contains("EC2LAB-GUEST-READY")
-                || l.contains("Run /sbin/init")
-        })
+    console.lines().rev().map(str::trim).find(|l| {
+        l.starts_with("ec2lab-agent:")
+            || l.contains("EC2LAB-GUEST-READY")
+            || l.contains("Run /sbin/init")
+    })
 }
 
 /// Polls until the page answers 200; reports progress every few seconds. Returns when the
@@ -353,11 +351,16 @@ fn wait_for_page(
         }
         let console = std::fs::read_to_string(&console_path).unwrap_or_default();
         let now = milestone(&console).unwrap_or("").to_string();
-        if (!now.is_empty() && now != last_said) || last_report.elapsed() > Duration::from_secs(15) {
+        if (!now.is_empty() && now != last_said) || last_report.elapsed() > Duration::from_secs(15)
+        {
             p.say(&format!(
                 "{} {}",
                 inst.state.name(),
-                if now.is_empty() { "(booting)".to_string() } else { format!("- console: {now}") }
+                if now.is_empty() {
+                    "(booting)".to_string()
+                } else {
+                    format!("- console: {now}")
+                }
             ));
             last_said = now;
             last_report = Instant::now();
