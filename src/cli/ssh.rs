@@ -152,6 +152,7 @@ mod tests {
             launch_time: "2026-11-28T00:00:00.000Z".into(),
             ended_at: None,
             key_name: key_name.map(String::from),
+            public_key: None,
             user_data: None,
             vcpus: 1,
             effective_vcpus: 1,
@@ -168,6 +169,7 @@ mod tests {
             vmm_start_ticks: None,
             boots: 0,
             last_boot_ms: None,
+            metadata_options: Default::default(),
         }
     }
 
