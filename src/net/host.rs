@@ -48,6 +48,13 @@ pub fn ensure_bridge(bridge: &str, gateways: &[String]) -> Result<(), Ec2Error> 
         .map_err(|e| Ec2Error::internal(e.to_string()))?;
     // Instances reach the outside (and NAT works) only if the host routes.
     let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
+    // Another state root (a region, a test) may have a VPC with the same CIDR on its own
+    // bridge. A bridge with no running instance has no carrier: its routes must not
+    // capture replies meant for the bridge whose instances run.
+    let _ = std::fs::write(
+        "/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown",
+        "1",
+    );
     Ok(())
 }
 
