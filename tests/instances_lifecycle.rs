@@ -423,6 +423,25 @@ fn bad_input_gets_ec2_errors_and_changes_nothing() {
     let o = lab.ec2(&["run-instances", "--image-id", &ami, "--user-data", &arg]);
     assert_eq!(o.code, 254);
     assert!(o.stderr.contains("16384 bytes"), "{}", o.stderr);
+    for bad in [
+        "HttpTokens=sometimes",
+        "HttpEndpoint=on",
+        "HttpPutResponseHopLimit=65",
+    ] {
+        let o = lab.ec2(&[
+            "run-instances",
+            "--image-id",
+            &ami,
+            "--metadata-options",
+            bad,
+        ]);
+        assert_eq!(o.code, 254, "{bad}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("(InvalidParameterValue)"),
+            "{bad}: {}",
+            o.stderr
+        );
+    }
     // Nothing was launched by any of that.
     let v = lab.ok(&["describe-instances"]);
     assert_eq!(v["Reservations"].as_array().unwrap().len(), 0);
@@ -533,4 +552,50 @@ fn instance_types_are_described_like_aws() {
         "{}",
         table.stdout
     );
+}
+
+#[test]
+fn metadata_options_are_recorded_shown_and_modified() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let id = lab.run(
+        &ami,
+        &[
+            "--metadata-options",
+            "HttpTokens=required,HttpPutResponseHopLimit=2",
+        ],
+    )[0]
+    .clone();
+    let m = &lab.describe(&id)["MetadataOptions"];
+    assert_eq!(m["HttpTokens"], "required");
+    assert_eq!(m["HttpPutResponseHopLimit"], 2);
+    assert_eq!(m["HttpEndpoint"], "enabled");
+    let v = lab.ok(&[
+        "modify-instance-metadata-options",
+        "--instance-id",
+        &id,
+        "--http-tokens",
+        "optional",
+        "--http-endpoint",
+        "disabled",
+    ]);
+    assert_eq!(v["InstanceMetadataOptions"]["HttpTokens"], "optional");
+    let m = &lab.describe(&id)["MetadataOptions"];
+    assert_eq!(m["HttpTokens"], "optional");
+    assert_eq!(m["HttpEndpoint"], "disabled");
+    assert_eq!(m["HttpPutResponseHopLimit"], 2, "unchanged");
+    let o = lab.ec2(&[
+        "modify-instance-metadata-options",
+        "--instance-id",
+        &id,
+        "--http-tokens",
+        "maybe",
+    ]);
+    assert_eq!(o.code, 254);
+    assert!(o.stderr.contains("(InvalidParameterValue)"), "{}", o.stderr);
+    assert_eq!(
+        lab.describe(&id)["MetadataOptions"]["HttpTokens"],
+        "optional"
+    );
+    lab.ok(&["terminate-instances", "--instance-ids", &id]);
 }
