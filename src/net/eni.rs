@@ -240,8 +240,12 @@ pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
         stmt.query_map([], |r| r.get::<_, String>(0))?
             .filter_map(|r| r.ok()?.parse::<Ipv4Addr>().ok()),
     );
-    (2..size(&pool) - 1)
-        .map(|n| nth(&pool, n))
+    // From a random place in the pool, as AWS hands them out: an instance that stops and
+    // starts gets a different address, not the one it just gave back.
+    let usable = size(&pool) - 3;
+    let start = ids::random_u32() % usable;
+    (0..usable)
+        .map(|k| nth(&pool, 2 + (start + k) % usable))
         .find(|ip| !used.contains(ip))
         .ok_or_else(|| Ec2Error::new("AddressLimitExceeded", "No public addresses left"))
 }
