@@ -581,12 +581,15 @@ impl Drop for Lab {
         // line: end them all so no test leaves guests behind (first, so none of them
         // plumbs the network again), then take the lab's bridges, taps and nftables
         // tables off the host.
-        let _ = Command::new("pkill")
-            .arg("-9")
-            .arg("-f")
-            .arg(self.dir.path())
-            .status();
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Twice: a supervisor caught mid-spawn may have started a VMM the first pass missed.
+        for _ in 0..2 {
+            let _ = Command::new("pkill")
+                .arg("-9")
+                .arg("-f")
+                .arg(self.dir.path())
+                .status();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         for region in std::fs::read_dir(self.dir.path())
             .into_iter()
             .flatten()
