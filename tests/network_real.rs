@@ -196,19 +196,36 @@ fn table_name(lab: &Lab) -> String {
     format!("ec2lab_{:08x}", h as u32)
 }
 
-/// Packets the anti-spoofing chain of interface `eni` has dropped so far.
+/// Packets dropped so far for a forged source: by the bridge table's anti-spoofing chain
+/// of interface `eni` (forged MAC, ARP, or bridged IPv4 that skipped the inet table), or
+/// by the inet table's last rule for traffic from the VPC whose source address is no
+/// interface's (a forged IP address meets that first).
 fn spoof_drops(lab: &Lab, eni: &str) -> u64 {
+    let table = table_name(lab);
     let chain = format!("eni_{}_spoof", eni.trim_start_matches("eni-"));
-    let out = Command::new("nft")
-        .args(["list", "chain", "bridge", &table_name(lab), &chain])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "no chain {chain}: {text}");
-    text.split("packets ")
-        .skip(1)
-        .filter_map(|t| t.split(' ').next()?.parse::<u64>().ok())
-        .sum()
+    let list = |family: &str, chain: &str| {
+        let out = Command::new("nft")
+            .args(["list", "chain", family, &table, chain])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "no chain {family} {chain}: {text}");
+        text
+    };
+    let packets = |line: &str| -> u64 {
+        line.split("packets ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let bridge: u64 = list("bridge", &chain).lines().map(packets).sum();
+    let unknown_source: u64 = list("inet", "vpc_egress")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("counter packets") && l.ends_with("drop"))
+        .map(packets)
+        .sum();
+    bridge + unknown_source
 }
 
 fn wait_ready(lab: &Lab, id: &str) {
@@ -398,7 +415,7 @@ fn security_groups_vpcs_and_interfaces_on_real_guests() {
     assert_ne!(code, 0, "a spoofed connection got through: {seen}");
     assert!(
         spoof_drops(&lab, &b_eni) > drops,
-        "not dropped by the anti-spoofing chain"
+        "not dropped by the anti-spoofing rules"
     );
 
     // A rule change on the running instance: 8080 opens to the internet, 80 closes.
