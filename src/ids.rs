@@ -27,6 +27,15 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{}", &hex[..17])
 }
 
+/// A random number from the kernel's random source.
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .expect("read /dev/urandom");
+    u32::from_le_bytes(bytes)
+}
+
 /// Does `id` look like `prefix-` and 8 or 17 hex digits (AWS accepts both lengths)?
 pub fn is_valid(id: &str, prefix: &str) -> bool {
     let Some(rest) = id.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')) else {

@@ -201,6 +201,23 @@ CREATE TABLE key_pairs (
 ALTER TABLE instances ADD COLUMN metadata_options TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE instances ADD COLUMN public_key TEXT;
 "#,
+    r#"
+-- Network interfaces of their own (create/attach/detach-network-interface): where an
+-- interface sits on its instance, and whether its public address is an automatic one
+-- (released at stop, a fresh one at start) rather than an Elastic IP.
+ALTER TABLE enis ADD COLUMN device_index INTEGER;
+ALTER TABLE enis ADD COLUMN attachment_id TEXT;
+ALTER TABLE enis ADD COLUMN attach_time TEXT;
+ALTER TABLE enis ADD COLUMN delete_on_termination INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE enis ADD COLUMN auto_public INTEGER NOT NULL DEFAULT 0;
+UPDATE enis SET device_index = 0, delete_on_termination = 1,
+    attachment_id = 'eni-attach-' || substr(eni_id, 5)
+    WHERE instance_id IS NOT NULL;
+UPDATE enis SET auto_public = 1
+    WHERE public_ip IS NOT NULL AND public_ip NOT IN (SELECT public_ip FROM addresses);
+-- One interface per device index on an instance.
+CREATE UNIQUE INDEX eni_device ON enis(instance_id, device_index) WHERE instance_id IS NOT NULL;
+"#,
 ];
 
 pub struct Store {

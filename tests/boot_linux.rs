@@ -500,66 +500,6 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
     ec2(&["terminate-instances", "--instance-ids", &id]);
 }
 
-/// A shell on an instance's serial console, driven line by line.
-struct Console {
-    sock: std::os::unix::net::UnixStream,
-    seen: String,
-}
-
-impl Console {
-    fn open(lab: &Lab, id: &str) -> Console {
-        let sock =
-            std::os::unix::net::UnixStream::connect(lab.run_dir(id).join("console.sock")).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(300)))
-            .unwrap();
-        let mut c = Console {
-            sock,
-            seen: String::new(),
-        };
-        // Enter activates the shell (busybox askfirst).
-        c.run("echo shell-$((1+1))", "shell-2");
-        c
-    }
-
-    /// Types `cmd` and waits until `expect` appears in what follows. `expect` must not be
-    /// part of `cmd`: the shell echoes what is typed.
-    fn run(&mut self, cmd: &str, expect: &str) -> String {
-        use std::io::{Read, Write};
-        assert!(
-            !cmd.contains(expect),
-            "{expect:?} would match the echo of {cmd:?}"
-        );
-        self.seen.clear();
-        let end = Instant::now() + Duration::from_secs(240);
-        let mut next_enter = Instant::now();
-        let mut sent = false;
-        loop {
-            if !sent && Instant::now() >= next_enter {
-                // Until the shell is up, Enter is what it waits for; then the command.
-                if self.seen.contains("# ") || self.seen.contains("activate") {
-                    self.sock.write_all(format!("{cmd}\n").as_bytes()).unwrap();
-                    sent = true;
-                } else {
-                    self.sock.write_all(b"\n").unwrap();
-                    next_enter = Instant::now() + Duration::from_secs(2);
-                }
-            }
-            let mut buf = [0u8; 4096];
-            if let Ok(n) = self.sock.read(&mut buf) {
-                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-            if sent && self.seen.contains(expect) {
-                return self.seen.clone();
-            }
-            assert!(
-                Instant::now() < end,
-                "{cmd:?}: no {expect:?} in {:?}",
-                self.seen
-            );
-        }
-    }
-}
-
 /// The README's storage walk-through on real guests: a file written in one instance's
 /// file system on an EBS volume moves with the volume to another instance, and a snapshot
 /// taken after it was written restores it.

@@ -246,6 +246,16 @@ fn bad_network_input_gets_ec2_errors_and_changes_nothing() {
             &[
                 "create-subnet",
                 "--vpc-id",
+                &vpc,
+                "--cidr-block",
+                "10.0.2.0/33",
+            ],
+            "(InvalidSubnet.Range)",
+        ),
+        (
+            &[
+                "create-subnet",
+                "--vpc-id",
                 "vpc-0123456789abcdef0",
                 "--cidr-block",
                 "10.0.2.0/24",
@@ -433,4 +443,410 @@ fn elastic_ips_stay_with_an_instance_across_stop_and_start() {
     lab.wait("instance-terminated", &id2);
     let nics = lab.ok(&["describe-network-interfaces"]);
     assert_eq!(nics["NetworkInterfaces"].as_array().unwrap().len(), 0);
+}
+
+/// Runs a verb that must fail with EC2 error `code`; returns its message.
+fn fails(lab: &Lab, args: &[&str], code: &str) -> String {
+    let o = lab.ec2(args);
+    assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
+    assert!(
+        o.stderr.contains(&format!("({code})")),
+        "{args:?}: expected {code}, got {}",
+        o.stderr
+    );
+    o.stderr
+}
+
+fn public_ip(lab: &Lab, id: &str) -> Option<String> {
+    lab.describe(id)
+        .get("PublicIpAddress")
+        .and_then(|p| p.as_str())
+        .map(String::from)
+}
+
+fn nft_ruleset() -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "ruleset"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn automatic_public_ips_change_at_stop_and_start() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let id = lab.run(&ami, &[]).remove(0);
+    lab.wait("instance-running", &id);
+    let first = public_ip(&lab, &id).expect("an automatic public address at launch");
+    assert!(nft_ruleset().contains(&format!(
+        "dnat ip to {}",
+        lab.describe(&id)["PrivateIpAddress"].as_str().unwrap()
+    )));
+    lab.ok(&["stop-instances", "--instance-ids", &id]);
+    lab.wait("instance-stopped", &id);
+    assert_eq!(public_ip(&lab, &id), None, "a stopped instance has none");
+    let nics = lab.ok(&["describe-network-interfaces"]);
+    assert!(nics["NetworkInterfaces"][0].get("Association").is_none());
+    assert!(
+        !nft_ruleset().contains(&format!("ip daddr {first} ")),
+        "the released address is still NATed"
+    );
+    lab.ok(&["start-instances", "--instance-ids", &id]);
+    let second = public_ip(&lab, &id).expect("a fresh public address at start");
+    assert_ne!(first, second);
+    lab.wait("instance-running", &id);
+    assert!(nft_ruleset().contains(&format!("ip daddr {second} dnat")));
+    // An instance launched without one gets none at start either.
+    let quiet = lab
+        .run(&ami, &["--no-associate-public-ip-address"])
+        .remove(0);
+    lab.ok(&["stop-instances", "--instance-ids", &quiet, "--force"]);
+    lab.wait("instance-stopped", &quiet);
+    lab.ok(&["start-instances", "--instance-ids", &quiet]);
+    assert_eq!(public_ip(&lab, &quiet), None);
+}
+
+#[test]
+fn network_interfaces_are_created_attached_and_deleted_like_aws() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    let vpc_of = |v: &serde_json::Value| v["VpcId"].as_str().unwrap().to_string();
+    let default_vpc = vpc_of(&lab.ok(&["describe-vpcs"])["Vpcs"][0]);
+    let subnet = |vpc: &str, cidr: &str, az: &str| {
+        lab.ok(&[
+            "create-subnet",
+            "--vpc-id",
+            vpc,
+            "--cidr-block",
+            cidr,
+            "--availability-zone",
+            az,
+        ])["Subnet"]["SubnetId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let s2 = subnet(&default_vpc, "172.31.16.0/24", "lab-1a");
+    let s_other_az = subnet(&default_vpc, "172.31.17.0/24", "lab-1b");
+    let other_vpc = vpc_of(&lab.ok(&["create-vpc", "--cidr-block", "10.8.0.0/16"])["Vpc"]);
+    let s_other_vpc = subnet(&other_vpc, "10.8.1.0/24", "lab-1a");
+    let group = |name: &str, vpc: &str| {
+        lab.ok(&[
+            "create-security-group",
+            "--group-name",
+            name,
+            "--description",
+            name,
+            "--vpc-id",
+            vpc,
+        ])["GroupId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let sg = group("backend", &default_vpc);
+    let sg_other = group("elsewhere", &other_vpc);
+
+    let created = lab.ok(&[
+        "create-network-interface",
+        "--subnet-id",
+        &s2,
+        "--description",
+        "backend leg",
+        "--groups",
+        &sg,
+        "--private-ip-address",
+        "172.31.16.10",
+    ])["NetworkInterface"]
+        .clone();
+    let eni = created["NetworkInterfaceId"].as_str().unwrap().to_string();
+    assert_eq!(created["Status"], "available");
+    assert_eq!(created["Description"], "backend leg");
+    assert_eq!(created["PrivateIpAddress"], "172.31.16.10");
+    assert_eq!(created["Groups"][0]["GroupName"], "backend");
+    assert_eq!(created["AvailabilityZone"], "lab-1a");
+    assert!(created.get("Attachment").is_none());
+    let nic = |args: &[&str]| -> Vec<String> {
+        std::iter::once("create-network-interface")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect()
+    };
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"]),
+        "InvalidIPAddress.InUse",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"]),
+        "InvalidParameterValue",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--private-ip-address", "10.9.9.9"]),
+        "InvalidParameterValue",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--private-ip-address", "banana"]),
+        "InvalidParameterValue",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", "subnet-0123456789abcdef0"]),
+        "InvalidSubnetID.NotFound",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--groups", &sg_other]),
+        "InvalidParameterValue",
+    );
+    fails_v(
+        &lab,
+        nic(&["--subnet-id", &s2, "--groups", "sg-0123456789abcdef0"]),
+        "InvalidGroup.NotFound",
+    );
+    // Interfaces that cannot go on the instance below.
+    let eni_id = |v: serde_json::Value| {
+        v["NetworkInterface"]["NetworkInterfaceId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let eni_az = eni_id(ok_v(&lab, nic(&["--subnet-id", &s_other_az])));
+    let eni_vpc = eni_id(ok_v(&lab, nic(&["--subnet-id", &s_other_vpc])));
+    assert_eq!(
+        lab.ok(&["describe-network-interfaces"])["NetworkInterfaces"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3,
+        "the failed creations left nothing behind"
+    );
+
+    let id = lab.run(&ami, &["--instance-type", "t3.small"]).remove(0);
+    lab.wait("instance-running", &id);
+    let attach = |eni: &str, inst: &str, index: &str| {
+        vec![
+            "attach-network-interface".to_string(),
+            "--network-interface-id".into(),
+            eni.into(),
+            "--instance-id".into(),
+            inst.into(),
+            "--device-index".into(),
+            index.into(),
+        ]
+    };
+    let msg = fails_v(&lab, attach(&eni, &id, "1"), "IncorrectInstanceState");
+    assert!(msg.contains("Stop the instance"), "{msg}");
+    lab.ok(&["stop-instances", "--instance-ids", &id, "--force"]);
+    lab.wait("instance-stopped", &id);
+    fails_v(&lab, attach(&eni, &id, "0"), "InvalidParameterValue");
+    fails_v(&lab, attach(&eni, &id, "7"), "InvalidParameterValue");
+    fails_v(
+        &lab,
+        attach("eni-0123456789abcdef0", &id, "1"),
+        "InvalidNetworkInterfaceID.NotFound",
+    );
+    fails_v(
+        &lab,
+        attach(&eni, "i-0123456789abcdef0", "1"),
+        "InvalidInstanceID.NotFound",
+    );
+    fails_v(
+        &lab,
+        attach(&eni_az, &id, "1"),
+        "InvalidParameterCombination",
+    );
+    fails_v(
+        &lab,
+        attach(&eni_vpc, &id, "1"),
+        "InvalidParameterCombination",
+    );
+    let v = attach(&eni, &id, "1");
+    let att = ok_v(&lab, v)["AttachmentId"].as_str().unwrap().to_string();
+    assert!(att.starts_with("eni-attach-"), "{att}");
+    // Taken now: by index, and as an interface.
+    let second = eni_id(ok_v(&lab, nic(&["--subnet-id", &s2])));
+    fails_v(&lab, attach(&second, &id, "1"), "InvalidParameterValue");
+    let other = lab.run(&ami, &[]).remove(0);
+    fails_v(
+        &lab,
+        attach(&eni, &other, "1"),
+        "InvalidNetworkInterface.InUse",
+    );
+    fails(
+        &lab,
+        &["delete-network-interface", "--network-interface-id", &eni],
+        "InvalidNetworkInterface.InUse",
+    );
+    let d = lab.ok(&[
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &eni,
+    ])["NetworkInterfaces"][0]
+        .clone();
+    assert_eq!(d["Status"], "in-use");
+    assert_eq!(d["Attachment"]["AttachmentId"], att.as_str());
+    assert_eq!(d["Attachment"]["InstanceId"], id.as_str());
+    assert_eq!(d["Attachment"]["DeviceIndex"], 1);
+    assert_eq!(d["Attachment"]["DeleteOnTermination"], false);
+    fails(
+        &lab,
+        &["delete-security-group", "--group-id", &sg],
+        "DependencyViolation",
+    );
+    lab.ok(&[
+        "modify-network-interface-attribute",
+        "--network-interface-id",
+        &eni,
+        "--groups",
+        &sg,
+    ]);
+    fails(
+        &lab,
+        &[
+            "modify-network-interface-attribute",
+            "--network-interface-id",
+            &eni,
+            "--groups",
+            &sg_other,
+        ],
+        "InvalidParameterValue",
+    );
+    // Several interfaces: the instance's groups are set per interface.
+    fails(
+        &lab,
+        &[
+            "modify-instance-attribute",
+            "--instance-id",
+            &id,
+            "--groups",
+            &sg,
+        ],
+        "InvalidInstanceID",
+    );
+
+    // At start the VMM gets both taps, and the guest its second address on the kernel
+    // command line; as on AWS, with two interfaces there is no automatic public address.
+    lab.ok(&["start-instances", "--instance-ids", &id]);
+    lab.wait("instance-running", &id);
+    let d = lab.describe(&id);
+    assert_eq!(d["NetworkInterfaces"].as_array().unwrap().len(), 2);
+    assert!(d.get("PublicIpAddress").is_none());
+    let tap = d["NetworkInterfaces"][1]["Ec2LabInfo"]["Tap"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        d["NetworkInterfaces"][1]["NetworkInterfaceId"],
+        eni.as_str()
+    );
+    let ps = std::process::Command::new("pgrep")
+        .args(["-af", &format!("tap={tap}")])
+        .output()
+        .unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        ps.contains("ec2lab.eth1=172.31.16.10/255.255.255.0"),
+        "VMM command line: {ps}"
+    );
+    assert!(std::path::Path::new("/sys/class/net").join(&tap).exists());
+    fails_v(
+        &lab,
+        vec![
+            "detach-network-interface".into(),
+            "--attachment-id".into(),
+            att.clone(),
+            "--force".into(),
+        ],
+        "IncorrectInstanceState",
+    );
+    let primary_att = d["NetworkInterfaces"][0]["Attachment"]["AttachmentId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fails(
+        &lab,
+        &["detach-network-interface", "--attachment-id", &primary_att],
+        "OperationNotPermitted",
+    );
+    fails(
+        &lab,
+        &[
+            "detach-network-interface",
+            "--attachment-id",
+            "eni-attach-0123456789abcdef0",
+        ],
+        "InvalidAttachmentID.NotFound",
+    );
+
+    lab.ok(&["stop-instances", "--instance-ids", &id, "--force"]);
+    lab.wait("instance-stopped", &id);
+    lab.ok(&["detach-network-interface", "--attachment-id", &att]);
+    assert!(
+        !std::path::Path::new("/sys/class/net").join(&tap).exists(),
+        "the tap stayed"
+    );
+    let d = lab.ok(&[
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &eni,
+    ])["NetworkInterfaces"][0]
+        .clone();
+    assert_eq!(d["Status"], "available");
+    assert!(d.get("Attachment").is_none());
+    lab.ok(&["delete-network-interface", "--network-interface-id", &eni]);
+    fails(
+        &lab,
+        &[
+            "describe-network-interfaces",
+            "--network-interface-ids",
+            &eni,
+        ],
+        "InvalidNetworkInterfaceID.NotFound",
+    );
+    fails(
+        &lab,
+        &["delete-network-interface", "--network-interface-id", &eni],
+        "InvalidNetworkInterfaceID.NotFound",
+    );
+
+    // At terminate an attached interface is detached and stays; the primary one goes.
+    let v = attach(&second, &id, "2");
+    ok_v(&lab, v);
+    let primary = lab.describe(&id)["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.ok(&["terminate-instances", "--instance-ids", &id]);
+    lab.wait("instance-terminated", &id);
+    let d = lab.ok(&[
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &second,
+    ])["NetworkInterfaces"][0]
+        .clone();
+    assert_eq!(d["Status"], "available");
+    fails(
+        &lab,
+        &[
+            "describe-network-interfaces",
+            "--network-interface-ids",
+            &primary,
+        ],
+        "InvalidNetworkInterfaceID.NotFound",
+    );
+}
+
+fn fails_v(lab: &Lab, args: Vec<String>, code: &str) -> String {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    fails(lab, &a, code)
+}
+
+fn ok_v(lab: &Lab, args: Vec<String>) -> serde_json::Value {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.ok(&a)
 }

@@ -117,8 +117,12 @@ pub enum Command {
     RevokeSecurityGroupIngress(vpc::RuleArgs),
     /// Remove an outbound rule (same flags as authorize-security-group-ingress).
     RevokeSecurityGroupEgress(vpc::RuleArgs),
-    /// Describe network interfaces (one per instance, with its tap on this host).
-    DescribeNetworkInterfaces,
+    DescribeNetworkInterfaces(vpc::DescribeNetworkInterfaces),
+    CreateNetworkInterface(vpc::CreateNetworkInterface),
+    AttachNetworkInterface(vpc::AttachNetworkInterface),
+    DetachNetworkInterface(vpc::DetachNetworkInterface),
+    DeleteNetworkInterface(vpc::NetworkInterfaceId),
+    ModifyNetworkInterfaceAttribute(vpc::ModifyNetworkInterfaceAttribute),
     ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
     ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
     /// Allocate an Elastic IP address.
@@ -178,7 +182,12 @@ fn operation(cmd: &Command) -> &'static str {
         Command::AuthorizeSecurityGroupEgress(_) => "AuthorizeSecurityGroupEgress",
         Command::RevokeSecurityGroupIngress(_) => "RevokeSecurityGroupIngress",
         Command::RevokeSecurityGroupEgress(_) => "RevokeSecurityGroupEgress",
-        Command::DescribeNetworkInterfaces => "DescribeNetworkInterfaces",
+        Command::DescribeNetworkInterfaces(_) => "DescribeNetworkInterfaces",
+        Command::CreateNetworkInterface(_) => "CreateNetworkInterface",
+        Command::AttachNetworkInterface(_) => "AttachNetworkInterface",
+        Command::DetachNetworkInterface(_) => "DetachNetworkInterface",
+        Command::DeleteNetworkInterface(_) => "DeleteNetworkInterface",
+        Command::ModifyNetworkInterfaceAttribute(_) => "ModifyNetworkInterfaceAttribute",
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
         Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
         Command::NetworkTeardown => "NetworkTeardown",
@@ -266,7 +275,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::RevokeSecurityGroupEgress(a) => {
             vpc::change_rule(&ctx, a, Direction::Egress, false)
         }
-        Command::DescribeNetworkInterfaces => vpc::describe_network_interfaces(&ctx),
+        Command::DescribeNetworkInterfaces(a) => vpc::describe_network_interfaces(&ctx, a),
+        Command::CreateNetworkInterface(a) => vpc::create_network_interface(&ctx, a),
+        Command::AttachNetworkInterface(a) => vpc::attach_network_interface(&ctx, a),
+        Command::DetachNetworkInterface(a) => vpc::detach_network_interface(&ctx, a),
+        Command::DeleteNetworkInterface(a) => vpc::delete_network_interface(&ctx, a),
+        Command::ModifyNetworkInterfaceAttribute(a) => {
+            vpc::modify_network_interface_attribute(&ctx, a)
+        }
         Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
         Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),

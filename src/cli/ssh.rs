@@ -216,7 +216,15 @@ mod tests {
                 {
                     let id = format!("i-0000000000000000{n}");
                     instance(&id, state, key).insert(tx)?;
-                    let eni = crate::net::eni::create(tx, &subnet, &[], public, Some(&id))?;
+                    let eni = crate::net::eni::create(
+                        tx,
+                        &subnet,
+                        &crate::net::eni::NewEni {
+                            public,
+                            instance_id: Some(&id),
+                            ..Default::default()
+                        },
+                    )?;
                     ips.push((eni.public_ip, eni.private_ip));
                     out.push(id);
                 }

@@ -5,9 +5,10 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::ec2::{Ctx, Failure};
+use crate::error::Ec2Error;
 use crate::instances::{network, record::Instance};
 use crate::net::addresses;
-use crate::net::eni::Eni;
+use crate::net::eni::{self, Eni};
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
 use crate::store::Store;
@@ -153,6 +154,91 @@ pub struct ReleaseAddress {
     pub allocation_id: String,
 }
 
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab describe-network-interfaces\n  \
+  ec2lab describe-network-interfaces --network-interface-ids eni-…")]
+/// Describe network interfaces: their addresses, groups, attachment and host tap.
+pub struct DescribeNetworkInterfaces {
+    #[arg(long, num_args = 1..)]
+    pub network_interface_ids: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab create-network-interface --subnet-id subnet-… --description backend --groups sg-1 sg-2\n  \
+  ec2lab create-network-interface --subnet-id subnet-… --private-ip-address 172.31.16.10\n\n\
+  The interface is \"available\" until attach-network-interface puts it on a stopped instance.\n\
+  Without --groups it gets the VPC's default group; without --private-ip-address the first\n\
+  free address of the subnet (the first four and the last are reserved, as on AWS).")]
+/// Create a network interface (an ENI) in a subnet.
+pub struct CreateNetworkInterface {
+    #[arg(long)]
+    pub subnet_id: String,
+    #[arg(long)]
+    pub description: Option<String>,
+    #[arg(long, num_args = 1..)]
+    pub groups: Vec<String>,
+    #[arg(long)]
+    pub private_ip_address: Option<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  \
+  ec2lab stop-instances --instance-ids i-…; ec2lab wait instance-stopped --instance-ids i-…\n  \
+  ec2lab attach-network-interface --network-interface-id eni-… --instance-id i-… --device-index 1\n  \
+  ec2lab start-instances --instance-ids i-…      # the guest has eth1 with the interface's address\n\n\
+  ec2lab has no network hot-plug: the instance must be stopped (IncorrectInstanceState\n\
+  otherwise). The interface must be in the instance's VPC and availability zone. Device\n\
+  index N is ethN in the guest; the guest image's rc.d hook configures it at boot. As on AWS,\n\
+  an instance with more than one interface gets no automatic public address at start.")]
+/// Attach a network interface to a stopped instance; returns the AttachmentId.
+pub struct AttachNetworkInterface {
+    #[arg(long)]
+    pub network_interface_id: String,
+    #[arg(long)]
+    pub instance_id: String,
+    #[arg(long)]
+    pub device_index: i64,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  \
+  ec2lab detach-network-interface --attachment-id eni-attach-…\n\n\
+  The instance must be stopped (no hot-unplug; --force does not change that). The primary\n\
+  interface (device index 0) cannot be detached.")]
+/// Detach a network interface from a stopped instance.
+pub struct DetachNetworkInterface {
+    #[arg(long)]
+    pub attachment_id: String,
+    /// Accepted for compatibility: ec2lab detaches only from stopped instances anyway.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Example:\n  ec2lab delete-network-interface --network-interface-id eni-…\n\n\
+  An attached interface cannot be deleted (InvalidNetworkInterface.InUse): detach it first."
+)]
+/// Delete a network interface that is not attached.
+pub struct NetworkInterfaceId {
+    #[arg(long)]
+    pub network_interface_id: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Example:\n  \
+  ec2lab modify-network-interface-attribute --network-interface-id eni-… --groups sg-1 sg-2\n\n\
+  Replaces the interface's security groups; takes effect at once, also on a running instance.")]
+/// Change a network interface's security groups.
+pub struct ModifyNetworkInterfaceAttribute {
+    #[arg(long)]
+    pub network_interface_id: String,
+    #[arg(long, num_args = 1.., required = true)]
+    pub groups: Vec<String>,
+}
+
 fn store(ctx: &Ctx) -> Result<Store, Failure> {
     let mut s = ctx.tidy_store()?;
     vpc::ensure_default(&mut s)?;
@@ -261,14 +347,84 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
     synced(&s, json!({"Return": true}))
 }
 
-pub fn describe_network_interfaces(ctx: &Ctx) -> Result<Value, Failure> {
+pub fn describe_network_interfaces(
+    ctx: &Ctx,
+    a: DescribeNetworkInterfaces,
+) -> Result<Value, Failure> {
     let s = store(ctx)?;
-    let subnets = Subnet::all(s.conn())?;
-    let v: Vec<Value> = Eni::all(s.conn())?
+    let c = s.conn();
+    for id in &a.network_interface_ids {
+        Eni::get(c, id)?;
+    }
+    let v: Vec<Value> = Eni::all(c)?
         .iter()
-        .map(|e| e.describe(subnets.iter().find(|sn| sn.subnet_id == e.subnet_id)))
+        .filter(|e| {
+            a.network_interface_ids.is_empty() || a.network_interface_ids.contains(&e.eni_id)
+        })
+        .map(|e| e.describe(c))
         .collect();
     Ok(json!({"NetworkInterfaces": v}))
+}
+
+pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let private_ip = match &a.private_ip_address {
+        Some(ip) => Some(ip.parse().map_err(|_| {
+            Ec2Error::invalid_parameter(format!(
+                "Value ({ip}) for parameter privateIpAddress is invalid: give an IPv4 address such as 10.0.1.10"
+            ))
+        })?),
+        None => None,
+    };
+    Ec2Error::check_id(&a.subnet_id, "subnet", "Subnet")?;
+    let e = s.write(|tx| -> Result<Eni, Ec2Error> {
+        let subnet = Subnet::get(tx, &a.subnet_id)?;
+        let groups = network::groups_for(tx, &subnet, &a.groups)?;
+        eni::create(
+            tx,
+            &subnet,
+            &eni::NewEni {
+                groups: &groups,
+                description: a.description.as_deref().unwrap_or(""),
+                private_ip,
+                ..Default::default()
+            },
+        )
+    })?;
+    let v = json!({"NetworkInterface": e.describe(s.conn())});
+    synced(&s, v)
+}
+
+pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    let id = network::attach(
+        &mut s,
+        &a.network_interface_id,
+        &a.instance_id,
+        a.device_index,
+    )?;
+    Ok(json!({"AttachmentId": id, "NetworkCardIndex": 0}))
+}
+
+pub fn detach_network_interface(ctx: &Ctx, a: DetachNetworkInterface) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    network::detach(&mut s, &a.attachment_id)?;
+    Ok(Value::Null)
+}
+
+pub fn delete_network_interface(ctx: &Ctx, a: NetworkInterfaceId) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    network::delete(&mut s, &a.network_interface_id)?;
+    Ok(Value::Null)
+}
+
+pub fn modify_network_interface_attribute(
+    ctx: &Ctx,
+    a: ModifyNetworkInterfaceAttribute,
+) -> Result<Value, Failure> {
+    let mut s = store(ctx)?;
+    network::set_eni_groups(&mut s, &a.network_interface_id, &a.groups)?;
+    Ok(Value::Null)
 }
 
 pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {

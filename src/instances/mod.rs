@@ -297,7 +297,16 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             for inst in &made {
                 inst.insert(tx)?;
                 if crate::net::enabled() {
-                    crate::net::eni::create(tx, &subnet, &groups, public, Some(&inst.instance_id))?;
+                    crate::net::eni::create(
+                        tx,
+                        &subnet,
+                        &crate::net::eni::NewEni {
+                            groups: &groups,
+                            public,
+                            instance_id: Some(&inst.instance_id),
+                            ..Default::default()
+                        },
+                    )?;
                 }
             }
             Ok(())
@@ -403,6 +412,10 @@ fn change(
                 }
                 Instance::set_state(tx, id, next, &format!("User initiated ({now})"), None)?;
                 Instance::set_force_stop(tx, id, force)?;
+                if action == Action::Start {
+                    // A fresh automatic public address at every start, as on AWS.
+                    crate::net::eni::assign_auto_public(tx, id)?;
+                }
                 cur = next;
             }
             if action == Action::Reboot {

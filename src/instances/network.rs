@@ -1,12 +1,14 @@
-//! An instance's network: its primary interface (created at launch, released at
-//! terminate), the host tap the VMM uses, and the address the guest kernel configures
-//! from its command line.
+//! An instance's network: its network interfaces (the primary one created at launch,
+//! others attached while it is stopped), the host taps the VMM uses, the addresses the
+//! guest configures at boot, and the automatic public address that changes at every
+//! stop and start.
 
 use serde_json::{json, Value};
 
 use super::record::Instance;
+use super::state::State;
 use crate::error::Ec2Error;
-use crate::net::eni::Eni;
+use crate::net::eni::{self, Eni};
 use crate::net::groups::SecurityGroup;
 use crate::net::vpc::{self, Subnet, Vpc};
 use crate::net::{self, host};
@@ -24,21 +26,30 @@ pub fn placement(
         Some(id) => Subnet::get(c, id)?,
         None => Subnet::default(c)?,
     };
-    let groups = if group_ids.is_empty() {
-        vec![SecurityGroup::default_of(c, &subnet.vpc_id)?.group_id]
-    } else {
-        for g in group_ids {
-            let sg = SecurityGroup::get(c, g)?;
-            if sg.vpc_id != subnet.vpc_id {
-                return Err(Ec2Error::invalid_parameter(format!(
-                    "Security group {g} and subnet {} belong to different networks",
-                    subnet.subnet_id
-                )));
-            }
-        }
-        group_ids.to_vec()
-    };
+    let groups = groups_for(c, &subnet, group_ids)?;
     Ok((subnet, groups))
+}
+
+/// The groups an interface in `subnet` gets: the VPC's default group when none are
+/// named, otherwise the named ones, which must exist in the subnet's VPC.
+pub fn groups_for(
+    c: &rusqlite::Connection,
+    subnet: &Subnet,
+    group_ids: &[String],
+) -> Result<Vec<String>, Ec2Error> {
+    if group_ids.is_empty() {
+        return Ok(vec![SecurityGroup::default_of(c, &subnet.vpc_id)?.group_id]);
+    }
+    for g in group_ids {
+        let sg = SecurityGroup::get(c, g)?;
+        if sg.vpc_id != subnet.vpc_id {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Security group {g} and subnet {} belong to different networks",
+                subnet.subnet_id
+            )));
+        }
+    }
+    Ok(group_ids.to_vec())
 }
 
 /// AWS's private host name for an address: `ip-172-31-0-4`.
@@ -49,12 +60,18 @@ fn hostname(eni: &Eni) -> String {
 /// The network fields of `describe-instances`, for an instance with an interface.
 pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Error> {
     let c = store.conn();
-    let Some(eni) = Eni::of_instance(c, &inst.instance_id)? else {
+    let enis = Eni::attached_to(c, &inst.instance_id)?;
+    let Some(eni) = enis.first() else {
         return Ok(None);
     };
-    let subnet = Subnet::get(c, &eni.subnet_id).ok();
-    let groups: Vec<Value> = eni
-        .groups
+    // The instance's groups: those of all its interfaces.
+    let mut group_ids: Vec<&String> = Vec::new();
+    for g in enis.iter().flat_map(|e| &e.groups) {
+        if !group_ids.contains(&g) {
+            group_ids.push(g);
+        }
+    }
+    let groups: Vec<Value> = group_ids
         .iter()
         .map(|g| {
             let name = SecurityGroup::get(c, g)
@@ -66,11 +83,11 @@ pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Erro
     let region = store.region();
     let mut v = json!({
         "PrivateIpAddress": eni.private_ip.to_string(),
-        "PrivateDnsName": format!("{}.{region}.compute.internal", hostname(&eni)),
+        "PrivateDnsName": format!("{}.{region}.compute.internal", hostname(eni)),
         "SubnetId": eni.subnet_id,
         "VpcId": eni.vpc_id,
         "SecurityGroups": groups,
-        "NetworkInterfaces": [eni.describe(subnet.as_ref())],
+        "NetworkInterfaces": enis.iter().map(|e| e.describe(c)).collect::<Vec<_>>(),
         "SourceDestCheck": true,
     });
     if let Some(p) = eni.public_ip {
@@ -83,59 +100,260 @@ pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Erro
     Ok(Some(v))
 }
 
-/// Plumbs the host side (bridge, tap, firewall) and returns the VMM arguments that give
-/// the guest its interface and address.
+/// Plumbs the host side (bridge, taps, firewall) and returns the VMM arguments that give
+/// the guest its interfaces and addresses.
 pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error> {
     let c = store.conn();
-    let Some(eni) = Eni::of_instance(c, &inst.instance_id)? else {
+    let enis = Eni::attached_to(c, &inst.instance_id)?;
+    if enis.is_empty() {
         return Ok(vec![]);
-    };
-    let subnet = Subnet::get(c, &eni.subnet_id)?;
-    let vpc = Vpc::get(c, &eni.vpc_id)?;
+    }
     net::sync(store)?;
-    host::ensure_tap(&eni.tap, &vpc.bridge)?;
-    // The kernel's own configuration (IP_PNP): no DHCP client, no extra process.
-    let ip = format!(
-        "ip={}::{}:{}:{}:eth0:off",
-        eni.private_ip,
-        subnet.gateway(),
-        vpc::netmask(&subnet.cidr),
-        hostname(&eni)
-    );
-    Ok(vec![
-        "--net".into(),
-        format!("tap={},mac={}", eni.tap, eni.mac),
-        "--append".into(),
-        ip,
-    ])
+    let mut args = Vec::new();
+    // The VMM puts the interfaces on the guest's bus in this order, so the guest kernel
+    // names them eth0, eth1, … by device index.
+    for (n, eni) in enis.iter().enumerate() {
+        let subnet = Subnet::get(c, &eni.subnet_id)?;
+        let vpc = Vpc::get(c, &eni.vpc_id)?;
+        host::ensure_tap(&eni.tap, &vpc.bridge)?;
+        args.push("--net".into());
+        args.push(format!("tap={},mac={}", eni.tap, eni.mac));
+        args.push("--append".into());
+        args.push(if n == 0 {
+            // The kernel's own configuration (IP_PNP): no DHCP client, no extra process.
+            // It configures one interface only, with the default route.
+            format!(
+                "ip={}::{}:{}:{}:eth0:off",
+                eni.private_ip,
+                subnet.gateway(),
+                vpc::netmask(&subnet.cidr),
+                hostname(eni)
+            )
+        } else {
+            // The others: the guest image's rc.d hook (50-ec2lab-net.sh) applies these
+            // with one busybox ifconfig each.
+            format!(
+                "ec2lab.eth{n}={}/{}",
+                eni.private_ip,
+                vpc::netmask(&subnet.cidr)
+            )
+        });
+    }
+    Ok(args)
 }
 
-/// At terminate: the interface goes, with its addresses and tap, and the firewall forgets it.
+/// At terminate: interfaces made with the instance go, with their addresses and taps;
+/// attached ones (DeleteOnTermination false) are detached and stay, as on AWS.
 pub fn release(store: &mut Store, inst: &Instance) -> Result<(), Ec2Error> {
-    let Some(eni) = Eni::of_instance(store.conn(), &inst.instance_id)? else {
+    let enis = Eni::attached_to(store.conn(), &inst.instance_id)?;
+    if enis.is_empty() {
         return Ok(());
-    };
-    store.write(|tx| crate::net::eni::release(tx, &eni.eni_id))?;
-    host::delete_link(&eni.tap);
+    }
+    store.write(|tx| -> Result<(), Ec2Error> {
+        for e in &enis {
+            if e.delete_on_termination {
+                eni::release(tx, &e.eni_id)?;
+            } else {
+                eni::detach(tx, &e.eni_id)?;
+            }
+        }
+        Ok(())
+    })?;
+    for e in &enis {
+        host::delete_link(&e.tap);
+    }
+    net::sync(store)
+}
+
+/// At stop: the automatic public address goes back to the pool (it changes at every stop
+/// and start, as on AWS); an Elastic IP stays.
+pub fn on_stopped(store: &mut Store, inst: &Instance) -> Result<(), Ec2Error> {
+    if Eni::attached_to(store.conn(), &inst.instance_id)?.is_empty() {
+        return Ok(());
+    }
+    store.write(|tx| eni::release_auto_public(tx, &inst.instance_id))?;
     net::sync(store)
 }
 
 /// `modify-instance-attribute --groups`: takes effect on the running instance at once.
 pub fn set_groups(store: &mut Store, inst: &Instance, groups: &[String]) -> Result<(), Ec2Error> {
-    let eni = Eni::of_instance(store.conn(), &inst.instance_id)?.ok_or_else(|| {
-        Ec2Error::internal(format!("{} has no network interface", inst.instance_id))
-    })?;
-    store.write(|tx| -> Result<(), Ec2Error> {
-        for g in groups {
-            let sg = SecurityGroup::get(tx, g)?;
-            if sg.vpc_id != eni.vpc_id {
-                return Err(Ec2Error::invalid_parameter(format!(
-                    "Security group {g} is not in the instance's VPC {}",
-                    eni.vpc_id
-                )));
-            }
+    let enis = Eni::attached_to(store.conn(), &inst.instance_id)?;
+    let eni = match enis.as_slice() {
+        [] => {
+            return Err(Ec2Error::internal(format!(
+                "{} has no network interface",
+                inst.instance_id
+            )))
         }
-        crate::net::eni::set_groups(tx, &eni.eni_id, groups)
+        [e] => e,
+        _ => {
+            return Err(Ec2Error::new(
+                "InvalidInstanceID",
+                format!(
+                    "There are multiple interfaces attached to instance '{}'. Please specify an interface ID for the operation instead: modify-network-interface-attribute --network-interface-id eni-… --groups …",
+                    inst.instance_id
+                ),
+            ))
+        }
+    };
+    set_eni_groups(store, &eni.eni_id, groups)
+}
+
+/// `modify-network-interface-attribute --groups`: takes effect at once.
+pub fn set_eni_groups(store: &mut Store, eni_id: &str, groups: &[String]) -> Result<(), Ec2Error> {
+    store.write(|tx| -> Result<(), Ec2Error> {
+        let eni = Eni::get(tx, eni_id)?;
+        let subnet = Subnet::get(tx, &eni.subnet_id)?;
+        groups_for(tx, &subnet, groups)?;
+        eni::set_groups(tx, eni_id, groups)
     })?;
+    net::sync(store)
+}
+
+/// How many interfaces an instance type takes (AWS's limits for these sizes).
+fn max_interfaces(instance_type: &str) -> i64 {
+    let size = instance_type.split('.').nth(1).unwrap_or("");
+    match size {
+        "nano" | "micro" => 2,
+        "small" | "medium" | "large" => 3,
+        _ => 4,
+    }
+}
+
+/// `attach-network-interface`. ec2lab's VMM has no network hot-plug, so the instance
+/// must be stopped; the guest sees the interface at its next start.
+pub fn attach(
+    store: &mut Store,
+    eni_id: &str,
+    instance_id: &str,
+    device_index: i64,
+) -> Result<String, Ec2Error> {
+    Ec2Error::check_id(instance_id, "i", "Instance")?;
+    store.write(|tx| -> Result<String, Ec2Error> {
+        let e = Eni::get(tx, eni_id)?;
+        let inst = Instance::get(tx, instance_id)?;
+        if let Some(other) = &e.instance_id {
+            return Err(Ec2Error::new(
+                "InvalidNetworkInterface.InUse",
+                format!(
+                    "Interface: [{eni_id}] in use: it is attached to {other}; detach-network-interface first"
+                ),
+            ));
+        }
+        if matches!(inst.state, State::ShuttingDown | State::Terminated) {
+            return Err(Ec2Error::incorrect_state(
+                instance_id,
+                inst.state.name(),
+                "attached to",
+            ));
+        }
+        if inst.state != State::Stopped {
+            return Err(Ec2Error::new(
+                "IncorrectInstanceState",
+                format!(
+                    "The instance '{instance_id}' is {}: ec2lab cannot add a network interface to a running guest (no hot-plug). Stop the instance (stop-instances), attach, then start it; the guest sees the interface at boot",
+                    inst.state.name()
+                ),
+            ));
+        }
+        let current = Eni::attached_to(tx, instance_id)?;
+        let Some(primary) = current.first() else {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "The instance '{instance_id}' has no network (launched with EC2LAB_NETWORKING=off)"
+            )));
+        };
+        if primary.vpc_id != e.vpc_id {
+            return Err(Ec2Error::new(
+                "InvalidParameterCombination",
+                format!(
+                    "The network interface {eni_id} is in {} and the instance {instance_id} in {}: they must be in the same VPC",
+                    e.vpc_id, primary.vpc_id
+                ),
+            ));
+        }
+        let az_of = |s: &str| Subnet::get(tx, s).map(|s| s.availability_zone);
+        let (eni_az, inst_az) = (az_of(&e.subnet_id)?, az_of(&primary.subnet_id)?);
+        if eni_az != inst_az {
+            return Err(Ec2Error::new(
+                "InvalidParameterCombination",
+                format!(
+                    "You may not attach a network interface to an instance if they are not in the same availability zone ({eni_id} is in {eni_az}, {instance_id} in {inst_az})"
+                ),
+            ));
+        }
+        let max = max_interfaces(&inst.instance_type);
+        if !(1..max).contains(&device_index) {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Invalid value '{device_index}' for deviceIndex: {} takes device indexes 1 to {} (0 is the primary interface)",
+                inst.instance_type,
+                max - 1
+            )));
+        }
+        if current.iter().any(|c| c.device_index == Some(device_index)) {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Instance '{instance_id}' already has an interface attached at device index '{device_index}'."
+            )));
+        }
+        if current.len() as i64 >= max {
+            return Err(Ec2Error::new(
+                "AttachmentLimitExceeded",
+                format!(
+                    "Interface count {} exceeds the limit for {}",
+                    current.len() + 1,
+                    inst.instance_type
+                ),
+            ));
+        }
+        eni::attach(tx, eni_id, instance_id, device_index)
+    })
+}
+
+/// `detach-network-interface`: from a stopped instance only (no hot-unplug).
+pub fn detach(store: &mut Store, attachment_id: &str) -> Result<(), Ec2Error> {
+    let e = store.write(|tx| -> Result<Eni, Ec2Error> {
+        let e = Eni::by_attachment(tx, attachment_id)?;
+        let instance_id = e.instance_id.clone().unwrap_or_default();
+        if e.device_index == Some(0) {
+            return Err(Ec2Error::new(
+                "OperationNotPermitted",
+                format!(
+                    "The network interface at device index 0 cannot be detached ({} is {instance_id}'s primary interface)",
+                    e.eni_id
+                ),
+            ));
+        }
+        let inst = Instance::get(tx, &instance_id)?;
+        if inst.state != State::Stopped {
+            return Err(Ec2Error::new(
+                "IncorrectInstanceState",
+                format!(
+                    "The instance '{instance_id}' is {}: ec2lab cannot take a network interface from a running guest (no hot-unplug, also with --force). Stop the instance first",
+                    inst.state.name()
+                ),
+            ));
+        }
+        eni::detach(tx, &e.eni_id)?;
+        Ok(e)
+    })?;
+    host::delete_link(&e.tap);
+    net::sync(store)
+}
+
+/// `delete-network-interface`: only when it is not attached.
+pub fn delete(store: &mut Store, eni_id: &str) -> Result<(), Ec2Error> {
+    let e = store.write(|tx| -> Result<Eni, Ec2Error> {
+        let e = Eni::get(tx, eni_id)?;
+        if let Some(i) = &e.instance_id {
+            return Err(Ec2Error::new(
+                "InvalidNetworkInterface.InUse",
+                format!(
+                    "The network interface '{eni_id}' is currently in use by {i}; detach it first"
+                ),
+            ));
+        }
+        eni::release(tx, eni_id)?;
+        Ok(e)
+    })?;
+    host::delete_link(&e.tap);
     net::sync(store)
 }

@@ -288,7 +288,10 @@ impl Supervisor {
         if !(rebooting && pre.state == inst.state) {
             match on_guest(pre.state, GuestEvent::VmmEnded) {
                 Some(State::Terminated) => finalize_termination(&mut self.store, &pre)?,
-                Some(State::Stopped) => instance_store::destroy(self.store.region(), &id),
+                Some(State::Stopped) => {
+                    instance_store::destroy(self.store.region(), &id);
+                    network::on_stopped(&mut self.store, &pre)?;
+                }
                 _ => {}
             }
         }

@@ -28,6 +28,28 @@ pub struct Eni {
     pub groups: Vec<String>,
     pub instance_id: Option<String>,
     pub public_ip: Option<Ipv4Addr>,
+    pub description: String,
+    /// Where it sits on its instance (0: the primary interface, eth0 in the guest).
+    pub device_index: Option<i64>,
+    pub attachment_id: Option<String>,
+    pub attach_time: Option<String>,
+    pub delete_on_termination: bool,
+    /// The interface gets an automatic public address whenever its instance starts
+    /// (the primary interface of an instance launched with one), as on AWS.
+    pub auto_public: bool,
+}
+
+/// What `create` needs besides the subnet.
+#[derive(Default)]
+pub struct NewEni<'a> {
+    pub groups: &'a [String],
+    pub description: &'a str,
+    /// None: the first free address of the subnet.
+    pub private_ip: Option<Ipv4Addr>,
+    /// An automatic public address now and at every start.
+    pub public: bool,
+    /// Attached as the primary interface (device index 0) of this instance.
+    pub instance_id: Option<&'a str>,
 }
 
 fn ip_col(r: &Row, col: &str) -> rusqlite::Result<Option<Ipv4Addr>> {
@@ -47,7 +69,52 @@ impl Eni {
             groups: serde_json::from_str(&r.get::<_, String>("groups")?).unwrap_or_default(),
             instance_id: r.get("instance_id")?,
             public_ip: ip_col(r, "public_ip")?,
+            description: r.get("description")?,
+            device_index: r.get("device_index")?,
+            attachment_id: r.get("attachment_id")?,
+            attach_time: r.get("attach_time")?,
+            delete_on_termination: r.get("delete_on_termination")?,
+            auto_public: r.get("auto_public")?,
         })
+    }
+
+    pub fn get(c: &Connection, eni_id: &str) -> Result<Eni, Ec2Error> {
+        Ec2Error::check_id(eni_id, "eni", "NetworkInterface")?;
+        c.query_row(
+            "SELECT * FROM enis WHERE eni_id = ?1",
+            [eni_id],
+            Eni::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidNetworkInterfaceID.NotFound",
+                format!("The networkInterface ID '{eni_id}' does not exist"),
+            )
+        })
+    }
+
+    pub fn by_attachment(c: &Connection, attachment_id: &str) -> Result<Eni, Ec2Error> {
+        c.query_row(
+            "SELECT * FROM enis WHERE attachment_id = ?1 AND instance_id IS NOT NULL",
+            [attachment_id],
+            Eni::from_row,
+        )
+        .optional()?
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidAttachmentID.NotFound",
+                format!("The attachment ID '{attachment_id}' does not exist; describe-network-interfaces shows each interface's Attachment.AttachmentId"),
+            )
+        })
+    }
+
+    /// Every interface of an instance, primary first (the guest's eth0, eth1, …).
+    pub fn attached_to(c: &Connection, instance_id: &str) -> Result<Vec<Eni>, Ec2Error> {
+        let mut stmt =
+            c.prepare("SELECT * FROM enis WHERE instance_id = ?1 ORDER BY device_index")?;
+        let rows = stmt.query_map([instance_id], Eni::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     pub fn all(c: &Connection) -> Result<Vec<Eni>, Ec2Error> {
@@ -56,13 +123,9 @@ impl Eni {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The instance's primary interface (device index 0).
     pub fn of_instance(c: &Connection, instance_id: &str) -> Result<Option<Eni>, Ec2Error> {
-        Ok(c.query_row(
-            "SELECT * FROM enis WHERE instance_id = ?1",
-            [instance_id],
-            Eni::from_row,
-        )
-        .optional()?)
+        Ok(Self::attached_to(c, instance_id)?.into_iter().next())
     }
 
     pub fn mac_bytes(&self) -> [u8; 6] {
@@ -73,29 +136,52 @@ impl Eni {
         out
     }
 
-    pub fn describe(&self, subnet: Option<&Subnet>) -> Value {
+    /// One `NetworkInterfaces[]` element, in AWS's shape.
+    pub fn describe(&self, c: &Connection) -> Value {
+        let groups: Vec<Value> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let name = super::groups::SecurityGroup::get(c, g)
+                    .map(|s| s.group_name)
+                    .unwrap_or_default();
+                json!({"GroupId": g, "GroupName": name})
+            })
+            .collect();
         let mut v = json!({
             "NetworkInterfaceId": self.eni_id,
             "SubnetId": self.subnet_id,
             "VpcId": self.vpc_id,
+            "Description": self.description,
             "MacAddress": self.mac,
             "PrivateIpAddress": self.private_ip.to_string(),
-            "Groups": self.groups.iter().map(|g| json!({"GroupId": g})).collect::<Vec<_>>(),
+            "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": self.private_ip.to_string()}],
+            "Groups": groups,
             "Status": if self.instance_id.is_some() { "in-use" } else { "available" },
             "InterfaceType": "interface",
             "OwnerId": OWNER_ID,
+            "RequesterManaged": false,
             "SourceDestCheck": true,
             "Ec2LabInfo": {"Tap": self.tap},
         });
-        if let Some(s) = subnet {
+        if let Ok(s) = Subnet::get(c, &self.subnet_id) {
             v["AvailabilityZone"] = json!(s.availability_zone);
         }
         if let Some(i) = &self.instance_id {
-            v["Attachment"] = json!({"InstanceId": i, "DeviceIndex": 0, "Status": "attached",
-                                     "DeleteOnTermination": true});
+            v["Attachment"] = json!({
+                "AttachmentId": self.attachment_id,
+                "InstanceId": i,
+                "InstanceOwnerId": OWNER_ID,
+                "DeviceIndex": self.device_index,
+                "NetworkCardIndex": 0,
+                "Status": "attached",
+                "AttachTime": self.attach_time,
+                "DeleteOnTermination": self.delete_on_termination,
+            });
         }
         if let Some(p) = self.public_ip {
             v["Association"] = json!({"PublicIp": p.to_string(), "IpOwnerId": "amazon"});
+            v["PrivateIpAddresses"][0]["Association"] = v["Association"].clone();
         }
         v
     }
@@ -121,6 +207,30 @@ fn free_private(c: &Connection, subnet: &Subnet) -> Result<Ipv4Addr, Ec2Error> {
         })
 }
 
+/// Checks an address asked for with `--private-ip-address`.
+fn wanted_private(c: &Connection, subnet: &Subnet, ip: Ipv4Addr) -> Result<Ipv4Addr, Ec2Error> {
+    if !subnet.cidr.contains(ip) {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Address {ip} does not fall within the subnet's address range ({} is {})",
+            subnet.subnet_id, subnet.cidr
+        )));
+    }
+    let n = u32::from(ip) - u32::from(subnet.cidr.addr);
+    if n < 4 || n + 1 == size(&subnet.cidr) {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Address {ip} is in subnet's reserved address range: the first four and the last address of {} are AWS's",
+            subnet.cidr
+        )));
+    }
+    if used_ips(c, "private_ip")?.contains(&ip) {
+        return Err(Ec2Error::new(
+            "InvalidIPAddress.InUse",
+            format!("Address {ip} is in use; pick another or leave --private-ip-address out"),
+        ));
+    }
+    Ok(ip)
+}
+
 pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
     let pool: Ipv4Cidr = PUBLIC_POOL.parse().expect("valid pool");
     let mut used = used_ips(c, "public_ip")?;
@@ -130,24 +240,31 @@ pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
         stmt.query_map([], |r| r.get::<_, String>(0))?
             .filter_map(|r| r.ok()?.parse::<Ipv4Addr>().ok()),
     );
-    (2..size(&pool) - 1)
-        .map(|n| nth(&pool, n))
+    // From a random place in the pool, as AWS hands them out: an instance that stops and
+    // starts gets a different address, not the one it just gave back.
+    let usable = size(&pool) - 3;
+    let start = ids::random_u32() % usable;
+    (0..usable)
+        .map(|k| nth(&pool, 2 + (start + k) % usable))
         .find(|ip| !used.contains(ip))
         .ok_or_else(|| Ec2Error::new("AddressLimitExceeded", "No public addresses left"))
 }
 
-/// Creates an interface in `subnet`, for `instance_id` when given.
-pub fn create(
-    c: &Connection,
-    subnet: &Subnet,
-    groups: &[String],
-    public: bool,
-    instance_id: Option<&str>,
-) -> Result<Eni, Ec2Error> {
+/// Creates an interface in `subnet`; attached as the primary interface of
+/// `new.instance_id` when given.
+pub fn create(c: &Connection, subnet: &Subnet, new: &NewEni) -> Result<Eni, Ec2Error> {
     let eni_id = ids::new_id("eni");
-    let private_ip = free_private(c, subnet)?;
-    let public_ip = if public { Some(free_public(c)?) } else { None };
+    let private_ip = match new.private_ip {
+        Some(ip) => wanted_private(c, subnet, ip)?,
+        None => free_private(c, subnet)?,
+    };
+    let public_ip = if new.public {
+        Some(free_public(c)?)
+    } else {
+        None
+    };
     let mac = crate::vmm::config::mac_for(&eni_id);
+    let attached = new.instance_id.is_some();
     let eni = Eni {
         tap: format!("ec2t{}", &eni_id[4..14]),
         mac: mac
@@ -155,17 +272,25 @@ pub fn create(
             .map(|b| format!("{b:02x}"))
             .collect::<Vec<_>>()
             .join(":"),
-        eni_id,
         subnet_id: subnet.subnet_id.clone(),
         vpc_id: subnet.vpc_id.clone(),
         private_ip,
-        groups: groups.to_vec(),
-        instance_id: instance_id.map(String::from),
+        groups: new.groups.to_vec(),
+        instance_id: new.instance_id.map(String::from),
         public_ip,
+        description: new.description.into(),
+        device_index: attached.then_some(0),
+        attachment_id: attached.then(new_attachment_id),
+        attach_time: attached.then(crate::store::iso8601_now),
+        delete_on_termination: attached,
+        auto_public: new.public,
+        eni_id,
     };
     c.execute(
-        "INSERT INTO enis (eni_id, subnet_id, vpc_id, mac, private_ip, tap, groups, instance_id, public_ip)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+        "INSERT INTO enis (eni_id, subnet_id, vpc_id, mac, private_ip, tap, groups, instance_id,
+           public_ip, description, device_index, attachment_id, attach_time,
+           delete_on_termination, auto_public)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
         params![
             eni.eni_id,
             eni.subnet_id,
@@ -176,9 +301,82 @@ pub fn create(
             serde_json::to_string(&eni.groups).unwrap_or_default(),
             eni.instance_id,
             eni.public_ip.map(|p| p.to_string()),
+            eni.description,
+            eni.device_index,
+            eni.attachment_id,
+            eni.attach_time,
+            eni.delete_on_termination,
+            eni.auto_public,
         ],
     )?;
     Ok(eni)
+}
+
+/// A fresh attachment id: `eni-attach-` and 17 hex digits.
+fn new_attachment_id() -> String {
+    ids::new_id("eni-attach")
+}
+
+/// Records the interface on `instance_id` at `device_index` (the caller checked the
+/// instance); the unique index on (instance, device index) backs the check.
+pub fn attach(
+    c: &Connection,
+    eni_id: &str,
+    instance_id: &str,
+    device_index: i64,
+) -> Result<String, Ec2Error> {
+    let id = new_attachment_id();
+    c.execute(
+        "UPDATE enis SET instance_id = ?2, device_index = ?3, attachment_id = ?4,
+           attach_time = ?5, delete_on_termination = 0 WHERE eni_id = ?1",
+        params![
+            eni_id,
+            instance_id,
+            device_index,
+            id,
+            crate::store::iso8601_now()
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Takes the interface off its instance. An automatic public address goes with it; an
+/// Elastic IP stays associated with the interface, as on AWS.
+pub fn detach(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
+    c.execute(
+        "UPDATE enis SET instance_id = NULL, device_index = NULL, attachment_id = NULL,
+           attach_time = NULL, delete_on_termination = 0, auto_public = 0,
+           public_ip = CASE WHEN public_ip IN (SELECT public_ip FROM addresses) THEN public_ip END
+         WHERE eni_id = ?1",
+        [eni_id],
+    )?;
+    Ok(())
+}
+
+/// At stop: automatic public addresses go back to the pool (Elastic IPs stay).
+pub fn release_auto_public(c: &Connection, instance_id: &str) -> Result<(), Ec2Error> {
+    c.execute(
+        "UPDATE enis SET public_ip = NULL WHERE instance_id = ?1
+           AND public_ip NOT IN (SELECT public_ip FROM addresses)",
+        [instance_id],
+    )?;
+    Ok(())
+}
+
+/// At start: a fresh automatic public address for the primary interface, when it was
+/// launched with one and has no Elastic IP. As on AWS, an instance with more than one
+/// interface gets none.
+pub fn assign_auto_public(c: &Connection, instance_id: &str) -> Result<(), Ec2Error> {
+    let enis = Eni::attached_to(c, instance_id)?;
+    if let [e] = enis.as_slice() {
+        if e.auto_public && e.public_ip.is_none() {
+            c.execute(
+                "UPDATE enis SET public_ip = ?2 WHERE eni_id = ?1",
+                params![e.eni_id, free_public(c)?.to_string()],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub fn set_groups(c: &Connection, eni_id: &str, groups: &[String]) -> Result<(), Ec2Error> {

@@ -581,12 +581,15 @@ impl Drop for Lab {
         // line: end them all so no test leaves guests behind (first, so none of them
         // plumbs the network again), then take the lab's bridges, taps and nftables
         // tables off the host.
-        let _ = Command::new("pkill")
-            .arg("-9")
-            .arg("-f")
-            .arg(self.dir.path())
-            .status();
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        // Twice: a supervisor caught mid-spawn may have started a VMM the first pass missed.
+        for _ in 0..2 {
+            let _ = Command::new("pkill")
+                .arg("-9")
+                .arg("-f")
+                .arg(self.dir.path())
+                .status();
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         for region in std::fs::read_dir(self.dir.path())
             .into_iter()
             .flatten()
@@ -617,4 +620,87 @@ pub fn real_guest_lock() -> RealGuestLock {
     let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
     assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
     RealGuestLock(f)
+}
+
+/// A shell on an instance's serial console, driven line by line.
+pub struct Console {
+    sock: std::os::unix::net::UnixStream,
+    seen: String,
+}
+
+impl Console {
+    pub fn open(lab: &Lab, id: &str) -> Console {
+        let sock =
+            std::os::unix::net::UnixStream::connect(lab.run_dir(id).join("console.sock")).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .unwrap();
+        let mut c = Console {
+            sock,
+            seen: String::new(),
+        };
+        // Enter activates the shell (busybox askfirst).
+        c.run("echo shell-$((1+1))", "shell-2");
+        c
+    }
+
+    /// Types `cmd` and waits until `expect` appears in what follows. `expect` must not be
+    /// part of `cmd`: the shell echoes what is typed.
+    pub fn run(&mut self, cmd: &str, expect: &str) -> String {
+        assert!(
+            !cmd.contains(expect),
+            "{expect:?} would match the echo of {cmd:?}"
+        );
+        self.run_until(cmd, |seen| seen.contains(expect))
+    }
+
+    /// Runs `cmd` in the guest's shell; returns its exit status and what the console
+    /// showed meanwhile.
+    pub fn status(&mut self, cmd: &str) -> (i32, String) {
+        // The quotes keep the marker out of the shell's echo of the command.
+        let seen = self.run_until(&format!("{cmd}; echo EXIT''STATUS=$?"), |seen| {
+            seen.split("EXITSTATUS=")
+                .nth(1)
+                .is_some_and(|rest| rest.contains('\n'))
+        });
+        let rest = seen.split("EXITSTATUS=").nth(1).unwrap_or_default();
+        let code = rest
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap_or(-1);
+        (code, seen)
+    }
+
+    fn run_until(&mut self, cmd: &str, done: impl Fn(&str) -> bool) -> String {
+        use std::io::{Read, Write};
+        self.seen.clear();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(240);
+        let mut next_enter = std::time::Instant::now();
+        let mut sent = false;
+        loop {
+            if !sent && std::time::Instant::now() >= next_enter {
+                // Until the shell is up, Enter is what it waits for; then the command.
+                if self.seen.contains("# ") || self.seen.contains("activate") {
+                    self.sock.write_all(format!("{cmd}\n").as_bytes()).unwrap();
+                    sent = true;
+                } else {
+                    self.sock.write_all(b"\n").unwrap();
+                    next_enter = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                }
+            }
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.sock.read(&mut buf) {
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            if sent && done(&self.seen) {
+                return self.seen.clone();
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "{cmd:?}: did not finish; the console showed {:?}",
+                self.seen
+            );
+        }
+    }
 }
