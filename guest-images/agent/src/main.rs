@@ -36,6 +36,8 @@ const USER_GID: u32 = 1000;
 /// same switches. -F: no fork of its own (we already run it in the background, a fork costs
 /// time here); -E: log to stderr (there is no syslogd); -R: make host keys on the first
 /// connection; -s: keys only, no passwords; -w: no root logins (use ec2-user and sudo).
+/// Its log goes to /run/dropbear.log (tmpfs): a file held open for writing on the root
+/// file system would make the read-only remount at shutdown fail (disk left unclean).
 const DROPBEAR: &str = "/usr/sbin/dropbear";
 const DROPBEAR_ARGS: &[&str] = &[
     "-F",
@@ -139,6 +141,14 @@ impl Console {
             .open(cfg.path("/var/log/ec2lab-agent.log"))
             .ok();
         Console { out, log }
+    }
+
+    fn try_clone(&self) -> Console {
+        let dup = |f: &Option<File>| f.as_ref().and_then(|f| f.try_clone().ok());
+        Console {
+            out: dup(&self.out),
+            log: dup(&self.log),
+        }
     }
 
     fn raw(&self, bytes: &[u8]) {
@@ -371,7 +381,7 @@ fn start_sshd(cfg: &Config, con: &Console) {
         .append(true)
         .create(true)
         .mode(0o640)
-        .open("/var/log/dropbear.log");
+        .open("/run/dropbear.log");
     let stderr = match log {
         Ok(f) => Stdio::from(f),
         Err(_) => Stdio::null(),
@@ -426,7 +436,7 @@ fn run_user_data(cfg: &Config, con: &Console, inst_dir: &Path, script: &Path, da
     let (program, args) = state::command_for(script, data);
     let status = (|| -> std::io::Result<i32> {
         let (mut reader, writer) = std::io::pipe()?;
-        let child = {
+        let mut child = {
             let mut cmd = Command::new(&program);
             cmd.args(&args)
                 .env_clear()
@@ -443,29 +453,45 @@ fn run_user_data(cfg: &Config, con: &Console, inst_dir: &Path, script: &Path, da
                 .stdout(writer.try_clone()?)
                 .stderr(writer);
             cmd.spawn()?
-            // cmd (holding the pipe's write end) is dropped here, so the read below ends
-            // when the script and everything it left running have closed their output.
+            // cmd, holding the pipe's write end, is dropped here.
         };
-        let mut child = child;
-        let mut buf = [0u8; 4096];
-        let mut last = b'\n';
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            con.raw(&buf[..n]);
-            if let Some(f) = out_log.as_mut() {
-                let _ = f.write_all(&buf[..n]);
+        // The output is copied by a thread, so that a daemon the script left running with
+        // the pipe still open (say `python3 -m http.server &`) cannot keep the status line
+        // from being printed: once the script has exited, the copy gets one more second.
+        let (con2, mut log2) = (
+            con.try_clone(),
+            out_log.as_ref().and_then(|f| f.try_clone().ok()),
+        );
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                con2.raw(&buf[..n]);
+                if let Some(f) = log2.as_mut() {
+                    let _ = f.write_all(&buf[..n]);
+                }
+                let _ = done_tx.send(Some(buf[n - 1]));
             }
-            last = buf[n - 1];
+            let _ = done_tx.send(None);
+        });
+        let st = child.wait()?;
+        let mut last = b'\n';
+        let end = Instant::now() + Duration::from_secs(1);
+        while let Some(left) = end.checked_duration_since(Instant::now()) {
+            match done_rx.recv_timeout(left) {
+                Ok(Some(b)) => last = b,
+                Ok(None) | Err(_) => break,
+            }
         }
         if last != b'\n' {
             con.raw(b"\n");
         }
-        let st = child.wait()?;
         use std::os::unix::process::ExitStatusExt;
         Ok(st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0)))
     })();

@@ -118,7 +118,15 @@ serve v2 i-eeee "" "$WORK/gz"
 run_agent "$WORK/out6"
 check "gzip refused clearly" has "$WORK/out6" "ec2lab-agent: error: user data is gzip-compressed"
 
-echo "6. metadata service unreachable (budget 3 s)"
+echo "6. a script that leaves a daemon holding its output"
+printf '#!/bin/sh\necho started\nsleep 30 &\nexit 0\n' >"$WORK/daemon.sh"
+serve v2 i-ffff "" "$WORK/daemon.sh"
+start=$SECONDS
+run_agent "$WORK/out8"
+check "status line printed without waiting for the daemon" test $((SECONDS - start)) -le 8
+check "its status" has "$WORK/out8" "ec2lab-agent: user data exited with status 0"
+
+echo "7. metadata service unreachable (budget 3 s)"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 start=$SECONDS
 BUDGET=3 run_agent "$WORK/out7"
