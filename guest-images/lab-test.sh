@@ -47,6 +47,7 @@ cleanup() {
     if ((KEEP)); then echo "lab-test.sh: kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 FAILS=0
 pass() { printf '  ok    %s\n' "$*"; }
 fail() { printf '  FAIL  %s\n' "$*"; FAILS=$((FAILS + 1)); }

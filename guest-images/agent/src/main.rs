@@ -9,6 +9,7 @@
 //!
 //! Installed as /usr/bin/sudo (setuid root) it is sudo: see sudo.rs.
 
+mod entropy;
 mod http;
 mod imds;
 mod state;
@@ -516,6 +517,12 @@ fn boot(cfg: &Config) -> i32 {
     let con = Console::open(cfg);
     if !cfg.test_root {
         mount_devpts(&con);
+        // Before dropbear, which blocks in getrandom(2) until the pool is initialised.
+        match entropy::seed(&cfg.path("/var/lib/ec2lab-agent/random-seed")) {
+            Ok(Some(line)) => con.line(&line),
+            Ok(None) => {}
+            Err(e) => con.line(&format!("error: seeding the kernel random pool: {e}")),
+        }
     }
     let m = fetch_metadata(cfg, &con);
     if let Some(h) = &m.hostname {
