@@ -46,17 +46,18 @@ with apt-get if missing) and the guest agent in $AGENT_DIR (cargo, static).
 Outputs (copies; out/ is git-ignored):
   $OUT_DIR/vmlinux        uncompressed ELF kernel with the PVH entry note
   $OUT_DIR/kernel.config  the kernel's full .config
-  $OUT_DIR/rootfs.ext4    ${ROOTFS_SIZE_MIB} MiB ext4 root file system, "ec2lab Linux": busybox init,
-                          dropbear sshd, ec2-user + sudo, busybox httpd (not started),
-                          ec2lab-agent (instance metadata, ssh key, user data)
+  $OUT_DIR/rootfs.ext4    ${ROOTFS_SIZE_MIB} MiB ext4 root file system, "ec2lab Linux":
+      busybox init, dropbear sshd, ec2-user + sudo, busybox httpd (not started),
+      systemctl/service/yum shims, ec2lab-agent (metadata, ssh key, user data)
 
 Options:
   --kernel-only      build (or fetch from cache) only the kernel
   --rootfs-only      build only the root file system
   --force-kernel     rebuild the kernel even if a cached build exists
                      (the new build replaces the cache entry)
-  --overlay DIR      copy DIR's contents over the root file system tree
-                     (e.g. to add an agent; see README.md). Also: EC2LAB_ROOTFS_OVERLAY.
+  --overlay DIR      copy DIR's contents over the root file system tree, last
+                     (your pages, rc.d hooks, programs; see README.md).
+                     Also: EC2LAB_ROOTFS_OVERLAY.
   -j N, --jobs N     parallel make jobs (default: nproc = $JOBS)
   -h, --help         this text
 
