@@ -40,6 +40,7 @@ const USER_GID: u32 = 1000;
 /// Its log goes to /run/dropbear.log (tmpfs): a file held open for writing on the root
 /// file system would make the read-only remount at shutdown fail (disk left unclean).
 const DROPBEAR: &str = "/usr/sbin/dropbear";
+const SSHD_LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
 const DROPBEAR_ARGS: &[&str] = &[
     "-F",
     "-E",
@@ -400,13 +401,48 @@ fn start_sshd(cfg: &Config, con: &Console) {
             Ok(())
         });
     }
-    match cmd.spawn() {
-        Ok(child) => con.line(&format!(
-            "sshd (dropbear) started on port 22, pid {}",
-            child.id()
-        )),
-        Err(e) => con.line(&format!("error: starting {DROPBEAR}: {e}")),
+    let started = Instant::now();
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return con.line(&format!("error: starting {DROPBEAR}: {e}")),
+    };
+    // The ready marker must mean "sshd is up", and dropbear takes seconds here to load
+    // and listen (every page fault and system call is emulated kernel work): wait until
+    // the kernel lists its listening socket. /proc/net/tcp is read rather than connecting,
+    // which would make dropbear fork a session process for nothing.
+    let deadline = started + SSHD_LISTEN_TIMEOUT;
+    loop {
+        let tcp = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        if listening_on(&tcp, 22) {
+            return con.line(&format!(
+                "sshd (dropbear) listening on port 22, pid {} ({:.1} s)",
+                child.id(),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            return con.line(&format!(
+                "error: dropbear exited ({st}); its log is /run/dropbear.log"
+            ));
+        }
+        if Instant::now() >= deadline {
+            return con.line(&format!(
+                "error: dropbear (pid {}) not listening on port 22 after {} s",
+                child.id(),
+                SSHD_LISTEN_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Does /proc/net/tcp list a socket listening (state 0A) on local `port`?
+fn listening_on(proc_net_tcp: &str, port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    proc_net_tcp.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1].ends_with(&want) && f[3] == "0A"
+    })
 }
 
 fn uptime(cfg: &Config) -> String {
@@ -665,6 +701,20 @@ mod tests {
             hosts_with(h, "web"),
             "127.0.0.1\tlocalhost\n127.0.1.1\tweb\n"
         );
+    }
+
+    #[test]
+    fn listening_sockets() {
+        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0
+   1: 0200FE0A:0050 0100FE0A:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 100 0 0 10 0
+";
+        assert!(listening_on(tcp, 22));
+        assert!(
+            !listening_on(tcp, 80),
+            "port 80 is a connection, not a listener"
+        );
+        assert!(!listening_on(tcp, 2222));
     }
 
     #[test]
