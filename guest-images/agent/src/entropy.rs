@@ -130,7 +130,7 @@ pub fn seed(seed_file: &Path) -> Result<Option<String>, String> {
     }
     let mut next = vec![0u8; SEED_LEN];
     if getrandom_nonblock(&mut next).is_ok() {
-        crate::state::write_synced(seed_file, &next, 0o600)
+        crate::state::write_replace(seed_file, &next, 0o600)
             .map_err(|e| format!("saving {}: {e}", seed_file.display()))?;
     }
     Ok(said)

@@ -144,8 +144,11 @@ pub fn request(
     connect_timeout: Duration,
     io_timeout: Duration,
 ) -> Result<Response, String> {
-    let mut s = TcpStream::connect_timeout(&addr, connect_timeout)
-        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    let mut s = match addr {
+        SocketAddr::V4(a) => crate::sys::connect_bound(a, connect_timeout),
+        SocketAddr::V6(_) => TcpStream::connect_timeout(&addr, connect_timeout),
+    }
+    .map_err(|e| format!("connect to {addr}: {e}"))?;
     s.set_read_timeout(Some(io_timeout))
         .and_then(|_| s.set_write_timeout(Some(io_timeout)))
         .map_err(|e| format!("socket timeouts: {e}"))?;

@@ -41,6 +41,7 @@ const USER_GID: u32 = 1000;
 /// file system would make the read-only remount at shutdown fail (disk left unclean).
 const DROPBEAR: &str = "/usr/sbin/dropbear";
 const SSHD_LISTEN_TIMEOUT: Duration = Duration::from_secs(60);
+const DROPBEAR_PIDFILE: &str = "/run/dropbear.pid";
 const DROPBEAR_ARGS: &[&str] = &[
     "-F",
     "-E",
@@ -121,6 +122,8 @@ impl Config {
 struct Console {
     out: Option<File>,
     log: Option<File>,
+    /// The log file's lines carry the time since the agent started (where boot time goes).
+    start: Instant,
 }
 
 impl Console {
@@ -142,7 +145,11 @@ impl Console {
             .mode(0o640)
             .open(cfg.path("/var/log/ec2lab-agent.log"))
             .ok();
-        Console { out, log }
+        Console {
+            out,
+            log,
+            start: Instant::now(),
+        }
     }
 
     fn try_clone(&self) -> Console {
@@ -150,6 +157,7 @@ impl Console {
         Console {
             out: dup(&self.out),
             log: dup(&self.log),
+            start: self.start,
         }
     }
 
@@ -165,26 +173,38 @@ impl Console {
         }
     }
 
+    /// A line for /var/log/ec2lab-agent.log only (with its time): where the boot time goes.
+    fn trace(&self, s: &str) {
+        if let Some(mut f) = self.log.as_ref() {
+            let t = self.start.elapsed().as_secs_f64();
+            let _ = f.write_all(format!("[+{t:7.3}s] ec2lab-agent: ({s})\n").as_bytes());
+        }
+    }
+
     fn line(&self, s: &str) {
         let l = format!("ec2lab-agent: {s}\n");
         self.raw(l.as_bytes());
         if let Some(mut f) = self.log.as_ref() {
-            let _ = f.write_all(l.as_bytes());
+            let t = self.start.elapsed().as_secs_f64();
+            let _ = f.write_all(format!("[+{t:7.3}s] {l}").as_bytes());
         }
     }
 }
 
 /// The metadata service over TCP.
-struct Tcp(SocketAddr);
+struct Tcp<'a>(SocketAddr, &'a Console);
 
-impl imds::Transport for Tcp {
+impl imds::Transport for Tcp<'_> {
     fn send(
         &mut self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
     ) -> Result<http::Response, String> {
-        http::request(self.0, method, path, headers, CONNECT_TIMEOUT, IO_TIMEOUT)
+        self.1.trace(&format!("{method} {path}"));
+        let r = http::request(self.0, method, path, headers, CONNECT_TIMEOUT, IO_TIMEOUT);
+        self.1.trace(&format!("{method} {path} done"));
+        r
     }
 }
 
@@ -224,9 +244,13 @@ fn fetch_metadata(cfg: &Config, con: &Console) -> Metadata {
     }
     let mut log = |s: &str| con.line(s);
     let deadline = Instant::now() + cfg.budget;
-    let mut svc = imds::Imds::new(Tcp(addr), deadline, RETRY_PAUSE, &mut log);
+    con.trace(&format!("asking {addr}"));
+    let mut svc = imds::Imds::new(Tcp(addr, con), deadline, RETRY_PAUSE, &mut log);
     match svc.get("/latest/meta-data/instance-id") {
-        Ok(Some(id)) => m.instance_id = Some(text(id)),
+        Ok(Some(id)) => {
+            con.trace("got the instance id");
+            m.instance_id = Some(text(id))
+        }
         Ok(None) => {
             con.line(&format!(
                 "error: {addr} has no /latest/meta-data/instance-id"
@@ -250,6 +274,7 @@ fn fetch_metadata(cfg: &Config, con: &Console) -> Metadata {
         .map(text);
     m.key = optional("/latest/meta-data/public-keys/0/openssh-key").map(text);
     m.user_data = optional("/latest/user-data");
+    con.trace("metadata done");
     m
 }
 
@@ -302,7 +327,7 @@ fn set_hostname(cfg: &Config, con: &Console, raw: &str) {
         .map(str::trim)
         != Some(name.as_str())
     {
-        if let Err(e) = state::write_synced(&etc_hostname, format!("{name}\n").as_bytes(), 0o644) {
+        if let Err(e) = state::write_replace(&etc_hostname, format!("{name}\n").as_bytes(), 0o644) {
             con.line(&format!("error: writing /etc/hostname: {e}"));
         }
     }
@@ -310,7 +335,7 @@ fn set_hostname(cfg: &Config, con: &Console, raw: &str) {
     let hosts = fs::read_to_string(&hosts_path).unwrap_or_default();
     let new_hosts = hosts_with(&hosts, &name);
     if new_hosts != hosts {
-        if let Err(e) = state::write_synced(&hosts_path, new_hosts.as_bytes(), 0o644) {
+        if let Err(e) = state::write_replace(&hosts_path, new_hosts.as_bytes(), 0o644) {
             con.line(&format!("error: writing /etc/hosts: {e}"));
         }
     }
@@ -347,7 +372,7 @@ fn install_key(cfg: &Config, key: &str) -> std::io::Result<()> {
     let existing = fs::read_to_string(&path).unwrap_or_default();
     let merged = merged_keys(&existing, key);
     if merged != existing || !path.exists() {
-        state::write_synced(&path, merged.as_bytes(), 0o600)?;
+        state::write_replace(&path, merged.as_bytes(), 0o600)?;
     }
     std::os::unix::fs::chown(&path, Some(USER_UID), Some(USER_GID))?;
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
@@ -374,10 +399,11 @@ fn mount_devpts(con: &Console) {
     }
 }
 
-fn start_sshd(cfg: &Config, con: &Console) {
+/// Starts dropbear without waiting for it (see `wait_sshd`). None in a test run or on error.
+fn spawn_sshd(cfg: &Config, con: &Console) -> Option<(std::process::Child, Instant)> {
     if cfg.test_root {
         con.line("test run (EC2LAB_AGENT_ROOT): not starting dropbear");
-        return;
+        return None;
     }
     let log = OpenOptions::new()
         .append(true)
@@ -389,7 +415,13 @@ fn start_sshd(cfg: &Config, con: &Console) {
         Err(_) => Stdio::null(),
     };
     let mut cmd = Command::new(DROPBEAR);
-    cmd.args(DROPBEAR_ARGS)
+    // argv[0] "dropbear", not a path, run in "/": dropbear re-executes itself for every
+    // connection by opening argv[0] (DROPBEAR_DO_REEXEC); when that open fails it falls
+    // back to a plain fork. A re-exec loads the program and its six libraries again, a
+    // second or two here, on every ssh login; the fork alone is much cheaper.
+    std::os::unix::process::CommandExt::arg0(&mut cmd, "dropbear");
+    cmd.current_dir("/")
+        .args(DROPBEAR_ARGS)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
@@ -401,19 +433,26 @@ fn start_sshd(cfg: &Config, con: &Console) {
             Ok(())
         });
     }
-    let started = Instant::now();
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => return con.line(&format!("error: starting {DROPBEAR}: {e}")),
-    };
-    // The ready marker must mean "sshd is up", and dropbear takes seconds here to load
-    // and listen (every page fault and system call is emulated kernel work): wait until
-    // the kernel lists its listening socket. /proc/net/tcp is read rather than connecting,
-    // which would make dropbear fork a session process for nothing.
+    let _ = fs::remove_file(DROPBEAR_PIDFILE);
+    match cmd.spawn() {
+        Ok(c) => Some((c, Instant::now())),
+        Err(e) => {
+            con.line(&format!("error: starting {DROPBEAR}: {e}"));
+            None
+        }
+    }
+}
+
+/// Waits until dropbear listens. The ready marker must mean "sshd is up", and dropbear
+/// takes seconds here to load (every page fault and system call is emulated kernel work;
+/// it is started early so that this overlaps the metadata requests). It writes its pid
+/// file right after its listening sockets are set up (svr-main.c), so wait for that file:
+/// a stat every 50 ms costs next to nothing, where reading /proc/net/tcp costs ~0.1 s of
+/// emulated kernel time each and connecting would make dropbear fork a session.
+fn wait_sshd(con: &Console, child: &mut std::process::Child, started: Instant) {
     let deadline = started + SSHD_LISTEN_TIMEOUT;
     loop {
-        let tcp = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-        if listening_on(&tcp, 22) {
+        if Path::new(DROPBEAR_PIDFILE).exists() {
             return con.line(&format!(
                 "sshd (dropbear) listening on port 22, pid {} ({:.1} s)",
                 child.id(),
@@ -432,17 +471,16 @@ fn start_sshd(cfg: &Config, con: &Console) {
                 SSHD_LISTEN_TIMEOUT.as_secs()
             ));
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// Does /proc/net/tcp list a socket listening (state 0A) on local `port`?
-fn listening_on(proc_net_tcp: &str, port: u16) -> bool {
-    let want = format!(":{port:04X}");
-    proc_net_tcp.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1].ends_with(&want) && f[3] == "0A"
-    })
+fn host_keys(cfg: &Config) -> Vec<PathBuf> {
+    ["rsa", "ecdsa", "ed25519", "dss"]
+        .iter()
+        .map(|t| cfg.path(&format!("/etc/dropbear/dropbear_{t}_host_key")))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 fn uptime(cfg: &Config) -> String {
@@ -559,7 +597,11 @@ fn boot(cfg: &Config) -> i32 {
             Ok(None) => {}
             Err(e) => con.line(&format!("error: seeding the kernel random pool: {e}")),
         }
+        con.trace("random seed saved");
     }
+    // dropbear first: its loading overlaps the metadata requests (network waits).
+    let keys_at_start = host_keys(cfg);
+    let mut sshd = spawn_sshd(cfg, &con);
     let m = fetch_metadata(cfg, &con);
     if let Some(h) = &m.hostname {
         set_hostname(cfg, &con, h);
@@ -580,14 +622,22 @@ fn boot(cfg: &Config) -> i32 {
             match state::enter_instance(&cfg.path("/var/lib/ec2lab-agent"), id) {
                 Ok((dir, new)) => {
                     if new {
+                        con.line(&format!("first boot of instance {id}"));
                         // Like cloud-init's ssh_deletekeys: an image's host keys are not
                         // this instance's; dropbear -R makes new ones on first connection.
-                        for t in ["rsa", "ecdsa", "ed25519", "dss"] {
-                            let _ = fs::remove_file(
-                                cfg.path(&format!("/etc/dropbear/dropbear_{t}_host_key")),
-                            );
+                        // If dropbear already loaded them (an AMI made from an instance),
+                        // it starts again without them.
+                        if !keys_at_start.is_empty() {
+                            for k in &keys_at_start {
+                                let _ = fs::remove_file(k);
+                            }
+                            con.line("removed the image's ssh host keys; restarting dropbear");
+                            if let Some((mut c, _)) = sshd.take() {
+                                let _ = c.kill();
+                                let _ = c.wait();
+                            }
+                            sshd = spawn_sshd(cfg, &con);
                         }
-                        con.line(&format!("first boot of instance {id}"));
                     }
                     inst_dir = Some(dir);
                 }
@@ -595,7 +645,9 @@ fn boot(cfg: &Config) -> i32 {
             }
         }
     }
-    start_sshd(cfg, &con);
+    if let Some((child, started)) = sshd.as_mut() {
+        wait_sshd(&con, child, *started);
+    }
 
     let (Some(id), Some(dir)) = (&m.instance_id, inst_dir) else {
         return 0;
@@ -701,20 +753,6 @@ mod tests {
             hosts_with(h, "web"),
             "127.0.0.1\tlocalhost\n127.0.1.1\tweb\n"
         );
-    }
-
-    #[test]
-    fn listening_sockets() {
-        let tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0
-   1: 0200FE0A:0050 0100FE0A:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 100 0 0 10 0
-";
-        assert!(listening_on(tcp, 22));
-        assert!(
-            !listening_on(tcp, 80),
-            "port 80 is a connection, not a listener"
-        );
-        assert!(!listening_on(tcp, 2222));
     }
 
     #[test]

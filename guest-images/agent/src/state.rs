@@ -53,8 +53,19 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Writes `data` to `path` through a temporary file and a rename, synced to disk.
+/// Writes `data` to `path` through a temporary file and a rename, synced to disk (for what
+/// must survive a crash: the once-per-instance markers).
 pub fn write_synced(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    write_file(path, data, mode, true)
+}
+
+/// Like `write_synced` without the two fsyncs (each a disk flush, emulated work here), for
+/// files the agent writes again on every boot anyway (hostname, hosts, authorized_keys).
+pub fn write_replace(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    write_file(path, data, mode, false)
+}
+
+fn write_file(path: &Path, data: &[u8], mode: u32, sync: bool) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
@@ -64,9 +75,14 @@ pub fn write_synced(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .open(&tmp)?;
     f.write_all(data)?;
     f.set_permissions(fs::Permissions::from_mode(mode))?;
-    f.sync_all()?;
+    if sync {
+        f.sync_all()?;
+    }
     fs::rename(&tmp, path)?;
-    sync_dir(path.parent().unwrap_or(Path::new("/")))
+    if sync {
+        sync_dir(path.parent().unwrap_or(Path::new("/")))?;
+    }
+    Ok(())
 }
 
 /// Creates the instance's directory if it is new. True the first time this instance boots

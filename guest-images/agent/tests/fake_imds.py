@@ -15,6 +15,7 @@ import argparse
 import http.server
 import secrets
 import sys
+import time
 
 
 def main():
@@ -42,7 +43,7 @@ def main():
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):
-            sys.stderr.write("fake-imds: %s %s\n" % (self.address_string(), fmt % args))
+            sys.stderr.write("fake-imds: %s %s %s\n" % (time.strftime("%H:%M:%S"), self.address_string(), fmt % args))
 
         def reply(self, code, body=b""):
             self.send_response(code)

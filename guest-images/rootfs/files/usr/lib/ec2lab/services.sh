@@ -52,7 +52,8 @@ svc_start() {
 	svc_running "$1" && return 0
 	case $1 in
 	httpd) /usr/sbin/httpd -h /var/www/html -p 80 ;;
-	sshd) /usr/sbin/dropbear -E -R -s -w -p 22 -P /run/dropbear.pid 2>>/run/dropbear.log ;;
+	# argv[0] "dropbear" run in "/": no re-exec per connection (see the agent, main.rs).
+	sshd) (cd / && PATH=/usr/sbin exec dropbear -E -R -s -w -p 22 -P /run/dropbear.pid 2>>/run/dropbear.log) ;;
 	esac
 }
 
