@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the ec2lab guest images from Debian packages only:
 #   out/vmlinux      minimal Linux 6.1 (Debian linux-source-6.1), uncompressed ELF with PVH note
-#   out/rootfs.ext4  busybox (Debian busybox-static) root file system, made with mkfs.ext4 -d
+#   out/rootfs.ext4  "ec2lab Linux": busybox (Debian busybox-static) root file system with
+#                    dropbear (Debian dropbear-bin), ec2-user, sudo and the first-boot agent
+#                    (guest-images/agent, Rust, built here), made with mkfs.ext4 -d
 # The kernel build is cached outside the repo (see --help). Idempotent: run it again any time.
 set -euo pipefail
 
@@ -20,6 +22,9 @@ readonly CACHE_DIR="${EC2LAB_CACHE_DIR:-/var/cache/ec2lab}"
 readonly LINUX_SRC_PKG="linux-source-6.1"
 readonly LINUX_SRC_TAR="/usr/src/linux-source-6.1.tar.xz"
 readonly BUSYBOX="/bin/busybox"
+readonly DROPBEAR="/usr/sbin/dropbear"
+readonly AGENT_DIR="$HERE/agent"
+readonly AGENT_TARGET="x86_64-unknown-linux-gnu"
 readonly ROOTFS_SIZE_MIB=64
 readonly PROGRESS_INTERVAL=15
 
@@ -35,20 +40,24 @@ usage() {
 Usage: guest-images/build.sh [options]
 
 Builds the ec2lab guest kernel and root file system from Debian packages
-(linux-source-6.1, busybox-static, e2fsprogs; installed with apt-get if missing).
+(linux-source-6.1, busybox-static, dropbear-bin, e2fsprogs, libc6-dev; installed
+with apt-get if missing) and the guest agent in $AGENT_DIR (cargo, static).
 
 Outputs (copies; out/ is git-ignored):
   $OUT_DIR/vmlinux        uncompressed ELF kernel with the PVH entry note
   $OUT_DIR/kernel.config  the kernel's full .config
-  $OUT_DIR/rootfs.ext4    ${ROOTFS_SIZE_MIB} MiB ext4 root file system (busybox init)
+  $OUT_DIR/rootfs.ext4    ${ROOTFS_SIZE_MIB} MiB ext4 root file system, "ec2lab Linux":
+      busybox init, dropbear sshd, ec2-user + sudo, busybox httpd (not started),
+      systemctl/service/yum shims, ec2lab-agent (metadata, ssh key, user data)
 
 Options:
   --kernel-only      build (or fetch from cache) only the kernel
   --rootfs-only      build only the root file system
   --force-kernel     rebuild the kernel even if a cached build exists
                      (the new build replaces the cache entry)
-  --overlay DIR      copy DIR's contents over the root file system tree
-                     (e.g. to add an agent; see README.md). Also: EC2LAB_ROOTFS_OVERLAY.
+  --overlay DIR      copy DIR's contents over the root file system tree, last
+                     (your pages, rc.d hooks, programs; see README.md).
+                     Also: EC2LAB_ROOTFS_OVERLAY.
   -j N, --jobs N     parallel make jobs (default: nproc = $JOBS)
   -h, --help         this text
 
@@ -59,6 +68,7 @@ gcc version. Any change rebuilds (about 5-10 minutes on 2 cores); an unchanged
 input set reuses the cached vmlinux, also from a fresh clone. Cache entries are
 written atomically (built in a temp dir, then renamed), so an interrupted build
 leaves no half entry. Old entries can be deleted at will.
+The agent is built with cargo (offline, no dependencies) in $CACHE_DIR/agent-target.
 EOF
 }
 
@@ -107,7 +117,9 @@ ensure_packages() {
 
 deps=()
 ((DO_KERNEL)) && deps+=("$LINUX_SRC_PKG" build-essential bc bison flex libelf-dev xz-utils patch binutils)
-((DO_ROOTFS)) && deps+=(busybox-static e2fsprogs)
+# libc6-dev: the static glibc the agent links against; dropbear-bin: sshd and the
+# shared libraries it needs (copied from the host's installed packages).
+((DO_ROOTFS)) && deps+=(busybox-static e2fsprogs dropbear-bin libc6-dev)
 ensure_packages "${deps[@]}"
 
 # -------------------------------------------------------------------- kernel
@@ -302,32 +314,94 @@ build_kernel() {
 }
 
 # -------------------------------------------------------------------- rootfs
+# Builds guest-images/agent as a static binary (glibc, crt-static); prints its path.
+build_agent() {
+    local cargo target_dir bin
+    cargo=$(command -v cargo || true)
+    [[ -n $cargo ]] || { [[ -x ${HOME:-/root}/.cargo/bin/cargo ]] && cargo=${HOME:-/root}/.cargo/bin/cargo; }
+    [[ -n $cargo ]] || die "cargo not found: Rust is needed to build the guest agent ($AGENT_DIR)"
+    target_dir="$CACHE_DIR/agent-target"
+    mkdir -p "$target_dir"
+    RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR="$target_dir" \
+        "$cargo" build --release --locked --offline --quiet --target "$AGENT_TARGET" \
+        --manifest-path "$AGENT_DIR/Cargo.toml" >&2 \
+        || die "cargo build of $AGENT_DIR failed"
+    bin="$target_dir/$AGENT_TARGET/release/ec2lab-agent"
+    # Static: no program interpreter, no shared libraries (it runs before anything else).
+    if readelf -l "$bin" | grep -q 'Requesting program interpreter' \
+        || readelf -d "$bin" | grep -q '(NEEDED)'; then
+        die "$bin is not a static binary"
+    fi
+    echo "$bin"
+}
+
+# Copies dropbear and the shared libraries it loads (found with ldd, from the host's
+# installed Debian packages) into the tree $1.
+install_dropbear() {
+    local root=$1 lib pkg n=0
+    install -D -m 0755 "$DROPBEAR" "$root/usr/sbin/dropbear"
+    install -D -m 0755 /usr/bin/dropbearkey "$root/usr/bin/dropbearkey"
+    # ldd lines: "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" and
+    # "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
+    while IFS= read -r lib; do
+        [[ -n $lib ]] || continue
+        # cp -L: the file itself under the name the program asks for (its soname link).
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+        # merged /usr: dpkg may know the file under /lib or under /usr/lib.
+        pkg=$({ dpkg -S "$lib" 2>/dev/null || dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "/usr$lib" 2>/dev/null; } | head -n1 | cut -d: -f1 || true)
+        info "$(printf '%-36s %7s  %s' "$lib" "$(du -h --apparent-size "$root$lib" | cut -f1)" "${pkg:-?}")"
+        n=$((n + 1))
+    done < <(ldd "$DROPBEAR" /usr/bin/dropbearkey | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $2 ~ /^\(/ {print $1}' | sort -u)
+    ((n > 0)) || die "ldd found no libraries for $DROPBEAR"
+    # A loader cache, so each library is found without probing the hwcaps directories
+    # (every failed open is emulated kernel work on the PVM host).
+    ldconfig -r "$root" -X 2>/dev/null || info "ldconfig -r failed (harmless: the loader searches its default paths)"
+}
+
 build_rootfs() {
-    local root applet img
+    local root applet img agent
+    log "rootfs: building the guest agent (cargo, static, $AGENT_TARGET)"
+    agent=$(build_agent)
+    info "$agent ($(du -h --apparent-size "$agent" | cut -f1))"
     log "rootfs: staging busybox tree"
     ROOTFS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ec2lab-rootfs-XXXXXX")
     root="$ROOTFS_TMP/root"
-    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/ec2lab/rc.d,proc,sys,dev,run,tmp,root,var/log,mnt}
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/ec2lab/rc.d,etc/ec2lab/enabled,proc,sys,dev,run,tmp,root,var/log,var/www/html,mnt}
     chmod 1777 "$root/tmp"
     chmod 0700 "$root/root"
     install -m 0755 "$BUSYBOX" "$root/bin/busybox"
-    # One symlink per applet (sh, mount, reboot, init, ...): costs no space.
+    # One symlink per applet (sh, mount, reboot, init, httpd, ...): costs no space.
     while IFS= read -r applet; do
         [[ -e $root/$applet || -L $root/$applet ]] || ln -s /bin/busybox "$root/$applet"
     done < <("$BUSYBOX" --list-full)
     [[ -L $root/sbin/init && -L $root/bin/sh && -L $root/sbin/reboot ]] \
         || die "busybox lacks init, sh or reboot"
+    [[ -L $root/usr/sbin/httpd ]] || die "busybox lacks httpd"
     # Fallback nodes in case devtmpfs is not mounted yet.
-    mknod -m 0600 "$root/dev/console" c 5 1
     mknod -m 0666 "$root/dev/null" c 1 3
-    # Config files kept in the repo (inittab, rcS, fstab, passwd, ...).
-    cp -R "$ROOTFS_SRC/files/." "$root/"
-    chmod 0755 "$root/etc/init.d/rcS"
+    mknod -m 0600 "$root/dev/console" c 5 1
+    # Config files and shims kept in the repo (inittab, rcS, passwd, systemctl, yum, ...).
+    # --remove-destination: a file replacing an applet symlink must not write through it.
+    cp -R --remove-destination "$ROOTFS_SRC/files/." "$root/"
+    chmod 0755 "$root/etc/init.d/rcS" "$root/usr/bin/systemctl" "$root/usr/bin/yum" "$root/bin/bash"
+    ln -s systemctl "$root/usr/bin/service"
+    ln -s yum "$root/usr/bin/dnf"
     chmod 0600 "$root/etc/shadow"
+    log "rootfs: dropbear (ssh server) and its libraries from the host's Debian packages"
+    install_dropbear "$root"
+    install -d -m 0700 "$root/etc/dropbear"
+    log "rootfs: ec2-user, sudo, ec2lab-agent"
+    install -d -m 0700 -o 1000 -g 1000 "$root/home/ec2-user"
+    install -d -m 0700 "$root/var/lib/ec2lab-agent"
+    install -m 0755 "$agent" "$root/usr/sbin/ec2lab-agent"
+    # The same program is sudo when started as "sudo" (setuid root: only ever sudo).
+    install -m 4755 "$agent" "$root/usr/bin/sudo"
     if [[ -n $OVERLAY ]]; then
         log "rootfs: applying overlay $OVERLAY"
-        cp -a "$OVERLAY/." "$root/"
+        cp -a --remove-destination "$OVERLAY/." "$root/"
     fi
+    info "tree: $(du -sh --apparent-size "$root" | cut -f1) in $(find "$root" | wc -l) entries"
     log "rootfs: mkfs.ext4 -d (${ROOTFS_SIZE_MIB} MiB, no journal)"
     mkdir -p "$OUT_DIR"
     img="$OUT_DIR/rootfs.ext4.tmp.$$"
@@ -335,6 +409,7 @@ build_rootfs() {
     truncate -s "${ROOTFS_SIZE_MIB}M" "$img"
     # No journal: fewer block reads at mount (each is emulated kernel work on
     # the PVM host); guests are disposable. -N: plenty of inodes for a small tree.
+    # Owners and modes come from the staged tree (ec2-user's home, setuid sudo).
     mkfs.ext4 -q -F -L ec2lab-root -O ^has_journal -m 0 -N 4096 \
         -E root_owner=0:0 -d "$root" "$img"
     e2fsck -fn "$img" >/dev/null 2>&1 || die "fresh rootfs image fails e2fsck -fn $img"
