@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential bc bison flex libelf-dev cpio xz-utils    # guest kernel build
   linux-source-6.1                                          # guest kernel source
-  busybox-static e2fsprogs                                  # guest root file system
+  busybox-static e2fsprogs dropbear-bin libc6-dev          # guest root file system (+ its sshd, static agent)
   nftables iproute2 iputils-ping                            # host networking
   openssh-client openssl putty-tools                        # ec2lab ssh; key pair format tests
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
