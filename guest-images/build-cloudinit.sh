@@ -43,6 +43,8 @@ Builds a cloud-init root file system for ec2lab from Debian packages only:
   - /etc/cloud/cloud.cfg.d/90-ec2lab.cfg: datasource Ec2 (strict_id false,
     http://169.254.169.254), network config disabled (the kernel's ip= sets eth0),
     default user ec2-user, only the modules that matter here.
+  - the user ec2-user, made here (the guest kernel has no file locking, which
+    useradd needs); cloud-init writes its ~/.ssh/authorized_keys from the IMDS.
 
 Output: $OUTPUT (ext4, no journal; out/ is git-ignored)
 
@@ -177,6 +179,15 @@ mkdir -p "$root/dev" "$root/run/sshd"
 [[ -e $root/dev/console ]] || mknod -m 0600 "$root/dev/console" c 5 1
 [[ -e $root/dev/null ]] || mknod -m 0666 "$root/dev/null" c 1 3
 echo ec2lab-cloudinit >"$root/etc/hostname"
+# debootstrap copied the build host's resolv.conf, whose name server the guest cannot
+# reach: every lookup would time out (cloud-init's DNS-redirect probe took 30 s).
+# ec2lab VPCs have no DNS; with no name server glibc asks 127.0.0.1, refused at once.
+printf '# ec2lab VPCs have no DNS server.\n' >"$root/etc/resolv.conf"
+# The default user exists in the image (password locked, as useradd leaves it): our
+# kernel has no CONFIG_FILE_LOCKING, so useradd/passwd in the guest fail on lckpwdf()
+# ("cannot lock /etc/group"). cloud-init finds the user and only installs the keys.
+chroot "$root" useradd --create-home --shell /bin/bash --comment "EC2 Default User" \
+    --groups adm ec2-user
 
 # ------------------------------------------------------------------- image
 size_mib=$(( $(du -sm "$root" | cut -f1) * 5 / 4 + 64 ))
