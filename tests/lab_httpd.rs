@@ -177,7 +177,7 @@ fn httpd_lab_end_to_end_on_real_vms() {
         "tail",
     );
     let script = format!(
-        "T=$({token_req}); {}; {}",
+        "T=$({token_req}); echo \"token: $T\" >&2; {}; {}",
         imds(
             "GET",
             "/latest/meta-data/instance-id",
@@ -188,6 +188,7 @@ fn httpd_lab_end_to_end_on_real_vms() {
     );
     let (code, out, err) = t.ssh(&id, None, &script);
     assert_eq!(code, 0, "{err}");
+    eprintln!("{err}");
     assert_eq!(
         out.split_whitespace().collect::<Vec<_>>(),
         [id.as_str(), id.as_str()],

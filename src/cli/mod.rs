@@ -226,11 +226,11 @@ pub fn run(cli: Cli) -> i32 {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),
         Command::Supervise { instance_id } => {
-            crate::metadata::server::spawn(&ctx.state_dir, &ctx.region, &instance_id);
             return match crate::instances::supervisor::run(
                 &ctx.state_dir,
                 &ctx.region,
                 &instance_id,
+                || crate::metadata::server::spawn(&ctx.state_dir, &ctx.region, &instance_id),
             ) {
                 Ok(()) => 0,
                 Err(e) => {

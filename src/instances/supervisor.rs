@@ -131,13 +131,21 @@ struct Supervisor {
     booted_at: Option<Instant>,
 }
 
-/// `ec2lab __supervise <id>`: runs until the instance no longer needs a VMM.
-pub fn run(state_dir: &Path, region: &str, id: &str) -> Result<(), Ec2Error> {
+/// `ec2lab __supervise <id>`: runs until the instance no longer needs a VMM. `services`
+/// starts what lives as long as the supervisor (the metadata service), once this process
+/// holds the instance: a supervisor that loses the race for the lock starts nothing.
+pub fn run(
+    state_dir: &Path,
+    region: &str,
+    id: &str,
+    services: impl FnOnce(),
+) -> Result<(), Ec2Error> {
     let store = Store::open(state_dir, region)?;
     let run = RunDir(store.instance_dir(id));
     let Some(_lock) = Lock::try_acquire(&run.lock())? else {
         return Ok(()); // another supervisor has it
     };
+    services();
     // For people (and tests) who need to find this process.
     let _ = std::fs::write(run.path("supervisor.pid"), std::process::id().to_string());
     let mut s = Supervisor {
