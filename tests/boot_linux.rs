@@ -108,7 +108,8 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
         .args(["--net", &format!("tap={tap_name}")])
         .args([
             "--append",
-            "ip=10.254.77.2::10.254.77.1:255.255.255.252::eth0:off",
+            // No metadata service behind this bare tap: the agent need not wait for one.
+            "ip=10.254.77.2::10.254.77.1:255.255.255.252::eth0:off ec2lab.imds=off",
         ])
         .arg("--serial-out")
         .arg(g.path("console"))
