@@ -9,7 +9,7 @@ packages=(
   linux-source-6.1                                          # guest kernel source
   busybox-static e2fsprogs dropbear-bin libc6-dev          # guest root file system (+ its sshd, static agent)
   nftables iproute2 iputils-ping                            # host networking
-  openssh-client openssl putty-tools                        # ec2lab ssh; key pair format tests
+  openssh-client openssl putty-tools python3                # ec2lab ssh; key pair format tests; agent host test
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
 )
 

@@ -10,6 +10,13 @@ guest-images/build.sh
 echo "== fmt and clippy"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+agent=guest-images/agent/Cargo.toml
+cargo fmt --check --manifest-path "$agent"
+cargo clippy --manifest-path "$agent" --all-targets -- -D warnings
+
+echo "== guest agent: unit tests, and the agent on this host against a fake metadata service"
+cargo test --manifest-path "$agent"
+guest-images/agent/tests/host-test.sh
 
 echo "== aarch64: check and unit tests (qemu-user)"
 cargo check --target aarch64-unknown-linux-gnu
