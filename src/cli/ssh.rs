@@ -20,7 +20,7 @@ use crate::net::eni::Eni;
   ec2lab create-key-pair --key-name web --output-file ~/.ssh/web.pem\n  \
   ec2lab run-instances --image-id ami-… --key-name web\n  \
   ec2lab ssh i-0123456789abcdef0                          # a shell, as ec2-user\n  \
-  ec2lab ssh i-0123456789abcdef0 -l root -- uname -a      # one command\n  \
+  ec2lab ssh i-0123456789abcdef0 -- sudo uname -a         # one command (sudo: root)\n  \
   ec2lab ssh i-0123456789abcdef0 -i ~/.ssh/laptop         # an imported key's private half\n\n  \
   Connects to the public address (the private one if there is none) with the system's ssh\n  \
   (openssh-client), which replaces this process: its exit code is the command's. The key is\n  \
