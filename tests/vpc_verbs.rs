@@ -573,41 +573,39 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
             .map(String::from)
             .collect()
     };
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"]),
-        "InvalidIPAddress.InUse",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "10.9.9.9"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "banana"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", "subnet-0123456789abcdef0"]),
-        "InvalidSubnetID.NotFound",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--groups", &sg_other]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--groups", "sg-0123456789abcdef0"]),
-        "InvalidGroup.NotFound",
-    );
+    let bad_creations: [(&[&str], &str); 7] = [
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"],
+            "InvalidIPAddress.InUse",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "10.9.9.9"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "banana"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", "subnet-0123456789abcdef0"],
+            "InvalidSubnetID.NotFound",
+        ),
+        (
+            &["--subnet-id", &s2, "--groups", &sg_other],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--groups", "sg-0123456789abcdef0"],
+            "InvalidGroup.NotFound",
+        ),
+    ];
+    for (args, code) in bad_creations {
+        fails_v(&lab, nic(args), code);
+    }
     // Interfaces that cannot go on the instance below.
     let eni_id = |v: serde_json::Value| {
         v["NetworkInterface"]["NetworkInterfaceId"]
@@ -643,28 +641,26 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     assert!(msg.contains("Stop the instance"), "{msg}");
     lab.ok(&["stop-instances", "--instance-ids", &id, "--force"]);
     lab.wait("instance-stopped", &id);
-    fails_v(&lab, attach(&eni, &id, "0"), "InvalidParameterValue");
-    fails_v(&lab, attach(&eni, &id, "7"), "InvalidParameterValue");
-    fails_v(
-        &lab,
-        attach("eni-0123456789abcdef0", &id, "1"),
-        "InvalidNetworkInterfaceID.NotFound",
-    );
-    fails_v(
-        &lab,
-        attach(&eni, "i-0123456789abcdef0", "1"),
-        "InvalidInstanceID.NotFound",
-    );
-    fails_v(
-        &lab,
-        attach(&eni_az, &id, "1"),
-        "InvalidParameterCombination",
-    );
-    fails_v(
-        &lab,
-        attach(&eni_vpc, &id, "1"),
-        "InvalidParameterCombination",
-    );
+    for (iface, inst, index, code) in [
+        (eni.as_str(), id.as_str(), "0", "InvalidParameterValue"),
+        (&eni, &id, "7", "InvalidParameterValue"),
+        (
+            "eni-0123456789abcdef0",
+            &id,
+            "1",
+            "InvalidNetworkInterfaceID.NotFound",
+        ),
+        (
+            &eni,
+            "i-0123456789abcdef0",
+            "1",
+            "InvalidInstanceID.NotFound",
+        ),
+        (&eni_az, &id, "1", "InvalidParameterCombination"),
+        (&eni_vpc, &id, "1", "InvalidParameterCombination"),
+    ] {
+        fails_v(&lab, attach(iface, inst, index), code);
+    }
     let v = attach(&eni, &id, "1");
     let att = ok_v(&lab, v)["AttachmentId"].as_str().unwrap().to_string();
     assert!(att.starts_with("eni-attach-"), "{att}");
