@@ -464,6 +464,16 @@ fn public_ip(lab: &Lab, id: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// One network interface, as describe-network-interfaces shows it.
+fn network_interface(lab: &Lab, eni: &str) -> serde_json::Value {
+    lab.ok(&[
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        eni,
+    ])["NetworkInterfaces"][0]
+        .clone()
+}
+
 fn nft_ruleset() -> String {
     let out = std::process::Command::new("nft")
         .args(["list", "ruleset"])
@@ -678,12 +688,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         &["delete-network-interface", "--network-interface-id", &eni],
         "InvalidNetworkInterface.InUse",
     );
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &eni,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &eni);
     assert_eq!(d["Status"], "in-use");
     assert_eq!(d["Attachment"]["AttachmentId"], att.as_str());
     assert_eq!(d["Attachment"]["InstanceId"], id.as_str());
@@ -786,12 +791,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         !std::path::Path::new("/sys/class/net").join(&tap).exists(),
         "the tap stayed"
     );
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &eni,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &eni);
     assert_eq!(d["Status"], "available");
     assert!(d.get("Attachment").is_none());
     lab.ok(&["delete-network-interface", "--network-interface-id", &eni]);
@@ -819,12 +819,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         .to_string();
     lab.ok(&["terminate-instances", "--instance-ids", &id]);
     lab.wait("instance-terminated", &id);
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &second,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &second);
     assert_eq!(d["Status"], "available");
     fails(
         &lab,
