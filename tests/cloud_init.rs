@@ -133,23 +133,8 @@ fn cloud_init_image_takes_key_and_user_data_from_imds() {
             pem.to_str().unwrap(),
         ],
     );
-    let public = std::process::Command::new("ssh-keygen")
-        .arg("-y")
-        .arg("-f")
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        public.status.success(),
-        "ssh-keygen -y: {}",
-        stderr(&public)
-    );
     // "ssh-ed25519 AAAA..." without the comment.
-    let public_key: String = String::from_utf8_lossy(&public.stdout)
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let public_key = openssh_public_key(&pem);
     let sg = ec2(
         &lab,
         &[

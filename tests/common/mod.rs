@@ -229,6 +229,27 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// An OpenSSH public key line's type and base64, without its comment.
+pub fn key_part(line: &str) -> String {
+    line.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The public key OpenSSH derives from the private key in `file` (`ssh-keygen -y`), as
+/// [`key_part`] gives it.
+pub fn openssh_public_key(file: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ssh-keygen -y: {}", stderr(&out));
+    key_part(&String::from_utf8_lossy(&out.stdout))
+}
+
 pub fn wait_for_path(p: &Path, secs: u64) {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !p.exists() {
