@@ -22,7 +22,7 @@ const DONE: &str = "EC2LAB-CLOUD-INIT-DONE";
 const UD_MARK: &str = "EC2LAB-USERDATA-RAN";
 
 fn image() -> Option<(PathBuf, PathBuf)> {
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out");
+    let out = guest_images_dir();
     let (k, r) = (out.join("vmlinux"), out.join("cloudinit-rootfs.ext4"));
     if k.exists() && r.exists() {
         return Some((k, r));

@@ -624,6 +624,30 @@ impl Drop for Lab {
     }
 }
 
+/// guest-images/out: where guest-images/build.sh leaves the real guest images.
+pub fn guest_images_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out")
+}
+
+/// The real guest images' kernel and root disk (guest-images/out/{vmlinux,rootfs.ext4}).
+/// Without them a test skips with a note, unless EC2LAB_REQUIRE_IMAGES=1 (CI), where a
+/// missing image is a failure.
+pub fn real_guest_images() -> Option<(PathBuf, PathBuf)> {
+    let out = guest_images_dir();
+    let (k, r) = (out.join("vmlinux"), out.join("rootfs.ext4"));
+    if k.exists() && r.exists() {
+        return Some((k, r));
+    }
+    if std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() == Ok("1") {
+        panic!(
+            "guest images missing in {}: run guest-images/build.sh",
+            out.display()
+        );
+    }
+    eprintln!("skipping: guest images missing; run guest-images/build.sh");
+    None
+}
+
 /// Held while a test runs real Linux guests with the host network: one such test at a
 /// time on this host, across test binaries and checkouts (each busy guest takes a whole
 /// core here, and every lab's default VPC uses 172.31.0.0/16). An flock on a file in
