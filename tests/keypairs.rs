@@ -69,20 +69,21 @@ fn create_describe_delete_like_aws() {
     );
 
     // Duplicate name: EC2's code and wording, through the AWS CLI's error line.
-    let e = lab.ec2(&[
-        "create-key-pair",
-        "--key-name",
-        "web",
-        "--key-type",
-        "ed25519",
-    ]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &[
+            "create-key-pair",
+            "--key-name",
+            "web",
+            "--key-type",
+            "ed25519",
+        ],
+        "InvalidKeyPair.Duplicate",
+    );
     assert!(
-        e.stderr.contains(
+        msg.contains(
             "An error occurred (InvalidKeyPair.Duplicate) when calling the CreateKeyPair operation: The keypair 'web' already exists."
         ),
-        "{}",
-        e.stderr
+        "{msg}"
     );
 
     let del = lab.ok(&["delete-key-pair", "--key-name", "web"]);
@@ -109,9 +110,7 @@ fn bad_type_format_and_name_are_invalid_parameter_values() {
         &["create-key-pair", "--key-name", ""],
         &["create-key-pair", "--key-name", &"x".repeat(256)],
     ] {
-        let e = lab.ec2(args);
-        assert_eq!(e.code, 254, "{args:?}");
-        assert!(e.stderr.contains("(InvalidParameterValue)"), "{}", e.stderr);
+        lab.fails(args, "InvalidParameterValue");
     }
     assert_eq!(key_pair_count(&lab), 0);
 }
@@ -241,20 +240,19 @@ fn import_takes_files_and_base64_and_refuses_bad_material() {
     // Not a key: EC2's InvalidKey.Format, and nothing recorded.
     let junk = lab.state_dir().join("junk.pub");
     std::fs::write(&junk, "ssh-rsa not-a-key\n").unwrap();
-    let e = lab.ec2(&[
-        "import-key-pair",
-        "--key-name",
-        "junk",
-        "--public-key-material",
-        &format!("fileb://{}", junk.display()),
-    ]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &[
+            "import-key-pair",
+            "--key-name",
+            "junk",
+            "--public-key-material",
+            &format!("fileb://{}", junk.display()),
+        ],
+        "InvalidKey.Format",
+    );
     assert!(
-        e.stderr.contains("(InvalidKey.Format)")
-            && e.stderr
-                .contains("Key is not in valid OpenSSH public key format"),
-        "{}",
-        e.stderr
+        msg.contains("Key is not in valid OpenSSH public key format"),
+        "{msg}"
     );
     // Not base64 inline: the AWS CLI's parameter error.
     let e = lab.ec2(&[
@@ -290,14 +288,15 @@ fn import_takes_files_and_base64_and_refuses_bad_material() {
 fn run_instances_with_a_missing_key_pair_is_not_found_and_changes_nothing() {
     let lab = Lab::new();
     let ami = lab.tiny_ami("tiny", TinyOs::StayUp);
-    let e = lab.ec2(&["run-instances", "--image-id", &ami, "--key-name", "nope"]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &["run-instances", "--image-id", &ami, "--key-name", "nope"],
+        "InvalidKeyPair.NotFound",
+    );
     assert!(
-        e.stderr.contains(
+        msg.contains(
             "(InvalidKeyPair.NotFound) when calling the RunInstances operation: The key pair 'nope' does not exist"
         ),
-        "{}",
-        e.stderr
+        "{msg}"
     );
     assert_eq!(
         lab.ok(&["describe-instances"])["Reservations"],
@@ -312,17 +311,9 @@ fn run_instances_with_a_missing_key_pair_is_not_found_and_changes_nothing() {
 #[test]
 fn ssh_needs_a_known_running_instance() {
     let lab = Lab::new();
-    let e = lab.ec2(&["ssh", "i-0123456789abcdef0"]);
-    assert_eq!(e.code, 254);
-    assert!(
-        e.stderr.contains("(InvalidInstanceID.NotFound)"),
-        "{}",
-        e.stderr
+    lab.fails(
+        &["ssh", "i-0123456789abcdef0"],
+        "InvalidInstanceID.NotFound",
     );
-    let e = lab.ec2(&["ssh", "web"]);
-    assert!(
-        e.stderr.contains("(InvalidInstanceID.Malformed)"),
-        "{}",
-        e.stderr
-    );
+    lab.fails(&["ssh", "web"], "InvalidInstanceID.Malformed");
 }

@@ -445,18 +445,6 @@ fn elastic_ips_stay_with_an_instance_across_stop_and_start() {
     assert_eq!(nics["NetworkInterfaces"].as_array().unwrap().len(), 0);
 }
 
-/// Runs a verb that must fail with EC2 error `code`; returns its message.
-fn fails(lab: &Lab, args: &[&str], code: &str) -> String {
-    let o = lab.ec2(args);
-    assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
-    assert!(
-        o.stderr.contains(&format!("({code})")),
-        "{args:?}: expected {code}, got {}",
-        o.stderr
-    );
-    o.stderr
-}
-
 fn public_ip(lab: &Lab, id: &str) -> Option<String> {
     lab.describe(id)
         .get("PublicIpAddress")
@@ -683,8 +671,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         attach(&eni, &other, "1"),
         "InvalidNetworkInterface.InUse",
     );
-    fails(
-        &lab,
+    lab.fails(
         &["delete-network-interface", "--network-interface-id", &eni],
         "InvalidNetworkInterface.InUse",
     );
@@ -694,8 +681,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     assert_eq!(d["Attachment"]["InstanceId"], id.as_str());
     assert_eq!(d["Attachment"]["DeviceIndex"], 1);
     assert_eq!(d["Attachment"]["DeleteOnTermination"], false);
-    fails(
-        &lab,
+    lab.fails(
         &["delete-security-group", "--group-id", &sg],
         "DependencyViolation",
     );
@@ -706,8 +692,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         "--groups",
         &sg,
     ]);
-    fails(
-        &lab,
+    lab.fails(
         &[
             "modify-network-interface-attribute",
             "--network-interface-id",
@@ -718,8 +703,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         "InvalidParameterValue",
     );
     // Several interfaces: the instance's groups are set per interface.
-    fails(
-        &lab,
+    lab.fails(
         &[
             "modify-instance-attribute",
             "--instance-id",
@@ -769,13 +753,11 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         .as_str()
         .unwrap()
         .to_string();
-    fails(
-        &lab,
+    lab.fails(
         &["detach-network-interface", "--attachment-id", &primary_att],
         "OperationNotPermitted",
     );
-    fails(
-        &lab,
+    lab.fails(
         &[
             "detach-network-interface",
             "--attachment-id",
@@ -795,8 +777,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     assert_eq!(d["Status"], "available");
     assert!(d.get("Attachment").is_none());
     lab.ok(&["delete-network-interface", "--network-interface-id", &eni]);
-    fails(
-        &lab,
+    lab.fails(
         &[
             "describe-network-interfaces",
             "--network-interface-ids",
@@ -804,8 +785,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         ],
         "InvalidNetworkInterfaceID.NotFound",
     );
-    fails(
-        &lab,
+    lab.fails(
         &["delete-network-interface", "--network-interface-id", &eni],
         "InvalidNetworkInterfaceID.NotFound",
     );
@@ -821,8 +801,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     lab.wait("instance-terminated", &id);
     let d = network_interface(&lab, &second);
     assert_eq!(d["Status"], "available");
-    fails(
-        &lab,
+    lab.fails(
         &[
             "describe-network-interfaces",
             "--network-interface-ids",
@@ -834,7 +813,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
 
 fn fails_v(lab: &Lab, args: Vec<String>, code: &str) -> String {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    fails(lab, &a, code)
+    lab.fails(&a, code)
 }
 
 fn ok_v(lab: &Lab, args: Vec<String>) -> serde_json::Value {

@@ -538,6 +538,18 @@ impl Lab {
         o.json
     }
 
+    /// Runs a verb that must fail with EC2 error `code`; returns its message.
+    pub fn fails(&self, args: &[&str], code: &str) -> String {
+        let o = self.ec2(args);
+        assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
+        assert!(
+            o.stderr.contains(&format!("({code})")),
+            "{args:?}: expected {code}, got {}",
+            o.stderr
+        );
+        o.stderr
+    }
+
     /// Registers a tiny-OS AMI (kernel + a 4 KiB root disk with a boot counter).
     pub fn tiny_ami(&self, name: &str, kind: TinyOs) -> String {
         let files = self.dir.path().join(format!("{name}-files"));
