@@ -24,7 +24,6 @@ readonly PACKAGES="cloud-init,openssh-server,python3-cffi-backend"
 # Host package whose static busybox becomes /sbin/init (init + poweroff in one binary).
 readonly BUSYBOX=/bin/busybox
 
-START_TIME=$SECONDS
 FORCE_TREE=0
 OUTPUT="$OUT_DIR/cloudinit-rootfs.ext4"
 
@@ -61,9 +60,9 @@ about a minute (unpack, trim, mkfs). Mirror: EC2LAB_DEBIAN_MIRROR.
 EOF
 }
 
-log() { printf '==> [%4ds] %s\n' "$((SECONDS - START_TIME))" "$*"; }
-info() { printf '    %s\n' "$*"; }
-die() { printf 'build-cloudinit.sh: error: %s\n' "$*" >&2; exit 1; }
+# log, info, die, ensure_packages
+# shellcheck source-path=SCRIPTDIR source=build-lib.sh
+source "$HERE/build-lib.sh"
 
 while (($#)); do
     case "$1" in
@@ -76,19 +75,7 @@ while (($#)); do
 done
 ((EUID == 0)) || die "must run as root (debootstrap, mknod, file ownership)"
 
-pkg_installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
-}
-missing=()
-for p in debootstrap busybox-static e2fsprogs zstd; do
-    pkg_installed "$p" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-    log "installing missing Debian packages: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends "${missing[@]}" \
-        || { apt-get update && apt-get install -y --no-install-recommends "${missing[@]}"; }
-fi
+ensure_packages debootstrap busybox-static e2fsprogs zstd
 
 WORK=
 cleanup() {

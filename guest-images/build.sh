@@ -33,7 +33,6 @@ DO_ROOTFS=1
 FORCE_KERNEL=0
 JOBS=$(nproc)
 OVERLAY="${EC2LAB_ROOTFS_OVERLAY:-}"
-START_TIME=$SECONDS
 
 usage() {
     cat <<EOF
@@ -72,9 +71,9 @@ The agent is built with cargo (offline, no dependencies) in $CACHE_DIR/agent-tar
 EOF
 }
 
-log() { printf '==> [%4ds] %s\n' "$((SECONDS - START_TIME))" "$*"; }
-info() { printf '    %s\n' "$*"; }
-die() { printf 'build.sh: error: %s\n' "$*" >&2; exit 1; }
+# log, info, die, ensure_packages
+# shellcheck source-path=SCRIPTDIR source=build-lib.sh
+source "$HERE/build-lib.sh"
 
 while (($#)); do
     case "$1" in
@@ -96,25 +95,6 @@ done
 [[ -z $OVERLAY || -d $OVERLAY ]] || die "overlay is not a directory: $OVERLAY"
 
 # ---------------------------------------------------------------- build deps
-pkg_installed() {
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true) == installed ]]
-}
-
-ensure_packages() {
-    local missing=() p
-    for p in "$@"; do
-        pkg_installed "$p" || missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    log "installing missing Debian packages: ${missing[*]}"
-    ((EUID == 0)) || die "need root to apt-get install ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-        apt-get update
-        apt-get install -y --no-install-recommends "${missing[@]}"
-    fi
-}
-
 deps=()
 ((DO_KERNEL)) && deps+=("$LINUX_SRC_PKG" build-essential bc bison flex libelf-dev xz-utils patch binutils)
 # libc6-dev: the static glibc the agent links against; dropbear-bin: sshd and the

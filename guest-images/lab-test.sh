@@ -108,6 +108,21 @@ wait_for() { # text, timeout seconds
 SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
     -o LogLevel=ERROR -o ConnectTimeout=20)
 vmm_times() { "$EC2LAB" vmm-ctl --api-sock "$SOCK" status | python3 -c 'import json,sys; s=json.load(sys.stdin)["status"]; print(s.get("init_started_ms"), s.get("ready_ms"))'; }
+vmm_exited() { # wanted exit code, what it means, what made the VMM exit: waits for it
+    local rc=0
+    wait "$VMM_PID" || rc=$?
+    VMM_PID=
+    [[ $rc == "$1" ]] && pass "$2 (exit $1)" || fail "VMM exit $rc after $3 (want $1)"
+}
+boot_again() { # what the boot follows: boots and waits for READY, or gives up
+    boot
+    if wait_for EC2LAB-GUEST-READY $BOOT_TIMEOUT; then
+        read -r init_ms ready_ms < <(vmm_times)
+        pass "READY after $(since "$BOOT_START") s (init ${init_ms} ms, ready ${ready_ms} ms)"
+    else
+        fail "no READY after $1"; tail -30 "$CONSOLE"; exit 1
+    fi
+}
 
 echo "== boot 1 (first boot of $INSTANCE_ID)"
 boot
@@ -171,19 +186,8 @@ fi
 
 echo "== reboot from inside (sudo reboot)"
 "${SSH[@]}" -i "$WORK/id_ed25519" "ec2-user@$GUEST_IP" 'sudo reboot' >/dev/null 2>&1 || true
-set +e
-wait "$VMM_PID"
-rc=$?
-set -e
-VMM_PID=
-[[ $rc == 5 ]] && pass "the VMM saw the guest reset (exit 5)" || fail "VMM exit $rc after reboot (want 5)"
-boot
-if wait_for EC2LAB-GUEST-READY $BOOT_TIMEOUT; then
-    read -r init_ms ready_ms < <(vmm_times)
-    pass "READY after $(since "$BOOT_START") s (init ${init_ms} ms, ready ${ready_ms} ms)"
-else
-    fail "no READY after reboot"; tail -30 "$CONSOLE"; exit 1
-fi
+vmm_exited 5 "the VMM saw the guest reset" reboot
+boot_again reboot
 console_since_boot | grep -qF "ec2lab-agent: user data already ran for $INSTANCE_ID" \
     && pass "console: user data already ran for $INSTANCE_ID" || fail "no already-ran line"
 console_since_boot | grep -qF "ec2lab-agent: running user data" && fail "user data ran again" || true
@@ -196,19 +200,8 @@ fi
 
 echo "== stop (Ctrl-Alt-Del power-off) and start"
 "$EC2LAB" vmm-ctl --api-sock "$SOCK" shutdown --timeout-secs 120 >/dev/null
-set +e
-wait "$VMM_PID"
-rc=$?
-set -e
-VMM_PID=
-[[ $rc == 0 ]] && pass "powered off (exit 0)" || fail "VMM exit $rc after shutdown (want 0)"
-boot
-if wait_for EC2LAB-GUEST-READY $BOOT_TIMEOUT; then
-    read -r init_ms ready_ms < <(vmm_times)
-    pass "READY after $(since "$BOOT_START") s (init ${init_ms} ms, ready ${ready_ms} ms)"
-else
-    fail "no READY after start"; exit 1
-fi
+vmm_exited 0 "powered off" shutdown
+boot_again start
 console_since_boot | grep -qF "ec2lab-agent: user data already ran for $INSTANCE_ID" \
     && pass "console: user data already ran (stop/start)" || fail "no already-ran line after start"
 grep -c "ec2lab-agent: running user data" "$CONSOLE" | grep -qx 1 \

@@ -654,6 +654,31 @@ mod tests {
             .join(" ")
     }
 
+    /// OpenSSH derives `public_key` (its type and base64) from the private key in `file`.
+    fn assert_openssh_derives(file: &Path, public_key: &str) {
+        let derived = sh(&format!("ssh-keygen -y -f {}", file.display()));
+        assert_eq!(key_part(&derived), key_part(public_key));
+    }
+
+    /// ssh-keygen's SHA-256 fingerprint of the key in `file`, with the padding EC2 adds:
+    /// ssh-keygen prints "256 SHA256:<unpadded base64> comment (ED25519)".
+    fn padded_sha256_fingerprint(file: &Path) -> String {
+        let l = sh(&format!("ssh-keygen -l -E sha256 -f {}", file.display()));
+        let b64 = l
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .strip_prefix("SHA256:")
+            .unwrap();
+        format!("{b64}=")
+    }
+
+    /// A new key made by `ssh-keygen -q {opts} -N ''` in `file`; its public key line.
+    fn ssh_keygen(file: &Path, opts: &str) -> Vec<u8> {
+        sh(&format!("ssh-keygen -q {opts} -N '' -f {}", file.display()));
+        std::fs::read(file.with_extension("pub")).unwrap()
+    }
+
     #[test]
     fn created_rsa_pem_is_pkcs1_and_fingerprinted_like_ec2() {
         let (dir, s) = store();
@@ -678,8 +703,7 @@ mod tests {
             Some(file.canonicalize().unwrap().as_path())
         );
         // OpenSSH takes it, and derives the public key we recorded.
-        let derived = sh(&format!("ssh-keygen -y -f {}", file.display()));
-        assert_eq!(key_part(&derived), key_part(&kp.public_key));
+        assert_openssh_derives(&file, &kp.public_key);
         assert!(kp.public_key.ends_with(" rsa-key"), "{}", kp.public_key);
         // AWS: openssl pkcs8 -in KEY -inform PEM -outform DER -topk8 -nocrypt | openssl sha1 -c
         let expected = openssl_digest(&format!(
@@ -712,17 +736,8 @@ mod tests {
             "{}",
             kp.public_key
         );
-        let derived = sh(&format!("ssh-keygen -y -f {}", file.display()));
-        assert_eq!(key_part(&derived), key_part(&kp.public_key));
-        // ssh-keygen prints "256 SHA256:<unpadded base64> ed (ED25519)"; EC2 pads it.
-        let l = sh(&format!("ssh-keygen -l -E sha256 -f {}", file.display()));
-        let b64 = l
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .strip_prefix("SHA256:")
-            .unwrap();
-        assert_eq!(kp.fingerprint, format!("{b64}="));
+        assert_openssh_derives(&file, &kp.public_key);
+        assert_eq!(kp.fingerprint, padded_sha256_fingerprint(&file));
         assert_eq!(kp.key_type, KeyType::Ed25519);
     }
 
@@ -753,8 +768,7 @@ mod tests {
                 file.display(),
                 out.display()
             ));
-            let derived = sh(&format!("ssh-keygen -y -f {}", out.display()));
-            assert_eq!(key_part(&derived), key_part(&kp.public_key));
+            assert_openssh_derives(&out, &kp.public_key);
         }
         // A changed comment no longer matches the MAC: puttygen refuses the private key.
         let file = dir.path().join("p-ed.ppk");
@@ -774,11 +788,7 @@ mod tests {
     fn imported_rsa_is_md5_of_the_der_public_key_in_both_formats() {
         let (dir, s) = store();
         let k = dir.path().join("id_rsa");
-        sh(&format!(
-            "ssh-keygen -q -t rsa -b 2048 -N '' -C me@host -f {}",
-            k.display()
-        ));
-        let line = std::fs::read(k.with_extension("pub")).unwrap();
+        let line = ssh_keygen(&k, "-t rsa -b 2048 -C me@host");
         let kp = import(s.conn(), "imp", &line, &[]).unwrap();
         // AWS: ssh-keygen -ef KEY -m PEM | openssl rsa -RSAPublicKey_in -outform DER | openssl md5 -c
         let expected = openssl_digest(&format!(
@@ -805,20 +815,12 @@ mod tests {
     fn imported_ed25519_matches_ssh_keygen() {
         let (dir, s) = store();
         let k = dir.path().join("id_ed25519");
-        sh(&format!(
-            "ssh-keygen -q -t ed25519 -N '' -f {}",
-            k.display()
-        ));
-        let line = std::fs::read(k.with_extension("pub")).unwrap();
+        let line = ssh_keygen(&k, "-t ed25519");
         let kp = import(s.conn(), "e", &line, &[("team".into(), "a".into())]).unwrap();
-        let l = sh(&format!("ssh-keygen -l -E sha256 -f {}.pub", k.display()));
-        let b64 = l
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .strip_prefix("SHA256:")
-            .unwrap();
-        assert_eq!(kp.fingerprint, format!("{b64}="));
+        assert_eq!(
+            kp.fingerprint,
+            padded_sha256_fingerprint(&k.with_extension("pub"))
+        );
         assert_eq!(KeyPair::get(s.conn(), "e").unwrap().tag("team"), Some("a"));
     }
 
@@ -833,29 +835,12 @@ mod tests {
             code(b"---- BEGIN SSH2 PUBLIC KEY ----\nAAAA\n"),
             "InvalidKey.Format"
         );
-        let short = dir.path().join("short");
-        sh(&format!(
-            "ssh-keygen -q -t rsa -b 1024 -N '' -f {}",
-            short.display()
-        ));
-        let e = import(
-            s.conn(),
-            "x",
-            &std::fs::read(short.with_extension("pub")).unwrap(),
-            &[],
-        )
-        .unwrap_err();
+        let short = ssh_keygen(&dir.path().join("short"), "-t rsa -b 1024");
+        let e = import(s.conn(), "x", &short, &[]).unwrap_err();
         assert_eq!(e.code, "InvalidKey.Format");
         assert!(e.message.contains("1024 bits"), "{}", e.message);
-        let ec = dir.path().join("ec");
-        sh(&format!("ssh-keygen -q -t ecdsa -N '' -f {}", ec.display()));
-        let e = import(
-            s.conn(),
-            "x",
-            &std::fs::read(ec.with_extension("pub")).unwrap(),
-            &[],
-        )
-        .unwrap_err();
+        let ec = ssh_keygen(&dir.path().join("ec"), "-t ecdsa");
+        let e = import(s.conn(), "x", &ec, &[]).unwrap_err();
         assert_eq!(e.code, "InvalidKey.Format");
         assert!(all(s.conn()).unwrap().is_empty(), "nothing was recorded");
     }

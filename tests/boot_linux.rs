@@ -7,27 +7,10 @@
 mod common;
 use common::*;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Generous: measured ~40-90 s to init on the nested KVM here.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
-
-fn images() -> Option<(PathBuf, PathBuf)> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out");
-    let (k, r) = (root.join("vmlinux"), root.join("rootfs.ext4"));
-    if k.exists() && r.exists() {
-        return Some((k, r));
-    }
-    if std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() == Ok("1") {
-        panic!(
-            "guest images missing in {}: run guest-images/build.sh",
-            root.display()
-        );
-    }
-    eprintln!("skipping: guest images missing; run guest-images/build.sh");
-    None
-}
 
 fn wait_console(g: &Guest, needle: &str, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
@@ -85,7 +68,7 @@ impl Drop for HostTap {
 /// control socket, sees disks hot-attached and detached, and powers off gracefully.
 #[test]
 fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
-    let Some((kernel, rootfs)) = images() else {
+    let Some((kernel, rootfs)) = real_guest_images() else {
         return;
     };
     let _one = real_guest_lock();
@@ -198,10 +181,7 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
 /// succeed. Returns its JSON output.
 fn real_ec2(lab: &Lab, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let mut c = lab.cmd(args);
-    c.env(
-        "EC2LAB_GUEST_IMAGES",
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
-    );
+    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -214,7 +194,7 @@ fn real_ec2(lab: &Lab, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value
 /// power-off) → start (the root disk kept what the guest wrote) → terminate.
 #[test]
 fn quick_start_ami_lifecycle_on_the_real_image() {
-    let Some((_kernel, _rootfs)) = images() else {
+    let Some((_kernel, _rootfs)) = real_guest_images() else {
         return;
     };
     let _one = real_guest_lock();
@@ -356,7 +336,7 @@ fn pings(ip: &str) -> bool {
 /// from the store after the host's rules were flushed.
 #[test]
 fn security_groups_filter_real_traffic_to_a_running_instance() {
-    let Some(_) = images() else { return };
+    let Some(_) = real_guest_images() else { return };
     let _one = real_guest_lock();
     let lab = Lab::new();
     let ec2 = |args: &[&str]| real_ec2(&lab, &[], args);
@@ -506,7 +486,7 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
 /// taken after it was written restores it.
 #[test]
 fn volume_walkthrough_on_real_guests() {
-    let Some(_) = images() else { return };
+    let Some(_) = real_guest_images() else { return };
     let _one = real_guest_lock();
     let lab = Lab::new();
     let ec2 = |args: &[&str]| real_ec2(&lab, &[("EC2LAB_NETWORKING", "off")], args);

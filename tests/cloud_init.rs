@@ -22,7 +22,7 @@ const DONE: &str = "EC2LAB-CLOUD-INIT-DONE";
 const UD_MARK: &str = "EC2LAB-USERDATA-RAN";
 
 fn image() -> Option<(PathBuf, PathBuf)> {
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out");
+    let out = guest_images_dir();
     let (k, r) = (out.join("vmlinux"), out.join("cloudinit-rootfs.ext4"));
     if k.exists() && r.exists() {
         return Some((k, r));
@@ -133,23 +133,8 @@ fn cloud_init_image_takes_key_and_user_data_from_imds() {
             pem.to_str().unwrap(),
         ],
     );
-    let public = std::process::Command::new("ssh-keygen")
-        .arg("-y")
-        .arg("-f")
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        public.status.success(),
-        "ssh-keygen -y: {}",
-        stderr(&public)
-    );
     // "ssh-ed25519 AAAA..." without the comment.
-    let public_key: String = String::from_utf8_lossy(&public.stdout)
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let public_key = openssh_public_key(&pem);
     let sg = ec2(
         &lab,
         &[

@@ -428,18 +428,15 @@ fn bad_input_gets_ec2_errors_and_changes_nothing() {
         "HttpEndpoint=on",
         "HttpPutResponseHopLimit=65",
     ] {
-        let o = lab.ec2(&[
-            "run-instances",
-            "--image-id",
-            &ami,
-            "--metadata-options",
-            bad,
-        ]);
-        assert_eq!(o.code, 254, "{bad}: {}", o.stderr);
-        assert!(
-            o.stderr.contains("(InvalidParameterValue)"),
-            "{bad}: {}",
-            o.stderr
+        lab.fails(
+            &[
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--metadata-options",
+                bad,
+            ],
+            "InvalidParameterValue",
         );
     }
     // Nothing was launched by any of that.
@@ -584,15 +581,16 @@ fn metadata_options_are_recorded_shown_and_modified() {
     assert_eq!(m["HttpTokens"], "optional");
     assert_eq!(m["HttpEndpoint"], "disabled");
     assert_eq!(m["HttpPutResponseHopLimit"], 2, "unchanged");
-    let o = lab.ec2(&[
-        "modify-instance-metadata-options",
-        "--instance-id",
-        &id,
-        "--http-tokens",
-        "maybe",
-    ]);
-    assert_eq!(o.code, 254);
-    assert!(o.stderr.contains("(InvalidParameterValue)"), "{}", o.stderr);
+    lab.fails(
+        &[
+            "modify-instance-metadata-options",
+            "--instance-id",
+            &id,
+            "--http-tokens",
+            "maybe",
+        ],
+        "InvalidParameterValue",
+    );
     assert_eq!(
         lab.describe(&id)["MetadataOptions"]["HttpTokens"],
         "optional"

@@ -21,11 +21,12 @@ fn sh(script: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn key_part(line: &str) -> String {
-    line.split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// How many key pairs describe-key-pairs lists.
+fn key_pair_count(lab: &Lab) -> usize {
+    lab.ok(&["describe-key-pairs"])["KeyPairs"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -68,29 +69,27 @@ fn create_describe_delete_like_aws() {
     );
 
     // Duplicate name: EC2's code and wording, through the AWS CLI's error line.
-    let e = lab.ec2(&[
-        "create-key-pair",
-        "--key-name",
-        "web",
-        "--key-type",
-        "ed25519",
-    ]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &[
+            "create-key-pair",
+            "--key-name",
+            "web",
+            "--key-type",
+            "ed25519",
+        ],
+        "InvalidKeyPair.Duplicate",
+    );
     assert!(
-        e.stderr.contains(
+        msg.contains(
             "An error occurred (InvalidKeyPair.Duplicate) when calling the CreateKeyPair operation: The keypair 'web' already exists."
         ),
-        "{}",
-        e.stderr
+        "{msg}"
     );
 
     let del = lab.ok(&["delete-key-pair", "--key-name", "web"]);
     assert_eq!(del["Return"], true);
     assert_eq!(del["KeyPairId"], id.as_str());
-    assert_eq!(
-        lab.ok(&["describe-key-pairs"])["KeyPairs"],
-        serde_json::json!([])
-    );
+    assert_eq!(key_pair_count(&lab), 0);
     // As on EC2, deleting a name that does not exist succeeds.
     let del = lab.ok(&["delete-key-pair", "--key-name", "web"]);
     assert_eq!(del, serde_json::json!({"Return": true}));
@@ -111,14 +110,9 @@ fn bad_type_format_and_name_are_invalid_parameter_values() {
         &["create-key-pair", "--key-name", ""],
         &["create-key-pair", "--key-name", &"x".repeat(256)],
     ] {
-        let e = lab.ec2(args);
-        assert_eq!(e.code, 254, "{args:?}");
-        assert!(e.stderr.contains("(InvalidParameterValue)"), "{}", e.stderr);
+        lab.fails(args, "InvalidParameterValue");
     }
-    assert_eq!(
-        lab.ok(&["describe-key-pairs"])["KeyPairs"],
-        serde_json::json!([])
-    );
+    assert_eq!(key_pair_count(&lab), 0);
 }
 
 #[test]
@@ -143,10 +137,9 @@ fn output_file_is_0600_never_overwritten_and_readable_by_openssh() {
     assert!(pem.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
     let mode = std::fs::metadata(&file).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
-    let derived = sh(&format!("ssh-keygen -y -f {f}"));
     let d = lab.ok(&["describe-key-pairs", "--include-public-key"]);
     assert_eq!(
-        key_part(&derived),
+        openssh_public_key(&file),
         key_part(d["KeyPairs"][0]["PublicKey"].as_str().unwrap())
     );
     // ed25519: base64 SHA-256 with EC2's padding.
@@ -157,13 +150,7 @@ fn output_file_is_0600_never_overwritten_and_readable_by_openssh() {
     assert_eq!(e.code, 254);
     assert!(e.stderr.contains("already exists"), "{}", e.stderr);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), pem);
-    assert_eq!(
-        lab.ok(&["describe-key-pairs"])["KeyPairs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(key_pair_count(&lab), 1);
 
     // --query KeyMaterial --output text: the way AWS's guide saves a key.
     let o = lab.ec2(&[
@@ -253,20 +240,19 @@ fn import_takes_files_and_base64_and_refuses_bad_material() {
     // Not a key: EC2's InvalidKey.Format, and nothing recorded.
     let junk = lab.state_dir().join("junk.pub");
     std::fs::write(&junk, "ssh-rsa not-a-key\n").unwrap();
-    let e = lab.ec2(&[
-        "import-key-pair",
-        "--key-name",
-        "junk",
-        "--public-key-material",
-        &format!("fileb://{}", junk.display()),
-    ]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &[
+            "import-key-pair",
+            "--key-name",
+            "junk",
+            "--public-key-material",
+            &format!("fileb://{}", junk.display()),
+        ],
+        "InvalidKey.Format",
+    );
     assert!(
-        e.stderr.contains("(InvalidKey.Format)")
-            && e.stderr
-                .contains("Key is not in valid OpenSSH public key format"),
-        "{}",
-        e.stderr
+        msg.contains("Key is not in valid OpenSSH public key format"),
+        "{msg}"
     );
     // Not base64 inline: the AWS CLI's parameter error.
     let e = lab.ec2(&[
@@ -278,13 +264,7 @@ fn import_takes_files_and_base64_and_refuses_bad_material() {
     ]);
     assert_eq!(e.code, 252, "{}", e.stderr);
     assert!(e.stderr.contains("Invalid base64"), "{}", e.stderr);
-    assert_eq!(
-        lab.ok(&["describe-key-pairs"])["KeyPairs"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(key_pair_count(&lab), 2);
 
     // Table and text output work on the shape.
     let t = lab.ec2(&["--output", "table", "describe-key-pairs"]);
@@ -308,14 +288,15 @@ fn import_takes_files_and_base64_and_refuses_bad_material() {
 fn run_instances_with_a_missing_key_pair_is_not_found_and_changes_nothing() {
     let lab = Lab::new();
     let ami = lab.tiny_ami("tiny", TinyOs::StayUp);
-    let e = lab.ec2(&["run-instances", "--image-id", &ami, "--key-name", "nope"]);
-    assert_eq!(e.code, 254);
+    let msg = lab.fails(
+        &["run-instances", "--image-id", &ami, "--key-name", "nope"],
+        "InvalidKeyPair.NotFound",
+    );
     assert!(
-        e.stderr.contains(
+        msg.contains(
             "(InvalidKeyPair.NotFound) when calling the RunInstances operation: The key pair 'nope' does not exist"
         ),
-        "{}",
-        e.stderr
+        "{msg}"
     );
     assert_eq!(
         lab.ok(&["describe-instances"])["Reservations"],
@@ -330,17 +311,9 @@ fn run_instances_with_a_missing_key_pair_is_not_found_and_changes_nothing() {
 #[test]
 fn ssh_needs_a_known_running_instance() {
     let lab = Lab::new();
-    let e = lab.ec2(&["ssh", "i-0123456789abcdef0"]);
-    assert_eq!(e.code, 254);
-    assert!(
-        e.stderr.contains("(InvalidInstanceID.NotFound)"),
-        "{}",
-        e.stderr
+    lab.fails(
+        &["ssh", "i-0123456789abcdef0"],
+        "InvalidInstanceID.NotFound",
     );
-    let e = lab.ec2(&["ssh", "web"]);
-    assert!(
-        e.stderr.contains("(InvalidInstanceID.Malformed)"),
-        "{}",
-        e.stderr
-    );
+    lab.fails(&["ssh", "web"], "InvalidInstanceID.Malformed");
 }

@@ -13,19 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn images_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out");
-    if dir.join("vmlinux").is_file() && dir.join("rootfs.ext4").is_file() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() != Ok("1"),
-        "guest-images/out is missing: run guest-images/build.sh"
-    );
-    eprintln!("skipping: guest-images/out is missing (run guest-images/build.sh)");
-    None
-}
-
 struct RealLab {
     lab: Lab,
     images: PathBuf,
@@ -102,11 +89,13 @@ const USER_DATA_RAN: &str = "ec2lab-agent: running user data";
 
 #[test]
 fn httpd_lab_end_to_end_on_real_vms() {
-    let Some(images) = images_dir() else { return };
+    if real_guest_images().is_none() {
+        return;
+    }
     let _one = real_guest_lock();
     let t = RealLab {
         lab: Lab::new(),
-        images,
+        images: guest_images_dir(),
     };
 
     // The lab itself: key pair, group, instance, user data, page.

@@ -17,28 +17,10 @@ use std::time::{Duration, Instant};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 
-fn images_present() -> bool {
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out");
-    if out.join("vmlinux").exists() && out.join("rootfs.ext4").exists() {
-        return true;
-    }
-    if std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() == Ok("1") {
-        panic!(
-            "guest images missing in {}: run guest-images/build.sh",
-            out.display()
-        );
-    }
-    eprintln!("skipping: guest images missing; run guest-images/build.sh");
-    false
-}
-
 /// Runs an ec2lab verb on the real guest images; returns (exit code, JSON, stderr).
 fn ec2_raw(lab: &Lab, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut c = lab.cmd(args);
-    c.env(
-        "EC2LAB_GUEST_IMAGES",
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out"),
-    );
+    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir());
     let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
     (
         out.status.code().unwrap_or(-1),
@@ -269,7 +251,7 @@ fn guest_blocked(c: &mut Console, ip: &str, port: u16) -> bool {
 
 #[test]
 fn security_groups_vpcs_and_interfaces_on_real_guests() {
-    if !images_present() {
+    if real_guest_images().is_none() {
         return;
     }
     let _one = real_guest_lock();

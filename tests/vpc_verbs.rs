@@ -445,23 +445,21 @@ fn elastic_ips_stay_with_an_instance_across_stop_and_start() {
     assert_eq!(nics["NetworkInterfaces"].as_array().unwrap().len(), 0);
 }
 
-/// Runs a verb that must fail with EC2 error `code`; returns its message.
-fn fails(lab: &Lab, args: &[&str], code: &str) -> String {
-    let o = lab.ec2(args);
-    assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
-    assert!(
-        o.stderr.contains(&format!("({code})")),
-        "{args:?}: expected {code}, got {}",
-        o.stderr
-    );
-    o.stderr
-}
-
 fn public_ip(lab: &Lab, id: &str) -> Option<String> {
     lab.describe(id)
         .get("PublicIpAddress")
         .and_then(|p| p.as_str())
         .map(String::from)
+}
+
+/// One network interface, as describe-network-interfaces shows it.
+fn network_interface(lab: &Lab, eni: &str) -> serde_json::Value {
+    lab.ok(&[
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        eni,
+    ])["NetworkInterfaces"][0]
+        .clone()
 }
 
 fn nft_ruleset() -> String {
@@ -573,41 +571,39 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
             .map(String::from)
             .collect()
     };
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"]),
-        "InvalidIPAddress.InUse",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "10.9.9.9"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--private-ip-address", "banana"]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", "subnet-0123456789abcdef0"]),
-        "InvalidSubnetID.NotFound",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--groups", &sg_other]),
-        "InvalidParameterValue",
-    );
-    fails_v(
-        &lab,
-        nic(&["--subnet-id", &s2, "--groups", "sg-0123456789abcdef0"]),
-        "InvalidGroup.NotFound",
-    );
+    let bad_creations: [(&[&str], &str); 7] = [
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"],
+            "InvalidIPAddress.InUse",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "10.9.9.9"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--private-ip-address", "banana"],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", "subnet-0123456789abcdef0"],
+            "InvalidSubnetID.NotFound",
+        ),
+        (
+            &["--subnet-id", &s2, "--groups", &sg_other],
+            "InvalidParameterValue",
+        ),
+        (
+            &["--subnet-id", &s2, "--groups", "sg-0123456789abcdef0"],
+            "InvalidGroup.NotFound",
+        ),
+    ];
+    for (args, code) in bad_creations {
+        fails_v(&lab, nic(args), code);
+    }
     // Interfaces that cannot go on the instance below.
     let eni_id = |v: serde_json::Value| {
         v["NetworkInterface"]["NetworkInterfaceId"]
@@ -643,28 +639,26 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     assert!(msg.contains("Stop the instance"), "{msg}");
     lab.ok(&["stop-instances", "--instance-ids", &id, "--force"]);
     lab.wait("instance-stopped", &id);
-    fails_v(&lab, attach(&eni, &id, "0"), "InvalidParameterValue");
-    fails_v(&lab, attach(&eni, &id, "7"), "InvalidParameterValue");
-    fails_v(
-        &lab,
-        attach("eni-0123456789abcdef0", &id, "1"),
-        "InvalidNetworkInterfaceID.NotFound",
-    );
-    fails_v(
-        &lab,
-        attach(&eni, "i-0123456789abcdef0", "1"),
-        "InvalidInstanceID.NotFound",
-    );
-    fails_v(
-        &lab,
-        attach(&eni_az, &id, "1"),
-        "InvalidParameterCombination",
-    );
-    fails_v(
-        &lab,
-        attach(&eni_vpc, &id, "1"),
-        "InvalidParameterCombination",
-    );
+    for (iface, inst, index, code) in [
+        (eni.as_str(), id.as_str(), "0", "InvalidParameterValue"),
+        (&eni, &id, "7", "InvalidParameterValue"),
+        (
+            "eni-0123456789abcdef0",
+            &id,
+            "1",
+            "InvalidNetworkInterfaceID.NotFound",
+        ),
+        (
+            &eni,
+            "i-0123456789abcdef0",
+            "1",
+            "InvalidInstanceID.NotFound",
+        ),
+        (&eni_az, &id, "1", "InvalidParameterCombination"),
+        (&eni_vpc, &id, "1", "InvalidParameterCombination"),
+    ] {
+        fails_v(&lab, attach(iface, inst, index), code);
+    }
     let v = attach(&eni, &id, "1");
     let att = ok_v(&lab, v)["AttachmentId"].as_str().unwrap().to_string();
     assert!(att.starts_with("eni-attach-"), "{att}");
@@ -677,24 +671,17 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         attach(&eni, &other, "1"),
         "InvalidNetworkInterface.InUse",
     );
-    fails(
-        &lab,
+    lab.fails(
         &["delete-network-interface", "--network-interface-id", &eni],
         "InvalidNetworkInterface.InUse",
     );
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &eni,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &eni);
     assert_eq!(d["Status"], "in-use");
     assert_eq!(d["Attachment"]["AttachmentId"], att.as_str());
     assert_eq!(d["Attachment"]["InstanceId"], id.as_str());
     assert_eq!(d["Attachment"]["DeviceIndex"], 1);
     assert_eq!(d["Attachment"]["DeleteOnTermination"], false);
-    fails(
-        &lab,
+    lab.fails(
         &["delete-security-group", "--group-id", &sg],
         "DependencyViolation",
     );
@@ -705,8 +692,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         "--groups",
         &sg,
     ]);
-    fails(
-        &lab,
+    lab.fails(
         &[
             "modify-network-interface-attribute",
             "--network-interface-id",
@@ -717,8 +703,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         "InvalidParameterValue",
     );
     // Several interfaces: the instance's groups are set per interface.
-    fails(
-        &lab,
+    lab.fails(
         &[
             "modify-instance-attribute",
             "--instance-id",
@@ -768,13 +753,11 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         .as_str()
         .unwrap()
         .to_string();
-    fails(
-        &lab,
+    lab.fails(
         &["detach-network-interface", "--attachment-id", &primary_att],
         "OperationNotPermitted",
     );
-    fails(
-        &lab,
+    lab.fails(
         &[
             "detach-network-interface",
             "--attachment-id",
@@ -790,17 +773,11 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         !std::path::Path::new("/sys/class/net").join(&tap).exists(),
         "the tap stayed"
     );
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &eni,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &eni);
     assert_eq!(d["Status"], "available");
     assert!(d.get("Attachment").is_none());
     lab.ok(&["delete-network-interface", "--network-interface-id", &eni]);
-    fails(
-        &lab,
+    lab.fails(
         &[
             "describe-network-interfaces",
             "--network-interface-ids",
@@ -808,8 +785,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         ],
         "InvalidNetworkInterfaceID.NotFound",
     );
-    fails(
-        &lab,
+    lab.fails(
         &["delete-network-interface", "--network-interface-id", &eni],
         "InvalidNetworkInterfaceID.NotFound",
     );
@@ -823,15 +799,9 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         .to_string();
     lab.ok(&["terminate-instances", "--instance-ids", &id]);
     lab.wait("instance-terminated", &id);
-    let d = lab.ok(&[
-        "describe-network-interfaces",
-        "--network-interface-ids",
-        &second,
-    ])["NetworkInterfaces"][0]
-        .clone();
+    let d = network_interface(&lab, &second);
     assert_eq!(d["Status"], "available");
-    fails(
-        &lab,
+    lab.fails(
         &[
             "describe-network-interfaces",
             "--network-interface-ids",
@@ -843,7 +813,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
 
 fn fails_v(lab: &Lab, args: Vec<String>, code: &str) -> String {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    fails(lab, &a, code)
+    lab.fails(&a, code)
 }
 
 fn ok_v(lab: &Lab, args: Vec<String>) -> serde_json::Value {

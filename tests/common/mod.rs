@@ -229,6 +229,27 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// An OpenSSH public key line's type and base64, without its comment.
+pub fn key_part(line: &str) -> String {
+    line.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The public key OpenSSH derives from the private key in `file` (`ssh-keygen -y`), as
+/// [`key_part`] gives it.
+pub fn openssh_public_key(file: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ssh-keygen -y: {}", stderr(&out));
+    key_part(&String::from_utf8_lossy(&out.stdout))
+}
+
 pub fn wait_for_path(p: &Path, secs: u64) {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !p.exists() {
@@ -517,6 +538,18 @@ impl Lab {
         o.json
     }
 
+    /// Runs a verb that must fail with EC2 error `code`; returns its message.
+    pub fn fails(&self, args: &[&str], code: &str) -> String {
+        let o = self.ec2(args);
+        assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
+        assert!(
+            o.stderr.contains(&format!("({code})")),
+            "{args:?}: expected {code}, got {}",
+            o.stderr
+        );
+        o.stderr
+    }
+
     /// Registers a tiny-OS AMI (kernel + a 4 KiB root disk with a boot counter).
     pub fn tiny_ami(&self, name: &str, kind: TinyOs) -> String {
         let files = self.dir.path().join(format!("{name}-files"));
@@ -601,6 +634,30 @@ impl Drop for Lab {
             }
         }
     }
+}
+
+/// guest-images/out: where guest-images/build.sh leaves the real guest images.
+pub fn guest_images_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guest-images/out")
+}
+
+/// The real guest images' kernel and root disk (guest-images/out/{vmlinux,rootfs.ext4}).
+/// Without them a test skips with a note, unless EC2LAB_REQUIRE_IMAGES=1 (CI), where a
+/// missing image is a failure.
+pub fn real_guest_images() -> Option<(PathBuf, PathBuf)> {
+    let out = guest_images_dir();
+    let (k, r) = (out.join("vmlinux"), out.join("rootfs.ext4"));
+    if k.exists() && r.exists() {
+        return Some((k, r));
+    }
+    if std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() == Ok("1") {
+        panic!(
+            "guest images missing in {}: run guest-images/build.sh",
+            out.display()
+        );
+    }
+    eprintln!("skipping: guest images missing; run guest-images/build.sh");
+    None
 }
 
 /// Held while a test runs real Linux guests with the host network: one such test at a
