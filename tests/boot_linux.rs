@@ -428,9 +428,12 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
         .args(["list", "tables"])
         .output()
         .unwrap();
+    // This lab's own tables: named after its state root (other roots may have theirs).
+    let root = lab.state_dir().join("lab-1").display().to_string();
+    let mine = format!("ec2lab_{:08x}", ec2lab::ids::stable_hash(root.as_bytes()) as u32);
     let ours: Vec<String> = String::from_utf8_lossy(&tables.stdout)
         .lines()
-        .filter(|l| l.contains("ec2lab_"))
+        .filter(|l| l.ends_with(&mine))
         .map(|l| l.trim_start_matches("table ").to_string())
         .collect();
     assert_eq!(ours.len(), 2, "{ours:?}");
