@@ -430,7 +430,10 @@ fn security_groups_filter_real_traffic_to_a_running_instance() {
         .unwrap();
     // This lab's own tables: named after its state root (other roots may have theirs).
     let root = lab.state_dir().join("lab-1").display().to_string();
-    let mine = format!("ec2lab_{:08x}", ec2lab::ids::stable_hash(root.as_bytes()) as u32);
+    let mine = format!(
+        "ec2lab_{:08x}",
+        ec2lab::ids::stable_hash(root.as_bytes()) as u32
+    );
     let ours: Vec<String> = String::from_utf8_lossy(&tables.stdout)
         .lines()
         .filter(|l| l.ends_with(&mine))

@@ -26,4 +26,4 @@ echo "== x86_64: unit tests and real-KVM tests"
 # Tests that boot the real guest image fail (not skip) when the image is missing.
 export EC2LAB_REQUIRE_IMAGES=1
 # One real-Linux guest at a time: each busy guest takes a whole core on a nested KVM.
-cargo test -- --test-threads=2
+cargo test --no-fail-fast -- --test-threads=2
