@@ -82,7 +82,9 @@ fn imds(method: &str, path: &str, headers: &[&str], pick: &str) -> String {
         req.push_str(&format!("{h}\\r\\n"));
     }
     req.push_str("\\r\\n");
-    format!("printf \"{req}\" | nc -w 5 169.254.169.254 80 | {pick} -n1; echo")
+    // -w 15: a guest's first TCP connect with an unbound port costs about 5 s of emulated
+    // kernel time here (Linux fills its port-perturbation table; guest-images/README.md).
+    format!("printf \"{req}\" | nc -w 15 169.254.169.254 80 | {pick} -n1; echo")
 }
 
 const USER_DATA_RAN: &str = "ec2lab-agent: running user data";
