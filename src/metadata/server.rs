@@ -102,8 +102,24 @@ impl Service {
         let Some(req) = http::read_request(&mut BufReader::new(conn)) else {
             return;
         };
+        let started = std::time::Instant::now();
         let resp = self.answer(&req, *local.ip(), *peer.ip());
-        let _ = resp.write_to(&mut w, req.method == "HEAD");
+        let sent = resp.write_to(&mut w, req.method == "HEAD");
+        // Refusals, failures and slow answers go to the supervisor's log: the guest only
+        // sees a status line.
+        let took = started.elapsed();
+        if resp.status >= 400 || sent.is_err() || took > Duration::from_secs(1) {
+            eprintln!(
+                "metadata: {peer} {} {} -> {} in {} ms{}",
+                req.method,
+                req.path,
+                resp.status,
+                took.as_millis(),
+                sent.err()
+                    .map(|e| format!(" (not sent: {e})"))
+                    .unwrap_or_default()
+            );
+        }
     }
 
     fn answer(&self, req: &Request, local: Ipv4Addr, peer: Ipv4Addr) -> Response {
