@@ -524,6 +524,20 @@ def report(args, results, order, vmms, started):
 # --------------------------------------------------------------------------- main
 
 
+def add_guest_args(p, rootfs_help, mem_help="guest memory (default 256)",
+                   ec2lab_help="ec2lab binary (default target/release/ec2lab; build it with "
+                               "`cargo build --release`)"):
+    """The options every benchmark here has: the ec2lab binary, the guest's kernel, root
+    image and memory. Used by storage.py and net.py too."""
+    p.add_argument("--ec2lab", default=os.path.join(REPO, "target", "release", "ec2lab"),
+                   help=ec2lab_help)
+    p.add_argument("--kernel", default=os.path.join(REPO, "guest-images", "out", "vmlinux"),
+                   help="guest kernel (default guest-images/out/vmlinux)")
+    p.add_argument("--rootfs", default=os.path.join(REPO, "guest-images", "out", "rootfs.ext4"),
+                   help=rootfs_help)
+    p.add_argument("--mem-mib", type=int, default=256, help=mem_help)
+
+
 def parse_args():
     p = argparse.ArgumentParser(
         prog="tools/bench/boot.py",
@@ -532,15 +546,9 @@ def parse_args():
                     "side by side with another VMM.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=5, help="boots per VMM (default 5)")
-    p.add_argument("--ec2lab", default=os.path.join(REPO, "target", "release", "ec2lab"),
-                   help="ec2lab binary (default target/release/ec2lab; build it with "
-                        "`cargo build --release`)")
-    p.add_argument("--kernel", default=os.path.join(REPO, "guest-images", "out", "vmlinux"),
-                   help="guest kernel (default guest-images/out/vmlinux)")
-    p.add_argument("--rootfs", default=os.path.join(REPO, "guest-images", "out", "rootfs.ext4"),
-                   help="root image; each boot gets a fresh copy (default guest-images/out/rootfs.ext4)")
-    p.add_argument("--mem-mib", type=int, default=256,
-                   help="guest memory for every VMM (default 256, ec2lab's default)")
+    add_guest_args(p, rootfs_help="root image; each boot gets a fresh copy (default "
+                                  "guest-images/out/rootfs.ext4)",
+                   mem_help="guest memory for every VMM (default 256, ec2lab's default)")
     p.add_argument("--timeout", type=float, default=300,
                    help="seconds to wait for the marker per boot (default 300)")
     p.add_argument("--other-vmm", metavar="PATH", help="another VMM binary to measure alongside")

@@ -601,15 +601,11 @@ def parse_args():
                     "the same between the host and a network namespace over a veth pair, and "
                     "report guest/veth.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ec2lab", default=os.path.join(REPO, "target", "release", "ec2lab"),
-                   help="ec2lab binary with `vmm --net` (default target/release/ec2lab; build it "
-                        "with `cargo build --release`)")
-    p.add_argument("--kernel", default=os.path.join(REPO, "guest-images", "out", "vmlinux"),
-                   help="guest kernel (default guest-images/out/vmlinux)")
-    p.add_argument("--rootfs", default=os.path.join(REPO, "guest-images", "out", "rootfs.ext4"),
-                   help="root image to copy and add netbench to (default guest-images/out/"
-                        "rootfs.ext4; its /etc/init.d/rcS must source /etc/ec2lab/rc.d/*.sh)")
-    p.add_argument("--mem-mib", type=int, default=256, help="guest memory (default 256)")
+    boot.add_guest_args(p, rootfs_help="root image to copy and add netbench to (default "
+                                       "guest-images/out/rootfs.ext4; its /etc/init.d/rcS must "
+                                       "source /etc/ec2lab/rc.d/*.sh)",
+                        ec2lab_help="ec2lab binary with `vmm --net` (default "
+                                    "target/release/ec2lab; build it with `cargo build --release`)")
     p.add_argument("--mib", type=int, default=8,
                    help="MiB per transfer, each way (default 8, about 25 s in and 45 s out on "
                         "kvm_pvm; 1024 or more on hardware KVM)")

@@ -433,15 +433,9 @@ def parse_args():
                     "instance store (sparse file on tmpfs), the same on the host, and report "
                     "guest/host.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ec2lab", default=os.path.join(REPO, "target", "release", "ec2lab"),
-                   help="ec2lab binary (default target/release/ec2lab; build it with "
-                        "`cargo build --release`)")
-    p.add_argument("--kernel", default=os.path.join(REPO, "guest-images", "out", "vmlinux"),
-                   help="guest kernel (default guest-images/out/vmlinux)")
-    p.add_argument("--rootfs", default=os.path.join(REPO, "guest-images", "out", "rootfs.ext4"),
-                   help="root image to copy and add iobench to (default guest-images/out/rootfs.ext4; "
-                        "its /etc/init.d/rcS must source /etc/ec2lab/rc.d/*.sh)")
-    p.add_argument("--mem-mib", type=int, default=256, help="guest memory (default 256)")
+    boot.add_guest_args(p, rootfs_help="root image to copy and add iobench to (default "
+                                       "guest-images/out/rootfs.ext4; its /etc/init.d/rcS must "
+                                       "source /etc/ec2lab/rc.d/*.sh)")
     p.add_argument("--seq-mib", type=int, default=8,
                    help="MiB moved by each sequential measure; also the data file size and the "
                         "random span (default 8; use 1024 or more on hardware KVM)")
