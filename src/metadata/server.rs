@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn};
@@ -22,10 +22,10 @@ const TOKEN_PATH: &str = "/latest/api/token";
 const TTL_HEADER: &str = "X-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "X-aws-ec2-metadata-token";
 
-/// Where a server of this state root answers.
+/// One server: the store it answers from (one connection for the server's life, not one
+/// per request; requests take turns on it, each a few milliseconds) and the token key.
 struct Service {
-    state_dir: PathBuf,
-    region: String,
+    store: Mutex<Store>,
     key: TokenKey,
 }
 
@@ -60,10 +60,8 @@ fn serve(state_dir: PathBuf, region: String, id: &str) -> Result<(), crate::erro
             Err(_) => std::thread::sleep(Duration::from_millis(250)),
         }
     };
-    drop(store);
     let svc = Arc::new(Service {
-        state_dir,
-        region,
+        store: Mutex::new(store),
         key,
     });
     for conn in listener.incoming().flatten() {
@@ -123,9 +121,9 @@ impl Service {
     }
 
     fn answer(&self, req: &Request, local: Ipv4Addr, peer: Ipv4Addr) -> Response {
-        let Ok(store) = Store::open(&self.state_dir, &self.region) else {
-            return Response::error(500);
-        };
+        // A thread that panicked while holding the store left it intact (every read is
+        // its own statement): carry on with it.
+        let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let inst = match super::caller(&store, local, peer) {
             Ok(Some(i)) => i,
             Ok(None) => return Response::error(403), // not an instance of this VPC
