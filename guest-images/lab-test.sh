@@ -89,11 +89,12 @@ boot() { # boots the guest (appending to the console file); sets BOOT_START
     rm -f "$SOCK"
     : >"$CONSOLE.mark"
     BOOT_START=$(now)
+    # Where this boot's output begins: taken before the VMM can write any of it.
+    CONSOLE_FROM=$(stat -c %s "$CONSOLE" 2>/dev/null || echo 0)
     "$EC2LAB" vmm --kernel "$KERNEL" --disk "$DISK" --net "tap=$TAP" \
         --append "ip=$GUEST_IP::$HOST_IP:255.255.255.252::eth0:off ec2lab.imds=$HOST_IP:$IMDS_PORT" \
         --serial-out "$CONSOLE" --api-sock "$SOCK" </dev/null 2>>"$WORK/vmm.err" &
     VMM_PID=$!
-    CONSOLE_FROM=$(stat -c %s "$CONSOLE" 2>/dev/null || echo 0)
 }
 console_since_boot() { tail -c +$((CONSOLE_FROM + 1)) "$CONSOLE" 2>/dev/null; }
 wait_for() { # text, timeout seconds

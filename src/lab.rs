@@ -303,9 +303,11 @@ pub fn http_get(ip: &str) -> Option<String> {
         .map(|_| body.to_string())
 }
 
-/// The console line that best says where the guest is (agent lines, init, ready).
+/// The console line that best says where the guest is (agent lines, init, ready), in its
+/// current boot: after a stop and start, the old boot's lines say nothing.
 fn milestone(console: &str) -> Option<&str> {
-    console.lines().rev().map(str::trim).find(|l| {
+    let boot = instances::console::current_boot(console);
+    boot.lines().rev().map(str::trim).find(|l| {
         l.starts_with("ec2lab-agent:")
             || l.contains("EC2LAB-GUEST-READY")
             || l.contains("Run /sbin/init")
@@ -430,6 +432,9 @@ mod tests {
         let c = "Linux version 6.1\nRun /sbin/init as init process\nnoise\nec2lab-agent: running user data\nmore noise\n";
         assert_eq!(milestone(c), Some("ec2lab-agent: running user data"));
         assert_eq!(milestone("nothing yet"), None);
+        // Started again: the previous boot's lines are not where the guest is now.
+        let again = format!("{c}EC2LAB-GUEST-READY\nEC2LAB-BOOT 2 i-1 t\n");
+        assert_eq!(milestone(&again), None);
     }
 
     #[test]

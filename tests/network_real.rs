@@ -210,17 +210,26 @@ fn spoof_drops(lab: &Lab, eni: &str) -> u64 {
     bridge + unknown_source
 }
 
+/// Waits for the ready marker of the instance's current boot: the console keeps earlier
+/// boots, whose marker says nothing about this one. Fails at once if the instance left
+/// pending/running (its guest or VMM died), with its state reason.
 fn wait_ready(lab: &Lab, id: &str) {
     let end = Instant::now() + BOOT_TIMEOUT;
     loop {
         let out = ec2(lab, &["get-console-output", "--instance-id", id]);
-        if out["Output"]
-            .as_str()
-            .unwrap_or("")
-            .contains("EC2LAB-GUEST-READY")
-        {
+        let text = out["Output"].as_str().unwrap_or("");
+        if ec2lab::instances::console::ready(text) {
             return;
         }
+        let d = ec2(lab, &["describe-instances", "--instance-ids", id]);
+        let inst = &d["Reservations"][0]["Instances"][0];
+        let state = inst["State"]["Name"].as_str().unwrap_or("?");
+        assert!(
+            matches!(state, "pending" | "running"),
+            "{id} became {state} before it was ready ({}); this boot's console:\n{}",
+            inst["StateReason"],
+            ec2lab::instances::console::current_boot(text)
+        );
         assert!(Instant::now() < end, "{id} never got ready: {out}");
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -513,6 +522,22 @@ fn security_groups_vpcs_and_interfaces_on_real_guests() {
     );
     ec2(&attach);
     ec2(&["start-instances", "--instance-ids", &b_id]);
+    // The first boot's ready line is still in the console output, but it is not this
+    // boot's: waiting on it once ended at once, and B's console socket was not there yet.
+    let out = ec2(&["get-console-output", "--instance-id", &b_id]);
+    let out = out["Output"].as_str().unwrap_or("");
+    eprintln!(
+        "B started again; the first boot's ready line {} in its console output",
+        if out.contains("EC2LAB-GUEST-READY") {
+            "is still"
+        } else {
+            "is no longer"
+        }
+    );
+    assert!(
+        !ec2lab::instances::console::ready(out),
+        "the first boot's ready line counted for the second: {out}"
+    );
     let d = lab.describe(&b_id);
     assert_eq!(d["NetworkInterfaces"].as_array().unwrap().len(), 2);
     assert!(

@@ -2,14 +2,13 @@
 //! the EC2 serial console. Ctrl-] ends the session (the instance keeps running).
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 
 use clap::Args;
 use serde_json::Value;
 
 use super::ec2::{Ctx, Failure};
 use crate::error::Ec2Error;
-use crate::instances::{record::Instance, state::State, supervisor::RunDir};
+use crate::instances::console;
 
 #[derive(Args, Debug)]
 #[command(
@@ -27,19 +26,9 @@ const ESCAPE: u8 = 0x1d; // Ctrl-]
 
 pub fn connect(ctx: &Ctx, a: ConnectSerialConsole) -> Result<Value, Failure> {
     let store = ctx.tidy_store()?;
-    let inst = Instance::get(store.conn(), &a.instance_id)?;
-    if !matches!(inst.state, State::Running | State::Pending) {
-        return Err(
-            Ec2Error::incorrect_state(&a.instance_id, inst.state.name(), "connected to").into(),
-        );
-    }
-    let path = RunDir(store.instance_dir(&a.instance_id)).path("console.sock");
-    let sock = UnixStream::connect(&path).map_err(|e| {
-        Ec2Error::internal(format!(
-            "the console of {} is not reachable: {e}",
-            a.instance_id
-        ))
-    })?;
+    // Right after start-instances or a reboot the VMM is still being started: this waits
+    // for its socket, as EC2's console works as soon as the instance runs.
+    let sock = console::connect(&store, &a.instance_id, console::CONNECT_WAIT)?;
     eprintln!(
         "Connected to {}'s serial console. Ctrl-] leaves.\r",
         a.instance_id

@@ -1,6 +1,7 @@
 //! Instances: launching, describing and changing them, the way EC2's instance API does.
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
+pub mod console;
 pub mod disks;
 pub mod network;
 pub mod process;
@@ -446,6 +447,8 @@ pub fn start_instances(store: &mut Store, instance_ids: &[String]) -> Result<Val
             check_capacity(store, ty, 1)?;
         }
     }
+    // Before `pending` is recorded: see console::begin_starts.
+    console::begin_starts(store, instance_ids)?;
     let out = change(store, instance_ids, Action::Start, false)?;
     Ok(json!({ "StartingInstances": out }))
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::console;
 use super::disks;
 use super::network;
 use super::process::{self, Lock};
@@ -47,6 +48,10 @@ impl RunDir {
     }
     pub fn console(&self) -> PathBuf {
         self.path("console.log")
+    }
+    /// The serial console; its VMM binds it and removes it when it exits.
+    pub fn console_sock(&self) -> PathBuf {
+        self.path("console.sock")
     }
     pub fn exit_file(&self) -> PathBuf {
         self.path("exit.json")
@@ -106,7 +111,7 @@ fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> C
         .arg("--api-sock")
         .arg(run.sock())
         .arg("--console-sock")
-        .arg(run.path("console.sock"))
+        .arg(run.console_sock())
         .arg("--exit-file")
         .arg(run.exit_file());
     if run.path("initrd").exists() {
@@ -245,6 +250,12 @@ impl Supervisor {
     fn start_vmm(&mut self, inst: &Instance) -> Result<(), Ec2Error> {
         let _ = std::fs::remove_file(self.run.exit_file());
         let _ = std::fs::remove_file(self.run.sock());
+        let _ = std::fs::remove_file(self.run.console_sock());
+        // Before the VMM exists, so that no reader takes the previous boot's lines for this
+        // one's. A log that cannot be written fails the VMM too, with its own message.
+        if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
+            eprintln!("ec2lab supervisor: {e}");
+        }
         if !inst.warnings.is_empty() {
             use std::io::Write;
             if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -335,6 +346,8 @@ impl Supervisor {
             Ok(())
         })?;
         let _ = std::fs::remove_file(sock);
+        // Left behind only by a killed VMM; a client finds none rather than a dead one.
+        let _ = std::fs::remove_file(self.run.console_sock());
         Ok(())
     }
 }
@@ -347,7 +360,7 @@ pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec
     network::release(store, inst)?;
     instance_store::destroy(store.region(), &inst.instance_id);
     let run = RunDir(store.instance_dir(&inst.instance_id));
-    for f in ["kernel", "initrd", "vmm.sock", "exit.json"] {
+    for f in ["kernel", "initrd", "vmm.sock", "console.sock", "exit.json"] {
         let _ = std::fs::remove_file(run.path(f));
     }
     Ok(())

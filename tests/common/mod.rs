@@ -687,8 +687,12 @@ pub struct Console {
 
 impl Console {
     pub fn open(lab: &Lab, id: &str) -> Console {
-        let sock =
-            std::os::unix::net::UnixStream::connect(lab.run_dir(id).join("console.sock")).unwrap();
+        // As connect-serial-console does: waits while the VMM is being started, and says
+        // clearly why when there is no console (the instance stopped, the VMM never came).
+        let store = ec2lab::store::Store::open(lab.state_dir(), "lab-1").unwrap();
+        let wait = ec2lab::instances::console::CONNECT_WAIT;
+        let sock = ec2lab::instances::console::connect(&store, id, wait)
+            .unwrap_or_else(|e| panic!("the serial console of {id}: {e}"));
         sock.set_read_timeout(Some(std::time::Duration::from_millis(300)))
             .unwrap();
         let mut c = Console {
