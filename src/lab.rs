@@ -1,7 +1,8 @@
 //! `ec2lab lab httpd`: the classic EC2 lab in one command. A key pair, a security group
 //! allowing SSH and HTTP, a t2.micro instance whose user data installs and starts httpd
 //! and writes a page; then it waits until the page is served on the public IP, and prints
-//! the URL and the SSH command. `--cleanup` removes everything it made.
+//! the URL and the SSH command, or stops at once with the console lines when the guest
+//! reports a failure (see `instances::guest_status`). `--cleanup` removes everything it made.
 //!
 //! It goes through the same operations the verbs use (nothing here the user could not do
 //! by hand with create-key-pair, create-security-group, run-instances), and finds its own
@@ -17,12 +18,17 @@ use serde_json::{json, Value};
 
 use crate::error::Ec2Error;
 use crate::images::{self, Image};
+use crate::instances::guest_status::{self, GuestStatus};
 use crate::instances::{self, record::Instance, state::State, LaunchRequest, Waiter};
 use crate::keypairs::{self, KeyFormat, KeyPair, KeyType};
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet};
 use crate::store::Store;
 
+/// The error code when the guest reports a failure (user data exited non-zero or was
+/// killed, or its kernel logged a user-mode fault): the instance is impaired, as its
+/// `Ec2LabInfo.GuestStatus.Status` in describe-instances says.
+pub const IMPAIRED: &str = "InstanceImpaired";
 /// The name of the lab's key pair and security group.
 pub const NAME: &str = "ec2lab-lab-httpd";
 /// The tag on the lab's instance.
@@ -346,13 +352,21 @@ fn wait_for_page(
                 ))
             }
         }
+        let console = guest_status::console_tail(&console_path);
+        let health = GuestStatus::parse(&console);
+        // A failure ends the wait even if the page happens to answer: the guest that
+        // serves it is not sound (a crashed `yum` once left the page served by luck).
+        if !health.failures().is_empty() {
+            return Err(impaired(id, ip, &health, p));
+        }
         if inst.state == State::Running {
             if let Some(page) = http_get(ip) {
                 return Ok((running_at, page));
             }
         }
-        let console = std::fs::read_to_string(&console_path).unwrap_or_default();
-        let now = milestone(&console).unwrap_or("").to_string();
+        let now = milestone(guest_status::current_boot(&console))
+            .unwrap_or("")
+            .to_string();
         if (!now.is_empty() && now != last_said) || last_report.elapsed() > Duration::from_secs(15)
         {
             p.say(&format!(
@@ -378,6 +392,47 @@ fn wait_for_page(
         }
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// Prints the console lines that show why the guest is impaired, and what to try; the
+/// error ends the lab.
+fn impaired(id: &str, ip: &str, health: &GuestStatus, p: &Progress) -> Ec2Error {
+    p.say(&format!("{id} is impaired; its console (this boot) says:"));
+    for line in health.evidence() {
+        eprintln!("    {line}");
+    }
+    let faults = health.fault_count > 0;
+    eprintln!("  What to try:");
+    eprintln!(
+        "    ec2lab get-console-output --instance-id {id} --output text   # the whole console"
+    );
+    eprintln!(
+        "    ec2lab ssh {id} -- sudo cat /var/log/cloud-init-output.log   # the user data's own output"
+    );
+    if faults {
+        eprintln!(
+            "    ec2lab ssh {id} -- dmesg   # the guest kernel's log: which programs crashed"
+        );
+    }
+    eprintln!(
+        "    ec2lab lab httpd --cleanup && ec2lab lab httpd   # start over on a new instance"
+    );
+    if faults {
+        eprintln!(
+            "  A program that crashes here but runs when started again (over ssh) points at the \
+             guest kernel or this KVM host, not at the user data."
+        );
+    }
+    eprintln!();
+    let why: Vec<String> = health.failures().iter().map(|f| f.to_string()).collect();
+    Ec2Error::new(
+        IMPAIRED,
+        format!(
+            "{id} is impaired: {}. The lab stopped waiting for http://{ip}/; the instance keeps \
+             running. Run ec2lab lab httpd --cleanup, then ec2lab lab httpd to start over",
+            why.join("; ")
+        ),
+    )
 }
 
 /// `--cleanup`: terminates the lab's instances, then deletes its group, key pair and key
@@ -435,6 +490,37 @@ mod tests {
         // Started again: the previous boot's lines are not where the guest is now.
         let again = format!("{c}EC2LAB-GUEST-READY\nEC2LAB-BOOT 2 i-1 t\n");
         assert_eq!(milestone(&again), None);
+    }
+
+    #[test]
+    fn milestones_come_from_the_current_boot() {
+        let c = "Linux version 6.1\nec2lab-agent: user data exited with status 0\nLinux version 6.1\nRun /sbin/init as init process\n";
+        assert_eq!(
+            milestone(guest_status::current_boot(c)),
+            Some("Run /sbin/init as init process")
+        );
+    }
+
+    #[test]
+    fn an_impaired_guest_ends_the_lab_with_its_reasons() {
+        let health = GuestStatus::parse(
+            "[    0.000000] Linux version 6.1\n\
+             [   52.331245] traps: user-data[30] general protection fault ip:41b9e4 sp:7ffc4a2b1c48 error:0 in busybox[400000+b1000]\n\
+             ec2lab-agent: user data exited with status 139\n",
+        );
+        let p = Progress(Instant::now());
+        let e = impaired("i-0123456789abcdef0", "198.18.0.5", &health, &p);
+        assert_eq!(e.code, IMPAIRED);
+        for part in [
+            "i-0123456789abcdef0 is impaired",
+            "status 139",
+            "SIGSEGV",
+            "1 user-mode fault",
+            "ip:41b9e4",
+            "--cleanup",
+        ] {
+            assert!(e.message.contains(part), "{part:?} missing: {}", e.message);
+        }
     }
 
     #[test]

@@ -261,7 +261,8 @@ pub struct DeregisterImage {
 
 #[derive(Subcommand, Debug)]
 pub enum WaitWhat {
-    /// Wait until the instances are running (their guests have started init).
+    /// Wait until the instances are running (their guests have started init; how their
+    /// programs fare after that is in describe-instances, Ec2LabInfo.GuestStatus).
     InstanceRunning(WaitArgs),
     /// Wait until the instances are stopped.
     InstanceStopped(WaitArgs),

@@ -30,8 +30,15 @@ What it does, step by step (each is also a verb you can run yourself):\n  \
   4. run-instances --instance-type t2.micro with user data that runs\n     \
      `yum install -y httpd; systemctl start httpd` and writes /var/www/html/index.html\n  \
   5. waits until http://<public-ip>/ answers 200, showing the guest's progress\n\n\
+It stops waiting at once when the guest reports a failure: the user data exited non-zero\n\
+or was killed by a signal (`ec2lab-agent: user data exited with status N`), or the guest\n\
+kernel logged a user-mode fault (`segfault at`, `general protection fault`, `trap ...`).\n\
+It then prints those console lines and what to try, and fails with InstanceImpaired.\n\n\
 Running it again while the instance runs just waits for and prints it again.\n\
-Progress goes to stderr; the summary (URL, ids, timings) to stdout as JSON.")]
+Progress goes to stderr; the summary (URL, ids, timings) to stdout as JSON.\n\n\
+Exit status: 0 when the page is served; 254 (the AWS CLI's service error) otherwise, with\n\
+the error code InstanceImpaired (the guest reported a failure, see above), RequestTimeout\n\
+(no page within --timeout-secs) or IncorrectInstanceState (the instance stopped).")]
 /// The classic EC2 lab: a web server on a new instance, reachable on its public IP.
 pub struct Httpd {
     /// Remove everything the lab made (instance, security group, key pair, key file).

@@ -3,12 +3,14 @@
 
 pub mod console;
 pub mod disks;
+pub mod guest_status;
 pub mod network;
 pub mod process;
 pub mod record;
 pub mod state;
 pub mod supervisor;
 pub mod types;
+mod wait;
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ pub use record::MetadataOptions;
 use record::{Instance, OWNER_ID};
 use state::{Action, State};
 use supervisor::RunDir;
+pub use wait::{wait, Waiter};
 
 /// EC2's limit on user data, before base64.
 pub const MAX_USER_DATA: usize = 16 * 1024;
@@ -375,7 +378,12 @@ pub fn describe_instances(
         if !keep {
             continue;
         }
-        let v = describe_one(store, inst)?;
+        let mut v = describe_one(store, inst)?;
+        // Only a live guest has a current boot to judge (its console keeps earlier ones).
+        if matches!(inst.state, State::Pending | State::Running) {
+            let console = RunDir(store.instance_dir(&inst.instance_id)).console();
+            v["Ec2LabInfo"]["GuestStatus"] = guest_status::GuestStatus::read(&console).describe();
+        }
         match reservations
             .iter_mut()
             .find(|(r, _)| *r == inst.reservation_id)
@@ -472,7 +480,6 @@ pub fn terminate_instances(store: &mut Store, instance_ids: &[String]) -> Result
     Ok(json!({ "TerminatingInstances": out }))
 }
 
-/// The last 64 KiB of the console, as EC2 keeps.
 /// `modify-instance-metadata-options`: applies to the next metadata request at once.
 pub fn modify_metadata_options(
     store: &mut Store,
@@ -500,6 +507,7 @@ pub fn modify_metadata_options(
     Ok(json!({"InstanceId": id, "InstanceMetadataOptions": o.describe()}))
 }
 
+/// The last 64 KiB of the console, as EC2 keeps.
 pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
     check_instance_ids(&[id.to_string()])?;
     Instance::get(store.conn(), id)?;
@@ -510,91 +518,6 @@ pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
         "Timestamp": iso8601_now(),
         "Output": String::from_utf8_lossy(tail),
     }))
-}
-
-/// What `wait` waits for.
-#[derive(Clone, Copy, Debug)]
-pub enum Waiter {
-    Running,
-    Stopped,
-    Terminated,
-}
-
-impl Waiter {
-    fn name(self) -> &'static str {
-        match self {
-            Waiter::Running => "InstanceRunning",
-            Waiter::Stopped => "InstanceStopped",
-            Waiter::Terminated => "InstanceTerminated",
-        }
-    }
-    fn target(self) -> State {
-        match self {
-            Waiter::Running => State::Running,
-            Waiter::Stopped => State::Stopped,
-            Waiter::Terminated => State::Terminated,
-        }
-    }
-    /// States from which the target can no longer be reached without another call.
-    fn failure(self, s: State) -> bool {
-        match self {
-            Waiter::Running => {
-                matches!(s, State::ShuttingDown | State::Terminated | State::Stopping)
-            }
-            Waiter::Stopped => matches!(s, State::Pending | State::Terminated),
-            Waiter::Terminated => matches!(s, State::Pending | State::Stopping),
-        }
-    }
-}
-
-/// Polls until every instance is in the waiter's state; the error reads like the AWS
-/// CLI's waiter errors.
-pub fn wait(
-    store: &mut Store,
-    waiter: Waiter,
-    instance_ids: &[String],
-    timeout: Duration,
-) -> Result<(), Ec2Error> {
-    check_instance_ids(instance_ids)?;
-    let end = Instant::now() + timeout;
-    loop {
-        housekeeping(store)?;
-        let mut done = true;
-        for id in instance_ids {
-            let inst = Instance::get(store.conn(), id)?;
-            if inst.state == waiter.target() {
-                continue;
-            }
-            done = false;
-            if waiter.failure(inst.state) {
-                return Err(Ec2Error::new(
-                    "WaiterFailed",
-                    format!(
-                        "Waiter {} failed: Waiter encountered a terminal failure state: {id} is {}{}",
-                        waiter.name(),
-                        inst.state.name(),
-                        inst.state_reason
-                            .as_ref()
-                            .map(|(_, m)| format!(" ({m})"))
-                            .unwrap_or_default()
-                    ),
-                ));
-            }
-        }
-        if done {
-            return Ok(());
-        }
-        if Instant::now() >= end {
-            return Err(Ec2Error::new(
-                "WaiterFailed",
-                format!(
-                    "Waiter {} failed: Max attempts exceeded ({timeout:?})",
-                    waiter.name()
-                ),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// `create-image`: a crash-consistent copy of the instance's root disk becomes an AMI.
