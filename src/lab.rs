@@ -315,7 +315,7 @@ fn milestone(console: &str) -> Option<&str> {
     let boot = instances::console::current_boot(console);
     boot.lines().rev().map(str::trim).find(|l| {
         l.starts_with("ec2lab-agent:")
-            || l.contains("EC2LAB-GUEST-READY")
+            || instances::console::is_ready_line(l)
             || l.contains("Run /sbin/init")
     })
 }
@@ -364,9 +364,7 @@ fn wait_for_page(
                 return Ok((running_at, page));
             }
         }
-        let now = milestone(guest_status::current_boot(&console))
-            .unwrap_or("")
-            .to_string();
+        let now = milestone(&console).unwrap_or("").to_string();
         if (!now.is_empty() && now != last_said) || last_report.elapsed() > Duration::from_secs(15)
         {
             p.say(&format!(
@@ -494,11 +492,8 @@ mod tests {
 
     #[test]
     fn milestones_come_from_the_current_boot() {
-        let c = "Linux version 6.1\nec2lab-agent: user data exited with status 0\nLinux version 6.1\nRun /sbin/init as init process\n";
-        assert_eq!(
-            milestone(guest_status::current_boot(c)),
-            Some("Run /sbin/init as init process")
-        );
+        let c = "EC2LAB-BOOT 1 i-1 t\nLinux version 6.1\nec2lab-agent: user data exited with status 0\nEC2LAB-BOOT 2 i-1 t\nLinux version 6.1\nRun /sbin/init as init process\n";
+        assert_eq!(milestone(c), Some("Run /sbin/init as init process"));
     }
 
     #[test]

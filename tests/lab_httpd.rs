@@ -17,9 +17,23 @@ use std::time::{Duration, Instant};
 struct RealLab {
     lab: Lab,
     images: PathBuf,
+    /// Dropped after `lab`: one real-guest test at a time on this host.
+    _one: RealGuestLock,
 }
 
 impl RealLab {
+    /// A lab on the real guest images, once no other real-guest test runs; None where the
+    /// images are not built (the test skips).
+    fn new() -> Option<RealLab> {
+        real_guest_images()?;
+        let _one = real_guest_lock();
+        Some(RealLab {
+            lab: Lab::new(),
+            images: guest_images_dir(),
+            _one,
+        })
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.lab.cmd(args);
         c.env("EC2LAB_GUEST_IMAGES", &self.images)
@@ -92,13 +106,8 @@ const USER_DATA_RAN: &str = "ec2lab-agent: running user data";
 
 #[test]
 fn httpd_lab_end_to_end_on_real_vms() {
-    if real_guest_images().is_none() {
+    let Some(t) = RealLab::new() else {
         return;
-    }
-    let _one = real_guest_lock();
-    let t = RealLab {
-        lab: Lab::new(),
-        images: guest_images_dir(),
     };
 
     // The lab itself: key pair, group, instance, user data, page.
@@ -323,13 +332,8 @@ fn failure_line(console: &str) -> Option<&str> {
 /// shows the failure. One guest boot.
 #[test]
 fn failed_user_data_ends_the_lab_in_seconds() {
-    if real_guest_images().is_none() {
+    let Some(t) = RealLab::new() else {
         return;
-    }
-    let _one = real_guest_lock();
-    let t = RealLab {
-        lab: Lab::new(),
-        images: guest_images_dir(),
     };
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("fail.sh");

@@ -6,6 +6,8 @@
 //! must only look at the current boot, or a stopped-and-started instance looks ready
 //! before its new VMM even exists. So each boot begins with a line ec2lab writes itself,
 //! `EC2LAB-BOOT <n> <instance> <time>`, and [`current_boot`] is what follows the last one.
+//! It is the one notion of the current boot: [`ready`], the lab's progress lines and the
+//! guest's health (`guest_status`, describe-instances' `Ec2LabInfo.GuestStatus`) all read it.
 //!
 //! The line is written before anyone can be told the boot has begun: by start-instances
 //! before it records `pending`, and by the supervisor before it starts each VMM (the first
@@ -146,12 +148,20 @@ pub fn current_boot(console: &str) -> &str {
     &console[start..]
 }
 
+/// The image's ready marker (`EC2LAB-GUEST-READY`) as text.
+const READY_MARKER_STR: &str = match std::str::from_utf8(READY_MARKER) {
+    Ok(s) => s,
+    Err(_) => panic!("the ready marker is ASCII"),
+};
+
+/// Is this console line the image's ready marker?
+pub fn is_ready_line(line: &str) -> bool {
+    line.contains(READY_MARKER_STR)
+}
+
 /// Has the current boot printed the image's ready marker (`EC2LAB-GUEST-READY`)?
 pub fn ready(console: &str) -> bool {
-    let marker = String::from_utf8_lossy(READY_MARKER);
-    current_boot(console)
-        .lines()
-        .any(|l| l.contains(marker.as_ref()))
+    current_boot(console).lines().any(is_ready_line)
 }
 
 /// Connects to the serial console of a pending or running instance. Its VMM binds the

@@ -4,10 +4,13 @@
 //! The one reader of these facts: `lab httpd` stops waiting on them, `describe-instances`
 //! shows them as `Ec2LabInfo.GuestStatus`, in the spirit of EC2's instance status check.
 //!
-//! The console log keeps every boot of an instance (each VMM appends to it), and nothing
-//! but the kernel marks where a boot begins, so a boot starts at the last kernel banner
-//! (`Linux version …`, the first line every boot prints). A reboot's old lines thus count
-//! until the new kernel prints its banner, a moment after the VMM starts.
+//! The console log keeps every boot of an instance (each VMM appends to it); only the
+//! current boot counts, as [`current_boot`] (in `console`) finds it: from the last boot line
+//! ec2lab wrote (`EC2LAB-BOOT <n> …`, before the instance is `pending` again and before each
+//! VMM starts). An earlier boot's failures thus stop counting as soon as a new boot
+//! begins, not only once its kernel prints a banner; and a program printing `Linux
+//! version …` (`cat /proc/version`) does not hide what came before it. Text with no boot
+//! line (a tail that one long boot has filled, a log from before boot lines) is one boot.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -15,7 +18,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use crate::vmm::console::READY_MARKER;
+use super::console::{current_boot, is_ready_line};
 
 /// How the guest agent starts each of its console lines.
 const AGENT: &str = "ec2lab-agent: ";
@@ -89,7 +92,7 @@ impl GuestStatus {
                 if s.faults.len() < MAX_FAULT_LINES {
                     s.faults.push(line.trim_start().to_string());
                 }
-            } else if line.contains(READY_MARKER_STR) {
+            } else if is_ready_line(line) {
                 s.ready = true;
             }
         }
@@ -161,26 +164,6 @@ impl GuestStatus {
             "UserModeFaultCount": self.fault_count,
         })
     }
-}
-
-const READY_MARKER_STR: &str = match std::str::from_utf8(READY_MARKER) {
-    Ok(s) => s,
-    Err(_) => panic!("the ready marker is ASCII"),
-};
-
-/// The part of a console log that belongs to the current boot: from its last kernel
-/// banner on, or all of it when there is none (a boot whose banner is not out yet, or a
-/// kernel that prints none).
-pub fn current_boot(console: &str) -> &str {
-    let mut start = 0;
-    let mut pos = 0;
-    for line in console.split_inclusive('\n') {
-        if kernel_message(line).starts_with("Linux version ") {
-            start = pos;
-        }
-        pos += line.len();
-    }
-    &console[start..]
 }
 
 /// The kernel's message in a console line: what follows its printk timestamp
@@ -289,9 +272,10 @@ pub fn console_tail(path: &Path) -> String {
 mod tests {
     use super::*;
 
-    /// A real-looking first boot of the lab's instance, up to the agent starting the user
-    /// data; the cases below append how it ends.
+    /// A real-looking first boot of the lab's instance, from the boot line ec2lab writes up
+    /// to the agent starting the user data; the cases below append how it ends.
     const BOOT: &str = "\
+EC2LAB-BOOT 1 i-0f3a29c4d5e6b7a81 2026-11-28T10:00:00.000Z
 [    0.000000] Linux version 6.1.158-ec2lab (root@build) (gcc (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC
 [    0.000000] Command line: console=ttyS0 reboot=k panic=1 root=/dev/vda rw
 [   38.204117] Run /sbin/init as init process
@@ -429,12 +413,29 @@ ec2lab-agent: running user data
         assert_eq!(s.user_data, UserData::Running);
     }
 
-    #[test]
-    fn only_the_current_boot_counts() {
-        // Boot 1 failed (fault, status 139); the instance was rebooted; boot 2 is clean
-        // and its agent does not run the user data again.
+    /// Boot 1 failed (fault, status 139) and the instance was rebooted.
+    fn failed_boot_then_boot_2() -> String {
         let mut c = boot_then(&[GP_FAULT, "ec2lab-agent: user data exited with status 139"]);
         c.push_str("[  130.000000] reboot: Restarting system\n");
+        c.push_str("EC2LAB-BOOT 2 i-0f3a29c4d5e6b7a81 2026-11-28T10:02:10.000Z\n");
+        c
+    }
+
+    #[test]
+    fn a_new_boot_counts_from_its_boot_line() {
+        let boot_1 = boot_then(&[GP_FAULT, "ec2lab-agent: user data exited with status 139"]);
+        assert_eq!(GuestStatus::parse(&boot_1).status(), "impaired");
+        // Boot 2 has begun (start-instances or the supervisor wrote its line) but its VMM
+        // has printed nothing yet, not even a kernel banner: boot 1 no longer counts.
+        let s = GuestStatus::parse(&failed_boot_then_boot_2());
+        assert_eq!(s, GuestStatus::default(), "boot 1 counted for boot 2");
+        assert_eq!(s.status(), "initializing");
+    }
+
+    #[test]
+    fn only_the_current_boot_counts() {
+        // Boot 2 is clean and its agent does not run the user data again.
+        let mut c = failed_boot_then_boot_2();
         c.push_str("[    0.000000] Linux version 6.1.158-ec2lab (root@build) #1 SMP\n");
         c.push_str("[   37.900000] Run /sbin/init as init process\n");
         let s = GuestStatus::parse(&c);
@@ -452,6 +453,31 @@ ec2lab-agent: running user data
         // And a failure in the new boot does count.
         c.push_str(&format!("{SEGFAULT}\n"));
         assert_eq!(GuestStatus::parse(&c).fault_count, 1);
+    }
+
+    #[test]
+    fn a_kernel_banner_is_not_a_new_boot() {
+        // User data that prints /proc/version mid-boot; the fault before it still counts.
+        let s = GuestStatus::parse(&boot_then(&[
+            SEGFAULT,
+            "Linux version 6.1.158-ec2lab (root@build) #1 SMP PREEMPT_DYNAMIC",
+        ]));
+        assert_eq!(s.fault_count, 1, "{s:?}");
+        assert_eq!(s.user_data, UserData::Running);
+        assert!(s.ready);
+    }
+
+    #[test]
+    fn text_without_a_boot_line_is_one_boot() {
+        // A tail that one long boot has filled, or a log from before boot lines.
+        let body = &BOOT[BOOT.find('\n').unwrap() + 1..];
+        assert!(!body.contains("EC2LAB-BOOT"));
+        let s = GuestStatus::parse(&format!(
+            "{body}{GP_FAULT}\nec2lab-agent: user data exited with status 139\n"
+        ));
+        assert_eq!(s.user_data, UserData::Exited(139));
+        assert_eq!(s.fault_count, 1);
+        assert!(s.ready);
     }
 
     #[test]
