@@ -335,6 +335,11 @@ impl Supervisor {
             Ok(())
         })?;
         let _ = std::fs::remove_file(sock);
+        // Recorded as stopped or terminated: if it was its VPC's last running instance,
+        // the bridge goes down now (the sync in on_stopped still saw it stopping).
+        if !Instance::get(self.store.conn(), &id)?.state.has_vmm() {
+            crate::net::sync(&self.store)?;
+        }
         Ok(())
     }
 }
