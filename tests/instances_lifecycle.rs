@@ -479,6 +479,8 @@ fn images_register_copy_across_regions_and_deregister() {
     let lab = Lab::new();
     let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
     let id = lab.run(&ami, &[]).remove(0);
+    // Both regions run an instance at once: their default VPCs must not overlap.
+    lab.region_default_vpc("lab-2");
     let v = lab.ok(&[
         "--region",
         "lab-2",

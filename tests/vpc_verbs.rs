@@ -6,7 +6,7 @@ use common::*;
 
 #[test]
 fn a_default_vpc_subnet_and_group_exist_from_the_first_run() {
-    let lab = Lab::new();
+    let lab = Lab::with_aws_default_vpc();
     let vpcs = lab.ok(&["describe-vpcs"]);
     assert_eq!(vpcs["Vpcs"].as_array().unwrap().len(), 1);
     assert_eq!(vpcs["Vpcs"][0]["CidrBlock"], "172.31.0.0/16");
@@ -508,6 +508,9 @@ fn automatic_public_ips_change_at_stop_and_start() {
 #[test]
 fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     let lab = Lab::new();
+    // Addresses in the lab's own default VPC (p.0.0/16).
+    let p = lab.vpc_prefix();
+    let ip = |rest: &str| format!("{p}.{rest}");
     let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
     let vpc_of = |v: &serde_json::Value| v["VpcId"].as_str().unwrap().to_string();
     let default_vpc = vpc_of(&lab.ok(&["describe-vpcs"])["Vpcs"][0]);
@@ -525,8 +528,8 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
             .unwrap()
             .to_string()
     };
-    let s2 = subnet(&default_vpc, "172.31.16.0/24", "lab-1a");
-    let s_other_az = subnet(&default_vpc, "172.31.17.0/24", "lab-1b");
+    let s2 = subnet(&default_vpc, &ip("16.0/24"), "lab-1a");
+    let s_other_az = subnet(&default_vpc, &ip("17.0/24"), "lab-1b");
     let other_vpc = vpc_of(&lab.ok(&["create-vpc", "--cidr-block", "10.8.0.0/16"])["Vpc"]);
     let s_other_vpc = subnet(&other_vpc, "10.8.1.0/24", "lab-1a");
     let group = |name: &str, vpc: &str| {
@@ -546,6 +549,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     let sg = group("backend", &default_vpc);
     let sg_other = group("elsewhere", &other_vpc);
 
+    let (eni_ip, reserved_ip) = (ip("16.10"), ip("16.2"));
     let created = lab.ok(&[
         "create-network-interface",
         "--subnet-id",
@@ -555,13 +559,13 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         "--groups",
         &sg,
         "--private-ip-address",
-        "172.31.16.10",
+        &eni_ip,
     ])["NetworkInterface"]
         .clone();
     let eni = created["NetworkInterfaceId"].as_str().unwrap().to_string();
     assert_eq!(created["Status"], "available");
     assert_eq!(created["Description"], "backend leg");
-    assert_eq!(created["PrivateIpAddress"], "172.31.16.10");
+    assert_eq!(created["PrivateIpAddress"], eni_ip.as_str());
     assert_eq!(created["Groups"][0]["GroupName"], "backend");
     assert_eq!(created["AvailabilityZone"], "lab-1a");
     assert!(created.get("Attachment").is_none());
@@ -573,11 +577,11 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
     };
     let bad_creations: [(&[&str], &str); 7] = [
         (
-            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.10"],
+            &["--subnet-id", &s2, "--private-ip-address", &eni_ip],
             "InvalidIPAddress.InUse",
         ),
         (
-            &["--subnet-id", &s2, "--private-ip-address", "172.31.16.2"],
+            &["--subnet-id", &s2, "--private-ip-address", &reserved_ip],
             "InvalidParameterValue",
         ),
         (
@@ -735,7 +739,7 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         .unwrap();
     let ps = String::from_utf8_lossy(&ps.stdout);
     assert!(
-        ps.contains("ec2lab.eth1=172.31.16.10/255.255.255.0"),
+        ps.contains(&format!("ec2lab.eth1={eni_ip}/255.255.255.0")),
         "VMM command line: {ps}"
     );
     assert!(std::path::Path::new("/sys/class/net").join(&tap).exists());

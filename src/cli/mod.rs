@@ -222,6 +222,15 @@ pub fn run(cli: Cli) -> i32 {
         region: cli.region,
     };
     let op = operation(&cli.command);
+    // Host resources follow their state directory: those of deleted ones go first. Not in
+    // the VMM (it knows nothing of EC2) nor in supervisors (the commands that start them
+    // have just done it).
+    if !matches!(
+        cli.command,
+        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. }
+    ) {
+        crate::net::sweep_deleted_roots();
+    }
     let result = match cli.command {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),

@@ -166,14 +166,11 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     }
     supervisor::ensure_all(store)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of
-    // the nftables rules, the next command puts them back.
-    if Instance::all(store.conn())?
+    // the nftables rules, the next command puts them back; idle bridges go down.
+    let running = Instance::all(store.conn())?
         .iter()
-        .any(|i| i.state.has_vmm())
-    {
-        crate::net::sync(store)?;
-    }
-    Ok(())
+        .any(|i| i.state.has_vmm());
+    crate::net::follow_store(store, running)
 }
 
 /// One `Instances[]` element: the record, its disks and its network.
@@ -240,6 +237,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     }
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
+    crate::net::check_overlaps(store, &subnet.vpc_id)?;
     let public = req.associate_public_ip.unwrap_or(subnet.map_public_ip);
     let reservation_id = ids::new_id("r");
     let launch_time = iso8601_now();
@@ -453,6 +451,7 @@ pub fn start_instances(store: &mut Store, instance_ids: &[String]) -> Result<Val
                 Ec2Error::internal(format!("unknown type {}", inst.instance_type))
             })?;
             check_capacity(store, ty, 1)?;
+            network::check_overlaps(store, id)?;
         }
     }
     // Before `pending` is recorded: see console::begin_starts.

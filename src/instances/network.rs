@@ -109,13 +109,14 @@ pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error>
         return Ok(vec![]);
     }
     net::sync(store)?;
+    let owner = net::owner(store);
     let mut args = Vec::new();
     // The VMM puts the interfaces on the guest's bus in this order, so the guest kernel
     // names them eth0, eth1, … by device index.
     for (n, eni) in enis.iter().enumerate() {
         let subnet = Subnet::get(c, &eni.subnet_id)?;
         let vpc = Vpc::get(c, &eni.vpc_id)?;
-        host::ensure_tap(&eni.tap, &vpc.bridge)?;
+        host::ensure_tap(&eni.tap, &vpc.bridge, &owner.alias(&eni.eni_id))?;
         args.push("--net".into());
         args.push(format!("tap={},mac={}", eni.tap, eni.mac));
         args.push("--append".into());
@@ -140,6 +141,15 @@ pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error>
         });
     }
     Ok(args)
+}
+
+/// Before a stopped instance starts: none of its VPCs may overlap one with running
+/// instances elsewhere on the host (`net::conflict`).
+pub fn check_overlaps(store: &Store, instance_id: &str) -> Result<(), Ec2Error> {
+    for eni in Eni::attached_to(store.conn(), instance_id)? {
+        net::check_overlaps(store, &eni.vpc_id)?;
+    }
+    Ok(())
 }
 
 /// At terminate: interfaces made with the instance go, with their addresses and taps;

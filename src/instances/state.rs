@@ -143,6 +143,17 @@ mod tests {
     use State::*;
 
     #[test]
+    fn the_network_knows_which_states_have_a_vmm() {
+        for s in ALL {
+            assert_eq!(
+                s.has_vmm(),
+                crate::net::LIVE_STATES.contains(&s.name()),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
     fn codes_match_ec2() {
         let codes: Vec<u8> = ALL.iter().map(|s| s.code()).collect();
         assert_eq!(codes, [0, 16, 32, 48, 64, 80]);

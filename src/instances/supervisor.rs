@@ -348,6 +348,11 @@ impl Supervisor {
         let _ = std::fs::remove_file(sock);
         // Left behind only by a killed VMM; a client finds none rather than a dead one.
         let _ = std::fs::remove_file(self.run.console_sock());
+        // Recorded as stopped or terminated: if it was its VPC's last running instance,
+        // the bridge goes down now (the sync in on_stopped still saw it stopping).
+        if !Instance::get(self.store.conn(), &id)?.state.has_vmm() {
+            crate::net::sync(&self.store)?;
+        }
         Ok(())
     }
 }

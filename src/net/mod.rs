@@ -1,17 +1,22 @@
 //! Host networking for instances: VPCs (bridges), subnets, network interfaces (taps,
 //! addresses), security groups, and the nftables firewall that enforces them. The store
 //! is the truth; [`sync`] makes the host match it, so a restart of ec2lab (or of the
-//! host) restores every bridge and the whole firewall from SQLite.
+//! host) restores every bridge and the whole firewall from SQLite. Every host resource
+//! names its state root ([`owner`]), so those of deleted roots are removed; a VPC's bridge
+//! is up only while an instance of it runs, and overlapping VPCs never run at once
+//! ([`conflict`]).
 
 pub mod addresses;
+pub mod conflict;
 pub mod eni;
 pub mod firewall;
 pub mod groups;
 pub mod host;
+pub mod owner;
 pub mod vpc;
 
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 
 use crate::error::Ec2Error;
 use crate::store::Store;
@@ -136,20 +141,77 @@ pub fn ruleset(store: &Store) -> Result<Ruleset, Ec2Error> {
     })
 }
 
-/// Remembers the last script applied, so unchanged state costs no nft run. Under /run:
-/// after a host reboot (empty tables) it is gone too, and everything is applied again.
-fn applied_marker(store: &Store) -> PathBuf {
-    PathBuf::from("/run/ec2lab").join(format!(
-        "{}.nft",
-        store.root().display().to_string().replace('/', "_")
-    ))
-}
-
 /// The name of this state root's own nftables tables (`inet` and `bridge`): several state
 /// directories or regions on one host never touch each other's rules.
 fn table_name(store: &Store) -> String {
     let h = crate::ids::stable_hash(store.root().display().to_string().as_bytes());
     format!("{}_{:08x}", firewall::TABLE, h as u32)
+}
+
+/// This state root as its host resources name it.
+pub fn owner(store: &Store) -> owner::Owner {
+    owner::Owner {
+        table: table_name(store),
+        // Absolute: the sweep checks it from any working directory.
+        root: std::fs::canonicalize(store.root()).unwrap_or_else(|_| store.root().into()),
+    }
+}
+
+/// Deletes both tables named `table`; fine if they are absent.
+pub fn delete_tables_script(table: &str) -> String {
+    format!(
+        "table inet {table} {{}}\ndelete table inet {table}\ntable bridge {table} {{}}\ndelete table bridge {table}\n"
+    )
+}
+
+/// Instance states in which a VMM exists (`instances::state::State::has_vmm`, which a
+/// test there keeps equal): a VPC with an interface of such an instance is in use.
+pub const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "shutting-down"];
+
+/// The VPCs with an instance that runs (or is about to, or is shutting down).
+fn vpcs_in_use(c: &rusqlite::Connection) -> Result<HashSet<String>, Ec2Error> {
+    let sql = format!(
+        "SELECT DISTINCT e.vpc_id FROM enis e JOIN instances i ON i.instance_id = e.instance_id
+         WHERE i.state IN ({})",
+        LIVE_STATES.map(|s| format!("'{s}'")).join(",")
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Refuses to start an instance in `vpc_id` while another state root's VPC (or any
+/// other up interface) overlaps it; see [`conflict`].
+pub fn check_overlaps(store: &Store, vpc_id: &str) -> Result<(), Ec2Error> {
+    if !enabled() {
+        return Ok(());
+    }
+    conflict::check(store, vpc_id)
+}
+
+/// Removes the host resources of state roots that no longer exist and says so on
+/// stderr. Every command runs it first; it costs a few reads of /sys and /run when there
+/// is nothing to remove.
+pub fn sweep_deleted_roots() {
+    for line in owner::sweep().report() {
+        eprintln!("{line}");
+    }
+}
+
+/// The host's network after a command's housekeeping: in step with the store while any
+/// instance of this state root runs; otherwise only its bridges are made sure to be down
+/// (the last instance may have stopped with no supervisor there to do it).
+pub fn follow_store(store: &Store, running: bool) -> Result<(), Ec2Error> {
+    if running {
+        return sync(store);
+    }
+    if !enabled() {
+        return Ok(());
+    }
+    for v in Vpc::all(store.conn())? {
+        host::set_down(&v.bridge)?;
+    }
+    Ok(())
 }
 
 fn rename_tables(script: &str, table: &str) -> String {
@@ -190,43 +252,53 @@ pub fn teardown(store: &Store) -> Result<(), Ec2Error> {
         host::delete_link(&v.bridge);
     }
     let t = table_name(store);
-    let script = format!(
-        "table inet {t} {{}}\ndelete table inet {t}\ntable bridge {t} {{}}\ndelete table bridge {t}\n"
-    );
-    firewall::apply(&script).map_err(|e| Ec2Error::internal(e.to_string()))?;
-    let _ = std::fs::remove_file(applied_marker(store));
+    firewall::apply(&delete_tables_script(&t)).map_err(|e| Ec2Error::internal(e.to_string()))?;
+    owner::forget(&t);
     Ok(())
 }
 
-/// Makes the host match the store: bridges with router addresses, and the firewall in
-/// one atomic `nft -f` transaction (only when it changed).
+/// Makes the host match the store: bridges with router addresses (up only while an
+/// instance of their VPC runs), and the firewall in one atomic `nft -f` transaction (only
+/// when it changed). The owner record comes first, so nothing is made that the sweep of
+/// a deleted root could not find.
 pub fn sync(store: &Store) -> Result<(), Ec2Error> {
-    if !enabled() {
+    // A supervisor whose state directory was deleted under it must not plumb the host
+    // again: the next sweep would only have to remove it.
+    if !enabled() || !owner::alive(store.root()) {
         return Ok(());
     }
+    let me = owner(store);
+    me.record().map_err(|e| {
+        Ec2Error::internal(format!(
+            "cannot record this state directory's host network in {}: {e}; ec2lab needs root for host networking",
+            owner::RUN_DIR
+        ))
+    })?;
     let c = store.conn();
     let subnets = Subnet::all(c)?;
+    let in_use = vpcs_in_use(c)?;
     for v in Vpc::all(c)? {
         let gws: Vec<String> = subnets
             .iter()
             .filter(|s| s.vpc_id == v.vpc_id)
             .map(|s| format!("{}/{}", s.gateway(), s.cidr.prefix))
             .collect();
-        host::ensure_bridge(&v.bridge, &gws)?;
+        let up = in_use.contains(&v.vpc_id);
+        host::ensure_bridge(&v.bridge, &gws, &me.alias(&v.vpc_id), up)?;
     }
     let script = firewall::render(&ruleset(store)?)
         .map_err(|e| Ec2Error::internal(format!("the firewall rules cannot be built: {e}")))?;
-    let script = rename_tables(&script, &table_name(store));
-    let marker = applied_marker(store);
-    let table = table_name(store);
+    let script = rename_tables(&script, &me.table);
+    // Remembers the last script applied, so unchanged state costs no nft run. Under /run:
+    // after a host reboot (empty tables) it is gone too, and everything is applied again.
+    let marker = owner::applied_marker(&me.table);
     if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str())
-        && table_present(&table)
+        && table_present(&me.table)
     {
         return Ok(());
     }
     firewall::apply(&script)
         .map_err(|e| Ec2Error::internal(format!("the firewall could not be applied: {e}")))?;
-    let _ = std::fs::create_dir_all("/run/ec2lab");
     let _ = std::fs::write(&marker, &script);
     Ok(())
 }

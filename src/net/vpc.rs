@@ -14,6 +14,8 @@ use crate::store::Store;
 
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
 pub const DEFAULT_SUBNET_CIDR: &str = "172.31.0.0/20";
+/// Another CIDR for the default VPC of a new state root.
+pub const DEFAULT_VPC_ENV: &str = "EC2LAB_DEFAULT_VPC_CIDR";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vpc {
@@ -266,6 +268,23 @@ pub fn create_subnet(
     Ok(subnet)
 }
 
+/// The default VPC's CIDR and its default subnet's: 172.31.0.0/16 and its first /20, as
+/// on AWS, or those of [`DEFAULT_VPC_ENV`] (all of it when smaller than a /20). State
+/// directories whose instances run at the same time need VPCs that do not overlap (see
+/// `net::conflict`).
+fn default_cidrs(v: &str) -> Result<(String, String), Ec2Error> {
+    if v.is_empty() {
+        return Ok((DEFAULT_VPC_CIDR.into(), DEFAULT_SUBNET_CIDR.into()));
+    }
+    let cidr = parse_cidr(v, "InvalidVpc.Range")
+        .map_err(|e| Ec2Error::new(e.code, format!("{DEFAULT_VPC_ENV}: {}", e.message)))?;
+    let subnet = Ipv4Cidr {
+        addr: cidr.addr,
+        prefix: cidr.prefix.max(20),
+    };
+    Ok((cidr.to_string(), subnet.to_string()))
+}
+
 /// The default VPC and subnet, made on first use.
 pub fn ensure_default(store: &mut Store) -> Result<(), Ec2Error> {
     let az = format!("{}a", store.region());
@@ -276,8 +295,10 @@ pub fn ensure_default(store: &mut Store) -> Result<(), Ec2Error> {
             })
             .optional()?;
         if exists.is_none() {
-            let vpc = create_vpc(tx, DEFAULT_VPC_CIDR, true)?;
-            create_subnet(tx, &vpc.vpc_id, DEFAULT_SUBNET_CIDR, &az, true)?;
+            let (vpc_cidr, subnet_cidr) =
+                default_cidrs(&std::env::var(DEFAULT_VPC_ENV).unwrap_or_default())?;
+            let vpc = create_vpc(tx, &vpc_cidr, true)?;
+            create_subnet(tx, &vpc.vpc_id, &subnet_cidr, &az, true)?;
         }
         Ok(())
     })
@@ -312,4 +333,31 @@ pub fn delete_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     c.execute("DELETE FROM security_groups WHERE vpc_id = ?1", [id])?;
     c.execute("DELETE FROM vpcs WHERE vpc_id = ?1", [id])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_vpc_is_awss_unless_chosen() {
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            default_cidrs("").unwrap(),
+            pair(DEFAULT_VPC_CIDR, DEFAULT_SUBNET_CIDR)
+        );
+        assert_eq!(
+            default_cidrs("10.1.0.0/16").unwrap(),
+            pair("10.1.0.0/16", "10.1.0.0/20")
+        );
+        assert_eq!(
+            default_cidrs("10.1.2.0/24").unwrap(),
+            pair("10.1.2.0/24", "10.1.2.0/24")
+        );
+        let e = default_cidrs("10.1.2.3/16").unwrap_err();
+        assert!(
+            e.code == "InvalidVpc.Range" && e.message.starts_with(DEFAULT_VPC_ENV),
+            "{e}"
+        );
+    }
 }

@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod vpcs;
+pub use vpcs::*;
+
 /// Where tiny guests are loaded (the VMM loads kernels at or above 1 MiB).
 pub const LOAD_ADDR: u64 = 0x10_0000;
 
@@ -480,6 +483,8 @@ pub fn tiny_root_disk(path: &Path) {
 /// A private ec2lab "cloud": its own state directory, cleaned up (instances killed) on drop.
 pub struct Lab {
     pub dir: tempfile::TempDir,
+    /// Its default VPC's CIDR (EC2LAB_DEFAULT_VPC_CIDR; empty: AWS's 172.31.0.0/16).
+    pub default_vpc: String,
 }
 
 pub struct Ec2Out {
@@ -493,6 +498,7 @@ impl Lab {
     pub fn new() -> Self {
         Lab {
             dir: tempfile::tempdir().unwrap(),
+            default_vpc: next_default_vpc(),
         }
     }
 
@@ -507,6 +513,7 @@ impl Lab {
             .env_remove("EC2LAB_OUTPUT")
             // Tiny guests ignore Ctrl-Alt-Del: stop them hard after a second.
             .env("EC2LAB_STOP_TIMEOUT_SECS", "1")
+            .env("EC2LAB_DEFAULT_VPC_CIDR", &self.default_vpc)
             // No quick-start AMI: tests register what they launch.
             .env(
                 "EC2LAB_GUEST_IMAGES",
