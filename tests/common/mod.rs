@@ -667,23 +667,30 @@ pub fn real_guest_images() -> Option<(PathBuf, PathBuf)> {
     None
 }
 
-/// Held while a test runs real Linux guests with the host network: one such test at a
-/// time on this host, across test binaries and checkouts (each busy guest takes a whole
-/// core here, and every lab's default VPC uses 172.31.0.0/16). An flock on a file in
-/// /run, released when the guard drops (or the process dies).
-pub struct RealGuestLock(#[allow(dead_code)] std::fs::File);
-
-pub fn real_guest_lock() -> RealGuestLock {
+/// `path` (made if missing), opened to read and write, once this process holds an
+/// exclusive flock on it: until the file is closed (or the process dies). Blocks until then.
+pub fn locked_file(path: &str) -> std::fs::File {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
-        .open("/run/ec2lab-real-guest-tests.lock")
-        .expect("open the real-guest test lock in /run");
-    // SAFETY: flock on a file descriptor we own; blocks until the lock is ours.
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    // SAFETY: flock on a file descriptor we own; released when it is closed.
     let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
-    RealGuestLock(f)
+    assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
+    f
+}
+
+/// Held while a test runs real Linux guests with the host network: one such test at a
+/// time on this host, across test binaries and checkouts (each busy guest takes a whole
+/// core here). An flock on a file in /run, released when the guard drops (or the process
+/// dies).
+pub struct RealGuestLock(#[allow(dead_code)] std::fs::File);
+
+pub fn real_guest_lock() -> RealGuestLock {
+    RealGuestLock(locked_file("/run/ec2lab-real-guest-tests.lock"))
 }
 
 /// A shell on an instance's serial console, driven line by line.

@@ -1,23 +1,14 @@
 //! Each test lab's default VPC: ec2lab refuses to run instances in a VPC that overlaps
 //! one with running instances of another state directory, and labs run at the same time.
 
-use super::{run_with_timeout, stderr, Lab};
+use super::{locked_file, run_with_timeout, stderr, Lab};
 
 /// A default VPC of its own for each lab: 10.130.0.0/16 to 10.209.0.0/16 in turn, counted
 /// host-wide in /run under a lock. Labs run at the same time, and ec2lab refuses to run
 /// instances in a VPC that overlaps one with running instances of another state directory.
 pub fn next_default_vpc() -> String {
     use std::io::{Read, Seek, Write};
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open("/run/ec2lab-test-default-vpcs")
-        .expect("open the test labs' VPC counter in /run");
-    // SAFETY: flock on a file descriptor we own; released when it is closed below.
-    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) };
-    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    let mut f = locked_file("/run/ec2lab-test-default-vpcs");
     let mut s = String::new();
     f.read_to_string(&mut s).unwrap();
     let n: u32 = s.trim().parse().unwrap_or(0);
