@@ -315,6 +315,15 @@ build_agent() {
     echo "$bin"
 }
 
+# Builds guest-images/stress/ec2lab-stress.c (static glibc, the guest self-check); prints
+# its path. Seconds: one gcc run.
+build_stress() {
+    local bin="$CACHE_DIR/ec2lab-stress.$$"
+    gcc -O2 -Wall -Wextra -Werror -static -pthread -o "$bin" "$HERE/stress/ec2lab-stress.c" >&2 \
+        || die "gcc of $HERE/stress/ec2lab-stress.c failed"
+    echo "$bin"
+}
+
 # Copies dropbear and the shared libraries it loads (found with ldd, from the host's
 # installed Debian packages) into the tree $1.
 install_dropbear() {
@@ -340,7 +349,7 @@ install_dropbear() {
 }
 
 build_rootfs() {
-    local root applet img agent
+    local root applet img agent stress
     log "rootfs: building the guest agent (cargo, static, $AGENT_TARGET)"
     agent=$(build_agent)
     info "$agent ($(du -h --apparent-size "$agent" | cut -f1))"
@@ -377,6 +386,10 @@ build_rootfs() {
     install -m 0755 "$agent" "$root/usr/sbin/ec2lab-agent"
     # The same program is sudo when started as "sudo" (setuid root: only ever sudo).
     install -m 4755 "$agent" "$root/usr/bin/sudo"
+    log "rootfs: ec2lab-stress (the guest self-check, run with ec2lab.stress=SECONDS)"
+    stress=$(build_stress)
+    install -m 0755 "$stress" "$root/usr/sbin/ec2lab-stress"
+    rm -f "$stress"
     if [[ -n $OVERLAY ]]; then
         log "rootfs: applying overlay $OVERLAY"
         cp -a --remove-destination "$OVERLAY/." "$root/"

@@ -300,8 +300,9 @@ fn security_groups_vpcs_and_interfaces_on_real_guests() {
             peer,
         ]);
     };
-    // A VPC of this test's own: every lab's default VPC is 172.31.0.0/16, and the host has
-    // one routing table, so another lab's default VPC bridge would take the traffic.
+    // A VPC of this test's own, outside the range tests/common/vpcs.rs hands out for the
+    // labs' default VPCs: the host has one routing table, and ec2lab refuses to run
+    // instances in a CIDR that another state directory's running VPC already holds.
     let vpc = s(&ec2(&["create-vpc", "--cidr-block", "10.213.0.0/16"])["Vpc"]["VpcId"]);
     let subnet_of = |vpc: &str, cidr: &str| {
         s(&ec2(&[

@@ -18,6 +18,9 @@ echo "== guest agent: unit tests, and the agent on this host against a fake meta
 cargo test --manifest-path "$agent"
 guest-images/agent/tests/host-test.sh
 
+echo "== guest self-check (ec2lab-stress) on this host; in a real guest it runs in boot_linux"
+guest-images/stress/selftest.sh
+
 echo "== aarch64: check and unit tests (qemu-user)"
 cargo check --target aarch64-unknown-linux-gnu
 cargo test --target aarch64-unknown-linux-gnu --lib -- vmm::arch::aarch64
