@@ -122,7 +122,10 @@ fn describe_shows_the_current_boots_failures_only() {
         "{console}"
     );
 
-    // A reboot is a new boot too, marked by the supervisor before its VMM starts.
+    // A reboot is a new boot too, marked by the supervisor before its VMM starts. The
+    // console can say ready before the supervisor has recorded `running`, and EC2 refuses
+    // to reboot a pending instance: wait for the state first.
+    lab.wait("instance-running", &id);
     lab.ok(&["reboot-instances", "--instance-ids", &id]);
     let end = Instant::now() + Duration::from_secs(60);
     loop {
