@@ -27,10 +27,7 @@ struct Clash {
 
 /// Refuses when an up interface that is not one of this state root's bridges has an
 /// address in `vpc_id`'s CIDR: another state root's VPC with running instances, a bridge
-/// an older ec2lab left up with a port, or a network of the host itself. An interface
-/// without carrier (IFF_RUNNING clear, e.g. a bridge with no port, as older ec2lab builds
-/// left them) does not count: ec2lab sets `ignore_routes_with_linkdown`, so its routes are
-/// never chosen.
+/// an older ec2lab left up, or a network of the host itself.
 pub fn check(store: &Store, vpc_id: &str) -> Result<(), Ec2Error> {
     let c = store.conn();
     let vpc = Vpc::get(c, vpc_id)?;
@@ -41,8 +38,7 @@ pub fn check(store: &Store, vpc_id: &str) -> Result<(), Ec2Error> {
         ))
     })?;
     for a in addrs {
-        let live = InterfaceFlags::IFF_UP | InterfaceFlags::IFF_RUNNING;
-        if own.contains(&a.interface_name) || !a.flags.contains(live) {
+        if own.contains(&a.interface_name) || !a.flags.contains(InterfaceFlags::IFF_UP) {
             continue;
         }
         let v4 = |s: Option<&nix::sys::socket::SockaddrStorage>| {

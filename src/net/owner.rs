@@ -139,48 +139,6 @@ struct Dead {
     bridges: Vec<String>,
 }
 
-/// A link named exactly as ec2lab names them (`ec2br` or `ec2t` and 10 hex digits) but
-/// without an owner record was made by an ec2lab from before owner records.
-fn legacy_name(link: &str) -> bool {
-    let tail = link
-        .strip_prefix("ec2br")
-        .or_else(|| link.strip_prefix("ec2t"));
-    tail.is_some_and(|t| t.len() == 10 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// The ports of a bridge (none for a link that is not one).
-fn bridge_ports(bridge: &str) -> Vec<String> {
-    std::fs::read_dir(format!("/sys/class/net/{bridge}/brif"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
-/// An older ec2lab's links that nothing uses: its taps that no process holds, and its
-/// bridges whose ports are all such taps. A port-less bridge that never had a port has
-/// carrier, so it would take the route of its CIDR (every default VPC is 172.31.0.0/16)
-/// from the VPC that runs instances, as issue 10's lab saw. An older ec2lab that still
-/// wants one makes it again.
-fn legacy_unused(links: &[String]) -> Vec<String> {
-    let legacy: Vec<&String> = links
-        .iter()
-        .filter(|l| legacy_name(l) && of_link(l).is_none())
-        .collect();
-    let taps: Vec<String> = legacy
-        .iter()
-        .filter(|l| l.starts_with("ec2t") && !host::in_use(l))
-        .map(|l| l.to_string())
-        .collect();
-    let bridges = legacy
-        .iter()
-        .filter(|l| l.starts_with("ec2br") && bridge_ports(l).iter().all(|p| taps.contains(p)));
-    let mut out: Vec<String> = taps.clone();
-    out.extend(bridges.map(|b| b.to_string()));
-    out
-}
-
 /// What [`sweep`] did.
 #[derive(Default, Debug)]
 pub struct Swept {
@@ -188,8 +146,6 @@ pub struct Swept {
     pub removed: Vec<(PathBuf, Vec<String>)>,
     /// Roots gone whose VMM still holds a tap (its guest runs on): left for now.
     pub busy: Vec<(PathBuf, String)>,
-    /// Unused links of an ec2lab from before owner records, removed.
-    pub legacy: Vec<String>,
     pub failures: Vec<String>,
 }
 
@@ -206,12 +162,6 @@ impl Swept {
             lines.push(format!(
                 "ec2lab: removed the host network of state directories that no longer exist: {}",
                 roots.join("; ")
-            ));
-        }
-        if !self.legacy.is_empty() {
-            lines.push(format!(
-                "ec2lab: removed unused bridges and taps that an older ec2lab left on the host: {}",
-                self.legacy.join(", ")
             ));
         }
         for (root, tap) in &self.busy {
@@ -231,17 +181,15 @@ impl Swept {
 }
 
 /// Removes the bridges, taps and nftables tables of every state root that no longer
-/// exists, on the whole host, and the unused links of an ec2lab from before owner records.
-/// Other links without an owner record are not ec2lab's and are left alone.
+/// exists, on the whole host. Links without an owner record are not ec2lab's (or an older
+/// ec2lab's) and are left alone.
 pub fn sweep() -> Swept {
     let registry = registered();
     let mut dead: BTreeMap<PathBuf, Dead> = BTreeMap::new();
     let mut known: HashMap<PathBuf, bool> = HashMap::new();
     let mut is_dead = |root: &Path| !*known.entry(root.into()).or_insert_with(|| alive(root));
     // Bridges are ec2br…, taps ec2t….
-    let links = host::links_named("ec2");
-    let legacy = legacy_unused(&links);
-    for link in links {
+    for link in host::links_named("ec2") {
         let Some(o) = of_link(&link) else { continue };
         let Some(root) = o.root.or_else(|| registry.get(&o.table).cloned()) else {
             continue;
@@ -270,24 +218,16 @@ pub fn sweep() -> Swept {
         }
         None => true,
     });
-    if dead.is_empty() && legacy.is_empty() {
+    if dead.is_empty() {
         return out;
     }
     // One `ip` and one `nft` run for all of them: each run costs tens of ms here.
     let links: Vec<String> = dead
         .values()
         .flat_map(|d| d.taps.iter().chain(&d.bridges).cloned())
-        .chain(legacy.iter().cloned())
         .collect();
     if let Err(e) = host::delete_links(&links) {
         out.failures.push(e.message);
-    }
-    out.legacy = legacy
-        .into_iter()
-        .filter(|l| !host::link_exists(l))
-        .collect();
-    if dead.is_empty() {
-        return out;
     }
     let tables: Vec<&String> = dead.values().flat_map(|d| &d.tables).collect();
     let script: String = tables
@@ -355,20 +295,6 @@ mod tests {
         assert_eq!(parse_alias(&a).unwrap().root, None);
         for other in ["", "docker bridge", "ec2lab", "ec2lab other vpc-1 /x"] {
             assert_eq!(parse_alias(other), None, "{other:?}");
-        }
-    }
-
-    #[test]
-    fn only_names_ec2lab_makes_count_as_an_older_ec2labs() {
-        assert!(legacy_name("ec2brcf1dd7d3f9") && legacy_name("ec2tc66ebe88c1"));
-        for other in [
-            "ec2br-one",
-            "ec2t12345",
-            "ec2brcf1dd7d3f",
-            "ec2lnb1t",
-            "ec2brcf1dd7d3fz",
-        ] {
-            assert!(!legacy_name(other), "{other}");
         }
     }
 
