@@ -3,6 +3,7 @@
 //! knows nothing of EC2.
 
 pub mod cli;
+pub mod ec2;
 pub mod error;
 pub mod fsutil;
 pub mod ids;

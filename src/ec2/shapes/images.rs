@@ -1,0 +1,1 @@
+//! AMIs: RegisterImage, DescribeImages, CreateImage, CopyImage, DeregisterImage.

@@ -1,0 +1,1 @@
+//! Instances: RunInstances, DescribeInstances, the lifecycle verbs, console output, metadata options.

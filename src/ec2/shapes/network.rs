@@ -1,0 +1,1 @@
+//! VPCs, subnets, security groups, network interfaces and Elastic IPs.
