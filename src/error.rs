@@ -1,23 +1,45 @@
 //! EC2-style errors: a code users and scripts match on (`InvalidInstanceID.NotFound`),
 //! and a message that says what to do. Printed the way the AWS CLI prints them.
+//!
+//! Error messages in this crate do not repeat their `#[source]`: whatever turns an error
+//! into text for a user walks the chain with [`chain`].
 
 use std::borrow::Cow;
-
-use thiserror::Error;
+use std::error::Error;
 
 use crate::store::StoreError;
 
 /// The AWS CLI's exit code for an error the service returned.
 pub const EXIT_SERVICE_ERROR: i32 = 254;
 
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+/// An error in EC2's terms, the way the service returns it: a code and a message.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[error("{code}: {message}")]
 pub struct Ec2Error {
+    /// The code scripts match on, e.g. `InvalidInstanceID.NotFound`.
     pub code: Cow<'static, str>,
+    /// What went wrong and what to do, for a person.
     pub message: String,
 }
 
+/// An error followed by each of its causes, `": "`-separated, on one line: how an error
+/// becomes text for a user. A cause whose text the message already holds is not repeated.
+pub fn chain(err: &dyn Error) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = s.source();
+    }
+    msg
+}
+
 impl Ec2Error {
+    /// An error with any code; prefer the named constructors below where one fits.
     pub fn new(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         Ec2Error {
             code: code.into(),
@@ -25,10 +47,12 @@ impl Ec2Error {
         }
     }
 
+    /// `InvalidParameterValue`: a parameter has a value the action cannot take.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
         Self::new("InvalidParameterValue", message)
     }
 
+    /// `MissingParameter`: a required parameter (`name`) was not given.
     pub fn missing_parameter(name: &str) -> Self {
         Self::new(
             "MissingParameter",
@@ -47,6 +71,7 @@ impl Ec2Error {
         ))
     }
 
+    /// `InvalidInstanceID.NotFound`.
     pub fn instance_not_found(id: &str) -> Self {
         Self::new(
             "InvalidInstanceID.NotFound",
@@ -54,6 +79,7 @@ impl Ec2Error {
         )
     }
 
+    /// `InvalidAMIID.NotFound`.
     pub fn image_not_found(id: &str) -> Self {
         Self::new(
             "InvalidAMIID.NotFound",
@@ -61,6 +87,7 @@ impl Ec2Error {
         )
     }
 
+    /// `IncorrectInstanceState`: instance `id` is `state`, and cannot be `wanted` from there.
     pub fn incorrect_state(id: &str, state: &str, wanted: &str) -> Self {
         Self::new(
             "IncorrectInstanceState",
@@ -68,6 +95,7 @@ impl Ec2Error {
         )
     }
 
+    /// `InternalError`: ec2lab or the host failed, not the request.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new("InternalError", message)
     }
@@ -83,7 +111,7 @@ impl Ec2Error {
 
 impl From<StoreError> for Ec2Error {
     fn from(e: StoreError) -> Self {
-        Ec2Error::internal(e.to_string())
+        Ec2Error::internal(chain(&e))
     }
 }
 
@@ -110,5 +138,27 @@ mod tests {
             e.cli_message("StopInstances"),
             "An error occurred (InvalidInstanceID.NotFound) when calling the StopInstances operation: The instance ID 'i-0123456789abcdef0' does not exist"
         );
+    }
+
+    #[test]
+    fn chains_name_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open the disk")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("no such file"));
+        assert_eq!(chain(&e), "cannot open the disk: no such file");
+        // A message that still quotes its source does not get it twice.
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open the disk: {0}")]
+        struct Quoting(#[source] std::io::Error);
+        let e = Quoting(std::io::Error::other("no such file"));
+        assert_eq!(chain(&e), "cannot open the disk: no such file");
+    }
+
+    #[test]
+    fn store_errors_keep_their_cause() {
+        let e = Ec2Error::from(StoreError::Sql(rusqlite::Error::InvalidQuery));
+        assert!(e.message.starts_with("The state database failed: "), "{e}");
+        assert!(e.message.len() > "The state database failed: ".len(), "{e}");
     }
 }

@@ -2,9 +2,11 @@
 //! image with 60 MiB of data copies 60 MiB), links for immutable files, atomic writes.
 
 use std::fs::{File, OpenOptions};
-use std::io;
-use std::os::fd::AsRawFd;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::unistd::{lseek, Whence};
 
 /// Copies `src` to `dst` keeping holes: only the data extents are read and written.
 /// `dst` is written under a temporary name and renamed, so it is whole or absent.
@@ -29,39 +31,20 @@ fn sparse_copy_to(src: &Path, dst: &Path) -> io::Result<u64> {
         .truncate(true)
         .open(dst)?;
     output.set_len(len)?;
-    let (ifd, ofd) = (input.as_raw_fd(), output.as_raw_fd());
     let mut copied = 0u64;
     let mut pos: i64 = 0;
     while (pos as u64) < len {
-        // SAFETY: lseek on a descriptor we own; no memory is touched.
-        let data = unsafe { libc::lseek(ifd, pos, libc::SEEK_DATA) };
-        if data < 0 {
-            let e = io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ENXIO) {
-                break; // only a hole remains
-            }
-            return Err(e);
-        }
-        // SAFETY: as above.
-        let hole = unsafe { libc::lseek(ifd, data, libc::SEEK_HOLE) };
-        if hole < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let mut off_in = data;
-        let mut off_out = data;
-        while off_in < hole {
-            let want = (hole - off_in) as usize;
-            // SAFETY: copy_file_range between two descriptors we own, with offsets in
-            // local variables it updates; no user memory is involved.
-            let n = unsafe { libc::copy_file_range(ifd, &mut off_in, ofd, &mut off_out, want, 0) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if n == 0 {
-                break;
-            }
-            copied += n as u64;
-        }
+        let data = match lseek(&input, pos, Whence::SeekData) {
+            Ok(data) => data,
+            Err(Errno::ENXIO) => break, // only a hole remains
+            Err(e) => return Err(e.into()),
+        };
+        let hole = lseek(&input, data, Whence::SeekHole)?;
+        // std copies one file into another with copy_file_range, inside the kernel.
+        let (mut from, mut to) = (&input, &output);
+        from.seek(SeekFrom::Start(data as u64))?;
+        to.seek(SeekFrom::Start(data as u64))?;
+        copied += io::copy(&mut from.take((hole - data) as u64), &mut to)?;
         pos = hole;
     }
     output.sync_all()?;

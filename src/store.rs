@@ -24,19 +24,19 @@ pub const DEFAULT_REGION: &str = "lab-1";
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("Cannot create the state directory {path}: {source}. Pick another with --state-dir or EC2LAB_STATE_DIR")]
+    #[error("Cannot create the state directory {path} (pick another with --state-dir or EC2LAB_STATE_DIR)")]
     CreateDir {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("The state database {path} cannot be used: {source}")]
+    #[error("The state database {path} cannot be used")]
     Open {
         path: String,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("The state database failed: {0}")]
+    #[error("The state database failed")]
     Sql(#[from] rusqlite::Error),
     #[error("The state database {path} was written by a newer ec2lab (schema {found}, this one knows {known}); upgrade ec2lab")]
     NewerSchema {

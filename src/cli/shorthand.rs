@@ -34,7 +34,7 @@ pub enum ShorthandError {
     #[error("Invalid JSON: {message}\nJSON received: {input}")]
     InvalidJson { input: String, message: String },
     /// A `file://` or `fileb://` reference could not be read.
-    #[error("Unable to load paramfile {uri}: {source}")]
+    #[error("Unable to load paramfile {uri}")]
     ParamFile {
         uri: String,
         #[source]
@@ -44,7 +44,7 @@ pub enum ShorthandError {
     #[error("Unable to load paramfile {uri}, text contents could not be decoded. If this is a binary file, please use the fileb:// prefix instead of the file:// prefix.")]
     NotUtf8 { uri: String },
     /// Any of the above, attributed to a command-line parameter.
-    #[error("Error parsing parameter '{name}': {inner}")]
+    #[error("Error parsing parameter '{name}'")]
     Param {
         name: String,
         #[source]
@@ -738,8 +738,9 @@ mod tests {
             "Expected: ',', received: ']' for input:\nName=x]\n      ^"
         );
         let e = e.with_param("--filters");
+        // As printed: the parameter, then the error (its source).
         assert_eq!(
-            e.to_string(),
+            crate::error::chain(&e),
             "Error parsing parameter '--filters': Expected: ',', received: ']' for input:\nName=x]\n      ^"
         );
         assert_eq!(e.position(), Some(6));
@@ -808,16 +809,14 @@ mod tests {
             parse_param("--filters", "Name=x").unwrap(),
             json!({"Name": "x"})
         );
-        let msg = parse_param("filters", "Name").unwrap_err().to_string();
+        let msg = crate::error::chain(&parse_param("filters", "Name").unwrap_err());
         assert!(
             msg.starts_with("Error parsing parameter '--filters': Expected: '='"),
             "{msg}"
         );
         // Re-attributing replaces the name rather than nesting prefixes.
         let e = parse_param("--a", "x").unwrap_err().with_param("--b");
-        assert!(e
-            .to_string()
-            .starts_with("Error parsing parameter '--b': Expected"));
+        assert!(crate::error::chain(&e).starts_with("Error parsing parameter '--b': Expected"));
         assert!(std::error::Error::source(&e).is_some());
     }
 
@@ -930,7 +929,7 @@ mod tests {
                 .display()
         );
         let e = load_param(&uri).unwrap_err();
-        let msg = e.with_param("--user-data").to_string();
+        let msg = crate::error::chain(&e.with_param("--user-data"));
         assert!(
             msg.starts_with(&format!(
                 "Error parsing parameter '--user-data': Unable to load paramfile {uri}: "

@@ -16,11 +16,12 @@ use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use nix::errno::Errno;
+use nix::unistd::{lseek, Whence};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -48,7 +49,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Error)]
 pub enum ChunkError {
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -689,31 +690,21 @@ fn chunk_path_into(path: &mut PathBuf, chunks_dir: &Path, hash: &ChunkHash) {
 
 /// The next data extent at or after `pos`, clamped to `size`, or `None` if only holes remain.
 fn next_data(file: &File, pos: u64, size: u64) -> io::Result<Option<(u64, u64)>> {
-    let fd = file.as_raw_fd();
-    // Linux limits file offsets to i64::MAX, so these conversions are lossless.
-    let at = pos as libc::off_t;
-    // SAFETY: lseek takes no pointers; it only moves the offset of a descriptor `file` owns
-    // for the duration of the call, and nothing here reads through that offset (reads use pread).
-    let data = unsafe { libc::lseek(fd, at, libc::SEEK_DATA) };
-    if data < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::ENXIO) => Ok(None),
-            // The filesystem can't report holes: treat the rest as data (zeros are still skipped).
-            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => Ok(Some((pos, size))),
-            _ => Err(e),
-        };
-    }
-    let data = data as u64;
+    // Linux limits file offsets to i64::MAX, so these conversions are lossless. The seeks
+    // move `file`'s offset, which nothing here reads through (reads use pread).
+    let data = match lseek(file, pos as libc::off_t, Whence::SeekData) {
+        Ok(data) => data as u64,
+        Err(Errno::ENXIO) => return Ok(None),
+        // The filesystem can't report holes: treat the rest as data (zeros are still skipped).
+        Err(Errno::EINVAL | Errno::EOPNOTSUPP) => return Ok(Some((pos, size))),
+        Err(e) => return Err(e.into()),
+    };
     if data >= size {
         return Ok(None);
     }
-    // SAFETY: same as the SEEK_DATA call: no pointers, only this descriptor's offset moves.
-    let hole = unsafe { libc::lseek(fd, data as libc::off_t, libc::SEEK_HOLE) };
-    let hole = if hole <= data as libc::off_t {
-        size
-    } else {
-        (hole as u64).min(size)
+    let hole = match lseek(file, data as libc::off_t, Whence::SeekHole) {
+        Ok(hole) if hole as u64 > data => (hole as u64).min(size),
+        _ => size,
     };
     Ok(Some((data, hole)))
 }

@@ -91,15 +91,15 @@ impl Response {
 
 #[derive(Debug, Error)]
 pub enum ApiError {
-    #[error("Cannot connect to the VMM control socket {path}: {source}. Is the VMM running?")]
+    #[error("Cannot connect to the VMM control socket {path} (is the VMM running?)")]
     Connect {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("The VMM control socket failed mid-request: {0}")]
+    #[error("The VMM control socket failed mid-request")]
     Io(#[from] std::io::Error),
-    #[error("The VMM answered something that is not a response: {0}")]
+    #[error("The VMM answered something that is not a response")]
     BadResponse(#[from] serde_json::Error),
 }
 

@@ -52,7 +52,7 @@ pub struct Controller {
     nets: NetDevices,
     /// Each network device's tap fd, in `nets` order, to tell events apart.
     net_fds: Vec<std::os::fd::RawFd>,
-    vcpu_threads: Vec<libc::pthread_t>,
+    vcpu_threads: Vec<std::thread::JoinHandle<()>>,
     /// The parts of the status that do not change.
     pub status: Status,
     deadline: TimerFd,
@@ -69,7 +69,7 @@ impl Controller {
         listener: Option<UnixListener>,
         console_listener: Option<UnixListener>,
         forward_stdin: bool,
-        vcpu_threads: Vec<libc::pthread_t>,
+        vcpu_threads: Vec<std::thread::JoinHandle<()>>,
         status: Status,
     ) -> std::io::Result<Self> {
         Ok(Self {
@@ -233,7 +233,7 @@ impl Controller {
         serial: Option<&str>,
         replace: bool,
     ) -> Result<(), String> {
-        let disk = DiskFile::open(path, read_only).map_err(|e| e.to_string())?;
+        let disk = DiskFile::open(path, read_only).map_err(|e| crate::error::chain(&e))?;
         self.with_slot(slot, |dev| {
             dev.update_config(|b| {
                 if b.has_media() && !replace {

@@ -33,15 +33,15 @@ use super::arch::x86_64 as arch;
 pub enum VmmError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("Cannot open /dev/kvm: {0}. Is KVM enabled on this host, and are you root or in the 'kvm' group?")]
+    #[error("Cannot open /dev/kvm (is KVM enabled on this host, and are you root or in the 'kvm' group?)")]
     OpenKvm(#[source] kvm_ioctls::Error),
-    #[error("KVM refused {what}: {source}")]
+    #[error("KVM refused {what}")]
     Kvm {
         what: &'static str,
         #[source]
         source: kvm_ioctls::Error,
     },
-    #[error("Cannot allocate {mib} MiB of guest memory: {source}. Ask for less with --mem-mib")]
+    #[error("Cannot allocate {mib} MiB of guest memory (ask for less with --mem-mib)")]
     Memory {
         mib: u64,
         #[source]
@@ -54,46 +54,44 @@ pub enum VmmError {
     #[error(transparent)]
     Arch(#[from] arch::Error),
     #[cfg(target_arch = "aarch64")]
-    #[error("Cannot read the {what} {path}: {source}. Check the --{what} path")]
+    #[error("Cannot read the {what} {path} (check the --{what} path)")]
     BootFile {
         what: &'static str,
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("Cannot open the serial output file {path}: {source}")]
+    #[error("Cannot open the serial output file {path}")]
     SerialOut {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("Cannot create an event fd: {0}")]
+    #[error("Cannot create an event fd")]
     EventFd(#[source] std::io::Error),
-    #[error("Device layout error: {0}")]
+    #[error("Device layout error")]
     Bus(#[from] BusError),
-    #[error(
-        "Cannot set up the socket {path}: {source}. Is another VMM using it? Pick another path"
-    )]
+    #[error("Cannot set up the socket {path} (is another VMM using it? Pick another path)")]
     Socket {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("Disk {path}: {source}")]
+    #[error("Disk {path}")]
     Disk {
         path: String,
         #[source]
         source: virtio::BlockError,
     },
-    #[error("Network interface on tap {tap}: {source}")]
+    #[error("Network interface on tap {tap}")]
     Tap {
         tap: String,
         #[source]
         source: virtio::tap::TapError,
     },
-    #[error("Cannot set up a virtio device: {0}")]
+    #[error("Cannot set up a virtio device")]
     Transport(#[from] virtio::mmio::TransportError),
-    #[error("Cannot start a vCPU thread: {0}")]
+    #[error("Cannot start a vCPU thread")]
     VcpuThread(#[source] std::io::Error),
     #[error("The event loop failed: {0}")]
     EventLoop(String),

@@ -1,13 +1,13 @@
 //! One thread per vCPU: run the guest, route its port and MMIO exits to the buses, and
 //! turn every way it can stop into a [`GuestExit`].
 
-use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
+use vmm_sys_util::signal::Killable;
 
 use super::arch::aarch64::psci::{system_event_action, SystemEventAction};
 use super::devices::bus::Bus;
@@ -56,15 +56,15 @@ impl PauseGate {
     }
 
     /// Returns once all `threads` are parked, or false after `timeout`.
-    pub fn pause(&self, threads: &[libc::pthread_t], timeout: Duration) -> bool {
+    pub fn pause(&self, threads: &[JoinHandle<()>], timeout: Duration) -> bool {
         self.requested.store(true, Ordering::Release);
         let end = Instant::now() + timeout;
         let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
         while *parked < threads.len() {
             for t in threads {
-                // SAFETY: the threads are this process's vCPU threads, which never exit
-                // while the VMM runs (the process ends first); the handler is a no-op.
-                unsafe { libc::pthread_kill(*t, kick_signal()) };
+                // A handle that is never joined keeps its thread id valid even after the
+                // thread ended, so a kick can only miss, never hit another thread.
+                let _ = t.kill(kick_signal());
             }
             if Instant::now() >= end {
                 return false;
@@ -115,13 +115,13 @@ pub struct Vcpu {
 }
 
 impl Vcpu {
-    /// Starts the vCPU thread; returns its pthread id for kicks.
-    pub fn spawn(self) -> std::io::Result<libc::pthread_t> {
+    /// Starts the vCPU thread; its handle is what [`PauseGate::pause`] kicks. Keep it
+    /// unjoined while the VMM runs.
+    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
         install_kick_handler();
-        let handle: JoinHandle<()> = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("vcpu{}", self.id))
-            .spawn(move || self.run())?;
-        Ok(handle.as_pthread_t())
+            .spawn(move || self.run())
     }
 
     fn run(mut self) {
@@ -210,10 +210,10 @@ impl Vcpu {
     }
 
     fn internal_error(&mut self) -> GuestExit {
-        // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so `internal` is the
-        // union member KVM filled in.
         let (suberror, ndata, data) = {
             let run = self.fd.get_kvm_run();
+            // SAFETY: the exit reason is KVM_EXIT_INTERNAL_ERROR, so `internal` is the
+            // union member KVM filled in.
             let internal = unsafe { run.__bindgen_anon_1.internal };
             (internal.suberror, internal.ndata, internal.data)
         };

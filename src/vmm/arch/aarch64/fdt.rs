@@ -47,7 +47,7 @@ pub struct FdtConfig<'a> {
 #[derive(Debug, Error)]
 pub enum FdtError {
     /// vm-fdt rejected something.
-    #[error("building the device tree failed: {0}; this is an ec2lab bug unless the command line contains odd characters")]
+    #[error("building the device tree failed (an ec2lab bug unless the command line contains odd characters)")]
     Writer(#[from] vm_fdt::Error),
     /// num_cpus and mpidrs disagree.
     #[error("{num_cpus} vCPUs configured but {mpidrs} MPIDR values given; read one MPIDR per vCPU with read_mpidr")]
@@ -67,7 +67,7 @@ pub enum FdtError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// Writing guest memory failed.
-    #[error("writing the device tree into guest memory at {addr:#x} failed: {source}; guest memory must be the single region from memory_regions()")]
+    #[error("writing the device tree into guest memory at {addr:#x} failed (guest memory must be the single region from memory_regions())")]
     GuestMemory {
         /// Where.
         addr: u64,

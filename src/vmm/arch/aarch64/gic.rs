@@ -87,7 +87,7 @@ pub enum GicError {
         v3: vmm_sys_util::errno::Error,
     },
     /// Setting a vGIC device attribute failed.
-    #[error("configuring the vGIC ({what}) failed: {source}; if this is CTRL_INIT, make sure all vCPUs were created (and initialised) before the GIC")]
+    #[error("configuring the vGIC ({what}) failed (if this is CTRL_INIT, make sure all vCPUs were created and initialised before the GIC)")]
     SetAttr {
         /// Which attribute.
         what: &'static str,

@@ -51,10 +51,10 @@ pub enum KernelError {
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// I/O on the kernel file.
-    #[error("reading the kernel file failed: {0}")]
+    #[error("reading the kernel file failed")]
     Io(#[from] std::io::Error),
     /// Writing guest memory.
-    #[error("copying the kernel into guest memory at {addr:#x} failed: {source}")]
+    #[error("copying the kernel into guest memory at {addr:#x} failed")]
     GuestMemory {
         /// Where.
         addr: u64,

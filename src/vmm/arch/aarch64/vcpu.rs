@@ -11,10 +11,12 @@ use super::regs::{boot_regs, MPIDR_EL1};
 #[derive(Debug, Error)]
 pub enum VcpuError {
     /// KVM_ARM_PREFERRED_TARGET failed.
-    #[error("KVM could not tell the preferred vCPU target: {0}; is this host's KVM arm64 support enabled?")]
+    #[error(
+        "KVM could not tell the preferred vCPU target (is this host's KVM arm64 support enabled?)"
+    )]
     PreferredTarget(#[source] vmm_sys_util::errno::Error),
     /// KVM_ARM_VCPU_INIT failed.
-    #[error("initialising vCPU {index} failed: {source}; KVM must support PSCI 0.2 (Linux >= 3.16) and each vCPU must be initialised once, before the GIC is finalised")]
+    #[error("initialising vCPU {index} failed (KVM must support PSCI 0.2, Linux >= 3.16, and each vCPU must be initialised once, before the GIC is finalised)")]
     Init {
         /// vCPU index.
         index: usize,
@@ -22,7 +24,9 @@ pub enum VcpuError {
         source: vmm_sys_util::errno::Error,
     },
     /// KVM_SET_ONE_REG failed.
-    #[error("setting register {reg:#x} of vCPU {index} failed: {source}; was init_vcpu called on it first?")]
+    #[error(
+        "setting register {reg:#x} of vCPU {index} failed (was init_vcpu called on it first?)"
+    )]
     SetReg {
         /// vCPU index.
         index: usize,
@@ -32,9 +36,7 @@ pub enum VcpuError {
         source: vmm_sys_util::errno::Error,
     },
     /// KVM_GET_ONE_REG failed.
-    #[error(
-        "reading register {reg:#x} failed: {source}; was init_vcpu called on this vCPU first?"
-    )]
+    #[error("reading register {reg:#x} failed (was init_vcpu called on this vCPU first?)")]
     GetReg {
         /// ONE_REG id.
         reg: u64,

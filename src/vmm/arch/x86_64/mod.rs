@@ -18,13 +18,13 @@ use crate::vmm::memory::GuestMemory;
 
 #[derive(Debug, Error)]
 pub enum ArchError {
-    #[error("Cannot read the kernel image: {0}. Check the --kernel path")]
+    #[error("Cannot read the kernel image (check the --kernel path)")]
     KernelRead(#[source] std::io::Error),
     #[error("The kernel is neither an ELF vmlinux nor a bzImage. Pass an uncompressed vmlinux (e.g. guest-images/out/vmlinux) or a bzImage")]
     KernelFormat,
-    #[error("Cannot load the kernel into guest memory: {0}. Is --mem-mib large enough for it?")]
+    #[error("Cannot load the kernel into guest memory (is --mem-mib large enough for it?)")]
     KernelLoad(#[source] linux_loader::loader::Error),
-    #[error("Cannot read the initrd: {0}. Check the --initrd path")]
+    #[error("Cannot read the initrd (check the --initrd path)")]
     InitrdRead(#[source] std::io::Error),
     #[error("The initrd ({size} bytes) does not fit in guest memory below 3 GiB; give the guest more memory or use a smaller initrd")]
     InitrdTooBig { size: u64 },
@@ -32,17 +32,17 @@ pub enum ArchError {
     CmdlineTooLong { len: usize, max: usize },
     #[error("Guest memory is too small to hold {0}; give the guest at least 16 MiB")]
     GuestMemoryTooSmall(&'static str),
-    #[error("Cannot write the boot parameters: {0}")]
+    #[error("Cannot write the boot parameters")]
     BootParams(#[source] linux_loader::configurator::Error),
-    #[error("KVM refused the VM set-up ({what}): {source}")]
+    #[error("KVM refused the VM set-up ({what})")]
     VmSetup {
         what: &'static str,
         #[source]
         source: kvm_ioctls::Error,
     },
-    #[error("KVM refused a vCPU register set-up: {0}")]
+    #[error("KVM refused a vCPU register set-up")]
     SetRegisters(#[source] kvm_ioctls::Error),
-    #[error("Cannot read the CPUID that KVM supports: {0}")]
+    #[error("Cannot read the CPUID that KVM supports")]
     Cpuid(#[source] kvm_ioctls::Error),
     #[error("Cannot build the MSR list")]
     MsrList,

@@ -24,15 +24,13 @@ pub enum BlockError {
     PermissionDenied { path: PathBuf, read_only: bool },
     #[error("{0} is not a regular file or block device; point --disk at a raw disk image.")]
     NotADisk(PathBuf),
-    #[error(
-        "Could not open disk image {path}: {source}. Check that the path is a readable raw image."
-    )]
+    #[error("Could not open disk image {path} (check that the path is a readable raw image)")]
     Open {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("Could not determine the size of disk image {path}: {source}.")]
+    #[error("Could not determine the size of disk image {path}")]
     Size {
         path: PathBuf,
         #[source]

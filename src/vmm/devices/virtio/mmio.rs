@@ -45,9 +45,9 @@ pub enum DeviceFault {
     InvalidQueue(u16),
     #[error("The driver wrote queue size {size} for virtqueue {index}; it must be a power of two no larger than QueueNumMax. The guest must reset the device.")]
     InvalidQueueSize { index: u16, size: u32 },
-    #[error("The device could not start: {0}")]
+    #[error("The device could not start")]
     Activate(#[from] ActivateError),
-    #[error("The device stopped processing requests: {0}")]
+    #[error("The device stopped processing requests")]
     Queue(#[from] QueueError),
 }
 

@@ -150,11 +150,11 @@ pub enum ActivateError {
 pub enum QueueError {
     #[error("The driver notified virtqueue {0}, which this device does not have; the notification was ignored.")]
     NoSuchQueue(u16),
-    #[error("Virtqueue access failed ({0}); the guest driver broke the ring, so the device needs a reset.")]
-    Ring(#[from] virtio_queue::Error),
     #[error(
-        "Could not signal the guest interrupt ({0}); check that the irqfd eventfd is still open."
+        "Virtqueue access failed (the guest driver broke the ring, so the device needs a reset)"
     )]
+    Ring(#[from] virtio_queue::Error),
+    #[error("Could not signal the guest interrupt (check that the irqfd eventfd is still open)")]
     Interrupt(#[source] io::Error),
 }
 

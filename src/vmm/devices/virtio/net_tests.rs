@@ -3,7 +3,7 @@
 //! datagram socketpair (one datagram per frame, header included), and one test uses a
 //! real tap device and the host kernel's ARP and ICMP answers.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::sync::Arc;
@@ -285,7 +285,7 @@ fn identity_features_and_config() {
     vm.rx.program(&mut vm.d);
     vm.d.add_status(VIRTIO_CONFIG_S_DRIVER_OK);
     assert_ne!(vm.d.status() & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
-    let fault = vm.d.dev.take_fault().unwrap().to_string();
+    let fault = crate::error::chain(&vm.d.dev.take_fault().unwrap());
     assert!(fault.contains("virtqueue 1"), "{fault}");
 }
 
@@ -637,14 +637,11 @@ impl Drop for TapCleanup {
     }
 }
 
-fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, count 1.
-    unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as libc::c_int) > 0 }
+fn wait_readable(fd: impl AsFd, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    poll(&mut fds, timeout).is_ok_and(|n| n > 0)
 }
 
 fn checksum(data: &[u8]) -> u16 {
@@ -720,6 +717,8 @@ fn real_tap_host_answers_arp_and_ping() {
     let mut vm = Vm::up(net, FEATURES | (1 << VIRTIO_RING_F_EVENT_IDX));
     let fd = vm.net().backend_fd();
     assert_eq!(fd, vm.net().backend().as_raw_fd());
+    // A duplicate of the tap's fd to poll, so `vm` stays free to borrow.
+    let fd = vm.net().backend().as_fd().try_clone_to_owned().unwrap();
     let mut posted: Vec<(u16, GuestAddress)> = (0..8).map(|_| vm.post_rx(1600)).collect();
     vm.notify(0);
 
@@ -732,7 +731,7 @@ fn real_tap_host_answers_arp_and_ping() {
     let mut pinged = false;
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if !wait_readable(fd, Duration::from_millis(100)) {
+        if !wait_readable(&fd, Duration::from_millis(100)) {
             continue;
         }
         vm.net().rx_ready().unwrap();
@@ -798,7 +797,7 @@ fn real_tap_host_answers_arp_and_ping() {
     let mut small = None;
     let deadline = Instant::now() + Duration::from_secs(5);
     while small.is_none() && Instant::now() < deadline {
-        if !wait_readable(fd, Duration::from_millis(100)) {
+        if !wait_readable(&fd, Duration::from_millis(100)) {
             continue;
         }
         vm.net().rx_ready().unwrap();

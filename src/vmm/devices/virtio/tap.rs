@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 
 use thiserror::Error;
@@ -31,23 +31,23 @@ const TUN_PATH: &str = "/dev/net/tun";
 /// Why a tap device could not be set up.
 #[derive(Debug, Error)]
 pub enum TapError {
-    #[error("Cannot open {TUN_PATH}: {0}. Load the tun module (`modprobe tun`), and run as root or give the process CAP_NET_ADMIN.")]
+    #[error("Cannot open {TUN_PATH} (load the tun module with `modprobe tun`, and run as root or give the process CAP_NET_ADMIN)")]
     OpenTun(#[source] io::Error),
     #[error("Tap name {0:?} is not a valid interface name: use 1 to 15 bytes without '/', ':', whitespace or NUL.")]
     InvalidName(String),
-    #[error("Cannot create or attach tap {name}: {source}. Run as root or give the process CAP_NET_ADMIN; if {name} already exists, make sure it is a tap (not tun) device owned by this user and not attached to another process.")]
+    #[error("Cannot create or attach tap {name} (run as root or give the process CAP_NET_ADMIN; if {name} already exists, make sure it is a tap, not tun, device owned by this user and not attached to another process)")]
     Attach {
         name: String,
         #[source]
         source: io::Error,
     },
-    #[error("Tap {name} refused the 12-byte virtio-net header ({source}); the host kernel is too old for IFF_VNET_HDR (needs Linux 2.6.32+).")]
+    #[error("Tap {name} refused the 12-byte virtio-net header (the host kernel is too old for IFF_VNET_HDR: it needs Linux 2.6.32+)")]
     VnetHeader {
         name: String,
         #[source]
         source: io::Error,
     },
-    #[error("Could not turn off offloads on tap {name}: {source}. This should not happen on a working tun driver; check `dmesg`.")]
+    #[error("Could not turn off offloads on tap {name} (this should not happen on a working tun driver; check `dmesg`)")]
     Offload {
         name: String,
         #[source]
@@ -165,6 +165,12 @@ impl Tap {
 impl AsRawFd for Tap {
     fn as_raw_fd(&self) -> RawFd {
         self.file.as_raw_fd()
+    }
+}
+
+impl AsFd for Tap {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
