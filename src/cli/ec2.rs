@@ -36,7 +36,7 @@ impl From<crate::store::StoreError> for Failure {
 
 impl From<shorthand::ShorthandError> for Failure {
     fn from(e: shorthand::ShorthandError) -> Self {
-        Failure::Param(e.to_string())
+        Failure::Param(crate::error::chain(&e))
     }
 }
 

@@ -107,7 +107,8 @@ fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {
 }
 
 fn vmm_call(sock: &std::path::Path, req: &Request, what: &str) -> Result<(), Ec2Error> {
-    let resp = api::call(sock, req).map_err(|e| Ec2Error::internal(format!("{what}: {e}")))?;
+    let resp = api::call(sock, req)
+        .map_err(|e| Ec2Error::internal(format!("{what}: {}", crate::error::chain(&e))))?;
     if resp.ok {
         Ok(())
     } else {

@@ -28,7 +28,7 @@ pub struct Snapshot {
 
 impl From<ChunkError> for Ec2Error {
     fn from(e: ChunkError) -> Self {
-        Ec2Error::internal(e.to_string())
+        Ec2Error::internal(crate::error::chain(&e))
     }
 }
 
