@@ -19,31 +19,46 @@ use std::time::Duration;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use thiserror::Error;
 
+/// Where state lives unless `--state-dir` or `EC2LAB_STATE_DIR` says otherwise.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/ec2lab";
+/// The region used unless `--region` or `EC2LAB_REGION` says otherwise.
 pub const DEFAULT_REGION: &str = "lab-1";
 
+/// Why the store could not be opened or used.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The state directory could not be made.
     #[error("Cannot create the state directory {path} (pick another with --state-dir or EC2LAB_STATE_DIR)")]
     CreateDir {
+        /// The directory.
         path: String,
+        /// Why it could not be made.
         #[source]
         source: std::io::Error,
     },
+    /// The database could not be opened or migrated.
     #[error("The state database {path} cannot be used")]
     Open {
+        /// The database file.
         path: String,
+        /// What SQLite said.
         #[source]
         source: rusqlite::Error,
     },
+    /// A query failed.
     #[error("The state database failed")]
     Sql(#[from] rusqlite::Error),
+    /// The database has a schema this build does not know.
     #[error("The state database {path} was written by a newer ec2lab (schema {found}, this one knows {known}); upgrade ec2lab")]
     NewerSchema {
+        /// The database file.
         path: String,
+        /// Its schema version.
         found: i64,
+        /// The newest version this build knows.
         known: i64,
     },
+    /// The region name would not make a safe directory name.
     #[error("Region name {0:?} is not valid: use letters, digits and dashes, e.g. lab-1")]
     BadRegion(String),
 }
@@ -220,6 +235,7 @@ CREATE UNIQUE INDEX eni_device ON enis(instance_id, device_index) WHERE instance
 "#,
 ];
 
+/// An open region: its SQLite connection and the directory its files live under.
 pub struct Store {
     conn: Connection,
     root: PathBuf,
@@ -277,26 +293,32 @@ impl Store {
         })
     }
 
+    /// The region root, `<state-dir>/<region>`.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// The region's name.
     pub fn region(&self) -> &str {
         &self.region
     }
 
+    /// Where the AMIs' files are, one directory per image.
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")
     }
 
+    /// The sparse raw file that backs `volume_id`.
     pub fn volume_path(&self, volume_id: &str) -> PathBuf {
         self.root.join("volumes").join(format!("{volume_id}.img"))
     }
 
+    /// The snapshot chunk store's root.
     pub fn snapshots_dir(&self) -> PathBuf {
         self.root.join("snapshots")
     }
 
+    /// The run directory of `instance_id` (console, sockets, logs).
     pub fn instance_dir(&self, instance_id: &str) -> PathBuf {
         self.root.join("instances").join(instance_id)
     }
@@ -356,6 +378,7 @@ pub fn iso8601_now() -> String {
     iso8601(now.as_secs() as i64, now.subsec_millis())
 }
 
+/// `secs.millis` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`, the form EC2 prints times in.
 pub fn iso8601(secs: i64, millis: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);

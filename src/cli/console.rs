@@ -18,12 +18,14 @@ use crate::instances::console;
 )]
 /// Use a running instance's serial console from this terminal.
 pub struct ConnectSerialConsole {
+    /// The instance whose console to attach to.
     #[arg(long)]
     pub instance_id: String,
 }
 
 const ESCAPE: u8 = 0x1d; // Ctrl-]
 
+/// Attaches this terminal to the instance's serial console until Ctrl-] or the VMM ends.
 pub fn connect(ctx: &Ctx, a: ConnectSerialConsole) -> Result<Value, Failure> {
     let store = ctx.tidy_store()?;
     // Right after start-instances or a reboot the VMM is still being started: this waits

@@ -6,14 +6,18 @@ use serde_json::Value;
 use super::ec2::{Ctx, Failure};
 use crate::lab;
 
+/// Arguments of `ec2lab lab`: which lab to run.
 #[derive(Args, Debug)]
 pub struct LabArgs {
+    /// The lab to run.
     #[command(subcommand)]
     pub lab: LabKind,
 }
 
+/// The labs `ec2lab lab` knows.
 #[derive(Subcommand, Debug)]
 pub enum LabKind {
+    /// The classic EC2 lab: a web server on a new instance, reachable on its public IP.
     Httpd(Httpd),
 }
 
@@ -55,6 +59,7 @@ pub struct Httpd {
     pub no_build: bool,
 }
 
+/// Runs (or, with `--cleanup`, tears down) the chosen lab and returns its summary.
 pub fn run(ctx: &Ctx, a: LabArgs) -> Result<Value, Failure> {
     let LabKind::Httpd(h) = a.lab;
     let mut store = ctx.tidy_store()?;

@@ -15,9 +15,13 @@ pub enum ShorthandError {
     /// The shorthand did not follow the grammar; `index` is the 0-based character offset.
     #[error("Expected: '{expected}', received: '{actual}' for input:\n{}", error_location(.input, *.index))]
     Syntax {
+        /// The text that was parsed.
         input: String,
+        /// What the grammar wanted at `index`.
         expected: String,
+        /// What it found instead.
         actual: String,
+        /// 0-based character offset of the error in `input`.
         index: usize,
     },
     /// A top-level key appeared twice, usually a `,` typed where a space was meant.
@@ -26,27 +30,42 @@ pub enum ShorthandError {
         error_location(.input, *.index)
     )]
     DuplicateKey {
+        /// The repeated key.
         key: String,
+        /// The text that was parsed.
         input: String,
+        /// 0-based character offset of the second occurrence.
         index: usize,
     },
     /// Input starting with `{` or `[` was not valid JSON.
     #[error("Invalid JSON: {message}\nJSON received: {input}")]
-    InvalidJson { input: String, message: String },
+    InvalidJson {
+        /// The text that was parsed.
+        input: String,
+        /// What the JSON parser said.
+        message: String,
+    },
     /// A `file://` or `fileb://` reference could not be read.
     #[error("Unable to load paramfile {uri}")]
     ParamFile {
+        /// The reference as given, e.g. `file://setup.sh`.
         uri: String,
+        /// Why the file could not be read.
         #[source]
         source: std::io::Error,
     },
     /// A `file://` reference held bytes that are not UTF-8 text.
     #[error("Unable to load paramfile {uri}, text contents could not be decoded. If this is a binary file, please use the fileb:// prefix instead of the file:// prefix.")]
-    NotUtf8 { uri: String },
+    NotUtf8 {
+        /// The reference as given.
+        uri: String,
+    },
     /// Any of the above, attributed to a command-line parameter.
     #[error("Error parsing parameter '{name}'")]
     Param {
+        /// The parameter, with its leading `--`.
         name: String,
+        /// What was wrong with its value.
         #[source]
         inner: Box<ShorthandError>,
     },
@@ -99,11 +118,14 @@ fn error_location(input: &str, index: usize) -> String {
 /// A parameter's value after `file://`/`fileb://` resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamValue {
+    /// A literal or a `file://` reference: UTF-8 text.
     Text(String),
+    /// A `fileb://` reference: the file's bytes as they are.
     Bytes(Vec<u8>),
 }
 
 impl ParamValue {
+    /// The value's bytes, whichever kind it is.
     pub fn into_bytes(self) -> Vec<u8> {
         match self {
             Self::Text(s) => s.into_bytes(),

@@ -117,6 +117,7 @@ pub fn target(c: &rusqlite::Connection, a: &SshArgs) -> Result<(PathBuf, String)
     Ok((key, host))
 }
 
+/// Runs `ssh` into the instance with its key pair's private key, as `ec2-user`.
 pub fn ssh(ctx: &Ctx, a: SshArgs) -> Result<Value, Failure> {
     let s = ctx.tidy_store()?;
     let (key, host) = target(s.conn(), &a)?;

@@ -7,11 +7,14 @@ use std::io::{BufRead, Write};
 /// Request line plus headers; beyond this the request is refused.
 const MAX_HEAD: usize = 16 * 1024;
 
+/// One parsed HTTP request: what the router needs from it.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Request {
+    /// `GET`, `PUT`, ... as sent.
     pub method: String,
     /// The path without query string.
     pub path: String,
+    /// Header names and values in the order received.
     pub headers: Vec<(String, String)>,
 }
 
@@ -63,13 +66,18 @@ pub fn read_request(r: &mut impl BufRead) -> Option<Request> {
     })
 }
 
+/// An answer to write back on the connection.
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
+    /// The body, sent as `text/plain`.
     pub body: Vec<u8>,
+    /// Headers besides the standard ones (e.g. the token TTL).
     pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
+    /// A 200 with `body`.
     pub fn ok(body: impl Into<Vec<u8>>) -> Response {
         Response {
             status: 200,
@@ -93,6 +101,7 @@ impl Response {
         }
     }
 
+    /// Writes the status line, headers and (unless `head_only`, for HEAD) the body.
     pub fn write_to(&self, w: &mut impl Write, head_only: bool) -> std::io::Result<()> {
         let mut out = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nServer: EC2ws\r\nConnection: close\r\n",

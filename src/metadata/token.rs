@@ -13,6 +13,7 @@ use sha2::Sha256;
 /// AWS's bounds for `X-aws-ec2-metadata-token-ttl-seconds`.
 pub const MAX_TTL_SECS: u64 = 21_600;
 
+/// The secret that signs IMDSv2 session tokens, shared by every supervisor of a state root.
 pub struct TokenKey([u8; 32]);
 
 impl TokenKey {

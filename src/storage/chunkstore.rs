@@ -47,52 +47,76 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 /// Makes temporary names unique between threads of one process (the pid separates processes).
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Why a snapshot could not be taken, restored, deleted or collected.
 #[derive(Debug, Error)]
 pub enum ChunkError {
+    /// A file operation on the store or a volume failed.
     #[error("cannot {action} {}", path.display())]
     Io {
+        /// What was being done, e.g. `create directory`.
         action: &'static str,
+        /// The file or directory.
         path: PathBuf,
+        /// What the system said.
         source: io::Error,
     },
+    /// No manifest for this snapshot id.
     #[error("Snapshot {0} has no manifest: it does not exist or its creation was interrupted")]
     NotFound(String),
+    /// A manifest with this id is already there.
     #[error("Snapshot {0} already exists: choose another id or delete the existing snapshot")]
     AlreadyExists(String),
+    /// The id would not make a safe file name.
     #[error(
         "Snapshot id {0:?} is invalid: use 1-128 characters from A-Z a-z 0-9 . _ - \
          not starting with '.'"
     )]
     InvalidId(String),
+    /// The volume to snapshot is not a regular file.
     #[error("{} is not a regular file: only file-backed volumes can be snapshotted", .0.display())]
     NotAFile(PathBuf),
+    /// The volume's size changed while it was read.
     #[error(
         "Volume {} changed size during the snapshot: stop the instance or snapshot a copy",
         .0.display()
     )]
     VolumeChanged(PathBuf),
+    /// A manifest does not parse or does not describe a valid snapshot.
     #[error(
         "Manifest {} is unreadable ({reason}): the snapshot store was modified outside ec2lab; \
          delete that snapshot",
         path.display()
     )]
-    BadManifest { path: PathBuf, reason: String },
+    BadManifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A chunk's bytes do not match its hash.
     #[error(
         "Chunk {hash} (index {index} of snapshot {id}) is corrupt (sha256 mismatch): the \
          snapshot store was modified outside ec2lab; this snapshot cannot be restored"
     )]
     Corrupt {
+        /// The snapshot being restored.
         id: String,
+        /// The chunk's index in the volume.
         index: u64,
+        /// The hash the manifest expects.
         hash: ChunkHash,
     },
+    /// A chunk the manifest names is not in the store.
     #[error(
         "Chunk {hash} (index {index} of snapshot {id}) is missing: the snapshot store was \
          modified outside ec2lab; this snapshot cannot be restored"
     )]
     MissingChunk {
+        /// The snapshot being restored.
         id: String,
+        /// The chunk's index in the volume.
         index: u64,
+        /// The hash the manifest names.
         hash: ChunkHash,
     },
 }
@@ -114,6 +138,7 @@ fn io_ctx<'a>(
 pub struct ChunkHash(pub [u8; 32]);
 
 impl ChunkHash {
+    /// The hash of `data`.
     pub fn of(data: &[u8]) -> Self {
         ChunkHash(Sha256::digest(data).into())
     }
@@ -198,8 +223,11 @@ impl<'de> Deserialize<'de> for ChunkHash {
 /// chunks absent from the list are all zeros.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The manifest format's version (1).
     pub version: u32,
+    /// Bytes per chunk; the last chunk may be shorter.
     pub chunk_size: u64,
+    /// The volume's size in bytes.
     pub size: u64,
     /// Non-zero chunks by ascending index.
     pub chunks: Vec<(u64, ChunkHash)>,
@@ -230,8 +258,10 @@ impl Manifest {
     }
 }
 
+/// What a snapshot took and added to the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct SnapshotStats {
+    /// The volume's size in bytes.
     pub volume_size: u64,
     /// Non-zero chunks the manifest references.
     pub chunks: u64,
@@ -241,6 +271,7 @@ pub struct SnapshotStats {
     pub bytes_referenced: u64,
 }
 
+/// A content-addressed store of snapshot chunks and manifests under one directory.
 #[derive(Debug, Clone)]
 pub struct ChunkStore {
     root: PathBuf,
@@ -260,6 +291,7 @@ impl ChunkStore {
         Ok(store)
     }
 
+    /// The directory the store lives in.
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -16,6 +16,7 @@ pub fn base_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/dev/shm/ec2lab"))
 }
 
+/// The instance store directory of `instance_id` in `region`.
 pub fn path(region: &str, instance_id: &str) -> PathBuf {
     base_dir()
         .join(region)

@@ -18,27 +18,39 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// How long `shutdown` waits for the guest before a hard stop, unless the request says.
 pub const DEFAULT_SHUTDOWN_SECS: u64 = 30;
 /// Requests are a short line; anything longer is not ours.
 pub const MAX_REQUEST: u64 = 4096;
 
+/// One control request: the JSON line a client sends, tagged by `action`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Request {
+    /// Report the VMM's state and the guest's milestones.
     Status,
+    /// Ask the guest to power off (Ctrl-Alt-Del), then stop it hard at the deadline.
     Shutdown {
+        /// Seconds before the hard stop; [`DEFAULT_SHUTDOWN_SECS`] if absent.
         #[serde(default)]
         timeout_secs: Option<u64>,
     },
+    /// Stop the guest now, as pulling the plug would.
     Stop,
+    /// Freeze every vCPU (for a point-in-time copy of a disk).
     Pause,
+    /// Let the vCPUs run again after `pause`.
     Resume,
     /// Puts a disk image into an empty virtio-blk slot of the running guest.
     AttachDisk {
+        /// The virtio-blk slot, 0-based.
         slot: usize,
+        /// The raw disk image to attach.
         path: std::path::PathBuf,
+        /// Whether the guest may only read it.
         #[serde(default)]
         read_only: bool,
+        /// The serial the guest sees (at most 20 bytes), e.g. the volume id.
         #[serde(default)]
         serial: Option<String>,
         /// Swap out media already in the slot (e.g. the same volume, grown).
@@ -47,19 +59,27 @@ pub enum Request {
     },
     /// Takes the media out of a slot (the guest sees the disk shrink to nothing).
     DetachDisk {
+        /// The virtio-blk slot, 0-based.
         slot: usize,
     },
 }
 
+/// What `status` answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// "running", "paused", or "shutting-down" once a graceful shutdown was asked for.
     pub state: String,
+    /// The VMM's process id.
     pub pid: u32,
+    /// Which kind of KVM the VMM runs on: `hardware` or `pvm`.
     pub kvm: String,
+    /// vCPUs the guest got.
     pub vcpus: u8,
+    /// vCPUs the launch asked for (more than `vcpus` when the host clamped them).
     pub requested_vcpus: u8,
+    /// Guest memory in MiB.
     pub mem_mib: u64,
+    /// Time since the VMM started.
     pub uptime_ms: u64,
     /// Time from VMM start to the guest kernel running init.
     pub init_started_ms: Option<u64>,
@@ -67,19 +87,25 @@ pub struct Status {
     pub ready_ms: Option<u64>,
     /// Time the VMM took to set up the machine before the first vCPU ran.
     pub setup_ms: u64,
+    /// What the VMM changed or could not honour at launch, for the user.
     pub warnings: Vec<String>,
 }
 
+/// The one JSON line the VMM answers with.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {
+    /// Whether the request was carried out.
     pub ok: bool,
+    /// Why not, when `ok` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The state, for `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
 }
 
 impl Response {
+    /// A refusal saying why.
     pub fn error(msg: impl Into<String>) -> Self {
         Response {
             ok: false,
@@ -89,16 +115,22 @@ impl Response {
     }
 }
 
+/// Why a control request got no answer.
 #[derive(Debug, Error)]
 pub enum ApiError {
+    /// Nobody listens on the socket.
     #[error("Cannot connect to the VMM control socket {path} (is the VMM running?)")]
     Connect {
+        /// The control socket.
         path: String,
+        /// Why connecting failed.
         #[source]
         source: std::io::Error,
     },
+    /// Sending the request or reading the answer failed.
     #[error("The VMM control socket failed mid-request")]
     Io(#[from] std::io::Error),
+    /// The answer was not a JSON response.
     #[error("The VMM answered something that is not a response")]
     BadResponse(#[from] serde_json::Error),
 }
@@ -134,6 +166,7 @@ pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
     })
 }
 
+/// Writes `resp` as one line; a client that has gone away is ignored.
 pub fn write_response(mut stream: &UnixStream, resp: &Response) {
     if let Ok(mut line) = serde_json::to_vec(resp) {
         line.push(b'\n');

@@ -13,6 +13,7 @@ use super::exit::{ExitSignal, GuestExit};
 
 /// Milestones a caller can ask about through the control socket.
 pub struct GuestStatus {
+    /// When the VMM started; the milestones are milliseconds since then.
     pub started: Instant,
     init_started_ms: AtomicU64,
     init_started: AtomicBool,
@@ -23,6 +24,7 @@ pub struct GuestStatus {
 pub const READY_MARKER: &[u8] = b"EC2LAB-GUEST-READY";
 
 impl GuestStatus {
+    /// No milestones yet; times count from `started`.
     pub fn new(started: Instant) -> Self {
         Self {
             started,
@@ -58,6 +60,7 @@ const LINE_MAX: usize = 256;
 /// from the moment it connects.
 pub type ConsoleClient = Arc<std::sync::Mutex<Option<std::os::unix::net::UnixStream>>>;
 
+/// The serial port's output: copied to the console file and any attached client, and read line by line for milestones.
 pub struct ConsoleSink {
     out: Box<dyn Write + Send>,
     client: ConsoleClient,
@@ -68,6 +71,7 @@ pub struct ConsoleSink {
 }
 
 impl ConsoleSink {
+    /// A sink writing to `out` that records milestones in `status` and ends the guest through `exit`.
     pub fn new(
         out: Box<dyn Write + Send>,
         status: Arc<GuestStatus>,

@@ -37,15 +37,21 @@ pub const NO_GRACEFUL_SHUTDOWN: &str = "graceful shutdown needs the i8042 (x86 o
 /// to the guest.
 const ESCAPE: u8 = 0x01;
 
+/// The VMM's main-thread event handler: control and console sockets, terminal input, the shutdown deadline, pause and hot-plugged disks.
 pub struct Controller {
+    /// The control socket (`--api-sock`), if any.
     pub listener: Option<UnixListener>,
     console_listener: Option<UnixListener>,
     console_conn: Option<std::os::unix::net::UnixStream>,
+    /// Where the guest's outcome is reported; the event loop ends once it is set.
     pub exit: Arc<ExitSignal>,
     /// None where there is no i8042 (aarch64): graceful shutdown is then refused.
     pub i8042: Option<Arc<Mutex<I8042>>>,
+    /// The UART, fed with console and terminal input.
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
+    /// Whether terminal input goes to the guest (an interactive console).
     pub forward_stdin: bool,
+    /// The guest's milestones, for `status`.
     pub guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
     disks: DiskSlots,
@@ -64,6 +70,7 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// Takes over `machine`'s shared parts and the running vCPU threads.
     pub fn new(
         machine: &Machine,
         listener: Option<UnixListener>,
@@ -106,6 +113,7 @@ impl Controller {
         })
     }
 
+    /// The answer to a `status` request: the fixed parts plus the live state.
     pub fn status(&self) -> Status {
         Status {
             state: if self.pause.is_paused() {

@@ -29,72 +29,105 @@ use super::arch::aarch64 as arch;
 #[cfg(target_arch = "x86_64")]
 use super::arch::x86_64 as arch;
 
+/// Why the VMM could not build or run the guest.
 #[derive(Debug, Error)]
 pub enum VmmError {
+    /// The launch description is inconsistent.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// `/dev/kvm` could not be opened.
     #[error("Cannot open /dev/kvm (is KVM enabled on this host, and are you root or in the 'kvm' group?)")]
     OpenKvm(#[source] kvm_ioctls::Error),
+    /// A KVM call failed.
     #[error("KVM refused {what}")]
     Kvm {
+        /// What the VMM asked KVM for.
         what: &'static str,
+        /// KVM's errno.
         #[source]
         source: kvm_ioctls::Error,
     },
+    /// Guest memory could not be mapped.
     #[error("Cannot allocate {mib} MiB of guest memory (ask for less with --mem-mib)")]
     Memory {
+        /// How much was asked for.
         mib: u64,
+        /// Why the mapping failed.
         #[source]
         source: vm_memory::mmap::FromRangesError,
     },
+    /// Loading the kernel or setting up the architecture's boot state failed.
     #[cfg(target_arch = "x86_64")]
     #[error(transparent)]
     Arch(#[from] arch::ArchError),
+    /// Loading the kernel or setting up the architecture's boot state failed.
     #[cfg(target_arch = "aarch64")]
     #[error(transparent)]
     Arch(#[from] arch::Error),
+    /// A boot file (kernel, initrd) could not be read.
     #[cfg(target_arch = "aarch64")]
     #[error("Cannot read the {what} {path} (check the --{what} path)")]
     BootFile {
+        /// Which boot file: `kernel` or `initrd`.
         what: &'static str,
+        /// Its path.
         path: String,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// The file the console goes to could not be opened.
     #[error("Cannot open the serial output file {path}")]
     SerialOut {
+        /// The file.
         path: String,
+        /// Why it could not be opened.
         #[source]
         source: std::io::Error,
     },
+    /// An eventfd (interrupts, exit signal) could not be made.
     #[error("Cannot create an event fd")]
     EventFd(#[source] std::io::Error),
+    /// Two devices claim the same address range.
     #[error("Device layout error")]
     Bus(#[from] BusError),
+    /// A control or console socket could not be bound.
     #[error("Cannot set up the socket {path} (is another VMM using it? Pick another path)")]
     Socket {
+        /// The socket path.
         path: String,
+        /// Why it could not be bound.
         #[source]
         source: std::io::Error,
     },
+    /// A disk could not be attached at launch.
     #[error("Disk {path}")]
     Disk {
+        /// The disk image.
         path: String,
+        /// Why it could not be attached.
         #[source]
         source: virtio::BlockError,
     },
+    /// A network interface could not be set up.
     #[error("Network interface on tap {tap}")]
     Tap {
+        /// The tap it was to use.
         tap: String,
+        /// Why the tap could not be used.
         #[source]
         source: virtio::tap::TapError,
     },
+    /// A virtio device declared queues the transport cannot offer.
     #[error("Cannot set up a virtio device")]
     Transport(#[from] virtio::mmio::TransportError),
+    /// A vCPU thread could not be started.
     #[error("Cannot start a vCPU thread")]
     VcpuThread(#[source] std::io::Error),
+    /// The main event loop failed.
     #[error("The event loop failed: {0}")]
     EventLoop(String),
+    /// This build has no boot code for the host's architecture.
     #[error("This build of ec2lab cannot boot guests on this architecture yet")]
     UnsupportedArch,
 }
@@ -118,18 +151,25 @@ pub struct Machine {
     _kvm: Kvm,
     _vm: VmFd,
     _arch: ArchState,
+    /// The vCPUs, taken by `vmm::run` to start their threads.
     pub vcpus: Vec<Vcpu>,
     /// The PC keyboard controller that carries Ctrl-Alt-Del; x86 only.
     pub i8042: Option<Arc<Mutex<I8042>>>,
+    /// The console UART.
     pub serial: Arc<Mutex<Serial<ConsoleSink>>>,
+    /// Where devices and vCPUs report how the guest ended.
     pub exit: Arc<ExitSignal>,
+    /// The guest's milestones, read from the console.
     pub guest: Arc<GuestStatus>,
+    /// Stops and restarts all vCPUs between two runs.
     pub pause: Arc<PauseGate>,
     /// The virtio-blk devices in slot order, for attaching and detaching media.
     pub disks: DiskSlots,
     /// The virtio-net devices, whose taps the main loop polls.
     pub nets: NetDevices,
+    /// The kernel command line the guest booted with.
     pub cmdline: String,
+    /// The guest's RAM.
     pub mem: GuestMemory,
 }
 
@@ -325,6 +365,7 @@ struct ArchParts {
 }
 
 impl Machine {
+    /// Builds the VM that `cfg` describes: memory, devices, kernel and vCPUs, all ready to run.
     pub fn build(cfg: &VmConfig, started: Instant) -> Result<Self, VmmError> {
         cfg.validate()?;
         let kvm = Kvm::new().map_err(VmmError::OpenKvm)?;

@@ -5,6 +5,7 @@
 
 use vm_memory::{mmap::FromRangesError, GuestAddress, GuestMemoryMmap};
 
+/// The guest's RAM, mapped into the VMM; cloning shares the same memory.
 pub type GuestMemory = GuestMemoryMmap<()>;
 
 /// Allocates anonymous guest memory for the given (start, size) regions.

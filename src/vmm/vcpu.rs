@@ -79,12 +79,14 @@ impl PauseGate {
         true
     }
 
+    /// Lets the parked vCPUs run again.
     pub fn resume(&self) {
         self.requested.store(false, Ordering::Release);
         let _guard = self.parked.lock().unwrap_or_else(|e| e.into_inner());
         self.changed.notify_all();
     }
 
+    /// Whether a pause is in force.
     pub fn is_paused(&self) -> bool {
         self.requested.load(Ordering::Acquire)
     }
@@ -104,13 +106,21 @@ fn system_event_exit(kind: u32) -> GuestExit {
     }
 }
 
+/// One vCPU and what its thread needs: the buses its exits go to, memory, and the exit signal.
 pub struct Vcpu {
+    /// The gate it parks at between runs.
     pub pause: Arc<PauseGate>,
+    /// KVM's handle on the vCPU.
     pub fd: VcpuFd,
+    /// Its index, 0 for the boot vCPU.
     pub id: u8,
+    /// Where port I/O exits go (x86).
     pub pio: Arc<Bus>,
+    /// Where MMIO exits go.
     pub mmio: Arc<Bus>,
+    /// Guest memory, to show the instruction bytes a crash stopped at.
     pub mem: GuestMemory,
+    /// Where the guest's end is reported.
     pub exit: Arc<ExitSignal>,
 }
 

@@ -11,18 +11,31 @@ use thiserror::Error;
 /// A device reachable through port I/O or MMIO. `offset` is relative to the start of the
 /// range the device was inserted at.
 pub trait BusDevice: Send {
+    /// The guest reads `data.len()` bytes at `offset`.
     fn read(&mut self, offset: u64, data: &mut [u8]);
+    /// The guest writes `data` at `offset`.
     fn write(&mut self, offset: u64, data: &[u8]);
 }
 
+/// Why a device could not be placed on a bus.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BusError {
+    /// The range overlaps one already inserted.
     #[error(
         "Device range {base:#x}+{len:#x} overlaps an existing device; pick a free address range"
     )]
-    Overlap { base: u64, len: u64 },
+    Overlap {
+        /// Start of the range.
+        base: u64,
+        /// Its length in bytes.
+        len: u64,
+    },
+    /// The range is empty.
     #[error("Device range at {base:#x} has zero length")]
-    ZeroLength { base: u64 },
+    ZeroLength {
+        /// Start of the range.
+        base: u64,
+    },
 }
 
 struct Range {
@@ -38,10 +51,12 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// An empty bus.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Places `device` at `base..base + len`; ranges must not overlap.
     pub fn insert(
         &mut self,
         device: Arc<Mutex<dyn BusDevice>>,
@@ -84,6 +99,7 @@ impl Bus {
         }
     }
 
+    /// Sends a guest write at `addr` to its device; false if no device is there.
     pub fn write(&self, addr: u64, data: &[u8]) -> bool {
         match self.find(addr) {
             Some((r, off)) => {

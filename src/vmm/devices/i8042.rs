@@ -63,6 +63,7 @@ enum Pending {
     Aux,
 }
 
+/// The keyboard controller: enough of it for Linux to probe it, for Ctrl-Alt-Del and for a reset.
 pub struct I8042 {
     ctr: u8,
     status: u8,
@@ -73,6 +74,7 @@ pub struct I8042 {
 }
 
 impl I8042 {
+    /// A controller that raises `irq` for keyboard data and calls `on_reset` when the guest pulses reset.
     pub fn new(irq: EventFd, on_reset: Box<dyn Fn() + Send>) -> Self {
         Self {
             ctr: CTR_KBD_INT | CTR_SYSTEM_FLAG,

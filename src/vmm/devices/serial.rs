@@ -20,11 +20,13 @@ impl Trigger for IrqTrigger {
     }
 }
 
+/// The console UART, writing the guest's output to `W`.
 pub struct Serial<W: Write + Send> {
     uart: Uart<IrqTrigger, vm_superio::serial::NoEvents, W>,
 }
 
 impl<W: Write + Send> Serial<W> {
+    /// A UART whose interrupts go to `irq` and whose output goes to `out`.
     pub fn new(irq: EventFd, out: W) -> Self {
         Self {
             uart: Uart::new(IrqTrigger(irq), out),
@@ -40,6 +42,7 @@ impl<W: Write + Send> Serial<W> {
         self.uart.enqueue_raw_bytes(&bytes[..n]).unwrap_or_default()
     }
 
+    /// Where the output goes, e.g. to attach a console client.
     pub fn writer_mut(&mut self) -> &mut W {
         self.uart.writer_mut()
     }

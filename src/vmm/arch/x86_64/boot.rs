@@ -33,7 +33,9 @@ const BZIMAGE_64BIT_ENTRY_OFFSET: u64 = 0x200;
 /// Where and how to enter the loaded kernel.
 #[derive(Clone, Copy, Debug)]
 pub struct KernelEntry {
+    /// The guest-physical address of the first instruction.
     pub entry: u64,
+    /// The entry convention: which registers and tables the kernel expects there.
     pub protocol: BootProtocol,
     /// The bzImage's own setup header, which the zero page must carry.
     setup_header: Option<linux_loader::loader::bootparam::setup_header>,

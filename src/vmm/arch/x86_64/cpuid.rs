@@ -73,6 +73,7 @@ pub fn adjust_entry(e: &mut kvm_cpuid_entry2, id: u8, count: u8) {
     }
 }
 
+/// The CPUID for vCPU `id` of `count`: KVM's supported leaves with this vCPU's APIC id and the topology of one package.
 pub fn for_vcpu(base: &CpuId, id: u8, count: u8) -> CpuId {
     let mut cpuid = base.clone();
     for e in cpuid.as_mut_slice() {

@@ -7,7 +7,9 @@ use kvm_bindings::kvm_segment;
 
 /// Selector indexes: null, code, data, TSS.
 pub const CODE_SELECTOR: u16 = 1 << 3;
+/// The flat data segment.
 pub const DATA_SELECTOR: u16 = 2 << 3;
+/// The task state segment KVM requires to be valid.
 pub const TSS_SELECTOR: u16 = 3 << 3;
 
 /// Builds a raw 8-byte descriptor from flags (`G D/B L AVL` nibble and access byte in

@@ -81,6 +81,7 @@ pub fn build(base: u64, num_cpus: u8) -> Vec<u8> {
     fps
 }
 
+/// Writes the MP table for `num_cpus` vCPUs at `MPTABLE_ADDR`, so the guest finds them without ACPI.
 pub fn write(mem: &GuestMemory, num_cpus: u8) -> Result<(), ArchError> {
     let blob = build(MPTABLE_ADDR, num_cpus);
     mem.write_slice(&blob, GuestAddress(MPTABLE_ADDR))

@@ -21,6 +21,7 @@ const MISC_ENABLE_FAST_STRING: u64 = 1;
 /// MTRRs enabled, default memory type write-back: without it a guest maps all RAM uncached.
 const MTRR_ENABLE_WB: u64 = (1 << 11) | 6;
 
+/// The MSRs and the values a vCPU starts with.
 pub fn boot_msrs() -> Vec<kvm_msr_entry> {
     [
         (MSR_IA32_SYSENTER_CS, 0),
@@ -44,6 +45,7 @@ pub fn boot_msrs() -> Vec<kvm_msr_entry> {
     .collect()
 }
 
+/// Sets the boot MSRs on `vcpu`.
 pub fn setup(vcpu: &VcpuFd) -> Result<(), ArchError> {
     let entries = boot_msrs();
     let msrs = Msrs::from_entries(&entries).map_err(|_| ArchError::MsrList)?;

@@ -92,6 +92,7 @@ impl Block {
         Ok(())
     }
 
+    /// Whether a disk image is in the slot.
     pub fn has_media(&self) -> bool {
         self.disk.is_some()
     }

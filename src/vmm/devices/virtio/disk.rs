@@ -16,30 +16,55 @@ use vm_memory::VolatileSlice;
 /// virtio-blk always addresses the disk in 512-byte sectors.
 pub const SECTOR_SIZE: u64 = 512;
 
+/// Why a disk image cannot back a virtio-blk device.
 #[derive(Debug, Error)]
 pub enum BlockError {
+    /// The path does not exist.
     #[error("Disk image {0} does not exist; check the --disk path.")]
     NotFound(PathBuf),
+    /// The process may not open it the way it was asked.
     #[error("No permission to open disk image {path} for {mode}; fix its permissions, or attach it read-only with `--disk {path},ro`.", mode = if *read_only { "reading" } else { "reading and writing" })]
-    PermissionDenied { path: PathBuf, read_only: bool },
+    PermissionDenied {
+        /// The image.
+        path: PathBuf,
+        /// Whether it was to be opened read-only.
+        read_only: bool,
+    },
+    /// The path is neither a regular file nor a block device.
     #[error("{0} is not a regular file or block device; point --disk at a raw disk image.")]
     NotADisk(PathBuf),
+    /// Opening it failed otherwise.
     #[error("Could not open disk image {path} (check that the path is a readable raw image)")]
     Open {
+        /// The image.
         path: PathBuf,
+        /// Why it could not be opened.
         #[source]
         source: io::Error,
     },
+    /// Its size could not be read.
     #[error("Could not determine the size of disk image {path}")]
     Size {
+        /// The image.
         path: PathBuf,
+        /// Why the size could not be read.
         #[source]
         source: io::Error,
     },
+    /// Its size is not a whole number of sectors.
     #[error("Disk image {path} is {size} bytes, which is not a whole number of 512-byte sectors; pad it with `truncate -s %512 {path}`.")]
-    UnalignedSize { path: PathBuf, size: u64 },
+    UnalignedSize {
+        /// The image.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// The serial is longer than virtio-blk allows.
     #[error("Disk serial {serial:?} is {len} bytes long; virtio-blk serials hold at most 20 bytes. Use a shorter serial.", len = serial.len())]
-    SerialTooLong { serial: String },
+    SerialTooLong {
+        /// The serial asked for.
+        serial: String,
+    },
 }
 
 /// An open raw disk image.
@@ -88,6 +113,7 @@ impl DiskFile {
         self.sectors
     }
 
+    /// Whether the guest may only read the disk.
     pub fn read_only(&self) -> bool {
         self.read_only
     }

@@ -23,6 +23,7 @@ use crate::vmm::memory::GuestMemory;
 
 /// "virt" in little endian.
 pub const MMIO_MAGIC_VALUE: u32 = 0x7472_6976;
+/// The virtio-mmio version we implement (2: virtio 1.0 and later, no legacy layout).
 pub const MMIO_VERSION: u32 = 2;
 /// We are not a registered vendor; drivers do not look at this.
 pub const MMIO_VENDOR_ID: u32 = 0;
@@ -34,19 +35,34 @@ const CONFIG_SPACE_START: u64 = VIRTIO_MMIO_CONFIG as u64;
 /// Why the transport could not be built.
 #[derive(Debug, Error)]
 pub enum TransportError {
+    /// A queue's maximum size is not a power of two in 1..=32768.
     #[error("The device declares a virtqueue {index} of maximum size {size}; sizes must be a power of two between 1 and 32768. Fix the device's queue_max_sizes.")]
-    QueueMaxSize { index: usize, size: u16 },
+    QueueMaxSize {
+        /// The queue.
+        index: usize,
+        /// Its declared maximum size.
+        size: u16,
+    },
 }
 
 /// Why the transport set DEVICE_NEEDS_RESET. The VMM can log it via `take_fault`.
 #[derive(Debug, Error)]
 pub enum DeviceFault {
+    /// A queue the driver enabled is outside guest memory or misaligned.
     #[error("The driver set DRIVER_OK but virtqueue {0} lies outside guest memory or is misaligned; the guest must reset the device.")]
     InvalidQueue(u16),
+    /// The driver set a queue size the device cannot take.
     #[error("The driver wrote queue size {size} for virtqueue {index}; it must be a power of two no larger than QueueNumMax. The guest must reset the device.")]
-    InvalidQueueSize { index: u16, size: u32 },
+    InvalidQueueSize {
+        /// The queue.
+        index: u16,
+        /// The size the driver wrote.
+        size: u32,
+    },
+    /// The device refused to start at DRIVER_OK.
     #[error("The device could not start")]
     Activate(#[from] ActivateError),
+    /// Processing a queue failed in a way the driver must be told about.
     #[error("The device stopped processing requests")]
     Queue(#[from] QueueError),
 }
@@ -70,6 +86,7 @@ pub struct MmioTransport<D: VirtioDevice> {
 }
 
 impl<D: VirtioDevice> MmioTransport<D> {
+    /// Wraps `device`; fails if the device declares queue sizes virtio does not allow.
     pub fn new(
         mem: GuestMemory,
         device: D,

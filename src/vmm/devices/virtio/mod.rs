@@ -97,6 +97,7 @@ impl Interrupt {
         }
     }
 
+    /// The eventfd that raises the interrupt, for registering as an irqfd.
     pub fn eventfd(&self) -> &EventFd {
         &self.evt
     }
@@ -137,10 +138,17 @@ impl Interrupt {
 /// Why a device refused to start at DRIVER_OK.
 #[derive(Debug, Error)]
 pub enum ActivateError {
+    /// The driver did not enable a queue the device needs.
     #[error("The driver did not mark virtqueue {0} ready; the device needs it. Reset the device and set the queue up before DRIVER_OK.")]
     QueueNotReady(u16),
+    /// The transport handed over the wrong number of queues.
     #[error("The device got {got} virtqueues but needs {want}; this is a transport bug, please report it.")]
-    QueueCount { got: usize, want: usize },
+    QueueCount {
+        /// How many it handed over.
+        got: usize,
+        /// How many the device has.
+        want: usize,
+    },
 }
 
 /// Why processing a virtqueue failed in a way the driver must be told about
@@ -148,12 +156,15 @@ pub enum ActivateError {
 /// sector are not `QueueError`s: they go back to the guest in the request's status.
 #[derive(Debug, Error)]
 pub enum QueueError {
+    /// The driver notified a queue index beyond the device's queues.
     #[error("The driver notified virtqueue {0}, which this device does not have; the notification was ignored.")]
     NoSuchQueue(u16),
+    /// Reading or updating a ring failed.
     #[error(
         "Virtqueue access failed (the guest driver broke the ring, so the device needs a reset)"
     )]
     Ring(#[from] virtio_queue::Error),
+    /// The used-buffer interrupt could not be raised.
     #[error("Could not signal the guest interrupt (check that the irqfd eventfd is still open)")]
     Interrupt(#[source] io::Error),
 }

@@ -54,6 +54,7 @@ use crate::vmm::memory::GuestMemory;
 pub const QUEUE_SIZE: u16 = 256;
 /// Queue indexes fixed by the spec for a single queue pair.
 pub const RX_QUEUE: u16 = 0;
+/// The transmit queue's index.
 pub const TX_QUEUE: u16 = 1;
 /// mac[6], status u16 (struct virtio_net_config up to `status`).
 const CONFIG_LEN: usize = 8;
@@ -140,12 +141,16 @@ impl NetBackend for DatagramBackend {
 /// Frame counters, for logs and tests. Bytes exclude the virtio-net header.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct NetStats {
+    /// Frames delivered to the guest.
     pub rx_frames: u64,
+    /// Bytes delivered to the guest.
     pub rx_bytes: u64,
     /// Frames read from the backend but not delivered: too big for the guest's
     /// buffer, or shorter than an Ethernet header.
     pub rx_dropped: u64,
+    /// Frames the guest sent.
     pub tx_frames: u64,
+    /// Bytes the guest sent.
     pub tx_bytes: u64,
     /// Guest frames not sent: malformed chain or the backend refused/was full.
     pub tx_dropped: u64,
@@ -179,6 +184,7 @@ impl Net<Tap> {
 }
 
 impl<B: NetBackend> Net<B> {
+    /// A device in front of any backend (a tap, or a socket in tests).
     pub fn with_backend(backend: B, mac: [u8; 6]) -> Self {
         Self {
             backend,
@@ -195,14 +201,17 @@ impl<B: NetBackend> Net<B> {
         self.backend.fd()
     }
 
+    /// The backend frames go to and come from.
     pub fn backend(&self) -> &B {
         &self.backend
     }
 
+    /// The MAC address the guest sees.
     pub fn mac(&self) -> [u8; 6] {
         self.mac
     }
 
+    /// The frame counters so far.
     pub fn stats(&self) -> NetStats {
         self.stats
     }

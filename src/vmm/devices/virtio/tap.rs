@@ -31,25 +31,36 @@ const TUN_PATH: &str = "/dev/net/tun";
 /// Why a tap device could not be set up.
 #[derive(Debug, Error)]
 pub enum TapError {
+    /// `/dev/net/tun` could not be opened.
     #[error("Cannot open {TUN_PATH} (load the tun module with `modprobe tun`, and run as root or give the process CAP_NET_ADMIN)")]
     OpenTun(#[source] io::Error),
+    /// The name is not a valid interface name.
     #[error("Tap name {0:?} is not a valid interface name: use 1 to 15 bytes without '/', ':', whitespace or NUL.")]
     InvalidName(String),
+    /// TUNSETIFF failed.
     #[error("Cannot create or attach tap {name} (run as root or give the process CAP_NET_ADMIN; if {name} already exists, make sure it is a tap, not tun, device owned by this user and not attached to another process)")]
     Attach {
+        /// The tap.
         name: String,
+        /// Why the kernel refused.
         #[source]
         source: io::Error,
     },
+    /// TUNSETVNETHDRSZ failed.
     #[error("Tap {name} refused the 12-byte virtio-net header (the host kernel is too old for IFF_VNET_HDR: it needs Linux 2.6.32+)")]
     VnetHeader {
+        /// The tap.
         name: String,
+        /// Why the kernel refused.
         #[source]
         source: io::Error,
     },
+    /// TUNSETOFFLOAD failed.
     #[error("Could not turn off offloads on tap {name} (this should not happen on a working tun driver; check `dmesg`)")]
     Offload {
+        /// The tap.
         name: String,
+        /// Why the kernel refused.
         #[source]
         source: io::Error,
     },
@@ -202,6 +213,7 @@ impl Default for IoVecs<'_> {
 }
 
 impl<'a> IoVecs<'a> {
+    /// An empty list.
     pub fn new() -> Self {
         Self {
             iovs: [libc::iovec {
@@ -262,6 +274,7 @@ impl<'a> IoVecs<'a> {
         self.bytes
     }
 
+    /// Whether the list has no entries.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
