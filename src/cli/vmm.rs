@@ -209,7 +209,7 @@ pub fn run_vmm(args: VmmArgs) -> i32 {
                 pid: std::process::id(),
                 code: EXIT_VMM_ERROR,
                 outcome: "vmm-error".into(),
-                detail: e.to_string(),
+                detail: crate::error::chain(&e),
             }
         }
     };
