@@ -428,3 +428,51 @@ fn bad_storage_input_gets_ec2_errors_and_changes_nothing() {
     lab.ok(&["delete-volume", "--volume-id", &vol]);
     assert!(!volume_file(&lab, &vol).exists());
 }
+
+/// describe-volumes and describe-snapshots filter on EC2's names, tags included.
+#[test]
+fn volume_and_snapshot_describes_take_ec2_filters() {
+    let lab = Lab::new();
+    let tagged = lab.ok(&[
+        "create-volume",
+        "--size",
+        "1",
+        "--availability-zone",
+        "lab-1a",
+        "--tag-specifications",
+        "ResourceType=volume,Tags=[{Key=Name,Value=data}]",
+    ])["VolumeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plain = create_volume(&lab, "2");
+    let ids = |v: serde_json::Value, list: &str, id: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[id].as_str().unwrap().to_string())
+            .collect()
+    };
+    let v = lab.ok(&["describe-volumes", "--filters", "Name=tag:Name,Values=da*"]);
+    assert_eq!(ids(v, "Volumes", "VolumeId"), vec![tagged.clone()]);
+    let v = lab.ok(&["describe-volumes", "--filters", "Name=size,Values=2"]);
+    assert_eq!(ids(v, "Volumes", "VolumeId"), vec![plain.clone()]);
+    let v = lab.ok(&["describe-volumes", "--filters", "Name=tag-key,Values=Name"]);
+    assert_eq!(ids(v, "Volumes", "VolumeId"), vec![tagged.clone()]);
+    let snap = lab.ok(&["create-snapshot", "--volume-id", &plain])["SnapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.ok(&["create-snapshot", "--volume-id", &tagged]);
+    let v = lab.ok(&[
+        "describe-snapshots",
+        "--filters",
+        &format!("Name=volume-id,Values={plain}"),
+    ]);
+    assert_eq!(ids(v, "Snapshots", "SnapshotId"), vec![snap]);
+    lab.fails(
+        &["describe-snapshots", "--filters", "Name=colour,Values=x"],
+        "InvalidParameterValue",
+    );
+}

@@ -824,3 +824,125 @@ fn ok_v(lab: &Lab, args: Vec<String>) -> serde_json::Value {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     lab.ok(&a)
 }
+
+/// Every network describe verb filters through EC2's filter names and refuses unknown ones.
+#[test]
+fn network_describe_verbs_take_ec2_filters() {
+    let lab = Lab::new();
+    let vpc = lab.ok(&["create-vpc", "--cidr-block", "10.251.0.0/16"])["Vpc"]["VpcId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vpc_filter = format!("Name=vpc-id,Values={vpc}");
+    let subnet = lab.ok(&[
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        "10.251.1.0/24",
+    ])["Subnet"]["SubnetId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sg = lab.ok(&[
+        "create-security-group",
+        "--group-name",
+        "web",
+        "--description",
+        "w",
+        "--vpc-id",
+        &vpc,
+    ])["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lab.ok(&[
+        "authorize-security-group-ingress",
+        "--group-id",
+        &sg,
+        "--protocol",
+        "tcp",
+        "--port",
+        "80",
+        "--cidr",
+        "10.9.0.0/16",
+    ]);
+    let eni = lab.ok(&[
+        "create-network-interface",
+        "--subnet-id",
+        &subnet,
+        "--groups",
+        &sg,
+    ])["NetworkInterface"]["NetworkInterfaceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ids = |v: serde_json::Value, list: &str, id: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[id].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let v = lab.ok(&["describe-vpcs", "--filters", "Name=is-default,Values=false"]);
+    assert_eq!(ids(v, "Vpcs", "VpcId"), vec![vpc.clone()]);
+    let v = lab.ok(&["describe-subnets", "--filters", &vpc_filter]);
+    assert_eq!(ids(v, "Subnets", "SubnetId"), vec![subnet.clone()]);
+    let v = lab.ok(&[
+        "describe-security-groups",
+        "--filters",
+        &vpc_filter,
+        "Name=ip-permission.cidr,Values=10.9.*",
+    ]);
+    assert_eq!(ids(v, "SecurityGroups", "GroupId"), vec![sg.clone()]);
+    let v = lab.ok(&[
+        "describe-security-groups",
+        "--filters",
+        "Name=group-name,Values=default",
+        &vpc_filter,
+    ]);
+    assert_eq!(v["SecurityGroups"].as_array().unwrap().len(), 1);
+    let v = lab.ok(&[
+        "describe-network-interfaces",
+        "--filters",
+        &format!("Name=group-id,Values={sg}"),
+        "Name=status,Values=available",
+    ]);
+    assert_eq!(ids(v, "NetworkInterfaces", "NetworkInterfaceId"), vec![eni]);
+    let v = lab.ok(&[
+        "describe-network-interfaces",
+        "--filters",
+        "Name=attachment.instance-id,Values=*",
+    ]);
+    assert!(v["NetworkInterfaces"].as_array().unwrap().is_empty());
+    let alloc = lab.ok(&["allocate-address"]);
+    let v = lab.ok(&[
+        "describe-addresses",
+        "--filters",
+        &format!(
+            "Name=public-ip,Values={}",
+            alloc["PublicIp"].as_str().unwrap()
+        ),
+    ]);
+    assert_eq!(v["Addresses"][0]["AllocationId"], alloc["AllocationId"]);
+    let v = lab.ok(&[
+        "describe-vpcs",
+        "--vpc-ids",
+        &vpc,
+        "--filters",
+        "Name=cidr,Values=172.*",
+    ]);
+    assert!(v["Vpcs"].as_array().unwrap().is_empty());
+
+    let m = lab.fails(
+        &["describe-subnets", "--filters", "Name=colour,Values=x"],
+        "InvalidParameterValue",
+    );
+    assert!(m.contains("'colour'"), "{m}");
+    lab.fails(
+        &["describe-vpcs", "--vpc-ids", "vpc-00000000000000000"],
+        "InvalidVpcID.NotFound",
+    );
+}

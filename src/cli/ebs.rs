@@ -1,13 +1,19 @@
 //! The EBS verbs: volumes and snapshots, shaped like `aws ec2`'s.
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::ec2::{tags_for, Ctx, Failure};
-use crate::error::Ec2Error;
-use crate::instances::{self, disks};
-use crate::storage::snapshots::{self, Snapshot};
-use crate::storage::volumes::{self, NewVolume, Volume, VolumeSource};
+use super::ec2::{Ctx, Failure};
+use crate::ec2::filters::Filter;
+use crate::ec2::shapes::storage::{
+    AttachVolumeRequest, CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest,
+    DeleteVolumeRequest, DescribeSnapshotsRequest, DescribeVolumesRequest, DetachVolumeRequest,
+    ModifyVolumeRequest,
+};
+use crate::ec2::tags::{Tag, TagSpecification};
+use crate::instances::disks;
+use crate::storage::ebs;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -20,15 +26,19 @@ pub struct CreateVolume {
     /// Size in GiB (default: the snapshot's size).
     #[arg(long)]
     pub size: Option<u64>,
-    #[arg(long, default_value = "gp3")]
+    /// gp2, gp3 or io1.
+    #[arg(long, default_value = ebs::DEFAULT_VOLUME_TYPE)]
     pub volume_type: String,
+    /// Provisioned IOPS (gp3, io1).
     #[arg(long)]
     pub iops: Option<i64>,
     /// The region's zone, e.g. lab-1a.
     #[arg(long)]
     pub availability_zone: String,
+    /// The snapshot to restore.
     #[arg(long)]
     pub snapshot_id: Option<String>,
+    /// Tags, e.g. 'ResourceType=volume,Tags=[{Key=Name,Value=data}]'.
     #[arg(long, num_args = 1..)]
     pub tag_specifications: Vec<String>,
 }
@@ -39,9 +49,11 @@ pub struct CreateVolume {
   ec2lab describe-volumes --filters Name=attachment.instance-id,Values=i-0123456789abcdef0")]
 /// Describe volumes (states: available, in-use).
 pub struct DescribeVolumes {
+    /// Only these volumes.
     #[arg(long, num_args = 1..)]
     pub volume_ids: Vec<String>,
-    /// Filters: Name=status|volume-id|attachment.instance-id|volume-type,Values=…
+    /// Filters: Name=status|volume-id|volume-type|size|snapshot-id|availability-zone|
+    /// attachment.instance-id|attachment.device|tag:<key>|…,Values=…
     #[arg(long, num_args = 1..)]
     pub filters: Vec<String>,
 }
@@ -55,10 +67,13 @@ pub struct DescribeVolumes {
 )]
 /// Attach a volume to an instance.
 pub struct AttachVolume {
+    /// The available volume.
     #[arg(long)]
     pub volume_id: String,
+    /// The running or stopped instance.
     #[arg(long)]
     pub instance_id: String,
+    /// /dev/sdf to /dev/sdk.
     #[arg(long)]
     pub device: String,
 }
@@ -72,6 +87,7 @@ pub struct AttachVolume {
 )]
 /// Detach a volume from its instance.
 pub struct DetachVolume {
+    /// The attached volume.
     #[arg(long)]
     pub volume_id: String,
     /// Detach from a running instance (the guest loses the disk at once).
@@ -83,6 +99,7 @@ pub struct DetachVolume {
 #[command(after_help = "Example:\n  ec2lab delete-volume --volume-id vol-0123456789abcdef0")]
 /// Delete an available volume and its data.
 pub struct VolumeId {
+    /// The volume.
     #[arg(long)]
     pub volume_id: String,
 }
@@ -95,8 +112,10 @@ pub struct VolumeId {
 )]
 /// Grow a volume.
 pub struct ModifyVolume {
+    /// The volume.
     #[arg(long)]
     pub volume_id: String,
+    /// The new size in GiB, at least the current one.
     #[arg(long)]
     pub size: u64,
 }
@@ -110,21 +129,30 @@ pub struct ModifyVolume {
 )]
 /// Snapshot a volume.
 pub struct CreateSnapshot {
+    /// The volume to copy.
     #[arg(long)]
     pub volume_id: String,
+    /// Free text.
     #[arg(long, default_value = "")]
     pub description: String,
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ec2lab describe-snapshots --owner-ids self")]
+#[command(
+    after_help = "Examples:\n  ec2lab describe-snapshots --owner-ids self\n  \
+  ec2lab describe-snapshots --filters Name=volume-id,Values=vol-0123456789abcdef0"
+)]
 /// Describe snapshots.
 pub struct DescribeSnapshots {
+    /// Only these snapshots.
     #[arg(long, num_args = 1..)]
     pub snapshot_ids: Vec<String>,
     /// Accepted for compatibility: all snapshots here are yours.
     #[arg(long, num_args = 1..)]
     pub owner_ids: Vec<String>,
+    /// Filters: Name=snapshot-id|volume-id|status|description|volume-size|…,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -134,6 +162,7 @@ pub struct DescribeSnapshots {
 )]
 /// Delete a snapshot.
 pub struct DeleteSnapshot {
+    /// The snapshot.
     #[arg(long)]
     pub snapshot_id: String,
 }
@@ -142,128 +171,131 @@ fn store(ctx: &Ctx) -> Result<crate::store::Store, Failure> {
     Ok(ctx.tidy_store()?)
 }
 
+/// A result as the printer takes it.
+// TODO(merge): use the shared helper once the CLI has one.
+pub(super) fn shown(result: impl Serialize) -> Result<Value, Failure> {
+    Ok(serde_json::to_value(result).expect("EC2 shapes serialize"))
+}
+
+/// `--filters` as EC2 filters.
+// TODO(merge): use the shared parser
+pub(super) fn filters(raw: &[String]) -> Result<Vec<Filter>, Failure> {
+    Ok(super::ec2::filters_from(raw)?
+        .into_iter()
+        .map(|f| Filter {
+            name: f.name,
+            values: f.values,
+        })
+        .collect())
+}
+
+/// `--tag-specifications` for resources of one type.
+// TODO(merge): use the shared parser
+fn tag_specifications(
+    raw: &[String],
+    resource_type: &str,
+) -> Result<Vec<TagSpecification>, Failure> {
+    let tags = super::ec2::tags_for(raw, resource_type)?
+        .into_iter()
+        .map(|(k, v)| Tag::new(k, v))
+        .collect();
+    Ok(vec![TagSpecification {
+        resource_type: resource_type.into(),
+        tags,
+    }])
+}
+
+/// `create-volume`.
 pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
-    let tags = tags_for(&a.tag_specifications, "volume")?;
-    let mut s = store(ctx)?;
-    let snap = match &a.snapshot_id {
-        Some(id) => Some(Snapshot::get(s.conn(), id)?),
-        None => None,
+    let req = CreateVolumeRequest {
+        tag_specifications: tag_specifications(&a.tag_specifications, "volume")?,
+        availability_zone: a.availability_zone,
+        size: a.size,
+        snapshot_id: a.snapshot_id,
+        volume_type: Some(a.volume_type),
+        iops: a.iops,
     };
-    if snap.is_none() && a.size.is_none() {
-        return Err(Ec2Error::missing_parameter("size (or --snapshot-id)").into());
-    }
-    let restore = |dest: &std::path::Path| -> Result<(), Ec2Error> {
-        let id = a.snapshot_id.as_deref().unwrap_or_default();
-        // Restored into a store opened here: the closure must not borrow `s` mutably.
-        let st = ctx.store()?;
-        snapshots::restore(&st, id, dest)
-    };
-    let source = snap
-        .as_ref()
-        .map(|sn| VolumeSource::Snapshot(&sn.snapshot_id, sn.volume_size_gib, &restore));
-    let vol = volumes::create(
-        &mut s,
-        &NewVolume {
-            size_gib: a.size,
-            volume_type: &a.volume_type,
-            iops: a.iops,
-            availability_zone: &a.availability_zone,
-            source,
-            tags,
-        },
-        None,
-    )?;
-    Ok(vol.describe())
+    shown(ebs::create_volume(&mut store(ctx)?, &req)?)
 }
 
+/// `describe-volumes`.
 pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure> {
-    let filters = super::ec2::filters_from(&a.filters)?;
-    let s = store(ctx)?;
-    for id in &a.volume_ids {
-        Volume::get(s.conn(), id)?;
-    }
-    let mut out = Vec::new();
-    for v in Volume::all(s.conn())? {
-        if !a.volume_ids.is_empty() && !a.volume_ids.contains(&v.volume_id) {
-            continue;
-        }
-        let mut keep = true;
-        for f in &filters {
-            let field = match f.name.as_str() {
-                "status" => Some(v.state.clone()),
-                "volume-id" => Some(v.volume_id.clone()),
-                "volume-type" => Some(v.volume_type.clone()),
-                "attachment.instance-id" => v.attachment.as_ref().map(|a| a.instance_id.clone()),
-                "attachment.device" => v.attachment.as_ref().map(|a| a.device.clone()),
-                other => {
-                    return Err(Ec2Error::invalid_parameter(format!(
-                        "The filter '{other}' is invalid; use status, volume-id, volume-type, \
-                         attachment.instance-id or attachment.device"
-                    ))
-                    .into())
-                }
-            };
-            keep &= field.is_some_and(|x| f.values.iter().any(|p| instances::glob(p, &x)));
-        }
-        if keep {
-            out.push(v.describe());
-        }
-    }
-    Ok(json!({ "Volumes": out }))
+    let req = DescribeVolumesRequest {
+        filters: filters(&a.filters)?,
+        volume_ids: a.volume_ids,
+    };
+    shown(ebs::describe_volumes(&store(ctx)?, &req)?)
 }
 
+/// `attach-volume`.
 pub fn attach_volume(ctx: &Ctx, a: AttachVolume) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    Ok(disks::attach_volume(
-        &mut s,
-        &a.volume_id,
-        &a.instance_id,
-        &a.device,
-    )?)
+    let req = AttachVolumeRequest {
+        device: a.device,
+        instance_id: a.instance_id,
+        volume_id: a.volume_id,
+    };
+    shown(disks::attach_volume(&mut store(ctx)?, &req)?)
 }
 
+/// `detach-volume`.
 pub fn detach_volume(ctx: &Ctx, a: DetachVolume) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    Ok(disks::detach_volume(&mut s, &a.volume_id, a.force)?)
+    let req = DetachVolumeRequest {
+        volume_id: a.volume_id,
+        force: a.force,
+    };
+    shown(disks::detach_volume(&mut store(ctx)?, &req)?)
 }
 
+/// `delete-volume`.
 pub fn delete_volume(ctx: &Ctx, a: VolumeId) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    volumes::delete(&mut s, &a.volume_id)?;
+    let req = DeleteVolumeRequest {
+        volume_id: a.volume_id,
+    };
+    ebs::delete_volume(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
+/// `modify-volume`.
 pub fn modify_volume(ctx: &Ctx, a: ModifyVolume) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let (old, vol) = volumes::grow(&mut s, &a.volume_id, a.size)?;
-    disks::refresh_size(&s, &vol)?;
-    Ok(json!({"VolumeModification": {
-        "VolumeId": vol.volume_id, "ModificationState": "completed",
-        "OriginalSize": old, "TargetSize": vol.size_gib, "Progress": 100,
-    }}))
+    let req = ModifyVolumeRequest {
+        volume_id: a.volume_id,
+        size: Some(a.size),
+    };
+    shown(ebs::modify_volume(
+        &mut store(ctx)?,
+        &req,
+        disks::refresh_size,
+    )?)
 }
 
+/// `create-snapshot`.
 pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let snap = snapshots::create(&mut s, &a.volume_id, &a.description, disks::freeze_copy)?;
-    Ok(snap.describe())
+    let req = CreateSnapshotRequest {
+        volume_id: a.volume_id,
+        description: a.description,
+    };
+    shown(ebs::create_snapshot(
+        &mut store(ctx)?,
+        &req,
+        disks::freeze_copy,
+    )?)
 }
 
+/// `describe-snapshots`.
 pub fn describe_snapshots(ctx: &Ctx, a: DescribeSnapshots) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    for id in &a.snapshot_ids {
-        Snapshot::get(s.conn(), id)?;
-    }
-    let out: Vec<Value> = Snapshot::all(s.conn())?
-        .iter()
-        .filter(|sn| a.snapshot_ids.is_empty() || a.snapshot_ids.contains(&sn.snapshot_id))
-        .map(Snapshot::describe)
-        .collect();
-    Ok(json!({ "Snapshots": out }))
+    let req = DescribeSnapshotsRequest {
+        filters: filters(&a.filters)?,
+        snapshot_ids: a.snapshot_ids,
+        owner_ids: a.owner_ids,
+    };
+    shown(ebs::describe_snapshots(&store(ctx)?, &req)?)
 }
 
+/// `delete-snapshot`.
 pub fn delete_snapshot(ctx: &Ctx, a: DeleteSnapshot) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    snapshots::delete(&mut s, &a.snapshot_id)?;
+    let req = DeleteSnapshotRequest {
+        snapshot_id: a.snapshot_id,
+    };
+    ebs::delete_snapshot(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }

@@ -2,15 +2,23 @@
 //! `aws ec2`'s. Every change is one transaction, then one atomic nftables update.
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::ebs::{filters, shown};
 use super::ec2::{Ctx, Failure};
-use crate::error::Ec2Error;
+use crate::ec2::shapes::network::{
+    AssociateAddressRequest, AttachNetworkInterfaceRequest, AttachNetworkInterfaceResult,
+    CreateNetworkInterfaceRequest, CreateSecurityGroupRequest, CreateSubnetRequest,
+    CreateVpcRequest, DeleteNetworkInterfaceRequest, DeleteSecurityGroupRequest,
+    DeleteSubnetRequest, DeleteVpcRequest, DescribeAddressesRequest,
+    DescribeNetworkInterfacesRequest, DescribeSecurityGroupsRequest, DescribeSubnetsRequest,
+    DescribeVpcsRequest, DetachNetworkInterfaceRequest, DisassociateAddressRequest, IpPermission,
+    IpRange, ModifyInstanceAttributeRequest, ModifyNetworkInterfaceAttributeRequest,
+    ReleaseAddressRequest, SecurityGroupRulesRequest, UserIdGroupPair,
+};
 use crate::instances::{network, record::Instance};
-use crate::net::addresses;
-use crate::net::eni::{self, Eni};
-use crate::net::groups::{self, Direction, Permission, SecurityGroup};
-use crate::net::vpc::{self, Subnet, Vpc};
+use crate::net::groups::{self, Direction};
+use crate::net::{addresses, eni, vpc};
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -21,18 +29,64 @@ use crate::store::Store;
 )]
 /// Create a VPC.
 pub struct CreateVpc {
+    /// The VPC's range, /16 to /28.
     #[arg(long)]
     pub cidr_block: String,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ec2lab describe-vpcs\n  \
+  ec2lab describe-vpcs --filters Name=is-default,Values=true")]
+/// Describe VPCs (a default VPC exists from the first run).
+pub struct DescribeVpcs {
+    /// Only these VPCs.
+    #[arg(long, num_args = 1..)]
+    pub vpc_ids: Vec<String>,
+    /// Filters: Name=vpc-id|cidr|is-default|state|owner-id,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ec2lab describe-subnets\n  \
+  ec2lab describe-subnets --filters Name=vpc-id,Values=vpc-…")]
+/// Describe subnets.
+pub struct DescribeSubnets {
+    /// Only these subnets.
+    #[arg(long, num_args = 1..)]
+    pub subnet_ids: Vec<String>,
+    /// Filters: Name=subnet-id|vpc-id|cidr-block|availability-zone|default-for-az|…,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ec2lab describe-addresses\n  \
+  ec2lab describe-addresses --filters Name=instance-id,Values=i-…")]
+/// Describe Elastic IP addresses.
+pub struct DescribeAddresses {
+    /// Only these addresses.
+    #[arg(long, num_args = 1..)]
+    pub public_ips: Vec<String>,
+    /// Only these allocations.
+    #[arg(long, num_args = 1..)]
+    pub allocation_ids: Vec<String>,
+    /// Filters: Name=allocation-id|association-id|public-ip|instance-id|…,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
 }
 
 #[derive(Args, Debug)]
 #[command(after_help = "Example:\n  ec2lab create-subnet --vpc-id vpc-… --cidr-block 10.0.1.0/24")]
 /// Create a subnet in a VPC.
 pub struct CreateSubnet {
+    /// The VPC.
     #[arg(long)]
     pub vpc_id: String,
+    /// The subnet's range, inside the VPC's.
     #[arg(long)]
     pub cidr_block: String,
+    /// Default: the region's zone.
     #[arg(long)]
     pub availability_zone: Option<String>,
 }
@@ -41,6 +95,7 @@ pub struct CreateSubnet {
 #[command(after_help = "Example:\n  ec2lab delete-subnet --subnet-id subnet-…")]
 /// Delete a subnet (it must have no network interfaces).
 pub struct DeleteSubnet {
+    /// The subnet.
     #[arg(long)]
     pub subnet_id: String,
 }
@@ -49,6 +104,7 @@ pub struct DeleteSubnet {
 #[command(after_help = "Example:\n  ec2lab delete-vpc --vpc-id vpc-…")]
 /// Delete a VPC (it must have no subnets).
 pub struct DeleteVpc {
+    /// The VPC.
     #[arg(long)]
     pub vpc_id: String,
 }
@@ -60,8 +116,10 @@ pub struct DeleteVpc {
 )]
 /// Create a security group.
 pub struct CreateSecurityGroup {
+    /// The name, unique in its VPC.
     #[arg(long)]
     pub group_name: String,
+    /// Free text.
     #[arg(long)]
     pub description: String,
     /// Default: the default VPC.
@@ -77,6 +135,7 @@ pub struct CreateSecurityGroup {
   Rules are stateful (replies pass) and apply to running instances at once.")]
 /// Add a rule to a security group (the same flags revoke it).
 pub struct RuleArgs {
+    /// The group.
     #[arg(long)]
     pub group_id: String,
     /// tcp, udp, icmp, or -1 (all).
@@ -85,18 +144,27 @@ pub struct RuleArgs {
     /// A port, a range (8000-8100), or -1 for all.
     #[arg(long, allow_hyphen_values = true)]
     pub port: Option<String>,
+    /// An IPv4 range, e.g. 0.0.0.0/0.
     #[arg(long)]
     pub cidr: Option<String>,
+    /// A group of the same VPC whose members the rule covers.
     #[arg(long)]
     pub source_group: Option<String>,
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  ec2lab describe-security-groups --group-ids sg-…")]
+#[command(
+    after_help = "Examples:\n  ec2lab describe-security-groups --group-ids sg-…\n  \
+  ec2lab describe-security-groups --filters Name=group-name,Values=web Name=vpc-id,Values=vpc-…"
+)]
 /// Describe security groups.
 pub struct DescribeSecurityGroups {
+    /// Only these groups.
     #[arg(long, num_args = 1..)]
     pub group_ids: Vec<String>,
+    /// Filters: Name=group-id|group-name|vpc-id|description|ip-permission.cidr|…,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -107,6 +175,7 @@ pub struct DescribeSecurityGroups {
 )]
 /// Delete a security group.
 pub struct DeleteSecurityGroup {
+    /// The group.
     #[arg(long)]
     pub group_id: String,
 }
@@ -118,8 +187,10 @@ pub struct DeleteSecurityGroup {
 )]
 /// Change an instance's security groups.
 pub struct ModifyInstanceAttribute {
+    /// The instance.
     #[arg(long)]
     pub instance_id: String,
+    /// Its new groups.
     #[arg(long, num_args = 1.., required = true)]
     pub groups: Vec<String>,
 }
@@ -132,8 +203,10 @@ pub struct ModifyInstanceAttribute {
 )]
 /// Associate an Elastic IP with an instance.
 pub struct AssociateAddress {
+    /// The address.
     #[arg(long)]
     pub allocation_id: String,
+    /// The instance.
     #[arg(long)]
     pub instance_id: String,
 }
@@ -142,6 +215,7 @@ pub struct AssociateAddress {
 #[command(after_help = "Example:\n  ec2lab disassociate-address --association-id eipassoc-…")]
 /// Take an Elastic IP off its instance (the address stays allocated).
 pub struct DisassociateAddress {
+    /// The association.
     #[arg(long)]
     pub association_id: String,
 }
@@ -150,6 +224,7 @@ pub struct DisassociateAddress {
 #[command(after_help = "Example:\n  ec2lab release-address --allocation-id eipalloc-…")]
 /// Give an Elastic IP back (it must not be associated).
 pub struct ReleaseAddress {
+    /// The address.
     #[arg(long)]
     pub allocation_id: String,
 }
@@ -160,8 +235,13 @@ pub struct ReleaseAddress {
   ec2lab describe-network-interfaces --network-interface-ids eni-…")]
 /// Describe network interfaces: their addresses, groups, attachment and host tap.
 pub struct DescribeNetworkInterfaces {
+    /// Only these interfaces.
     #[arg(long, num_args = 1..)]
     pub network_interface_ids: Vec<String>,
+    /// Filters: Name=network-interface-id|subnet-id|vpc-id|status|group-id|
+    /// attachment.instance-id|private-ip-address|association.public-ip|…,Values=…
+    #[arg(long, num_args = 1..)]
+    pub filters: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -173,12 +253,16 @@ pub struct DescribeNetworkInterfaces {
   free address of the subnet (the first four and the last are reserved, as on AWS).")]
 /// Create a network interface (an ENI) in a subnet.
 pub struct CreateNetworkInterface {
+    /// The subnet.
     #[arg(long)]
     pub subnet_id: String,
+    /// Free text.
     #[arg(long)]
     pub description: Option<String>,
+    /// Its groups (default: the VPC's default group).
     #[arg(long, num_args = 1..)]
     pub groups: Vec<String>,
+    /// Its address (default: the subnet's first free one).
     #[arg(long)]
     pub private_ip_address: Option<String>,
 }
@@ -194,10 +278,13 @@ pub struct CreateNetworkInterface {
   an instance with more than one interface gets no automatic public address at start.")]
 /// Attach a network interface to a stopped instance; returns the AttachmentId.
 pub struct AttachNetworkInterface {
+    /// The available interface.
     #[arg(long)]
     pub network_interface_id: String,
+    /// The stopped instance.
     #[arg(long)]
     pub instance_id: String,
+    /// ethN in the guest.
     #[arg(long)]
     pub device_index: i64,
 }
@@ -209,6 +296,7 @@ pub struct AttachNetworkInterface {
   interface (device index 0) cannot be detached.")]
 /// Detach a network interface from a stopped instance.
 pub struct DetachNetworkInterface {
+    /// The attachment (Attachment.AttachmentId).
     #[arg(long)]
     pub attachment_id: String,
     /// Accepted for compatibility: ec2lab detaches only from stopped instances anyway.
@@ -223,6 +311,7 @@ pub struct DetachNetworkInterface {
 )]
 /// Delete a network interface that is not attached.
 pub struct NetworkInterfaceId {
+    /// The interface.
     #[arg(long)]
     pub network_interface_id: String,
 }
@@ -233,8 +322,10 @@ pub struct NetworkInterfaceId {
   Replaces the interface's security groups; takes effect at once, also on a running instance.")]
 /// Change a network interface's security groups.
 pub struct ModifyNetworkInterfaceAttribute {
+    /// The interface.
     #[arg(long)]
     pub network_interface_id: String,
+    /// Its new groups.
     #[arg(long, num_args = 1.., required = true)]
     pub groups: Vec<String>,
 }
@@ -251,228 +342,273 @@ fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
     Ok(v)
 }
 
+/// `create-vpc`.
 pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let v = s.write(|tx| vpc::create_vpc(tx, &a.cidr_block, false))?;
-    synced(&s, json!({"Vpc": v.describe()}))
+    let req = CreateVpcRequest {
+        cidr_block: a.cidr_block,
+    };
+    let v = shown(vpc::create_vpc(&mut s, &req)?)?;
+    synced(&s, v)
 }
 
-pub fn describe_vpcs(ctx: &Ctx) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    let v: Vec<Value> = Vpc::all(s.conn())?.iter().map(Vpc::describe).collect();
-    Ok(json!({"Vpcs": v}))
+/// `describe-vpcs`.
+pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
+    let req = DescribeVpcsRequest {
+        filters: filters(&a.filters)?,
+        vpc_ids: a.vpc_ids,
+    };
+    shown(vpc::describe_vpcs(&store(ctx)?, &req)?)
 }
 
+/// `delete-vpc`.
 pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let v = Vpc::get(s.conn(), &a.vpc_id)?;
-    s.write(|tx| vpc::delete_vpc(tx, &a.vpc_id))?;
+    let v = vpc::delete_vpc(&mut s, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
     crate::net::host::delete_link(&v.bridge);
     synced(&s, Value::Null)
 }
 
+/// `create-subnet`.
 pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let az = a
-        .availability_zone
-        .unwrap_or_else(|| format!("{}a", ctx.region));
-    let sn = s.write(|tx| vpc::create_subnet(tx, &a.vpc_id, &a.cidr_block, &az, false))?;
-    synced(&s, json!({"Subnet": sn.describe()}))
+    let req = CreateSubnetRequest {
+        vpc_id: a.vpc_id,
+        cidr_block: a.cidr_block,
+        availability_zone: a.availability_zone,
+    };
+    let v = shown(vpc::create_subnet(&mut s, &req)?)?;
+    synced(&s, v)
 }
 
-pub fn describe_subnets(ctx: &Ctx) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    let v: Vec<Value> = Subnet::all(s.conn())?
-        .iter()
-        .map(Subnet::describe)
-        .collect();
-    Ok(json!({"Subnets": v}))
+/// `describe-subnets`.
+pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure> {
+    let req = DescribeSubnetsRequest {
+        filters: filters(&a.filters)?,
+        subnet_ids: a.subnet_ids,
+    };
+    shown(vpc::describe_subnets(&store(ctx)?, &req)?)
 }
 
+/// `delete-subnet`.
 pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    s.write(|tx| vpc::delete_subnet(tx, &a.subnet_id))?;
+    let req = DeleteSubnetRequest {
+        subnet_id: a.subnet_id,
+    };
+    vpc::delete_subnet(&mut s, &req)?;
     synced(&s, Value::Null)
 }
 
+/// `create-security-group`.
 pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let vpc_id = match a.vpc_id {
-        Some(v) => Vpc::get(s.conn(), &v)?.vpc_id,
-        None => Subnet::default(s.conn())?.vpc_id,
+    let req = CreateSecurityGroupRequest {
+        group_name: a.group_name,
+        description: a.description,
+        vpc_id: a.vpc_id,
     };
-    let g = s.write(|tx| groups::create(tx, &vpc_id, &a.group_name, &a.description, false))?;
-    synced(&s, json!({"GroupId": g.group_id}))
+    let v = shown(vpc::create_security_group(&mut s, &req)?)?;
+    synced(&s, v)
 }
 
+/// `describe-security-groups`.
 pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    for g in &a.group_ids {
-        SecurityGroup::get(s.conn(), g)?;
-    }
-    let v: Vec<Value> = SecurityGroup::all(s.conn())?
-        .iter()
-        .filter(|g| a.group_ids.is_empty() || a.group_ids.contains(&g.group_id))
-        .map(SecurityGroup::describe)
-        .collect();
-    Ok(json!({"SecurityGroups": v}))
+    let req = DescribeSecurityGroupsRequest {
+        filters: filters(&a.filters)?,
+        group_ids: a.group_ids,
+    };
+    shown(groups::describe_security_groups(&store(ctx)?, &req)?)
 }
 
+/// `delete-security-group`.
 pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    s.write(|tx| groups::delete(tx, &a.group_id))?;
+    let req = DeleteSecurityGroupRequest {
+        group_id: a.group_id,
+    };
+    groups::delete_security_group(&mut s, &req)?;
     synced(&s, Value::Null)
 }
 
+/// The four rule verbs: `authorize-…` when `grant`, `revoke-…` otherwise.
 pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
     let (from_port, to_port) = match &a.port {
         Some(p) => groups::parse_ports(p)?,
         None => (None, None),
     };
-    let p = Permission {
-        protocol: a.protocol,
-        from_port,
-        to_port,
-        cidrs: a.cidr.into_iter().collect(),
-        groups: a.source_group.into_iter().collect(),
+    let req = SecurityGroupRulesRequest {
+        group_id: a.group_id,
+        ip_permissions: vec![IpPermission {
+            ip_protocol: a.protocol,
+            from_port: from_port.map(i32::from),
+            to_port: to_port.map(i32::from),
+            ip_ranges: a
+                .cidr
+                .into_iter()
+                .map(|cidr_ip| IpRange { cidr_ip })
+                .collect(),
+            user_id_group_pairs: a
+                .source_group
+                .into_iter()
+                .map(|group_id| UserIdGroupPair {
+                    group_id,
+                    user_id: None,
+                })
+                .collect(),
+        }],
     };
-    s.write(|tx| {
-        if grant {
-            groups::authorize(tx, &a.group_id, dir, p)
-        } else {
-            groups::revoke(tx, &a.group_id, dir, p)
-        }
-    })?;
-    synced(&s, json!({"Return": true}))
+    let result = if grant {
+        groups::authorize_rules(&mut s, &req, dir)?
+    } else {
+        groups::revoke_rules(&mut s, &req, dir)?
+    };
+    let v = shown(result)?;
+    synced(&s, v)
 }
 
+/// `describe-network-interfaces`.
 pub fn describe_network_interfaces(
     ctx: &Ctx,
     a: DescribeNetworkInterfaces,
 ) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    let c = s.conn();
-    for id in &a.network_interface_ids {
-        Eni::get(c, id)?;
-    }
-    let v: Vec<Value> = Eni::all(c)?
-        .iter()
-        .filter(|e| {
-            a.network_interface_ids.is_empty() || a.network_interface_ids.contains(&e.eni_id)
-        })
-        .map(|e| e.describe(c))
-        .collect();
-    Ok(json!({"NetworkInterfaces": v}))
+    let req = DescribeNetworkInterfacesRequest {
+        filters: filters(&a.filters)?,
+        network_interface_ids: a.network_interface_ids,
+    };
+    shown(eni::describe_network_interfaces(&store(ctx)?, &req)?)
 }
 
+/// `create-network-interface`.
 pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let private_ip = match &a.private_ip_address {
-        Some(ip) => Some(ip.parse().map_err(|_| {
-            Ec2Error::invalid_parameter(format!(
-                "Value ({ip}) for parameter privateIpAddress is invalid: give an IPv4 address such as 10.0.1.10"
-            ))
-        })?),
-        None => None,
+    let req = CreateNetworkInterfaceRequest {
+        subnet_id: a.subnet_id,
+        description: a.description,
+        groups: a.groups,
+        private_ip_address: a.private_ip_address,
     };
-    Ec2Error::check_id(&a.subnet_id, "subnet", "Subnet")?;
-    let e = s.write(|tx| -> Result<Eni, Ec2Error> {
-        let subnet = Subnet::get(tx, &a.subnet_id)?;
-        let groups = network::groups_for(tx, &subnet, &a.groups)?;
-        eni::create(
-            tx,
-            &subnet,
-            &eni::NewEni {
-                groups: &groups,
-                description: a.description.as_deref().unwrap_or(""),
-                private_ip,
-                ..Default::default()
-            },
-        )
-    })?;
-    let v = json!({"NetworkInterface": e.describe(s.conn())});
+    let v = shown(eni::create_network_interface(&mut s, &req)?)?;
     synced(&s, v)
 }
 
+/// `attach-network-interface`.
 pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let id = network::attach(
+    let req = AttachNetworkInterfaceRequest {
+        network_interface_id: a.network_interface_id,
+        instance_id: a.instance_id,
+        device_index: a.device_index,
+    };
+    let attachment_id = network::attach(
         &mut s,
-        &a.network_interface_id,
-        &a.instance_id,
-        a.device_index,
+        &req.network_interface_id,
+        &req.instance_id,
+        req.device_index,
     )?;
-    Ok(json!({"AttachmentId": id, "NetworkCardIndex": 0}))
+    shown(AttachNetworkInterfaceResult {
+        attachment_id,
+        network_card_index: 0,
+    })
 }
 
+/// `detach-network-interface`.
 pub fn detach_network_interface(ctx: &Ctx, a: DetachNetworkInterface) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    network::detach(&mut s, &a.attachment_id)?;
+    let req = DetachNetworkInterfaceRequest {
+        attachment_id: a.attachment_id,
+        force: a.force,
+    };
+    network::detach(&mut s, &req.attachment_id)?;
     Ok(Value::Null)
 }
 
+/// `delete-network-interface`.
 pub fn delete_network_interface(ctx: &Ctx, a: NetworkInterfaceId) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    network::delete(&mut s, &a.network_interface_id)?;
+    let req = DeleteNetworkInterfaceRequest {
+        network_interface_id: a.network_interface_id,
+    };
+    network::delete(&mut s, &req.network_interface_id)?;
     Ok(Value::Null)
 }
 
+/// `modify-network-interface-attribute`.
 pub fn modify_network_interface_attribute(
     ctx: &Ctx,
     a: ModifyNetworkInterfaceAttribute,
 ) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    network::set_eni_groups(&mut s, &a.network_interface_id, &a.groups)?;
+    let req = ModifyNetworkInterfaceAttributeRequest {
+        network_interface_id: a.network_interface_id,
+        groups: a.groups,
+    };
+    network::set_eni_groups(&mut s, &req.network_interface_id, &req.groups)?;
     Ok(Value::Null)
 }
 
+/// `modify-instance-attribute --groups`.
 pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    let inst = Instance::get(s.conn(), &a.instance_id)?;
-    network::set_groups(&mut s, &inst, &a.groups)?;
+    let req = ModifyInstanceAttributeRequest {
+        instance_id: a.instance_id,
+        groups: a.groups,
+    };
+    let inst = Instance::get(s.conn(), &req.instance_id)?;
+    network::set_groups(&mut s, &inst, &req.groups)?;
     Ok(Value::Null)
 }
 
+/// `network-teardown`.
 pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
     let s = ctx.store()?;
     crate::net::teardown(&s).map_err(Failure::Service)?;
     Ok(Value::Null)
 }
 
+/// `allocate-address`.
 pub fn allocate_address(ctx: &Ctx) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let a = s.write(|tx| addresses::allocate(tx))?;
-    Ok(
-        json!({"AllocationId": a.allocation_id, "PublicIp": a.public_ip.to_string(),
-              "Domain": "vpc", "PublicIpv4Pool": "amazon"}),
-    )
+    shown(addresses::allocate_address(&mut store(ctx)?)?)
 }
 
+/// `associate-address`.
 pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    Instance::get(s.conn(), &a.instance_id)?;
-    let id = s.write(|tx| addresses::associate(tx, &a.allocation_id, &a.instance_id))?;
-    synced(&s, json!({"AssociationId": id}))
+    let req = AssociateAddressRequest {
+        allocation_id: a.allocation_id,
+        instance_id: a.instance_id,
+    };
+    Instance::get(s.conn(), &req.instance_id)?;
+    let v = shown(addresses::associate_address(&mut s, &req)?)?;
+    synced(&s, v)
 }
 
+/// `disassociate-address`.
 pub fn disassociate_address(ctx: &Ctx, a: DisassociateAddress) -> Result<Value, Failure> {
     let mut s = store(ctx)?;
-    s.write(|tx| addresses::disassociate(tx, &a.association_id))?;
+    let req = DisassociateAddressRequest {
+        association_id: a.association_id,
+    };
+    addresses::disassociate_address(&mut s, &req)?;
     synced(&s, Value::Null)
 }
 
+/// `release-address`.
 pub fn release_address(ctx: &Ctx, a: ReleaseAddress) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    s.write(|tx| addresses::release(tx, &a.allocation_id))?;
+    let req = ReleaseAddressRequest {
+        allocation_id: a.allocation_id,
+    };
+    addresses::release_address(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
-pub fn describe_addresses(ctx: &Ctx) -> Result<Value, Failure> {
-    let s = store(ctx)?;
-    let v: Vec<Value> = addresses::Address::all(s.conn())?
-        .iter()
-        .map(|a| a.describe(s.conn()))
-        .collect();
-    Ok(json!({"Addresses": v}))
+/// `describe-addresses`.
+pub fn describe_addresses(ctx: &Ctx, a: DescribeAddresses) -> Result<Value, Failure> {
+    let req = DescribeAddressesRequest {
+        filters: filters(&a.filters)?,
+        public_ips: a.public_ips,
+        allocation_ids: a.allocation_ids,
+    };
+    shown(addresses::describe_addresses(&store(ctx)?, &req)?)
 }

@@ -13,6 +13,7 @@ use super::record::Instance;
 use super::state::State;
 use super::supervisor::RunDir;
 use super::types;
+use crate::ec2::shapes::storage::{AttachVolumeRequest, DetachVolumeRequest, VolumeAttachment};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::storage::instance_store;
@@ -119,19 +120,24 @@ fn vmm_call(sock: &std::path::Path, req: &Request, what: &str) -> Result<(), Ec2
     }
 }
 
-fn attachment_json(vol: &str, inst: &str, device: &str, state: &str) -> Value {
-    json!({"AttachTime": iso8601_now(), "Device": device, "InstanceId": inst,
-           "State": state, "VolumeId": vol})
+fn attachment(vol: &str, inst: &str, device: &str, state: &str) -> VolumeAttachment {
+    VolumeAttachment {
+        volume_id: vol.into(),
+        instance_id: inst.into(),
+        device: device.into(),
+        state: state.into(),
+        attach_time: iso8601_now(),
+        delete_on_termination: None,
+    }
 }
 
 /// `attach-volume`: recorded in one transaction, then made real in the running guest
 /// (or at the next start of a stopped one). A failed hot attach is rolled back.
 pub fn attach_volume(
     store: &mut Store,
-    volume_id: &str,
-    instance_id: &str,
-    device: &str,
-) -> Result<Value, Ec2Error> {
+    req: &AttachVolumeRequest,
+) -> Result<VolumeAttachment, Ec2Error> {
+    let (volume_id, instance_id, device) = (&*req.volume_id, &*req.instance_id, &*req.device);
     let (inst, vol) = store.write(|tx| -> Result<(Instance, Volume), Ec2Error> {
         Volume::get(tx, volume_id)?;
         let inst = Instance::get(tx, instance_id)?;
@@ -161,12 +167,16 @@ pub fn attach_volume(
             return Err(e);
         }
     }
-    Ok(attachment_json(volume_id, instance_id, device, "attached"))
+    Ok(attachment(volume_id, instance_id, device, "attached"))
 }
 
 /// `detach-volume`: from a stopped instance at once; from a running one only with
 /// `--force`, because ec2lab cannot see whether the guest still has it mounted.
-pub fn detach_volume(store: &mut Store, volume_id: &str, force: bool) -> Result<Value, Ec2Error> {
+pub fn detach_volume(
+    store: &mut Store,
+    req: &DetachVolumeRequest,
+) -> Result<VolumeAttachment, Ec2Error> {
+    let (volume_id, force) = (&*req.volume_id, req.force);
     let vol = Volume::get(store.conn(), volume_id)?;
     let Some(a) = vol.attachment.clone() else {
         return Err(Ec2Error::new(
@@ -198,12 +208,7 @@ pub fn detach_volume(store: &mut Store, volume_id: &str, force: bool) -> Result<
         vmm_call(&sock, &Request::DetachDisk { slot }, "hot detach")?;
     }
     store.write(|tx| volumes::record_detach(tx, volume_id))?;
-    Ok(attachment_json(
-        volume_id,
-        &a.instance_id,
-        &a.device,
-        "detached",
-    ))
+    Ok(attachment(volume_id, &a.instance_id, &a.device, "detached"))
 }
 
 /// A point-in-time copy of a volume's file: if a running guest uses it, its vCPUs are

@@ -9,7 +9,7 @@ use super::record::Instance;
 use super::state::State;
 use crate::error::Ec2Error;
 use crate::net::eni::{self, Eni};
-use crate::net::groups::SecurityGroup;
+use crate::net::groups::{self, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
 use crate::net::{self, host};
 use crate::store::Store;
@@ -26,30 +26,8 @@ pub fn placement(
         Some(id) => Subnet::get(c, id)?,
         None => Subnet::default(c)?,
     };
-    let groups = groups_for(c, &subnet, group_ids)?;
+    let groups = groups::for_interface(c, &subnet.vpc_id, &subnet.subnet_id, group_ids)?;
     Ok((subnet, groups))
-}
-
-/// The groups an interface in `subnet` gets: the VPC's default group when none are
-/// named, otherwise the named ones, which must exist in the subnet's VPC.
-pub fn groups_for(
-    c: &rusqlite::Connection,
-    subnet: &Subnet,
-    group_ids: &[String],
-) -> Result<Vec<String>, Ec2Error> {
-    if group_ids.is_empty() {
-        return Ok(vec![SecurityGroup::default_of(c, &subnet.vpc_id)?.group_id]);
-    }
-    for g in group_ids {
-        let sg = SecurityGroup::get(c, g)?;
-        if sg.vpc_id != subnet.vpc_id {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "Security group {g} and subnet {} belong to different networks",
-                subnet.subnet_id
-            )));
-        }
-    }
-    Ok(group_ids.to_vec())
 }
 
 /// AWS's private host name for an address: `ip-172-31-0-4`.
@@ -87,7 +65,7 @@ pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Erro
         "SubnetId": eni.subnet_id,
         "VpcId": eni.vpc_id,
         "SecurityGroups": groups,
-        "NetworkInterfaces": enis.iter().map(|e| e.describe(c)).collect::<Vec<_>>(),
+        "NetworkInterfaces": enis.iter().map(|e| e.to_shape(c)).collect::<Vec<_>>(),
         "SourceDestCheck": true,
     });
     if let Some(p) = eni.public_ip {
@@ -214,7 +192,7 @@ pub fn set_eni_groups(store: &mut Store, eni_id: &str, groups: &[String]) -> Res
     store.write(|tx| -> Result<(), Ec2Error> {
         let eni = Eni::get(tx, eni_id)?;
         let subnet = Subnet::get(tx, &eni.subnet_id)?;
-        groups_for(tx, &subnet, groups)?;
+        groups::for_interface(tx, &subnet.vpc_id, &subnet.subnet_id, groups)?;
         eni::set_groups(tx, eni_id, groups)
     })?;
     net::sync(store)

@@ -4,21 +4,33 @@
 use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
 
 use super::eni::{self, Eni};
+use crate::ec2::filters;
+use crate::ec2::shapes::network::{
+    self as shapes, AllocateAddressResult, AssociateAddressRequest, AssociateAddressResult,
+    DescribeAddressesRequest, DescribeAddressesResult, DisassociateAddressRequest,
+    ReleaseAddressRequest,
+};
 use crate::error::Ec2Error;
 use crate::ids;
+use crate::store::Store;
 
+/// An `addresses` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Address {
+    /// `eipalloc-…`.
     pub allocation_id: String,
+    /// The address.
     pub public_ip: Ipv4Addr,
+    /// `eipassoc-…`, when associated.
     pub association_id: Option<String>,
+    /// The interface it is on, when associated.
     pub eni_id: Option<String>,
 }
 
 impl Address {
+    /// Every address, by address.
     pub fn all(c: &Connection) -> Result<Vec<Address>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM addresses ORDER BY public_ip")?;
         let rows = stmt.query_map([], |r| {
@@ -35,6 +47,7 @@ impl Address {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The address `allocation_id`, or EC2's not-found error.
     pub fn get(c: &Connection, allocation_id: &str) -> Result<Address, Ec2Error> {
         Self::all(c)?
             .into_iter()
@@ -47,26 +60,89 @@ impl Address {
             })
     }
 
-    pub fn describe(&self, c: &Connection) -> Value {
-        let mut v = json!({
-            "AllocationId": self.allocation_id,
-            "PublicIp": self.public_ip.to_string(),
-            "Domain": "vpc",
-            "PublicIpv4Pool": "amazon",
-        });
-        if let Some(eni_id) = &self.eni_id {
-            v["AssociationId"] = json!(self.association_id);
-            v["NetworkInterfaceId"] = json!(eni_id);
-            if let Some(e) = Eni::all(c)
+    /// The address as EC2 shows it; its interface's instance and private address are
+    /// looked up in `c`.
+    pub fn to_shape(&self, c: &Connection) -> shapes::Address {
+        let eni = self.eni_id.as_ref().and_then(|id| {
+            Eni::all(c)
                 .ok()
-                .and_then(|all| all.into_iter().find(|e| &e.eni_id == eni_id))
-            {
-                v["InstanceId"] = json!(e.instance_id);
-                v["PrivateIpAddress"] = json!(e.private_ip.to_string());
-            }
+                .and_then(|all| all.into_iter().find(|e| &e.eni_id == id))
+        });
+        shapes::Address {
+            allocation_id: self.allocation_id.clone(),
+            public_ip: self.public_ip.to_string(),
+            domain: "vpc".into(),
+            public_ipv4_pool: "amazon".into(),
+            association_id: self.eni_id.as_ref().and(self.association_id.clone()),
+            network_interface_id: self.eni_id.clone(),
+            instance_id: eni.as_ref().and_then(|e| e.instance_id.clone()),
+            private_ip_address: eni.map(|e| e.private_ip.to_string()),
         }
-        v
     }
+}
+
+/// DescribeAddresses: the named addresses (each must exist) or all, through the filters.
+pub fn describe_addresses(
+    store: &Store,
+    req: &DescribeAddressesRequest,
+) -> Result<DescribeAddressesResult, Ec2Error> {
+    let c = store.conn();
+    let all = Address::all(c)?;
+    for id in &req.allocation_ids {
+        Address::get(c, id)?;
+    }
+    for ip in &req.public_ips {
+        if !all.iter().any(|a| a.public_ip.to_string() == *ip) {
+            return Err(Ec2Error::new(
+                "InvalidAddress.NotFound",
+                format!("Address '{ip}' not found; describe-addresses lists the account's"),
+            ));
+        }
+    }
+    let named = all
+        .iter()
+        .filter(|a| req.allocation_ids.is_empty() || req.allocation_ids.contains(&a.allocation_id))
+        .filter(|a| req.public_ips.is_empty() || req.public_ips.contains(&a.public_ip.to_string()))
+        .map(|a| a.to_shape(c))
+        .collect();
+    Ok(DescribeAddressesResult {
+        addresses: filters::retain(named, &req.filters)?,
+    })
+}
+
+/// AllocateAddress, in one transaction.
+pub fn allocate_address(store: &mut Store) -> Result<AllocateAddressResult, Ec2Error> {
+    let a = store.write(|tx| allocate(tx))?;
+    Ok(AllocateAddressResult {
+        allocation_id: a.allocation_id,
+        public_ip: a.public_ip.to_string(),
+        domain: "vpc".into(),
+        public_ipv4_pool: "amazon".into(),
+    })
+}
+
+/// AssociateAddress, in one transaction. The caller checks that the instance exists and
+/// brings the host's network in step (`net::sync`).
+pub fn associate_address(
+    store: &mut Store,
+    req: &AssociateAddressRequest,
+) -> Result<AssociateAddressResult, Ec2Error> {
+    let association_id = store.write(|tx| associate(tx, &req.allocation_id, &req.instance_id))?;
+    Ok(AssociateAddressResult { association_id })
+}
+
+/// DisassociateAddress, in one transaction. The caller brings the host's network in step
+/// (`net::sync`).
+pub fn disassociate_address(
+    store: &mut Store,
+    req: &DisassociateAddressRequest,
+) -> Result<(), Ec2Error> {
+    store.write(|tx| disassociate(tx, &req.association_id))
+}
+
+/// ReleaseAddress, in one transaction.
+pub fn release_address(store: &mut Store, req: &ReleaseAddressRequest) -> Result<(), Ec2Error> {
+    store.write(|tx| release(tx, &req.allocation_id))
 }
 
 /// Takes a free public address from the pool for the account.
@@ -122,6 +198,7 @@ pub fn associate(
     Ok(association_id)
 }
 
+/// Takes the address off its interface; it stays allocated.
 pub fn disassociate(c: &Connection, association_id: &str) -> Result<(), Ec2Error> {
     let a: Option<(String, String)> = c
         .query_row(
@@ -147,6 +224,7 @@ pub fn disassociate(c: &Connection, association_id: &str) -> Result<(), Ec2Error
     Ok(())
 }
 
+/// Gives an unassociated address back.
 pub fn release(c: &Connection, allocation_id: &str) -> Result<(), Ec2Error> {
     let a = Address::get(c, allocation_id)?;
     if a.eni_id.is_some() {

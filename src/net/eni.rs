@@ -6,33 +6,54 @@ use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
 use super::firewall::Ipv4Cidr;
+use super::groups::{self, SecurityGroup};
 use super::vpc::{nth, size, Subnet};
+use crate::ec2::filters;
+use crate::ec2::shapes::network::{
+    self as shapes, CreateNetworkInterfaceRequest, CreateNetworkInterfaceResult,
+    DescribeNetworkInterfacesRequest, DescribeNetworkInterfacesResult, GroupIdentifier,
+    NetworkInterfaceAssociation, NetworkInterfaceAttachment, NetworkInterfacePrivateIpAddress,
+};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
+use crate::store::Store;
 
 /// Public addresses come from a range reserved for benchmarks (RFC 2544): never on the
 /// internet, reachable here only through ec2lab's NAT rules.
 pub const PUBLIC_POOL: &str = "198.18.0.0/16";
 
+/// An `enis` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Eni {
+    /// `eni-…`.
     pub eni_id: String,
+    /// Its subnet.
     pub subnet_id: String,
+    /// Its VPC.
     pub vpc_id: String,
+    /// Its MAC, `aa:bb:…`.
     pub mac: String,
+    /// Its private address.
     pub private_ip: Ipv4Addr,
+    /// The host's tap device for it.
     pub tap: String,
+    /// Its security groups.
     pub groups: Vec<String>,
+    /// Its instance, when attached.
     pub instance_id: Option<String>,
+    /// Its public address (automatic or Elastic).
     pub public_ip: Option<Ipv4Addr>,
+    /// Free text.
     pub description: String,
     /// Where it sits on its instance (0: the primary interface, eth0 in the guest).
     pub device_index: Option<i64>,
+    /// `eni-attach-…`, when attached.
     pub attachment_id: Option<String>,
+    /// When it was attached (ISO 8601).
     pub attach_time: Option<String>,
+    /// Whether terminating its instance deletes it.
     pub delete_on_termination: bool,
     /// The interface gets an automatic public address whenever its instance starts
     /// (the primary interface of an instance launched with one), as on AWS.
@@ -42,7 +63,9 @@ pub struct Eni {
 /// What `create` needs besides the subnet.
 #[derive(Default)]
 pub struct NewEni<'a> {
+    /// Its security groups, already checked.
     pub groups: &'a [String],
+    /// Free text.
     pub description: &'a str,
     /// None: the first free address of the subnet.
     pub private_ip: Option<Ipv4Addr>,
@@ -78,6 +101,7 @@ impl Eni {
         })
     }
 
+    /// The interface `eni_id`, or EC2's error for a malformed or unknown id.
     pub fn get(c: &Connection, eni_id: &str) -> Result<Eni, Ec2Error> {
         Ec2Error::check_id(eni_id, "eni", "NetworkInterface")?;
         c.query_row(
@@ -94,6 +118,7 @@ impl Eni {
         })
     }
 
+    /// The attached interface whose attachment is `attachment_id`.
     pub fn by_attachment(c: &Connection, attachment_id: &str) -> Result<Eni, Ec2Error> {
         c.query_row(
             "SELECT * FROM enis WHERE attachment_id = ?1 AND instance_id IS NOT NULL",
@@ -117,6 +142,7 @@ impl Eni {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Every interface, by id.
     pub fn all(c: &Connection) -> Result<Vec<Eni>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM enis ORDER BY eni_id")?;
         let rows = stmt.query_map([], Eni::from_row)?;
@@ -128,6 +154,7 @@ impl Eni {
         Ok(Self::attached_to(c, instance_id)?.into_iter().next())
     }
 
+    /// The MAC as bytes.
     pub fn mac_bytes(&self) -> [u8; 6] {
         let mut out = [0u8; 6];
         for (o, p) in out.iter_mut().zip(self.mac.split(':')) {
@@ -136,55 +163,123 @@ impl Eni {
         out
     }
 
-    /// One `NetworkInterfaces[]` element, in AWS's shape.
-    pub fn describe(&self, c: &Connection) -> Value {
-        let groups: Vec<Value> = self
+    /// The interface as EC2 shows it; group names and the zone are looked up in `c`.
+    pub fn to_shape(&self, c: &Connection) -> shapes::NetworkInterface {
+        let groups = self
             .groups
             .iter()
-            .map(|g| {
-                let name = super::groups::SecurityGroup::get(c, g)
+            .map(|g| GroupIdentifier {
+                group_id: g.clone(),
+                group_name: SecurityGroup::get(c, g)
                     .map(|s| s.group_name)
-                    .unwrap_or_default();
-                json!({"GroupId": g, "GroupName": name})
+                    .unwrap_or_default(),
             })
             .collect();
-        let mut v = json!({
-            "NetworkInterfaceId": self.eni_id,
-            "SubnetId": self.subnet_id,
-            "VpcId": self.vpc_id,
-            "Description": self.description,
-            "MacAddress": self.mac,
-            "PrivateIpAddress": self.private_ip.to_string(),
-            "PrivateIpAddresses": [{"Primary": true, "PrivateIpAddress": self.private_ip.to_string()}],
-            "Groups": groups,
-            "Status": if self.instance_id.is_some() { "in-use" } else { "available" },
-            "InterfaceType": "interface",
-            "OwnerId": OWNER_ID,
-            "RequesterManaged": false,
-            "SourceDestCheck": true,
-            "Ec2LabInfo": {"Tap": self.tap},
+        let association = self.public_ip.map(|p| NetworkInterfaceAssociation {
+            public_ip: p.to_string(),
+            ip_owner_id: "amazon".into(),
         });
-        if let Ok(s) = Subnet::get(c, &self.subnet_id) {
-            v["AvailabilityZone"] = json!(s.availability_zone);
+        shapes::NetworkInterface {
+            network_interface_id: self.eni_id.clone(),
+            subnet_id: self.subnet_id.clone(),
+            vpc_id: self.vpc_id.clone(),
+            availability_zone: Subnet::get(c, &self.subnet_id)
+                .ok()
+                .map(|s| s.availability_zone),
+            description: self.description.clone(),
+            mac_address: self.mac.clone(),
+            private_ip_address: self.private_ip.to_string(),
+            private_ip_addresses: vec![NetworkInterfacePrivateIpAddress {
+                primary: true,
+                private_ip_address: self.private_ip.to_string(),
+                association: association.clone(),
+            }],
+            groups,
+            status: if self.instance_id.is_some() {
+                "in-use"
+            } else {
+                "available"
+            }
+            .into(),
+            interface_type: "interface".into(),
+            owner_id: OWNER_ID.into(),
+            requester_managed: false,
+            source_dest_check: true,
+            attachment: self
+                .instance_id
+                .as_ref()
+                .map(|i| NetworkInterfaceAttachment {
+                    attachment_id: self.attachment_id.clone(),
+                    instance_id: i.clone(),
+                    instance_owner_id: OWNER_ID.into(),
+                    device_index: self.device_index,
+                    network_card_index: 0,
+                    status: "attached".into(),
+                    attach_time: self.attach_time.clone(),
+                    delete_on_termination: self.delete_on_termination,
+                }),
+            association,
+            ec2lab_info: shapes::NetworkInterfaceLabInfo {
+                tap: self.tap.clone(),
+            },
         }
-        if let Some(i) = &self.instance_id {
-            v["Attachment"] = json!({
-                "AttachmentId": self.attachment_id,
-                "InstanceId": i,
-                "InstanceOwnerId": OWNER_ID,
-                "DeviceIndex": self.device_index,
-                "NetworkCardIndex": 0,
-                "Status": "attached",
-                "AttachTime": self.attach_time,
-                "DeleteOnTermination": self.delete_on_termination,
-            });
-        }
-        if let Some(p) = self.public_ip {
-            v["Association"] = json!({"PublicIp": p.to_string(), "IpOwnerId": "amazon"});
-            v["PrivateIpAddresses"][0]["Association"] = v["Association"].clone();
-        }
-        v
     }
+}
+
+/// DescribeNetworkInterfaces: the named interfaces (each must exist) or all, through the
+/// filters.
+pub fn describe_network_interfaces(
+    store: &Store,
+    req: &DescribeNetworkInterfacesRequest,
+) -> Result<DescribeNetworkInterfacesResult, Ec2Error> {
+    let c = store.conn();
+    for id in &req.network_interface_ids {
+        Eni::get(c, id)?;
+    }
+    let named = Eni::all(c)?
+        .iter()
+        .filter(|e| {
+            req.network_interface_ids.is_empty() || req.network_interface_ids.contains(&e.eni_id)
+        })
+        .map(|e| e.to_shape(c))
+        .collect();
+    Ok(DescribeNetworkInterfacesResult {
+        network_interfaces: filters::retain(named, &req.filters)?,
+    })
+}
+
+/// CreateNetworkInterface, in one transaction: available until attached. The caller
+/// brings the host's network in step (`net::sync`).
+pub fn create_network_interface(
+    store: &mut Store,
+    req: &CreateNetworkInterfaceRequest,
+) -> Result<CreateNetworkInterfaceResult, Ec2Error> {
+    let private_ip = match &req.private_ip_address {
+        Some(ip) => Some(ip.parse().map_err(|_| {
+            Ec2Error::invalid_parameter(format!(
+                "Value ({ip}) for parameter privateIpAddress is invalid: give an IPv4 address such as 10.0.1.10"
+            ))
+        })?),
+        None => None,
+    };
+    Ec2Error::check_id(&req.subnet_id, "subnet", "Subnet")?;
+    let e = store.write(|tx| -> Result<Eni, Ec2Error> {
+        let subnet = Subnet::get(tx, &req.subnet_id)?;
+        let groups = groups::for_interface(tx, &subnet.vpc_id, &subnet.subnet_id, &req.groups)?;
+        create(
+            tx,
+            &subnet,
+            &NewEni {
+                groups: &groups,
+                description: req.description.as_deref().unwrap_or(""),
+                private_ip,
+                ..Default::default()
+            },
+        )
+    })?;
+    Ok(CreateNetworkInterfaceResult {
+        network_interface: e.to_shape(store.conn()),
+    })
 }
 
 fn used_ips(c: &Connection, col: &str) -> Result<HashSet<Ipv4Addr>, Ec2Error> {
@@ -231,6 +326,7 @@ fn wanted_private(c: &Connection, subnet: &Subnet, ip: Ipv4Addr) -> Result<Ipv4A
     Ok(ip)
 }
 
+/// A free public address from the pool, at a random place.
 pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
     let pool: Ipv4Cidr = PUBLIC_POOL.parse().expect("valid pool");
     let mut used = used_ips(c, "public_ip")?;
@@ -379,6 +475,7 @@ pub fn assign_auto_public(c: &Connection, instance_id: &str) -> Result<(), Ec2Er
     Ok(())
 }
 
+/// Replaces the interface's security groups.
 pub fn set_groups(c: &Connection, eni_id: &str, groups: &[String]) -> Result<(), Ec2Error> {
     c.execute(
         "UPDATE enis SET groups = ?2 WHERE eni_id = ?1",

@@ -4,28 +4,95 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::firewall::Ipv4Cidr;
+use crate::ec2::filters;
+use crate::ec2::shapes::network::{
+    self as shapes, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
+    DescribeSecurityGroupsResult, IpPermission, IpRange, SecurityGroupRulesRequest,
+    SecurityGroupRulesResult, UserIdGroupPair,
+};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
+use crate::store::Store;
 
 /// One permission: a protocol and port range, from (or to) CIDRs or group members.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permission {
     /// "tcp", "udp", "icmp" or "-1" (all).
     pub protocol: String,
+    /// The first port (tcp and udp).
     pub from_port: Option<u16>,
+    /// The last port (tcp and udp).
     pub to_port: Option<u16>,
+    /// IPv4 ranges.
     #[serde(default)]
     pub cidrs: Vec<String>,
+    /// Groups whose members the rule covers.
     #[serde(default)]
     pub groups: Vec<String>,
 }
 
+impl Permission {
+    /// The rule as EC2 shows it.
+    pub fn to_shape(&self) -> IpPermission {
+        let ports = match (self.from_port, self.to_port) {
+            (Some(f), Some(t)) => (Some(i32::from(f)), Some(i32::from(t))),
+            _ => (None, None),
+        };
+        IpPermission {
+            ip_protocol: self.protocol.clone(),
+            from_port: ports.0,
+            to_port: ports.1,
+            ip_ranges: self
+                .cidrs
+                .iter()
+                .map(|c| IpRange { cidr_ip: c.clone() })
+                .collect(),
+            user_id_group_pairs: self
+                .groups
+                .iter()
+                .map(|g| UserIdGroupPair {
+                    group_id: g.clone(),
+                    user_id: Some(OWNER_ID.into()),
+                })
+                .collect(),
+        }
+    }
+
+    /// A rule from a request's permission; a negative port (ICMP's -1) means none.
+    pub fn from_shape(p: &IpPermission) -> Result<Permission, Ec2Error> {
+        let port = |n: Option<i32>| -> Result<Option<u16>, Ec2Error> {
+            match n {
+                None => Ok(None),
+                Some(n) if n < 0 => Ok(None),
+                Some(n) => u16::try_from(n).map(Some).map_err(|_| {
+                    Ec2Error::invalid_parameter(format!(
+                        "Invalid port {n}: use a number 0-65535, or -1 for all"
+                    ))
+                }),
+            }
+        };
+        Ok(Permission {
+            protocol: p.ip_protocol.clone(),
+            from_port: port(p.from_port)?,
+            to_port: port(p.to_port)?,
+            cidrs: p.ip_ranges.iter().map(|r| r.cidr_ip.clone()).collect(),
+            groups: p
+                .user_id_group_pairs
+                .iter()
+                .map(|g| g.group_id.clone())
+                .collect(),
+        })
+    }
+}
+
+/// Which of a group's rule lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
+    /// Inbound.
     Ingress,
+    /// Outbound.
     Egress,
 }
 
@@ -38,13 +105,20 @@ impl Direction {
     }
 }
 
+/// A `security_groups` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecurityGroup {
+    /// `sg-…`.
     pub group_id: String,
+    /// Its VPC.
     pub vpc_id: String,
+    /// Its name, unique in its VPC.
     pub group_name: String,
+    /// Free text.
     pub description: String,
+    /// Inbound rules.
     pub ingress: Vec<Permission>,
+    /// Outbound rules.
     pub egress: Vec<Permission>,
 }
 
@@ -64,12 +138,14 @@ impl SecurityGroup {
         })
     }
 
+    /// Every group, by VPC and name.
     pub fn all(c: &Connection) -> Result<Vec<SecurityGroup>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM security_groups ORDER BY vpc_id, group_name")?;
         let rows = stmt.query_map([], SecurityGroup::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The group `id`, or EC2's not-found error.
     pub fn get(c: &Connection, id: &str) -> Result<SecurityGroup, Ec2Error> {
         c.query_row(
             "SELECT * FROM security_groups WHERE group_id = ?1",
@@ -85,6 +161,7 @@ impl SecurityGroup {
         })
     }
 
+    /// A VPC's group "default".
     pub fn default_of(c: &Connection, vpc_id: &str) -> Result<SecurityGroup, Ec2Error> {
         let id: String = c.query_row(
             "SELECT group_id FROM security_groups WHERE vpc_id = ?1 AND group_name = 'default'",
@@ -94,32 +171,17 @@ impl SecurityGroup {
         Self::get(c, &id)
     }
 
-    pub fn describe(&self) -> Value {
-        let show = |ps: &[Permission]| -> Vec<Value> {
-            ps.iter()
-                .map(|p| {
-                    let mut v = json!({
-                        "IpProtocol": p.protocol,
-                        "IpRanges": p.cidrs.iter().map(|c| json!({"CidrIp": c})).collect::<Vec<_>>(),
-                        "UserIdGroupPairs": p.groups.iter().map(|g| json!({"GroupId": g, "UserId": OWNER_ID})).collect::<Vec<_>>(),
-                    });
-                    if let (Some(f), Some(t)) = (p.from_port, p.to_port) {
-                        v["FromPort"] = json!(f);
-                        v["ToPort"] = json!(t);
-                    }
-                    v
-                })
-                .collect()
-        };
-        json!({
-            "GroupId": self.group_id,
-            "GroupName": self.group_name,
-            "Description": self.description,
-            "VpcId": self.vpc_id,
-            "OwnerId": OWNER_ID,
-            "IpPermissions": show(&self.ingress),
-            "IpPermissionsEgress": show(&self.egress),
-        })
+    /// The group as EC2 shows it.
+    pub fn to_shape(&self) -> shapes::SecurityGroup {
+        shapes::SecurityGroup {
+            group_id: self.group_id.clone(),
+            group_name: self.group_name.clone(),
+            description: self.description.clone(),
+            vpc_id: self.vpc_id.clone(),
+            owner_id: OWNER_ID.into(),
+            ip_permissions: self.ingress.iter().map(Permission::to_shape).collect(),
+            ip_permissions_egress: self.egress.iter().map(Permission::to_shape).collect(),
+        }
     }
 
     fn rules_mut(&mut self, dir: Direction) -> &mut Vec<Permission> {
@@ -279,6 +341,7 @@ fn same_rule(a: &Permission, b: &Permission) -> bool {
     a.protocol == b.protocol && a.from_port == b.from_port && a.to_port == b.to_port
 }
 
+/// Adds one rule, unless it is already there.
 pub fn authorize(
     c: &Connection,
     group_id: &str,
@@ -307,6 +370,7 @@ pub fn authorize(
     Ok(g)
 }
 
+/// Takes away one rule, which must be there.
 pub fn revoke(
     c: &Connection,
     group_id: &str,
@@ -337,6 +401,7 @@ pub fn revoke(
     Ok(g)
 }
 
+/// Deletes a group that no interface and no other group's rule names.
 pub fn delete(c: &Connection, group_id: &str) -> Result<(), Ec2Error> {
     let g = SecurityGroup::get(c, group_id)?;
     if g.group_name == "default" {
@@ -383,4 +448,98 @@ pub fn delete(c: &Connection, group_id: &str) -> Result<(), Ec2Error> {
         [group_id],
     )?;
     Ok(())
+}
+
+/// The groups an interface in a subnet gets: the VPC's default group when none are
+/// named, otherwise the named ones, which must exist in the subnet's VPC.
+pub fn for_interface(
+    c: &Connection,
+    vpc_id: &str,
+    subnet_id: &str,
+    group_ids: &[String],
+) -> Result<Vec<String>, Ec2Error> {
+    if group_ids.is_empty() {
+        return Ok(vec![SecurityGroup::default_of(c, vpc_id)?.group_id]);
+    }
+    for g in group_ids {
+        let sg = SecurityGroup::get(c, g)?;
+        if sg.vpc_id != vpc_id {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Security group {g} and subnet {subnet_id} belong to different networks"
+            )));
+        }
+    }
+    Ok(group_ids.to_vec())
+}
+
+/// DescribeSecurityGroups: the named groups (each must exist) or all, through the filters.
+pub fn describe_security_groups(
+    store: &Store,
+    req: &DescribeSecurityGroupsRequest,
+) -> Result<DescribeSecurityGroupsResult, Ec2Error> {
+    let c = store.conn();
+    for g in &req.group_ids {
+        SecurityGroup::get(c, g)?;
+    }
+    let named = SecurityGroup::all(c)?
+        .iter()
+        .filter(|g| req.group_ids.is_empty() || req.group_ids.contains(&g.group_id))
+        .map(SecurityGroup::to_shape)
+        .collect();
+    Ok(DescribeSecurityGroupsResult {
+        security_groups: filters::retain(named, &req.filters)?,
+    })
+}
+
+/// AuthorizeSecurityGroupIngress/Egress: every permission of the request is added, in
+/// one transaction. The caller brings the firewall in step (`net::sync`).
+pub fn authorize_rules(
+    store: &mut Store,
+    req: &SecurityGroupRulesRequest,
+    dir: Direction,
+) -> Result<SecurityGroupRulesResult, Ec2Error> {
+    change_rules(store, req, dir, authorize)
+}
+
+/// RevokeSecurityGroupIngress/Egress: every permission of the request is taken away, in
+/// one transaction. The caller brings the firewall in step (`net::sync`).
+pub fn revoke_rules(
+    store: &mut Store,
+    req: &SecurityGroupRulesRequest,
+    dir: Direction,
+) -> Result<SecurityGroupRulesResult, Ec2Error> {
+    change_rules(store, req, dir, revoke)
+}
+
+type RuleChange = fn(&Connection, &str, Direction, Permission) -> Result<SecurityGroup, Ec2Error>;
+
+fn change_rules(
+    store: &mut Store,
+    req: &SecurityGroupRulesRequest,
+    dir: Direction,
+    change: RuleChange,
+) -> Result<SecurityGroupRulesResult, Ec2Error> {
+    let perms = req
+        .ip_permissions
+        .iter()
+        .map(Permission::from_shape)
+        .collect::<Result<Vec<_>, _>>()?;
+    if perms.is_empty() {
+        return Err(Ec2Error::missing_parameter("IpPermissions"));
+    }
+    store.write(|tx| -> Result<(), Ec2Error> {
+        for p in perms {
+            change(tx, &req.group_id, dir, p)?;
+        }
+        Ok(())
+    })?;
+    Ok(SecurityGroupRulesResult { return_: true })
+}
+
+/// DeleteSecurityGroup. The caller brings the firewall in step (`net::sync`).
+pub fn delete_security_group(
+    store: &mut Store,
+    req: &DeleteSecurityGroupRequest,
+) -> Result<(), Ec2Error> {
+    store.write(|tx| delete(tx, &req.group_id))
 }

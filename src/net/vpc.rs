@@ -5,33 +5,52 @@
 use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
 use super::firewall::Ipv4Cidr;
+use crate::ec2::filters;
+use crate::ec2::shapes::network::{
+    self as shapes, CreateSecurityGroupRequest, CreateSecurityGroupResult, CreateSubnetRequest,
+    CreateSubnetResult, CreateVpcRequest, CreateVpcResult, DeleteSubnetRequest, DeleteVpcRequest,
+    DescribeSubnetsRequest, DescribeSubnetsResult, DescribeVpcsRequest, DescribeVpcsResult,
+};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
 
+/// The default VPC's range, as on AWS.
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
+/// The default subnet's range, as on AWS.
 pub const DEFAULT_SUBNET_CIDR: &str = "172.31.0.0/20";
 /// Another CIDR for the default VPC of a new state root.
 pub const DEFAULT_VPC_ENV: &str = "EC2LAB_DEFAULT_VPC_CIDR";
 
+/// A `vpcs` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vpc {
+    /// `vpc-…`.
     pub vpc_id: String,
+    /// Its range.
     pub cidr: Ipv4Cidr,
+    /// Whether it is the region's default VPC.
     pub is_default: bool,
+    /// The host's Linux bridge for it.
     pub bridge: String,
 }
 
+/// A `subnets` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Subnet {
+    /// `subnet-…`.
     pub subnet_id: String,
+    /// Its VPC.
     pub vpc_id: String,
+    /// Its range.
     pub cidr: Ipv4Cidr,
+    /// Its zone.
     pub availability_zone: String,
+    /// Whether it is the zone's default subnet.
     pub is_default: bool,
+    /// Whether instances launched here get a public address by default.
     pub map_public_ip: bool,
 }
 
@@ -42,6 +61,7 @@ fn cidr_col(r: &Row, col: &str) -> rusqlite::Result<Ipv4Cidr> {
     })
 }
 
+/// An address as a number.
 pub fn u32_of(ip: Ipv4Addr) -> u32 {
     u32::from(ip)
 }
@@ -51,10 +71,12 @@ pub fn nth(cidr: &Ipv4Cidr, n: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32_of(cidr.addr) + n)
 }
 
+/// How many addresses a range holds.
 pub fn size(cidr: &Ipv4Cidr) -> u32 {
     1u32 << (32 - u32::from(cidr.prefix))
 }
 
+/// A range's netmask.
 pub fn netmask(cidr: &Ipv4Cidr) -> Ipv4Addr {
     Ipv4Addr::from(
         u32::MAX
@@ -80,12 +102,14 @@ impl Subnet {
         })
     }
 
+    /// Every subnet, by VPC and range.
     pub fn all(c: &Connection) -> Result<Vec<Subnet>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM subnets ORDER BY vpc_id, cidr")?;
         let rows = stmt.query_map([], Subnet::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The subnet `id`, or EC2's not-found error.
     pub fn get(c: &Connection, id: &str) -> Result<Subnet, Ec2Error> {
         c.query_row(
             "SELECT * FROM subnets WHERE subnet_id = ?1",
@@ -101,6 +125,7 @@ impl Subnet {
         })
     }
 
+    /// The default subnet.
     pub fn default(c: &Connection) -> Result<Subnet, Ec2Error> {
         c.query_row(
             "SELECT * FROM subnets WHERE is_default = 1 ORDER BY subnet_id LIMIT 1",
@@ -111,19 +136,20 @@ impl Subnet {
         .ok_or_else(|| Ec2Error::new("MissingInput", "No default subnet: give --subnet-id"))
     }
 
-    pub fn describe(&self) -> Value {
-        json!({
-            "SubnetId": self.subnet_id,
-            "VpcId": self.vpc_id,
-            "CidrBlock": self.cidr.to_string(),
-            "AvailabilityZone": self.availability_zone,
-            "DefaultForAz": self.is_default,
-            "MapPublicIpOnLaunch": self.map_public_ip,
-            "State": "available",
-            "OwnerId": OWNER_ID,
+    /// The subnet as EC2 shows it.
+    pub fn to_shape(&self) -> shapes::Subnet {
+        shapes::Subnet {
+            subnet_id: self.subnet_id.clone(),
+            vpc_id: self.vpc_id.clone(),
+            cidr_block: self.cidr.to_string(),
+            availability_zone: self.availability_zone.clone(),
+            default_for_az: self.is_default,
+            map_public_ip_on_launch: self.map_public_ip,
+            state: "available".into(),
+            owner_id: OWNER_ID.into(),
             // AWS reserves the first four and the last address of every subnet.
-            "AvailableIpAddressCount": size(&self.cidr).saturating_sub(5),
-        })
+            available_ip_address_count: size(&self.cidr).saturating_sub(5),
+        }
     }
 }
 
@@ -137,12 +163,14 @@ impl Vpc {
         })
     }
 
+    /// Every VPC, by id.
     pub fn all(c: &Connection) -> Result<Vec<Vpc>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM vpcs ORDER BY vpc_id")?;
         let rows = stmt.query_map([], Vpc::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The VPC `id`, or EC2's not-found error.
     pub fn get(c: &Connection, id: &str) -> Result<Vpc, Ec2Error> {
         c.query_row("SELECT * FROM vpcs WHERE vpc_id = ?1", [id], Vpc::from_row)
             .optional()?
@@ -154,17 +182,116 @@ impl Vpc {
             })
     }
 
-    pub fn describe(&self) -> Value {
-        json!({
-            "VpcId": self.vpc_id,
-            "CidrBlock": self.cidr.to_string(),
-            "IsDefault": self.is_default,
-            "State": "available",
-            "OwnerId": OWNER_ID,
-            "InstanceTenancy": "default",
-            "Ec2LabInfo": {"Bridge": self.bridge},
-        })
+    /// The VPC as EC2 shows it.
+    pub fn to_shape(&self) -> shapes::Vpc {
+        shapes::Vpc {
+            vpc_id: self.vpc_id.clone(),
+            cidr_block: self.cidr.to_string(),
+            is_default: self.is_default,
+            state: "available".into(),
+            owner_id: OWNER_ID.into(),
+            instance_tenancy: "default".into(),
+            ec2lab_info: shapes::VpcLabInfo {
+                bridge: self.bridge.clone(),
+            },
+        }
     }
+}
+
+/// DescribeVpcs: the named VPCs (each must exist) or all, through the filters.
+pub fn describe_vpcs(
+    store: &Store,
+    req: &DescribeVpcsRequest,
+) -> Result<DescribeVpcsResult, Ec2Error> {
+    let c = store.conn();
+    for id in &req.vpc_ids {
+        Vpc::get(c, id)?;
+    }
+    let named = Vpc::all(c)?
+        .iter()
+        .filter(|v| req.vpc_ids.is_empty() || req.vpc_ids.contains(&v.vpc_id))
+        .map(Vpc::to_shape)
+        .collect();
+    Ok(DescribeVpcsResult {
+        vpcs: filters::retain(named, &req.filters)?,
+    })
+}
+
+/// DescribeSubnets: the named subnets (each must exist) or all, through the filters.
+pub fn describe_subnets(
+    store: &Store,
+    req: &DescribeSubnetsRequest,
+) -> Result<DescribeSubnetsResult, Ec2Error> {
+    let c = store.conn();
+    for id in &req.subnet_ids {
+        Subnet::get(c, id)?;
+    }
+    let named = Subnet::all(c)?
+        .iter()
+        .filter(|s| req.subnet_ids.is_empty() || req.subnet_ids.contains(&s.subnet_id))
+        .map(Subnet::to_shape)
+        .collect();
+    Ok(DescribeSubnetsResult {
+        subnets: filters::retain(named, &req.filters)?,
+    })
+}
+
+/// CreateVpc, in one transaction. The caller brings the host's network in step
+/// (`net::sync`).
+pub fn create_vpc(store: &mut Store, req: &CreateVpcRequest) -> Result<CreateVpcResult, Ec2Error> {
+    let vpc = store.write(|tx| insert_vpc(tx, &req.cidr_block, false))?;
+    Ok(CreateVpcResult {
+        vpc: vpc.to_shape(),
+    })
+}
+
+/// CreateSubnet, in one transaction, in the region's zone unless the request names one.
+/// The caller brings the host's network in step (`net::sync`).
+pub fn create_subnet(
+    store: &mut Store,
+    req: &CreateSubnetRequest,
+) -> Result<CreateSubnetResult, Ec2Error> {
+    let az = match &req.availability_zone {
+        Some(az) => az.clone(),
+        None => format!("{}a", store.region()),
+    };
+    let subnet = store.write(|tx| insert_subnet(tx, &req.vpc_id, &req.cidr_block, &az, false))?;
+    Ok(CreateSubnetResult {
+        subnet: subnet.to_shape(),
+    })
+}
+
+/// CreateSecurityGroup, in the default VPC unless the request names one. It is here, not in
+/// `groups.rs`, because VPCs make their own default groups: `groups` knows no VPCs.
+pub fn create_security_group(
+    store: &mut Store,
+    req: &CreateSecurityGroupRequest,
+) -> Result<CreateSecurityGroupResult, Ec2Error> {
+    let g = store.write(|tx| -> Result<_, Ec2Error> {
+        let vpc_id = match &req.vpc_id {
+            Some(v) => Vpc::get(tx, v)?.vpc_id,
+            None => Subnet::default(tx)?.vpc_id,
+        };
+        super::groups::create(tx, &vpc_id, &req.group_name, &req.description, false)
+    })?;
+    Ok(CreateSecurityGroupResult {
+        group_id: g.group_id,
+    })
+}
+
+/// DeleteSubnet: a subnet without network interfaces goes.
+pub fn delete_subnet(store: &mut Store, req: &DeleteSubnetRequest) -> Result<(), Ec2Error> {
+    store.write(|tx| remove_subnet(tx, &req.subnet_id))
+}
+
+/// DeleteVpc: a VPC without subnets goes, with its groups; returns its record, whose
+/// bridge the caller takes down.
+pub fn delete_vpc(store: &mut Store, req: &DeleteVpcRequest) -> Result<Vpc, Ec2Error> {
+    store.write(|tx| {
+        let vpc = Vpc::get(tx, &req.vpc_id)?;
+        remove_vpc(tx, &req.vpc_id)?;
+        Ok(vpc)
+    })
 }
 
 fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
@@ -172,9 +299,9 @@ fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
         .map_err(|e| Ec2Error::new(code, format!("The CIDR '{s}' is invalid: {e}")))
 }
 
-/// Creates a VPC (and its security group "default"); VPCs may not overlap one another,
+/// Records a VPC (and its security group "default"); VPCs may not overlap one another,
 /// because all their bridges share the host's routing table.
-pub fn create_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, Ec2Error> {
+fn insert_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, Ec2Error> {
     let cidr = parse_cidr(cidr, "InvalidVpc.Range")?;
     if !(16..=28).contains(&cidr.prefix) {
         return Err(Ec2Error::new(
@@ -212,7 +339,8 @@ pub fn create_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, E
     Ok(vpc)
 }
 
-pub fn create_subnet(
+/// Records a subnet of a VPC.
+fn insert_subnet(
     c: &Connection,
     vpc_id: &str,
     cidr: &str,
@@ -297,8 +425,8 @@ pub fn ensure_default(store: &mut Store) -> Result<(), Ec2Error> {
         if exists.is_none() {
             let (vpc_cidr, subnet_cidr) =
                 default_cidrs(&std::env::var(DEFAULT_VPC_ENV).unwrap_or_default())?;
-            let vpc = create_vpc(tx, &vpc_cidr, true)?;
-            create_subnet(tx, &vpc.vpc_id, &subnet_cidr, &az, true)?;
+            let vpc = insert_vpc(tx, &vpc_cidr, true)?;
+            insert_subnet(tx, &vpc.vpc_id, &subnet_cidr, &az, true)?;
         }
         Ok(())
     })
@@ -308,7 +436,7 @@ fn in_use(c: &Connection, sql: &str, id: &str) -> Result<bool, Ec2Error> {
     Ok(c.query_row(sql, [id], |_| Ok(())).optional()?.is_some())
 }
 
-pub fn delete_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+fn remove_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Subnet::get(c, id)?;
     if in_use(c, "SELECT 1 FROM enis WHERE subnet_id = ?1", id)? {
         return Err(Ec2Error::new(
@@ -322,7 +450,7 @@ pub fn delete_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-pub fn delete_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+fn remove_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Vpc::get(c, id)?;
     if in_use(c, "SELECT 1 FROM subnets WHERE vpc_id = ?1", id)? {
         return Err(Ec2Error::new(

@@ -5,24 +5,33 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
 use super::chunkstore::{ChunkError, ChunkStore};
 use super::volumes::Volume;
+use crate::ec2::shapes::storage as shapes;
 use crate::error::Ec2Error;
 use crate::ids;
 use crate::ids::OWNER_ID;
 use crate::store::{iso8601_now, Store};
 
+/// A `snapshots` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
+    /// `snap-…`.
     pub snapshot_id: String,
+    /// The volume it copies.
     pub volume_id: String,
+    /// The volume's size then, in GiB.
     pub volume_size_gib: u64,
+    /// `completed`.
     pub state: String,
+    /// When it was taken (ISO 8601).
     pub start_time: String,
+    /// Free text.
     pub description: String,
+    /// Bytes it added to the chunk store.
     pub bytes_added: Option<i64>,
+    /// Bytes of chunks it needs.
     pub bytes_referenced: Option<i64>,
 }
 
@@ -46,6 +55,7 @@ impl Snapshot {
         })
     }
 
+    /// The snapshot `id`, or EC2's error for a malformed or unknown id.
     pub fn get(c: &Connection, id: &str) -> Result<Snapshot, Ec2Error> {
         Ec2Error::check_id(id, "snap", "Snapshot")?;
         c.query_row(
@@ -62,31 +72,40 @@ impl Snapshot {
         })
     }
 
+    /// Every snapshot, oldest first.
     pub fn all(c: &Connection) -> Result<Vec<Snapshot>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM snapshots ORDER BY start_time, snapshot_id")?;
         let rows = stmt.query_map([], Snapshot::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The `Snapshots[]` element of `describe-snapshots`.
-    pub fn describe(&self) -> Value {
-        json!({
-            "SnapshotId": self.snapshot_id,
-            "VolumeId": self.volume_id,
-            "VolumeSize": self.volume_size_gib,
-            "State": self.state,
-            "StartTime": self.start_time,
-            "Progress": if self.state == "completed" { "100%" } else { "0%" },
-            "Description": self.description,
-            "OwnerId": OWNER_ID,
-            "Encrypted": false,
-            "StorageTier": "standard",
-            // What this snapshot really added to the store (incremental), and what it needs.
-            "Ec2LabInfo": {"BytesAdded": self.bytes_added, "BytesReferenced": self.bytes_referenced},
-        })
+    /// The snapshot as EC2 shows it.
+    pub fn to_shape(&self) -> shapes::Snapshot {
+        shapes::Snapshot {
+            snapshot_id: self.snapshot_id.clone(),
+            volume_id: self.volume_id.clone(),
+            volume_size: self.volume_size_gib,
+            state: self.state.clone(),
+            start_time: self.start_time.clone(),
+            progress: if self.state == "completed" {
+                "100%"
+            } else {
+                "0%"
+            }
+            .into(),
+            description: self.description.clone(),
+            owner_id: OWNER_ID.into(),
+            encrypted: false,
+            storage_tier: "standard".into(),
+            ec2lab_info: shapes::SnapshotLabInfo {
+                bytes_added: self.bytes_added,
+                bytes_referenced: self.bytes_referenced,
+            },
+        }
     }
 }
 
+/// The region's chunk store, where snapshots keep their bytes.
 pub fn chunk_store(store: &Store) -> Result<ChunkStore, Ec2Error> {
     Ok(ChunkStore::open(store.snapshots_dir())?)
 }
@@ -157,10 +176,4 @@ pub fn delete(store: &mut Store, snapshot_id: &str) -> Result<u64, Ec2Error> {
         Ok(())
     })?;
     Ok(chunk_store(store)?.delete(snapshot_id)?)
-}
-
-/// Writes a snapshot's bytes into a new volume file at `dest`.
-pub fn restore(store: &Store, snapshot_id: &str, dest: &Path) -> Result<(), Ec2Error> {
-    chunk_store(store)?.restore(snapshot_id, dest)?;
-    Ok(())
 }

@@ -10,8 +10,9 @@
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
+use crate::ec2::shapes::storage as shapes;
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
@@ -21,6 +22,7 @@ use crate::store::{iso8601_now, Store};
 pub const EBS_DEVICES: [&str; 6] = [
     "/dev/sdf", "/dev/sdg", "/dev/sdh", "/dev/sdi", "/dev/sdj", "/dev/sdk",
 ];
+/// The largest volume EC2 makes, in GiB.
 pub const MAX_SIZE_GIB: u64 = 16384;
 const GIB: u64 = 1 << 30;
 
@@ -34,26 +36,42 @@ pub fn ebs_slot(device: &str) -> Option<usize> {
         .position(|d| d.strip_prefix("/dev/sd") == Some(letter))
 }
 
+/// A volume's attachment, as the `volumes` row keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attachment {
+    /// The instance.
     pub instance_id: String,
+    /// The device name, such as `/dev/sdf` (or the root device).
     pub device: String,
+    /// When it was attached (ISO 8601).
     pub attach_time: String,
+    /// Whether terminating the instance deletes the volume.
     pub delete_on_termination: bool,
 }
 
+/// A `volumes` row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Volume {
+    /// `vol-…`.
     pub volume_id: String,
+    /// Size in GiB.
     pub size_gib: u64,
+    /// `gp2`, `gp3` or `io1`.
     pub volume_type: String,
+    /// Provisioned IOPS, for the types that have them.
     pub iops: Option<i64>,
+    /// The zone.
     pub availability_zone: String,
+    /// `available` or `in-use`.
     pub state: String,
+    /// The snapshot it was restored from.
     pub snapshot_id: Option<String>,
+    /// When it was created (ISO 8601).
     pub create_time: String,
+    /// Its attachment, if any.
     pub attachment: Option<Attachment>,
-    pub tags: Vec<(String, String)>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 impl Volume {
@@ -80,10 +98,11 @@ impl Volume {
             snapshot_id: r.get("snapshot_id")?,
             create_time: r.get("create_time")?,
             attachment,
-            tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
+    /// The volume `id`, if it exists.
     pub fn load(c: &Connection, id: &str) -> Result<Option<Volume>, Ec2Error> {
         Ok(c.query_row(
             "SELECT * FROM volumes WHERE volume_id = ?1",
@@ -93,6 +112,7 @@ impl Volume {
         .optional()?)
     }
 
+    /// The volume `id`, or EC2's error for a malformed or unknown id.
     pub fn get(c: &Connection, id: &str) -> Result<Volume, Ec2Error> {
         Ec2Error::check_id(id, "vol", "Volume")?;
         Self::load(c, id)?.ok_or_else(|| {
@@ -103,12 +123,14 @@ impl Volume {
         })
     }
 
+    /// Every volume, oldest first.
     pub fn all(c: &Connection) -> Result<Vec<Volume>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM volumes ORDER BY create_time, volume_id")?;
         let rows = stmt.query_map([], Volume::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The volumes attached to an instance, by device name.
     pub fn of_instance(c: &Connection, instance_id: &str) -> Result<Vec<Volume>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM volumes WHERE instance_id = ?1 ORDER BY device")?;
         let rows = stmt.query_map([instance_id], Volume::from_row)?;
@@ -134,7 +156,7 @@ impl Volume {
                 a.map(|a| a.device.clone()),
                 a.map(|a| a.attach_time.clone()),
                 a.is_some_and(|a| a.delete_on_termination),
-                serde_json::to_string(&self.tags).unwrap_or_default(),
+                tags::to_column(&self.tags),
             ],
         )?;
         Ok(())
@@ -145,32 +167,33 @@ impl Volume {
         self.volume_id.replace('-', "")
     }
 
-    /// The `Volumes[]` element of `describe-volumes`.
-    pub fn describe(&self) -> Value {
-        let mut v = json!({
-            "VolumeId": self.volume_id,
-            "Size": self.size_gib,
-            "VolumeType": self.volume_type,
-            "AvailabilityZone": self.availability_zone,
-            "State": self.state,
-            "CreateTime": self.create_time,
-            "Encrypted": false,
-            "MultiAttachEnabled": false,
-            "SnapshotId": self.snapshot_id.clone().unwrap_or_default(),
-            "Attachments": self.attachment.iter().map(|a| json!({
-                "VolumeId": self.volume_id,
-                "InstanceId": a.instance_id,
-                "Device": a.device,
-                "State": "attached",
-                "AttachTime": a.attach_time,
-                "DeleteOnTermination": a.delete_on_termination,
-            })).collect::<Vec<_>>(),
-            "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
-        });
-        if let Some(iops) = self.iops {
-            v["Iops"] = json!(iops);
+    /// The volume as EC2 shows it.
+    pub fn to_shape(&self) -> shapes::Volume {
+        shapes::Volume {
+            volume_id: self.volume_id.clone(),
+            size: self.size_gib,
+            volume_type: self.volume_type.clone(),
+            availability_zone: self.availability_zone.clone(),
+            state: self.state.clone(),
+            create_time: self.create_time.clone(),
+            encrypted: false,
+            multi_attach_enabled: false,
+            snapshot_id: self.snapshot_id.clone().unwrap_or_default(),
+            attachments: self
+                .attachment
+                .iter()
+                .map(|a| shapes::VolumeAttachment {
+                    volume_id: self.volume_id.clone(),
+                    instance_id: a.instance_id.clone(),
+                    device: a.device.clone(),
+                    state: "attached".into(),
+                    attach_time: a.attach_time.clone(),
+                    delete_on_termination: Some(a.delete_on_termination),
+                })
+                .collect(),
+            tags: self.tags.clone(),
+            iops: self.iops,
         }
-        v
     }
 }
 
@@ -218,17 +241,23 @@ fn check_size(store: &Store, size_gib: u64) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-/// What `create-volume` asks for.
+/// A new volume: what CreateVolume and RunInstances' root volume ask for.
 pub struct NewVolume<'a> {
+    /// Size in GiB; default: the source's size, or 1.
     pub size_gib: Option<u64>,
+    /// `gp2`, `gp3` or `io1`.
     pub volume_type: &'a str,
+    /// Provisioned IOPS.
     pub iops: Option<i64>,
+    /// The zone, which must be the region's.
     pub availability_zone: &'a str,
     /// The volume's initial contents: written into the new file before it is recorded.
     pub source: Option<VolumeSource<'a>>,
-    pub tags: Vec<(String, String)>,
+    /// Its tags, already checked.
+    pub tags: Vec<Tag>,
 }
 
+/// Where a new volume's bytes come from.
 pub enum VolumeSource<'a> {
     /// A snapshot id, and a function that restores it into a path.
     Snapshot(&'a str, u64, &'a dyn Fn(&Path) -> Result<(), Ec2Error>),
@@ -364,6 +393,7 @@ pub fn record_attach(
     Volume::get(c, volume_id)
 }
 
+/// Records that a volume is no longer attached.
 pub fn record_detach(c: &Connection, volume_id: &str) -> Result<(), Ec2Error> {
     c.execute(
         "UPDATE volumes SET state = 'available', instance_id = NULL, device = NULL,
