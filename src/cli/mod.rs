@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod keys;
 pub mod lab;
 pub mod output;
+pub mod serve;
 pub mod shorthand;
 pub mod ssh;
 pub mod vmm;
@@ -142,6 +143,8 @@ pub enum Command {
         after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
     )]
     Wait(ec2::WaitWhat),
+    Serve(serve::Serve),
+    ConfigureAws(serve::ConfigureAws),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -211,6 +214,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DeleteKeyPair(_) => "DeleteKeyPair",
         Command::Ssh(_) => "Ssh",
         Command::Lab(_) => "Lab",
+        Command::Serve(_) => "Serve",
+        Command::ConfigureAws(_) => "ConfigureAws",
         Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
     }
 }
@@ -234,6 +239,8 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),
+        Command::Serve(args) => return serve::serve(&ctx, args),
+        Command::ConfigureAws(a) => serve::configure_aws(&ctx, a),
         Command::Supervise { instance_id } => {
             return match crate::instances::supervisor::run(
                 &ctx.state_dir,
