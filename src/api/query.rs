@@ -212,6 +212,31 @@ mod tests {
         decode(m, m.operations[op].input.as_deref(), &params(pairs))
     }
 
+    /// Bodies exactly as botocore serializes them (tools/ec2-model/fixtures.py) decode to
+    /// the member-name JSON botocore was given.
+    #[test]
+    fn botocore_request_bodies() {
+        let fixtures: Value =
+            serde_json::from_str(include_str!("testdata/botocore-requests.json")).unwrap();
+        let requests = fixtures["requests"].as_array().unwrap();
+        assert!(requests.len() > 20);
+        for r in requests {
+            let op = r["operation"].as_str().unwrap();
+            let body = r["body"].as_str().unwrap();
+            let mut pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            let action = pairs.remove(0);
+            assert_eq!(action, ("Action".into(), op.into()));
+            let version = pairs.remove(0);
+            assert_eq!(version, ("Version".into(), "2016-11-15".into()));
+            let m = Model::get();
+            let v = decode(m, m.operations[op].input.as_deref(), &pairs)
+                .unwrap_or_else(|e| panic!("{op}: {e}"));
+            assert_eq!(v, r["expected"], "{op}: {body}");
+        }
+    }
+
     #[test]
     fn lists_filters_and_typed_scalars() {
         let v = decode_op(

@@ -136,7 +136,7 @@ pub fn verify(
         .find(|(n, _)| *n == "host")
         .map(|(_, v)| *v)
         .ok_or_else(|| auth_failure("the Host header is not signed"))?;
-    let (query, body) = match claimed.expires {
+    let query = match claimed.expires {
         Some(secs) => {
             settings.signature_location = SignatureLocation::QueryParams;
             settings.expires_in = Some(Duration::from_secs(secs));
@@ -144,21 +144,17 @@ pub fn verify(
             let rest: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(req.query.as_bytes())
                 .filter(|(k, _)| !k.starts_with("X-Amz-"))
                 .collect();
-            let query = form_urlencoded::Serializer::new(String::new())
+            form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(rest)
-                .finish();
-            // Presigned URLs do not sign their payload (botocore's SigV4QueryAuth).
-            (query, SignableBody::UnsignedPayload)
+                .finish()
         }
-        None => (req.query.to_string(), SignableBody::Bytes(req.body)),
+        None => req.query.to_string(),
     };
     let uri = if query.is_empty() {
         format!("http://{host}{}", req.path)
     } else {
         format!("http://{host}{}?{query}", req.path)
     };
-    let signable = SignableRequest::new(req.method, uri, headers.into_iter(), body)
-        .map_err(|_| auth_failure("the request cannot be put in canonical form"))?;
     let identity = Credentials::new(
         &key.access_key_id,
         &key.secret_access_key,
@@ -176,11 +172,28 @@ pub fn verify(
         .build()
         .map_err(|e| Ec2Error::internal(format!("SigV4 parameters: {e}")))?
         .into();
-    let expected = sign(signable, &params)
-        .map_err(|_| auth_failure("the request cannot be put in canonical form"))?;
-    let expected = expected.signature().as_bytes();
+    // botocore presigns EC2 URLs over the body's hash, S3-style signers over
+    // UNSIGNED-PAYLOAD: a presigned request may match either.
+    let bodies: &[SignableBody] = match claimed.expires {
+        Some(_) => &[SignableBody::Bytes(req.body), SignableBody::UnsignedPayload],
+        None => &[SignableBody::Bytes(req.body)],
+    };
     let given = claimed.signature.as_bytes();
-    if expected.len() != given.len() || !bool::from(expected.ct_eq(given)) {
+    let mut matched = false;
+    for body in bodies {
+        let signable = SignableRequest::new(
+            req.method,
+            uri.as_str(),
+            headers.iter().copied(),
+            body.clone(),
+        )
+        .map_err(|_| auth_failure("the request cannot be put in canonical form"))?;
+        let expected = sign(signable, &params)
+            .map_err(|_| auth_failure("the request cannot be put in canonical form"))?;
+        let expected = expected.signature().as_bytes();
+        matched |= expected.len() == given.len() && bool::from(expected.ct_eq(given));
+    }
+    if !matched {
         return Err(auth_failure(
             "the request signature does not match: check the secret access key and the signing method",
         ));
@@ -422,7 +435,7 @@ mod tests {
 
         let e = verify(
             &req(b"Action=RunInstances", headers),
-            &[key.clone()],
+            std::slice::from_ref(&key),
             &regions,
             now,
         )
@@ -431,7 +444,13 @@ mod tests {
         let other = super::super::keys::generate();
         let e = verify(&req(body, headers), &[other], &regions, now).unwrap_err();
         assert_eq!(e.code, "AuthFailure");
-        let e = verify(&req(body, headers), &[key.clone()], &["lab-2".into()], now).unwrap_err();
+        let e = verify(
+            &req(body, headers),
+            std::slice::from_ref(&key),
+            &["lab-2".into()],
+            now,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "AuthFailure");
         let later = now + Duration::from_secs(3600);
         let e = verify(&req(body, headers), &[key], &regions, later).unwrap_err();
