@@ -95,6 +95,14 @@ attrs = ec2.describe_account_attributes()["AccountAttributes"]
 out["attributes"] = {a["AttributeName"]: a["AttributeValues"][0]["AttributeValue"] for a in attrs}
 out["reservations"] = ec2.describe_instances()["Reservations"]
 out["types"] = [t["InstanceType"] for t in ec2.describe_instance_types(InstanceTypes=["t2.micro"])["InstanceTypes"]]
+# Many requests at once (boto3 clients are thread-safe).
+from concurrent.futures import ThreadPoolExecutor
+def call(i):
+    if i % 2:
+        return str(len(ec2.describe_instances()["Reservations"]))
+    return ec2.describe_regions()["Regions"][0]["RegionName"]
+with ThreadPoolExecutor(16) as pool:
+    out["concurrent"] = sorted(set(pool.map(call, range(50))))
 try:
     ec2.describe_regions(DryRun=True)
     out["dry_run"] = None
@@ -123,6 +131,8 @@ out["wrong_region"] = raw(create, region="us-east-1")
 out["unknown_action"] = raw("Action=NoSuchThing&Version=2016-11-15")
 out["unknown_parameter"] = raw("Action=DescribeRegions&Version=2016-11-15&Bogus.1=x")
 out["bad_integer"] = raw("Action=DescribeInstances&Version=2016-11-15&MaxResults=many")
+out["missing_action"] = raw("Version=2016-11-15")
+out["too_large"] = raw("Action=DescribeRegions&Version=2016-11-15&Pad=" + "a" * (2 << 20))
 out["ok_raw"] = raw("Action=DescribeRegions&Version=2016-11-15")
 
 # GET: signed in the header, and presigned in the query string.
@@ -158,6 +168,7 @@ fn boto3_and_ec2_errors() {
         .starts_with("vpc-"));
     assert_eq!(v["reservations"], serde_json::json!([]));
     assert_eq!(v["types"], serde_json::json!(["t2.micro"]));
+    assert_eq!(v["concurrent"], serde_json::json!(["0", "lab-1"]));
     let expect = |k: &str, code: &str, status: u16| {
         assert_eq!(v[k], serde_json::json!([code, status]), "{k}: {v}");
     };
@@ -169,6 +180,8 @@ fn boto3_and_ec2_errors() {
     expect("unknown_action", "InvalidAction", 400);
     expect("unknown_parameter", "UnknownParameter", 400);
     expect("bad_integer", "InvalidParameterValue", 400);
+    expect("missing_action", "MissingAction", 400);
+    assert_eq!(v["too_large"][1], 413, "{v}");
     assert_eq!(v["ok_raw"], serde_json::json!([null, 200]));
     assert_eq!(v["get_signed"], serde_json::json!([200, true]));
     assert_eq!(v["get_presigned"], serde_json::json!([200, true]));

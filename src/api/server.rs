@@ -228,7 +228,12 @@ fn dispatch(
         "Version" => false,
         _ => true,
     });
-    let action = action.unwrap_or_default();
+    let Some(action) = action else {
+        return Err(Ec2Error::new(
+            "MissingAction",
+            "The request must contain the parameter Action",
+        ));
+    };
     let model = Model::get();
     let (Some(op), Some(handler)) = (model.operations.get(&action), actions::handler(&action))
     else {

@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::ec2::{Ctx, Failure};
+use super::ec2::Ctx;
+use super::output::OutputFormat;
 use crate::api::awsconfig;
 use crate::api::keys;
 use crate::api::server::{self, ServeConfig, DEFAULT_LISTEN};
-use crate::error::Ec2Error;
 
 /// Serve the EC2 API (Query protocol, 2016-11-15) over HTTP for the aws CLI, boto3 and the
 /// AWS SDKs. Requests must be signed (SigV4) with this ec2lab's keys.
@@ -58,20 +58,26 @@ pub fn serve(ctx: &Ctx, a: Serve) -> i32 {
     }
 }
 
-/// Writes the profile; prints where (never the secret).
-pub fn configure_aws(ctx: &Ctx, a: ConfigureAws) -> Result<Value, Failure> {
-    let fail = |e: &dyn std::error::Error| {
-        let mut msg = e.to_string();
-        if let Some(s) = e.source() {
-            msg.push_str(&format!(": {s}"));
+/// Writes the profile and prints where (never the secret); returns the exit code.
+pub fn configure_aws(ctx: &Ctx, a: ConfigureAws, output: OutputFormat) -> i32 {
+    match write_profile(ctx, &a) {
+        Ok(v) => {
+            print!("{}", super::output::render(&v, output, "ConfigureAws"));
+            0
         }
-        Failure::Service(Ec2Error::invalid_parameter(msg))
-    };
-    awsconfig::check_profile(&a.profile).map_err(|e| fail(&e))?;
-    let keys = keys::load_or_create(&ctx.state_dir).map_err(|e| fail(&e))?;
+        Err(e) => {
+            super::report(e.as_ref());
+            1
+        }
+    }
+}
+
+fn write_profile(ctx: &Ctx, a: &ConfigureAws) -> Result<Value, Box<dyn std::error::Error>> {
+    awsconfig::check_profile(&a.profile)?;
+    let keys = keys::load_or_create(&ctx.state_dir)?;
     let key = &keys[0];
-    let config = awsconfig::config_path().map_err(|e| fail(&e))?;
-    let credentials = awsconfig::credentials_path().map_err(|e| fail(&e))?;
+    let config = awsconfig::config_path()?;
+    let credentials = awsconfig::credentials_path()?;
     awsconfig::update_file(
         &config,
         &awsconfig::config_section(&a.profile),
@@ -80,8 +86,7 @@ pub fn configure_aws(ctx: &Ctx, a: ConfigureAws) -> Result<Value, Failure> {
             ("region", &ctx.region),
             ("output", "json"),
         ],
-    )
-    .map_err(|e| fail(&e))?;
+    )?;
     awsconfig::update_file(
         &credentials,
         &a.profile,
@@ -89,8 +94,7 @@ pub fn configure_aws(ctx: &Ctx, a: ConfigureAws) -> Result<Value, Failure> {
             ("aws_access_key_id", &key.access_key_id),
             ("aws_secret_access_key", &key.secret_access_key),
         ],
-    )
-    .map_err(|e| fail(&e))?;
+    )?;
     Ok(json!({
         "Profile": a.profile,
         "EndpointUrl": a.endpoint_url,
