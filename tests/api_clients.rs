@@ -39,6 +39,18 @@ fn aws_cli_describes_regions_and_zones() {
     );
     assert_eq!(out.trim(), "lab-1");
 
+    // The aws CLI's describe-instances (it paginates on its own) and its filters.
+    let v: Value = serde_json::from_str(&ok(
+        &api.aws(&[
+            "describe-instances",
+            "--filters",
+            "Name=instance-state-name,Values=running",
+        ]),
+        "describe-instances",
+    ))
+    .unwrap();
+    assert_eq!(v["Reservations"], serde_json::json!([]));
+
     // DryRun: EC2's DryRunOperation, which the aws CLI reports as an error.
     let out = api.aws(&["describe-regions", "--dry-run"]);
     assert!(!out.status.success());
@@ -131,6 +143,7 @@ out["wrong_region"] = raw(create, region="us-east-1")
 out["unknown_action"] = raw("Action=NoSuchThing&Version=2016-11-15")
 out["unknown_parameter"] = raw("Action=DescribeRegions&Version=2016-11-15&Bogus.1=x")
 out["bad_integer"] = raw("Action=DescribeInstances&Version=2016-11-15&MaxResults=many")
+out["unsupported"] = raw("Action=DescribeInstances&Version=2016-11-15&MaxResults=5")
 out["missing_action"] = raw("Version=2016-11-15")
 out["too_large"] = raw("Action=DescribeRegions&Version=2016-11-15&Pad=" + "a" * (2 << 20))
 out["ok_raw"] = raw("Action=DescribeRegions&Version=2016-11-15")
@@ -180,6 +193,7 @@ fn boto3_and_ec2_errors() {
     expect("unknown_action", "InvalidAction", 400);
     expect("unknown_parameter", "UnknownParameter", 400);
     expect("bad_integer", "InvalidParameterValue", 400);
+    expect("unsupported", "Unsupported", 400);
     expect("missing_action", "MissingAction", 400);
     assert_eq!(v["too_large"][1], 413, "{v}");
     assert_eq!(v["ok_raw"], serde_json::json!([null, 200]));

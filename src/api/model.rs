@@ -70,6 +70,9 @@ pub struct Shape {
     pub members: Vec<Member>,
     /// A list's element.
     pub member: Option<Member>,
+    /// The members a request must have (by member name).
+    #[serde(default)]
+    pub required: Vec<String>,
     /// A list written as repeated elements without a wrapper (none in ec2lab's operations
     /// today; kept so the encoder stays right if one comes).
     #[serde(default)]

@@ -126,6 +126,18 @@ fn typed(model: &Model, shape: &Shape, node: Node, path: &str) -> Result<Value, 
     };
     Ok(match node {
         Node::Struct(members) => {
+            // A required member that is missing is EC2's MissingParameter, named as on
+            // the wire.
+            for name in &shape.required {
+                if !members.contains_key(name) {
+                    let wire = shape
+                        .members
+                        .iter()
+                        .find(|m| &m.name == name)
+                        .map_or_else(|| name.clone(), Member::wire_name);
+                    return Err(Ec2Error::missing_parameter(&join(&wire)));
+                }
+            }
             let mut out = Map::new();
             for (name, child) in members {
                 let member = shape
@@ -351,6 +363,11 @@ mod tests {
             assert_eq!(e.code, "UnknownParameter", "{bad}");
             assert_eq!(e.message, format!("The parameter {bad} is not recognized"));
         }
+        let e = decode_op("RunInstances", &[("ImageId", "ami-1"), ("MinCount", "1")]).unwrap_err();
+        assert_eq!(e.code, "MissingParameter");
+        assert_eq!(e.message, "The request must contain the parameter MaxCount");
+        let e = decode_op("CreateTags", &[("ResourceId.1", "i-1")]).unwrap_err();
+        assert_eq!(e.message, "The request must contain the parameter Tag");
         let e = decode_op("DescribeInstances", &[("MaxResults", "many")]).unwrap_err();
         assert_eq!(e.code, "InvalidParameterValue");
         let e = decode_op("DescribeInstances", &[("DryRun", "yes")]).unwrap_err();

@@ -2,7 +2,7 @@
 //! shapes land (issue 11). Each is to be switched to `from_request::<…Request>` and the
 //! typed service function; the handler signature stays.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{from_request, ApiCtx};
@@ -10,7 +10,7 @@ use crate::ec2::filters::Filter;
 use crate::error::Ec2Error;
 use crate::instances::{self, types};
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct DescribeInstancesRequest {
     instance_ids: Vec<String>,
@@ -32,7 +32,7 @@ pub fn describe_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
     instances::describe_instances(&mut ctx.store()?, &req.instance_ids, &filters)
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct DescribeInstanceTypesRequest {
     instance_types: Vec<String>,

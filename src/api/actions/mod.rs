@@ -83,10 +83,68 @@ pub fn handler(action: &str) -> Option<Handler> {
         .map(|(_, h)| *h)
 }
 
-/// The typed request from the decoded JSON: a shape `serde` refuses is EC2's
-/// `InvalidParameterValue`.
-pub fn from_request<T: DeserializeOwned>(req: Value) -> Result<T, Ec2Error> {
-    serde_json::from_value(req).map_err(|e| Ec2Error::invalid_parameter(e.to_string()))
+/// Members a request may carry that ec2lab takes and has no use for: `DryRun` (answered
+/// before the handler) and idempotency tokens (botocore sends one with every
+/// `RunInstances`).
+const IGNORED: &[&str] = &["DryRun", "ClientToken"];
+
+/// The typed request from the decoded JSON. A value `serde` refuses is EC2's
+/// `InvalidParameterValue`; a member of the model that the shape leaves out (something
+/// ec2lab does not do) is `Unsupported`, naming it, rather than silently dropped.
+pub fn from_request<T: DeserializeOwned + Serialize>(req: Value) -> Result<T, Ec2Error> {
+    let typed: T = serde_json::from_value(req.clone())
+        .map_err(|e| Ec2Error::invalid_parameter(e.to_string()))?;
+    let kept = serde_json::to_value(&typed).map_err(|e| Ec2Error::internal(e.to_string()))?;
+    if let Some(path) = dropped(&req, &kept, "") {
+        return Err(Ec2Error::new(
+            "Unsupported",
+            format!("The parameter {path} is not supported by ec2lab"),
+        ));
+    }
+    Ok(typed)
+}
+
+/// The first member path of `req` with a value that `kept` (the request after a trip
+/// through its shape) no longer has.
+fn dropped(req: &Value, kept: &Value, path: &str) -> Option<String> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (req, kept) {
+        (Value::Object(r), Value::Object(k)) => r.iter().find_map(|(name, v)| {
+            if path.is_empty() && IGNORED.contains(&name.as_str()) {
+                return None;
+            }
+            match k.get(name) {
+                Some(kv) => dropped(v, kv, &join(name)),
+                None if is_empty(v) => None,
+                None => Some(join(name)),
+            }
+        }),
+        (Value::Array(r), Value::Array(k)) => r
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(i, (v, kv))| dropped(v, kv, &join(&(i + 1).to_string()))),
+        _ => None,
+    }
+}
+
+/// Values that ask for nothing: a member ec2lab lacks may carry them (`Encrypted=false`),
+/// and shapes may skip them when serializing.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+        Value::Null => true,
+        _ => false,
+    }
 }
 
 /// The JSON of a typed result.
@@ -98,6 +156,45 @@ pub fn to_result<T: Serialize>(result: &T) -> Result<Value, Ec2Error> {
 mod tests {
     use super::*;
     use crate::api::model::Model;
+
+    #[derive(Default, serde::Deserialize, Serialize)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Req {
+        names: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Default, serde::Deserialize, Serialize)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Inner {
+        size: i64,
+    }
+
+    #[test]
+    fn members_the_shape_lacks_are_unsupported() {
+        use serde_json::json;
+        let ok: Req =
+            from_request(json!({"Names": ["a"], "DryRun": false, "ClientToken": "t"})).unwrap();
+        assert_eq!(ok.names, ["a"]);
+        let e = from_request::<Req>(json!({"Names": ["a"], "Ipv6AddressCount": 1}))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "Unsupported");
+        assert_eq!(
+            e.message,
+            "The parameter Ipv6AddressCount is not supported by ec2lab"
+        );
+        let _: Req = from_request(json!({"Inner": {"Size": 1, "Encrypted": false}})).unwrap();
+        let e = from_request::<Req>(json!({"Inner": {"Size": 1, "Encrypted": true}}))
+            .err()
+            .unwrap();
+        assert!(e.message.contains("Inner.Encrypted"), "{e}");
+        let e = from_request::<Req>(json!({"Names": "not-a-list"}))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "InvalidParameterValue");
+    }
 
     #[test]
     fn every_served_action_is_in_the_model() {

@@ -32,10 +32,13 @@ pub fn zone_of(region: &str) -> String {
     format!("{region}a")
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct DescribeRegionsRequest {
     region_names: Vec<String>,
+    /// Every region is enabled here: the answer is the same either way.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all_regions: Option<bool>,
     filters: Vec<Filter>,
 }
 
@@ -83,7 +86,7 @@ pub fn describe_regions(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
     to_result(&serde_json::json!({ "Regions": regions }))
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct DescribeAvailabilityZonesRequest {
     zone_names: Vec<String>,
@@ -161,7 +164,7 @@ pub fn describe_availability_zones(ctx: &ApiCtx, req: Value) -> Result<Value, Ec
     to_result(&serde_json::json!({ "AvailabilityZones": zones }))
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct DescribeAccountAttributesRequest {
     attribute_names: Vec<String>,
