@@ -2,6 +2,7 @@
 //! (instances, images) below it; the store and the VMM core at the bottom, and the VMM
 //! knows nothing of EC2.
 
+pub mod api;
 pub mod cli;
 pub mod ec2;
 pub mod error;

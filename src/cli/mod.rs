@@ -8,6 +8,7 @@ pub mod ec2;
 pub mod keys;
 pub mod lab;
 pub mod output;
+pub mod serve;
 pub mod shorthand;
 pub mod ssh;
 pub mod vmm;
@@ -139,6 +140,12 @@ pub enum Command {
         after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
     )]
     Wait(ec2::WaitWhat),
+    /// Serve the EC2 API (Query protocol, 2016-11-15) over HTTP for the aws CLI, boto3 and
+    /// the AWS SDKs. Requests must be signed (SigV4) with this ec2lab's keys.
+    Serve(serve::Serve),
+    /// Write a profile for the AWS tools (endpoint, region, output, this ec2lab's access
+    /// keys) into the aws config and credentials files; other profiles stay as they are.
+    ConfigureAws(serve::ConfigureAws),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -208,6 +215,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DeleteKeyPair(_) => "DeleteKeyPair",
         Command::Ssh(_) => "Ssh",
         Command::Lab(_) => "Lab",
+        Command::Serve(_) => "Serve",
+        Command::ConfigureAws(_) => "ConfigureAws",
         Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
     }
 }
@@ -231,6 +240,8 @@ pub fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),
+        Command::Serve(args) => return serve::serve(&ctx, args),
+        Command::ConfigureAws(a) => return serve::configure_aws(&ctx, a, cli.output),
         Command::Supervise { instance_id } => {
             return match crate::instances::supervisor::run(
                 &ctx.state_dir,

@@ -1,0 +1,206 @@
+//! The dispatch table: an action name to its handler. A handler takes the request decoded
+//! into a JSON object of the model's member names and gives back the result the same way;
+//! the codec does the wire on both sides.
+//!
+//! Wiring a core action once its typed shapes exist is three lines in a handler:
+//!
+//! ```ignore
+//! fn run_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+//!     let req: RunInstancesRequest = from_request(req)?;
+//!     let result = crate::instances::run_instances(&mut ctx.tidy_store()?, &req)?;
+//!     to_result(&result)
+//! }
+//! ```
+//!
+//! and one line in [`ACTIONS`]. The service makes each change in one store transaction.
+
+mod legacy;
+mod region;
+
+pub use region::regions;
+
+use std::path::PathBuf;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Ec2Error;
+use crate::store::Store;
+
+/// What a handler knows of the request besides its parameters.
+#[derive(Clone, Debug)]
+pub struct ApiCtx {
+    /// ec2lab's state directory.
+    pub state_dir: PathBuf,
+    /// The region the request was signed for: the state root it acts on.
+    pub region: String,
+    /// Every region this ec2lab has.
+    pub regions: Vec<String>,
+    /// The endpoint the client used (`host:port`), for `DescribeRegions`.
+    pub endpoint: String,
+}
+
+impl ApiCtx {
+    /// The request's region store, opened for this request.
+    pub fn store(&self) -> Result<Store, Ec2Error> {
+        Ok(Store::open(&self.state_dir, &self.region)?)
+    }
+
+    /// The store after housekeeping (expired records gone, supervisors and the host's
+    /// network in step), as the CLI's verbs use it.
+    pub fn tidy_store(&self) -> Result<Store, Ec2Error> {
+        let mut store = self.store()?;
+        crate::instances::housekeeping(&mut store)?;
+        Ok(store)
+    }
+}
+
+/// A handler: decoded request in, result out, both keyed by the model's member names.
+pub type Handler = fn(&ApiCtx, Value) -> Result<Value, Ec2Error>;
+
+/// Every action `ec2lab serve` answers, and its handler. Actions of the model that are not
+/// here answer `InvalidAction` until their core function is wired.
+pub const ACTIONS: &[(&str, Handler)] = &[
+    ("DescribeRegions", region::describe_regions),
+    (
+        "DescribeAvailabilityZones",
+        region::describe_availability_zones,
+    ),
+    (
+        "DescribeAccountAttributes",
+        region::describe_account_attributes,
+    ),
+    ("DescribeInstances", legacy::describe_instances),
+    ("DescribeInstanceTypes", legacy::describe_instance_types),
+];
+
+/// The handler of `action`, if ec2lab serves it.
+pub fn handler(action: &str) -> Option<Handler> {
+    ACTIONS
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, h)| *h)
+}
+
+/// Members a request may carry that ec2lab takes and has no use for: `DryRun` (answered
+/// before the handler) and idempotency tokens (botocore sends one with every
+/// `RunInstances`).
+const IGNORED: &[&str] = &["DryRun", "ClientToken"];
+
+/// The typed request from the decoded JSON. A value `serde` refuses is EC2's
+/// `InvalidParameterValue`; a member of the model that the shape leaves out (something
+/// ec2lab does not do) is `Unsupported`, naming it, rather than silently dropped.
+pub fn from_request<T: DeserializeOwned + Serialize>(req: Value) -> Result<T, Ec2Error> {
+    let typed: T = serde_json::from_value(req.clone())
+        .map_err(|e| Ec2Error::invalid_parameter(e.to_string()))?;
+    let kept = serde_json::to_value(&typed).map_err(|e| Ec2Error::internal(e.to_string()))?;
+    if let Some(path) = dropped(&req, &kept, "") {
+        return Err(Ec2Error::new(
+            "Unsupported",
+            format!("The parameter {path} is not supported by ec2lab"),
+        ));
+    }
+    Ok(typed)
+}
+
+/// The first member path of `req` with a value that `kept` (the request after a trip
+/// through its shape) no longer has.
+fn dropped(req: &Value, kept: &Value, path: &str) -> Option<String> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    match (req, kept) {
+        (Value::Object(r), Value::Object(k)) => r.iter().find_map(|(name, v)| {
+            if path.is_empty() && IGNORED.contains(&name.as_str()) {
+                return None;
+            }
+            match k.get(name) {
+                Some(kv) => dropped(v, kv, &join(name)),
+                None if is_empty(v) => None,
+                None => Some(join(name)),
+            }
+        }),
+        (Value::Array(r), Value::Array(k)) => r
+            .iter()
+            .zip(k)
+            .enumerate()
+            .find_map(|(i, (v, kv))| dropped(v, kv, &join(&(i + 1).to_string()))),
+        _ => None,
+    }
+}
+
+/// Values that ask for nothing: a member ec2lab lacks may carry them (`Encrypted=false`),
+/// and shapes may skip them when serializing.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_empty),
+        Value::Object(o) => o.values().all(is_empty),
+        Value::Null => true,
+        _ => false,
+    }
+}
+
+/// The JSON of a typed result.
+pub fn to_result<T: Serialize>(result: &T) -> Result<Value, Ec2Error> {
+    serde_json::to_value(result).map_err(|e| Ec2Error::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::model::Model;
+
+    #[derive(Default, serde::Deserialize, Serialize)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Req {
+        names: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Default, serde::Deserialize, Serialize)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Inner {
+        size: i64,
+    }
+
+    #[test]
+    fn members_the_shape_lacks_are_unsupported() {
+        use serde_json::json;
+        let ok: Req =
+            from_request(json!({"Names": ["a"], "DryRun": false, "ClientToken": "t"})).unwrap();
+        assert_eq!(ok.names, ["a"]);
+        let e = from_request::<Req>(json!({"Names": ["a"], "Ipv6AddressCount": 1}))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "Unsupported");
+        assert_eq!(
+            e.message,
+            "The parameter Ipv6AddressCount is not supported by ec2lab"
+        );
+        let _: Req = from_request(json!({"Inner": {"Size": 1, "Encrypted": false}})).unwrap();
+        let e = from_request::<Req>(json!({"Inner": {"Size": 1, "Encrypted": true}}))
+            .err()
+            .unwrap();
+        assert!(e.message.contains("Inner.Encrypted"), "{e}");
+        let e = from_request::<Req>(json!({"Names": "not-a-list"}))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "InvalidParameterValue");
+    }
+
+    #[test]
+    fn every_served_action_is_in_the_model() {
+        let m = Model::get();
+        for (name, _) in ACTIONS {
+            assert!(m.operations.contains_key(*name), "{name}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! `ec2lab serve`: the EC2 Query API (version 2016-11-15) over HTTP, as the aws CLI, boto3
+//! and the AWS SDKs speak it. A front end beside `cli/`: it calls the same service
+//! functions and never the CLI.
+//!
+//! - [`model`]: botocore's EC2 model, cut down to the served operations (generated).
+//! - [`query`]: form parameters to a JSON object of member names, by the model.
+//! - [`xml`]: result JSON to EC2's XML, and EC2's error document.
+//! - [`sigv4`] and [`keys`]: signed requests only, for the keys in the state directory.
+//! - [`actions`]: the dispatch table and the handlers.
+//! - [`server`]: the HTTP server.
+//! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
+
+pub mod actions;
+pub mod awsconfig;
+pub mod keys;
+pub mod model;
+pub mod query;
+pub mod server;
+pub mod sigv4;
+pub mod xml;
+
+pub use actions::regions;

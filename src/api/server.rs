@@ -1,0 +1,281 @@
+//! The HTTP server: axum on a multi-threaded tokio runtime, with a bounded body and a time
+//! limit per request. Each request is checked (SigV4), decoded, handled and encoded on a
+//! blocking thread, since the services use SQLite and the host synchronously.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use rand_core::{OsRng, RngCore};
+use thiserror::Error;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::actions::{self, ApiCtx};
+use super::keys::{self, AccessKey, KeysError};
+use super::model::Model;
+use super::sigv4::{self, Incoming};
+use super::{query, xml};
+use crate::error::Ec2Error;
+
+/// The largest request body taken. EC2's own limit on user data is 16 KiB (before
+/// base64); requests are far smaller than this.
+pub const MAX_BODY: usize = 1 << 20;
+/// How long one request may take, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Where `ec2lab serve` listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8773";
+
+/// What `ec2lab serve` serves.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// ec2lab's state directory.
+    pub state_dir: PathBuf,
+    /// The region that always exists (the `--region` of `ec2lab serve`).
+    pub region: String,
+}
+
+/// Why the server could not run.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// The access keys could not be read or made.
+    #[error("cannot serve without access keys")]
+    Keys(#[from] KeysError),
+    /// The runtime could not start.
+    #[error("cannot start the server's threads")]
+    Runtime(#[source] std::io::Error),
+    /// The address is taken or not ours.
+    #[error("cannot listen on {addr}: choose another --listen address")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server stopped on an error.
+    #[error("the server stopped on an error")]
+    Serve(#[source] std::io::Error),
+}
+
+struct App {
+    config: ServeConfig,
+    keys: Vec<AccessKey>,
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets the requests under way finish. Prints
+/// `listening on http://ADDR` on stdout once it accepts connections.
+pub fn run(config: ServeConfig) -> Result<(), ServeError> {
+    let keys = keys::load_or_create(&config.state_dir)?;
+    // Parse the model before the first request pays for it.
+    Model::get();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime)?;
+    runtime.block_on(async move {
+        let addr = config.listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let app = Arc::new(App { config, keys });
+        let router = Router::new()
+            .fallback(handle)
+            .with_state(app)
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(RequestBodyLimitLayer::new(MAX_BODY))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                REQUEST_TIMEOUT,
+            ));
+        println!("listening on http://{local}");
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown())
+            .await
+            .map_err(ServeError::Serve)
+    })
+}
+
+async fn shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+    eprintln!("ec2lab serve: stopping after the requests under way");
+}
+
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id();
+    let id = request_id.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
+    })
+    .await;
+    let (status, text) = match answer {
+        Ok(a) => a,
+        Err(e) => {
+            let e = Ec2Error::internal(format!("the request's thread failed: {e}"));
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                xml::error(&e, &request_id),
+            )
+        }
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The HTTP status EC2 sends with an error code.
+pub fn status_of(code: &str) -> StatusCode {
+    match code {
+        "AuthFailure" => StatusCode::UNAUTHORIZED,
+        "UnauthorizedOperation" => StatusCode::FORBIDDEN,
+        "DryRunOperation" => StatusCode::PRECONDITION_FAILED,
+        "InternalError" => StatusCode::INTERNAL_SERVER_ERROR,
+        "Unavailable" | "RequestLimitExceeded" | "ServiceUnavailable" => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// One request, start to end: the status and the XML body.
+fn answer(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+    now: SystemTime,
+) -> (StatusCode, String) {
+    match dispatch(app, method, uri, headers, body, now) {
+        Ok((action, result)) => (
+            StatusCode::OK,
+            xml::response(Model::get(), &action, request_id, &result),
+        ),
+        Err(e) => {
+            if e.code == "InternalError" {
+                eprintln!("ec2lab serve: {request_id}: {e}");
+            }
+            (status_of(&e.code), xml::error(&e, request_id))
+        }
+    }
+}
+
+fn dispatch(
+    app: &App,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(String, serde_json::Value), Ec2Error> {
+    let cfg = &app.config;
+    let regions = actions::regions(&cfg.state_dir, &cfg.region);
+    let query_string = uri.query().unwrap_or_default();
+    let incoming = Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        query: query_string,
+        headers,
+        body,
+    };
+    let signer = sigv4::verify(&incoming, &app.keys, &regions, now)?;
+
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
+        .into_owned()
+        .filter(|(k, _)| !k.starts_with("X-Amz-"))
+        .collect();
+    if *method == Method::POST {
+        params.extend(form_urlencoded::parse(body).into_owned());
+    }
+    let mut action = None;
+    params.retain(|(k, v)| match k.as_str() {
+        "Action" => {
+            action = Some(v.clone());
+            false
+        }
+        "Version" => false,
+        _ => true,
+    });
+    let Some(action) = action else {
+        return Err(Ec2Error::new(
+            "MissingAction",
+            "The request must contain the parameter Action",
+        ));
+    };
+    let model = Model::get();
+    let (Some(op), Some(handler)) = (model.operations.get(&action), actions::handler(&action))
+    else {
+        return Err(Ec2Error::new(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        ));
+    };
+    let request = query::decode(model, op.input.as_deref(), &params)?;
+    if request.get("DryRun") == Some(&serde_json::Value::Bool(true)) {
+        return Err(Ec2Error::new(
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        ));
+    }
+    let ctx = ApiCtx {
+        state_dir: cfg.state_dir.clone(),
+        region: signer.region,
+        regions,
+        endpoint: headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let result = handler(&ctx, request)?;
+    Ok((action, result))
+}
+
+/// A random request id in the UUID form EC2 uses.
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

@@ -1,0 +1,148 @@
+//! `ec2lab serve` driven by the real AWS clients (the aws CLI and boto3 from PyPI, in the
+//! venv `tools/setup.sh` makes): a server on a free port over a private state directory,
+//! and a profile written by `ec2lab configure-aws` into private AWS files.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use super::common::{run_with_timeout, Lab};
+
+/// The venv with the AWS clients: `$EC2LAB_VENV`, else `/opt/ec2lab-venv`. Without it a
+/// test skips with a note, except under CI or `EC2LAB_REQUIRE_IMAGES=1`, where it fails.
+pub fn venv() -> Option<PathBuf> {
+    let dir =
+        PathBuf::from(std::env::var("EC2LAB_VENV").unwrap_or_else(|_| "/opt/ec2lab-venv".into()));
+    if dir.join("bin/aws").exists() && dir.join("bin/python").exists() {
+        return Some(dir);
+    }
+    let required = std::env::var("EC2LAB_REQUIRE_IMAGES").as_deref() == Ok("1")
+        || std::env::var_os("CI").is_some();
+    assert!(
+        !required,
+        "the AWS clients' venv is missing at {}: run tools/setup.sh",
+        dir.display()
+    );
+    eprintln!(
+        "skipping: no AWS clients at {}; run tools/setup.sh",
+        dir.display()
+    );
+    None
+}
+
+/// A running `ec2lab serve` and a profile `ec2lab` for it.
+pub struct Api {
+    pub lab: Lab,
+    pub venv: PathBuf,
+    pub endpoint: String,
+    server: Child,
+    aws_dir: tempfile::TempDir,
+}
+
+impl Api {
+    /// Starts the server and writes the profile; `None` when the venv is missing (skip).
+    pub fn start() -> Option<Api> {
+        let venv = venv()?;
+        let lab = Lab::new();
+        let mut server = lab
+            .cmd(&["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("ec2lab serve said {line:?}"))
+            .to_string();
+        let api = Api {
+            lab,
+            venv,
+            endpoint,
+            server,
+            aws_dir: tempfile::tempdir().unwrap(),
+        };
+        let mut c = api
+            .lab
+            .cmd(&["configure-aws", "--endpoint-url", &api.endpoint]);
+        api.aws_env(&mut c);
+        let out = run_with_timeout(c, 60);
+        assert!(
+            out.status.success(),
+            "configure-aws: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(api)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.aws_dir.path().join("config")
+    }
+
+    pub fn credentials_file(&self) -> PathBuf {
+        self.aws_dir.path().join("credentials")
+    }
+
+    /// The AWS tools' environment: only the private files, nothing of the host's.
+    pub fn aws_env(&self, c: &mut Command) {
+        for var in [
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_EC2",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("AWS_CONFIG_FILE", self.config_file())
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.credentials_file())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_PAGER", "");
+    }
+
+    /// `aws --profile ec2lab ec2 ARGS`, unmodified, from the venv.
+    pub fn aws(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(self.venv.join("bin/aws"));
+        c.args(["--profile", "ec2lab", "ec2"]).args(args);
+        self.aws_env(&mut c);
+        run_with_timeout(c, 120)
+    }
+
+    /// The venv's python running `script` (boto3 and botocore importable).
+    pub fn python(&self, script: &str, args: &[&str]) -> Output {
+        let mut c = Command::new(self.venv.join("bin/python"));
+        c.arg("-c").arg(script).args(args);
+        self.aws_env(&mut c);
+        run_with_timeout(c, 120)
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2) of our own child: SIGTERM asks for a graceful stop.
+        unsafe { libc::kill(self.server.id() as i32, libc::SIGTERM) };
+        let _ = self.server.wait();
+    }
+}
+
+/// Stdout of a command that must succeed.
+pub fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
