@@ -387,9 +387,13 @@ pub fn set_groups(c: &Connection, eni_id: &str, groups: &[String]) -> Result<(),
     Ok(())
 }
 
-/// Deletes the interface record: its private and public addresses are free again.
+/// Deletes the interface record: its private and public addresses are free again. An
+/// Elastic IP associated with it stays allocated to the account, unassociated.
 pub fn release(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
-    super::addresses::forget_eni(c, eni_id)?;
+    c.execute(
+        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE eni_id = ?1",
+        [eni_id],
+    )?;
     c.execute("DELETE FROM enis WHERE eni_id = ?1", [eni_id])?;
     Ok(())
 }
