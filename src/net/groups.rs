@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 

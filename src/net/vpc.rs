@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
@@ -42,31 +42,10 @@ fn cidr_col(r: &Row, col: &str) -> rusqlite::Result<Ipv4Cidr> {
     })
 }
 
-pub fn u32_of(ip: Ipv4Addr) -> u32 {
-    u32::from(ip)
-}
-
-/// Host address `n` of a network (0 is the network address).
-pub fn nth(cidr: &Ipv4Cidr, n: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32_of(cidr.addr) + n)
-}
-
-pub fn size(cidr: &Ipv4Cidr) -> u32 {
-    1u32 << (32 - u32::from(cidr.prefix))
-}
-
-pub fn netmask(cidr: &Ipv4Cidr) -> Ipv4Addr {
-    Ipv4Addr::from(
-        u32::MAX
-            .checked_shl(32 - u32::from(cidr.prefix))
-            .unwrap_or(0),
-    )
-}
-
 impl Subnet {
     /// The subnet's router: its first host address, on the VPC's bridge.
     pub fn gateway(&self) -> Ipv4Addr {
-        nth(&self.cidr, 1)
+        self.cidr.nth(1)
     }
 
     fn from_row(r: &Row) -> rusqlite::Result<Subnet> {
@@ -122,7 +101,7 @@ impl Subnet {
             "State": "available",
             "OwnerId": OWNER_ID,
             // AWS reserves the first four and the last address of every subnet.
-            "AvailableIpAddressCount": size(&self.cidr).saturating_sub(5),
+            "AvailableIpAddressCount": self.cidr.size().saturating_sub(5),
         })
     }
 }
