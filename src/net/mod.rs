@@ -2,9 +2,9 @@
 //! addresses), security groups, and the nftables firewall that enforces them. The store
 //! is the truth; [`sync`] makes the host match it, so a restart of ec2lab (or of the
 //! host) restores every bridge and the whole firewall from SQLite. Every host resource
-//! names its state root ([`owner`]), so those of deleted roots are removed; a VPC's bridge
-//! is up only while an instance of it runs, and overlapping VPCs never run at once
-//! ([`conflict`]).
+//! names its state root ([`owner`](mod@owner)), so those of deleted roots are removed; a
+//! VPC's bridge is up only while an instance of it runs, and overlapping VPCs never run
+//! at once ([`conflict`]).
 
 pub mod addresses;
 pub mod cidr;

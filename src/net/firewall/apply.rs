@@ -110,7 +110,7 @@ impl<'a> Nft<'a> {
         Ok(())
     }
 
-    /// Loads `script` (from [`render`](super::render)) as one atomic transaction.
+    /// Loads `script` (from [`render`](fn@super::render)) as one atomic transaction.
     pub fn apply(&self, script: &str) -> Result<(), NftError> {
         self.run(&["-f", "-"], script)
     }

@@ -1,5 +1,5 @@
 //! Security groups, anti-spoofing, VPC isolation and NAT for ec2lab, rendered
-//! as one nftables transaction ([`render`], then [`Nft::apply`]).
+//! as one nftables transaction ([`render()`], then [`Nft::apply`]).
 //!
 //! The parts: `model` (the [`Ruleset`] data), `validate` (what rendering relies on, and
 //! [`TableName`]), `render` (the script), `apply` ([`Nft`], the one runner of `nft`). The bridges' br_netfilter switch is host set-up, in
@@ -86,5 +86,5 @@ pub use apply::{Nft, NftError, NFT_ENV};
 pub use model::{
     EniNet, MetadataService, Protocol, PublicIp, Rule, Ruleset, SecurityGroup, VpcNet, SEEN_MARK,
 };
-pub use render::{removal_script, render};
+pub use render::render;
 pub use validate::{validate, RulesetError, TableName};

@@ -27,7 +27,7 @@ pub fn render(rs: &Ruleset, table: &TableName) -> Result<String, RulesetError> {
 
 /// The script that deletes the two tables named `table` (and nothing else); fine when
 /// they are absent, because it declares them first.
-pub fn removal_script(table: &TableName) -> String {
+pub(super) fn removal_script(table: &TableName) -> String {
     ["bridge", "inet"]
         .iter()
         .map(|f| format!("table {f} {table} {{}}\ndelete table {f} {table}\n"))

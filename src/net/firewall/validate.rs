@@ -1,4 +1,4 @@
-//! What [`render`](super::render) relies on: unique names and addresses, interface and
+//! What [`render`](fn@super::render) relies on: unique names and addresses, interface and
 //! table names that are safe in an nft script, VPCs that do not overlap, interfaces and
 //! groups that refer to what exists, in the right VPC.
 
@@ -257,7 +257,7 @@ fn check_unique(rs: &Ruleset) -> Result<(), RulesetError> {
     )
 }
 
-/// Checks the ruleset for everything [`render`](super::render) relies on.
+/// Checks the ruleset for everything [`render`](fn@super::render) relies on.
 pub fn validate(rs: &Ruleset) -> Result<(), RulesetError> {
     check_unique(rs)?;
 
