@@ -105,17 +105,13 @@ pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error>
                 "ip={}::{}:{}:{}:eth0:off",
                 eni.private_ip,
                 subnet.gateway(),
-                vpc::netmask(&subnet.cidr),
+                subnet.cidr.netmask(),
                 hostname(eni)
             )
         } else {
             // The others: the guest image's rc.d hook (50-ec2lab-net.sh) applies these
             // with one busybox ifconfig each.
-            format!(
-                "ec2lab.eth{n}={}/{}",
-                eni.private_ip,
-                vpc::netmask(&subnet.cidr)
-            )
+            format!("ec2lab.eth{n}={}/{}", eni.private_ip, subnet.cidr.netmask())
         });
     }
     Ok(args)

@@ -239,12 +239,3 @@ pub fn release(c: &Connection, allocation_id: &str) -> Result<(), Ec2Error> {
     )?;
     Ok(())
 }
-
-/// An address associated with an interface that goes away is kept, unassociated.
-pub fn forget_eni(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
-    c.execute(
-        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE eni_id = ?1",
-        [eni_id],
-    )?;
-    Ok(())
-}

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::InterfaceFlags;
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use super::owner;
 use super::vpc::Vpc;
 use crate::error::Ec2Error;

@@ -7,9 +7,9 @@ use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use super::groups::{self, SecurityGroup};
-use super::vpc::{nth, size, Subnet};
+use super::vpc::Subnet;
 use crate::ec2::filters;
 use crate::ec2::shapes::network::{
     self as shapes, CreateNetworkInterfaceRequest, CreateNetworkInterfaceResult,
@@ -291,8 +291,8 @@ fn used_ips(c: &Connection, col: &str) -> Result<HashSet<Ipv4Addr>, Ec2Error> {
 /// The first free private address: AWS keeps the first four and the last for itself.
 fn free_private(c: &Connection, subnet: &Subnet) -> Result<Ipv4Addr, Ec2Error> {
     let used = used_ips(c, "private_ip")?;
-    (4..size(&subnet.cidr).saturating_sub(1))
-        .map(|n| nth(&subnet.cidr, n))
+    (4..subnet.cidr.size().saturating_sub(1))
+        .map(|n| subnet.cidr.nth(n))
         .find(|ip| !used.contains(ip))
         .ok_or_else(|| {
             Ec2Error::new(
@@ -311,7 +311,7 @@ fn wanted_private(c: &Connection, subnet: &Subnet, ip: Ipv4Addr) -> Result<Ipv4A
         )));
     }
     let n = u32::from(ip) - u32::from(subnet.cidr.addr);
-    if n < 4 || n + 1 == size(&subnet.cidr) {
+    if n < 4 || n + 1 == subnet.cidr.size() {
         return Err(Ec2Error::invalid_parameter(format!(
             "Address {ip} is in subnet's reserved address range: the first four and the last address of {} are AWS's",
             subnet.cidr
@@ -338,10 +338,10 @@ pub fn free_public(c: &Connection) -> Result<Ipv4Addr, Ec2Error> {
     );
     // From a random place in the pool, as AWS hands them out: an instance that stops and
     // starts gets a different address, not the one it just gave back.
-    let usable = size(&pool) - 3;
+    let usable = pool.size() - 3;
     let start = ids::random_u32() % usable;
     (0..usable)
-        .map(|k| nth(&pool, 2 + (start + k) % usable))
+        .map(|k| pool.nth(2 + (start + k) % usable))
         .find(|ip| !used.contains(ip))
         .ok_or_else(|| Ec2Error::new("AddressLimitExceeded", "No public addresses left"))
 }
@@ -484,9 +484,13 @@ pub fn set_groups(c: &Connection, eni_id: &str, groups: &[String]) -> Result<(),
     Ok(())
 }
 
-/// Deletes the interface record: its private and public addresses are free again.
+/// Deletes the interface record: its private and public addresses are free again. An
+/// Elastic IP associated with it stays allocated to the account, unassociated.
 pub fn release(c: &Connection, eni_id: &str) -> Result<(), Ec2Error> {
-    super::addresses::forget_eni(c, eni_id)?;
+    c.execute(
+        "UPDATE addresses SET association_id = NULL, eni_id = NULL WHERE eni_id = ?1",
+        [eni_id],
+    )?;
     c.execute("DELETE FROM enis WHERE eni_id = ?1", [eni_id])?;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
 use crate::ec2::shapes::network::{
     self as shapes, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,

@@ -1,6 +1,6 @@
-//! The host side of VPCs: bridges with the subnets' router addresses, taps plugged into
-//! them, and IP forwarding. Done with `ip` (iproute2), idempotently; what is already so
-//! is read from /sys first, so an unchanged host costs no `ip` run.
+//! The host side of VPCs: bridges with the subnets' router addresses and br_netfilter,
+//! taps plugged into them, and IP forwarding. Done with `ip` (iproute2), idempotently;
+//! what is already so is read from /sys first, so an unchanged host costs no `ip` run.
 
 use std::path::Path;
 use std::process::Command;
@@ -30,6 +30,24 @@ fn sys(name: &str, file: &str) -> Option<String> {
         .map(|s| s.trim_end_matches('\n').to_string())
 }
 
+/// What makes `name` no valid Linux interface name, if anything. The firewall puts
+/// interface names into nft string literals, so it allows only the safe characters.
+pub fn ifname_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("must not be empty")
+    } else if name.len() > 15 {
+        Some("Linux interface names are at most 15 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        Some("use only ASCII letters, digits, '-', '_' and '.'")
+    } else {
+        None
+    }
+}
+
+/// Whether a link of that name exists.
 pub fn link_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
@@ -86,8 +104,7 @@ pub fn ensure_bridge(
     // Bridged traffic between instances must pass the inet table's stateful rules; the
     // firewall drops it otherwise (fail closed).
     if sys(bridge, "bridge/nf_call_iptables").as_deref() != Some("1") {
-        super::firewall::enable_bridge_conntrack(None, bridge)
-            .map_err(|e| Ec2Error::internal(e.to_string()))?;
+        enable_bridge_conntrack(None, bridge)?;
     }
     match (up, is_up(bridge)) {
         (true, false) => ip(&["link", "set", bridge, "up"])?,
@@ -102,6 +119,46 @@ pub fn ensure_bridge(
             "/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown",
             "1",
         );
+    }
+    Ok(())
+}
+
+/// Turns on br_netfilter for one VPC bridge (in the network namespace `netns`, or the
+/// host's), which gives its frames IPv4 conntrack and NAT (see `net::firewall`); the
+/// firewall's bridge chains drop all tap-to-tap IPv4 on a bridge without it.
+pub fn enable_bridge_conntrack(netns: Option<&str>, bridge: &str) -> Result<(), Ec2Error> {
+    if let Some(reason) = ifname_problem(bridge) {
+        return Err(Ec2Error::internal(format!(
+            "invalid bridge name {bridge:?}: {reason}"
+        )));
+    }
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.args([
+        "link",
+        "set",
+        "dev",
+        bridge,
+        "type",
+        "bridge",
+        "nf_call_iptables",
+        "1",
+    ]);
+    let shown = format!("{cmd:?}");
+    let fail = |detail: String| {
+        Ec2Error::internal(format!(
+            "cannot enable br_netfilter on bridge {bridge:?} (`{shown}`): {detail}; create the bridge first, run as root, and check that iproute2 is installed"
+        ))
+    };
+    let out = cmd.output().map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        return Err(fail(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(())
 }
@@ -125,6 +182,7 @@ pub fn ensure_tap(tap: &str, bridge: &str, owner: &str) -> Result<(), Ec2Error> 
     ip(&["link", "set", tap, "up"])
 }
 
+/// Deletes a link if it exists, as well as it can: a failure is not reported.
 pub fn delete_link(name: &str) {
     if link_exists(name) {
         let _ = ip(&["link", "del", name]);

@@ -2,11 +2,12 @@
 //! addresses), security groups, and the nftables firewall that enforces them. The store
 //! is the truth; [`sync`] makes the host match it, so a restart of ec2lab (or of the
 //! host) restores every bridge and the whole firewall from SQLite. Every host resource
-//! names its state root ([`owner`]), so those of deleted roots are removed; a VPC's bridge
-//! is up only while an instance of it runs, and overlapping VPCs never run at once
-//! ([`conflict`]).
+//! names its state root ([`owner`](mod@owner)), so those of deleted roots are removed; a
+//! VPC's bridge is up only while an instance of it runs, and overlapping VPCs never run
+//! at once ([`conflict`]).
 
 pub mod addresses;
+pub mod cidr;
 pub mod conflict;
 pub mod eni;
 pub mod firewall;
@@ -20,7 +21,7 @@ use std::net::Ipv4Addr;
 
 use crate::error::Ec2Error;
 use crate::store::Store;
-use firewall::{EniNet, Protocol, PublicIp, Rule, Ruleset, VpcNet};
+use firewall::{EniNet, Nft, Protocol, PublicIp, Rule, Ruleset, VpcNet};
 use groups::{Permission, SecurityGroup};
 use vpc::{Subnet, Vpc};
 
@@ -56,7 +57,7 @@ fn router(subnets: &[Subnet], v: &Vpc) -> Ipv4Addr {
     subnets
         .iter()
         .find(|s| s.vpc_id == v.vpc_id)
-        .map_or(vpc::nth(&v.cidr, 1), Subnet::gateway)
+        .map_or(v.cidr.nth(1), Subnet::gateway)
 }
 
 /// Where guests of `vpc_id` reach the metadata service (after the DNAT of
@@ -141,27 +142,10 @@ pub fn ruleset(store: &Store) -> Result<Ruleset, Ec2Error> {
     })
 }
 
-/// The name of this state root's own nftables tables (`inet` and `bridge`): several state
-/// directories or regions on one host never touch each other's rules.
-fn table_name(store: &Store) -> String {
-    let h = crate::ids::stable_hash(store.root().display().to_string().as_bytes());
-    format!("{}_{:08x}", firewall::TABLE, h as u32)
-}
-
-/// This state root as its host resources name it.
+/// This state root as its host resources name it; its nftables tables are its own, so
+/// several state directories or regions on one host never touch each other's rules.
 pub fn owner(store: &Store) -> owner::Owner {
-    owner::Owner {
-        table: table_name(store),
-        // Absolute: the sweep checks it from any working directory.
-        root: std::fs::canonicalize(store.root()).unwrap_or_else(|_| store.root().into()),
-    }
-}
-
-/// Deletes both tables named `table`; fine if they are absent.
-pub fn delete_tables_script(table: &str) -> String {
-    format!(
-        "table inet {table} {{}}\ndelete table inet {table}\ntable bridge {table} {{}}\ndelete table bridge {table}\n"
-    )
+    owner::Owner::of_root(store.root())
 }
 
 /// Instance states in which a VMM exists (`instances::state::State::has_vmm`, which a
@@ -214,14 +198,6 @@ pub fn follow_store(store: &Store, running: bool) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-fn rename_tables(script: &str, table: &str) -> String {
-    let from = |family: &str| format!("table {family} {}", firewall::TABLE);
-    let to = |family: &str| format!("table {family} {table}");
-    script
-        .replace(&from("inet"), &to("inet"))
-        .replace(&from("bridge"), &to("bridge"))
-}
-
 /// Host networking for instances (bridges, taps, nftables) can be switched off with
 /// `EC2LAB_NETWORKING=off` (a host without nftables, or a lab that needs no network):
 /// instances then launch with no network interface, and the VPC verbs only change the
@@ -231,14 +207,6 @@ pub fn enabled() -> bool {
         std::env::var("EC2LAB_NETWORKING").as_deref(),
         Ok("off" | "0" | "false")
     )
-}
-
-/// Is our table still loaded? (Someone may have flushed the host's rules.)
-fn table_present(table: &str) -> bool {
-    std::process::Command::new(std::env::var(firewall::NFT_ENV).unwrap_or_else(|_| "nft".into()))
-        .args(["list", "table", "inet", table])
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Removes everything this state root put into the host's network: its bridges, taps
@@ -251,8 +219,10 @@ pub fn teardown(store: &Store) -> Result<(), Ec2Error> {
     for v in Vpc::all(c)? {
         host::delete_link(&v.bridge);
     }
-    let t = table_name(store);
-    firewall::apply(&delete_tables_script(&t)).map_err(|e| Ec2Error::internal(e.to_string()))?;
+    let t = owner(store).table;
+    Nft::host()
+        .remove(&[&t])
+        .map_err(|e| Ec2Error::internal(e.with_cause()))?;
     owner::forget(&t);
     Ok(())
 }
@@ -286,19 +256,22 @@ pub fn sync(store: &Store) -> Result<(), Ec2Error> {
         let up = in_use.contains(&v.vpc_id);
         host::ensure_bridge(&v.bridge, &gws, &me.alias(&v.vpc_id), up)?;
     }
-    let script = firewall::render(&ruleset(store)?)
+    let script = firewall::render(&ruleset(store)?, &me.table)
         .map_err(|e| Ec2Error::internal(format!("the firewall rules cannot be built: {e}")))?;
-    let script = rename_tables(&script, &me.table);
     // Remembers the last script applied, so unchanged state costs no nft run. Under /run:
     // after a host reboot (empty tables) it is gone too, and everything is applied again.
     let marker = owner::applied_marker(&me.table);
     if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str())
-        && table_present(&me.table)
+        && Nft::host().has_table(&me.table)
     {
         return Ok(());
     }
-    firewall::apply(&script)
-        .map_err(|e| Ec2Error::internal(format!("the firewall could not be applied: {e}")))?;
+    Nft::host().apply(&script).map_err(|e| {
+        Ec2Error::internal(format!(
+            "the firewall could not be applied: {}",
+            e.with_cause()
+        ))
+    })?;
     let _ = std::fs::write(&marker, &script);
     Ok(())
 }

@@ -17,12 +17,15 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use super::firewall::{Nft, TableName};
 use super::host;
 
 /// Where ec2lab keeps what the host's network state needs besides the kernel's own.
 pub const RUN_DIR: &str = "/run/ec2lab";
 
 const ALIAS_TAG: &str = "ec2lab";
+/// Every state root's table name starts with it (then `_` and a hash of the root).
+const TABLE_PREFIX: &str = "ec2lab";
 /// The kernel keeps at most 255 bytes of a link's alias (IFALIASZ).
 const ALIAS_MAX: usize = 255;
 
@@ -30,7 +33,7 @@ const ALIAS_MAX: usize = 255;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
     /// Its nftables tables (`inet` and `bridge`): `ec2lab_<hash of the root>`.
-    pub table: String,
+    pub table: TableName,
     /// `<state dir>/<region>`, absolute.
     pub root: PathBuf,
 }
@@ -38,7 +41,8 @@ pub struct Owner {
 /// What a link's alias says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkOwner {
-    pub table: String,
+    /// The nftables tables of the link's state root.
+    pub table: TableName,
     /// The VPC (bridge) or network interface (tap) the link is for.
     pub resource: String,
     /// Absent when the root did not fit into the alias: then the registry has it.
@@ -46,6 +50,18 @@ pub struct LinkOwner {
 }
 
 impl Owner {
+    /// The owner record of the state root `root` (`<state dir>/<region>`). The table
+    /// name hashes `root` as given; the record holds it made absolute, so the sweep can
+    /// check it from any working directory.
+    pub fn of_root(root: &Path) -> Owner {
+        let h = crate::ids::stable_hash(root.display().to_string().as_bytes());
+        let table = format!("{TABLE_PREFIX}_{:08x}", h as u32);
+        Owner {
+            table: TableName::new(&table).expect("a prefix and hex digits make a table name"),
+            root: std::fs::canonicalize(root).unwrap_or_else(|_| root.into()),
+        }
+    }
+
     /// The alias of a link made for `resource` (a VPC or network interface id).
     pub fn alias(&self, resource: &str) -> String {
         let short = format!("{ALIAS_TAG} {} {resource}", self.table);
@@ -59,7 +75,7 @@ impl Owner {
 
     /// Writes the registry entry of this root's tables (nothing if it is there already).
     pub fn record(&self) -> std::io::Result<()> {
-        let path = owners_dir().join(&self.table);
+        let path = owners_dir().join(self.table.as_str());
         let text = format!("{}\n", self.root.display());
         if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
             return Ok(());
@@ -74,26 +90,28 @@ fn owners_dir() -> PathBuf {
 }
 
 /// Where `sync` remembers the firewall script it last applied for `table`.
-pub fn applied_marker(table: &str) -> PathBuf {
+pub fn applied_marker(table: &TableName) -> PathBuf {
     Path::new(RUN_DIR).join(format!("{table}.nft"))
 }
 
 /// Drops the records of `table`: its registry entry and its applied-script marker.
-pub fn forget(table: &str) {
-    let _ = std::fs::remove_file(owners_dir().join(table));
+pub fn forget(table: &TableName) {
+    let _ = std::fs::remove_file(owners_dir().join(table.as_str()));
     let _ = std::fs::remove_file(applied_marker(table));
 }
 
+/// Reads a link's alias: `None` unless ec2lab wrote it.
 pub fn parse_alias(alias: &str) -> Option<LinkOwner> {
     let mut parts = alias.splitn(4, ' ');
     if parts.next()? != ALIAS_TAG {
         return None;
     }
-    let table = parts.next()?.to_string();
+    let table = parts.next()?;
     let resource = parts.next()?.to_string();
-    if !table.starts_with("ec2lab_") || resource.is_empty() {
+    if !table.starts_with(&format!("{TABLE_PREFIX}_")) || resource.is_empty() {
         return None;
     }
+    let table = TableName::new(table).ok()?;
     Some(LinkOwner {
         table,
         resource,
@@ -106,18 +124,17 @@ pub fn of_link(link: &str) -> Option<LinkOwner> {
     parse_alias(&host::alias(link))
 }
 
-/// The registry: table name → root.
-pub fn registered() -> HashMap<String, PathBuf> {
+/// The registry: table name → root. Files whose names are no table names are not
+/// ec2lab's and are left out.
+pub fn registered() -> HashMap<TableName, PathBuf> {
     std::fs::read_dir(owners_dir())
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
+            let table = TableName::new(&e.file_name().to_string_lossy()).ok()?;
             let root = std::fs::read_to_string(e.path()).ok()?;
-            Some((
-                e.file_name().to_string_lossy().into_owned(),
-                PathBuf::from(root.trim_end_matches('\n')),
-            ))
+            Some((table, PathBuf::from(root.trim_end_matches('\n'))))
         })
         .collect()
 }
@@ -134,7 +151,7 @@ pub fn alive(root: &Path) -> bool {
 /// The resources of one root that no longer exists.
 #[derive(Default, Debug)]
 struct Dead {
-    tables: BTreeSet<String>,
+    tables: BTreeSet<TableName>,
     taps: Vec<String>,
     bridges: Vec<String>,
 }
@@ -146,6 +163,7 @@ pub struct Swept {
     pub removed: Vec<(PathBuf, Vec<String>)>,
     /// Roots gone whose VMM still holds a tap (its guest runs on): left for now.
     pub busy: Vec<(PathBuf, String)>,
+    /// What could not be removed, and why.
     pub failures: Vec<String>,
 }
 
@@ -229,15 +247,11 @@ pub fn sweep() -> Swept {
     if let Err(e) = host::delete_links(&links) {
         out.failures.push(e.message);
     }
-    let tables: Vec<&String> = dead.values().flat_map(|d| &d.tables).collect();
-    let script: String = tables
-        .iter()
-        .map(|t| super::delete_tables_script(t))
-        .collect();
-    let tables_gone = match super::firewall::apply(&script) {
+    let tables: Vec<&TableName> = dead.values().flat_map(|d| &d.tables).collect();
+    let tables_gone = match Nft::host().remove(&tables) {
         Ok(()) => true,
         Err(e) => {
-            out.failures.push(e.to_string());
+            out.failures.push(e.with_cause());
             false
         }
     };
@@ -266,9 +280,13 @@ pub fn sweep() -> Swept {
 mod tests {
     use super::*;
 
+    fn table() -> TableName {
+        TableName::new("ec2lab_0123abcd").unwrap()
+    }
+
     fn owner(root: &str) -> Owner {
         Owner {
-            table: "ec2lab_0123abcd".into(),
+            table: table(),
             root: root.into(),
         }
     }
@@ -283,7 +301,7 @@ mod tests {
         assert_eq!(
             parse_alias(&a),
             Some(LinkOwner {
-                table: "ec2lab_0123abcd".into(),
+                table: table(),
                 resource: "vpc-0123456789abcdef0".into(),
                 root: Some("/tmp/x y/lab-1".into()),
             })
@@ -293,7 +311,13 @@ mod tests {
         let a = owner(&long).alias("eni-0123456789abcdef0");
         assert!(a.len() <= ALIAS_MAX, "{a}");
         assert_eq!(parse_alias(&a).unwrap().root, None);
-        for other in ["", "docker bridge", "ec2lab", "ec2lab other vpc-1 /x"] {
+        for other in [
+            "",
+            "docker bridge",
+            "ec2lab",
+            "ec2lab other vpc-1 /x",
+            "ec2lab ec2lab_x;y vpc-1 /x",
+        ] {
             assert_eq!(parse_alias(other), None, "{other:?}");
         }
     }

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::firewall::Ipv4Cidr;
+use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
 use crate::ec2::shapes::network::{
     self as shapes, CreateSecurityGroupRequest, CreateSecurityGroupResult, CreateSubnetRequest,
@@ -61,34 +61,10 @@ fn cidr_col(r: &Row, col: &str) -> rusqlite::Result<Ipv4Cidr> {
     })
 }
 
-/// An address as a number.
-pub fn u32_of(ip: Ipv4Addr) -> u32 {
-    u32::from(ip)
-}
-
-/// Host address `n` of a network (0 is the network address).
-pub fn nth(cidr: &Ipv4Cidr, n: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32_of(cidr.addr) + n)
-}
-
-/// How many addresses a range holds.
-pub fn size(cidr: &Ipv4Cidr) -> u32 {
-    1u32 << (32 - u32::from(cidr.prefix))
-}
-
-/// A range's netmask.
-pub fn netmask(cidr: &Ipv4Cidr) -> Ipv4Addr {
-    Ipv4Addr::from(
-        u32::MAX
-            .checked_shl(32 - u32::from(cidr.prefix))
-            .unwrap_or(0),
-    )
-}
-
 impl Subnet {
     /// The subnet's router: its first host address, on the VPC's bridge.
     pub fn gateway(&self) -> Ipv4Addr {
-        nth(&self.cidr, 1)
+        self.cidr.nth(1)
     }
 
     fn from_row(r: &Row) -> rusqlite::Result<Subnet> {
@@ -148,7 +124,7 @@ impl Subnet {
             state: "available".into(),
             owner_id: OWNER_ID.into(),
             // AWS reserves the first four and the last address of every subnet.
-            available_ip_address_count: size(&self.cidr).saturating_sub(5),
+            available_ip_address_count: self.cidr.size().saturating_sub(5),
         }
     }
 }
