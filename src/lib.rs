@@ -6,6 +6,7 @@ pub mod cli;
 pub mod ec2;
 pub mod error;
 pub mod fsutil;
+pub mod hash;
 pub mod ids;
 pub mod images;
 pub mod instances;
