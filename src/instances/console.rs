@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::record::Instance;
+use super::rundir::RunDir;
 use super::state::State;
-use super::supervisor::RunDir;
 use crate::error::Ec2Error;
 use crate::store::{iso8601_now, Store};
 use crate::vmm::console::READY_MARKER;
@@ -131,7 +131,7 @@ pub fn begin_starts(store: &Store, ids: &[String]) -> Result<(), Ec2Error> {
     for id in ids {
         let inst = Instance::get(store.conn(), id)?;
         if inst.state == State::Stopped {
-            let log = RunDir(store.instance_dir(id)).console();
+            let log = RunDir::of(store, id).console();
             begin_boot(&log, inst.boots + 1, id)?;
         }
     }
@@ -169,7 +169,7 @@ pub fn ready(console: &str) -> bool {
 /// moment after start-instances returns, and again at each reboot: until then the socket
 /// is missing (or, after a killed VMM, refuses), so this waits up to `wait` for it.
 pub fn connect(store: &Store, id: &str, wait: Duration) -> Result<UnixStream, Ec2Error> {
-    let path = RunDir(store.instance_dir(id)).console_sock();
+    let path = RunDir::of(store, id).console_sock();
     let end = Instant::now() + wait;
     loop {
         let inst = Instance::get(store.conn(), id)?;

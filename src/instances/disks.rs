@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::record::Instance;
+use super::rundir::RunDir;
 use super::state::State;
-use super::supervisor::RunDir;
 use super::types;
 use crate::error::Ec2Error;
 use crate::fsutil;
@@ -103,7 +103,7 @@ pub fn block_device_mappings(store: &Store, inst: &Instance) -> Result<Value, Ec
 
 fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {
     (inst.state == State::Running && inst.vmm_pid.is_some())
-        .then(|| RunDir(store.instance_dir(&inst.instance_id)).sock())
+        .then(|| RunDir::of(store, &inst.instance_id).sock())
 }
 
 fn vmm_call(sock: &std::path::Path, req: &Request, what: &str) -> Result<(), Ec2Error> {

@@ -7,6 +7,7 @@ pub mod guest_status;
 pub mod network;
 pub mod process;
 pub mod record;
+pub mod rundir;
 pub mod state;
 pub mod supervisor;
 pub mod types;
@@ -26,8 +27,8 @@ use crate::vmm::host;
 pub use record::MetadataOptions;
 use record::{Instance, OWNER_ID};
 use state::{Action, State};
-use supervisor::RunDir;
-pub use wait::{wait, Waiter};
+use rundir::RunDir;
+pub use wait::Waiter;
 
 /// EC2's limit on user data, before base64.
 pub const MAX_USER_DATA: usize = 16 * 1024;
@@ -171,6 +172,18 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
         .iter()
         .any(|i| i.state.has_vmm());
     crate::net::follow_store(store, running)
+}
+
+/// `ec2lab wait`: polls the store, with [`housekeeping`], until every instance is in the
+/// waiter's state; the error reads like the AWS CLI's waiter errors.
+pub fn wait(
+    store: &mut Store,
+    waiter: Waiter,
+    instance_ids: &[String],
+    timeout: Duration,
+) -> Result<(), Ec2Error> {
+    check_instance_ids(instance_ids)?;
+    wait::until(store, waiter, instance_ids, timeout, housekeeping)
 }
 
 /// One `Instances[]` element: the record, its disks and its network.

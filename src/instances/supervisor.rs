@@ -16,6 +16,7 @@ use super::disks;
 use super::network;
 use super::process::{self, Lock};
 use super::record::Instance;
+use super::rundir::RunDir;
 use super::state::{on_guest, GuestEvent, State};
 use crate::cli::vmm::ExitRecord;
 use crate::error::Ec2Error;
@@ -36,35 +37,10 @@ pub fn stop_timeout_secs() -> u64 {
         .unwrap_or(180)
 }
 
-/// The files of one instance's run directory.
-pub struct RunDir(pub PathBuf);
-
-impl RunDir {
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    pub fn sock(&self) -> PathBuf {
-        self.path("vmm.sock")
-    }
-    pub fn console(&self) -> PathBuf {
-        self.path("console.log")
-    }
-    /// The serial console; its VMM binds it and removes it when it exits.
-    pub fn console_sock(&self) -> PathBuf {
-        self.path("console.sock")
-    }
-    pub fn exit_file(&self) -> PathBuf {
-        self.path("exit.json")
-    }
-    pub fn lock(&self) -> PathBuf {
-        self.path("supervisor.lock")
-    }
-}
-
 /// Starts a supervisor for `id` unless one is running. Cheap enough to call from every
 /// command: that is how a crash of ec2lab at any point gets repaired.
 pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
-    let run = RunDir(store.instance_dir(id));
+    let run = RunDir::of(store, id);
     if !run.0.exists() {
         return Ok(());
     }
@@ -81,7 +57,7 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
         .arg(store.region())
         .arg("__supervise")
         .arg(id);
-    process::spawn_detached(cmd, &run.path("supervisor.log"))?;
+    process::spawn_detached(cmd, &run.supervisor_log())?;
     Ok(())
 }
 
@@ -98,7 +74,7 @@ pub fn ensure_all(store: &Store) -> Result<(), Ec2Error> {
 /// The VMM command for an instance.
 fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> Command {
     let mut cmd = Command::new(exe);
-    cmd.arg("vmm").arg("--kernel").arg(run.path("kernel"));
+    cmd.arg("vmm").arg("--kernel").arg(run.kernel());
     for d in disks {
         cmd.arg("--disk").arg(d);
     }
@@ -114,8 +90,8 @@ fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> C
         .arg(run.console_sock())
         .arg("--exit-file")
         .arg(run.exit_file());
-    if run.path("initrd").exists() {
-        cmd.arg("--initrd").arg(run.path("initrd"));
+    if let Some(initrd) = run.initrd() {
+        cmd.arg("--initrd").arg(initrd);
     }
     cmd
 }
@@ -146,13 +122,13 @@ pub fn run(
     services: impl FnOnce(),
 ) -> Result<(), Ec2Error> {
     let store = Store::open(state_dir, region)?;
-    let run = RunDir(store.instance_dir(id));
+    let run = RunDir::of(&store, id);
     let Some(_lock) = Lock::try_acquire(&run.lock())? else {
         return Ok(()); // another supervisor has it
     };
     services();
     // For people (and tests) who need to find this process.
-    let _ = std::fs::write(run.path("supervisor.pid"), std::process::id().to_string());
+    let _ = std::fs::write(run.supervisor_pid(), std::process::id().to_string());
     let mut s = Supervisor {
         store,
         id: id.into(),
@@ -271,7 +247,7 @@ impl Supervisor {
         let disks = disks::vmm_disks(&self.store, inst)?;
         let mut cmd = vmm_command(&self.exe, inst, &self.run, &disks);
         cmd.args(network::vmm_args(&self.store, inst)?);
-        let (pid, ticks) = process::spawn_detached(cmd, &self.run.path("vmm.log"))?;
+        let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
         self.asked = None;
         self.booted_at = Some(Instant::now());
         let id = self.id.clone();
@@ -364,9 +340,8 @@ pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec
     volumes::release_for_terminated(store, &inst.instance_id)?;
     network::release(store, inst)?;
     instance_store::destroy(store.region(), &inst.instance_id);
-    let run = RunDir(store.instance_dir(&inst.instance_id));
-    for f in ["kernel", "initrd", "vmm.sock", "console.sock", "exit.json"] {
-        let _ = std::fs::remove_file(run.path(f));
+    for f in RunDir::of(store, &inst.instance_id).transient_files() {
+        let _ = std::fs::remove_file(f);
     }
     Ok(())
 }
