@@ -25,9 +25,9 @@ use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
 pub use record::MetadataOptions;
-use record::{Instance, OWNER_ID};
-use state::{Action, State};
+use record::{Instance, RebootPending, OWNER_ID};
 use rundir::RunDir;
+use state::{Action, State};
 pub use wait::Waiter;
 
 /// EC2's limit on user data, before base64.
@@ -280,7 +280,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 subnet_id: Some(subnet.subnet_id.clone()),
                 root_device_name: image.root_device_name.clone(),
                 root_delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
-                reboot_pending: 0,
+                reboot_pending: RebootPending::No,
                 force_stop: false,
                 vmm_pid: None,
                 vmm_start_ticks: None,
@@ -439,7 +439,7 @@ fn change(
                 cur = next;
             }
             if action == Action::Reboot {
-                Instance::set_reboot_pending(tx, id, 1)?;
+                Instance::set_reboot_pending(tx, id, RebootPending::Restart)?;
             }
             out.push(transition_json(id, inst.state, cur));
         }
@@ -552,7 +552,7 @@ pub fn create_image(
         State::Stopped => disks::freeze_copy(store, &root, &snapshot)?,
         State::Running if no_reboot => disks::freeze_copy(store, &root, &snapshot)?,
         State::Running => {
-            store.write(|tx| Instance::set_reboot_pending(tx, id, 2))?;
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
             let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
             let down = loop {
                 let now = Instance::get(store.conn(), id)?;
@@ -575,7 +575,7 @@ pub fn create_image(
                 ))
             };
             // Let the supervisor boot it again whatever happened.
-            store.write(|tx| Instance::set_reboot_pending(tx, id, 1))?;
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
             copied?;
         }
         other => {

@@ -15,7 +15,7 @@ use super::console;
 use super::disks;
 use super::network;
 use super::process::{self, Lock};
-use super::record::Instance;
+use super::record::{Instance, RebootPending};
 use super::rundir::RunDir;
 use super::state::{on_guest, GuestEvent, State};
 use crate::cli::vmm::ExitRecord;
@@ -162,7 +162,7 @@ impl Supervisor {
         let wanted = match inst.state {
             State::Stopping | State::ShuttingDown if inst.force_stop => Some("stop"),
             State::Stopping | State::ShuttingDown => Some("shutdown"),
-            State::Running if inst.reboot_pending != 0 => Some("shutdown"),
+            State::Running if inst.reboot_pending != RebootPending::No => Some("shutdown"),
             _ => None,
         };
         if let Some(action) = wanted {
@@ -210,7 +210,7 @@ impl Supervisor {
     fn no_vmm(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
         match inst.state {
             State::Pending | State::Running => {
-                if inst.reboot_pending == 2 {
+                if inst.reboot_pending == RebootPending::HoldDown {
                     return Ok(POLL_SLOW); // held down while an image is made
                 }
                 self.start_vmm(inst)?;
@@ -253,8 +253,8 @@ impl Supervisor {
         let id = self.id.clone();
         self.store.write(|tx| -> Result<(), Ec2Error> {
             Instance::set_vmm(tx, &id, Some((pid, ticks)))?;
-            if inst.reboot_pending == 1 {
-                Instance::set_reboot_pending(tx, &id, 0)?;
+            if inst.reboot_pending == RebootPending::Restart {
+                Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             }
             Ok(())
         })
@@ -273,7 +273,7 @@ impl Supervisor {
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| "the VMM process ended without a record (killed?)".into());
         let rebooting = matches!(inst.state, State::Pending | State::Running)
-            && (inst.reboot_pending != 0 || outcome == "reset");
+            && (inst.reboot_pending != RebootPending::No || outcome == "reset");
         let now = iso8601_now();
         // Release what the next state no longer has *before* recording that state, so that
         // whoever sees "stopped" or "terminated" also sees the instance store (and, on
@@ -318,7 +318,7 @@ impl Supervisor {
             };
             Instance::set_state(tx, &id, next, &reason, Some((code, &msg)))?;
             Instance::set_force_stop(tx, &id, false)?;
-            Instance::set_reboot_pending(tx, &id, 0)?;
+            Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             Ok(())
         })?;
         let _ = std::fs::remove_file(sock);
