@@ -238,7 +238,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     check_capacity(store, ty, count)?;
 
     let flavor = host::detect();
-    let effective = if flavor.supports_smp() { ty.vcpus } else { 1 };
+    let effective = flavor.vcpus_for(ty.vcpus);
     let mut warnings = Vec::new();
     if effective < ty.vcpus {
         warnings.push(format!(

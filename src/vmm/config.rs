@@ -208,13 +208,9 @@ impl VmConfig {
         Ok(())
     }
 
-    /// vCPUs the guest will really get: one on hosts that cannot start secondary vCPUs.
+    /// vCPUs the guest will really get (decided by [`KvmFlavor::vcpus_for`]).
     pub fn effective_vcpus(&self) -> u8 {
-        if self.flavor.supports_smp() {
-            self.vcpus
-        } else {
-            1
-        }
+        self.flavor.vcpus_for(self.vcpus)
     }
 
     /// The full kernel command line, without the device entries the VMM adds itself.
