@@ -45,7 +45,12 @@ impl RunDir {
         self.path("console.sock")
     }
 
-    /// How the last VMM ended (`cli::vmm::ExitRecord`).
+    /// The launch description the supervisor writes for each VMM it starts.
+    pub fn launch_file(&self) -> PathBuf {
+        self.path("launch.json")
+    }
+
+    /// How the last VMM ended (`vmm::exit::ExitRecord`).
     pub fn exit_file(&self) -> PathBuf {
         self.path("exit.json")
     }
@@ -72,12 +77,13 @@ impl RunDir {
 
     /// What goes when the instance is terminated: all but the logs, which
     /// get-console-output and people read until the record goes.
-    pub fn transient_files(&self) -> [PathBuf; 5] {
+    pub fn transient_files(&self) -> [PathBuf; 6] {
         [
             self.kernel(),
             self.path("initrd"),
             self.sock(),
             self.console_sock(),
+            self.launch_file(),
             self.exit_file(),
         ]
     }
