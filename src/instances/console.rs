@@ -28,6 +28,7 @@ use super::state::State;
 use crate::error::Ec2Error;
 use crate::store::{iso8601_now, Store};
 use crate::vmm::console::READY_MARKER;
+use crate::vmm::exit::error_chain;
 
 /// How every boot line begins.
 pub const BOOT_LINE_PREFIX: &str = "EC2LAB-BOOT ";
@@ -37,28 +38,39 @@ pub const BOOT_LINE_PREFIX: &str = "EC2LAB-BOOT ";
 /// seconds more to spawn the process.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
+/// What can go wrong with an instance's console.
 #[derive(Debug, Error)]
 pub enum ConsoleError {
+    /// The boot line cannot be appended to the console log.
     #[error(
-        "Cannot mark the start of boot {boot} of {id} in its console log {path}: {source}. \
-         Check that the state directory is writable and its disk not full, then try again"
+        "Cannot mark the start of boot {boot} of {id} in its console log {path}; check that \
+         the state directory is writable and its disk not full, then try again"
     )]
     BootLine {
+        /// The boot's number.
         boot: i64,
+        /// The instance.
         id: String,
+        /// The console log.
         path: PathBuf,
+        /// Why the log cannot be written.
         #[source]
         source: std::io::Error,
     },
+    /// The serial console socket did not accept a connection in time.
     #[error(
-        "The serial console of {id} did not answer at {path} within {waited_secs} s: {source}. \
-         Its VMM has not started (or has died): see ec2lab describe-instances --instance-ids \
-         {id}, and supervisor.log and vmm.log next to the socket; then try again"
+        "The serial console of {id} did not answer at {path} within {waited_secs} s. Its VMM \
+         has not started (or has died): see ec2lab describe-instances --instance-ids {id}, \
+         and supervisor.log and vmm.log next to the socket; then try again"
     )]
     NotReachable {
+        /// The instance.
         id: String,
+        /// The console socket.
         path: PathBuf,
+        /// How long it was waited for.
         waited_secs: u64,
+        /// The last connection error.
         #[source]
         source: std::io::Error,
     },
@@ -66,7 +78,7 @@ pub enum ConsoleError {
 
 impl From<ConsoleError> for Ec2Error {
     fn from(e: ConsoleError) -> Self {
-        Ec2Error::internal(e.to_string())
+        Ec2Error::internal(error_chain(&e))
     }
 }
 

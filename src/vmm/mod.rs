@@ -78,8 +78,7 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
         ..Default::default()
     };
     let forward_stdin = matches!(cfg.serial_out, config::SerialOut::Stdout)
-        // SAFETY: isatty only inspects the descriptor.
-        && unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
+        && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
     // `machine` keeps the VM alive until this function returns; the process exits right
     // after, which ends the vCPU threads wherever they are.
