@@ -4,8 +4,8 @@
 //! Error messages in this crate do not repeat their `#[source]`: whatever turns an error
 //! into text for a user walks the chain with [`chain`].
 
+use crate::causes::chain;
 use std::borrow::Cow;
-use std::error::Error;
 
 use crate::store::StoreError;
 
@@ -20,22 +20,6 @@ pub struct Ec2Error {
     pub code: Cow<'static, str>,
     /// What went wrong and what to do, for a person.
     pub message: String,
-}
-
-/// An error followed by each of its causes, `": "`-separated, on one line: how an error
-/// becomes text for a user. A cause whose text the message already holds is not repeated.
-pub fn chain(err: &dyn Error) -> String {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    msg
 }
 
 impl Ec2Error {

@@ -7,13 +7,8 @@ use std::io::Read;
 /// example account).
 pub const OWNER_ID: &str = "111122223333";
 
-/// FNV-1a: a tiny hash that is stable across builds and hosts, for names derived from
-/// names (MACs from ids, table names from paths).
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
+/// The shared name hash, re-exported where `net/` has always found it.
+pub use crate::hash::stable_hash;
 
 /// 17 hex digits from the kernel's random source.
 pub fn new_id(prefix: &str) -> String {

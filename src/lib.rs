@@ -3,10 +3,12 @@
 //! knows nothing of EC2.
 
 pub mod api;
+pub mod causes;
 pub mod cli;
 pub mod ec2;
 pub mod error;
 pub mod fsutil;
+pub mod hash;
 pub mod ids;
 pub mod images;
 pub mod instances;

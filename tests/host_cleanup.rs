@@ -233,7 +233,8 @@ fn a_deleted_state_directory_keeps_its_network_while_its_vmm_runs() {
         .unwrap()
         .to_string();
     let supervisor = std::fs::read_to_string(a.run_dir(&id).join("supervisor.pid")).unwrap();
-    let vmm = run(&["pgrep", "-f", &format!("tap={tap},")]);
+    let launch = a.run_dir(&id).join("launch.json");
+    let vmm = run(&["pgrep", "-f", &launch.display().to_string()]);
     let vmm = vmm.lines().next().expect("the VMM's pid").to_string();
     // Only the guest outlives its state directory (no supervisor to plumb anything).
     kill(supervisor.trim());

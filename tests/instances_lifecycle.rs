@@ -233,7 +233,7 @@ fn a_killed_supervisor_is_replaced_and_a_killed_vmm_is_reported() {
     // Kill the VMM itself: the instance stops, with the reason.
     let vmm_pid = {
         let out = std::process::Command::new("pgrep")
-            .args(["-f", &format!("{}/vmm.sock", run.display())])
+            .args(["-f", &format!("{}/launch.json", run.display())])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout)

@@ -91,7 +91,7 @@ fn a_flushed_write_follows_the_volume_to_another_instance_even_after_kill_9() {
     // Kill -9 the VMM right after the flush was acknowledged.
     let run = lab.run_dir(&a);
     let out = std::process::Command::new("pgrep")
-        .args(["-f", &format!("{}/vmm.sock", run.display())])
+        .args(["-f", &format!("{}/launch.json", run.display())])
         .output()
         .unwrap();
     let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();

@@ -733,14 +733,22 @@ fn network_interfaces_are_created_attached_and_deleted_like_aws() {
         d["NetworkInterfaces"][1]["NetworkInterfaceId"],
         eni.as_str()
     );
+    // The running VMM's launch description (ec2lab vmm --launch FILE).
+    let launch_file = lab.run_dir(&id).join("launch.json");
     let ps = std::process::Command::new("pgrep")
-        .args(["-af", &format!("tap={tap}")])
+        .args(["-f", &launch_file.display().to_string()])
         .output()
         .unwrap();
-    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(ps.status.success(), "no VMM runs {}", launch_file.display());
+    let launch: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&launch_file).unwrap()).unwrap();
+    assert_eq!(launch["nets"][1]["tap"], tap.as_str(), "{launch}");
     assert!(
-        ps.contains(&format!("ec2lab.eth1={eni_ip}/255.255.255.0")),
-        "VMM command line: {ps}"
+        launch["append"]
+            .as_array()
+            .unwrap()
+            .contains(&format!("ec2lab.eth1={eni_ip}/255.255.255.0").into()),
+        "VMM launch description: {launch}"
     );
     assert!(std::path::Path::new("/sys/class/net").join(&tap).exists());
     fails_v(

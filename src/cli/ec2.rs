@@ -36,7 +36,7 @@ impl From<crate::store::StoreError> for Failure {
 
 impl From<shorthand::ShorthandError> for Failure {
     fn from(e: shorthand::ShorthandError) -> Self {
-        Failure::Param(crate::error::chain(&e))
+        Failure::Param(crate::causes::chain(&e))
     }
 }
 

@@ -343,18 +343,3 @@ pub fn run(cli: Cli) -> i32 {
         }
     }
 }
-
-/// Prints an error with its chain of causes, the way every verb reports failure.
-pub fn report(err: &dyn std::error::Error) {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = s.source();
-    }
-    eprintln!("ec2lab: error: {msg}");
-}

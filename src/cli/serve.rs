@@ -52,7 +52,7 @@ pub fn serve(ctx: &Ctx, a: Serve) -> i32 {
     match server::run(config) {
         Ok(()) => 0,
         Err(e) => {
-            super::report(&e);
+            eprintln!("ec2lab: error: {}", crate::causes::chain(&e));
             1
         }
     }
@@ -66,7 +66,7 @@ pub fn configure_aws(ctx: &Ctx, a: ConfigureAws, output: OutputFormat) -> i32 {
             0
         }
         Err(e) => {
-            super::report(e.as_ref());
+            eprintln!("ec2lab: error: {}", crate::causes::chain(e.as_ref()));
             1
         }
     }

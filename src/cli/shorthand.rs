@@ -762,7 +762,7 @@ mod tests {
         let e = e.with_param("--filters");
         // As printed: the parameter, then the error (its source).
         assert_eq!(
-            crate::error::chain(&e),
+            crate::causes::chain(&e),
             "Error parsing parameter '--filters': Expected: ',', received: ']' for input:\nName=x]\n      ^"
         );
         assert_eq!(e.position(), Some(6));
@@ -831,14 +831,14 @@ mod tests {
             parse_param("--filters", "Name=x").unwrap(),
             json!({"Name": "x"})
         );
-        let msg = crate::error::chain(&parse_param("filters", "Name").unwrap_err());
+        let msg = crate::causes::chain(&parse_param("filters", "Name").unwrap_err());
         assert!(
             msg.starts_with("Error parsing parameter '--filters': Expected: '='"),
             "{msg}"
         );
         // Re-attributing replaces the name rather than nesting prefixes.
         let e = parse_param("--a", "x").unwrap_err().with_param("--b");
-        assert!(crate::error::chain(&e).starts_with("Error parsing parameter '--b': Expected"));
+        assert!(crate::causes::chain(&e).starts_with("Error parsing parameter '--b': Expected"));
         assert!(std::error::Error::source(&e).is_some());
     }
 
@@ -951,7 +951,7 @@ mod tests {
                 .display()
         );
         let e = load_param(&uri).unwrap_err();
-        let msg = crate::error::chain(&e.with_param("--user-data"));
+        let msg = crate::causes::chain(&e.with_param("--user-data"));
         assert!(
             msg.starts_with(&format!(
                 "Error parsing parameter '--user-data': Unable to load paramfile {uri}: "

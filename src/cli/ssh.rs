@@ -164,7 +164,7 @@ mod tests {
             subnet_id: None,
             root_device_name: "/dev/xvda".into(),
             root_delete_on_termination: true,
-            reboot_pending: 0,
+            reboot_pending: Default::default(),
             force_stop: false,
             vmm_pid: None,
             vmm_start_ticks: None,

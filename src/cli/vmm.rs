@@ -1,13 +1,16 @@
 //! `ec2lab vmm` (run one guest in this process) and `ec2lab vmm-ctl` (talk to one).
+//!
+//! The flags are one way to fill in the VMM's launch description ([`VmConfig`]); a
+//! launch file (`--launch`, what the instance supervisor writes) is the other. Both end in
+//! [`crate::vmm::run_and_record`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
 use crate::vmm::api::{self, Request};
-use crate::vmm::config::{DiskConfig, SerialOut, VmConfig, DEFAULT_MEM_MIB};
-use crate::vmm::exit::{GuestExit, EXIT_VMM_ERROR};
-use crate::vmm::host;
+use crate::vmm::config::{DiskConfig, NetConfig, SerialOut, VmConfig, DEFAULT_MEM_MIB};
+use crate::vmm::exit::{Outcome, EXIT_VMM_ERROR};
 
 const VMM_AFTER_HELP: &str = "\
 Examples:
@@ -17,6 +20,9 @@ Examples:
   # Two disks, the second read-only, console to a file, a control socket
   ec2lab vmm --kernel vmlinux --disk root.ext4 --disk data.img,ro \\
       --serial-out console.log --api-sock /run/vm1.sock
+
+  # The guest a launch file describes (the JSON of the flags; instances use these)
+  ec2lab vmm --launch /var/lib/ec2lab/lab-1/instances/i-0123456789abcdef0/launch.json
 
 The kernel command line is chosen for you: console on ttyS0, root on the first disk,
 and whatever switches this host's KVM needs (on a software-nested KVM, kvm_pvm, the
@@ -34,8 +40,8 @@ Exit codes:
 pub struct VmmArgs {
     /// Guest kernel: an uncompressed ELF vmlinux (entered through PVH when it has the
     /// PVH note) or a bzImage.
-    #[arg(long, value_name = "PATH")]
-    pub kernel: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "launch")]
+    pub kernel: Option<PathBuf>,
 
     /// Initial ramdisk (initramfs) to hand to the kernel.
     #[arg(long, value_name = "PATH")]
@@ -69,7 +75,7 @@ pub struct VmmArgs {
     /// one derived from the tap name. Give the guest an address with --append ip=…
     /// Repeatable.
     #[arg(long = "net", value_name = "tap=NAME[,mac=MAC]")]
-    pub nets: Vec<crate::vmm::config::NetConfig>,
+    pub nets: Vec<NetConfig>,
 
     /// Where the guest console goes: "-" for this terminal, "none", or a file (appended).
     #[arg(long, value_name = "FILE|-", default_value = "-")]
@@ -88,6 +94,19 @@ pub struct VmmArgs {
     /// exit, for a supervisor that is not this process's parent.
     #[arg(long, value_name = "PATH")]
     pub exit_file: Option<PathBuf>,
+
+    /// Run the guest this launch file describes instead of giving it with flags: the JSON
+    /// of the same description (kernel, disks, nets, sockets, …), as the instance
+    /// supervisor writes it to each instance's launch.json.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = [
+            "kernel", "initrd", "cmdline", "append", "vcpus", "mem_mib", "disks", "nets",
+            "serial_out", "api_sock", "console_sock", "exit_file",
+        ]
+    )]
+    pub launch: Option<PathBuf>,
 }
 
 /// Ask a running `ec2lab vmm` for its status, a graceful shutdown, or a hard stop.
@@ -101,10 +120,12 @@ pub struct VmmCtlArgs {
     /// The control socket given to `ec2lab vmm --api-sock`.
     #[arg(long, value_name = "PATH")]
     pub api_sock: PathBuf,
+    /// What to ask the VMM.
     #[command(subcommand)]
     pub action: CtlAction,
 }
 
+/// What `vmm-ctl` asks of the VMM.
 #[derive(Subcommand, Debug)]
 pub enum CtlAction {
     /// Print the guest's state, uptime and boot milestones as JSON.
@@ -126,8 +147,10 @@ pub enum CtlAction {
         /// Slot number: the position of the --disk flag that made it, from 0.
         #[arg(long)]
         slot: usize,
+        /// The disk image.
         #[arg(long)]
         path: PathBuf,
+        /// The guest may not write to it.
         #[arg(long)]
         read_only: bool,
         /// Serial the guest reads (/sys/block/vdX/serial), at most 20 bytes.
@@ -136,89 +159,66 @@ pub enum CtlAction {
     },
     /// Take the disk out of a slot; the guest sees its capacity drop to zero.
     DetachDisk {
+        /// Slot number, from 0.
         #[arg(long)]
         slot: usize,
     },
 }
 
-/// What `--exit-file` holds.
-#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ExitRecord {
-    /// The VMM's pid, so a reader can tell this record from an older run's.
-    pub pid: u32,
-    pub code: i32,
-    pub outcome: String,
-    pub detail: String,
-}
-
-fn write_exit_file(path: &std::path::Path, record: &ExitRecord) {
-    let tmp = path.with_extension("tmp");
-    let body = serde_json::to_vec(record).unwrap_or_default();
-    // Written then renamed, so a reader never sees half a record.
-    if std::fs::write(&tmp, body)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .is_err()
-    {
-        eprintln!(
-            "ec2lab vmm: could not write the exit file {}",
-            path.display()
-        );
-    }
-}
-
-pub fn config_from(args: VmmArgs) -> VmConfig {
-    VmConfig {
-        kernel: args.kernel,
-        initrd: args.initrd,
-        cmdline: args.cmdline,
-        append: args.append,
-        vcpus: args.vcpus,
-        mem_mib: args.mem_mib,
-        disks: args.disks,
-        nets: args.nets,
-        serial_out: args.serial_out,
-        api_sock: args.api_sock,
-        console_sock: args.console_sock,
-        flavor: host::detect(),
-    }
-}
-
-pub fn run_vmm(args: VmmArgs) -> i32 {
-    let exit_file = args.exit_file.clone();
-    let cfg = config_from(args);
-    let outcome = crate::vmm::run(&cfg);
-    for sock in [&cfg.api_sock, &cfg.console_sock].into_iter().flatten() {
-        let _ = std::fs::remove_file(sock);
-    }
-    let record = match outcome {
-        Ok(exit) => {
-            eprintln!("ec2lab vmm: {}", exit.describe());
-            if let GuestExit::Crashed(_) | GuestExit::Panic = exit {
-                eprintln!("ec2lab vmm: the console output shows what the guest last did");
-            }
-            ExitRecord {
-                pid: std::process::id(),
-                code: exit.code(),
-                outcome: exit.kind().into(),
-                detail: exit.describe(),
-            }
+impl VmmArgs {
+    /// The launch description: read from `--launch`, or made of the flags.
+    pub fn into_config(self) -> Result<VmConfig, crate::vmm::config::LaunchFileError> {
+        if let Some(path) = &self.launch {
+            return VmConfig::load(path);
         }
+        let kernel = self
+            .kernel
+            .expect("clap requires --kernel without --launch");
+        Ok(VmConfig {
+            initrd: self.initrd,
+            cmdline: self.cmdline,
+            append: self.append,
+            vcpus: self.vcpus,
+            mem_mib: self.mem_mib,
+            disks: self.disks,
+            nets: self.nets,
+            serial_out: self.serial_out,
+            api_sock: self.api_sock,
+            console_sock: self.console_sock,
+            exit_file: self.exit_file,
+            ..VmConfig::new(kernel)
+        })
+    }
+}
+
+/// Prints an error with its chain of causes, the way the VMM reports failure.
+fn report(err: &str) {
+    eprintln!("ec2lab: error: {err}");
+}
+
+/// `ec2lab vmm`: runs the guest; returns the exit code (see `vmm/exit.rs`).
+pub fn run_vmm(args: VmmArgs) -> i32 {
+    let cfg = match args.into_config() {
+        Ok(cfg) => cfg,
         Err(e) => {
-            super::report(&e);
-            ExitRecord {
-                pid: std::process::id(),
-                code: EXIT_VMM_ERROR,
-                outcome: "vmm-error".into(),
-                detail: crate::error::chain(&e),
-            }
+            report(&crate::causes::chain(&e));
+            return EXIT_VMM_ERROR;
         }
     };
-    if let Some(path) = exit_file {
-        write_exit_file(&path, &record);
+    let record = crate::vmm::run_and_record(&cfg);
+    match record.outcome {
+        Outcome::VmmError => report(&record.detail),
+        outcome => {
+            eprintln!("ec2lab vmm: {}", record.detail);
+            if matches!(outcome, Outcome::Crash | Outcome::Panic) {
+                eprintln!("ec2lab vmm: the console output shows what the guest last did");
+            }
+        }
     }
     record.code
 }
 
+/// `ec2lab vmm-ctl`: one request to a running VMM; prints its answer as JSON.
 pub fn run_ctl(args: VmmCtlArgs) -> i32 {
     let req = match args.action {
         CtlAction::Status => Request::Status,
@@ -255,7 +255,7 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
             }
         }
         Err(e) => {
-            super::report(&e);
+            report(&crate::causes::chain(&e));
             EXIT_VMM_ERROR
         }
     }

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::record::Instance;
+use super::rundir::RunDir;
 use super::state::State;
-use super::supervisor::RunDir;
 use crate::error::Ec2Error;
 use crate::store::{iso8601_now, Store};
 use crate::vmm::console::READY_MARKER;
@@ -37,28 +37,39 @@ pub const BOOT_LINE_PREFIX: &str = "EC2LAB-BOOT ";
 /// seconds more to spawn the process.
 pub const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
+/// What can go wrong with an instance's console.
 #[derive(Debug, Error)]
 pub enum ConsoleError {
+    /// The boot line cannot be appended to the console log.
     #[error(
-        "Cannot mark the start of boot {boot} of {id} in its console log {path}: {source}. \
-         Check that the state directory is writable and its disk not full, then try again"
+        "Cannot mark the start of boot {boot} of {id} in its console log {path}; check that \
+         the state directory is writable and its disk not full, then try again"
     )]
     BootLine {
+        /// The boot's number.
         boot: i64,
+        /// The instance.
         id: String,
+        /// The console log.
         path: PathBuf,
+        /// Why the log cannot be written.
         #[source]
         source: std::io::Error,
     },
+    /// The serial console socket did not accept a connection in time.
     #[error(
-        "The serial console of {id} did not answer at {path} within {waited_secs} s: {source}. \
-         Its VMM has not started (or has died): see ec2lab describe-instances --instance-ids \
-         {id}, and supervisor.log and vmm.log next to the socket; then try again"
+        "The serial console of {id} did not answer at {path} within {waited_secs} s. Its VMM \
+         has not started (or has died): see ec2lab describe-instances --instance-ids {id}, \
+         and supervisor.log and vmm.log next to the socket; then try again"
     )]
     NotReachable {
+        /// The instance.
         id: String,
+        /// The console socket.
         path: PathBuf,
+        /// How long it was waited for.
         waited_secs: u64,
+        /// The last connection error.
         #[source]
         source: std::io::Error,
     },
@@ -66,7 +77,7 @@ pub enum ConsoleError {
 
 impl From<ConsoleError> for Ec2Error {
     fn from(e: ConsoleError) -> Self {
-        Ec2Error::internal(e.to_string())
+        Ec2Error::internal(crate::causes::chain(&e))
     }
 }
 
@@ -131,7 +142,7 @@ pub fn begin_starts(store: &Store, ids: &[String]) -> Result<(), Ec2Error> {
     for id in ids {
         let inst = Instance::get(store.conn(), id)?;
         if inst.state == State::Stopped {
-            let log = RunDir(store.instance_dir(id)).console();
+            let log = RunDir::of(store, id).console();
             begin_boot(&log, inst.boots + 1, id)?;
         }
     }
@@ -169,7 +180,7 @@ pub fn ready(console: &str) -> bool {
 /// moment after start-instances returns, and again at each reboot: until then the socket
 /// is missing (or, after a killed VMM, refuses), so this waits up to `wait` for it.
 pub fn connect(store: &Store, id: &str, wait: Duration) -> Result<UnixStream, Ec2Error> {
-    let path = RunDir(store.instance_dir(id)).console_sock();
+    let path = RunDir::of(store, id).console_sock();
     let end = Instant::now() + wait;
     loop {
         let inst = Instance::get(store.conn(), id)?;

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use super::record::Instance;
+use super::rundir::RunDir;
 use super::state::State;
-use super::supervisor::RunDir;
 use super::types;
 use crate::ec2::shapes::storage::{AttachVolumeRequest, DetachVolumeRequest, VolumeAttachment};
 use crate::error::Ec2Error;
@@ -20,6 +20,7 @@ use crate::storage::instance_store;
 use crate::storage::volumes::{self, Volume, EBS_DEVICES};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::api::{self, Request};
+use crate::vmm::config::DiskConfig;
 
 /// Instance-store size in GB, for types that have one.
 pub fn store_gb(inst: &Instance) -> Option<u64> {
@@ -33,6 +34,7 @@ fn ebs_base(inst: &Instance) -> usize {
     1 + usize::from(store_gb(inst).is_some())
 }
 
+/// The volume attached at the instance's root device.
 pub fn root_volume(store: &Store, inst: &Instance) -> Result<Volume, Ec2Error> {
     Volume::of_instance(store.conn(), &inst.instance_id)?
         .into_iter()
@@ -49,26 +51,18 @@ pub fn root_volume(store: &Store, inst: &Instance) -> Result<Volume, Ec2Error> {
         })
 }
 
-fn disk_arg(path: PathBuf, serial: Option<String>) -> String {
-    let mut s = path.display().to_string();
-    if let Some(serial) = serial {
-        s.push_str(",serial=");
-        s.push_str(&serial);
-    }
-    s
-}
-
-/// `--disk` arguments for the instance's VMM, in slot order. Creates the instance store
-/// when the instance starts from stopped (a reboot finds it in place).
-pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error> {
+/// The instance's VMM disks, in slot order (empty slots for EBS devices with no volume).
+/// Creates the instance store when the instance starts from stopped (a reboot finds it
+/// in place).
+pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<DiskConfig>, Ec2Error> {
     let root = root_volume(store, inst)?;
-    let mut args = vec![disk_arg(
+    let mut disks = vec![DiskConfig::file(
         store.volume_path(&root.volume_id),
         Some(root.serial()),
     )];
     if let Some(gb) = store_gb(inst) {
         let p = instance_store::ensure(store.region(), &inst.instance_id, gb)?;
-        args.push(disk_arg(p, Some("ephemeral0".into())));
+        disks.push(DiskConfig::file(p, Some("ephemeral0".into())));
     }
     let attached = Volume::of_instance(store.conn(), &inst.instance_id)?;
     for device in EBS_DEVICES {
@@ -77,12 +71,12 @@ pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error
                 .as_ref()
                 .is_some_and(|a| volumes::ebs_slot(&a.device) == volumes::ebs_slot(device))
         });
-        args.push(match vol {
-            Some(v) => disk_arg(store.volume_path(&v.volume_id), Some(v.serial())),
-            None => "none".into(),
+        disks.push(match vol {
+            Some(v) => DiskConfig::file(store.volume_path(&v.volume_id), Some(v.serial())),
+            None => DiskConfig::empty_slot(),
         });
     }
-    Ok(args)
+    Ok(disks)
 }
 
 /// The instance's BlockDeviceMappings, as describe-instances shows them.
@@ -104,12 +98,12 @@ pub fn block_device_mappings(store: &Store, inst: &Instance) -> Result<Value, Ec
 
 fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {
     (inst.state == State::Running && inst.vmm_pid.is_some())
-        .then(|| RunDir(store.instance_dir(&inst.instance_id)).sock())
+        .then(|| RunDir::of(store, &inst.instance_id).sock())
 }
 
 fn vmm_call(sock: &std::path::Path, req: &Request, what: &str) -> Result<(), Ec2Error> {
     let resp = api::call(sock, req)
-        .map_err(|e| Ec2Error::internal(format!("{what}: {}", crate::error::chain(&e))))?;
+        .map_err(|e| Ec2Error::internal(format!("{what}: {}", crate::causes::chain(&e))))?;
     if resp.ok {
         Ok(())
     } else {

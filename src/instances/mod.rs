@@ -7,6 +7,7 @@ pub mod guest_status;
 pub mod network;
 pub mod process;
 pub mod record;
+pub mod rundir;
 pub mod state;
 pub mod supervisor;
 pub mod types;
@@ -24,10 +25,10 @@ use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
 pub use record::MetadataOptions;
-use record::{Instance, OWNER_ID};
+use record::{Instance, RebootPending, OWNER_ID};
+use rundir::RunDir;
 use state::{Action, State};
-use supervisor::RunDir;
-pub use wait::{wait, Waiter};
+pub use wait::Waiter;
 
 /// EC2's limit on user data, before base64.
 pub const MAX_USER_DATA: usize = 16 * 1024;
@@ -173,6 +174,18 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     crate::net::follow_store(store, running)
 }
 
+/// `ec2lab wait`: polls the store, with [`housekeeping`], until every instance is in the
+/// waiter's state; the error reads like the AWS CLI's waiter errors.
+pub fn wait(
+    store: &mut Store,
+    waiter: Waiter,
+    instance_ids: &[String],
+    timeout: Duration,
+) -> Result<(), Ec2Error> {
+    check_instance_ids(instance_ids)?;
+    wait::until(store, waiter, instance_ids, timeout, housekeeping)
+}
+
 /// One `Instances[]` element: the record, its disks and its network.
 pub fn describe_one(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
     let mut v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
@@ -225,7 +238,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     check_capacity(store, ty, count)?;
 
     let flavor = host::detect();
-    let effective = if flavor.supports_smp() { ty.vcpus } else { 1 };
+    let effective = flavor.vcpus_for(ty.vcpus);
     let mut warnings = Vec::new();
     if effective < ty.vcpus {
         warnings.push(format!(
@@ -267,7 +280,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 subnet_id: Some(subnet.subnet_id.clone()),
                 root_device_name: image.root_device_name.clone(),
                 root_delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
-                reboot_pending: 0,
+                reboot_pending: RebootPending::No,
                 force_stop: false,
                 vmm_pid: None,
                 vmm_start_ticks: None,
@@ -426,7 +439,7 @@ fn change(
                 cur = next;
             }
             if action == Action::Reboot {
-                Instance::set_reboot_pending(tx, id, 1)?;
+                Instance::set_reboot_pending(tx, id, RebootPending::Restart)?;
             }
             out.push(transition_json(id, inst.state, cur));
         }
@@ -539,7 +552,7 @@ pub fn create_image(
         State::Stopped => disks::freeze_copy(store, &root, &snapshot)?,
         State::Running if no_reboot => disks::freeze_copy(store, &root, &snapshot)?,
         State::Running => {
-            store.write(|tx| Instance::set_reboot_pending(tx, id, 2))?;
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
             let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
             let down = loop {
                 let now = Instance::get(store.conn(), id)?;
@@ -562,7 +575,7 @@ pub fn create_image(
                 ))
             };
             // Let the supervisor boot it again whatever happened.
-            store.write(|tx| Instance::set_reboot_pending(tx, id, 1))?;
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
             copied?;
         }
         other => {

@@ -13,6 +13,7 @@ use crate::net::groups::{self, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
 use crate::net::{self, host};
 use crate::store::Store;
+use crate::vmm::config::{parse_mac, NetConfig};
 
 /// The subnet and groups an instance launches into (defaults as on AWS).
 pub fn placement(
@@ -78,27 +79,43 @@ pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Erro
     Ok(Some(v))
 }
 
-/// Plumbs the host side (bridge, taps, firewall) and returns the VMM arguments that give
-/// the guest its interfaces and addresses.
-pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error> {
+/// What the VMM is given for an instance's interfaces.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GuestNics {
+    /// One virtio-net device per interface, in device-index order.
+    pub nets: Vec<NetConfig>,
+    /// The kernel switches that give the guest its addresses.
+    pub switches: Vec<String>,
+}
+
+/// Plumbs the host side (bridge, taps, firewall) and returns the interfaces and
+/// addresses the VMM gives the guest.
+pub fn vmm_nics(store: &Store, inst: &Instance) -> Result<GuestNics, Ec2Error> {
     let c = store.conn();
     let enis = Eni::attached_to(c, &inst.instance_id)?;
     if enis.is_empty() {
-        return Ok(vec![]);
+        return Ok(GuestNics::default());
     }
     net::sync(store)?;
     let owner = net::owner(store);
-    let mut args = Vec::new();
+    let mut nics = GuestNics::default();
     // The VMM puts the interfaces on the guest's bus in this order, so the guest kernel
     // names them eth0, eth1, … by device index.
     for (n, eni) in enis.iter().enumerate() {
         let subnet = Subnet::get(c, &eni.subnet_id)?;
         let vpc = Vpc::get(c, &eni.vpc_id)?;
         host::ensure_tap(&eni.tap, &vpc.bridge, &owner.alias(&eni.eni_id))?;
-        args.push("--net".into());
-        args.push(format!("tap={},mac={}", eni.tap, eni.mac));
-        args.push("--append".into());
-        args.push(if n == 0 {
+        let mac = parse_mac(&eni.mac).ok_or_else(|| {
+            Ec2Error::internal(format!(
+                "{} has the malformed MAC address {:?} in the store",
+                eni.eni_id, eni.mac
+            ))
+        })?;
+        nics.nets.push(NetConfig {
+            tap: eni.tap.clone(),
+            mac,
+        });
+        nics.switches.push(if n == 0 {
             // The kernel's own configuration (IP_PNP): no DHCP client, no extra process.
             // It configures one interface only, with the default route.
             format!(
@@ -114,7 +131,7 @@ pub fn vmm_args(store: &Store, inst: &Instance) -> Result<Vec<String>, Ec2Error>
             format!("ec2lab.eth{n}={}/{}", eni.private_ip, subnet.cidr.netmask())
         });
     }
-    Ok(args)
+    Ok(nics)
 }
 
 /// Before a stopped instance starts: none of its VPCs may overlap one with running

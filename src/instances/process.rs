@@ -33,12 +33,11 @@ pub fn spawn_detached(mut cmd: Command, log: &Path) -> std::io::Result<(i64, i64
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    // SAFETY: setsid is async-signal-safe and only affects the child.
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: setsid(2) is one, and it allocates nothing.
     unsafe {
         cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            nix::unistd::setsid()?;
             Ok(())
         });
     }
@@ -51,16 +50,20 @@ pub fn spawn_detached(mut cmd: Command, log: &Path) -> std::io::Result<(i64, i64
     Ok((pid, ticks))
 }
 
-/// Reaps `pid` if it is our exited child, so it does not linger as a zombie.
+/// Reaps `pid` if it is our exited child, so it does not linger as a zombie. Harmless
+/// if it is not our child (ECHILD) or still running (WNOHANG).
 pub fn reap(pid: i64) {
-    // SAFETY: waitpid with WNOHANG on a pid; harmless if it is not our child.
-    unsafe {
-        let mut status = 0;
-        libc::waitpid(pid as i32, &mut status, libc::WNOHANG);
-    }
+    let Ok(pid) = i32::try_from(pid) else {
+        return;
+    };
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
 }
 
 /// An exclusive lock on a file, held while the value lives: one supervisor per instance.
+/// The field is never read: holding it is the point (the flock ends when it drops).
 pub struct Lock(#[allow(dead_code)] nix::fcntl::Flock<File>);
 
 impl Lock {

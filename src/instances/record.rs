@@ -33,8 +33,8 @@ pub struct Instance {
     pub subnet_id: Option<String>,
     pub root_device_name: String,
     pub root_delete_on_termination: bool,
-    /// 0: none; 1: restart the VMM when it ends; 2: hold it down (an image is being made).
-    pub reboot_pending: i64,
+    /// What the supervisor does with the VMM besides what the state asks.
+    pub reboot_pending: RebootPending,
     /// The pending stop or terminate skips the graceful shutdown.
     pub force_stop: bool,
     pub vmm_pid: Option<i64>,
@@ -43,6 +43,43 @@ pub struct Instance {
     /// Milliseconds from the last VMM start to the guest running init.
     pub last_boot_ms: Option<i64>,
     pub metadata_options: MetadataOptions,
+}
+
+/// A reboot the supervisor carries out on a running instance. Stored as the integers 0, 1
+/// and 2 of the `reboot_pending` column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RebootPending {
+    /// Nothing to do (0).
+    #[default]
+    No,
+    /// Shut the guest down and start its VMM again (1): reboot-instances, and the end of
+    /// create-image.
+    Restart,
+    /// Shut the guest down and start no VMM until this changes (2): create-image copies
+    /// the root volume meanwhile.
+    HoldDown,
+}
+
+impl rusqlite::types::ToSql for RebootPending {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        let n: i64 = match self {
+            RebootPending::No => 0,
+            RebootPending::Restart => 1,
+            RebootPending::HoldDown => 2,
+        };
+        Ok(n.into())
+    }
+}
+
+impl rusqlite::types::FromSql for RebootPending {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match v.as_i64()? {
+            0 => Ok(RebootPending::No),
+            1 => Ok(RebootPending::Restart),
+            2 => Ok(RebootPending::HoldDown),
+            n => Err(rusqlite::types::FromSqlError::OutOfRange(n)),
+        }
+    }
 }
 
 /// How the instance metadata service answers this instance (`--metadata-options`).
@@ -230,7 +267,11 @@ impl Instance {
         Ok(())
     }
 
-    pub fn set_reboot_pending(c: &Connection, id: &str, value: i64) -> Result<(), Ec2Error> {
+    pub fn set_reboot_pending(
+        c: &Connection,
+        id: &str,
+        value: RebootPending,
+    ) -> Result<(), Ec2Error> {
         c.execute(
             "UPDATE instances SET reboot_pending = ?2 WHERE instance_id = ?1",
             params![id, value],
@@ -331,5 +372,28 @@ impl Instance {
             }
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod reboot_pending_tests {
+    use super::RebootPending;
+
+    #[test]
+    fn reboot_pending_keeps_the_stored_integers() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        for (value, n) in [
+            (RebootPending::No, 0),
+            (RebootPending::Restart, 1),
+            (RebootPending::HoldDown, 2),
+        ] {
+            let stored: i64 = c.query_row("SELECT ?1", [value], |r| r.get(0)).unwrap();
+            assert_eq!(stored, n);
+            let read: RebootPending = c.query_row("SELECT ?1", [n], |r| r.get(0)).unwrap();
+            assert_eq!(read, value);
+        }
+        assert!(c
+            .query_row("SELECT 3", [], |r| r.get::<_, RebootPending>(0))
+            .is_err());
     }
 }

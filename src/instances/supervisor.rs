@@ -15,13 +15,15 @@ use super::console;
 use super::disks;
 use super::network;
 use super::process::{self, Lock};
-use super::record::Instance;
+use super::record::{Instance, RebootPending};
+use super::rundir::RunDir;
 use super::state::{on_guest, GuestEvent, State};
-use crate::cli::vmm::ExitRecord;
 use crate::error::Ec2Error;
 use crate::storage::{instance_store, volumes};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::api::{self, Request};
+use crate::vmm::config::{SerialOut, VmConfig};
+use crate::vmm::exit::{ExitRecord, Outcome};
 
 const POLL_FAST: Duration = Duration::from_millis(100);
 const POLL_SLOW: Duration = Duration::from_millis(250);
@@ -36,35 +38,10 @@ pub fn stop_timeout_secs() -> u64 {
         .unwrap_or(180)
 }
 
-/// The files of one instance's run directory.
-pub struct RunDir(pub PathBuf);
-
-impl RunDir {
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    pub fn sock(&self) -> PathBuf {
-        self.path("vmm.sock")
-    }
-    pub fn console(&self) -> PathBuf {
-        self.path("console.log")
-    }
-    /// The serial console; its VMM binds it and removes it when it exits.
-    pub fn console_sock(&self) -> PathBuf {
-        self.path("console.sock")
-    }
-    pub fn exit_file(&self) -> PathBuf {
-        self.path("exit.json")
-    }
-    pub fn lock(&self) -> PathBuf {
-        self.path("supervisor.lock")
-    }
-}
-
 /// Starts a supervisor for `id` unless one is running. Cheap enough to call from every
 /// command: that is how a crash of ec2lab at any point gets repaired.
 pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
-    let run = RunDir(store.instance_dir(id));
+    let run = RunDir::of(store, id);
     if !run.0.exists() {
         return Ok(());
     }
@@ -81,7 +58,7 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
         .arg(store.region())
         .arg("__supervise")
         .arg(id);
-    process::spawn_detached(cmd, &run.path("supervisor.log"))?;
+    process::spawn_detached(cmd, &run.supervisor_log())?;
     Ok(())
 }
 
@@ -95,34 +72,37 @@ pub fn ensure_all(store: &Store) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-/// The VMM command for an instance.
-fn vmm_command(exe: &Path, inst: &Instance, run: &RunDir, disks: &[String]) -> Command {
-    let mut cmd = Command::new(exe);
-    cmd.arg("vmm").arg("--kernel").arg(run.path("kernel"));
-    for d in disks {
-        cmd.arg("--disk").arg(d);
+/// The launch description of an instance's next VMM: its run directory's kernel, its
+/// disks (`disks`) and interfaces (`network`, plumbed on the host by now), its type's
+/// vCPUs and memory, and the run directory's sockets, console log and exit file.
+fn launch_config(
+    run: &RunDir,
+    inst: &Instance,
+    disks: Vec<crate::vmm::config::DiskConfig>,
+    nics: network::GuestNics,
+) -> VmConfig {
+    VmConfig {
+        initrd: run.initrd(),
+        append: nics.switches,
+        vcpus: inst.vcpus,
+        mem_mib: inst.mem_mib,
+        disks,
+        nets: nics.nets,
+        serial_out: SerialOut::File(run.console()),
+        api_sock: Some(run.sock()),
+        console_sock: Some(run.console_sock()),
+        exit_file: Some(run.exit_file()),
+        ..VmConfig::new(run.kernel())
     }
-    cmd.arg("--vcpus")
-        .arg(inst.vcpus.to_string())
-        .arg("--mem-mib")
-        .arg(inst.mem_mib.to_string())
-        .arg("--serial-out")
-        .arg(run.console())
-        .arg("--api-sock")
-        .arg(run.sock())
-        .arg("--console-sock")
-        .arg(run.console_sock())
-        .arg("--exit-file")
-        .arg(run.exit_file());
-    if run.path("initrd").exists() {
-        cmd.arg("--initrd").arg(run.path("initrd"));
-    }
-    cmd
 }
 
-fn read_exit(run: &RunDir, pid: i64) -> Option<ExitRecord> {
-    let rec: ExitRecord = serde_json::from_slice(&std::fs::read(run.exit_file()).ok()?).ok()?;
-    (i64::from(rec.pid) == pid).then_some(rec)
+/// What the supervisor asks of a running VMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask {
+    /// A graceful shutdown (Ctrl-Alt-Del, then a hard stop at the deadline).
+    Shutdown,
+    /// A hard stop.
+    Stop,
 }
 
 struct Supervisor {
@@ -132,7 +112,7 @@ struct Supervisor {
     exe: PathBuf,
     /// What we last asked the running VMM to do, and when: a shutdown is asked again every
     /// few seconds (a guest still booting misses Ctrl-Alt-Del), anything else once.
-    asked: Option<(&'static str, Instant)>,
+    asked: Option<(Ask, Instant)>,
     booted_at: Option<Instant>,
 }
 
@@ -146,13 +126,13 @@ pub fn run(
     services: impl FnOnce(),
 ) -> Result<(), Ec2Error> {
     let store = Store::open(state_dir, region)?;
-    let run = RunDir(store.instance_dir(id));
+    let run = RunDir::of(&store, id);
     let Some(_lock) = Lock::try_acquire(&run.lock())? else {
         return Ok(()); // another supervisor has it
     };
     services();
     // For people (and tests) who need to find this process.
-    let _ = std::fs::write(run.path("supervisor.pid"), std::process::id().to_string());
+    let _ = std::fs::write(run.supervisor_pid(), std::process::id().to_string());
     let mut s = Supervisor {
         store,
         id: id.into(),
@@ -171,7 +151,7 @@ pub fn run(
             Some((pid, ticks)) if process::alive(pid, ticks) => s.watch(&inst)?,
             Some((pid, _)) => {
                 process::reap(pid);
-                s.vmm_ended(&inst, read_exit(&s.run, pid))?;
+                s.vmm_ended(&inst, ExitRecord::read(&s.run.exit_file(), pid))?;
                 POLL_FAST
             }
             None => s.no_vmm(&inst)?,
@@ -184,22 +164,22 @@ impl Supervisor {
     /// The VMM runs: notice init, and pass on what the user asked for.
     fn watch(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
         let wanted = match inst.state {
-            State::Stopping | State::ShuttingDown if inst.force_stop => Some("stop"),
-            State::Stopping | State::ShuttingDown => Some("shutdown"),
-            State::Running if inst.reboot_pending != 0 => Some("shutdown"),
+            State::Stopping | State::ShuttingDown if inst.force_stop => Some(Ask::Stop),
+            State::Stopping | State::ShuttingDown => Some(Ask::Shutdown),
+            State::Running if inst.reboot_pending != RebootPending::No => Some(Ask::Shutdown),
             _ => None,
         };
         if let Some(action) = wanted {
             let due = match self.asked {
                 Some((a, at)) if a == action => {
-                    action == "shutdown" && at.elapsed() > RESEND_SHUTDOWN
+                    action == Ask::Shutdown && at.elapsed() > RESEND_SHUTDOWN
                 }
                 _ => true,
             };
             if due {
                 let req = match action {
-                    "stop" => Request::Stop,
-                    _ => Request::Shutdown {
+                    Ask::Stop => Request::Stop,
+                    Ask::Shutdown => Request::Shutdown {
                         timeout_secs: Some(stop_timeout_secs()),
                     },
                 };
@@ -234,7 +214,7 @@ impl Supervisor {
     fn no_vmm(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
         match inst.state {
             State::Pending | State::Running => {
-                if inst.reboot_pending == 2 {
+                if inst.reboot_pending == RebootPending::HoldDown {
                     return Ok(POLL_SLOW); // held down while an image is made
                 }
                 self.start_vmm(inst)?;
@@ -247,6 +227,7 @@ impl Supervisor {
         }
     }
 
+    /// Starts the instance's VMM: `ec2lab vmm --launch` on a launch file written for it.
     fn start_vmm(&mut self, inst: &Instance) -> Result<(), Ec2Error> {
         let _ = std::fs::remove_file(self.run.exit_file());
         let _ = std::fs::remove_file(self.run.sock());
@@ -254,7 +235,7 @@ impl Supervisor {
         // Before the VMM exists, so that no reader takes the previous boot's lines for this
         // one's. A log that cannot be written fails the VMM too, with its own message.
         if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
-            eprintln!("ec2lab supervisor: {e}");
+            eprintln!("ec2lab supervisor: {}", crate::causes::chain(&e));
         }
         if !inst.warnings.is_empty() {
             use std::io::Write;
@@ -269,35 +250,38 @@ impl Supervisor {
             }
         }
         let disks = disks::vmm_disks(&self.store, inst)?;
-        let mut cmd = vmm_command(&self.exe, inst, &self.run, &disks);
-        cmd.args(network::vmm_args(&self.store, inst)?);
-        let (pid, ticks) = process::spawn_detached(cmd, &self.run.path("vmm.log"))?;
+        let nics = network::vmm_nics(&self.store, inst)?;
+        let launch = self.run.launch_file();
+        launch_config(&self.run, inst, disks, nics)
+            .save(&launch)
+            .map_err(|e| Ec2Error::internal(crate::causes::chain(&e)))?;
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("vmm").arg("--launch").arg(&launch);
+        let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
         self.asked = None;
         self.booted_at = Some(Instant::now());
         let id = self.id.clone();
         self.store.write(|tx| -> Result<(), Ec2Error> {
             Instance::set_vmm(tx, &id, Some((pid, ticks)))?;
-            if inst.reboot_pending == 1 {
-                Instance::set_reboot_pending(tx, &id, 0)?;
+            if inst.reboot_pending == RebootPending::Restart {
+                Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             }
             Ok(())
         })
     }
 
-    /// The VMM is gone: reboot, or settle the instance in its next state.
+    /// The VMM is gone: reboot, or settle the instance in its next state. `exit` is its
+    /// record, or `None` when it left none (killed, or never started).
     fn vmm_ended(&mut self, inst: &Instance, exit: Option<ExitRecord>) -> Result<(), Ec2Error> {
         let id = self.id.clone();
         let sock = self.run.sock();
-        let outcome = exit
-            .as_ref()
-            .map(|e| e.outcome.as_str())
-            .unwrap_or("vanished");
+        let outcome = exit.as_ref().map(|e| e.outcome);
         let detail = exit
             .as_ref()
             .map(|e| e.detail.clone())
             .unwrap_or_else(|| "the VMM process ended without a record (killed?)".into());
         let rebooting = matches!(inst.state, State::Pending | State::Running)
-            && (inst.reboot_pending != 0 || outcome == "reset");
+            && (inst.reboot_pending != RebootPending::No || outcome == Some(Outcome::Reset));
         let now = iso8601_now();
         // Release what the next state no longer has *before* recording that state, so that
         // whoever sees "stopped" or "terminated" also sees the instance store (and, on
@@ -329,7 +313,7 @@ impl Supervisor {
                     "Client.UserInitiatedShutdown",
                     "Client.UserInitiatedShutdown: User initiated shutdown".to_string(),
                 ),
-                _ if outcome == "power-off" => (
+                _ if outcome == Some(Outcome::PowerOff) => (
                     format!("Instance initiated shutdown ({now})"),
                     "Client.InstanceInitiatedShutdown",
                     "Client.InstanceInitiatedShutdown: Instance initiated shutdown".to_string(),
@@ -342,7 +326,7 @@ impl Supervisor {
             };
             Instance::set_state(tx, &id, next, &reason, Some((code, &msg)))?;
             Instance::set_force_stop(tx, &id, false)?;
-            Instance::set_reboot_pending(tx, &id, 0)?;
+            Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             Ok(())
         })?;
         let _ = std::fs::remove_file(sock);
@@ -364,9 +348,8 @@ pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec
     volumes::release_for_terminated(store, &inst.instance_id)?;
     network::release(store, inst)?;
     instance_store::destroy(store.region(), &inst.instance_id);
-    let run = RunDir(store.instance_dir(&inst.instance_id));
-    for f in ["kernel", "initrd", "vmm.sock", "console.sock", "exit.json"] {
-        let _ = std::fs::remove_file(run.path(f));
+    for f in RunDir::of(store, &inst.instance_id).transient_files() {
+        let _ = std::fs::remove_file(f);
     }
     Ok(())
 }

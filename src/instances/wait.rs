@@ -1,19 +1,22 @@
 //! `ec2lab wait`: polls the store until instances reach a state, as the AWS CLI's waiters
-//! poll EC2.
+//! poll EC2. What runs between polls (housekeeping, which starts supervisors) is given by
+//! the caller, so this module needs nothing from its parent.
 
 use std::time::{Duration, Instant};
 
 use super::record::Instance;
 use super::state::State;
-use super::{check_instance_ids, housekeeping};
 use crate::error::Ec2Error;
 use crate::store::Store;
 
 /// What `wait` waits for.
 #[derive(Clone, Copy, Debug)]
 pub enum Waiter {
+    /// `instance-running`.
     Running,
+    /// `instance-stopped`.
     Stopped,
+    /// `instance-terminated`.
     Terminated,
 }
 
@@ -44,18 +47,18 @@ impl Waiter {
     }
 }
 
-/// Polls until every instance is in the waiter's state; the error reads like the AWS
-/// CLI's waiter errors.
-pub fn wait(
+/// Polls until every instance is in the waiter's state, running `each_poll` first each
+/// time; the error reads like the AWS CLI's waiter errors.
+pub fn until(
     store: &mut Store,
     waiter: Waiter,
     instance_ids: &[String],
     timeout: Duration,
+    mut each_poll: impl FnMut(&mut Store) -> Result<(), Ec2Error>,
 ) -> Result<(), Ec2Error> {
-    check_instance_ids(instance_ids)?;
     let end = Instant::now() + timeout;
     loop {
-        housekeeping(store)?;
+        each_poll(store)?;
         let mut done = true;
         for id in instance_ids {
             let inst = Instance::get(store.conn(), id)?;

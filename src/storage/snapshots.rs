@@ -37,7 +37,7 @@ pub struct Snapshot {
 
 impl From<ChunkError> for Ec2Error {
     fn from(e: ChunkError) -> Self {
-        Ec2Error::internal(crate::error::chain(&e))
+        Ec2Error::internal(crate::causes::chain(&e))
     }
 }
 

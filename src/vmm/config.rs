@@ -1,33 +1,66 @@
-//! What one guest is made of. Built by the CLI (or the instance supervisor) and
-//! validated here, before anything touches KVM.
+//! The VMM's launch description: what one guest is made of ([`VmConfig`]), validated
+//! here before anything touches KVM.
+//!
+//! There are two ways in, and both make the same type: `ec2lab vmm`'s flags (parsed once,
+//! by clap, with the `FromStr`s below), and a launch file (`ec2lab vmm --launch FILE`,
+//! the JSON of [`VmConfig`]) that a program fills in directly: the instance supervisor
+//! writes one per boot, so nothing is turned into flags and parsed back.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::host::{self, KvmFlavor};
 
+/// Guest memory when none is asked for.
 pub const DEFAULT_MEM_MIB: u64 = 256;
+/// The least memory a guest may have.
 pub const MIN_MEM_MIB: u64 = 16;
+/// The most vCPUs a guest may ask for.
 pub const MAX_VCPUS: u8 = 32;
 
+/// A launch description the VMM cannot run.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ConfigError {
+    /// A `--disk` with no path.
     #[error("--disk needs a path (or 'none' for an empty hot-plug slot), optionally followed by ',ro' and ',serial=ID' (got {0:?})")]
     DiskSpec(String),
+    /// A `--disk` option that does not exist.
     #[error("Unknown disk option {option:?} in {spec:?}; the options are 'ro', 'rw' and 'serial=ID' (at most 20 bytes)")]
-    DiskOption { spec: String, option: String },
+    DiskOption {
+        /// The whole `--disk` value.
+        spec: String,
+        /// The option not known.
+        option: String,
+    },
+    /// Too few or too many vCPUs.
     #[error("--vcpus must be between 1 and {MAX_VCPUS} (got {0})")]
     Vcpus(u8),
+    /// Less memory than a guest needs.
     #[error("--mem-mib must be at least {MIN_MEM_MIB} (got {0})")]
     MemoryTooSmall(u64),
+    /// More memory than the host has available.
     #[error("--mem-mib {asked} is more than this host can give: it has {available} MiB of memory available. Give the guest less memory")]
-    MemoryTooLarge { asked: u64, available: u64 },
+    MemoryTooLarge {
+        /// MiB asked for.
+        asked: u64,
+        /// MiB the host has available.
+        available: u64,
+    },
+    /// A file the guest is made of is missing.
     #[error("{what} {path:?} does not exist or cannot be read; check the path")]
-    Missing { what: &'static str, path: PathBuf },
+    Missing {
+        /// Which file: kernel, initrd or disk image.
+        what: &'static str,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// A `--net` without a valid tap name or MAC.
     #[error("--net needs tap=NAME (at most 15 characters) and optionally mac=xx:xx:xx:xx:xx:xx (got {0:?})")]
     NetSpec(String),
+    /// More devices than the guest has slots.
     #[error("Too many devices ({0} disks and network interfaces); a guest takes at most {1} virtio devices")]
     TooManyDevices(usize, usize),
 }
@@ -41,14 +74,77 @@ pub fn host_available_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// A launch file that cannot be read or written.
+#[derive(Debug, Error)]
+pub enum LaunchFileError {
+    /// The file cannot be read.
+    #[error("Cannot read the launch description {path}; check that it exists and is readable")]
+    Read {
+        /// The launch file.
+        path: PathBuf,
+        /// Why it cannot be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a launch description this build understands.
+    #[error(
+        "The launch description {path} is not one this ec2lab understands; write it as \
+         `ec2lab vmm --launch` expects (the JSON of a VmConfig), or give the guest with flags"
+    )]
+    Parse {
+        /// The launch file.
+        path: PathBuf,
+        /// Where the JSON differs from what is expected.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file cannot be written.
+    #[error(
+        "Cannot write the launch description {path}; check that its directory is writable \
+         and its disk not full"
+    )]
+    Write {
+        /// The launch file.
+        path: PathBuf,
+        /// Why it cannot be written.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// `--disk PATH[,ro][,serial=ID]`, or `--disk none` for a slot with no media yet (a
 /// volume can be attached there while the guest runs).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskConfig {
+    /// The raw disk image; `None` for an empty hot-plug slot.
+    #[serde(default)]
     pub path: Option<PathBuf>,
+    /// The guest may not write to it.
+    #[serde(default)]
     pub read_only: bool,
-    /// What the guest reads as the disk's serial (e.g. an EBS volume id).
+    /// What the guest reads as the disk's serial (e.g. an EBS volume id), at most 20 bytes.
+    #[serde(default)]
     pub serial: Option<String>,
+}
+
+impl DiskConfig {
+    /// A writable disk backed by `path`, with the serial the guest reads.
+    pub fn file(path: PathBuf, serial: Option<String>) -> Self {
+        DiskConfig {
+            path: Some(path),
+            read_only: false,
+            serial,
+        }
+    }
+
+    /// An empty slot that a disk can be put into while the guest runs.
+    pub fn empty_slot() -> Self {
+        DiskConfig {
+            path: None,
+            read_only: false,
+            serial: None,
+        }
+    }
 }
 
 impl FromStr for DiskConfig {
@@ -85,24 +181,52 @@ impl FromStr for DiskConfig {
 }
 
 /// `--net tap=NAME[,mac=52:54:00:12:34:56]`: a virtio-net interface on a host tap.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetConfig {
+    /// The host tap (created if missing), at most 15 characters.
     pub tap: String,
+    /// The guest's MAC address; in a launch file written `52:54:00:12:34:56`.
+    #[serde(with = "mac_text")]
     pub mac: [u8; 6],
 }
 
 /// A stable, locally administered MAC derived from a name (same tap, same MAC).
 pub fn mac_for(name: &str) -> [u8; 6] {
-    let b = crate::ids::stable_hash(name.as_bytes()).to_be_bytes();
+    let b = crate::hash::stable_hash(name.as_bytes()).to_be_bytes();
     [0x02, b[1], b[2], b[3], b[4], b[5]]
 }
 
+/// `52:54:00:12:34:56` as bytes; `None` unless it is six two-digit hex groups.
 pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
     let parts: Vec<u8> = s
         .split(':')
         .map(|p| u8::from_str_radix(p, 16).ok().filter(|_| p.len() == 2))
         .collect::<Option<_>>()?;
     parts.try_into().ok()
+}
+
+/// A MAC as people write it: `52:54:00:12:34:56`.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Serde for a MAC as text, so that a launch file reads like the `--net` flag.
+mod mac_text {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mac: &[u8; 6], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_mac(mac))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 6], D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_mac(&text).ok_or_else(|| {
+            D::Error::custom(format!("{text:?} is not a MAC like 52:54:00:12:34:56"))
+        })
+    }
 }
 
 impl FromStr for NetConfig {
@@ -128,10 +252,14 @@ impl FromStr for NetConfig {
 }
 
 /// Where the guest console goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SerialOut {
+    /// This process's standard output (and terminal input, if stdin is a terminal).
     Stdout,
+    /// Appended to a file.
     File(PathBuf),
+    /// Nowhere.
     Discard,
 }
 
@@ -146,26 +274,96 @@ impl FromStr for SerialOut {
     }
 }
 
-#[derive(Clone, Debug)]
+/// The launch description: everything the VMM needs to boot one guest and to report how
+/// it ended. `ec2lab vmm`'s flags fill it in, or its JSON is read from a launch file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VmConfig {
+    /// The guest kernel: an ELF vmlinux (PVH when it has the note) or a bzImage.
     pub kernel: PathBuf,
+    /// An initramfs for the kernel.
+    #[serde(default)]
     pub initrd: Option<PathBuf>,
     /// Replaces the default switches (console, reboot, root device) when given.
+    #[serde(default)]
     pub cmdline: Option<String>,
     /// Added after the default or given command line.
+    #[serde(default)]
     pub append: Vec<String>,
+    /// vCPUs asked for; see [`VmConfig::effective_vcpus`] for what the guest gets.
     pub vcpus: u8,
+    /// Guest memory in MiB.
     pub mem_mib: u64,
+    /// virtio-blk devices in slot order; the first is the root file system.
+    #[serde(default)]
     pub disks: Vec<DiskConfig>,
+    /// virtio-net devices in order: the guest names them eth0, eth1, …
+    #[serde(default)]
     pub nets: Vec<NetConfig>,
+    /// Where the guest console goes.
     pub serial_out: SerialOut,
+    /// The control socket (`vmm/api.rs`).
+    #[serde(default)]
     pub api_sock: Option<PathBuf>,
     /// A socket through which one client at a time can use the serial console.
+    #[serde(default)]
     pub console_sock: Option<PathBuf>,
+    /// Where to leave the [`ExitRecord`](super::exit::ExitRecord) when the VMM ends, for
+    /// a supervisor that is not its parent.
+    #[serde(default)]
+    pub exit_file: Option<PathBuf>,
+    /// The host's KVM. Not part of a launch file: the VMM detects its own host when it
+    /// reads one.
+    #[serde(skip, default = "host::detect")]
     pub flavor: KvmFlavor,
 }
 
 impl VmConfig {
+    /// A guest of `kernel` with the defaults of `ec2lab vmm`: one vCPU, 256 MiB, the
+    /// console on stdout, no devices, on this host's KVM.
+    pub fn new(kernel: PathBuf) -> Self {
+        VmConfig {
+            kernel,
+            initrd: None,
+            cmdline: None,
+            append: Vec::new(),
+            vcpus: 1,
+            mem_mib: DEFAULT_MEM_MIB,
+            disks: Vec::new(),
+            nets: Vec::new(),
+            serial_out: SerialOut::Stdout,
+            api_sock: None,
+            console_sock: None,
+            exit_file: None,
+            flavor: host::detect(),
+        }
+    }
+
+    /// Reads a launch file (`ec2lab vmm --launch`); the host's KVM is detected.
+    pub fn load(path: &Path) -> Result<Self, LaunchFileError> {
+        let body = std::fs::read(path).map_err(|source| LaunchFileError::Read {
+            path: path.into(),
+            source,
+        })?;
+        serde_json::from_slice(&body).map_err(|source| LaunchFileError::Parse {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Writes this description as a launch file, whole or not at all (a temporary file
+    /// and a rename), for `ec2lab vmm --launch`.
+    pub fn save(&self, path: &Path) -> Result<(), LaunchFileError> {
+        let body = serde_json::to_vec_pretty(self).map_err(|e| LaunchFileError::Write {
+            path: path.into(),
+            source: std::io::Error::other(e),
+        })?;
+        crate::fsutil::write_atomic(path, &body).map_err(|source| LaunchFileError::Write {
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Checks what can be checked before KVM is asked for anything.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.vcpus == 0 || self.vcpus > MAX_VCPUS {
             return Err(ConfigError::Vcpus(self.vcpus));
@@ -208,13 +406,9 @@ impl VmConfig {
         Ok(())
     }
 
-    /// vCPUs the guest will really get: one on hosts that cannot start secondary vCPUs.
+    /// vCPUs the guest will really get (decided by [`KvmFlavor::vcpus_for`]).
     pub fn effective_vcpus(&self) -> u8 {
-        if self.flavor.supports_smp() {
-            self.vcpus
-        } else {
-            1
-        }
+        self.flavor.vcpus_for(self.vcpus)
     }
 
     /// The full kernel command line, without the device entries the VMM adds itself.
@@ -244,19 +438,49 @@ mod tests {
 
     fn config(flavor: KvmFlavor) -> VmConfig {
         VmConfig {
-            kernel: "/dev/null".into(),
-            initrd: None,
-            cmdline: None,
-            append: vec![],
             vcpus: 2,
-            mem_mib: 256,
             disks: vec!["/dev/null".parse().unwrap()],
-            nets: vec![],
             serial_out: SerialOut::Discard,
-            api_sock: None,
-            console_sock: None,
             flavor,
+            ..VmConfig::new("/dev/null".into())
         }
+    }
+
+    #[test]
+    fn a_launch_file_round_trips_and_reads_like_the_flags() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("launch.json");
+        let mut c = config(host::detect());
+        c.initrd = Some("/boot/initrd".into());
+        c.append = vec!["ip=10.0.0.2::10.0.0.1:255.255.255.0:h:eth0:off".into()];
+        c.disks.push(DiskConfig::empty_slot());
+        c.disks.push(DiskConfig::file(
+            "/v/vol.img".into(),
+            Some("vol0123".into()),
+        ));
+        c.nets = vec!["tap=ec2t0,mac=52:54:00:aa:bb:cc".parse().unwrap()];
+        c.serial_out = SerialOut::File("/run/console.log".into());
+        c.api_sock = Some("/run/vmm.sock".into());
+        c.exit_file = Some("/run/exit.json".into());
+        c.save(&path).unwrap();
+        assert_eq!(VmConfig::load(&path).unwrap(), c);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""mac": "52:54:00:aa:bb:cc""#), "{text}");
+        assert!(!text.contains("flavor"), "the VMM detects its host: {text}");
+        // Only what has no default must be given.
+        let minimal = r#"{"kernel":"/k","vcpus":1,"mem_mib":64,"serial_out":"discard"}"#;
+        std::fs::write(&path, minimal).unwrap();
+        let m = VmConfig::load(&path).unwrap();
+        assert_eq!((m.disks.len(), m.exit_file), (0, None));
+        std::fs::write(&path, r#"{"kernel":"/k","vcpus":1,"mem_mib":64,"serial_out":"discard","nets":[{"tap":"t","mac":"zz"}]}"#).unwrap();
+        assert!(matches!(
+            VmConfig::load(&path),
+            Err(LaunchFileError::Parse { .. })
+        ));
+        assert!(matches!(
+            VmConfig::load(&d.path().join("none.json")),
+            Err(LaunchFileError::Read { .. })
+        ));
     }
 
     #[test]

@@ -241,7 +241,7 @@ impl Controller {
         serial: Option<&str>,
         replace: bool,
     ) -> Result<(), String> {
-        let disk = DiskFile::open(path, read_only).map_err(|e| crate::error::chain(&e))?;
+        let disk = DiskFile::open(path, read_only).map_err(|e| crate::causes::chain(&e))?;
         self.with_slot(slot, |dev| {
             dev.update_config(|b| {
                 if b.has_media() && !replace {

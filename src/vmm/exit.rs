@@ -8,22 +8,38 @@
 //! | 3    | the guest crashed: kernel panic, triple fault, or an instruction KVM could not run |
 //! | 4    | the guest was stopped from outside: hard stop, or a graceful shutdown ran past its deadline |
 //! | 5    | the guest reset itself (reboot) |
+//!
+//! A launcher that is not the VMM's parent (the instance supervisor, which may be a newer
+//! ec2lab adopting a VMM an older one started) learns the same from the exit record,
+//! [`ExitRecord`], that the VMM writes to its exit file.
 
+use std::error::Error;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
 use vmm_sys_util::eventfd::EventFd;
 
+/// Exit code: the guest powered itself off.
 pub const EXIT_POWER_OFF: i32 = 0;
+/// Exit code: the VMM failed (bad configuration, KVM refused something).
 pub const EXIT_VMM_ERROR: i32 = 1;
+/// Exit code: the command line was wrong.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code: the guest crashed.
 pub const EXIT_CRASHED: i32 = 3;
+/// Exit code: the guest was stopped from outside.
 pub const EXIT_STOPPED: i32 = 4;
+/// Exit code: the guest reset itself.
 pub const EXIT_RESET: i32 = 5;
 
+/// How a guest that ran ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GuestExit {
+    /// The guest powered itself off (or finished a graceful shutdown).
     PowerOff,
+    /// The guest reset itself (a reboot).
     Reset,
     /// The guest kernel panicked (it then resets itself because of `panic=1`).
     Panic,
@@ -34,6 +50,7 @@ pub enum GuestExit {
 }
 
 impl GuestExit {
+    /// The VMM process's exit code for this outcome.
     pub fn code(&self) -> i32 {
         match self {
             GuestExit::PowerOff => EXIT_POWER_OFF,
@@ -43,17 +60,18 @@ impl GuestExit {
         }
     }
 
-    /// A stable one-word name, for records other programs read.
-    pub fn kind(&self) -> &'static str {
+    /// The outcome as the exit record names it.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            GuestExit::PowerOff => "power-off",
-            GuestExit::Reset => "reset",
-            GuestExit::Panic => "panic",
-            GuestExit::Crashed(_) => "crash",
-            GuestExit::Stopped(_) => "stopped",
+            GuestExit::PowerOff => Outcome::PowerOff,
+            GuestExit::Reset => Outcome::Reset,
+            GuestExit::Panic => Outcome::Panic,
+            GuestExit::Crashed(_) => Outcome::Crash,
+            GuestExit::Stopped(_) => Outcome::Stopped,
         }
     }
 
+    /// One sentence for people: what happened to the guest.
     pub fn describe(&self) -> String {
         match self {
             GuestExit::PowerOff => "the guest powered off".into(),
@@ -65,15 +83,90 @@ impl GuestExit {
     }
 }
 
+/// How a VMM run ended, as its exit record names it. The names on disk are stable: a
+/// supervisor of a newer build reads the record of a VMM an older build started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// `power-off`: the guest powered itself off.
+    PowerOff,
+    /// `reset`: the guest reset itself (a reboot).
+    Reset,
+    /// `panic`: the guest kernel panicked.
+    Panic,
+    /// `crash`: the guest died in a way the VMM saw directly.
+    Crash,
+    /// `stopped`: stopped from outside (hard stop, or a shutdown past its deadline).
+    Stopped,
+    /// `vmm-error`: the VMM itself failed; the guest may never have run.
+    VmmError,
+    /// A name this build does not know (a record from a newer build): read as a failure
+    /// whose detail says more.
+    #[serde(other)]
+    Unknown,
+}
+
+/// What the VMM leaves in its exit file when it ends, for a supervisor that is not its
+/// parent: `{"pid":..,"code":..,"outcome":..,"detail":..}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExitRecord {
+    /// The VMM's pid, so a reader can tell this record from an older run's.
+    pub pid: u32,
+    /// The VMM's exit code (see the table above).
+    pub code: i32,
+    /// How the run ended.
+    pub outcome: Outcome,
+    /// One sentence for people: what happened, or what went wrong.
+    pub detail: String,
+}
+
+impl ExitRecord {
+    /// The record of this process's guest, which ran and ended with `exit`.
+    pub fn guest(exit: &GuestExit) -> Self {
+        ExitRecord {
+            pid: std::process::id(),
+            code: exit.code(),
+            outcome: exit.outcome(),
+            detail: exit.describe(),
+        }
+    }
+
+    /// The record of this process's VMM failing with `err`.
+    pub fn vmm_error(err: &dyn Error) -> Self {
+        ExitRecord {
+            pid: std::process::id(),
+            code: EXIT_VMM_ERROR,
+            outcome: Outcome::VmmError,
+            detail: crate::causes::chain(err),
+        }
+    }
+
+    /// Writes the record to `path` through a temporary file and a rename, so a reader
+    /// never sees half a record.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let body = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(path, &body)
+    }
+
+    /// The record at `path` if it is the one of process `pid` (not an older run's);
+    /// `None` when there is none, it cannot be read, or it is another process's.
+    pub fn read(path: &Path, pid: i64) -> Option<Self> {
+        let rec: ExitRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        (i64::from(rec.pid) == pid).then_some(rec)
+    }
+}
+
 /// The first outcome reported wins; the event fd wakes the VMM's main loop.
 pub struct ExitSignal {
     outcome: Mutex<Option<GuestExit>>,
     /// Set with the outcome; vCPU threads check it after every exit without locking.
     ended: AtomicBool,
+    /// Written once when the outcome is set.
     pub evt: EventFd,
 }
 
 impl ExitSignal {
+    /// No outcome yet.
     pub fn new() -> std::io::Result<Self> {
         Ok(Self {
             outcome: Mutex::new(None),
@@ -82,6 +175,7 @@ impl ExitSignal {
         })
     }
 
+    /// Reports an outcome; ignored if one was reported already.
     pub fn raise(&self, exit: GuestExit) {
         let mut slot = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         // The first outcome wins (a panicking kernel resets itself a second later: the
@@ -99,6 +193,7 @@ impl ExitSignal {
         self.ended.load(Ordering::Acquire)
     }
 
+    /// The outcome, once there is one.
     pub fn get(&self) -> Option<GuestExit> {
         self.outcome
             .lock()
@@ -121,5 +216,39 @@ mod tests {
         assert_eq!(s.get(), Some(GuestExit::Panic));
         assert_eq!(s.get().unwrap().code(), EXIT_CRASHED);
         assert_eq!(s.evt.read().unwrap(), 1);
+    }
+
+    #[test]
+    fn records_keep_the_names_older_builds_wrote() {
+        // The exact bytes an earlier build's VMM left in exit.json.
+        for (name, outcome) in [
+            ("power-off", Outcome::PowerOff),
+            ("reset", Outcome::Reset),
+            ("panic", Outcome::Panic),
+            ("crash", Outcome::Crash),
+            ("stopped", Outcome::Stopped),
+            ("vmm-error", Outcome::VmmError),
+        ] {
+            let old = format!(r#"{{"pid":7,"code":0,"outcome":"{name}","detail":"d"}}"#);
+            let rec: ExitRecord = serde_json::from_str(&old).unwrap();
+            assert_eq!(rec.outcome, outcome);
+            assert_eq!(serde_json::to_string(&rec).unwrap(), old);
+        }
+        let newer = r#"{"pid":7,"code":6,"outcome":"hibernated","detail":"d"}"#;
+        let rec: ExitRecord = serde_json::from_str(newer).unwrap();
+        assert_eq!(rec.outcome, Outcome::Unknown);
+        assert_eq!(ExitRecord::guest(&GuestExit::Reset).outcome, Outcome::Reset);
+    }
+
+    #[test]
+    fn a_record_is_read_back_only_for_its_own_pid() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("exit.json");
+        assert_eq!(ExitRecord::read(&path, 1), None);
+        let rec = ExitRecord::guest(&GuestExit::PowerOff);
+        rec.write(&path).unwrap();
+        let me = i64::from(std::process::id());
+        assert_eq!(ExitRecord::read(&path, me), Some(rec));
+        assert_eq!(ExitRecord::read(&path, me + 1), None);
     }
 }

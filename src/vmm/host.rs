@@ -4,9 +4,13 @@
 //! (`kvm_pvm`) guest kernel code is emulated instruction by instruction, some
 //! instructions cannot be emulated, and secondary vCPUs never come up; the guest kernel
 //! must be told to avoid those instructions (see guest-images/kernel/*.txt).
+//!
+//! Every decision that depends on the kind of host is made here: the VMM and the EC2 side
+//! (which records the vCPUs an instance really runs on) both ask this module.
 
 use std::path::Path;
 
+/// The kind of KVM this host has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KvmFlavor {
     /// Hardware virtualization (kvm_intel / kvm_amd, or unknown: assume the normal case).
@@ -16,6 +20,7 @@ pub enum KvmFlavor {
 }
 
 impl KvmFlavor {
+    /// `hardware` or `pvm`, as status and warnings show it.
     pub fn name(self) -> &'static str {
         match self {
             KvmFlavor::Hardware => "hardware",
@@ -26,6 +31,17 @@ impl KvmFlavor {
     /// Can this host bring up more than one vCPU in a Linux guest?
     pub fn supports_smp(self) -> bool {
         self == KvmFlavor::Hardware
+    }
+
+    /// The vCPUs a Linux guest that asks for `requested` really gets on this host: all
+    /// of them, or one where secondary vCPUs never come up (kvm_pvm). The one place this
+    /// is decided: the VMM boots that many, and instances record it.
+    pub fn vcpus_for(self, requested: u8) -> u8 {
+        if self.supports_smp() {
+            requested
+        } else {
+            1
+        }
     }
 
     /// Kernel switches this host needs in every guest. PVM is an x86 nested KVM: its
@@ -83,6 +99,13 @@ fn detect_in(sys_module: &Path) -> KvmFlavor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_hardware_kvm_gives_more_than_one_vcpu() {
+        assert_eq!(KvmFlavor::Hardware.vcpus_for(4), 4);
+        assert_eq!(KvmFlavor::Pvm.vcpus_for(4), 1);
+        assert_eq!(KvmFlavor::Pvm.vcpus_for(1), 1);
+    }
 
     #[test]
     fn detects_pvm_from_its_module() {

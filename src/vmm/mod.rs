@@ -1,6 +1,10 @@
 //! The VMM: one guest per process. It knows nothing of EC2; it boots a kernel with disks
 //! and network interfaces, answers on its control socket, and exits with a code that
 //! says how the guest ended (see [`exit`]).
+//!
+//! Its contract with whoever starts it is typed and lives here: the launch description
+//! ([`config::VmConfig`], from flags or a launch file) going in, and the exit record
+//! ([`exit::ExitRecord`]) coming out. It imports nothing from the EC2 side.
 
 pub mod api;
 pub mod arch;
@@ -21,9 +25,31 @@ use event_manager::{EventManager, SubscriberOps};
 use api::Status;
 use config::VmConfig;
 use controller::Controller;
-use exit::GuestExit;
+use exit::{ExitRecord, GuestExit};
 pub use machine::VmmError;
 use machine::{bind_socket, Machine};
+
+/// Runs the guest to the end, as [`run`] does, then cleans up after it: removes its
+/// sockets and leaves the exit record in `cfg.exit_file`. Returns the record.
+pub fn run_and_record(cfg: &VmConfig) -> ExitRecord {
+    let outcome = run(cfg);
+    for sock in [&cfg.api_sock, &cfg.console_sock].into_iter().flatten() {
+        let _ = std::fs::remove_file(sock);
+    }
+    let record = match &outcome {
+        Ok(exit) => ExitRecord::guest(exit),
+        Err(e) => ExitRecord::vmm_error(e),
+    };
+    if let Some(path) = &cfg.exit_file {
+        if let Err(e) = record.write(path) {
+            eprintln!(
+                "ec2lab vmm: could not write the exit file {}: {e}",
+                path.display()
+            );
+        }
+    }
+    record
+}
 
 /// Boots the guest and runs it to the end; returns how it ended.
 pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
@@ -52,8 +78,7 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
         ..Default::default()
     };
     let forward_stdin = matches!(cfg.serial_out, config::SerialOut::Stdout)
-        // SAFETY: isatty only inspects the descriptor.
-        && unsafe { libc::isatty(libc::STDIN_FILENO) } == 1;
+        && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
     // `machine` keeps the VM alive until this function returns; the process exits right
     // after, which ends the vCPU threads wherever they are.
@@ -86,9 +111,11 @@ pub mod terminal {
     //! Raw mode for an interactive console, restored on drop.
     use nix::sys::termios::{self, SetArg, Termios};
 
+    /// The terminal in raw mode; dropping it puts back the settings it had before.
     pub struct RawMode(Termios);
 
     impl RawMode {
+        /// Puts stdin's terminal in raw mode; `None` if stdin is not a terminal.
         pub fn enter() -> Option<Self> {
             let stdin = std::io::stdin();
             let saved = termios::tcgetattr(&stdin).ok()?;

@@ -285,7 +285,7 @@ fn identity_features_and_config() {
     vm.rx.program(&mut vm.d);
     vm.d.add_status(VIRTIO_CONFIG_S_DRIVER_OK);
     assert_ne!(vm.d.status() & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
-    let fault = crate::error::chain(&vm.d.dev.take_fault().unwrap());
+    let fault = crate::causes::chain(&vm.d.dev.take_fault().unwrap());
     assert!(fault.contains("virtqueue 1"), "{fault}");
 }
 

@@ -521,7 +521,7 @@ fn queue_not_ready_at_driver_ok_sets_needs_reset() {
     assert!(vm.driver.negotiate(FEATURES));
     vm.driver.add_status(VIRTIO_CONFIG_S_DRIVER_OK);
     assert_ne!(vm.driver.status() & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
-    let fault = crate::error::chain(&vm.driver.dev.take_fault().unwrap());
+    let fault = crate::causes::chain(&vm.driver.dev.take_fault().unwrap());
     assert!(fault.contains("not mark virtqueue 0 ready"), "{fault}");
 }
 

@@ -1,0 +1,90 @@
+//! An instance's run directory, `<region>/instances/i-…/`: the files its supervisor and
+//! VMM share, named in one place. Every instance module that needs one of them asks here,
+//! so none of them needs the supervisor for a file name.
+
+use std::path::PathBuf;
+
+use crate::store::Store;
+
+/// The files of one instance's run directory.
+pub struct RunDir(pub PathBuf);
+
+impl RunDir {
+    /// The run directory of instance `id` in `store`'s region.
+    pub fn of(store: &Store, id: &str) -> Self {
+        RunDir(store.instance_dir(id))
+    }
+
+    /// Any file in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// The guest kernel (a link to the AMI's).
+    pub fn kernel(&self) -> PathBuf {
+        self.path("kernel")
+    }
+
+    /// The guest initrd, if the AMI has one (a link to it).
+    pub fn initrd(&self) -> Option<PathBuf> {
+        Some(self.path("initrd")).filter(|p| p.exists())
+    }
+
+    /// The VMM's control socket.
+    pub fn sock(&self) -> PathBuf {
+        self.path("vmm.sock")
+    }
+
+    /// The console log every boot appends to.
+    pub fn console(&self) -> PathBuf {
+        self.path("console.log")
+    }
+
+    /// The serial console; its VMM binds it and removes it when it exits.
+    pub fn console_sock(&self) -> PathBuf {
+        self.path("console.sock")
+    }
+
+    /// The launch description the supervisor writes for each VMM it starts.
+    pub fn launch_file(&self) -> PathBuf {
+        self.path("launch.json")
+    }
+
+    /// How the last VMM ended (`vmm::exit::ExitRecord`).
+    pub fn exit_file(&self) -> PathBuf {
+        self.path("exit.json")
+    }
+
+    /// Held by the instance's one supervisor.
+    pub fn lock(&self) -> PathBuf {
+        self.path("supervisor.lock")
+    }
+
+    /// The supervisor's pid, for people and tests who need to find it.
+    pub fn supervisor_pid(&self) -> PathBuf {
+        self.path("supervisor.pid")
+    }
+
+    /// The supervisor's output.
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.path("supervisor.log")
+    }
+
+    /// The VMMs' output (each appends).
+    pub fn vmm_log(&self) -> PathBuf {
+        self.path("vmm.log")
+    }
+
+    /// What goes when the instance is terminated: all but the logs, which
+    /// get-console-output and people read until the record goes.
+    pub fn transient_files(&self) -> [PathBuf; 6] {
+        [
+            self.kernel(),
+            self.path("initrd"),
+            self.sock(),
+            self.console_sock(),
+            self.launch_file(),
+            self.exit_file(),
+        ]
+    }
+}
