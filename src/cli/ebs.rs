@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::ec2::{tags_for, Ctx, Failure};
+use super::ctx::{tags_for, Ctx, Failure};
 use crate::error::Ec2Error;
 use crate::instances::{self, disks};
 use crate::storage::snapshots::{self, Snapshot};
@@ -177,7 +177,7 @@ pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
 }
 
 pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure> {
-    let filters = super::ec2::filters_from(&a.filters)?;
+    let filters = super::ctx::filters_from(&a.filters)?;
     let s = store(ctx)?;
     for id in &a.volume_ids {
         Volume::get(s.conn(), id)?;

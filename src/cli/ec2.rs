@@ -7,38 +7,12 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
+use super::ctx::{filters_from, tags_for, Ctx, Failure};
 use super::shorthand;
 use crate::error::Ec2Error;
 use crate::images::{self, Image};
-use crate::instances::{self, types, Filter, LaunchRequest, Waiter};
+use crate::instances::{self, types, LaunchRequest, Waiter};
 use crate::store::Store;
-
-/// The AWS CLI's exit code for a parameter it could not parse.
-pub const EXIT_PARAM_ERROR: i32 = 252;
-
-/// Failures of a verb: a service error, or a parameter that did not parse.
-pub enum Failure {
-    Service(Ec2Error),
-    Param(String),
-}
-
-impl From<Ec2Error> for Failure {
-    fn from(e: Ec2Error) -> Self {
-        Failure::Service(e)
-    }
-}
-
-impl From<crate::store::StoreError> for Failure {
-    fn from(e: crate::store::StoreError) -> Self {
-        Failure::Service(e.into())
-    }
-}
-
-impl From<shorthand::ShorthandError> for Failure {
-    fn from(e: shorthand::ShorthandError) -> Self {
-        Failure::Param(e.to_string())
-    }
-}
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -277,86 +251,6 @@ pub struct WaitArgs {
     /// Give up after this many seconds (the AWS CLI waits 40 x 15 s).
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
-}
-
-/// Where a verb runs: the store of the chosen region.
-pub struct Ctx {
-    pub state_dir: PathBuf,
-    pub region: String,
-}
-
-impl Ctx {
-    pub fn store(&self) -> Result<Store, Ec2Error> {
-        Ok(Store::open(&self.state_dir, &self.region)?)
-    }
-
-    /// The store after housekeeping (expired records gone, supervisors and the host's
-    /// network in step with it), as most verbs want it.
-    pub fn tidy_store(&self) -> Result<Store, Ec2Error> {
-        let mut store = self.store()?;
-        instances::housekeeping(&mut store)?;
-        Ok(store)
-    }
-}
-
-/// The tags `--tag-specifications` gives to resources of `resource_type`.
-pub fn tags_for(specs: &[String], resource_type: &str) -> Result<Vec<(String, String)>, Failure> {
-    let mut tags = Vec::new();
-    for spec in shorthand::parse_list(specs).map_err(|e| e.with_param("--tag-specifications"))? {
-        let rt = spec
-            .get("ResourceType")
-            .and_then(Value::as_str)
-            .unwrap_or(resource_type);
-        if rt != resource_type {
-            continue;
-        }
-        for t in spec
-            .get("Tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let k = t.get("Key").and_then(Value::as_str);
-            let v = t.get("Value").and_then(Value::as_str).unwrap_or("");
-            match k {
-                Some(k) if !k.is_empty() && !k.starts_with("aws:") => {
-                    tags.push((k.into(), v.into()))
-                }
-                _ => {
-                    return Err(Failure::Service(Ec2Error::new(
-                        "InvalidParameterValue",
-                        "Tag keys must be non-empty and must not start with 'aws:'",
-                    )))
-                }
-            }
-        }
-    }
-    Ok(tags)
-}
-
-pub fn filters_from(raw: &[String]) -> Result<Vec<Filter>, Failure> {
-    let mut out = Vec::new();
-    for f in shorthand::parse_list(raw).map_err(|e| e.with_param("--filters"))? {
-        let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
-        let values = match f.get("Values") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => vec![],
-        };
-        if name.is_empty() {
-            return Err(Failure::Param(
-                "Error parsing parameter '--filters': each filter needs Name=…,Values=…".into(),
-            ));
-        }
-        out.push(Filter {
-            name: name.into(),
-            values,
-        });
-    }
-    Ok(out)
 }
 
 fn parse_count(s: &str) -> Result<(u32, u32), Failure> {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::ec2::{filters_from, tags_for, Ctx, Failure};
+use super::ctx::{filters_from, tags_for, Ctx, Failure};
 use super::shorthand;
 use crate::error::Ec2Error;
 use crate::instances::glob;

@@ -3,6 +3,7 @@
 //! process per guest.
 
 pub mod console;
+pub mod ctx;
 pub mod ebs;
 pub mod ec2;
 pub mod keys;
@@ -20,7 +21,7 @@ use clap::{Parser, Subcommand};
 use crate::error::EXIT_SERVICE_ERROR;
 use crate::net::groups::Direction;
 use crate::store::{DEFAULT_REGION, DEFAULT_STATE_DIR};
-use ec2::{Ctx, Failure};
+use ctx::{Ctx, Failure};
 use output::OutputFormat;
 
 #[derive(Parser, Debug)]
@@ -331,7 +332,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Err(Failure::Param(msg)) => {
             eprintln!("\n{msg}");
-            ec2::EXIT_PARAM_ERROR
+            ctx::EXIT_PARAM_ERROR
         }
     }
 }

@@ -4,7 +4,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::ec2::{Ctx, Failure};
+use super::ctx::{Ctx, Failure};
 use crate::error::Ec2Error;
 use crate::instances::{network, record::Instance};
 use crate::net::addresses;

@@ -53,12 +53,7 @@ pub struct LaunchRequest {
     pub metadata_options: MetadataOptions,
 }
 
-/// A `--filters Name=…,Values=…` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Filter {
-    pub name: String,
-    pub values: Vec<String>,
-}
+pub use crate::ec2::filters::Filter;
 
 /// EC2 filter values may use `*` (any run) and `?` (one character).
 pub fn glob(pattern: &str, text: &str) -> bool {
