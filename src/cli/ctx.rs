@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::shorthand;
@@ -73,6 +74,13 @@ impl Ctx {
         instances::housekeeping(&mut store)?;
         Ok(store)
     }
+}
+
+/// A service's result as the JSON the CLI prints (the aws CLI's JSON: the model's member
+/// names).
+pub fn to_json<T: Serialize>(result: &T) -> Result<Value, Failure> {
+    serde_json::to_value(result)
+        .map_err(|e| Failure::Service(Ec2Error::internal(format!("result to JSON: {e}"))))
 }
 
 /// Reads one element of a list parameter (shorthand or JSON) into its shape, as the AWS CLI

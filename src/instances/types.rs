@@ -3,10 +3,14 @@
 
 use serde_json::{json, Value};
 
+/// One instance type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InstanceType {
+    /// Its name, such as `t2.micro`.
     pub name: &'static str,
+    /// Its vCPUs.
     pub vcpus: u8,
+    /// Its memory.
     pub mem_mib: u64,
     /// Instance-store (ephemeral NVMe SSD) size in GB; 0 for EBS-only types.
     pub instance_store_gb: u64,
@@ -63,6 +67,7 @@ pub const TYPES: &[InstanceType] = &[
     t("c5d.2xlarge", 8, 16384, 200, false),
 ];
 
+/// The type of this name, if ec2lab has it.
 pub fn find(name: &str) -> Option<&'static InstanceType> {
     TYPES.iter().find(|t| t.name == name)
 }
