@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use super::shorthand;
@@ -14,12 +14,11 @@ use crate::ec2::shapes::images::{
     RegisterImageRequest,
 };
 use crate::ec2::shapes::instances::{
-    BlockDeviceMapping, DescribeInstancesRequest, EbsBlockDevice, GetConsoleOutputRequest,
-    InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
+    BlockDeviceMapping, DescribeInstanceTypesRequest, DescribeInstancesRequest, EbsBlockDevice,
+    GetConsoleOutputRequest, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
     ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest, RunInstancesRequest,
     StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
 };
-use crate::error::Ec2Error;
 use crate::images;
 use crate::instances::{self, types, Waiter};
 use crate::store::Store;
@@ -403,19 +402,10 @@ pub fn describe_instances(ctx: &Ctx, a: DescribeInstances) -> Result<Value, Fail
 
 /// describe-instance-types.
 pub fn describe_instance_types(a: DescribeInstanceTypes) -> Result<Value, Failure> {
-    let mut out = Vec::new();
-    if a.instance_types.is_empty() {
-        out.extend(types::TYPES.iter().map(|t| t.describe()));
-    }
-    for name in &a.instance_types {
-        let t = types::find(name).ok_or_else(|| {
-            Ec2Error::invalid_parameter(format!(
-                "The following supplied instance types do not exist: [{name}]"
-            ))
-        })?;
-        out.push(t.describe());
-    }
-    Ok(json!({ "InstanceTypes": out }))
+    let req = DescribeInstanceTypesRequest {
+        instance_types: a.instance_types,
+    };
+    to_json(&types::describe_instance_types(&req)?)
 }
 
 /// describe-images.

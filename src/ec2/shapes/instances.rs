@@ -615,3 +615,120 @@ pub struct ModifyInstanceMetadataOptionsResult {
     /// The options now.
     pub instance_metadata_options: InstanceMetadataOptionsResponse,
 }
+
+/// `DescribeInstanceTypes` input.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeInstanceTypesRequest {
+    /// Only these types (default: all); each must exist.
+    pub instance_types: Vec<String>,
+}
+
+/// `DescribeInstanceTypes` output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DescribeInstanceTypesResult {
+    /// The types, in the catalogue's order or the request's.
+    pub instance_types: Vec<InstanceTypeInfo>,
+}
+
+/// An instance type as `DescribeInstanceTypes` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InstanceTypeInfo {
+    /// Its name, such as `t2.micro`.
+    pub instance_type: String,
+    /// Always true.
+    pub current_generation: bool,
+    /// `t2.micro` and `t3.micro`.
+    pub free_tier_eligible: bool,
+    /// `on-demand` and `spot`.
+    pub supported_usage_classes: Vec<String>,
+    /// `ebs`.
+    pub supported_root_device_types: Vec<String>,
+    /// `hvm`.
+    pub supported_virtualization_types: Vec<String>,
+    /// Always false.
+    pub bare_metal: bool,
+    /// `kvm`.
+    pub hypervisor: String,
+    /// Its architectures.
+    pub processor_info: ProcessorInfo,
+    /// Its vCPUs.
+    pub v_cpu_info: VCpuInfo,
+    /// Its memory.
+    pub memory_info: MemoryInfo,
+    /// Whether it has an instance store.
+    pub instance_storage_supported: bool,
+    /// Its instance store, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_storage_info: Option<InstanceStorageInfo>,
+    /// EBS optimization.
+    pub ebs_info: EbsInfo,
+    /// The T family earns CPU credits on AWS.
+    pub burstable_performance_supported: bool,
+}
+
+/// The architectures of an instance type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProcessorInfo {
+    /// `x86_64`.
+    pub supported_architectures: Vec<String>,
+}
+
+/// The vCPUs of an instance type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VCpuInfo {
+    /// vCPUs.
+    pub default_v_cpus: u8,
+    /// Cores (one thread each).
+    pub default_cores: u8,
+    /// Always 1.
+    pub default_threads_per_core: u8,
+}
+
+/// The memory of an instance type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryInfo {
+    /// MiB.
+    #[serde(rename = "SizeInMiB")]
+    pub size_in_mib: u64,
+}
+
+/// The instance store of an instance type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InstanceStorageInfo {
+    /// GB in all.
+    #[serde(rename = "TotalSizeInGB")]
+    pub total_size_in_gb: u64,
+    /// Its disks: one SSD.
+    pub disks: Vec<DiskInfo>,
+    /// `required`.
+    pub nvme_support: String,
+}
+
+/// One instance-store disk.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskInfo {
+    /// GB.
+    #[serde(rename = "SizeInGB")]
+    pub size_in_gb: u64,
+    /// How many.
+    pub count: u32,
+    /// `ssd`.
+    #[serde(rename = "Type")]
+    pub disk_type: String,
+}
+
+/// EBS optimization of an instance type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EbsInfo {
+    /// `unsupported` (burstable types) or `default`.
+    pub ebs_optimized_support: String,
+}
