@@ -96,7 +96,7 @@ pub fn describe_instances(
         if live.contains(&l.instance.state.code) {
             let console = RunDir(store.instance_dir(&l.instance.instance_id)).console();
             l.instance.ec2_lab_info.guest_status =
-                Some(guest_status::GuestStatus::read(&console).describe());
+                Some(guest_status::GuestStatus::read(&console).to_shape());
         }
         match reservations
             .iter_mut()

@@ -489,10 +489,9 @@ pub struct Ec2LabInstanceInfo {
     /// When it was terminated.
     #[serde(rename = "TerminatedAt", skip_serializing_if = "Option::is_none")]
     pub terminated_at: Option<String>,
-    /// How the current boot's programs fare (pending and running instances only): the
-    /// guest-status report of `instances::guest_status`.
+    /// How the current boot's programs fare (pending and running instances only).
     #[serde(rename = "GuestStatus", skip_serializing_if = "Option::is_none")]
-    pub guest_status: Option<serde_json::Value>,
+    pub guest_status: Option<Ec2LabGuestStatus>,
 }
 
 /// `StartInstances` input.
@@ -731,4 +730,35 @@ pub struct DiskInfo {
 pub struct EbsInfo {
     /// `unsupported` (burstable types) or `default`.
     pub ebs_optimized_support: String,
+}
+
+/// How the current boot of a live guest fares (`Ec2LabInfo.GuestStatus`, ec2lab's own).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ec2LabGuestStatus {
+    /// `impaired`, `ok` (ready, nothing wrong) or `initializing`.
+    pub status: String,
+    /// How the user data fared.
+    pub user_data: Ec2LabUserDataStatus,
+    /// The first few user-mode fault lines, as the guest kernel logged them.
+    pub user_mode_faults: Vec<String>,
+    /// How many user-mode faults the guest kernel logged.
+    pub user_mode_fault_count: usize,
+}
+
+/// How the user data of the current boot fared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ec2LabUserDataStatus {
+    /// `unknown`, `none`, `already-ran`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Its exit status, once it exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// The signal that ended it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// The agent's line that told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
 }
