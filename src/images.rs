@@ -5,46 +5,72 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 
+use crate::ec2::filters;
+use crate::ec2::shapes::images as shapes;
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
 use crate::ids::OWNER_ID;
 use crate::store::{iso8601_now, Store};
 
+/// The root device of every AMI and instance.
 pub const ROOT_DEVICE_NAME: &str = "/dev/xvda";
 /// The quick-start AMI's name, built by guest-images/build.sh.
 pub const QUICK_START_NAME: &str = "ec2lab-linux";
 
+/// An AMI as the store keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Image {
+    /// Its id (`ami-…`).
     pub image_id: String,
+    /// Its unique name.
     pub name: String,
+    /// Its description.
     pub description: String,
+    /// `x86_64` or `arm64`.
     pub architecture: String,
+    /// `available` or `deregistered`.
     pub state: String,
+    /// The root device's name.
     pub root_device_name: String,
+    /// The kernel's file name in the AMI directory.
     pub kernel_file: String,
+    /// The initrd's file name, if it has one.
     pub initrd_file: Option<String>,
+    /// The root image's file name.
     pub root_file: String,
+    /// The root image's size, rounded up to GiB.
     pub root_size_gib: i64,
+    /// Whether every account may launch it.
     pub public: bool,
+    /// It is the image guest-images/build.sh built.
     pub quick_start: bool,
+    /// When it was registered.
     pub creation_date: String,
+    /// Where it came from (files, an instance, another region).
     pub source: String,
 }
 
 /// What `register-image` is given.
 pub struct Registration<'a> {
+    /// The AMI's name.
     pub name: &'a str,
+    /// Its description.
     pub description: &'a str,
+    /// `x86_64` or `arm64`.
     pub architecture: &'a str,
+    /// The kernel file.
     pub kernel: &'a Path,
+    /// The initrd file.
     pub initrd: Option<&'a Path>,
+    /// The root disk image.
     pub root: &'a Path,
+    /// Whether every account may launch it.
     pub public: bool,
+    /// It is the quick-start AMI.
     pub quick_start: bool,
+    /// Where it came from, as `Ec2LabInfo.Source` shows it.
     pub source: String,
     /// `root` is a scratch copy ec2lab just made (create-image): move it in rather than
     /// copying it a second time.
@@ -71,6 +97,7 @@ impl Image {
         })
     }
 
+    /// The image, in any state, if it exists.
     pub fn load(c: &Connection, id: &str) -> Result<Option<Image>, Ec2Error> {
         Ok(c.query_row(
             "SELECT * FROM images WHERE image_id = ?1",
@@ -89,6 +116,7 @@ impl Image {
         }
     }
 
+    /// Every image not deregistered, oldest first.
     pub fn all(c: &Connection) -> Result<Vec<Image>, Ec2Error> {
         let mut stmt = c.prepare(
             "SELECT * FROM images WHERE state != 'deregistered' ORDER BY creation_date, image_id",
@@ -97,55 +125,136 @@ impl Image {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The directory of image `id`'s files.
     pub fn dir(store: &Store, id: &str) -> PathBuf {
         store.images_dir().join(id)
     }
 
+    /// The kernel file.
     pub fn kernel_path(&self, store: &Store) -> PathBuf {
         Self::dir(store, &self.image_id).join(&self.kernel_file)
     }
 
+    /// The initrd file, if it has one.
     pub fn initrd_path(&self, store: &Store) -> Option<PathBuf> {
         self.initrd_file
             .as_ref()
             .map(|f| Self::dir(store, &self.image_id).join(f))
     }
 
+    /// The root disk image.
     pub fn root_path(&self, store: &Store) -> PathBuf {
         Self::dir(store, &self.image_id).join(&self.root_file)
     }
 
-    /// The `Images[]` element of `describe-images`.
-    pub fn describe(&self) -> Value {
-        json!({
-            "ImageId": self.image_id,
-            "Name": self.name,
-            "Description": self.description,
-            "Architecture": self.architecture,
-            "State": self.state,
-            "CreationDate": self.creation_date,
-            "OwnerId": OWNER_ID,
-            "Public": self.public,
-            "ImageType": "machine",
-            "ImageLocation": format!("{OWNER_ID}/{}", self.name),
-            "RootDeviceName": self.root_device_name,
-            "RootDeviceType": "ebs",
-            "VirtualizationType": "hvm",
-            "Hypervisor": "kvm",
-            "EnaSupport": false,
-            "BootMode": "legacy-bios",
-            "BlockDeviceMappings": [{
-                "DeviceName": self.root_device_name,
-                "Ebs": {
-                    "DeleteOnTermination": true,
-                    "VolumeSize": self.root_size_gib,
-                    "VolumeType": "gp3",
-                    "Encrypted": false,
-                }
+    /// The AMI as `DescribeImages` shows it.
+    pub fn to_shape(&self) -> shapes::Image {
+        shapes::Image {
+            architecture: self.architecture.clone(),
+            creation_date: self.creation_date.clone(),
+            image_id: self.image_id.clone(),
+            image_location: format!("{OWNER_ID}/{}", self.name),
+            image_type: "machine".into(),
+            public: self.public,
+            owner_id: OWNER_ID.into(),
+            state: self.state.clone(),
+            block_device_mappings: vec![shapes::ImageBlockDeviceMapping {
+                device_name: self.root_device_name.clone(),
+                ebs: shapes::ImageEbsBlockDevice {
+                    delete_on_termination: true,
+                    volume_size: self.root_size_gib,
+                    volume_type: "gp3".into(),
+                    encrypted: false,
+                },
             }],
-            "Ec2LabInfo": {"QuickStart": self.quick_start, "Source": self.source},
-        })
+            description: self.description.clone(),
+            ena_support: false,
+            hypervisor: "kvm".into(),
+            name: self.name.clone(),
+            root_device_name: self.root_device_name.clone(),
+            root_device_type: "ebs".into(),
+            virtualization_type: "hvm".into(),
+            boot_mode: "legacy-bios".into(),
+            ec2_lab_info: shapes::Ec2LabImageInfo {
+                quick_start: self.quick_start,
+                source: self.source.clone(),
+            },
+        }
     }
+}
+
+/// `DescribeImages`: the quick-start AMI is registered first if guest-images/build.sh has
+/// built it; naming an AMI that does not exist is an error.
+pub fn describe_images(
+    store: &mut Store,
+    req: &shapes::DescribeImagesRequest,
+) -> Result<shapes::DescribeImagesResult, Ec2Error> {
+    ensure_quick_start(store)?;
+    let all = Image::all(store.conn())?;
+    for id in &req.image_ids {
+        if !all.iter().any(|i| &i.image_id == id) {
+            return Err(Ec2Error::image_not_found(id));
+        }
+    }
+    let listed = all
+        .iter()
+        .filter(|i| req.image_ids.is_empty() || req.image_ids.contains(&i.image_id))
+        .map(Image::to_shape)
+        .collect();
+    Ok(shapes::DescribeImagesResult {
+        images: filters::retain(listed, &req.filters)?,
+    })
+}
+
+/// `RegisterImage` from files on the host.
+pub fn register_image(
+    store: &mut Store,
+    req: &shapes::RegisterImageRequest,
+) -> Result<shapes::RegisterImageResult, Ec2Error> {
+    let img = register(
+        store,
+        &Registration {
+            name: &req.name,
+            description: &req.description,
+            architecture: &req.architecture,
+            kernel: &req.kernel_file,
+            initrd: req.initrd_file.as_deref(),
+            root: &req.root_image_file,
+            public: false,
+            quick_start: false,
+            source: "registered from files".into(),
+            take_root: false,
+        },
+    )?;
+    Ok(shapes::RegisterImageResult {
+        image_id: img.image_id,
+    })
+}
+
+/// `CopyImage` from `source`, the store of `req.source_region`.
+pub fn copy_image(
+    store: &mut Store,
+    source: &Store,
+    req: &shapes::CopyImageRequest,
+) -> Result<shapes::CopyImageResult, Ec2Error> {
+    let img = copy_from(
+        store,
+        source,
+        &req.source_image_id,
+        &req.name,
+        req.description.as_deref(),
+    )?;
+    Ok(shapes::CopyImageResult {
+        image_id: img.image_id,
+    })
+}
+
+/// `DeregisterImage`.
+pub fn deregister_image(
+    store: &mut Store,
+    req: &shapes::DeregisterImageRequest,
+) -> Result<(), Ec2Error> {
+    deregister(store, &req.image_id)
 }
 
 fn check_name(name: &str) -> Result<(), Ec2Error> {

@@ -15,16 +15,19 @@ use md5::Md5;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::public::KeyData;
 use ssh_key::{LineEnding, PrivateKey, PublicKey};
 
+use crate::ec2::filters;
+use crate::ec2::shapes::keys as shapes;
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids;
 use crate::store::iso8601_now;
+use crate::store::Store;
 
 /// The RSA size `create-key-pair` makes, as EC2 does.
 pub const RSA_BITS: usize = 2048;
@@ -37,13 +40,17 @@ pub const MAX_NAME_LEN: usize = 255;
 /// EC2's message for public key material it cannot use.
 const BAD_FORMAT: &str = "Key is not in valid OpenSSH public key format";
 
+/// The kinds of key ec2lab makes and imports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyType {
+    /// RSA (2048 bits when created here).
     Rsa,
+    /// Ed25519.
     Ed25519,
 }
 
 impl KeyType {
+    /// EC2's name of the type.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::Rsa => "rsa",
@@ -51,6 +58,7 @@ impl KeyType {
         }
     }
 
+    /// The type of an EC2 name, or `InvalidParameterValue`.
     pub fn parse(s: &str) -> Result<KeyType, Ec2Error> {
         match s {
             "rsa" => Ok(KeyType::Rsa),
@@ -72,6 +80,7 @@ pub enum KeyFormat {
 }
 
 impl KeyFormat {
+    /// The format of an EC2 name, or `InvalidParameterValue`.
     pub fn parse(s: &str) -> Result<KeyFormat, Ec2Error> {
         match s {
             "pem" => Ok(KeyFormat::Pem),
@@ -83,20 +92,28 @@ impl KeyFormat {
     }
 }
 
+/// A key pair as the store keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyPair {
+    /// Its id (`key-…`).
     pub key_pair_id: String,
+    /// Its unique name.
     pub key_name: String,
+    /// Its type.
     pub key_type: KeyType,
+    /// EC2's fingerprint of the key.
     pub fingerprint: String,
     /// The OpenSSH one-line public key, with the key name as its comment.
     pub public_key: String,
     /// Where ec2lab wrote the private key (`create-key-pair --output-file`), if it did.
     pub private_key_file: Option<PathBuf>,
+    /// When it was created or imported.
     pub create_time: String,
-    pub tags: Vec<(String, String)>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
+/// `InvalidKeyPair.NotFound` for a name.
 pub fn not_found(name: &str) -> Ec2Error {
     Ec2Error::new(
         "InvalidKeyPair.NotFound",
@@ -104,6 +121,7 @@ pub fn not_found(name: &str) -> Ec2Error {
     )
 }
 
+/// `InvalidKeyPair.NotFound` for an id.
 pub fn id_not_found(id: &str) -> Ec2Error {
     Ec2Error::new(
         "InvalidKeyPair.NotFound",
@@ -129,10 +147,11 @@ impl KeyPair {
                 .get::<_, Option<String>>("private_key_file")?
                 .map(PathBuf::from),
             create_time: r.get("create_time")?,
-            tags: serde_json::from_str(&r.get::<_, String>("tags")?).unwrap_or_default(),
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
+    /// The pair of this name, if there is one.
     pub fn find(c: &Connection, name: &str) -> Result<Option<KeyPair>, Ec2Error> {
         Ok(c.query_row(
             "SELECT * FROM key_pairs WHERE key_name = ?1",
@@ -147,6 +166,7 @@ impl KeyPair {
         Self::find(c, name)?.ok_or_else(|| not_found(name))
     }
 
+    /// The pair of this id, if there is one.
     pub fn find_by_id(c: &Connection, id: &str) -> Result<Option<KeyPair>, Ec2Error> {
         Ok(c.query_row(
             "SELECT * FROM key_pairs WHERE key_pair_id = ?1",
@@ -156,31 +176,27 @@ impl KeyPair {
         .optional()?)
     }
 
+    /// Every pair, by name.
     pub fn all(c: &Connection) -> Result<Vec<KeyPair>, Ec2Error> {
         all(c)
     }
 
+    /// The value of tag `key`, if the pair has it.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        tags::get(&self.tags, key)
     }
 
-    /// One `KeyPairs[]` element of `describe-key-pairs`.
-    pub fn describe(&self, include_public_key: bool) -> Value {
-        let mut v = json!({
-            "KeyPairId": self.key_pair_id,
-            "KeyFingerprint": self.fingerprint,
-            "KeyName": self.key_name,
-            "KeyType": self.key_type.as_str(),
-            "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
-            "CreateTime": self.create_time,
-        });
-        if include_public_key {
-            v["PublicKey"] = json!(self.public_key);
+    /// The pair as `DescribeKeyPairs` shows it.
+    pub fn to_shape(&self, include_public_key: bool) -> shapes::KeyPairInfo {
+        shapes::KeyPairInfo {
+            key_pair_id: self.key_pair_id.clone(),
+            key_fingerprint: self.fingerprint.clone(),
+            key_name: self.key_name.clone(),
+            key_type: self.key_type.as_str().into(),
+            tags: self.tags.clone(),
+            public_key: include_public_key.then(|| self.public_key.clone()),
+            create_time: self.create_time.clone(),
         }
-        v
     }
 
     fn insert(&self, c: &Connection) -> Result<(), Ec2Error> {
@@ -198,7 +214,7 @@ impl KeyPair {
                     .as_ref()
                     .map(|p| p.to_string_lossy().into_owned()),
                 self.create_time,
-                serde_json::to_string(&self.tags).unwrap_or_else(|_| "[]".into()),
+                tags::to_column(&self.tags),
             ],
         )?;
         Ok(())
@@ -254,13 +270,14 @@ pub fn create(
     create_with_tags(c, name, key_type, format, output_file, &[])
 }
 
+/// Creates a pair with tags; see `create`.
 pub fn create_with_tags(
     c: &Connection,
     name: &str,
     key_type: KeyType,
     format: KeyFormat,
     output_file: Option<&Path>,
-    tags: &[(String, String)],
+    tags: &[Tag],
 ) -> Result<(KeyPair, String), Ec2Error> {
     check_free(c, name)?;
     if let Some(p) = output_file {
@@ -372,7 +389,7 @@ pub fn import(
     c: &Connection,
     name: &str,
     material: &[u8],
-    tags: &[(String, String)],
+    tags: &[Tag],
 ) -> Result<KeyPair, Ec2Error> {
     check_free(c, name)?;
     let public = parse_public_key(material)?;
@@ -433,6 +450,92 @@ pub fn delete_by_id(c: &Connection, id: &str) -> Result<Option<KeyPair>, Ec2Erro
     let kp = KeyPair::find_by_id(c, id)?;
     c.execute("DELETE FROM key_pairs WHERE key_pair_id = ?1", [id])?;
     Ok(kp)
+}
+
+/// The key pair tags of a `TagSpecifications` list, checked.
+fn key_pair_tags(specs: &[tags::TagSpecification]) -> Result<Vec<Tag>, Ec2Error> {
+    tags::for_resource(specs, &["key-pair"], "key-pair")
+}
+
+/// `CreateKeyPair`. `output_file` (an ec2lab extension of the CLI) also gets the private
+/// key, in a new file of mode 0600 that `ec2lab ssh` then uses.
+pub fn create_key_pair(
+    store: &mut Store,
+    req: &shapes::CreateKeyPairRequest,
+    output_file: Option<&Path>,
+) -> Result<shapes::KeyPair, Ec2Error> {
+    let key_type = KeyType::parse(&req.key_type)?;
+    let format = KeyFormat::parse(&req.key_format)?;
+    let tags = key_pair_tags(&req.tag_specifications)?;
+    let (kp, material) = store
+        .write(|tx| create_with_tags(tx, &req.key_name, key_type, format, output_file, &tags))?;
+    Ok(shapes::KeyPair {
+        key_fingerprint: kp.fingerprint,
+        key_material: material,
+        key_name: kp.key_name,
+        key_pair_id: kp.key_pair_id,
+        tags: kp.tags,
+    })
+}
+
+/// `ImportKeyPair`.
+pub fn import_key_pair(
+    store: &mut Store,
+    req: &shapes::ImportKeyPairRequest,
+) -> Result<shapes::ImportKeyPairResult, Ec2Error> {
+    let tags = key_pair_tags(&req.tag_specifications)?;
+    let kp = store.write(|tx| import(tx, &req.key_name, &req.public_key_material, &tags))?;
+    Ok(shapes::ImportKeyPairResult {
+        key_fingerprint: kp.fingerprint,
+        key_name: kp.key_name,
+        key_pair_id: kp.key_pair_id,
+        tags: kp.tags,
+    })
+}
+
+/// `DescribeKeyPairs`: as on EC2, naming a pair that does not exist is an error, not an
+/// empty list.
+pub fn describe_key_pairs(
+    store: &Store,
+    req: &shapes::DescribeKeyPairsRequest,
+) -> Result<shapes::DescribeKeyPairsResult, Ec2Error> {
+    let all = all(store.conn())?;
+    for n in &req.key_names {
+        if !all.iter().any(|k| &k.key_name == n) {
+            return Err(not_found(n));
+        }
+    }
+    for id in &req.key_pair_ids {
+        if !all.iter().any(|k| &k.key_pair_id == id) {
+            return Err(id_not_found(id));
+        }
+    }
+    let include = req.include_public_key.unwrap_or(false);
+    let listed = all
+        .iter()
+        .filter(|k| req.key_names.is_empty() || req.key_names.contains(&k.key_name))
+        .filter(|k| req.key_pair_ids.is_empty() || req.key_pair_ids.contains(&k.key_pair_id))
+        .map(|k| k.to_shape(include))
+        .collect();
+    Ok(shapes::DescribeKeyPairsResult {
+        key_pairs: filters::retain(listed, &req.filters)?,
+    })
+}
+
+/// `DeleteKeyPair`, by name or by id; deleting a pair that does not exist succeeds.
+pub fn delete_key_pair(
+    store: &mut Store,
+    req: &shapes::DeleteKeyPairRequest,
+) -> Result<shapes::DeleteKeyPairResult, Ec2Error> {
+    let gone = store.write(|tx| match (&req.key_name, &req.key_pair_id) {
+        (Some(n), _) => delete(tx, n),
+        (None, Some(id)) => delete_by_id(tx, id),
+        (None, None) => Err(Ec2Error::missing_parameter("KeyName or KeyPairId")),
+    })?;
+    Ok(shapes::DeleteKeyPairResult {
+        return_: true,
+        key_pair_id: gone.map(|k| k.key_pair_id),
+    })
 }
 
 fn openssh_line(public: &PublicKey, name: &str) -> Result<String, Ec2Error> {
@@ -816,7 +919,7 @@ mod tests {
         let (dir, s) = store();
         let k = dir.path().join("id_ed25519");
         let line = ssh_keygen(&k, "-t ed25519");
-        let kp = import(s.conn(), "e", &line, &[("team".into(), "a".into())]).unwrap();
+        let kp = import(s.conn(), "e", &line, &[Tag::new("team", "a")]).unwrap();
         assert_eq!(
             kp.fingerprint,
             padded_sha256_fingerprint(&k.with_extension("pub"))

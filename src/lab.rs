@@ -14,12 +14,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64ct::Encoding;
 use serde_json::{json, Value};
 
+use crate::ec2::shapes::instances::{RunInstancesRequest, TerminateInstancesRequest};
+use crate::ec2::tags::{Tag, TagSpecification};
 use crate::error::Ec2Error;
 use crate::images::{self, Image};
 use crate::instances::guest_status::{self, GuestStatus};
-use crate::instances::{self, record::Instance, state::State, LaunchRequest, Waiter};
+use crate::instances::{self, record::Instance, state::State, Waiter};
 use crate::keypairs::{self, KeyFormat, KeyPair, KeyType};
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet};
@@ -44,7 +47,9 @@ systemctl enable httpd
 echo "<html><body><h1>Hello from $(hostname)</h1><p>httpd on an ec2lab instance, set up by user data.</p></body></html>" > /var/www/html/index.html
 "#;
 
+/// What `lab httpd` launches.
 pub struct Options {
+    /// The instance type.
     pub instance_type: String,
     /// Wait at most this long for the page (boot plus user data).
     pub timeout: Duration,
@@ -87,22 +92,26 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
                 "launching a {} from {} ({}) with user data that starts httpd",
                 opts.instance_type, image.image_id, image.name
             ));
-            let req = LaunchRequest {
+            let req = RunInstancesRequest {
                 image_id: image.image_id.clone(),
-                instance_type: opts.instance_type.clone(),
+                instance_type: Some(opts.instance_type.clone()),
                 min_count: 1,
                 max_count: 1,
                 key_name: Some(key.key_name.clone()),
                 security_group_ids: vec![group.group_id.clone()],
-                user_data: Some(USER_DATA.as_bytes().to_vec()),
-                tags: vec![("Name".into(), NAME.into()), (TAG.0.into(), TAG.1.into())],
-                ..LaunchRequest::default()
+                user_data: Some(base64ct::Base64::encode_string(USER_DATA.as_bytes())),
+                tag_specifications: vec![TagSpecification {
+                    resource_type: "instance".into(),
+                    tags: vec![Tag::new("Name", NAME), Tag::new(TAG.0, TAG.1)],
+                }],
+                ..RunInstancesRequest::default()
             };
             let out = instances::run_instances(store, &req)?;
-            let id = out["Instances"][0]["InstanceId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let id = out
+                .instances
+                .first()
+                .map(|i| i.instance_id.clone())
+                .unwrap_or_default();
             (id, Some(Instant::now()))
         }
     };
@@ -226,7 +235,7 @@ fn key_pair(store: &mut Store, p: &Progress) -> Result<(KeyPair, PathBuf), Ec2Er
             KeyType::Ed25519,
             KeyFormat::Pem,
             Some(&file),
-            &[(TAG.0.into(), TAG.1.into())],
+            &[Tag::new(TAG.0, TAG.1)],
         )
     })?;
     p.say(&format!(
@@ -280,10 +289,8 @@ fn lab_instance(store: &Store) -> Result<Option<Instance>, Ec2Error> {
 
 fn public_ip(store: &Store, id: &str) -> Result<String, Ec2Error> {
     let inst = Instance::get(store.conn(), id)?;
-    let d = instances::describe_one(store, &inst)?;
-    d["PublicIpAddress"]
-        .as_str()
-        .map(str::to_string)
+    instances::describe::instance(store, &inst)?
+        .public_ip_address
         .ok_or_else(|| {
             Ec2Error::internal(format!(
                 "{id} has no public IP: is networking off (EC2LAB_NETWORKING)?"
@@ -444,7 +451,12 @@ pub fn cleanup(store: &mut Store) -> Result<Value, Ec2Error> {
         .collect();
     if !ids.is_empty() {
         p.say(&format!("terminating {}", ids.join(", ")));
-        instances::terminate_instances(store, &ids)?;
+        instances::terminate_instances(
+            store,
+            &TerminateInstancesRequest {
+                instance_ids: ids.clone(),
+            },
+        )?;
         instances::wait(store, Waiter::Terminated, &ids, Duration::from_secs(300))?;
         p.say("terminated");
     }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use clap::Args;
 use serde_json::Value;
 
-use super::ec2::{Ctx, Failure};
+use super::ctx::{Ctx, Failure};
 use crate::error::Ec2Error;
 use crate::instances::console;
 

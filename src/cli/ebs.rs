@@ -1,17 +1,14 @@
 //! The EBS verbs: volumes and snapshots, shaped like `aws ec2`'s.
 
 use clap::Args;
-use serde::Serialize;
 use serde_json::Value;
 
-use super::ec2::{Ctx, Failure};
-use crate::ec2::filters::Filter;
+use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use crate::ec2::shapes::storage::{
     AttachVolumeRequest, CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest,
     DeleteVolumeRequest, DescribeSnapshotsRequest, DescribeVolumesRequest, DetachVolumeRequest,
     ModifyVolumeRequest,
 };
-use crate::ec2::tags::{Tag, TagSpecification};
 use crate::instances::disks;
 use crate::storage::ebs;
 
@@ -171,60 +168,26 @@ fn store(ctx: &Ctx) -> Result<crate::store::Store, Failure> {
     Ok(ctx.tidy_store()?)
 }
 
-/// A result as the printer takes it.
-// TODO(merge): use the shared helper once the CLI has one.
-pub(super) fn shown(result: impl Serialize) -> Result<Value, Failure> {
-    Ok(serde_json::to_value(result).expect("EC2 shapes serialize"))
-}
-
-/// `--filters` as EC2 filters.
-// TODO(merge): use the shared parser
-pub(super) fn filters(raw: &[String]) -> Result<Vec<Filter>, Failure> {
-    Ok(super::ec2::filters_from(raw)?
-        .into_iter()
-        .map(|f| Filter {
-            name: f.name,
-            values: f.values,
-        })
-        .collect())
-}
-
-/// `--tag-specifications` for resources of one type.
-// TODO(merge): use the shared parser
-fn tag_specifications(
-    raw: &[String],
-    resource_type: &str,
-) -> Result<Vec<TagSpecification>, Failure> {
-    let tags = super::ec2::tags_for(raw, resource_type)?
-        .into_iter()
-        .map(|(k, v)| Tag::new(k, v))
-        .collect();
-    Ok(vec![TagSpecification {
-        resource_type: resource_type.into(),
-        tags,
-    }])
-}
-
 /// `create-volume`.
 pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
     let req = CreateVolumeRequest {
-        tag_specifications: tag_specifications(&a.tag_specifications, "volume")?,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
         availability_zone: a.availability_zone,
         size: a.size,
         snapshot_id: a.snapshot_id,
         volume_type: Some(a.volume_type),
         iops: a.iops,
     };
-    shown(ebs::create_volume(&mut store(ctx)?, &req)?)
+    to_json(&ebs::create_volume(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-volumes`.
 pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure> {
     let req = DescribeVolumesRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         volume_ids: a.volume_ids,
     };
-    shown(ebs::describe_volumes(&store(ctx)?, &req)?)
+    to_json(&ebs::describe_volumes(&store(ctx)?, &req)?)
 }
 
 /// `attach-volume`.
@@ -234,7 +197,7 @@ pub fn attach_volume(ctx: &Ctx, a: AttachVolume) -> Result<Value, Failure> {
         instance_id: a.instance_id,
         volume_id: a.volume_id,
     };
-    shown(disks::attach_volume(&mut store(ctx)?, &req)?)
+    to_json(&disks::attach_volume(&mut store(ctx)?, &req)?)
 }
 
 /// `detach-volume`.
@@ -243,7 +206,7 @@ pub fn detach_volume(ctx: &Ctx, a: DetachVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         force: a.force,
     };
-    shown(disks::detach_volume(&mut store(ctx)?, &req)?)
+    to_json(&disks::detach_volume(&mut store(ctx)?, &req)?)
 }
 
 /// `delete-volume`.
@@ -261,7 +224,7 @@ pub fn modify_volume(ctx: &Ctx, a: ModifyVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         size: Some(a.size),
     };
-    shown(ebs::modify_volume(
+    to_json(&ebs::modify_volume(
         &mut store(ctx)?,
         &req,
         disks::refresh_size,
@@ -274,7 +237,7 @@ pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         description: a.description,
     };
-    shown(ebs::create_snapshot(
+    to_json(&ebs::create_snapshot(
         &mut store(ctx)?,
         &req,
         disks::freeze_copy,
@@ -284,11 +247,11 @@ pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
 /// `describe-snapshots`.
 pub fn describe_snapshots(ctx: &Ctx, a: DescribeSnapshots) -> Result<Value, Failure> {
     let req = DescribeSnapshotsRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         snapshot_ids: a.snapshot_ids,
         owner_ids: a.owner_ids,
     };
-    shown(ebs::describe_snapshots(&store(ctx)?, &req)?)
+    to_json(&ebs::describe_snapshots(&store(ctx)?, &req)?)
 }
 
 /// `delete-snapshot`.

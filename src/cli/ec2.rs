@@ -5,40 +5,23 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use super::shorthand;
-use crate::error::Ec2Error;
-use crate::images::{self, Image};
-use crate::instances::{self, types, Filter, LaunchRequest, Waiter};
+use crate::ec2::shapes::images::{
+    CopyImageRequest, CreateImageRequest, DeregisterImageRequest, DescribeImagesRequest,
+    RegisterImageRequest,
+};
+use crate::ec2::shapes::instances::{
+    BlockDeviceMapping, DescribeInstanceTypesRequest, DescribeInstancesRequest, EbsBlockDevice,
+    GetConsoleOutputRequest, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
+    ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest, RunInstancesRequest,
+    StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
+};
+use crate::images;
+use crate::instances::{self, types, Waiter};
 use crate::store::Store;
-
-/// The AWS CLI's exit code for a parameter it could not parse.
-pub const EXIT_PARAM_ERROR: i32 = 252;
-
-/// Failures of a verb: a service error, or a parameter that did not parse.
-pub enum Failure {
-    Service(Ec2Error),
-    Param(String),
-}
-
-impl From<Ec2Error> for Failure {
-    fn from(e: Ec2Error) -> Self {
-        Failure::Service(e)
-    }
-}
-
-impl From<crate::store::StoreError> for Failure {
-    fn from(e: crate::store::StoreError) -> Self {
-        Failure::Service(e.into())
-    }
-}
-
-impl From<shorthand::ShorthandError> for Failure {
-    fn from(e: shorthand::ShorthandError) -> Self {
-        Failure::Param(crate::causes::chain(&e))
-    }
-}
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -96,6 +79,7 @@ pub struct RunInstances {
   get 401. The change applies to the next request, also on a running instance.")]
 /// Change how the instance metadata service (169.254.169.254) answers an instance.
 pub struct ModifyInstanceMetadataOptions {
+    /// The instance.
     #[arg(long)]
     pub instance_id: String,
     /// optional (IMDSv1 and v2) or required (v2 session tokens only).
@@ -124,9 +108,12 @@ pub struct InstanceIds {
   ec2lab describe-instances --filters 'Name=tag:Name,Values=web*' --output table")]
 /// Describe instances (terminated ones stay visible for an hour).
 pub struct DescribeInstances {
+    /// One or more instance ids (i-…).
     #[arg(long, num_args = 1..)]
     pub instance_ids: Vec<String>,
-    /// Filters: Name=instance-state-name|instance-id|instance-type|image-id|tag:KEY|tag-key|key-name,Values=V1,V2
+    /// Filters: Name=instance-state-name|instance-state-code|instance-id|instance-type|image-id|
+    /// reservation-id|key-name|subnet-id|vpc-id|private-ip-address|ip-address|tag:KEY|tag-key|
+    /// tag-value,Values=V1,V2
     #[arg(long, num_args = 1..)]
     pub filters: Vec<String>,
 }
@@ -139,6 +126,7 @@ pub struct DescribeInstances {
 )]
 /// Stop running instances (their root disks are kept).
 pub struct StopInstances {
+    /// The instances.
     #[command(flatten)]
     pub ids: InstanceIds,
     /// Stop at once without a graceful shutdown (data not yet flushed by the guest is lost).
@@ -152,6 +140,7 @@ pub struct StopInstances {
 )]
 /// Show an instance's console output (the last 64 KiB).
 pub struct GetConsoleOutput {
+    /// The instance.
     #[arg(long)]
     pub instance_id: String,
     /// Accepted for compatibility: the output is always the latest.
@@ -165,6 +154,7 @@ pub struct GetConsoleOutput {
 )]
 /// Describe instance types: vCPUs, memory, instance store.
 pub struct DescribeInstanceTypes {
+    /// Only these types (default: all).
     #[arg(long, num_args = 1..)]
     pub instance_types: Vec<String>,
 }
@@ -177,6 +167,7 @@ pub struct DescribeInstanceTypes {
 )]
 /// Describe AMIs.
 pub struct DescribeImages {
+    /// Only these AMIs (ami-…).
     #[arg(long, num_args = 1..)]
     pub image_ids: Vec<String>,
     /// Accepted for compatibility (self, amazon, an account id): all AMIs here are local.
@@ -194,8 +185,10 @@ pub struct DescribeImages {
 )]
 /// Register an AMI from a kernel and a root disk image.
 pub struct RegisterImage {
+    /// The AMI's name: 3-128 letters, numbers, spaces and ()[]./-'@_.
     #[arg(long)]
     pub name: String,
+    /// The AMI's description.
     #[arg(long, default_value = "")]
     pub description: String,
     /// Guest kernel (ELF vmlinux or bzImage).
@@ -207,6 +200,7 @@ pub struct RegisterImage {
     /// Optional initial ramdisk.
     #[arg(long)]
     pub initrd_file: Option<PathBuf>,
+    /// x86_64 or arm64.
     #[arg(long, default_value = "x86_64")]
     pub architecture: String,
 }
@@ -220,10 +214,13 @@ pub struct RegisterImage {
 )]
 /// Create an AMI from an instance's root disk.
 pub struct CreateImage {
+    /// The instance whose root disk becomes the AMI.
     #[arg(long)]
     pub instance_id: String,
+    /// The AMI's name.
     #[arg(long)]
     pub name: String,
+    /// The AMI's description.
     #[arg(long, default_value = "")]
     pub description: String,
     /// Do not shut the instance down: pause it for a crash-consistent copy.
@@ -238,12 +235,16 @@ pub struct CreateImage {
 )]
 /// Copy an AMI from another region into this one.
 pub struct CopyImage {
+    /// The AMI in the source region.
     #[arg(long)]
     pub source_image_id: String,
+    /// The region to copy from.
     #[arg(long)]
     pub source_region: String,
+    /// The copy's name.
     #[arg(long)]
     pub name: String,
+    /// The copy's description (default: the source's).
     #[arg(long)]
     pub description: Option<String>,
 }
@@ -255,10 +256,12 @@ pub struct CopyImage {
 )]
 /// Deregister an AMI.
 pub struct DeregisterImage {
+    /// The AMI.
     #[arg(long)]
     pub image_id: String,
 }
 
+/// What `wait` waits for.
 #[derive(Subcommand, Debug)]
 pub enum WaitWhat {
     /// Wait until the instances are running (their guests have started init; how their
@@ -270,8 +273,10 @@ pub enum WaitWhat {
     InstanceTerminated(WaitArgs),
 }
 
+/// The instances to wait for, and for how long.
 #[derive(Args, Debug)]
 pub struct WaitArgs {
+    /// The instances.
     #[command(flatten)]
     pub ids: InstanceIds,
     /// Give up after this many seconds (the AWS CLI waits 40 x 15 s).
@@ -279,310 +284,237 @@ pub struct WaitArgs {
     pub timeout_secs: u64,
 }
 
-/// Where a verb runs: the store of the chosen region.
-pub struct Ctx {
-    pub state_dir: PathBuf,
-    pub region: String,
-}
-
-impl Ctx {
-    pub fn store(&self) -> Result<Store, Ec2Error> {
-        Ok(Store::open(&self.state_dir, &self.region)?)
-    }
-
-    /// The store after housekeeping (expired records gone, supervisors and the host's
-    /// network in step with it), as most verbs want it.
-    pub fn tidy_store(&self) -> Result<Store, Ec2Error> {
-        let mut store = self.store()?;
-        instances::housekeeping(&mut store)?;
-        Ok(store)
-    }
-}
-
-/// The tags `--tag-specifications` gives to resources of `resource_type`.
-pub fn tags_for(specs: &[String], resource_type: &str) -> Result<Vec<(String, String)>, Failure> {
-    let mut tags = Vec::new();
-    for spec in shorthand::parse_list(specs).map_err(|e| e.with_param("--tag-specifications"))? {
-        let rt = spec
-            .get("ResourceType")
-            .and_then(Value::as_str)
-            .unwrap_or(resource_type);
-        if rt != resource_type {
-            continue;
-        }
-        for t in spec
-            .get("Tags")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let k = t.get("Key").and_then(Value::as_str);
-            let v = t.get("Value").and_then(Value::as_str).unwrap_or("");
-            match k {
-                Some(k) if !k.is_empty() && !k.starts_with("aws:") => {
-                    tags.push((k.into(), v.into()))
-                }
-                _ => {
-                    return Err(Failure::Service(Ec2Error::new(
-                        "InvalidParameterValue",
-                        "Tag keys must be non-empty and must not start with 'aws:'",
-                    )))
-                }
-            }
-        }
-    }
-    Ok(tags)
-}
-
-pub fn filters_from(raw: &[String]) -> Result<Vec<Filter>, Failure> {
-    let mut out = Vec::new();
-    for f in shorthand::parse_list(raw).map_err(|e| e.with_param("--filters"))? {
-        let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
-        let values = match f.get("Values") {
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => vec![],
-        };
-        if name.is_empty() {
-            return Err(Failure::Param(
-                "Error parsing parameter '--filters': each filter needs Name=…,Values=…".into(),
-            ));
-        }
-        out.push(Filter {
-            name: name.into(),
-            values,
-        });
-    }
-    Ok(out)
-}
-
-fn parse_count(s: &str) -> Result<(u32, u32), Failure> {
+fn parse_count(s: &str) -> Result<(i64, i64), Failure> {
     let bad = || {
         Failure::Param(format!(
             "Error parsing parameter '--count': expected N or MIN:MAX, got '{s}'"
         ))
     };
+    let n = |t: &str| t.parse::<u32>().map(i64::from).map_err(|_| bad());
     match s.split_once(':') {
-        Some((a, b)) => Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?)),
+        Some((a, b)) => Ok((n(a)?, n(b)?)),
         None => {
-            let n = s.parse().map_err(|_| bad())?;
-            Ok((n, n))
+            let c = n(s)?;
+            Ok((c, c))
         }
     }
 }
 
+/// `--block-device-mappings`: shorthand gives strings where the model has numbers and
+/// booleans, so members are converted as the aws CLI converts them.
+fn block_device_mappings(raw: &[String]) -> Result<Vec<BlockDeviceMapping>, Failure> {
+    let list = shorthand::parse_list(raw).map_err(|e| e.with_param("--block-device-mappings"))?;
+    Ok(list
+        .iter()
+        .map(|m| BlockDeviceMapping {
+            device_name: m
+                .get("DeviceName")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+            ebs: m.get("Ebs").map(|ebs| EbsBlockDevice {
+                volume_size: ebs.get("VolumeSize").and_then(shorthand::as_i64),
+                delete_on_termination: ebs.get("DeleteOnTermination").and_then(shorthand::as_bool),
+            }),
+        })
+        .collect())
+}
+
+/// `--metadata-options`, e.g. `HttpTokens=required,HttpPutResponseHopLimit=2`.
+fn metadata_options(raw: &str) -> Result<InstanceMetadataOptionsRequest, Failure> {
+    let v = shorthand::parse_param("--metadata-options", raw)?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let hop_limit = match v.get("HttpPutResponseHopLimit") {
+        Some(h) => Some(shorthand::as_i64(h).ok_or_else(|| {
+            Failure::Param(format!(
+                "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit must be a number, got {h}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(InstanceMetadataOptionsRequest {
+        http_tokens: text("HttpTokens"),
+        http_put_response_hop_limit: hop_limit,
+        http_endpoint: text("HttpEndpoint"),
+    })
+}
+
+/// run-instances.
 pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
     let (min_count, max_count) = parse_count(&a.count)?;
     let user_data = match &a.user_data {
-        Some(u) => Some(
-            shorthand::load_param(u)
+        Some(u) => {
+            use base64ct::{Base64, Encoding};
+            let bytes = shorthand::load_param(u)
                 .map_err(|e| e.with_param("--user-data"))?
-                .into_bytes(),
-        ),
+                .into_bytes();
+            // The model's user data is base64, as the aws CLI sends it.
+            Some(Base64::encode_string(&bytes))
+        }
         None => None,
     };
-    let mut root_volume_gib = None;
-    let mut root_delete_on_termination = None;
-    for m in shorthand::parse_list(&a.block_device_mappings)
-        .map_err(|e| e.with_param("--block-device-mappings"))?
-    {
-        let device = m
-            .get("DeviceName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if device != images::ROOT_DEVICE_NAME {
-            return Err(Failure::Service(Ec2Error::invalid_parameter(format!(
-                "Block device {device:?}: only the root device {} can be set at launch for now",
-                images::ROOT_DEVICE_NAME
-            ))));
-        }
-        if let Some(ebs) = m.get("Ebs") {
-            root_volume_gib = ebs
-                .get("VolumeSize")
-                .and_then(shorthand::as_i64)
-                .map(|v| v as u64);
-            root_delete_on_termination =
-                ebs.get("DeleteOnTermination").and_then(shorthand::as_bool);
-        }
-    }
-    let mut metadata_options = instances::MetadataOptions::default();
-    if let Some(m) = &a.metadata_options {
-        let v = shorthand::parse_param("--metadata-options", m)?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        if let Some(t) = text("HttpTokens") {
-            metadata_options.http_tokens = t;
-        }
-        if let Some(e) = text("HttpEndpoint") {
-            metadata_options.http_endpoint = e;
-        }
-        if let Some(h) = v.get("HttpPutResponseHopLimit") {
-            metadata_options.http_put_response_hop_limit = shorthand::as_i64(h).ok_or_else(|| {
-                Failure::Param(format!(
-                    "Error parsing parameter '--metadata-options': HttpPutResponseHopLimit must be a number, got {h}"
-                ))
-            })?;
-        }
-    }
-    let req = LaunchRequest {
-        metadata_options,
+    let associate = match (
+        a.associate_public_ip_address,
+        a.no_associate_public_ip_address,
+    ) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    let req = RunInstancesRequest {
+        block_device_mappings: block_device_mappings(&a.block_device_mappings)?,
+        metadata_options: a
+            .metadata_options
+            .as_deref()
+            .map(metadata_options)
+            .transpose()?,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
         image_id: a.image_id,
-        instance_type: a.instance_type,
+        instance_type: Some(a.instance_type),
         min_count,
         max_count,
         key_name: a.key_name,
         security_group_ids: a.security_group_ids,
         subnet_id: a.subnet_id,
         user_data,
-        tags: tags_for(&a.tag_specifications, "instance")?,
-        root_volume_gib,
-        root_delete_on_termination,
-        associate_public_ip: match (
-            a.associate_public_ip_address,
-            a.no_associate_public_ip_address,
-        ) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        },
+        network_interfaces: associate
+            .map(|p| InstanceNetworkInterfaceSpecification {
+                associate_public_ip_address: Some(p),
+                device_index: Some(0),
+            })
+            .into_iter()
+            .collect(),
     };
     let mut store = ctx.store()?;
     images::ensure_quick_start(&mut store)?;
     instances::housekeeping(&mut store)?;
-    Ok(instances::run_instances(&mut store, &req)?)
+    to_json(&instances::run_instances(&mut store, &req)?)
 }
 
+/// describe-instances.
 pub fn describe_instances(ctx: &Ctx, a: DescribeInstances) -> Result<Value, Failure> {
-    let filters = filters_from(&a.filters)?;
-    let mut store = ctx.store()?;
-    Ok(instances::describe_instances(
-        &mut store,
-        &a.instance_ids,
-        &filters,
-    )?)
+    let req = DescribeInstancesRequest {
+        filters: filters_from(&a.filters)?,
+        instance_ids: a.instance_ids,
+    };
+    to_json(&instances::describe_instances(&mut ctx.store()?, &req)?)
 }
 
-fn with_store(
-    ctx: &Ctx,
-    f: impl FnOnce(&mut Store) -> Result<Value, Ec2Error>,
-) -> Result<Value, Failure> {
-    Ok(f(&mut ctx.tidy_store()?)?)
-}
-
+/// describe-instance-types.
 pub fn describe_instance_types(a: DescribeInstanceTypes) -> Result<Value, Failure> {
-    let mut out = Vec::new();
-    if a.instance_types.is_empty() {
-        out.extend(types::TYPES.iter().map(|t| t.describe()));
-    }
-    for name in &a.instance_types {
-        let t = types::find(name).ok_or_else(|| {
-            Ec2Error::invalid_parameter(format!(
-                "The following supplied instance types do not exist: [{name}]"
-            ))
-        })?;
-        out.push(t.describe());
-    }
-    Ok(json!({ "InstanceTypes": out }))
+    let req = DescribeInstanceTypesRequest {
+        instance_types: a.instance_types,
+    };
+    to_json(&types::describe_instance_types(&req)?)
 }
 
+/// describe-images.
 pub fn describe_images(ctx: &Ctx, a: DescribeImages) -> Result<Value, Failure> {
-    let filters = filters_from(&a.filters)?;
-    let mut store = ctx.store()?;
-    images::ensure_quick_start(&mut store)?;
-    let all = Image::all(store.conn())?;
-    for id in &a.image_ids {
-        if !all.iter().any(|i| &i.image_id == id) {
-            return Err(Ec2Error::image_not_found(id).into());
-        }
-    }
-    let mut out = Vec::new();
-    for img in all {
-        if !a.image_ids.is_empty() && !a.image_ids.contains(&img.image_id) {
-            continue;
-        }
-        let mut keep = true;
-        for f in &filters {
-            let field = match f.name.as_str() {
-                "name" => img.name.clone(),
-                "image-id" => img.image_id.clone(),
-                "state" => img.state.clone(),
-                "architecture" => img.architecture.clone(),
-                other => {
-                    return Err(Ec2Error::invalid_parameter(format!(
-                        "The filter '{other}' is invalid; use name, image-id, state or architecture"
-                    ))
-                    .into())
-                }
-            };
-            keep &= f.values.iter().any(|p| instances::glob(p, &field));
-        }
-        if keep {
-            out.push(img.describe());
-        }
-    }
-    Ok(json!({ "Images": out }))
+    let req = DescribeImagesRequest {
+        filters: filters_from(&a.filters)?,
+        image_ids: a.image_ids,
+        owners: a.owners,
+    };
+    to_json(&images::describe_images(&mut ctx.store()?, &req)?)
 }
 
+/// register-image.
 pub fn register_image(ctx: &Ctx, a: RegisterImage) -> Result<Value, Failure> {
-    let mut store = ctx.store()?;
-    let img = images::register(
-        &mut store,
-        &images::Registration {
-            name: &a.name,
-            description: &a.description,
-            architecture: &a.architecture,
-            kernel: &a.kernel_file,
-            initrd: a.initrd_file.as_deref(),
-            root: &a.root_image_file,
-            public: false,
-            quick_start: false,
-            source: "registered from files".into(),
-            take_root: false,
-        },
-    )?;
-    Ok(json!({ "ImageId": img.image_id }))
+    let req = RegisterImageRequest {
+        name: a.name,
+        description: a.description,
+        architecture: a.architecture,
+        kernel_file: a.kernel_file,
+        root_image_file: a.root_image_file,
+        initrd_file: a.initrd_file,
+    };
+    to_json(&images::register_image(&mut ctx.store()?, &req)?)
 }
 
+/// create-image.
 pub fn create_image(ctx: &Ctx, a: CreateImage) -> Result<Value, Failure> {
-    with_store(ctx, |s| {
-        instances::create_image(s, &a.instance_id, &a.name, &a.description, a.no_reboot)
-    })
+    let req = CreateImageRequest {
+        instance_id: a.instance_id,
+        name: a.name,
+        description: Some(a.description),
+        no_reboot: Some(a.no_reboot),
+    };
+    to_json(&instances::create_image(&mut ctx.tidy_store()?, &req)?)
 }
 
+/// copy-image: `--region` is the destination.
 pub fn copy_image(ctx: &Ctx, a: CopyImage) -> Result<Value, Failure> {
     let source = Store::open(&ctx.state_dir, &a.source_region)?;
-    let mut store = ctx.store()?;
-    let img = images::copy_from(
-        &mut store,
-        &source,
-        &a.source_image_id,
-        &a.name,
-        a.description.as_deref(),
-    )?;
-    Ok(json!({ "ImageId": img.image_id }))
+    let req = CopyImageRequest {
+        source_image_id: a.source_image_id,
+        source_region: a.source_region,
+        name: a.name,
+        description: a.description,
+    };
+    to_json(&images::copy_image(&mut ctx.store()?, &source, &req)?)
 }
 
+/// deregister-image: prints nothing.
 pub fn deregister_image(ctx: &Ctx, a: DeregisterImage) -> Result<Value, Failure> {
-    let mut store = ctx.store()?;
-    images::deregister(&mut store, &a.image_id)?;
+    let req = DeregisterImageRequest {
+        image_id: a.image_id,
+    };
+    images::deregister_image(&mut ctx.store()?, &req)?;
     Ok(Value::Null)
 }
 
-pub fn simple(ctx: &Ctx, verb: &str, ids: &[String], force: bool) -> Result<Value, Failure> {
-    with_store(ctx, |s| match verb {
-        "start" => instances::start_instances(s, ids),
-        "stop" => instances::stop_instances(s, ids, force),
-        "reboot" => instances::reboot_instances(s, ids),
-        _ => instances::terminate_instances(s, ids),
-    })
+/// The lifecycle verbs that take a list of instance ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// start-instances.
+    Start,
+    /// stop-instances (`force`: without a graceful shutdown).
+    Stop {
+        /// Stop at once.
+        force: bool,
+    },
+    /// reboot-instances: prints nothing.
+    Reboot,
+    /// terminate-instances.
+    Terminate,
 }
 
+/// start-, stop-, reboot- and terminate-instances.
+pub fn lifecycle(ctx: &Ctx, verb: Lifecycle, instance_ids: Vec<String>) -> Result<Value, Failure> {
+    let s = &mut ctx.tidy_store()?;
+    match verb {
+        Lifecycle::Start => to_json(&instances::start_instances(
+            s,
+            &StartInstancesRequest { instance_ids },
+        )?),
+        Lifecycle::Stop { force } => to_json(&instances::stop_instances(
+            s,
+            &StopInstancesRequest {
+                instance_ids,
+                force,
+            },
+        )?),
+        Lifecycle::Reboot => {
+            instances::reboot_instances(s, &RebootInstancesRequest { instance_ids })?;
+            Ok(Value::Null)
+        }
+        Lifecycle::Terminate => to_json(&instances::terminate_instances(
+            s,
+            &TerminateInstancesRequest { instance_ids },
+        )?),
+    }
+}
+
+/// get-console-output.
 pub fn console_output(ctx: &Ctx, a: GetConsoleOutput) -> Result<Value, Failure> {
-    with_store(ctx, |s| instances::console_output(s, &a.instance_id))
+    let req = GetConsoleOutputRequest {
+        instance_id: a.instance_id,
+        latest: Some(a.latest),
+    };
+    to_json(&instances::console_output(&mut ctx.tidy_store()?, &req)?)
 }
 
+/// `wait instance-running|stopped|terminated`: prints nothing.
 pub fn wait(ctx: &Ctx, w: WaitWhat) -> Result<Value, Failure> {
     let (waiter, args) = match w {
         WaitWhat::InstanceRunning(a) => (Waiter::Running, a),
@@ -599,16 +531,19 @@ pub fn wait(ctx: &Ctx, w: WaitWhat) -> Result<Value, Failure> {
     Ok(Value::Null)
 }
 
+/// modify-instance-metadata-options.
 pub fn modify_instance_metadata_options(
     ctx: &Ctx,
     a: ModifyInstanceMetadataOptions,
 ) -> Result<Value, Failure> {
-    let mut store = ctx.tidy_store()?;
-    Ok(instances::modify_metadata_options(
-        &mut store,
-        &a.instance_id,
-        a.http_tokens.as_deref(),
-        a.http_endpoint.as_deref(),
-        a.http_put_response_hop_limit,
+    let req = ModifyInstanceMetadataOptionsRequest {
+        instance_id: a.instance_id,
+        http_tokens: a.http_tokens,
+        http_put_response_hop_limit: a.http_put_response_hop_limit,
+        http_endpoint: a.http_endpoint,
+    };
+    to_json(&instances::modify_metadata_options(
+        &mut ctx.tidy_store()?,
+        &req,
     )?)
 }

@@ -4,13 +4,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::ec2::{filters_from, tags_for, Ctx, Failure};
+use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use super::shorthand;
-use crate::error::Ec2Error;
-use crate::instances::glob;
-use crate::keypairs::{self, KeyFormat, KeyPair, KeyType};
+use crate::ec2::shapes::keys::{
+    CreateKeyPairRequest, DeleteKeyPairRequest, DescribeKeyPairsRequest, ImportKeyPairRequest,
+};
+use crate::keypairs;
 
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -52,6 +53,7 @@ pub struct CreateKeyPair {
   base64 of the key file; fileb:// (or file://) reads the file itself.")]
 /// Import a public key you made (the private key never leaves your machine).
 pub struct ImportKeyPair {
+    /// A unique name, up to 255 ASCII characters.
     #[arg(long)]
     pub key_name: String,
     /// fileb://PATH, file://PATH, or the base64 of the key file's contents.
@@ -73,11 +75,13 @@ pub struct ImportKeyPair {
   prints it, with EC2's '=' padding).")]
 /// Describe key pairs.
 pub struct DescribeKeyPairs {
+    /// Only these pairs, by name.
     #[arg(long, num_args = 1..)]
     pub key_names: Vec<String>,
+    /// Only these pairs, by id (key-…).
     #[arg(long, num_args = 1..)]
     pub key_pair_ids: Vec<String>,
-    /// Filters: Name=key-name|key-pair-id|fingerprint|key-type|tag:KEY|tag-key,Values=V1,V2
+    /// Filters: Name=key-name|key-pair-id|fingerprint|key-type|tag:KEY|tag-key|tag-value,Values=V1,V2
     #[arg(long, num_args = 1..)]
     pub filters: Vec<String>,
     /// Include each pair's OpenSSH public key (PublicKey).
@@ -98,43 +102,23 @@ pub struct DeleteKeyPair {
         conflicts_with = "key_pair_id",
         required_unless_present = "key_pair_id"
     )]
+    /// The pair's name.
     pub key_name: Option<String>,
+    /// The pair's id (key-…).
     #[arg(long)]
     pub key_pair_id: Option<String>,
 }
 
-fn tag_list(tags: &[(String, String)]) -> Value {
-    json!(tags
-        .iter()
-        .map(|(k, v)| json!({"Key": k, "Value": v}))
-        .collect::<Vec<_>>())
-}
-
+/// Create-key-pair's result as JSON, or only the `--query` field of it.
 pub fn create_key_pair(ctx: &Ctx, a: CreateKeyPair) -> Result<Value, Failure> {
-    let key_type = KeyType::parse(&a.key_type)?;
-    let format = KeyFormat::parse(&a.key_format)?;
-    let tags = tags_for(&a.tag_specifications, "key-pair")?;
-    let mut s = ctx.store()?;
-    let (kp, material) = s.write(|tx| {
-        keypairs::create_with_tags(
-            tx,
-            &a.key_name,
-            key_type,
-            format,
-            a.output_file.as_deref(),
-            &tags,
-        )
-    })?;
-    let mut v = json!({
-        "KeyFingerprint": kp.fingerprint,
-        "KeyMaterial": material,
-        "KeyName": kp.key_name,
-        "KeyPairId": kp.key_pair_id,
-    });
-    if !kp.tags.is_empty() {
-        v["Tags"] = tag_list(&kp.tags);
-    }
-    query(v, a.query.as_deref())
+    let req = CreateKeyPairRequest {
+        key_name: a.key_name,
+        key_type: a.key_type,
+        key_format: a.key_format,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
+    };
+    let kp = keypairs::create_key_pair(&mut ctx.store()?, &req, a.output_file.as_deref())?;
+    query(to_json(&kp)?, a.query.as_deref())
 }
 
 /// `--query FIELD`: the one JMESPath form scripts use with create-key-pair
@@ -170,84 +154,32 @@ fn material(value: &str) -> Result<Vec<u8>, Failure> {
     })
 }
 
+/// import-key-pair.
 pub fn import_key_pair(ctx: &Ctx, a: ImportKeyPair) -> Result<Value, Failure> {
-    let bytes = material(&a.public_key_material)?;
-    let tags = tags_for(&a.tag_specifications, "key-pair")?;
-    let mut s = ctx.store()?;
-    let kp = s.write(|tx| keypairs::import(tx, &a.key_name, &bytes, &tags))?;
-    let mut v = json!({
-        "KeyFingerprint": kp.fingerprint,
-        "KeyName": kp.key_name,
-        "KeyPairId": kp.key_pair_id,
-    });
-    if !kp.tags.is_empty() {
-        v["Tags"] = tag_list(&kp.tags);
-    }
-    Ok(v)
+    let req = ImportKeyPairRequest {
+        public_key_material: material(&a.public_key_material)?,
+        key_name: a.key_name,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
+    };
+    to_json(&keypairs::import_key_pair(&mut ctx.store()?, &req)?)
 }
 
-fn matches(kp: &KeyPair, name: &str, values: &[String]) -> Result<bool, Ec2Error> {
-    let any = |v: Option<&str>| v.is_some_and(|v| values.iter().any(|p| glob(p, v)));
-    Ok(match name {
-        "key-name" => any(Some(&kp.key_name)),
-        "key-pair-id" => any(Some(&kp.key_pair_id)),
-        "fingerprint" => any(Some(&kp.fingerprint)),
-        "key-type" => any(Some(kp.key_type.as_str())),
-        "tag-key" => kp.tags.iter().any(|(k, _)| any(Some(k))),
-        n if n.starts_with("tag:") => any(kp.tag(&n[4..])),
-        other => {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "The filter '{other}' is invalid; use key-name, key-pair-id, fingerprint, \
-                 key-type, tag-key or tag:<key>"
-            )))
-        }
-    })
-}
-
+/// describe-key-pairs.
 pub fn describe_key_pairs(ctx: &Ctx, a: DescribeKeyPairs) -> Result<Value, Failure> {
-    let filters = filters_from(&a.filters)?;
-    let s = ctx.store()?;
-    let all = keypairs::all(s.conn())?;
-    // As on EC2, naming a pair that does not exist is an error, not an empty list.
-    for n in &a.key_names {
-        if !all.iter().any(|k| &k.key_name == n) {
-            return Err(keypairs::not_found(n).into());
-        }
-    }
-    for id in &a.key_pair_ids {
-        if !all.iter().any(|k| &k.key_pair_id == id) {
-            return Err(keypairs::id_not_found(id).into());
-        }
-    }
-    let mut out = Vec::new();
-    for kp in &all {
-        if !a.key_names.is_empty() && !a.key_names.contains(&kp.key_name) {
-            continue;
-        }
-        if !a.key_pair_ids.is_empty() && !a.key_pair_ids.contains(&kp.key_pair_id) {
-            continue;
-        }
-        let mut keep = true;
-        for f in &filters {
-            keep &= matches(kp, &f.name, &f.values)?;
-        }
-        if keep {
-            out.push(kp.describe(a.include_public_key));
-        }
-    }
-    Ok(json!({ "KeyPairs": out }))
+    let req = DescribeKeyPairsRequest {
+        filters: filters_from(&a.filters)?,
+        key_names: a.key_names,
+        key_pair_ids: a.key_pair_ids,
+        include_public_key: Some(a.include_public_key),
+    };
+    to_json(&keypairs::describe_key_pairs(&ctx.store()?, &req)?)
 }
 
+/// delete-key-pair.
 pub fn delete_key_pair(ctx: &Ctx, a: DeleteKeyPair) -> Result<Value, Failure> {
-    let mut s = ctx.store()?;
-    let gone = s.write(|tx| match (&a.key_name, &a.key_pair_id) {
-        (Some(n), _) => keypairs::delete(tx, n),
-        (None, Some(id)) => keypairs::delete_by_id(tx, id),
-        (None, None) => Err(Ec2Error::missing_parameter("KeyName or KeyPairId")),
-    })?;
-    let mut v = json!({"Return": true});
-    if let Some(kp) = gone {
-        v["KeyPairId"] = json!(kp.key_pair_id);
-    }
-    Ok(v)
+    let req = DeleteKeyPairRequest {
+        key_name: a.key_name,
+        key_pair_id: a.key_pair_id,
+    };
+    to_json(&keypairs::delete_key_pair(&mut ctx.store()?, &req)?)
 }

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use super::ec2::{Ctx, Failure};
+use super::ctx::{Ctx, Failure};
 use crate::lab;
 
 /// Arguments of `ec2lab lab`: which lab to run.

@@ -3,6 +3,7 @@
 //! process per guest.
 
 pub mod console;
+pub mod ctx;
 pub mod ebs;
 pub mod ec2;
 pub mod keys;
@@ -21,9 +22,11 @@ use clap::{Parser, Subcommand};
 use crate::error::EXIT_SERVICE_ERROR;
 use crate::net::groups::Direction;
 use crate::store::{DEFAULT_REGION, DEFAULT_STATE_DIR};
-use ec2::{Ctx, Failure};
+use ctx::{Ctx, Failure};
+use ec2::Lifecycle;
 use output::OutputFormat;
 
+/// The command line: global options and one verb.
 #[derive(Parser, Debug)]
 #[command(
     name = "ec2lab",
@@ -51,10 +54,14 @@ pub struct Cli {
     /// Output format: json, table or text.
     #[arg(long, global = true, env = "EC2LAB_OUTPUT", default_value = "json")]
     pub output: OutputFormat,
+    /// The verb.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The verbs. A variant's help is its argument struct's doc comment, which clap would
+/// replace with a doc comment on the variant: so variants with such a struct have none.
+#[allow(missing_docs)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     RunInstances(ec2::RunInstances),
@@ -258,10 +265,14 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::RunInstances(a) => ec2::run_instances(&ctx, a),
         Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
-        Command::StartInstances(a) => ec2::simple(&ctx, "start", &a.instance_ids, false),
-        Command::StopInstances(a) => ec2::simple(&ctx, "stop", &a.ids.instance_ids, a.force),
-        Command::RebootInstances(a) => ec2::simple(&ctx, "reboot", &a.instance_ids, false),
-        Command::TerminateInstances(a) => ec2::simple(&ctx, "terminate", &a.instance_ids, false),
+        Command::StartInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Start, a.instance_ids),
+        Command::StopInstances(a) => {
+            ec2::lifecycle(&ctx, Lifecycle::Stop { force: a.force }, a.ids.instance_ids)
+        }
+        Command::RebootInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Reboot, a.instance_ids),
+        Command::TerminateInstances(a) => {
+            ec2::lifecycle(&ctx, Lifecycle::Terminate, a.instance_ids)
+        }
         Command::GetConsoleOutput(a) => ec2::console_output(&ctx, a),
         Command::ConnectSerialConsole(a) => console::connect(&ctx, a),
         Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(a),
@@ -339,7 +350,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Err(Failure::Param(msg)) => {
             eprintln!("\n{msg}");
-            ec2::EXIT_PARAM_ERROR
+            ctx::EXIT_PARAM_ERROR
         }
     }
 }

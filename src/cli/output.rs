@@ -17,9 +17,12 @@ pub const DEFAULT_TABLE_WIDTH: usize = 80;
 /// The `--output` choices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputFormat {
+    /// JSON, as the aws CLI prints it.
     #[default]
     Json,
+    /// Boxed tables.
     Table,
+    /// Tab-separated text.
     Text,
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::ec2::Ctx;
+use super::ctx::Ctx;
 use super::output::OutputFormat;
 use crate::api::awsconfig;
 use crate::api::keys;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::Value;
 
-use super::ec2::{Ctx, Failure};
+use super::ctx::{Ctx, Failure};
 use crate::error::Ec2Error;
 use crate::instances::record::Instance;
 use crate::instances::state::State;

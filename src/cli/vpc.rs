@@ -4,8 +4,7 @@
 use clap::Args;
 use serde_json::Value;
 
-use super::ebs::{filters, shown};
-use super::ec2::{Ctx, Failure};
+use super::ctx::{filters_from, to_json, Ctx, Failure};
 use crate::ec2::shapes::network::{
     AssociateAddressRequest, AttachNetworkInterfaceRequest, AttachNetworkInterfaceResult,
     CreateNetworkInterfaceRequest, CreateSecurityGroupRequest, CreateSubnetRequest,
@@ -348,17 +347,17 @@ pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
     let req = CreateVpcRequest {
         cidr_block: a.cidr_block,
     };
-    let v = shown(vpc::create_vpc(&mut s, &req)?)?;
+    let v = to_json(&vpc::create_vpc(&mut s, &req)?)?;
     synced(&s, v)
 }
 
 /// `describe-vpcs`.
 pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
     let req = DescribeVpcsRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         vpc_ids: a.vpc_ids,
     };
-    shown(vpc::describe_vpcs(&store(ctx)?, &req)?)
+    to_json(&vpc::describe_vpcs(&store(ctx)?, &req)?)
 }
 
 /// `delete-vpc`.
@@ -377,17 +376,17 @@ pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
         cidr_block: a.cidr_block,
         availability_zone: a.availability_zone,
     };
-    let v = shown(vpc::create_subnet(&mut s, &req)?)?;
+    let v = to_json(&vpc::create_subnet(&mut s, &req)?)?;
     synced(&s, v)
 }
 
 /// `describe-subnets`.
 pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure> {
     let req = DescribeSubnetsRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         subnet_ids: a.subnet_ids,
     };
-    shown(vpc::describe_subnets(&store(ctx)?, &req)?)
+    to_json(&vpc::describe_subnets(&store(ctx)?, &req)?)
 }
 
 /// `delete-subnet`.
@@ -408,17 +407,17 @@ pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value,
         description: a.description,
         vpc_id: a.vpc_id,
     };
-    let v = shown(vpc::create_security_group(&mut s, &req)?)?;
+    let v = to_json(&vpc::create_security_group(&mut s, &req)?)?;
     synced(&s, v)
 }
 
 /// `describe-security-groups`.
 pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<Value, Failure> {
     let req = DescribeSecurityGroupsRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         group_ids: a.group_ids,
     };
-    shown(groups::describe_security_groups(&store(ctx)?, &req)?)
+    to_json(&groups::describe_security_groups(&store(ctx)?, &req)?)
 }
 
 /// `delete-security-group`.
@@ -464,7 +463,7 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
     } else {
         groups::revoke_rules(&mut s, &req, dir)?
     };
-    let v = shown(result)?;
+    let v = to_json(&result)?;
     synced(&s, v)
 }
 
@@ -474,10 +473,10 @@ pub fn describe_network_interfaces(
     a: DescribeNetworkInterfaces,
 ) -> Result<Value, Failure> {
     let req = DescribeNetworkInterfacesRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         network_interface_ids: a.network_interface_ids,
     };
-    shown(eni::describe_network_interfaces(&store(ctx)?, &req)?)
+    to_json(&eni::describe_network_interfaces(&store(ctx)?, &req)?)
 }
 
 /// `create-network-interface`.
@@ -489,7 +488,7 @@ pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<
         groups: a.groups,
         private_ip_address: a.private_ip_address,
     };
-    let v = shown(eni::create_network_interface(&mut s, &req)?)?;
+    let v = to_json(&eni::create_network_interface(&mut s, &req)?)?;
     synced(&s, v)
 }
 
@@ -507,7 +506,7 @@ pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<
         &req.instance_id,
         req.device_index,
     )?;
-    shown(AttachNetworkInterfaceResult {
+    to_json(&AttachNetworkInterfaceResult {
         attachment_id,
         network_card_index: 0,
     })
@@ -569,7 +568,7 @@ pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
 
 /// `allocate-address`.
 pub fn allocate_address(ctx: &Ctx) -> Result<Value, Failure> {
-    shown(addresses::allocate_address(&mut store(ctx)?)?)
+    to_json(&addresses::allocate_address(&mut store(ctx)?)?)
 }
 
 /// `associate-address`.
@@ -580,7 +579,7 @@ pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failur
         instance_id: a.instance_id,
     };
     Instance::get(s.conn(), &req.instance_id)?;
-    let v = shown(addresses::associate_address(&mut s, &req)?)?;
+    let v = to_json(&addresses::associate_address(&mut s, &req)?)?;
     synced(&s, v)
 }
 
@@ -606,9 +605,9 @@ pub fn release_address(ctx: &Ctx, a: ReleaseAddress) -> Result<Value, Failure> {
 /// `describe-addresses`.
 pub fn describe_addresses(ctx: &Ctx, a: DescribeAddresses) -> Result<Value, Failure> {
     let req = DescribeAddressesRequest {
-        filters: filters(&a.filters)?,
+        filters: filters_from(&a.filters)?,
         public_ips: a.public_ips,
         allocation_ids: a.allocation_ids,
     };
-    shown(addresses::describe_addresses(&store(ctx)?, &req)?)
+    to_json(&addresses::describe_addresses(&store(ctx)?, &req)?)
 }

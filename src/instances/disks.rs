@@ -7,12 +7,11 @@
 
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
-
 use super::record::Instance;
 use super::rundir::RunDir;
 use super::state::State;
 use super::types;
+use crate::ec2::shapes::instances::{EbsInstanceBlockDevice, InstanceBlockDeviceMapping};
 use crate::ec2::shapes::storage::{AttachVolumeRequest, DetachVolumeRequest, VolumeAttachment};
 use crate::error::Ec2Error;
 use crate::fsutil;
@@ -80,20 +79,35 @@ pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<DiskConfig>, Ec2E
 }
 
 /// The instance's BlockDeviceMappings, as describe-instances shows them.
-pub fn block_device_mappings(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
-    let mut out: Vec<Value> = Volume::of_instance(store.conn(), &inst.instance_id)?
-        .iter()
-        .filter_map(|v| {
-            let a = v.attachment.as_ref()?;
-            Some(json!({"DeviceName": a.device, "Ebs": {
-                "AttachTime": a.attach_time, "DeleteOnTermination": a.delete_on_termination,
-                "Status": "attached", "VolumeId": v.volume_id}}))
-        })
-        .collect();
+pub fn block_device_mappings(
+    store: &Store,
+    inst: &Instance,
+) -> Result<Vec<InstanceBlockDeviceMapping>, Ec2Error> {
+    let mut out: Vec<InstanceBlockDeviceMapping> =
+        Volume::of_instance(store.conn(), &inst.instance_id)?
+            .iter()
+            .filter_map(|v| {
+                let a = v.attachment.as_ref()?;
+                Some(InstanceBlockDeviceMapping {
+                    device_name: a.device.clone(),
+                    ebs: Some(EbsInstanceBlockDevice {
+                        attach_time: a.attach_time.clone(),
+                        delete_on_termination: a.delete_on_termination,
+                        status: "attached".into(),
+                        volume_id: v.volume_id.clone(),
+                    }),
+                    virtual_name: None,
+                })
+            })
+            .collect();
     if store_gb(inst).is_some() {
-        out.push(json!({"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}));
+        out.push(InstanceBlockDeviceMapping {
+            device_name: "/dev/sdb".into(),
+            ebs: None,
+            virtual_name: Some("ephemeral0".into()),
+        });
     }
-    Ok(Value::Array(out))
+    Ok(out)
 }
 
 fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {

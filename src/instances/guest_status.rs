@@ -15,10 +15,10 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use serde_json::{json, Value};
 use thiserror::Error;
 
 use super::console::{current_boot, is_ready_line};
+use crate::ec2::shapes::instances::{Ec2LabGuestStatus, Ec2LabUserDataStatus};
 
 /// How the guest agent starts each of its console lines.
 const AGENT: &str = "ec2lab-agent: ";
@@ -139,30 +139,30 @@ impl GuestStatus {
     }
 
     /// `Ec2LabInfo.GuestStatus` in `describe-instances`.
-    pub fn describe(&self) -> Value {
-        let mut ud = json!({"Status": match self.user_data {
-            UserData::Unknown => "unknown",
-            UserData::None => "none",
-            UserData::AlreadyRan => "already-ran",
-            UserData::Running => "running",
-            UserData::Exited(0) => "succeeded",
-            UserData::Exited(_) => "failed",
-        }});
-        if let UserData::Exited(status) = self.user_data {
-            ud["ExitStatus"] = json!(status);
-            if let Some(sig) = signal_name(status) {
-                ud["Signal"] = json!(sig);
-            }
+    pub fn to_shape(&self) -> Ec2LabGuestStatus {
+        let exit_status = match self.user_data {
+            UserData::Exited(status) => Some(status),
+            _ => None,
+        };
+        Ec2LabGuestStatus {
+            status: self.status().into(),
+            user_data: Ec2LabUserDataStatus {
+                status: match self.user_data {
+                    UserData::Unknown => "unknown",
+                    UserData::None => "none",
+                    UserData::AlreadyRan => "already-ran",
+                    UserData::Running => "running",
+                    UserData::Exited(0) => "succeeded",
+                    UserData::Exited(_) => "failed",
+                }
+                .into(),
+                exit_status,
+                signal: exit_status.and_then(signal_name).map(String::from),
+                line: self.user_data_line.clone(),
+            },
+            user_mode_faults: self.faults.clone(),
+            user_mode_fault_count: self.fault_count,
         }
-        if let Some(l) = &self.user_data_line {
-            ud["Line"] = json!(l);
-        }
-        json!({
-            "Status": self.status(),
-            "UserData": ud,
-            "UserModeFaults": self.faults,
-            "UserModeFaultCount": self.fault_count,
-        })
     }
 }
 
@@ -272,6 +272,11 @@ pub fn console_tail(path: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// The JSON `describe-instances` shows.
+    fn describe(s: &GuestStatus) -> serde_json::Value {
+        serde_json::to_value(s.to_shape()).unwrap()
+    }
+
     /// A real-looking first boot of the lab's instance, from the boot line ec2lab writes up
     /// to the agent starting the user data; the cases below append how it ends.
     const BOOT: &str = "\
@@ -307,7 +312,7 @@ ec2lab-agent: running user data
         assert!(s.ready);
         assert!(s.failures().is_empty(), "{:?}", s.failures());
         assert_eq!(s.status(), "ok");
-        let d = s.describe();
+        let d = describe(&s);
         assert_eq!(d["UserData"]["Status"], "succeeded");
         assert_eq!(d["UserData"]["ExitStatus"], 0);
         assert!(d["UserData"].get("Signal").is_none());
@@ -329,7 +334,7 @@ ec2lab-agent: running user data
             ["ec2lab-agent: user data exited with status 1"]
         );
         assert_eq!(s.status(), "impaired");
-        let d = s.describe();
+        let d = describe(&s);
         assert_eq!(d["Status"], "impaired");
         assert_eq!(d["UserData"]["Status"], "failed");
         assert_eq!(d["UserData"]["ExitStatus"], 1);
@@ -356,7 +361,7 @@ ec2lab-agent: running user data
         let f = s.failures();
         assert_eq!(f.len(), 2, "{f:?}");
         assert!(f[0].to_string().contains("killed by SIGSEGV"), "{}", f[0]);
-        let d = s.describe();
+        let d = describe(&s);
         assert_eq!(d["UserData"]["Signal"], "SIGSEGV");
         assert_eq!(d["UserModeFaults"][0], GP_FAULT);
         assert_eq!(d["UserModeFaultCount"], 1);
@@ -449,7 +454,7 @@ ec2lab-agent: running user data
         let s = GuestStatus::parse(&c);
         assert_eq!(s.user_data, UserData::AlreadyRan);
         assert_eq!(s.status(), "ok");
-        assert_eq!(s.describe()["UserData"]["Status"], "already-ran");
+        assert_eq!(describe(&s)["UserData"]["Status"], "already-ran");
         // And a failure in the new boot does count.
         c.push_str(&format!("{SEGFAULT}\n"));
         assert_eq!(GuestStatus::parse(&c).fault_count, 1);
@@ -484,7 +489,7 @@ ec2lab-agent: running user data
     fn nothing_yet_and_no_user_data() {
         assert_eq!(GuestStatus::parse("").status(), "initializing");
         assert_eq!(
-            GuestStatus::parse("").describe()["UserData"]["Status"],
+            describe(&GuestStatus::parse(""))["UserData"]["Status"],
             "unknown"
         );
         let s = GuestStatus::parse(&BOOT.replace("running user data", "no user data"));

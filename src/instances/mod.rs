@@ -2,6 +2,7 @@
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
 pub mod console;
+pub mod describe;
 pub mod disks;
 pub mod guest_status;
 pub mod network;
@@ -15,8 +16,15 @@ mod wait;
 
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-
+use crate::ec2::shapes::images::{CreateImageRequest, CreateImageResult};
+use crate::ec2::shapes::instances::{
+    GetConsoleOutputRequest, GetConsoleOutputResult, InstanceStateChange,
+    ModifyInstanceMetadataOptionsRequest, ModifyInstanceMetadataOptionsResult,
+    RebootInstancesRequest, Reservation, RunInstancesRequest, StartInstancesRequest,
+    StartInstancesResult, StopInstancesRequest, StopInstancesResult, TerminateInstancesRequest,
+    TerminateInstancesResult,
+};
+use crate::ec2::tags;
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
@@ -24,91 +32,20 @@ use crate::images::{self, Image};
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
+pub use describe::describe_instances;
+use record::Instance;
 pub use record::MetadataOptions;
-use record::{Instance, RebootPending, OWNER_ID};
+use record::RebootPending;
 use rundir::RunDir;
 use state::{Action, State};
 pub use wait::Waiter;
 
 /// EC2's limit on user data, before base64.
 pub const MAX_USER_DATA: usize = 16 * 1024;
+/// The instance type of a `RunInstances` request that names none.
+pub const DEFAULT_INSTANCE_TYPE: &str = "t2.micro";
 /// Host memory ec2lab leaves to the host itself when placing instances.
 const HOST_RESERVE_MIB: u64 = 1024;
-
-/// What `run-instances` asks for.
-#[derive(Clone, Debug, Default)]
-pub struct LaunchRequest {
-    pub image_id: String,
-    pub instance_type: String,
-    pub min_count: u32,
-    pub max_count: u32,
-    pub key_name: Option<String>,
-    pub security_group_ids: Vec<String>,
-    pub subnet_id: Option<String>,
-    pub user_data: Option<Vec<u8>>,
-    pub tags: Vec<(String, String)>,
-    pub root_volume_gib: Option<u64>,
-    pub root_delete_on_termination: Option<bool>,
-    /// None: the subnet's default (on in the default subnet).
-    pub associate_public_ip: Option<bool>,
-    pub metadata_options: MetadataOptions,
-}
-
-/// A `--filters Name=…,Values=…` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Filter {
-    pub name: String,
-    pub values: Vec<String>,
-}
-
-/// EC2 filter values may use `*` (any run) and `?` (one character).
-pub fn glob(pattern: &str, text: &str) -> bool {
-    fn m(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    m(pattern.as_bytes(), text.as_bytes())
-}
-
-/// The instance filters ec2lab knows, besides `tag:<key>`.
-const FILTERS: &[&str] = &[
-    "instance-state-name",
-    "instance-state-code",
-    "instance-id",
-    "instance-type",
-    "image-id",
-    "reservation-id",
-    "key-name",
-    "tag-key",
-];
-
-fn unknown_filter(name: &str) -> Ec2Error {
-    Ec2Error::invalid_parameter(format!(
-        "The filter '{name}' is invalid; ec2lab knows {} and tag:<key>",
-        FILTERS.join(", ")
-    ))
-}
-
-fn filter_matches(inst: &Instance, f: &Filter) -> Result<bool, Ec2Error> {
-    let any = |v: Option<&str>| v.is_some_and(|v| f.values.iter().any(|p| glob(p, v)));
-    Ok(match f.name.as_str() {
-        "instance-state-name" => any(Some(inst.state.name())),
-        "instance-state-code" => any(Some(&inst.state.code().to_string())),
-        "instance-id" => any(Some(&inst.instance_id)),
-        "instance-type" => any(Some(&inst.instance_type)),
-        "image-id" => any(Some(&inst.image_id)),
-        "reservation-id" => any(Some(&inst.reservation_id)),
-        "key-name" => any(inst.key_name.as_deref()),
-        "tag-key" => inst.tags.iter().any(|(k, _)| any(Some(k))),
-        name if name.starts_with("tag:") => any(inst.tag(&name[4..])),
-        other => return Err(unknown_filter(other)),
-    })
-}
 
 fn check_instance_ids(ids_: &[String]) -> Result<(), Ec2Error> {
     if ids_.is_empty() {
@@ -186,26 +123,91 @@ pub fn wait(
     wait::until(store, waiter, instance_ids, timeout, housekeeping)
 }
 
-/// One `Instances[]` element: the record, its disks and its network.
-pub fn describe_one(store: &Store, inst: &Instance) -> Result<Value, Ec2Error> {
-    let mut v = inst.describe(store.region(), disks::block_device_mappings(store, inst)?);
-    if let Some(Value::Object(net)) = network::describe(store, inst)? {
-        for (k, val) in net {
-            v[k] = val;
-        }
+fn transition(id: &str, prev: State, cur: State) -> InstanceStateChange {
+    InstanceStateChange {
+        current_state: cur.to_shape(),
+        instance_id: id.into(),
+        previous_state: prev.to_shape(),
     }
-    Ok(v)
 }
 
-fn transition_json(id: &str, prev: State, cur: State) -> Value {
-    json!({"InstanceId": id, "CurrentState": cur.json(), "PreviousState": prev.json()})
+/// The launch settings of a `RunInstances` request, decoded and checked.
+struct Launch {
+    user_data: Option<Vec<u8>>,
+    tags: Vec<tags::Tag>,
+    root_volume_gib: Option<u64>,
+    root_delete_on_termination: Option<bool>,
+    associate_public_ip: Option<bool>,
+    metadata_options: MetadataOptions,
 }
 
-pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec2Error> {
-    let ty = types::find(&req.instance_type).ok_or_else(|| {
+impl Launch {
+    fn from(req: &RunInstancesRequest) -> Result<Launch, Ec2Error> {
+        let mut root_volume_gib = None;
+        let mut root_delete_on_termination = None;
+        for m in &req.block_device_mappings {
+            if m.device_name != images::ROOT_DEVICE_NAME {
+                return Err(Ec2Error::invalid_parameter(format!(
+                    "Block device {:?}: only the root device {} can be set at launch for now",
+                    m.device_name,
+                    images::ROOT_DEVICE_NAME
+                )));
+            }
+            if let Some(ebs) = &m.ebs {
+                root_volume_gib = ebs.volume_size.map(|v| v as u64);
+                root_delete_on_termination = ebs.delete_on_termination;
+            }
+        }
+        let user_data = match &req.user_data {
+            Some(b64) => {
+                use base64ct::{Base64, Encoding};
+                Some(Base64::decode_vec(b64).map_err(|_| {
+                    Ec2Error::invalid_parameter("Invalid BASE64 encoding of user data")
+                })?)
+            }
+            None => None,
+        };
+        let mut metadata_options = MetadataOptions::default();
+        if let Some(m) = &req.metadata_options {
+            metadata_options = metadata_options.changed(
+                m.http_tokens.as_deref(),
+                m.http_endpoint.as_deref(),
+                m.http_put_response_hop_limit,
+            )?;
+        }
+        Ok(Launch {
+            user_data,
+            tags: tags::for_resource(
+                &req.tag_specifications,
+                &["instance", "volume", "network-interface"],
+                "instance",
+            )?,
+            root_volume_gib,
+            root_delete_on_termination,
+            associate_public_ip: req
+                .network_interfaces
+                .iter()
+                .find(|n| n.device_index.unwrap_or(0) == 0)
+                .and_then(|n| n.associate_public_ip_address),
+            metadata_options,
+        })
+    }
+}
+
+/// `RunInstances`: as many as fit, at least `MinCount`; each gets its root volume, its
+/// primary interface and a supervisor that boots it.
+pub fn run_instances(
+    store: &mut Store,
+    req: &RunInstancesRequest,
+) -> Result<Reservation, Ec2Error> {
+    let launch = Launch::from(req)?;
+    let instance_type = req
+        .instance_type
+        .as_deref()
+        .unwrap_or(DEFAULT_INSTANCE_TYPE);
+    let ty = types::find(instance_type).ok_or_else(|| {
         Ec2Error::invalid_parameter(format!(
-            "Invalid value '{}' for InstanceType; see describe-instance-types",
-            req.instance_type
+            "Invalid value '{instance_type}' for InstanceType; see describe-instance-types"
         ))
     })?;
     // Checked before anything else is looked at or created, so a typo changes nothing.
@@ -216,13 +218,15 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
         None => None,
     };
     let image = Image::get_available(store.conn(), &req.image_id)?;
-    if req.min_count == 0 || req.max_count < req.min_count {
-        return Err(Ec2Error::invalid_parameter(format!(
-            "Count {}:{} is not valid: the minimum must be at least 1 and not above the maximum",
-            req.min_count, req.max_count
-        )));
+    let (Ok(min_count), Ok(max_count)) =
+        (u32::try_from(req.min_count), u32::try_from(req.max_count))
+    else {
+        return Err(bad_count(req));
+    };
+    if min_count == 0 || max_count < min_count {
+        return Err(bad_count(req));
     }
-    if let Some(ud) = &req.user_data {
+    if let Some(ud) = &launch.user_data {
         if ud.len() > MAX_USER_DATA {
             return Err(Ec2Error::invalid_parameter(format!(
                 "User data is limited to {MAX_USER_DATA} bytes; this is {} bytes",
@@ -230,11 +234,10 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
             )));
         }
     }
-    req.metadata_options.validate()?;
     // As many as fit, but at least min_count (EC2's --count min:max).
     let (budget, used) = capacity(store)?;
     let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
-    let count = req.max_count.min(fit.max(req.min_count));
+    let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
 
     let flavor = host::detect();
@@ -251,7 +254,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
     crate::net::check_overlaps(store, &subnet.vpc_id)?;
-    let public = req.associate_public_ip.unwrap_or(subnet.map_public_ip);
+    let public = launch.associate_public_ip.unwrap_or(subnet.map_public_ip);
     let reservation_id = ids::new_id("r");
     let launch_time = iso8601_now();
     let mut made: Vec<Instance> = Vec::new();
@@ -270,30 +273,30 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                 ended_at: None,
                 key_name: req.key_name.clone(),
                 public_key: public_key.clone(),
-                user_data: req.user_data.clone(),
+                user_data: launch.user_data.clone(),
                 vcpus: ty.vcpus,
                 effective_vcpus: effective,
                 mem_mib: ty.mem_mib,
                 warnings: warnings.clone(),
-                tags: req.tags.clone(),
+                tags: launch.tags.clone(),
                 security_groups: groups.clone(),
                 subnet_id: Some(subnet.subnet_id.clone()),
                 root_device_name: image.root_device_name.clone(),
-                root_delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
+                root_delete_on_termination: launch.root_delete_on_termination.unwrap_or(true),
                 reboot_pending: RebootPending::No,
                 force_stop: false,
                 vmm_pid: None,
                 vmm_start_ticks: None,
                 boots: 0,
                 last_boot_ms: None,
-                metadata_options: req.metadata_options.clone(),
+                metadata_options: launch.metadata_options.clone(),
             };
             prepare_run_dir(store, &image, &inst)?;
             made.push(inst);
             volumes::create(
                 store,
                 &NewVolume {
-                    size_gib: req.root_volume_gib,
+                    size_gib: launch.root_volume_gib,
                     volume_type: "gp3",
                     iops: None,
                     availability_zone: &format!("{}a", store.region()),
@@ -304,7 +307,7 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
                     instance_id: made.last().expect("just pushed").instance_id.clone(),
                     device: image.root_device_name.clone(),
                     attach_time: launch_time.clone(),
-                    delete_on_termination: req.root_delete_on_termination.unwrap_or(true),
+                    delete_on_termination: launch.root_delete_on_termination.unwrap_or(true),
                 }),
             )?;
         }
@@ -337,15 +340,18 @@ pub fn run_instances(store: &mut Store, req: &LaunchRequest) -> Result<Value, Ec
     for inst in &made {
         supervisor::ensure(store, &inst.instance_id)?;
     }
-    Ok(json!({
-        "Groups": [],
-        "Instances": made
-            .iter()
-            .map(|i| describe_one(store, i))
-            .collect::<Result<Vec<_>, Ec2Error>>()?,
-        "OwnerId": OWNER_ID,
-        "ReservationId": reservation_id,
-    }))
+    let instances = made
+        .iter()
+        .map(|i| describe::instance(store, i))
+        .collect::<Result<Vec<_>, Ec2Error>>()?;
+    Ok(describe::reservation(&reservation_id, instances))
+}
+
+fn bad_count(req: &RunInstancesRequest) -> Ec2Error {
+    Ec2Error::invalid_parameter(format!(
+        "Count {}:{} is not valid: the minimum must be at least 1 and not above the maximum",
+        req.min_count, req.max_count
+    ))
 }
 
 /// The instance's own run directory with links to its kernel (and initrd).
@@ -359,67 +365,16 @@ fn prepare_run_dir(store: &Store, image: &Image, inst: &Instance) -> Result<(), 
     Ok(())
 }
 
-pub fn describe_instances(
-    store: &mut Store,
-    instance_ids: &[String],
-    filters: &[Filter],
-) -> Result<Value, Ec2Error> {
-    housekeeping(store)?;
-    let all = Instance::all(store.conn())?;
-    // Unknown filter names are errors even when nothing would be filtered.
-    for f in filters {
-        if !FILTERS.contains(&f.name.as_str()) && !f.name.starts_with("tag:") {
-            return Err(unknown_filter(&f.name));
-        }
-    }
-    for id in instance_ids {
-        if !all.iter().any(|i| &i.instance_id == id) {
-            return Err(Ec2Error::instance_not_found(id));
-        }
-    }
-    let mut reservations: Vec<(String, Vec<Value>)> = Vec::new();
-    for inst in &all {
-        if !instance_ids.is_empty() && !instance_ids.contains(&inst.instance_id) {
-            continue;
-        }
-        let mut keep = true;
-        for f in filters {
-            keep &= filter_matches(inst, f)?;
-        }
-        if !keep {
-            continue;
-        }
-        let mut v = describe_one(store, inst)?;
-        // Only a live guest has a current boot to judge (its console keeps earlier ones).
-        if matches!(inst.state, State::Pending | State::Running) {
-            let console = RunDir(store.instance_dir(&inst.instance_id)).console();
-            v["Ec2LabInfo"]["GuestStatus"] = guest_status::GuestStatus::read(&console).describe();
-        }
-        match reservations
-            .iter_mut()
-            .find(|(r, _)| *r == inst.reservation_id)
-        {
-            Some((_, list)) => list.push(v),
-            None => reservations.push((inst.reservation_id.clone(), vec![v])),
-        }
-    }
-    Ok(json!({
-        "Reservations": reservations.into_iter().map(|(r, list)| json!({
-            "Groups": [], "Instances": list, "OwnerId": OWNER_ID, "ReservationId": r,
-        })).collect::<Vec<_>>()
-    }))
-}
-
 /// Applies a user action to every instance in one transaction: all or none.
 fn change(
     store: &mut Store,
     instance_ids: &[String],
     action: Action,
     force: bool,
-) -> Result<Vec<Value>, Ec2Error> {
+) -> Result<Vec<InstanceStateChange>, Ec2Error> {
     check_instance_ids(instance_ids)?;
     let now = iso8601_now();
-    let out = store.write(|tx| -> Result<Vec<Value>, Ec2Error> {
+    let out = store.write(|tx| -> Result<Vec<InstanceStateChange>, Ec2Error> {
         let mut out = Vec::new();
         for id in instance_ids {
             let inst = Instance::get(tx, id)?;
@@ -441,7 +396,7 @@ fn change(
             if action == Action::Reboot {
                 Instance::set_reboot_pending(tx, id, RebootPending::Restart)?;
             }
-            out.push(transition_json(id, inst.state, cur));
+            out.push(transition(id, inst.state, cur));
         }
         Ok(out)
     })?;
@@ -455,7 +410,12 @@ fn change(
     Ok(out)
 }
 
-pub fn start_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
+/// `StartInstances`: stopped instances get capacity checked and boot again.
+pub fn start_instances(
+    store: &mut Store,
+    req: &StartInstancesRequest,
+) -> Result<StartInstancesResult, Ec2Error> {
+    let instance_ids = &req.instance_ids;
     check_instance_ids(instance_ids)?;
     for id in instance_ids {
         let inst = Instance::get(store.conn(), id)?;
@@ -469,67 +429,74 @@ pub fn start_instances(store: &mut Store, instance_ids: &[String]) -> Result<Val
     }
     // Before `pending` is recorded: see console::begin_starts.
     console::begin_starts(store, instance_ids)?;
-    let out = change(store, instance_ids, Action::Start, false)?;
-    Ok(json!({ "StartingInstances": out }))
+    Ok(StartInstancesResult {
+        starting_instances: change(store, instance_ids, Action::Start, false)?,
+    })
 }
 
+/// `StopInstances`: the guest is asked to shut down, or stopped at once with `Force`.
 pub fn stop_instances(
     store: &mut Store,
-    instance_ids: &[String],
-    force: bool,
-) -> Result<Value, Ec2Error> {
-    let out = change(store, instance_ids, Action::Stop, force)?;
-    Ok(json!({ "StoppingInstances": out }))
+    req: &StopInstancesRequest,
+) -> Result<StopInstancesResult, Ec2Error> {
+    Ok(StopInstancesResult {
+        stopping_instances: change(store, &req.instance_ids, Action::Stop, req.force)?,
+    })
 }
 
-pub fn reboot_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
-    change(store, instance_ids, Action::Reboot, false)?;
-    Ok(Value::Null)
+/// `RebootInstances`: the supervisor restarts each guest; it stays running.
+pub fn reboot_instances(store: &mut Store, req: &RebootInstancesRequest) -> Result<(), Ec2Error> {
+    change(store, &req.instance_ids, Action::Reboot, false)?;
+    Ok(())
 }
 
-pub fn terminate_instances(store: &mut Store, instance_ids: &[String]) -> Result<Value, Ec2Error> {
-    let out = change(store, instance_ids, Action::Terminate, false)?;
-    Ok(json!({ "TerminatingInstances": out }))
+/// `TerminateInstances`: the guests shut down and their DeleteOnTermination volumes go.
+pub fn terminate_instances(
+    store: &mut Store,
+    req: &TerminateInstancesRequest,
+) -> Result<TerminateInstancesResult, Ec2Error> {
+    Ok(TerminateInstancesResult {
+        terminating_instances: change(store, &req.instance_ids, Action::Terminate, false)?,
+    })
 }
 
-/// `modify-instance-metadata-options`: applies to the next metadata request at once.
+/// `ModifyInstanceMetadataOptions`: applies to the next metadata request at once.
 pub fn modify_metadata_options(
     store: &mut Store,
-    id: &str,
-    http_tokens: Option<&str>,
-    http_endpoint: Option<&str>,
-    hop_limit: Option<i64>,
-) -> Result<Value, Ec2Error> {
+    req: &ModifyInstanceMetadataOptionsRequest,
+) -> Result<ModifyInstanceMetadataOptionsResult, Ec2Error> {
+    let id = &req.instance_id;
     let inst = Instance::get(store.conn(), id)?;
     if inst.state == State::Terminated {
         return Err(Ec2Error::incorrect_state(id, inst.state.name(), "modified"));
     }
-    let mut o = inst.metadata_options.clone();
-    if let Some(t) = http_tokens {
-        o.http_tokens = t.into();
-    }
-    if let Some(e) = http_endpoint {
-        o.http_endpoint = e.into();
-    }
-    if let Some(h) = hop_limit {
-        o.http_put_response_hop_limit = h;
-    }
-    o.validate()?;
+    let o = inst.metadata_options.changed(
+        req.http_tokens.as_deref(),
+        req.http_endpoint.as_deref(),
+        req.http_put_response_hop_limit,
+    )?;
     store.write(|tx| Instance::set_metadata_options(tx, id, &o))?;
-    Ok(json!({"InstanceId": id, "InstanceMetadataOptions": o.describe()}))
+    Ok(ModifyInstanceMetadataOptionsResult {
+        instance_id: id.clone(),
+        instance_metadata_options: o.to_shape(),
+    })
 }
 
 /// The last 64 KiB of the console, as EC2 keeps.
-pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
-    check_instance_ids(&[id.to_string()])?;
+pub fn console_output(
+    store: &mut Store,
+    req: &GetConsoleOutputRequest,
+) -> Result<GetConsoleOutputResult, Ec2Error> {
+    let id = &req.instance_id;
+    check_instance_ids(std::slice::from_ref(id))?;
     Instance::get(store.conn(), id)?;
     let bytes = std::fs::read(RunDir(store.instance_dir(id)).console()).unwrap_or_default();
     let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
-    Ok(json!({
-        "InstanceId": id,
-        "Timestamp": iso8601_now(),
-        "Output": String::from_utf8_lossy(tail),
-    }))
+    Ok(GetConsoleOutputResult {
+        instance_id: id.clone(),
+        timestamp: iso8601_now(),
+        output: String::from_utf8_lossy(tail).into_owned(),
+    })
 }
 
 /// `create-image`: a crash-consistent copy of the instance's root disk becomes an AMI.
@@ -537,11 +504,10 @@ pub fn console_output(store: &mut Store, id: &str) -> Result<Value, Ec2Error> {
 /// `no_reboot`, in which case its vCPUs are paused for the copy instead.
 pub fn create_image(
     store: &mut Store,
-    id: &str,
-    name: &str,
-    description: &str,
-    no_reboot: bool,
-) -> Result<Value, Ec2Error> {
+    req: &CreateImageRequest,
+) -> Result<CreateImageResult, Ec2Error> {
+    let id = req.instance_id.as_str();
+    let no_reboot = req.no_reboot.unwrap_or(false);
     check_instance_ids(&[id.to_string()])?;
     let inst = Instance::get(store.conn(), id)?;
     let run = RunDir(store.instance_dir(id));
@@ -586,8 +552,8 @@ pub fn create_image(
     let result = images::register(
         store,
         &images::Registration {
-            name,
-            description,
+            name: &req.name,
+            description: req.description.as_deref().unwrap_or_default(),
             architecture: source
                 .as_ref()
                 .map(|s| s.architecture.as_str())
@@ -603,19 +569,7 @@ pub fn create_image(
     );
     let _ = std::fs::remove_file(&snapshot);
     let image = result?;
-    Ok(json!({ "ImageId": image.image_id }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn globs_like_ec2_filters() {
-        assert!(glob("run*", "running"));
-        assert!(glob("?unning", "running"));
-        assert!(glob("*", ""));
-        assert!(!glob("stop", "stopped"));
-        assert!(glob("i-*f0", "i-0123456789abcdef0"));
-    }
+    Ok(CreateImageResult {
+        image_id: image.image_id,
+    })
 }

@@ -3,11 +3,11 @@
 //! guest configures at boot, and the automatic public address that changes at every
 //! stop and start.
 
-use serde_json::{json, Value};
-
 use super::record::Instance;
 use super::state::State;
+use crate::ec2::shapes::instances as shapes;
 use crate::error::Ec2Error;
+use crate::ids::OWNER_ID;
 use crate::net::eni::{self, Eni};
 use crate::net::groups::{self, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
@@ -36,12 +36,17 @@ fn hostname(eni: &Eni) -> String {
     format!("ip-{}", eni.private_ip.to_string().replace('.', "-"))
 }
 
-/// The network fields of `describe-instances`, for an instance with an interface.
-pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Error> {
+/// Fills in the network members of `shape` (addresses, names, groups, interfaces) for an
+/// instance with an interface; one without keeps the record's subnet and groups.
+pub fn describe_into(
+    store: &Store,
+    inst: &Instance,
+    shape: &mut shapes::Instance,
+) -> Result<(), Ec2Error> {
     let c = store.conn();
     let enis = Eni::attached_to(c, &inst.instance_id)?;
     let Some(eni) = enis.first() else {
-        return Ok(None);
+        return Ok(());
     };
     // The instance's groups: those of all its interfaces.
     let mut group_ids: Vec<&String> = Vec::new();
@@ -50,33 +55,86 @@ pub fn describe(store: &Store, inst: &Instance) -> Result<Option<Value>, Ec2Erro
             group_ids.push(g);
         }
     }
-    let groups: Vec<Value> = group_ids
-        .iter()
-        .map(|g| {
-            let name = SecurityGroup::get(c, g)
-                .map(|s| s.group_name)
-                .unwrap_or_default();
-            json!({"GroupId": g, "GroupName": name})
-        })
-        .collect();
     let region = store.region();
-    let mut v = json!({
-        "PrivateIpAddress": eni.private_ip.to_string(),
-        "PrivateDnsName": format!("{}.{region}.compute.internal", hostname(eni)),
-        "SubnetId": eni.subnet_id,
-        "VpcId": eni.vpc_id,
-        "SecurityGroups": groups,
-        "NetworkInterfaces": enis.iter().map(|e| e.to_shape(c)).collect::<Vec<_>>(),
-        "SourceDestCheck": true,
-    });
+    shape.private_ip_address = Some(eni.private_ip.to_string());
+    shape.private_dns_name = Some(format!("{}.{region}.compute.internal", hostname(eni)));
+    shape.subnet_id = Some(eni.subnet_id.clone());
+    shape.vpc_id = Some(eni.vpc_id.clone());
+    shape.security_groups = group_ids.iter().map(|g| group_identifier(c, g)).collect();
+    shape.network_interfaces = enis.iter().map(|e| interface_shape(c, e)).collect();
+    shape.source_dest_check = Some(true);
     if let Some(p) = eni.public_ip {
-        v["PublicIpAddress"] = json!(p.to_string());
-        v["PublicDnsName"] = json!(format!(
+        shape.public_ip_address = Some(p.to_string());
+        shape.public_dns_name = Some(format!(
             "ec2-{}.{region}.compute.ec2lab",
             p.to_string().replace('.', "-")
         ));
     }
-    Ok(Some(v))
+    Ok(())
+}
+
+/// A group by id, with its name (empty if it is gone).
+fn group_identifier(c: &rusqlite::Connection, id: &str) -> shapes::GroupIdentifier {
+    shapes::GroupIdentifier {
+        group_id: id.into(),
+        group_name: Some(
+            SecurityGroup::get(c, id)
+                .map(|s| s.group_name)
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// One of the instance's interfaces, as `DescribeInstances` shows it.
+fn interface_shape(c: &rusqlite::Connection, e: &Eni) -> shapes::InstanceNetworkInterface {
+    let association = e
+        .public_ip
+        .map(|p| shapes::InstanceNetworkInterfaceAssociation {
+            ip_owner_id: "amazon".into(),
+            public_ip: p.to_string(),
+        });
+    shapes::InstanceNetworkInterface {
+        association: association.clone(),
+        attachment: e
+            .instance_id
+            .as_ref()
+            .map(|i| shapes::InstanceNetworkInterfaceAttachment {
+                attach_time: e.attach_time.clone(),
+                attachment_id: e.attachment_id.clone(),
+                delete_on_termination: e.delete_on_termination,
+                device_index: e.device_index,
+                instance_id: i.clone(),
+                instance_owner_id: OWNER_ID.into(),
+                network_card_index: 0,
+                status: "attached".into(),
+            }),
+        availability_zone: Subnet::get(c, &e.subnet_id)
+            .ok()
+            .map(|s| s.availability_zone),
+        description: e.description.clone(),
+        groups: e.groups.iter().map(|g| group_identifier(c, g)).collect(),
+        interface_type: "interface".into(),
+        mac_address: e.mac.clone(),
+        network_interface_id: e.eni_id.clone(),
+        owner_id: OWNER_ID.into(),
+        private_ip_address: e.private_ip.to_string(),
+        private_ip_addresses: vec![shapes::InstancePrivateIpAddress {
+            association,
+            primary: true,
+            private_ip_address: e.private_ip.to_string(),
+        }],
+        requester_managed: false,
+        source_dest_check: true,
+        status: if e.instance_id.is_some() {
+            "in-use"
+        } else {
+            "available"
+        }
+        .into(),
+        subnet_id: e.subnet_id.clone(),
+        vpc_id: e.vpc_id.clone(),
+        ec2_lab_info: shapes::Ec2LabInterfaceInfo { tap: e.tap.clone() },
+    }
 }
 
 /// What the VMM is given for an instance's interfaces.

@@ -1,47 +1,72 @@
 //! An instance as the store keeps it, and as `describe-instances` shows it.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde_json::{json, Value};
-
 use super::state::State;
+use crate::ec2::shapes::instances as shapes;
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::store::{iso8601, now_unix};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// An instance as the store keeps it (the `instances` table).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Instance {
+    /// Its id (`i-…`).
     pub instance_id: String,
+    /// The reservation it was launched in.
     pub reservation_id: String,
+    /// Its index within the launch.
     pub launch_index: i64,
+    /// The AMI it was launched from.
     pub image_id: String,
+    /// Its instance type.
     pub instance_type: String,
+    /// Its lifecycle state.
     pub state: State,
+    /// Why it last changed state, as text.
     pub transition_reason: String,
+    /// Why it last changed state: EC2's code and message.
     pub state_reason: Option<(String, String)>,
+    /// When it was launched.
     pub launch_time: String,
     /// When the instance reached `terminated` (unix seconds); it disappears an hour later.
     pub ended_at: Option<i64>,
+    /// The key pair it was launched with.
     pub key_name: Option<String>,
     /// The key pair's OpenSSH public key at launch (served by the metadata service).
     pub public_key: Option<String>,
+    /// Its user data, decoded.
     pub user_data: Option<Vec<u8>>,
+    /// The type's vCPUs.
     pub vcpus: u8,
+    /// The vCPUs its guest runs on.
     pub effective_vcpus: u8,
+    /// The guest's memory.
     pub mem_mib: u64,
+    /// What the launch warned about.
     pub warnings: Vec<String>,
-    pub tags: Vec<(String, String)>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
+    /// Its security groups at launch (its interfaces' groups win once it has one).
     pub security_groups: Vec<String>,
+    /// Its subnet.
     pub subnet_id: Option<String>,
+    /// The root device's name.
     pub root_device_name: String,
+    /// Whether its root volume goes with it.
     pub root_delete_on_termination: bool,
     /// What the supervisor does with the VMM besides what the state asks.
     pub reboot_pending: RebootPending,
     /// The pending stop or terminate skips the graceful shutdown.
     pub force_stop: bool,
+    /// The process id of its VMM, while one runs.
     pub vmm_pid: Option<i64>,
+    /// The VMM's start time in clock ticks (tells a reused pid apart).
     pub vmm_start_ticks: Option<i64>,
+    /// How many times a VMM was started for it.
     pub boots: i64,
     /// Milliseconds from the last VMM start to the guest running init.
     pub last_boot_ms: Option<i64>,
+    /// How the metadata service answers it.
     pub metadata_options: MetadataOptions,
 }
 
@@ -128,15 +153,35 @@ impl MetadataOptions {
         Ok(())
     }
 
-    pub fn describe(&self) -> Value {
-        json!({
-            "State": "applied",
-            "HttpTokens": self.http_tokens,
-            "HttpPutResponseHopLimit": self.http_put_response_hop_limit,
-            "HttpEndpoint": self.http_endpoint,
-            "HttpProtocolIpv6": "disabled",
-            "InstanceMetadataTags": "disabled",
-        })
+    /// The options as `DescribeInstances` shows them.
+    pub fn to_shape(&self) -> shapes::InstanceMetadataOptionsResponse {
+        shapes::InstanceMetadataOptionsResponse {
+            http_tokens: self.http_tokens.clone(),
+            http_put_response_hop_limit: self.http_put_response_hop_limit,
+            http_endpoint: self.http_endpoint.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// These options with the members `req` sets changed, checked.
+    pub fn changed(
+        &self,
+        http_tokens: Option<&str>,
+        http_endpoint: Option<&str>,
+        hop_limit: Option<i64>,
+    ) -> Result<MetadataOptions, Ec2Error> {
+        let mut o = self.clone();
+        if let Some(t) = http_tokens {
+            o.http_tokens = t.into();
+        }
+        if let Some(e) = http_endpoint {
+            o.http_endpoint = e.into();
+        }
+        if let Some(h) = hop_limit {
+            o.http_put_response_hop_limit = h;
+        }
+        o.validate()?;
+        Ok(o)
     }
 }
 
@@ -151,7 +196,7 @@ impl Instance {
         let state: String = r.get("state")?;
         let code: Option<String> = r.get("state_reason_code")?;
         let msg: Option<String> = r.get("state_reason_msg")?;
-        let tags: Vec<(String, String)> = json_vec(r.get("tags")?);
+        let tags = tags::from_column(&r.get::<_, String>("tags")?);
         Ok(Instance {
             instance_id: r.get("instance_id")?,
             reservation_id: r.get("reservation_id")?,
@@ -186,6 +231,7 @@ impl Instance {
         })
     }
 
+    /// Adds the row.
     pub fn insert(&self, c: &Connection) -> Result<(), Ec2Error> {
         c.execute(
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
@@ -208,7 +254,7 @@ impl Instance {
                 self.effective_vcpus,
                 self.mem_mib as i64,
                 serde_json::to_string(&self.warnings).unwrap_or_default(),
-                serde_json::to_string(&self.tags).unwrap_or_default(),
+                tags::to_column(&self.tags),
                 serde_json::to_string(&self.security_groups).unwrap_or_default(),
                 self.subnet_id,
                 self.root_device_name,
@@ -220,6 +266,7 @@ impl Instance {
         Ok(())
     }
 
+    /// The instance, if it exists.
     pub fn load(c: &Connection, id: &str) -> Result<Option<Instance>, Ec2Error> {
         Ok(c.query_row(
             "SELECT * FROM instances WHERE instance_id = ?1",
@@ -229,10 +276,12 @@ impl Instance {
         .optional()?)
     }
 
+    /// The instance, or `InvalidInstanceID.NotFound`.
     pub fn get(c: &Connection, id: &str) -> Result<Instance, Ec2Error> {
         Self::load(c, id)?.ok_or_else(|| Ec2Error::instance_not_found(id))
     }
 
+    /// Every instance, in launch order.
     pub fn all(c: &Connection) -> Result<Vec<Instance>, Ec2Error> {
         let mut stmt = c.prepare("SELECT * FROM instances ORDER BY launch_time, launch_index")?;
         let rows = stmt.query_map([], Instance::from_row)?;
@@ -257,6 +306,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Records the running VMM (pid and start ticks), or that none runs; a new VMM counts a boot.
     pub fn set_vmm(c: &Connection, id: &str, pid: Option<(i64, i64)>) -> Result<(), Ec2Error> {
         let (p, t) = pid.unzip();
         c.execute(
@@ -279,6 +329,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Records whether the pending stop or terminate skips the graceful shutdown.
     pub fn set_force_stop(c: &Connection, id: &str, force: bool) -> Result<(), Ec2Error> {
         c.execute(
             "UPDATE instances SET force_stop = ?2 WHERE instance_id = ?1",
@@ -287,6 +338,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Records new metadata options.
     pub fn set_metadata_options(
         c: &Connection,
         id: &str,
@@ -299,6 +351,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Records how long the last boot took to reach init.
     pub fn set_boot_ms(c: &Connection, id: &str, ms: i64) -> Result<(), Ec2Error> {
         c.execute(
             "UPDATE instances SET last_boot_ms = ?2 WHERE instance_id = ?1",
@@ -307,6 +360,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Removes the row.
     pub fn delete(c: &Connection, id: &str) -> Result<(), Ec2Error> {
         c.execute("DELETE FROM instances WHERE instance_id = ?1", [id])?;
         Ok(())
@@ -317,61 +371,73 @@ impl Instance {
         self.state == State::Terminated && self.ended_at.is_some_and(|t| now_unix() - t > 3600)
     }
 
+    /// The value of tag `key`, if the instance has it.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        tags::get(&self.tags, key)
     }
 
-    /// The `Instances[]` element of `describe-instances`, in AWS's shape.
-    pub fn describe(&self, region: &str, block_device_mappings: Value) -> Value {
-        let mut v = json!({
-            "AmiLaunchIndex": self.launch_index,
-            "ImageId": self.image_id,
-            "InstanceId": self.instance_id,
-            "InstanceType": self.instance_type,
-            "LaunchTime": self.launch_time,
-            "Monitoring": {"State": "disabled"},
-            "Placement": {"AvailabilityZone": format!("{region}a"), "GroupName": "", "Tenancy": "default"},
-            "State": self.state.json(),
-            "StateTransitionReason": self.transition_reason,
-            "Architecture": "x86_64",
-            "Hypervisor": "kvm",
-            "VirtualizationType": "hvm",
-            "RootDeviceName": self.root_device_name,
-            "RootDeviceType": "ebs",
-            "EbsOptimized": false,
-            "EnaSupport": false,
-            "CpuOptions": {"CoreCount": self.vcpus, "ThreadsPerCore": 1},
-            "SecurityGroups": self.security_groups.iter().map(|g| json!({"GroupId": g})).collect::<Vec<_>>(),
-            "Tags": self.tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
-            "BlockDeviceMappings": block_device_mappings,
-            "MetadataOptions": self.metadata_options.describe(),
-            "Ec2LabInfo": {
-                "VCpusRequested": self.vcpus,
-                "VCpusRunning": self.effective_vcpus,
-                "MemoryMiB": self.mem_mib,
-                "Boots": self.boots,
-                "LastBootToInitMs": self.last_boot_ms,
-                "Warnings": self.warnings,
+    /// The instance as `DescribeInstances` shows it, from this record alone: without its
+    /// disks and network interfaces, which `instances::describe` adds.
+    pub fn to_shape(&self, region: &str) -> shapes::Instance {
+        shapes::Instance {
+            ami_launch_index: self.launch_index,
+            image_id: self.image_id.clone(),
+            instance_id: self.instance_id.clone(),
+            instance_type: self.instance_type.clone(),
+            key_name: self.key_name.clone(),
+            launch_time: self.launch_time.clone(),
+            monitoring: shapes::Monitoring {
+                state: "disabled".into(),
             },
-        });
-        if let Some(k) = &self.key_name {
-            v["KeyName"] = json!(k);
+            placement: shapes::Placement {
+                availability_zone: format!("{region}a"),
+                group_name: String::new(),
+                tenancy: "default".into(),
+            },
+            state: self.state.to_shape(),
+            state_transition_reason: self.transition_reason.clone(),
+            subnet_id: self.subnet_id.clone(),
+            architecture: "x86_64".into(),
+            hypervisor: "kvm".into(),
+            root_device_name: self.root_device_name.clone(),
+            root_device_type: "ebs".into(),
+            security_groups: self
+                .security_groups
+                .iter()
+                .map(|g| shapes::GroupIdentifier {
+                    group_id: g.clone(),
+                    group_name: None,
+                })
+                .collect(),
+            state_reason: self
+                .state_reason
+                .as_ref()
+                .map(|(code, message)| shapes::StateReason {
+                    code: code.clone(),
+                    message: message.clone(),
+                }),
+            tags: self.tags.clone(),
+            virtualization_type: "hvm".into(),
+            cpu_options: shapes::CpuOptions {
+                core_count: self.vcpus,
+                threads_per_core: 1,
+            },
+            metadata_options: self.metadata_options.to_shape(),
+            ec2_lab_info: shapes::Ec2LabInstanceInfo {
+                vcpus_requested: self.vcpus,
+                vcpus_running: self.effective_vcpus,
+                memory_mib: self.mem_mib,
+                boots: self.boots,
+                last_boot_to_init_ms: self.last_boot_ms,
+                warnings: self.warnings.clone(),
+                terminated_at: self
+                    .ended_at
+                    .filter(|_| self.state == State::Terminated)
+                    .map(|t| iso8601(t, 0)),
+                guest_status: None,
+            },
+            ..Default::default()
         }
-        if let Some(s) = &self.subnet_id {
-            v["SubnetId"] = json!(s);
-        }
-        if let Some((code, msg)) = &self.state_reason {
-            v["StateReason"] = json!({"Code": code, "Message": msg});
-        }
-        if self.state == State::Terminated {
-            if let Some(t) = self.ended_at {
-                v["Ec2LabInfo"]["TerminatedAt"] = json!(iso8601(t, 0));
-            }
-        }
-        v
     }
 }
 

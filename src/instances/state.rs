@@ -15,16 +15,24 @@
 
 use super::super::error::Ec2Error;
 
+/// An instance's lifecycle state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// Launched or started; its VMM is booting.
     Pending,
+    /// Its guest has started init.
     Running,
+    /// Terminating: its VMM is shutting down.
     ShuttingDown,
+    /// Gone (visible for an hour).
     Terminated,
+    /// Stopping: its VMM is shutting down.
     Stopping,
+    /// Stopped: no VMM, disks kept.
     Stopped,
 }
 
+/// Every state.
 pub const ALL: [State; 6] = [
     State::Pending,
     State::Running,
@@ -47,6 +55,7 @@ impl State {
         }
     }
 
+    /// EC2's state names.
     pub fn name(self) -> &'static str {
         match self {
             State::Pending => "pending",
@@ -58,13 +67,17 @@ impl State {
         }
     }
 
+    /// The state of an EC2 state name.
     pub fn parse(s: &str) -> Option<State> {
         ALL.into_iter().find(|st| st.name() == s)
     }
 
-    /// `{"Code": 16, "Name": "running"}`
-    pub fn json(self) -> serde_json::Value {
-        serde_json::json!({"Code": self.code(), "Name": self.name()})
+    /// The state as EC2 shows it: `{"Code": 16, "Name": "running"}`.
+    pub fn to_shape(self) -> crate::ec2::shapes::instances::InstanceState {
+        crate::ec2::shapes::instances::InstanceState {
+            code: self.code(),
+            name: self.name().into(),
+        }
     }
 
     /// States in which a VMM process should exist for the instance.
@@ -79,9 +92,13 @@ impl State {
 /// What a user asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// start-instances.
     Start,
+    /// stop-instances.
     Stop,
+    /// reboot-instances.
     Reboot,
+    /// terminate-instances.
     Terminate,
 }
 

@@ -1,12 +1,17 @@
 //! Instance types, mirroring real AWS families: vCPUs, memory, and the instance store
 //! that the `d` types carry.
 
-use serde_json::{json, Value};
+use crate::ec2::shapes::instances as shapes;
+use crate::error::Ec2Error;
 
+/// One instance type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InstanceType {
+    /// Its name, such as `t2.micro`.
     pub name: &'static str,
+    /// Its vCPUs.
     pub vcpus: u8,
+    /// Its memory.
     pub mem_mib: u64,
     /// Instance-store (ephemeral NVMe SSD) size in GB; 0 for EBS-only types.
     pub instance_store_gb: u64,
@@ -63,38 +68,78 @@ pub const TYPES: &[InstanceType] = &[
     t("c5d.2xlarge", 8, 16384, 200, false),
 ];
 
+/// The type of this name, if ec2lab has it.
 pub fn find(name: &str) -> Option<&'static InstanceType> {
     TYPES.iter().find(|t| t.name == name)
 }
 
 impl InstanceType {
-    /// The `InstanceTypes[]` element of `describe-instance-types`.
-    pub fn describe(&self) -> Value {
-        let mut v = json!({
-            "InstanceType": self.name,
-            "CurrentGeneration": true,
-            "FreeTierEligible": matches!(self.name, "t2.micro" | "t3.micro"),
-            "SupportedUsageClasses": ["on-demand", "spot"],
-            "SupportedRootDeviceTypes": ["ebs"],
-            "SupportedVirtualizationTypes": ["hvm"],
-            "BareMetal": false,
-            "Hypervisor": "kvm",
-            "ProcessorInfo": {"SupportedArchitectures": ["x86_64"]},
-            "VCpuInfo": {"DefaultVCpus": self.vcpus, "DefaultCores": self.vcpus, "DefaultThreadsPerCore": 1},
-            "MemoryInfo": {"SizeInMiB": self.mem_mib},
-            "InstanceStorageSupported": self.instance_store_gb > 0,
-            "EbsInfo": {"EbsOptimizedSupport": if self.burstable { "unsupported" } else { "default" }},
-            "BurstablePerformanceSupported": self.burstable,
-        });
-        if self.instance_store_gb > 0 {
-            v["InstanceStorageInfo"] = json!({
-                "TotalSizeInGB": self.instance_store_gb,
-                "Disks": [{"SizeInGB": self.instance_store_gb, "Count": 1, "Type": "ssd"}],
-                "NvmeSupport": "required",
-            });
+    /// The type as `DescribeInstanceTypes` shows it.
+    pub fn to_shape(&self) -> shapes::InstanceTypeInfo {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let gb = self.instance_store_gb;
+        shapes::InstanceTypeInfo {
+            instance_type: self.name.into(),
+            current_generation: true,
+            free_tier_eligible: matches!(self.name, "t2.micro" | "t3.micro"),
+            supported_usage_classes: strings(&["on-demand", "spot"]),
+            supported_root_device_types: strings(&["ebs"]),
+            supported_virtualization_types: strings(&["hvm"]),
+            bare_metal: false,
+            hypervisor: "kvm".into(),
+            processor_info: shapes::ProcessorInfo {
+                supported_architectures: strings(&["x86_64"]),
+            },
+            v_cpu_info: shapes::VCpuInfo {
+                default_v_cpus: self.vcpus,
+                default_cores: self.vcpus,
+                default_threads_per_core: 1,
+            },
+            memory_info: shapes::MemoryInfo {
+                size_in_mib: self.mem_mib,
+            },
+            instance_storage_supported: gb > 0,
+            instance_storage_info: (gb > 0).then(|| shapes::InstanceStorageInfo {
+                total_size_in_gb: gb,
+                disks: vec![shapes::DiskInfo {
+                    size_in_gb: gb,
+                    count: 1,
+                    disk_type: "ssd".into(),
+                }],
+                nvme_support: "required".into(),
+            }),
+            ebs_info: shapes::EbsInfo {
+                ebs_optimized_support: if self.burstable {
+                    "unsupported"
+                } else {
+                    "default"
+                }
+                .into(),
+            },
+            burstable_performance_supported: self.burstable,
         }
-        v
     }
+}
+
+/// `DescribeInstanceTypes`: all types, or the ones named (each must exist).
+pub fn describe_instance_types(
+    req: &shapes::DescribeInstanceTypesRequest,
+) -> Result<shapes::DescribeInstanceTypesResult, Ec2Error> {
+    let mut out = Vec::new();
+    if req.instance_types.is_empty() {
+        out.extend(TYPES.iter().map(InstanceType::to_shape));
+    }
+    for name in &req.instance_types {
+        let t = find(name).ok_or_else(|| {
+            Ec2Error::invalid_parameter(format!(
+                "The following supplied instance types do not exist: [{name}]"
+            ))
+        })?;
+        out.push(t.to_shape());
+    }
+    Ok(shapes::DescribeInstanceTypesResult {
+        instance_types: out,
+    })
 }
 
 #[cfg(test)]
@@ -113,9 +158,11 @@ mod tests {
             (micro.vcpus, micro.mem_mib, micro.instance_store_gb),
             (1, 1024, 0)
         );
-        let d = find("m5d.large").unwrap().describe();
+        let d = serde_json::to_value(find("m5d.large").unwrap().to_shape()).unwrap();
         assert_eq!(d["InstanceStorageInfo"]["TotalSizeInGB"], 75);
+        assert_eq!(d["InstanceStorageInfo"]["Disks"][0]["Type"], "ssd");
         assert_eq!(d["MemoryInfo"]["SizeInMiB"], 8192);
+        assert_eq!(d["VCpuInfo"]["DefaultVCpus"], 2);
         assert!(find("t2.huge").is_none());
     }
 }

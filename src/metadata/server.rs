@@ -188,7 +188,7 @@ fn is_date(v: &str) -> bool {
 }
 
 fn data_for(store: &Store, inst: &Instance) -> Result<InstanceData, crate::error::Ec2Error> {
-    let d = crate::instances::describe_one(store, inst)?;
+    let d = crate::instances::describe::instance(store, inst)?;
     let key = inst.key_name.clone().zip(inst.public_key.clone());
     let c = store.conn();
     let cidr_of = |id: &str| -> Option<String> {

@@ -1,13 +1,14 @@
 //! What the metadata service tells one instance: the `meta-data/` tree, `user-data` and
 //! `dynamic/instance-identity/document`, in the paths and formats of EC2's IMDS (those
-//! cloud-init's EC2 datasource reads). Built from the same description
+//! cloud-init's EC2 datasource reads). Built from the same typed `Instance` that
 //! `describe-instances` prints, so the two never disagree.
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::http::Response;
+use crate::ec2::shapes::instances::Instance;
 use crate::ids::OWNER_ID;
 
 /// The API versions the service answers to (any dated version gets the same tree, as
@@ -35,58 +36,54 @@ pub struct InstanceData {
 
 /// Inputs besides the instance's description.
 pub struct Extra<'a> {
+    /// The region the instance runs in.
     pub region: &'a str,
+    /// The instance's reservation.
     pub reservation_id: &'a str,
+    /// The key pair's name and OpenSSH public key, as copied at launch.
     pub key: Option<(String, String)>,
+    /// The user data, decoded.
     pub user_data: Option<Vec<u8>>,
     /// CIDR of a subnet or VPC id.
     pub cidr_of: &'a dyn Fn(&str) -> Option<String>,
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 impl InstanceData {
-    /// From one `describe-instances` element.
-    pub fn new(d: &Value, x: Extra) -> InstanceData {
+    /// From the instance as `DescribeInstances` shows it.
+    pub fn new(d: &Instance, x: Extra) -> InstanceData {
         let mut m = BTreeMap::new();
         let mut put = |k: &str, v: String| {
             if !v.is_empty() {
                 m.insert(k.to_string(), v);
             }
         };
-        put("ami-id", s(&d["ImageId"]));
-        put("ami-launch-index", s(&d["AmiLaunchIndex"]));
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        put("ami-id", d.image_id.clone());
+        put("ami-launch-index", d.ami_launch_index.to_string());
         put("ami-manifest-path", "(unknown)".into());
-        let root = s(&d["RootDeviceName"]);
+        let root = &d.root_device_name;
         put("block-device-mapping/ami", root.clone());
         put("block-device-mapping/root", root.clone());
         let mut ebs = 0;
-        for b in d["BlockDeviceMappings"].as_array().into_iter().flatten() {
-            let dev = s(&b["DeviceName"]);
-            if dev != root {
+        for b in &d.block_device_mappings {
+            if &b.device_name != root {
                 ebs += 1;
                 put(
                     &format!("block-device-mapping/ebs{ebs}"),
-                    dev.trim_start_matches("/dev/").into(),
+                    b.device_name.trim_start_matches("/dev/").into(),
                 );
             }
         }
-        put("hostname", s(&d["PrivateDnsName"]));
-        put("local-hostname", s(&d["PrivateDnsName"]));
+        put("hostname", opt(&d.private_dns_name));
+        put("local-hostname", opt(&d.private_dns_name));
         put("instance-action", "none".into());
-        put("instance-id", s(&d["InstanceId"]));
+        put("instance-id", d.instance_id.clone());
         put("instance-life-cycle", "on-demand".into());
-        put("instance-type", s(&d["InstanceType"]));
-        put("local-ipv4", s(&d["PrivateIpAddress"]));
+        put("instance-type", d.instance_type.clone());
+        put("local-ipv4", opt(&d.private_ip_address));
         put(
             "placement/availability-zone",
-            s(&d["Placement"]["AvailabilityZone"]),
+            d.placement.availability_zone.clone(),
         );
         put(
             "placement/availability-zone-id",
@@ -94,73 +91,65 @@ impl InstanceData {
         );
         put("placement/region", x.region.into());
         put("profile", "default-hvm".into());
-        put("public-hostname", s(&d["PublicDnsName"]));
-        put("public-ipv4", s(&d["PublicIpAddress"]));
+        put("public-hostname", opt(&d.public_dns_name));
+        put("public-ipv4", opt(&d.public_ip_address));
         put("reservation-id", x.reservation_id.into());
-        let groups = |key: &str| {
-            d["SecurityGroups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|g| s(&g[key]))
-                .collect::<Vec<_>>()
-                .join("\n")
-        };
-        put("security-groups", groups("GroupName"));
+        let names: Vec<String> = d
+            .security_groups
+            .iter()
+            .map(|g| opt(&g.group_name))
+            .collect();
+        put("security-groups", names.join("\n"));
         put("services/domain", "amazonaws.com".into());
         put("services/partition", "aws".into());
-        let nics = d["NetworkInterfaces"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for (i, n) in nics.iter().enumerate() {
-            let mac = s(&n["MacAddress"]);
+        for (i, n) in d.network_interfaces.iter().enumerate() {
+            let mac = &n.mac_address;
             if i == 0 {
                 put("mac", mac.clone());
             }
             let p = format!("network/interfaces/macs/{mac}");
-            let device = n["Attachment"]["DeviceIndex"].as_i64().unwrap_or(i as i64);
+            let device = n
+                .attachment
+                .as_ref()
+                .and_then(|a| a.device_index)
+                .unwrap_or(i as i64);
             put(&format!("{p}/device-number"), device.to_string());
-            put(&format!("{p}/interface-id"), s(&n["NetworkInterfaceId"]));
-            put(&format!("{p}/local-ipv4s"), s(&n["PrivateIpAddress"]));
+            put(&format!("{p}/interface-id"), n.network_interface_id.clone());
+            put(&format!("{p}/local-ipv4s"), n.private_ip_address.clone());
             put(&format!("{p}/mac"), mac.clone());
             put(&format!("{p}/owner-id"), OWNER_ID.into());
             put(
                 &format!("{p}/public-ipv4s"),
-                s(&n["Association"]["PublicIp"]),
+                n.association
+                    .as_ref()
+                    .map(|a| a.public_ip.clone())
+                    .unwrap_or_default(),
             );
-            let ids: Vec<String> = n["Groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|g| s(&g["GroupId"]))
-                .collect();
+            let ids: Vec<&str> = n.groups.iter().map(|g| g.group_id.as_str()).collect();
             put(&format!("{p}/security-group-ids"), ids.join("\n"));
-            let subnet = s(&n["SubnetId"]);
-            let vpc = s(&n["VpcId"]);
-            put(&format!("{p}/subnet-id"), subnet.clone());
-            put(&format!("{p}/vpc-id"), vpc.clone());
-            if let Some(c) = (x.cidr_of)(&subnet) {
+            put(&format!("{p}/subnet-id"), n.subnet_id.clone());
+            put(&format!("{p}/vpc-id"), n.vpc_id.clone());
+            if let Some(c) = (x.cidr_of)(&n.subnet_id) {
                 put(&format!("{p}/subnet-ipv4-cidr-block"), c);
             }
-            if let Some(c) = (x.cidr_of)(&vpc) {
+            if let Some(c) = (x.cidr_of)(&n.vpc_id) {
                 put(&format!("{p}/vpc-ipv4-cidr-block"), c.clone());
                 put(&format!("{p}/vpc-ipv4-cidr-blocks"), c);
             }
         }
         let identity = json!({
             "accountId": OWNER_ID,
-            "architecture": s(&d["Architecture"]),
-            "availabilityZone": s(&d["Placement"]["AvailabilityZone"]),
+            "architecture": d.architecture,
+            "availabilityZone": d.placement.availability_zone,
             "billingProducts": null,
             "devpayProductCodes": null,
             "marketplaceProductCodes": null,
-            "imageId": s(&d["ImageId"]),
-            "instanceId": s(&d["InstanceId"]),
-            "instanceType": s(&d["InstanceType"]),
+            "imageId": d.image_id,
+            "instanceId": d.instance_id,
+            "instanceType": d.instance_type,
             "kernelId": null,
-            "pendingTime": s(&d["LaunchTime"]),
-            "privateIp": d["PrivateIpAddress"],
+            "pendingTime": d.launch_time,
+            "privateIp": d.private_ip_address,
             "ramdiskId": null,
             "region": x.region,
             "version": "2017-09-30",
@@ -268,9 +257,11 @@ impl InstanceData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn sample(key: bool, user_data: Option<&[u8]>) -> InstanceData {
-        let d = json!({
+        // The members the tree reads, as describe-instances prints them.
+        let d: Instance = serde_json::from_value(json!({
             "ImageId": "ami-1", "AmiLaunchIndex": 0, "InstanceId": "i-1", "InstanceType": "t2.micro",
             "RootDeviceName": "/dev/xvda", "Architecture": "x86_64", "LaunchTime": "2026-11-28T00:00:00.000Z",
             "BlockDeviceMappings": [{"DeviceName": "/dev/xvda"}, {"DeviceName": "/dev/sdf"}],
@@ -280,7 +271,8 @@ mod tests {
             "NetworkInterfaces": [{"MacAddress": "02:00:00:00:00:01", "NetworkInterfaceId": "eni-1",
               "PrivateIpAddress": "172.31.0.4", "SubnetId": "subnet-1", "VpcId": "vpc-1",
               "Groups": [{"GroupId": "sg-1"}], "Association": {"PublicIp": "198.18.0.4"}}],
-        });
+        }))
+        .unwrap();
         let cidr = |id: &str| {
             Some(
                 if id.starts_with("vpc") {

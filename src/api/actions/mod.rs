@@ -14,7 +14,7 @@
 //!
 //! and one line in [`ACTIONS`]. The service makes each change in one store transaction.
 
-mod legacy;
+mod describe;
 mod region;
 
 pub use region::regions;
@@ -71,8 +71,20 @@ pub const ACTIONS: &[(&str, Handler)] = &[
         "DescribeAccountAttributes",
         region::describe_account_attributes,
     ),
-    ("DescribeInstances", legacy::describe_instances),
-    ("DescribeInstanceTypes", legacy::describe_instance_types),
+    ("DescribeInstances", describe::describe_instances),
+    ("DescribeInstanceTypes", describe::describe_instance_types),
+    ("DescribeImages", describe::describe_images),
+    ("DescribeKeyPairs", describe::describe_key_pairs),
+    ("DescribeVolumes", describe::describe_volumes),
+    ("DescribeSnapshots", describe::describe_snapshots),
+    ("DescribeVpcs", describe::describe_vpcs),
+    ("DescribeSubnets", describe::describe_subnets),
+    ("DescribeSecurityGroups", describe::describe_security_groups),
+    (
+        "DescribeNetworkInterfaces",
+        describe::describe_network_interfaces,
+    ),
+    ("DescribeAddresses", describe::describe_addresses),
 ];
 
 /// The handler of `action`, if ec2lab serves it.
