@@ -38,6 +38,7 @@ pub enum UserData {
     None,
     /// It ran in an earlier boot: user data runs once per instance, as on EC2.
     AlreadyRan,
+    /// The agent started it and it has not exited yet.
     Running,
     /// Its exit status; 128+N when signal N killed it, as a shell reports it.
     Exited(i32),
@@ -46,11 +47,13 @@ pub enum UserData {
 /// The facts one boot's console gives.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GuestStatus {
+    /// How far the user data got.
     pub user_data: UserData,
     /// The agent line that told `user_data`.
     pub user_data_line: Option<String>,
     /// The first few user-mode fault lines, as the kernel logged them.
     pub faults: Vec<String>,
+    /// How many user-mode fault lines there were in all.
     pub fault_count: usize,
     /// The image printed its ready marker (sshd is up on ec2lab Linux).
     pub ready: bool,
@@ -59,18 +62,28 @@ pub struct GuestStatus {
 /// Why a guest counts as impaired.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum GuestFailure {
+    /// The user data script exited with a non-zero status.
     #[error(
         "its user data exited with status {status}{}: its own output is in \
          /var/log/cloud-init-output.log on the instance",
         signal_note(*status)
     )]
-    UserData { status: i32 },
+    UserData {
+        /// The exit status (128+N for signal N).
+        status: i32,
+    },
+    /// A program in the guest crashed.
     #[error(
         "its kernel logged {count} user-mode fault{} (a program crashed), first: {first}; \
          the console output shows which programs",
         if *count == 1 { "" } else { "s" }
     )]
-    UserModeFault { count: usize, first: String },
+    UserModeFault {
+        /// How many fault lines the kernel logged.
+        count: usize,
+        /// The first of them.
+        first: String,
+    },
 }
 
 impl GuestStatus {

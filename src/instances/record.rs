@@ -317,6 +317,7 @@ impl Instance {
         Ok(())
     }
 
+    /// Records the reboot the supervisor is to carry out next.
     pub fn set_reboot_pending(
         c: &Connection,
         id: &str,
