@@ -1,10 +1,11 @@
 //! What `DescribeInstances` and `RunInstances` show of an instance: its record, its disks,
 //! its network interfaces and, while its guest runs, how the guest fares.
 
+use super::housekeeping::housekeeping;
 use super::record::{Instance, OWNER_ID};
 use super::rundir::RunDir;
 use super::state::State;
-use super::{disks, guest_status, housekeeping, network};
+use super::{disks, guest_status, network};
 use crate::ec2::filters::{self, Filterable};
 use crate::ec2::shapes::instances::{
     self as shapes, DescribeInstancesRequest, DescribeInstancesResult, Reservation,

@@ -5,6 +5,7 @@ pub mod console;
 pub mod describe;
 pub mod disks;
 pub mod guest_status;
+mod housekeeping;
 pub mod network;
 pub mod process;
 pub mod record;
@@ -33,6 +34,7 @@ use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
 pub use describe::describe_instances;
+pub use housekeeping::housekeeping;
 use record::Instance;
 pub use record::MetadataOptions;
 use record::RebootPending;
@@ -91,24 +93,6 @@ fn check_capacity(store: &Store, ty: &types::InstanceType, count: u32) -> Result
         ));
     }
     Ok(())
-}
-
-/// Removes terminated instances older than an hour and makes sure every live instance
-/// has its supervisor. Every command starts with this.
-pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
-    for inst in Instance::all(store.conn())? {
-        if inst.expired() {
-            store.write(|tx| Instance::delete(tx, &inst.instance_id))?;
-            let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
-        }
-    }
-    supervisor::ensure_all(store)?;
-    // The host's bridges and firewall follow the store: after a host reboot or a flush of
-    // the nftables rules, the next command puts them back; idle bridges go down.
-    let running = Instance::all(store.conn())?
-        .iter()
-        .any(|i| i.state.has_vmm());
-    crate::net::follow_store(store, running)
 }
 
 /// `ec2lab wait`: polls the store, with [`housekeeping`], until every instance is in the

@@ -7,7 +7,6 @@ use super::record::Instance;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
 use crate::error::Ec2Error;
-use crate::ids::OWNER_ID;
 use crate::net::eni::{self, Eni};
 use crate::net::groups::{self, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
@@ -61,7 +60,7 @@ pub fn describe_into(
     shape.subnet_id = Some(eni.subnet_id.clone());
     shape.vpc_id = Some(eni.vpc_id.clone());
     shape.security_groups = group_ids.iter().map(|g| group_identifier(c, g)).collect();
-    shape.network_interfaces = enis.iter().map(|e| interface_shape(c, e)).collect();
+    shape.network_interfaces = enis.iter().map(|e| e.to_shape(c).into()).collect();
     shape.source_dest_check = Some(true);
     if let Some(p) = eni.public_ip {
         shape.public_ip_address = Some(p.to_string());
@@ -82,58 +81,6 @@ fn group_identifier(c: &rusqlite::Connection, id: &str) -> shapes::GroupIdentifi
                 .map(|s| s.group_name)
                 .unwrap_or_default(),
         ),
-    }
-}
-
-/// One of the instance's interfaces, as `DescribeInstances` shows it.
-fn interface_shape(c: &rusqlite::Connection, e: &Eni) -> shapes::InstanceNetworkInterface {
-    let association = e
-        .public_ip
-        .map(|p| shapes::InstanceNetworkInterfaceAssociation {
-            ip_owner_id: "amazon".into(),
-            public_ip: p.to_string(),
-        });
-    shapes::InstanceNetworkInterface {
-        association: association.clone(),
-        attachment: e
-            .instance_id
-            .as_ref()
-            .map(|i| shapes::InstanceNetworkInterfaceAttachment {
-                attach_time: e.attach_time.clone(),
-                attachment_id: e.attachment_id.clone(),
-                delete_on_termination: e.delete_on_termination,
-                device_index: e.device_index,
-                instance_id: i.clone(),
-                instance_owner_id: OWNER_ID.into(),
-                network_card_index: 0,
-                status: "attached".into(),
-            }),
-        availability_zone: Subnet::get(c, &e.subnet_id)
-            .ok()
-            .map(|s| s.availability_zone),
-        description: e.description.clone(),
-        groups: e.groups.iter().map(|g| group_identifier(c, g)).collect(),
-        interface_type: "interface".into(),
-        mac_address: e.mac.clone(),
-        network_interface_id: e.eni_id.clone(),
-        owner_id: OWNER_ID.into(),
-        private_ip_address: e.private_ip.to_string(),
-        private_ip_addresses: vec![shapes::InstancePrivateIpAddress {
-            association,
-            primary: true,
-            private_ip_address: e.private_ip.to_string(),
-        }],
-        requester_managed: false,
-        source_dest_check: true,
-        status: if e.instance_id.is_some() {
-            "in-use"
-        } else {
-            "available"
-        }
-        .into(),
-        subnet_id: e.subnet_id.clone(),
-        vpc_id: e.vpc_id.clone(),
-        ec2_lab_info: shapes::Ec2LabInterfaceInfo { tap: e.tap.clone() },
     }
 }
 

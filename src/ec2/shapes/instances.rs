@@ -762,3 +762,60 @@ pub struct Ec2LabUserDataStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
 }
+
+/// An instance's view of one of its interfaces is the interface's own description,
+/// told with the instance shapes' names.
+impl From<super::network::NetworkInterface> for InstanceNetworkInterface {
+    fn from(n: super::network::NetworkInterface) -> Self {
+        let association =
+            |a: super::network::NetworkInterfaceAssociation| InstanceNetworkInterfaceAssociation {
+                ip_owner_id: a.ip_owner_id,
+                public_ip: a.public_ip,
+            };
+        InstanceNetworkInterface {
+            association: n.association.map(association),
+            attachment: n.attachment.map(|a| InstanceNetworkInterfaceAttachment {
+                attach_time: a.attach_time,
+                attachment_id: a.attachment_id,
+                delete_on_termination: a.delete_on_termination,
+                device_index: a.device_index,
+                instance_id: a.instance_id,
+                instance_owner_id: a.instance_owner_id,
+                network_card_index: a.network_card_index,
+                status: a.status,
+            }),
+            availability_zone: n.availability_zone,
+            description: n.description,
+            groups: n
+                .groups
+                .into_iter()
+                .map(|g| GroupIdentifier {
+                    group_id: g.group_id,
+                    group_name: Some(g.group_name),
+                })
+                .collect(),
+            interface_type: n.interface_type,
+            mac_address: n.mac_address,
+            network_interface_id: n.network_interface_id,
+            owner_id: n.owner_id,
+            private_ip_address: n.private_ip_address,
+            private_ip_addresses: n
+                .private_ip_addresses
+                .into_iter()
+                .map(|p| InstancePrivateIpAddress {
+                    association: p.association.map(association),
+                    primary: p.primary,
+                    private_ip_address: p.private_ip_address,
+                })
+                .collect(),
+            requester_managed: n.requester_managed,
+            source_dest_check: n.source_dest_check,
+            status: n.status,
+            subnet_id: n.subnet_id,
+            vpc_id: n.vpc_id,
+            ec2_lab_info: Ec2LabInterfaceInfo {
+                tap: n.ec2lab_info.tap,
+            },
+        }
+    }
+}

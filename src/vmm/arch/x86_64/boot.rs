@@ -15,9 +15,9 @@ use linux_loader::loader::elf::PvhBootCapability;
 use linux_loader::loader::{BzImage, Elf, KernelLoader};
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend};
 
+use super::error::ArchError;
 use super::layout::*;
 use super::regs::BootProtocol;
-use super::ArchError;
 use crate::vmm::memory::GuestMemory;
 
 const E820_RAM: u32 = 1;

@@ -3,8 +3,8 @@
 
 use vm_memory::{Bytes, GuestAddress};
 
+use super::error::ArchError;
 use super::layout::{IOAPIC_ADDR, LAPIC_ADDR, LAST_IRQ, MPTABLE_ADDR};
-use super::ArchError;
 use crate::vmm::memory::GuestMemory;
 
 const APIC_VERSION: u8 = 0x14;

@@ -4,11 +4,11 @@ use kvm_bindings::{kvm_fpu, kvm_regs, kvm_sregs};
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress};
 
+use super::error::ArchError;
 use super::gdt::{self, CODE_SELECTOR, DATA_SELECTOR, TSS_SELECTOR};
 use super::layout::{
     BOOT_STACK_TOP, GDT_ADDR, PDPT_ADDR, PD_ADDR, PML4_ADDR, PVH_INFO_ADDR, ZERO_PAGE_ADDR,
 };
-use super::ArchError;
 use crate::vmm::memory::GuestMemory;
 
 const X86_CR0_PE: u64 = 1 << 0;

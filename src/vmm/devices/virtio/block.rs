@@ -20,8 +20,9 @@ use virtio_queue::desc::split::Descriptor;
 use virtio_queue::{DescriptorChain, Queue, QueueT};
 use vm_memory::{Address, Bytes, GuestAddress, GuestMemoryBackend, VolatileSlice};
 
+use super::device::{self, ActivateError, Interrupt, QueueError, VirtioDevice};
+use super::disk::BlockError;
 use super::disk::{DiskFile, SECTOR_SIZE};
-use super::{ActivateError, BlockError, Interrupt, QueueError, VirtioDevice};
 use crate::vmm::memory::GuestMemory;
 
 /// Ring size offered to the driver.
@@ -141,7 +142,7 @@ impl VirtioDevice for Block {
     }
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
-        super::read_config_bytes(&self.config(), offset, data);
+        device::read_config_bytes(&self.config(), offset, data);
     }
 
     /// All fields we expose are read-only (no CONFIG_WCE), so writes are dropped.
@@ -184,7 +185,7 @@ impl VirtioDevice for Block {
             writable: !self.read_only,
             serial: &self.serial,
         };
-        super::drain_queue(&mut active.queue, &active.mem, &active.interrupt, |chain| {
+        device::drain_queue(&mut active.queue, &active.mem, &active.interrupt, |chain| {
             req.handle(chain, &active.mem)
         })
     }

@@ -17,7 +17,7 @@ use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddress;
 
-use super::{ActivateError, Interrupt, QueueError, VirtioDevice};
+use super::device::{ActivateError, Interrupt, QueueError, VirtioDevice};
 use crate::vmm::devices::bus::BusDevice;
 use crate::vmm::memory::GuestMemory;
 

@@ -46,8 +46,8 @@ use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
 use virtio_queue::{DescriptorChain, Queue, QueueOwnedT, QueueT};
 use vm_memory::{Address, Bytes, GuestMemoryBackend};
 
+use super::device::{self, ActivateError, Interrupt, QueueError, VirtioDevice};
 use super::tap::{self, IoVecs, Tap, TapError, VNET_HDR_LEN};
-use super::{ActivateError, Interrupt, QueueError, VirtioDevice};
 use crate::vmm::memory::GuestMemory;
 
 /// Ring size offered for each queue.
@@ -287,7 +287,7 @@ impl<B: NetBackend> Net<B> {
             return Ok(());
         };
         let (backend, stats) = (&mut self.backend, &mut self.stats);
-        super::drain_queue(&mut active.tx, &active.mem, &active.interrupt, |chain| {
+        device::drain_queue(&mut active.tx, &active.mem, &active.interrupt, |chain| {
             transmit(backend, chain, &active.mem, stats);
             // TX buffers are only read by the device: used length 0.
             0
@@ -449,7 +449,7 @@ impl<B: NetBackend> VirtioDevice for Net<B> {
     }
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
-        super::read_config_bytes(&self.config(), offset, data);
+        device::read_config_bytes(&self.config(), offset, data);
     }
 
     /// The MAC is only driver-writable in legacy mode; a VERSION_1 device ignores writes.

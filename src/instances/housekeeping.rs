@@ -1,0 +1,25 @@
+//! What every command does first: expired records go, every live instance gets its
+//! supervisor, and the host's network is put back in step with the store.
+
+use super::record::Instance;
+use super::supervisor;
+use crate::error::Ec2Error;
+use crate::store::Store;
+
+/// Removes terminated instances older than an hour and makes sure every live instance
+/// has its supervisor. Every command starts with this.
+pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
+    for inst in Instance::all(store.conn())? {
+        if inst.expired() {
+            store.write(|tx| Instance::delete(tx, &inst.instance_id))?;
+            let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
+        }
+    }
+    supervisor::ensure_all(store)?;
+    // The host's bridges and firewall follow the store: after a host reboot or a flush of
+    // the nftables rules, the next command puts them back; idle bridges go down.
+    let running = Instance::all(store.conn())?
+        .iter()
+        .any(|i| i.state.has_vmm());
+    crate::net::follow_store(store, running)
+}
