@@ -30,7 +30,11 @@ mod tests {
         struct Outer(#[source] std::io::Error);
         let e = Outer(std::io::Error::other("no such file"));
         assert_eq!(chain(&e), "cannot open the disk: no such file");
-        let quoted = std::io::Error::other("no such file");
-        assert_eq!(chain(&quoted), "no such file");
+        // A message that still quotes its source does not get it twice.
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open the disk: {0}")]
+        struct Quoting(#[source] std::io::Error);
+        let e = Quoting(std::io::Error::other("no such file"));
+        assert_eq!(chain(&e), "cannot open the disk: no such file");
     }
 }

@@ -125,21 +125,6 @@ mod tests {
     }
 
     #[test]
-    fn chains_name_each_cause_once() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("cannot open the disk")]
-        struct Outer(#[source] std::io::Error);
-        let e = Outer(std::io::Error::other("no such file"));
-        assert_eq!(chain(&e), "cannot open the disk: no such file");
-        // A message that still quotes its source does not get it twice.
-        #[derive(Debug, thiserror::Error)]
-        #[error("cannot open the disk: {0}")]
-        struct Quoting(#[source] std::io::Error);
-        let e = Quoting(std::io::Error::other("no such file"));
-        assert_eq!(chain(&e), "cannot open the disk: no such file");
-    }
-
-    #[test]
     fn store_errors_keep_their_cause() {
         let e = Ec2Error::from(StoreError::Sql(rusqlite::Error::InvalidQuery));
         assert!(e.message.starts_with("The state database failed: "), "{e}");

@@ -5,15 +5,11 @@
 //! what the kernel makes of it.
 
 use std::io::{BufRead, BufReader};
-use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ec2lab::net::cidr::Ipv4Cidr;
-use ec2lab::net::firewall::{
-    render, EniNet, MetadataService, Nft, Protocol, PublicIp, Rule, Ruleset, SecurityGroup,
-    TableName, VpcNet, NFT_ENV,
-};
+use ec2lab::net::firewall::sample::{cidr, sample, tcp};
+use ec2lab::net::firewall::{render, EniNet, Nft, Protocol, Rule, Ruleset, TableName, NFT_ENV};
 use ec2lab::net::host::enable_bridge_conntrack;
 
 /// Inside their own namespaces the tables may have the short name.
@@ -23,14 +19,6 @@ fn table() -> TableName {
     TableName::new(TABLE).unwrap()
 }
 
-fn cidr(s: &str) -> Ipv4Cidr {
-    s.parse().unwrap()
-}
-
-fn ip(s: &str) -> Ipv4Addr {
-    s.parse().unwrap()
-}
-
 fn fmt_mac(mac: &[u8; 6]) -> String {
     mac.iter()
         .map(|b| format!("{b:02x}"))
@@ -38,98 +26,6 @@ fn fmt_mac(mac: &[u8; 6]) -> String {
         .join(":")
 }
 
-fn tcp(from: u16, to: u16, cidrs: &[&str], groups: &[&str]) -> Rule {
-    Rule {
-        protocol: Protocol::Tcp,
-        ports: Some((from, to)),
-        cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
-        source_groups: groups.iter().map(|g| g.to_string()).collect(),
-    }
-}
-
-fn all_to(cidrs: &[&str]) -> Rule {
-    Rule {
-        protocol: Protocol::All,
-        ports: None,
-        cidrs: cidrs.iter().map(|c| cidr(c)).collect(),
-        source_groups: vec![],
-    }
-}
-
-fn vpc(id: &str, bridge: &str, net: &str, gw: &str) -> VpcNet {
-    VpcNet {
-        vpc_id: id.into(),
-        bridge: bridge.into(),
-        cidr: cidr(net),
-        gateway: ip(gw),
-    }
-}
-
-fn eni(id: &str, tap: &str, vpc: &str, last: u8, addr: &str, groups: &[&str]) -> EniNet {
-    EniNet {
-        eni_id: id.into(),
-        tap: tap.into(),
-        vpc_id: vpc.into(),
-        mac: [2, 0, 0, 0, 0, last],
-        ip: ip(addr),
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-    }
-}
-
-fn sg(id: &str, vpc: &str, ingress: Vec<Rule>, egress: Vec<Rule>) -> SecurityGroup {
-    SecurityGroup {
-        group_id: id.into(),
-        vpc_id: vpc.into(),
-        ingress,
-        egress,
-    }
-}
-
-/// Two VPCs; vm1 (web, public IP) and vm2 (client) in the first, vm3 in
-/// the second. vm1 accepts tcp/80 from the client group and from the
-/// "internet" host 198.51.100.2. (The unit tests in `src/net/firewall/sample.rs`
-/// use the same ruleset.)
-fn sample() -> Ruleset {
-    Ruleset {
-        vpcs: vec![
-            vpc("vpc-1", "ec2br-one", "10.10.0.0/16", "10.10.0.1"),
-            vpc("vpc-2", "ec2br-two", "10.20.0.0/16", "10.20.0.1"),
-        ],
-        enis: vec![
-            eni("eni-1", "tap-e1", "vpc-1", 1, "10.10.0.11", &["sg-web"]),
-            eni("eni-2", "tap-e2", "vpc-1", 2, "10.10.0.12", &["sg-client"]),
-            eni("eni-3", "tap-e3", "vpc-2", 3, "10.20.0.13", &["sg-open"]),
-        ],
-        groups: vec![
-            sg(
-                "sg-web",
-                "vpc-1",
-                vec![
-                    tcp(80, 80, &[], &["sg-client"]),
-                    tcp(80, 80, &["198.51.100.2/32"], &[]),
-                ],
-                vec![all_to(&["0.0.0.0/0"])],
-            ),
-            sg("sg-client", "vpc-1", vec![], vec![all_to(&["0.0.0.0/0"])]),
-            sg(
-                "sg-open",
-                "vpc-2",
-                vec![all_to(&["0.0.0.0/0"])],
-                vec![all_to(&["0.0.0.0/0"])],
-            ),
-        ],
-        public_ips: vec![PublicIp {
-            public: ip("203.0.113.11"),
-            eni_id: "eni-1".into(),
-        }],
-        metadata: Some(MetadataService {
-            addr: ip("169.254.169.254"),
-            port: 8775,
-        }),
-    }
-}
-
-/// The script for `rs` into the tables [`TABLE`].
 fn rendered(rs: &Ruleset) -> String {
     render(rs, &table()).unwrap()
 }

@@ -78,8 +78,7 @@
 mod apply;
 mod model;
 mod render;
-#[cfg(test)]
-mod sample;
+pub mod sample;
 mod validate;
 
 pub use apply::{Nft, NftError, NFT_ENV};

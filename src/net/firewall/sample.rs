@@ -1,18 +1,22 @@
-//! A small ruleset for the unit tests of validation and rendering.
+//! A small ruleset, shared by the unit tests of validation and rendering and by
+//! `tests/firewall_netns.rs`, which sends real traffic through it.
 
 use std::net::Ipv4Addr;
 
 use super::model::*;
 use crate::net::cidr::Ipv4Cidr;
 
+/// A CIDR from text (panics on a bad one: test data).
 pub fn cidr(s: &str) -> Ipv4Cidr {
     s.parse().unwrap()
 }
 
+/// An address from text (panics on a bad one: test data).
 pub fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
+/// A TCP rule for ports `from..=to` from CIDRs and groups.
 pub fn tcp(from: u16, to: u16, cidrs: &[&str], groups: &[&str]) -> Rule {
     Rule {
         protocol: Protocol::Tcp,
@@ -22,6 +26,7 @@ pub fn tcp(from: u16, to: u16, cidrs: &[&str], groups: &[&str]) -> Rule {
     }
 }
 
+/// A rule for all traffic to or from the CIDRs.
 pub fn all_to(cidrs: &[&str]) -> Rule {
     Rule {
         protocol: Protocol::All,
@@ -62,8 +67,7 @@ fn sg(id: &str, vpc: &str, ingress: Vec<Rule>, egress: Vec<Rule>) -> SecurityGro
 
 /// Two VPCs; vm1 (web, public IP) and vm2 (client) in the first, vm3 in
 /// the second. vm1 accepts tcp/80 from the client group and from the
-/// "internet" host 198.51.100.2. (`tests/firewall_netns.rs` sends traffic through
-/// the same ruleset.)
+/// "internet" host 198.51.100.2.
 pub fn sample() -> Ruleset {
     Ruleset {
         vpcs: vec![
