@@ -164,6 +164,21 @@ regions = "Action=DescribeRegions&Version=2016-11-15&RegionName.1=lab-1"
 out["get_signed"] = get(regions)
 out["get_presigned"] = get(regions, presign=True)
 out["get_presigned_wrong_secret"] = get(regions, presign=True, secret="y" * 40)
+
+# AWS JSON 1.0: the same actions, JSON in and out.
+def rawjson(target, body, sign=True):
+    req = AWSRequest(method="POST", url=endpoint + "/", data=body,
+                     headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
+    if sign:
+        SigV4Auth(Credentials(creds.access_key, creds.secret_key), "ec2", "lab-1").add_auth(req)
+    resp = http.send(req.prepare())
+    return [resp.status_code, resp.headers.get("Content-Type"), json.loads(resp.content.decode())]
+
+out["json_regions"] = rawjson("AmazonEC2.DescribeRegions", json.dumps({"RegionNames": ["lab-1"]}))
+out["json_unknown"] = rawjson("AmazonEC2.NoSuchThing", "{}")
+out["json_unsigned"] = rawjson("AmazonEC2.DescribeRegions", "{}", sign=False)
+out["json_garbled"] = rawjson("AmazonEC2.DescribeRegions", "{nope")
+out["json_unsupported"] = rawjson("AmazonEC2.DescribeInstances", json.dumps({"NoSuchMember": 1}))
 print(json.dumps(out))
 "#;
 
@@ -203,6 +218,20 @@ fn boto3_and_ec2_errors() {
         v["get_presigned_wrong_secret"],
         serde_json::json!([401, false])
     );
+    // AWS JSON 1.0 reaches the same handlers; errors carry EC2's codes as `__type`.
+    let json = &v["json_regions"];
+    assert_eq!(json[0], 200, "{json}");
+    assert_eq!(json[1], "application/x-amz-json-1.0");
+    assert_eq!(json[2]["Regions"][0]["RegionName"], "lab-1", "{json}");
+    let json_error = |k: &str, code: &str, status: u16| {
+        assert_eq!(v[k][0], status, "{k}: {v}");
+        assert_eq!(v[k][2]["__type"], code, "{k}: {v}");
+        assert!(v[k][2]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    };
+    json_error("json_unknown", "InvalidAction", 400);
+    json_error("json_unsigned", "AuthFailure", 401);
+    json_error("json_garbled", "SerializationException", 400);
+    json_error("json_unsupported", "Unsupported", 400);
     // The refused requests changed nothing.
     let pairs = api.lab.ok(&["describe-key-pairs"]);
     assert_eq!(pairs["KeyPairs"], serde_json::json!([]), "{pairs}");

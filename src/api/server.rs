@@ -1,6 +1,12 @@
 //! The HTTP server: axum on a multi-threaded tokio runtime, with a bounded body and a time
 //! limit per request. Each request is checked (SigV4), decoded, handled and encoded on a
 //! blocking thread, since the services use SQLite and the host synchronously.
+//!
+//! Two wire protocols reach the same handlers: EC2's Query protocol (form parameters in,
+//! XML out), which is what EC2 speaks and every AWS tool sends, and AWS JSON 1.0
+//! (`Content-Type: application/x-amz-json-1.0`, `X-Amz-Target: AmazonEC2.<Action>`, the
+//! request and result as JSON objects of the model's member names), for clients that find
+//! JSON easier than XML, such as a browser console.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -136,22 +142,75 @@ async fn handle(
         answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
     })
     .await;
-    let (status, text) = match answer {
+    let (status, protocol, text) = match answer {
         Ok(a) => a,
         Err(e) => {
             let e = Ec2Error::internal(format!("the request's thread failed: {e}"));
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
+                Protocol::Query,
                 xml::error(&e, &request_id),
             )
         }
     };
     (
         status,
-        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        [
+            (header::CONTENT_TYPE, protocol.content_type()),
+            (
+                header::HeaderName::from_static("x-amzn-requestid"),
+                &request_id,
+            ),
+        ],
         text,
     )
         .into_response()
+}
+
+/// The wire protocol of a request, and so of its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// EC2's Query protocol: form parameters in, XML out.
+    Query,
+    /// AWS JSON 1.0: a JSON object in, a JSON object out.
+    Json,
+}
+
+/// The content type of AWS JSON 1.0 requests and answers.
+pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+/// The `X-Amz-Target` prefix of EC2's actions in AWS JSON 1.0.
+pub const JSON_TARGET_PREFIX: &str = "AmazonEC2.";
+
+impl Protocol {
+    /// The protocol a request speaks, from its content type.
+    pub fn of(headers: &HeaderMap) -> Protocol {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(JSON_CONTENT_TYPE));
+        if json {
+            Protocol::Json
+        } else {
+            Protocol::Query
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Protocol::Query => "text/xml;charset=UTF-8",
+            Protocol::Json => JSON_CONTENT_TYPE,
+        }
+    }
+
+    /// An error as this protocol sends it.
+    fn error(self, e: &Ec2Error, request_id: &str) -> String {
+        match self {
+            Protocol::Query => xml::error(e, request_id),
+            Protocol::Json => {
+                serde_json::json!({ "__type": e.code, "message": e.message }).to_string()
+            }
+        }
+    }
 }
 
 /// The HTTP status EC2 sends with an error code.
@@ -168,7 +227,7 @@ pub fn status_of(code: &str) -> StatusCode {
     }
 }
 
-/// One request, start to end: the status and the XML body.
+/// One request, start to end: the status, the protocol and the body.
 fn answer(
     app: &App,
     method: &Method,
@@ -177,17 +236,21 @@ fn answer(
     body: &[u8],
     request_id: &str,
     now: SystemTime,
-) -> (StatusCode, String) {
+) -> (StatusCode, Protocol, String) {
+    let protocol = Protocol::of(headers);
     match dispatch(app, method, uri, headers, body, now) {
-        Ok((action, result)) => (
-            StatusCode::OK,
-            xml::response(Model::get(), &action, request_id, &result),
-        ),
+        Ok((action, result)) => {
+            let text = match protocol {
+                Protocol::Query => xml::response(Model::get(), &action, request_id, &result),
+                Protocol::Json => result.to_string(),
+            };
+            (StatusCode::OK, protocol, text)
+        }
         Err(e) => {
             if e.code == "InternalError" {
                 eprintln!("ec2lab serve: {request_id}: {e}");
             }
-            (status_of(&e.code), xml::error(&e, request_id))
+            (status_of(&e.code), protocol, protocol.error(&e, request_id))
         }
     }
 }
@@ -211,7 +274,81 @@ fn dispatch(
         body,
     };
     let signer = sigv4::verify(&incoming, &app.keys, &regions, now)?;
+    let (action, request) = match Protocol::of(headers) {
+        Protocol::Query => query_request(method, query_string, body)?,
+        Protocol::Json => json_request(headers, body)?,
+    };
+    if request.get("DryRun") == Some(&serde_json::Value::Bool(true)) {
+        return Err(Ec2Error::new(
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        ));
+    }
+    let handler = actions::handler(&action).expect("checked by the decoders");
+    let ctx = ApiCtx {
+        state_dir: cfg.state_dir.clone(),
+        region: signer.region,
+        regions,
+        endpoint: headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let result = handler(&ctx, request)?;
+    Ok((action, result))
+}
 
+/// EC2's answer to an action it does not serve.
+fn invalid_action(action: &str) -> Ec2Error {
+    Ec2Error::new(
+        "InvalidAction",
+        format!("The action {action} is not valid for this web service."),
+    )
+}
+
+/// The action and its request from an AWS JSON 1.0 request: the target header names the
+/// action, the body is already the member tree.
+fn json_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, serde_json::Value), Ec2Error> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(action) = target.strip_prefix(JSON_TARGET_PREFIX) else {
+        return Err(Ec2Error::new(
+            "MissingAction",
+            format!("An AWS JSON request names its action in X-Amz-Target: {JSON_TARGET_PREFIX}<Action>"),
+        ));
+    };
+    if !Model::get().operations.contains_key(action) || actions::handler(action).is_none() {
+        return Err(invalid_action(action));
+    }
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Ec2Error::new(
+                "SerializationException",
+                format!("The body is not JSON: {e}"),
+            )
+        })?
+    };
+    if !request.is_object() {
+        return Err(Ec2Error::new(
+            "SerializationException",
+            "The body must be a JSON object of the action's members",
+        ));
+    }
+    Ok((action.to_string(), request))
+}
+
+/// The action and its request from a Query request: form parameters from the URL and,
+/// for POST, the body, decoded by the model.
+fn query_request(
+    method: &Method,
+    query_string: &str,
+    body: &[u8],
+) -> Result<(String, serde_json::Value), Ec2Error> {
     let mut params: Vec<(String, String)> = form_urlencoded::parse(query_string.as_bytes())
         .into_owned()
         .filter(|(k, _)| !k.starts_with("X-Amz-"))
@@ -235,32 +372,15 @@ fn dispatch(
         ));
     };
     let model = Model::get();
-    let (Some(op), Some(handler)) = (model.operations.get(&action), actions::handler(&action))
+    let Some(op) = model
+        .operations
+        .get(&action)
+        .filter(|_| actions::handler(&action).is_some())
     else {
-        return Err(Ec2Error::new(
-            "InvalidAction",
-            format!("The action {action} is not valid for this web service."),
-        ));
+        return Err(invalid_action(&action));
     };
     let request = query::decode(model, op.input.as_deref(), &params)?;
-    if request.get("DryRun") == Some(&serde_json::Value::Bool(true)) {
-        return Err(Ec2Error::new(
-            "DryRunOperation",
-            "Request would have succeeded, but DryRun flag is set.",
-        ));
-    }
-    let ctx = ApiCtx {
-        state_dir: cfg.state_dir.clone(),
-        region: signer.region,
-        regions,
-        endpoint: headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let result = handler(&ctx, request)?;
-    Ok((action, result))
+    Ok((action, request))
 }
 
 /// A random request id in the UUID form EC2 uses.
