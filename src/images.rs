@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::images as shapes;
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
@@ -50,6 +52,8 @@ pub struct Image {
     pub creation_date: String,
     /// Where it came from (files, an instance, another region).
     pub source: String,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 /// What `register-image` is given.
@@ -94,6 +98,7 @@ impl Image {
             quick_start: r.get("quick_start")?,
             creation_date: r.get("creation_date")?,
             source: r.get("source")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -175,6 +180,7 @@ impl Image {
             root_device_type: "ebs".into(),
             virtualization_type: "hvm".into(),
             boot_mode: "legacy-bios".into(),
+            tags: self.tags.clone(),
             ec2_lab_info: shapes::Ec2LabImageInfo {
                 quick_start: self.quick_start,
                 source: self.source.clone(),
@@ -201,9 +207,16 @@ pub fn describe_images(
         .filter(|i| req.image_ids.is_empty() || req.image_ids.contains(&i.image_id))
         .map(Image::to_shape)
         .collect();
-    Ok(shapes::DescribeImagesResult {
-        images: filters::retain(listed, &req.filters)?,
-    })
+    let (images, next_token) = pages::page(
+        "DescribeImages",
+        filters::retain(listed, &req.filters)?,
+        // Oldest first, as `Image::all`.
+        |i| pages::key(&[&i.creation_date, &i.image_id]),
+        PageRequest::new(req.max_results, &req.next_token),
+        // EC2 documents no bounds for this newer parameter: any page of 1 to 1000.
+        Limits::between(1, 1000),
+    )?;
+    Ok(shapes::DescribeImagesResult { images, next_token })
 }
 
 /// `RegisterImage` from files on the host.
@@ -341,6 +354,7 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
             quick_start: reg.quick_start,
             creation_date: iso8601_now(),
             source: reg.source.clone(),
+            tags: vec![],
         };
         store.write(|tx| -> Result<(), Ec2Error> {
             // Checked again inside the transaction: another ec2lab may have raced us.

@@ -18,4 +18,5 @@ pub mod metadata;
 pub mod net;
 pub mod storage;
 pub mod store;
+pub mod tagging;
 pub mod vmm;

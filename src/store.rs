@@ -233,6 +233,14 @@ UPDATE enis SET auto_public = 1
 -- One interface per device index on an instance.
 CREATE UNIQUE INDEX eni_device ON enis(instance_id, device_index) WHERE instance_id IS NOT NULL;
 "#,
+    // Tags on every resource (CreateTags, DeleteTags, TagSpecifications): the tables that
+    // had no tags column get one (JSON `[{"Key":…,"Value":…}]`, as the others).
+    r#"
+ALTER TABLE images ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE security_groups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE enis ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE addresses ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

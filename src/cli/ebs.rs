@@ -1,4 +1,5 @@
-//! The EBS verbs: volumes and snapshots, shaped like `aws ec2`'s.
+//! The EBS verbs: volumes and snapshots, shaped like `aws ec2`'s. They parse flags and
+//! print; the services (the API calls the same ones) do the rest.
 
 use clap::Args;
 use serde_json::Value;
@@ -90,6 +91,12 @@ pub struct DetachVolume {
     /// Detach from a running instance (the guest loses the disk at once).
     #[arg(long)]
     pub force: bool,
+    /// When given, the instance it must be attached to.
+    #[arg(long)]
+    pub instance_id: Option<String>,
+    /// When given, the device it must be attached at.
+    #[arg(long)]
+    pub device: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +139,9 @@ pub struct CreateSnapshot {
     /// Free text.
     #[arg(long, default_value = "")]
     pub description: String,
+    /// Tags, e.g. 'ResourceType=snapshot,Tags=[{Key=Name,Value=nightly}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -186,6 +196,7 @@ pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure>
     let req = DescribeVolumesRequest {
         filters: filters_from(&a.filters)?,
         volume_ids: a.volume_ids,
+        ..Default::default()
     };
     to_json(&ebs::describe_volumes(&store(ctx)?, &req)?)
 }
@@ -205,6 +216,8 @@ pub fn detach_volume(ctx: &Ctx, a: DetachVolume) -> Result<Value, Failure> {
     let req = DetachVolumeRequest {
         volume_id: a.volume_id,
         force: a.force,
+        instance_id: a.instance_id,
+        device: a.device,
     };
     to_json(&disks::detach_volume(&mut store(ctx)?, &req)?)
 }
@@ -224,11 +237,7 @@ pub fn modify_volume(ctx: &Ctx, a: ModifyVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         size: Some(a.size),
     };
-    to_json(&ebs::modify_volume(
-        &mut store(ctx)?,
-        &req,
-        disks::refresh_size,
-    )?)
+    to_json(&disks::modify_volume(&mut store(ctx)?, &req)?)
 }
 
 /// `create-snapshot`.
@@ -236,12 +245,9 @@ pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
     let req = CreateSnapshotRequest {
         volume_id: a.volume_id,
         description: a.description,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    to_json(&ebs::create_snapshot(
-        &mut store(ctx)?,
-        &req,
-        disks::freeze_copy,
-    )?)
+    to_json(&disks::create_snapshot(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-snapshots`.
@@ -250,6 +256,7 @@ pub fn describe_snapshots(ctx: &Ctx, a: DescribeSnapshots) -> Result<Value, Fail
         filters: filters_from(&a.filters)?,
         snapshot_ids: a.snapshot_ids,
         owner_ids: a.owner_ids,
+        ..Default::default()
     };
     to_json(&ebs::describe_snapshots(&store(ctx)?, &req)?)
 }

@@ -396,6 +396,7 @@ pub fn describe_instances(ctx: &Ctx, a: DescribeInstances) -> Result<Value, Fail
     let req = DescribeInstancesRequest {
         filters: filters_from(&a.filters)?,
         instance_ids: a.instance_ids,
+        ..Default::default()
     };
     to_json(&instances::describe_instances(&mut ctx.store()?, &req)?)
 }
@@ -404,6 +405,7 @@ pub fn describe_instances(ctx: &Ctx, a: DescribeInstances) -> Result<Value, Fail
 pub fn describe_instance_types(a: DescribeInstanceTypes) -> Result<Value, Failure> {
     let req = DescribeInstanceTypesRequest {
         instance_types: a.instance_types,
+        ..Default::default()
     };
     to_json(&types::describe_instance_types(&req)?)
 }
@@ -414,6 +416,7 @@ pub fn describe_images(ctx: &Ctx, a: DescribeImages) -> Result<Value, Failure> {
         filters: filters_from(&a.filters)?,
         image_ids: a.image_ids,
         owners: a.owners,
+        ..Default::default()
     };
     to_json(&images::describe_images(&mut ctx.store()?, &req)?)
 }

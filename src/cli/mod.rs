@@ -12,6 +12,7 @@ pub mod output;
 pub mod serve;
 pub mod shorthand;
 pub mod ssh;
+pub mod tags;
 pub mod vmm;
 pub mod vpc;
 
@@ -131,13 +132,14 @@ pub enum Command {
     ModifyNetworkInterfaceAttribute(vpc::ModifyNetworkInterfaceAttribute),
     ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
     ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
-    /// Allocate an Elastic IP address.
-    #[command(after_help = "Example:\n  ec2lab allocate-address")]
-    AllocateAddress,
+    AllocateAddress(vpc::AllocateAddress),
     AssociateAddress(vpc::AssociateAddress),
     DisassociateAddress(vpc::DisassociateAddress),
     ReleaseAddress(vpc::ReleaseAddress),
     DescribeAddresses(vpc::DescribeAddresses),
+    CreateTags(tags::CreateTags),
+    DeleteTags(tags::DeleteTags),
+    DescribeTags(tags::DescribeTags),
     /// Remove this state directory's bridges, taps and nftables tables from the host
     /// (they come back from the store on the next command that needs them).
     NetworkTeardown,
@@ -202,7 +204,10 @@ fn operation(cmd: &Command) -> &'static str {
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
         Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
         Command::NetworkTeardown => "NetworkTeardown",
-        Command::AllocateAddress => "AllocateAddress",
+        Command::AllocateAddress(_) => "AllocateAddress",
+        Command::CreateTags(_) => "CreateTags",
+        Command::DeleteTags(_) => "DeleteTags",
+        Command::DescribeTags(_) => "DescribeTags",
         Command::AssociateAddress(_) => "AssociateAddress",
         Command::DisassociateAddress(_) => "DisassociateAddress",
         Command::ReleaseAddress(_) => "ReleaseAddress",
@@ -314,7 +319,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
         Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
-        Command::AllocateAddress => vpc::allocate_address(&ctx),
+        Command::AllocateAddress(a) => vpc::allocate_address(&ctx, a),
+        Command::CreateTags(a) => tags::create_tags(&ctx, a),
+        Command::DeleteTags(a) => tags::delete_tags(&ctx, a),
+        Command::DescribeTags(a) => tags::describe_tags(&ctx, a),
         Command::AssociateAddress(a) => vpc::associate_address(&ctx, a),
         Command::DisassociateAddress(a) => vpc::disassociate_address(&ctx, a),
         Command::ReleaseAddress(a) => vpc::release_address(&ctx, a),

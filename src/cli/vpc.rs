@@ -1,12 +1,13 @@
 //! The VPC verbs: VPCs, subnets, security groups, network interfaces, shaped like
-//! `aws ec2`'s. Every change is one transaction, then one atomic nftables update.
+//! `aws ec2`'s. Every change is one transaction, then one atomic nftables update; the
+//! services do both (the API calls the same ones), the verbs parse flags and print.
 
 use clap::Args;
 use serde_json::Value;
 
-use super::ctx::{filters_from, to_json, Ctx, Failure};
+use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use crate::ec2::shapes::network::{
-    AssociateAddressRequest, AttachNetworkInterfaceRequest, AttachNetworkInterfaceResult,
+    AllocateAddressRequest, AssociateAddressRequest, AttachNetworkInterfaceRequest,
     CreateNetworkInterfaceRequest, CreateSecurityGroupRequest, CreateSubnetRequest,
     CreateVpcRequest, DeleteNetworkInterfaceRequest, DeleteSecurityGroupRequest,
     DeleteSubnetRequest, DeleteVpcRequest, DescribeAddressesRequest,
@@ -31,6 +32,9 @@ pub struct CreateVpc {
     /// The VPC's range, /16 to /28.
     #[arg(long)]
     pub cidr_block: String,
+    /// Tags, e.g. 'ResourceType=vpc,Tags=[{Key=Name,Value=lab}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -88,6 +92,9 @@ pub struct CreateSubnet {
     /// Default: the region's zone.
     #[arg(long)]
     pub availability_zone: Option<String>,
+    /// Tags, e.g. 'ResourceType=subnet,Tags=[{Key=Name,Value=web}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -195,6 +202,19 @@ pub struct ModifyInstanceAttribute {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ec2lab allocate-address\n  \
+  ec2lab allocate-address --tag-specifications 'ResourceType=elastic-ip,Tags=[{Key=Name,Value=web}]'")]
+/// Allocate an Elastic IP address.
+pub struct AllocateAddress {
+    /// Only vpc (the default).
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Tags, e.g. 'ResourceType=elastic-ip,Tags=[{Key=Name,Value=web}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 #[command(
     after_help = "Example:\n  ec2lab associate-address --allocation-id eipalloc-… --instance-id i-…\n\n\
   The Elastic IP replaces the instance's automatic public address and stays with it across\n\
@@ -264,6 +284,9 @@ pub struct CreateNetworkInterface {
     /// Its address (default: the subnet's first free one).
     #[arg(long)]
     pub private_ip_address: Option<String>,
+    /// Tags, e.g. 'ResourceType=network-interface,Tags=[{Key=Name,Value=backend}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -330,12 +353,11 @@ pub struct ModifyNetworkInterfaceAttribute {
 }
 
 fn store(ctx: &Ctx) -> Result<Store, Failure> {
-    let mut s = ctx.tidy_store()?;
-    vpc::ensure_default(&mut s)?;
-    Ok(s)
+    Ok(ctx.tidy_store()?)
 }
 
-/// Firewall and bridges follow the store after every change.
+/// Firewall and bridges follow the store after every change (the security-group verbs;
+/// the others' services do it themselves).
 fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
     crate::net::sync(s)?;
     Ok(v)
@@ -343,12 +365,11 @@ fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
 
 /// `create-vpc`.
 pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateVpcRequest {
         cidr_block: a.cidr_block,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    let v = to_json(&vpc::create_vpc(&mut s, &req)?)?;
-    synced(&s, v)
+    to_json(&vpc::create_vpc(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-vpcs`.
@@ -356,28 +377,26 @@ pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
     let req = DescribeVpcsRequest {
         filters: filters_from(&a.filters)?,
         vpc_ids: a.vpc_ids,
+        ..Default::default()
     };
     to_json(&vpc::describe_vpcs(&store(ctx)?, &req)?)
 }
 
 /// `delete-vpc`.
 pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let v = vpc::delete_vpc(&mut s, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
-    crate::net::host::delete_link(&v.bridge);
-    synced(&s, Value::Null)
+    vpc::delete_vpc(&mut store(ctx)?, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
+    Ok(Value::Null)
 }
 
 /// `create-subnet`.
 pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateSubnetRequest {
         vpc_id: a.vpc_id,
         cidr_block: a.cidr_block,
         availability_zone: a.availability_zone,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    let v = to_json(&vpc::create_subnet(&mut s, &req)?)?;
-    synced(&s, v)
+    to_json(&vpc::create_subnet(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-subnets`.
@@ -385,18 +404,18 @@ pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure>
     let req = DescribeSubnetsRequest {
         filters: filters_from(&a.filters)?,
         subnet_ids: a.subnet_ids,
+        ..Default::default()
     };
     to_json(&vpc::describe_subnets(&store(ctx)?, &req)?)
 }
 
 /// `delete-subnet`.
 pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteSubnetRequest {
         subnet_id: a.subnet_id,
     };
-    vpc::delete_subnet(&mut s, &req)?;
-    synced(&s, Value::Null)
+    vpc::delete_subnet(&mut store(ctx)?, &req)?;
+    Ok(Value::Null)
 }
 
 /// `create-security-group`.
@@ -416,6 +435,7 @@ pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<
     let req = DescribeSecurityGroupsRequest {
         filters: filters_from(&a.filters)?,
         group_ids: a.group_ids,
+        ..Default::default()
     };
     to_json(&groups::describe_security_groups(&store(ctx)?, &req)?)
 }
@@ -475,61 +495,49 @@ pub fn describe_network_interfaces(
     let req = DescribeNetworkInterfacesRequest {
         filters: filters_from(&a.filters)?,
         network_interface_ids: a.network_interface_ids,
+        ..Default::default()
     };
     to_json(&eni::describe_network_interfaces(&store(ctx)?, &req)?)
 }
 
 /// `create-network-interface`.
 pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateNetworkInterfaceRequest {
         subnet_id: a.subnet_id,
         description: a.description,
         groups: a.groups,
         private_ip_address: a.private_ip_address,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    let v = to_json(&eni::create_network_interface(&mut s, &req)?)?;
-    synced(&s, v)
+    to_json(&eni::create_network_interface(&mut store(ctx)?, &req)?)
 }
 
 /// `attach-network-interface`.
 pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = AttachNetworkInterfaceRequest {
         network_interface_id: a.network_interface_id,
         instance_id: a.instance_id,
         device_index: a.device_index,
     };
-    let attachment_id = network::attach(
-        &mut s,
-        &req.network_interface_id,
-        &req.instance_id,
-        req.device_index,
-    )?;
-    to_json(&AttachNetworkInterfaceResult {
-        attachment_id,
-        network_card_index: 0,
-    })
+    to_json(&network::attach_network_interface(&mut store(ctx)?, &req)?)
 }
 
 /// `detach-network-interface`.
 pub fn detach_network_interface(ctx: &Ctx, a: DetachNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DetachNetworkInterfaceRequest {
         attachment_id: a.attachment_id,
         force: a.force,
     };
-    network::detach(&mut s, &req.attachment_id)?;
+    network::detach_network_interface(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
 /// `delete-network-interface`.
 pub fn delete_network_interface(ctx: &Ctx, a: NetworkInterfaceId) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteNetworkInterfaceRequest {
         network_interface_id: a.network_interface_id,
     };
-    network::delete(&mut s, &req.network_interface_id)?;
+    network::delete_network_interface(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
@@ -538,12 +546,11 @@ pub fn modify_network_interface_attribute(
     ctx: &Ctx,
     a: ModifyNetworkInterfaceAttribute,
 ) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = ModifyNetworkInterfaceAttributeRequest {
         network_interface_id: a.network_interface_id,
         groups: a.groups,
     };
-    network::set_eni_groups(&mut s, &req.network_interface_id, &req.groups)?;
+    network::modify_network_interface_attribute(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
@@ -567,30 +574,30 @@ pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
 }
 
 /// `allocate-address`.
-pub fn allocate_address(ctx: &Ctx) -> Result<Value, Failure> {
-    to_json(&addresses::allocate_address(&mut store(ctx)?)?)
+pub fn allocate_address(ctx: &Ctx, a: AllocateAddress) -> Result<Value, Failure> {
+    let req = AllocateAddressRequest {
+        domain: a.domain,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
+    };
+    to_json(&addresses::allocate_address(&mut store(ctx)?, &req)?)
 }
 
 /// `associate-address`.
 pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = AssociateAddressRequest {
         allocation_id: a.allocation_id,
         instance_id: a.instance_id,
     };
-    Instance::get(s.conn(), &req.instance_id)?;
-    let v = to_json(&addresses::associate_address(&mut s, &req)?)?;
-    synced(&s, v)
+    to_json(&addresses::associate_address(&mut store(ctx)?, &req)?)
 }
 
 /// `disassociate-address`.
 pub fn disassociate_address(ctx: &Ctx, a: DisassociateAddress) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DisassociateAddressRequest {
         association_id: a.association_id,
     };
-    addresses::disassociate_address(&mut s, &req)?;
-    synced(&s, Value::Null)
+    addresses::disassociate_address(&mut store(ctx)?, &req)?;
+    Ok(Value::Null)
 }
 
 /// `release-address`.

@@ -1,5 +1,5 @@
 //! The EC2 core's vocabulary: the typed shapes of EC2's API model that the services take and
-//! return, and what every describe and create verb shares: filters and tags.
+//! return, and what every describe and create verb shares: filters, tags and pages.
 //!
 //! Front ends (the CLI, `ec2lab serve`, the metadata service, the console) serialize these
 //! shapes in their own formats; none of them parses another's output. Member names follow
@@ -7,5 +7,6 @@
 //! aws CLI's JSON, and the Query protocol's XML is derived from the same names.
 
 pub mod filters;
+pub mod pages;
 pub mod shapes;
 pub mod tags;

@@ -40,6 +40,13 @@ pub const MAX_TAGS: usize = 50;
 
 /// Checks keys and values as EC2 does.
 pub fn validate(tags: &[Tag]) -> Result<(), Ec2Error> {
+    check_keys(tags)?;
+    check_count(tags.len(), "")
+}
+
+/// Checks each key and value as EC2 does (what a request may ask for, before it is
+/// merged into a resource's tags).
+pub fn check_keys(tags: &[Tag]) -> Result<(), Ec2Error> {
     for t in tags {
         if t.key.is_empty() || t.key.starts_with("aws:") {
             return Err(Ec2Error::invalid_parameter(
@@ -53,16 +60,26 @@ pub fn validate(tags: &[Tag]) -> Result<(), Ec2Error> {
             )));
         }
     }
-    if tags.len() > MAX_TAGS {
-        return Err(Ec2Error::new(
-            "TagLimitExceeded",
-            format!(
-                "A resource may have at most {MAX_TAGS} tags; {} were given",
-                tags.len()
-            ),
-        ));
-    }
     Ok(())
+}
+
+/// `TagLimitExceeded` when a resource (named in the message, if given) would have more
+/// than [`MAX_TAGS`] tags.
+pub fn check_count(count: usize, resource_id: &str) -> Result<(), Ec2Error> {
+    if count <= MAX_TAGS {
+        return Ok(());
+    }
+    let whose = if resource_id.is_empty() {
+        String::new()
+    } else {
+        format!(" ({resource_id} would have {count})")
+    };
+    Err(Ec2Error::new(
+        "TagLimitExceeded",
+        format!(
+            "The maximum number of tags for a resource has been reached: at most {MAX_TAGS} per resource{whose}"
+        ),
+    ))
 }
 
 /// The tags that `specs` give resources of `resource_type`, checked. A specification for a
@@ -99,13 +116,13 @@ pub fn merge(tags: &mut Vec<Tag>, new: &[Tag]) {
     }
 }
 
-/// Removes tags as `DeleteTags` does: a tag with an empty value removes the key whatever its
-/// value; with a value, only when the value matches.
-pub fn remove(tags: &mut Vec<Tag>, gone: &[Tag]) {
+/// Removes tags as `DeleteTags` does: a key without a value removes the tag whatever its
+/// value; with a value (the empty string too), only when the value matches.
+pub fn remove(tags: &mut Vec<Tag>, gone: &[(String, Option<String>)]) {
     tags.retain(|t| {
         !gone
             .iter()
-            .any(|g| g.key == t.key && (g.value.is_empty() || g.value == t.value))
+            .any(|(k, v)| *k == t.key && v.as_ref().is_none_or(|v| *v == t.value))
     });
 }
 
@@ -159,6 +176,12 @@ mod tests {
         assert!(validate(&[Tag::new("k".repeat(129), "")]).is_err());
         let many: Vec<Tag> = (0..51).map(|i| Tag::new(format!("k{i}"), "")).collect();
         assert_eq!(validate(&many).unwrap_err().code, "TagLimitExceeded");
+        assert!(check_count(50, "vol-1").is_ok());
+        let e = check_count(51, "vol-1").unwrap_err();
+        assert!(
+            e.code == "TagLimitExceeded" && e.message.contains("vol-1"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -169,9 +192,16 @@ mod tests {
             t,
             vec![Tag::new("a", "9"), Tag::new("b", "2"), Tag::new("c", "3")]
         );
-        remove(&mut t, &[Tag::new("a", "1"), Tag::new("b", "")]);
-        assert_eq!(t, vec![Tag::new("a", "9"), Tag::new("c", "3")]);
-        assert_eq!(get(&t, "c"), Some("3"));
+        let gone = |k: &str, v: Option<&str>| (k.to_string(), v.map(String::from));
+        // A value that does not match, and the empty value that does not match "2": kept.
+        remove(&mut t, &[gone("a", Some("1")), gone("b", Some(""))]);
+        assert_eq!(t.len(), 3);
+        remove(&mut t, &[gone("b", None), gone("c", Some("3"))]);
+        assert_eq!(t, vec![Tag::new("a", "9")]);
+        let mut e = vec![Tag::new("e", "")];
+        remove(&mut e, &[gone("e", Some(""))]);
+        assert!(e.is_empty());
+        assert_eq!(get(&t, "a"), Some("9"));
     }
 
     #[test]

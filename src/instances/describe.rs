@@ -7,6 +7,7 @@ use super::rundir::RunDir;
 use super::state::State;
 use super::{disks, guest_status, network};
 use crate::ec2::filters::{self, Filterable};
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::instances::{
     self as shapes, DescribeInstancesRequest, DescribeInstancesResult, Reservation,
 };
@@ -66,7 +67,8 @@ impl Filterable for Listed {
 }
 
 /// `DescribeInstances`: terminated instances stay visible for an hour; naming an instance
-/// that does not exist is an error.
+/// that does not exist is an error. Pages count instances, in launch order; each page
+/// groups its instances by reservation.
 pub fn describe_instances(
     store: &mut Store,
     req: &DescribeInstancesRequest,
@@ -75,6 +77,11 @@ pub fn describe_instances(
     let all = Instance::all(store.conn())?;
     // Unknown filter names are errors even when nothing would be filtered.
     filters::check::<Listed>(&req.filters)?;
+    pages::refuse_ids_with_max_results(
+        "instancesSet",
+        !req.instance_ids.is_empty(),
+        req.max_results,
+    )?;
     for id in &req.instance_ids {
         if !all.iter().any(|i| &i.instance_id == id) {
             return Err(Ec2Error::instance_not_found(id));
@@ -90,8 +97,23 @@ pub fn describe_instances(
             instance: instance(store, inst)?,
         });
     }
+    let (page, next_token) = pages::page(
+        "DescribeInstances",
+        filters::retain(listed, &req.filters)?,
+        // Launch order, a reservation's instances together by launch index.
+        |l| {
+            pages::key(&[
+                &l.instance.launch_time,
+                &l.reservation_id,
+                &format!("{:06}", l.instance.ami_launch_index),
+                &l.instance.instance_id,
+            ])
+        },
+        PageRequest::new(req.max_results, &req.next_token),
+        Limits::between(5, 1000),
+    )?;
     let mut reservations: Vec<Reservation> = Vec::new();
-    for mut l in filters::retain(listed, &req.filters)? {
+    for mut l in page {
         // Only a live guest has a current boot to judge (its console keeps earlier ones).
         let live = [State::Pending, State::Running].map(State::code);
         if live.contains(&l.instance.state.code) {
@@ -107,5 +129,8 @@ pub fn describe_instances(
             None => reservations.push(reservation(&l.reservation_id, vec![l.instance])),
         }
     }
-    Ok(DescribeInstancesResult { reservations })
+    Ok(DescribeInstancesResult {
+        reservations,
+        next_token,
+    })
 }

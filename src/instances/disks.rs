@@ -12,11 +12,14 @@ use super::rundir::RunDir;
 use super::state::State;
 use super::types;
 use crate::ec2::shapes::instances::{EbsInstanceBlockDevice, InstanceBlockDeviceMapping};
-use crate::ec2::shapes::storage::{AttachVolumeRequest, DetachVolumeRequest, VolumeAttachment};
+use crate::ec2::shapes::storage::{
+    self as storage_shapes, AttachVolumeRequest, CreateSnapshotRequest, DetachVolumeRequest,
+    ModifyVolumeRequest, ModifyVolumeResult, VolumeAttachment,
+};
 use crate::error::Ec2Error;
 use crate::fsutil;
-use crate::storage::instance_store;
 use crate::storage::volumes::{self, Volume, EBS_DEVICES};
+use crate::storage::{ebs, instance_store};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::api::{self, Request};
 use crate::vmm::config::DiskConfig;
@@ -192,6 +195,16 @@ pub fn detach_volume(
             format!("Volume '{volume_id}' is in the 'available' state."),
         ));
     };
+    let named = |given: &Option<String>, have: &str| given.as_deref().is_none_or(|g| g == have);
+    if !named(&req.instance_id, &a.instance_id) || !named(&req.device, &a.device) {
+        return Err(Ec2Error::new(
+            "InvalidAttachment.NotFound",
+            format!(
+                "Volume '{volume_id}' is attached to {} at {}, not as the request says",
+                a.instance_id, a.device
+            ),
+        ));
+    }
     let inst = Instance::get(store.conn(), &a.instance_id)?;
     if a.device == inst.root_device_name && inst.state != State::Stopped {
         return Err(Ec2Error::new(
@@ -265,4 +278,22 @@ pub fn refresh_size(store: &Store, vol: &Volume) -> Result<(), Ec2Error> {
         replace: true,
     };
     vmm_call(&sock, &req, "resize")
+}
+
+/// ModifyVolume, for every front end: the volume grows, and a running guest that has it
+/// sees the new size at once ([`refresh_size`]).
+pub fn modify_volume(
+    store: &mut Store,
+    req: &ModifyVolumeRequest,
+) -> Result<ModifyVolumeResult, Ec2Error> {
+    ebs::modify_volume(store, req, refresh_size)
+}
+
+/// CreateSnapshot, for every front end: point-in-time even while a running guest writes
+/// to the volume ([`freeze_copy`]).
+pub fn create_snapshot(
+    store: &mut Store,
+    req: &CreateSnapshotRequest,
+) -> Result<storage_shapes::Snapshot, Ec2Error> {
+    ebs::create_snapshot(store, req, freeze_copy)
 }

@@ -1,14 +1,18 @@
-//! What every command does first: expired records go, every live instance gets its
-//! supervisor, and the host's network is put back in step with the store.
+//! What every command does first (CLI verb or API request alike): the region's default VPC
+//! exists, expired records go, every live instance gets its supervisor, and the host's
+//! network is put back in step with the store.
 
 use super::record::Instance;
 use super::supervisor;
 use crate::error::Ec2Error;
 use crate::store::Store;
 
-/// Removes terminated instances older than an hour and makes sure every live instance
-/// has its supervisor. Every command starts with this.
+/// Makes the default VPC on first use, removes terminated instances older than an hour
+/// and makes sure every live instance has its supervisor. Every command starts with this.
 pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
+    // As on AWS, the default VPC is there before anything asks for it, whichever front
+    // end comes first.
+    crate::net::vpc::ensure_default(store)?;
     for inst in Instance::all(store.conn())? {
         if inst.expired() {
             store.write(|tx| Instance::delete(tx, &inst.instance_id))?;

@@ -6,6 +6,10 @@
 use super::record::Instance;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
+use crate::ec2::shapes::network::{
+    AttachNetworkInterfaceRequest, AttachNetworkInterfaceResult, DeleteNetworkInterfaceRequest,
+    DetachNetworkInterfaceRequest, ModifyNetworkInterfaceAttributeRequest,
+};
 use crate::error::Ec2Error;
 use crate::net::eni::{self, Eni};
 use crate::net::groups::{self, SecurityGroup};
@@ -362,4 +366,55 @@ pub fn delete(store: &mut Store, eni_id: &str) -> Result<(), Ec2Error> {
     })?;
     host::delete_link(&e.tap);
     net::sync(store)
+}
+
+/// AttachNetworkInterface, for every front end: see [`attach`].
+pub fn attach_network_interface(
+    store: &mut Store,
+    req: &AttachNetworkInterfaceRequest,
+) -> Result<AttachNetworkInterfaceResult, Ec2Error> {
+    let attachment_id = attach(
+        store,
+        &req.network_interface_id,
+        &req.instance_id,
+        req.device_index,
+    )?;
+    Ok(AttachNetworkInterfaceResult {
+        attachment_id,
+        network_card_index: 0,
+    })
+}
+
+/// DetachNetworkInterface, for every front end: see [`detach`]. `Force` changes nothing:
+/// the instance must be stopped either way.
+pub fn detach_network_interface(
+    store: &mut Store,
+    req: &DetachNetworkInterfaceRequest,
+) -> Result<(), Ec2Error> {
+    if req.attachment_id.is_empty() {
+        return Err(Ec2Error::missing_parameter("AttachmentId"));
+    }
+    detach(store, &req.attachment_id)
+}
+
+/// DeleteNetworkInterface, for every front end: see [`delete`].
+pub fn delete_network_interface(
+    store: &mut Store,
+    req: &DeleteNetworkInterfaceRequest,
+) -> Result<(), Ec2Error> {
+    delete(store, &req.network_interface_id)
+}
+
+/// ModifyNetworkInterfaceAttribute, for every front end: ec2lab changes the groups (see
+/// [`set_eni_groups`]).
+pub fn modify_network_interface_attribute(
+    store: &mut Store,
+    req: &ModifyNetworkInterfaceAttributeRequest,
+) -> Result<(), Ec2Error> {
+    if req.groups.is_empty() {
+        return Err(Ec2Error::missing_parameter(
+            "SecurityGroupId (the interface's new groups: the attribute ec2lab changes)",
+        ));
+    }
+    set_eni_groups(store, &req.network_interface_id, &req.groups)
 }

@@ -137,8 +137,18 @@ pub fn describe_instance_types(
         })?;
         out.push(t.to_shape());
     }
+    // The catalogue's (or the request's) order: a page's key is the position in it.
+    let keyed: Vec<(usize, shapes::InstanceTypeInfo)> = out.into_iter().enumerate().collect();
+    let (page, next_token) = crate::ec2::pages::page(
+        "DescribeInstanceTypes",
+        keyed,
+        |(i, _)| format!("{i:06}"),
+        crate::ec2::pages::PageRequest::new(req.max_results, &req.next_token),
+        crate::ec2::pages::Limits::between(5, 100),
+    )?;
     Ok(shapes::DescribeInstanceTypesResult {
-        instance_types: out,
+        instance_types: page.into_iter().map(|(_, t)| t).collect(),
+        next_token,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Elastic IP addresses: public addresses allocated to the account, associated with an
-//! instance's interface and kept across stop and start, released only when asked.
+//! instance's interface and kept across stop and start, released only when asked. A change
+//! of an association is one transaction, then the host's NAT rules follow (`net::sync`).
 
 use std::net::Ipv4Addr;
 
@@ -8,10 +9,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::eni::{self, Eni};
 use crate::ec2::filters;
 use crate::ec2::shapes::network::{
-    self as shapes, AllocateAddressResult, AssociateAddressRequest, AssociateAddressResult,
-    DescribeAddressesRequest, DescribeAddressesResult, DisassociateAddressRequest,
-    ReleaseAddressRequest,
+    self as shapes, AllocateAddressRequest, AllocateAddressResult, AssociateAddressRequest,
+    AssociateAddressResult, DescribeAddressesRequest, DescribeAddressesResult,
+    DisassociateAddressRequest, ReleaseAddressRequest,
 };
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids;
 use crate::store::Store;
@@ -27,6 +29,8 @@ pub struct Address {
     pub association_id: Option<String>,
     /// The interface it is on, when associated.
     pub eni_id: Option<String>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 impl Address {
@@ -42,6 +46,7 @@ impl Address {
                     .unwrap_or(Ipv4Addr::UNSPECIFIED),
                 association_id: r.get("association_id")?,
                 eni_id: r.get("eni_id")?,
+                tags: tags::from_column(&r.get::<_, String>("tags")?),
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -49,6 +54,7 @@ impl Address {
 
     /// The address `allocation_id`, or EC2's not-found error.
     pub fn get(c: &Connection, allocation_id: &str) -> Result<Address, Ec2Error> {
+        Ec2Error::check_id(allocation_id, "eipalloc", "Allocation")?;
         Self::all(c)?
             .into_iter()
             .find(|a| a.allocation_id == allocation_id)
@@ -77,6 +83,7 @@ impl Address {
             network_interface_id: self.eni_id.clone(),
             instance_id: eni.as_ref().and_then(|e| e.instance_id.clone()),
             private_ip_address: eni.map(|e| e.private_ip.to_string()),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -110,9 +117,18 @@ pub fn describe_addresses(
     })
 }
 
-/// AllocateAddress, in one transaction.
-pub fn allocate_address(store: &mut Store) -> Result<AllocateAddressResult, Ec2Error> {
-    let a = store.write(|tx| allocate(tx))?;
+/// AllocateAddress, with its tags, in one transaction.
+pub fn allocate_address(
+    store: &mut Store,
+    req: &AllocateAddressRequest,
+) -> Result<AllocateAddressResult, Ec2Error> {
+    if let Some(d) = req.domain.as_deref().filter(|d| *d != "vpc") {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Value ({d}) for parameter domain is invalid: the only domain is vpc"
+        )));
+    }
+    let tags = tags::for_resource(&req.tag_specifications, &["elastic-ip"], "elastic-ip")?;
+    let a = store.write(|tx| allocate(tx, &tags))?;
     Ok(AllocateAddressResult {
         allocation_id: a.allocation_id,
         public_ip: a.public_ip.to_string(),
@@ -121,23 +137,29 @@ pub fn allocate_address(store: &mut Store) -> Result<AllocateAddressResult, Ec2E
     })
 }
 
-/// AssociateAddress, in one transaction. The caller checks that the instance exists and
-/// brings the host's network in step (`net::sync`).
+/// AssociateAddress, in one transaction; then the host's network follows.
 pub fn associate_address(
     store: &mut Store,
     req: &AssociateAddressRequest,
 ) -> Result<AssociateAddressResult, Ec2Error> {
+    if req.allocation_id.is_empty() {
+        return Err(Ec2Error::missing_parameter("AllocationId"));
+    }
+    if req.instance_id.is_empty() {
+        return Err(Ec2Error::missing_parameter("InstanceId"));
+    }
     let association_id = store.write(|tx| associate(tx, &req.allocation_id, &req.instance_id))?;
+    super::sync(store)?;
     Ok(AssociateAddressResult { association_id })
 }
 
-/// DisassociateAddress, in one transaction. The caller brings the host's network in step
-/// (`net::sync`).
+/// DisassociateAddress, in one transaction; then the host's network follows.
 pub fn disassociate_address(
     store: &mut Store,
     req: &DisassociateAddressRequest,
 ) -> Result<(), Ec2Error> {
-    store.write(|tx| disassociate(tx, &req.association_id))
+    store.write(|tx| disassociate(tx, &req.association_id))?;
+    super::sync(store)
 }
 
 /// ReleaseAddress, in one transaction.
@@ -146,7 +168,7 @@ pub fn release_address(store: &mut Store, req: &ReleaseAddressRequest) -> Result
 }
 
 /// Takes a free public address from the pool for the account.
-pub fn allocate(c: &Connection) -> Result<Address, Ec2Error> {
+pub fn allocate(c: &Connection, tags: &[Tag]) -> Result<Address, Ec2Error> {
     let taken: Vec<Ipv4Addr> = Address::all(c)?.iter().map(|a| a.public_ip).collect();
     let mut ip = eni::free_public(c)?;
     // Addresses allocated but not associated are not on any interface: skip them too.
@@ -158,10 +180,15 @@ pub fn allocate(c: &Connection) -> Result<Address, Ec2Error> {
         public_ip: ip,
         association_id: None,
         eni_id: None,
+        tags: tags.to_vec(),
     };
     c.execute(
-        "INSERT INTO addresses (allocation_id, public_ip) VALUES (?1, ?2)",
-        params![a.allocation_id, a.public_ip.to_string()],
+        "INSERT INTO addresses (allocation_id, public_ip, tags) VALUES (?1, ?2, ?3)",
+        params![
+            a.allocation_id,
+            a.public_ip.to_string(),
+            tags::to_column(tags)
+        ],
     )?;
     Ok(a)
 }
@@ -173,6 +200,18 @@ pub fn associate(
     instance_id: &str,
 ) -> Result<String, Ec2Error> {
     let a = Address::get(c, allocation_id)?;
+    Ec2Error::check_id(instance_id, "i", "Instance")?;
+    // `net` sits below the instances: it asks their table directly.
+    let known = c
+        .query_row(
+            "SELECT 1 FROM instances WHERE instance_id = ?1",
+            [instance_id],
+            |_| Ok(()),
+        )
+        .optional()?;
+    if known.is_none() {
+        return Err(Ec2Error::instance_not_found(instance_id));
+    }
     let e = Eni::of_instance(c, instance_id)?.ok_or_else(|| {
         Ec2Error::new(
             "InvalidInstanceID",

@@ -116,6 +116,7 @@ mod tests {
             cidr: "10.9.0.0/16".parse().unwrap(),
             is_default: false,
             bridge: "ec2br0123456789".into(),
+            tags: vec![],
         };
         let m = message(
             &vpc,

@@ -11,11 +11,13 @@ use super::cidr::Ipv4Cidr;
 use super::groups::{self, SecurityGroup};
 use super::vpc::Subnet;
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::network::{
     self as shapes, CreateNetworkInterfaceRequest, CreateNetworkInterfaceResult,
     DescribeNetworkInterfacesRequest, DescribeNetworkInterfacesResult, GroupIdentifier,
     NetworkInterfaceAssociation, NetworkInterfaceAttachment, NetworkInterfacePrivateIpAddress,
 };
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
@@ -58,6 +60,8 @@ pub struct Eni {
     /// The interface gets an automatic public address whenever its instance starts
     /// (the primary interface of an instance launched with one), as on AWS.
     pub auto_public: bool,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 /// What `create` needs besides the subnet.
@@ -73,6 +77,8 @@ pub struct NewEni<'a> {
     pub public: bool,
     /// Attached as the primary interface (device index 0) of this instance.
     pub instance_id: Option<&'a str>,
+    /// Its tags, already checked.
+    pub tags: &'a [Tag],
 }
 
 fn ip_col(r: &Row, col: &str) -> rusqlite::Result<Option<Ipv4Addr>> {
@@ -98,6 +104,7 @@ impl Eni {
             attach_time: r.get("attach_time")?,
             delete_on_termination: r.get("delete_on_termination")?,
             auto_public: r.get("auto_public")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -219,6 +226,7 @@ impl Eni {
                     delete_on_termination: self.delete_on_termination,
                 }),
             association,
+            tag_set: self.tags.clone(),
             ec2lab_info: shapes::NetworkInterfaceLabInfo {
                 tap: self.tap.clone(),
             },
@@ -233,6 +241,11 @@ pub fn describe_network_interfaces(
     req: &DescribeNetworkInterfacesRequest,
 ) -> Result<DescribeNetworkInterfacesResult, Ec2Error> {
     let c = store.conn();
+    pages::refuse_ids_with_max_results(
+        "networkInterfaceIdSet",
+        !req.network_interface_ids.is_empty(),
+        req.max_results,
+    )?;
     for id in &req.network_interface_ids {
         Eni::get(c, id)?;
     }
@@ -243,13 +256,21 @@ pub fn describe_network_interfaces(
         })
         .map(|e| e.to_shape(c))
         .collect();
+    let (network_interfaces, next_token) = pages::page(
+        "DescribeNetworkInterfaces",
+        filters::retain(named, &req.filters)?,
+        |e| e.network_interface_id.clone(),
+        PageRequest::new(req.max_results, &req.next_token),
+        Limits::between(5, 1000),
+    )?;
     Ok(DescribeNetworkInterfacesResult {
-        network_interfaces: filters::retain(named, &req.filters)?,
+        network_interfaces,
+        next_token,
     })
 }
 
-/// CreateNetworkInterface, in one transaction: available until attached. The caller
-/// brings the host's network in step (`net::sync`).
+/// CreateNetworkInterface, with its tags, in one transaction: available until attached.
+/// Then the host's network follows.
 pub fn create_network_interface(
     store: &mut Store,
     req: &CreateNetworkInterfaceRequest,
@@ -263,6 +284,11 @@ pub fn create_network_interface(
         None => None,
     };
     Ec2Error::check_id(&req.subnet_id, "subnet", "Subnet")?;
+    let tags = tags::for_resource(
+        &req.tag_specifications,
+        &["network-interface"],
+        "network-interface",
+    )?;
     let e = store.write(|tx| -> Result<Eni, Ec2Error> {
         let subnet = Subnet::get(tx, &req.subnet_id)?;
         let groups = groups::for_interface(tx, &subnet.vpc_id, &subnet.subnet_id, &req.groups)?;
@@ -273,10 +299,12 @@ pub fn create_network_interface(
                 groups: &groups,
                 description: req.description.as_deref().unwrap_or(""),
                 private_ip,
+                tags: &tags,
                 ..Default::default()
             },
         )
     })?;
+    super::sync(store)?;
     Ok(CreateNetworkInterfaceResult {
         network_interface: e.to_shape(store.conn()),
     })
@@ -380,13 +408,14 @@ pub fn create(c: &Connection, subnet: &Subnet, new: &NewEni) -> Result<Eni, Ec2E
         attach_time: attached.then(crate::store::iso8601_now),
         delete_on_termination: attached,
         auto_public: new.public,
+        tags: new.tags.to_vec(),
         eni_id,
     };
     c.execute(
         "INSERT INTO enis (eni_id, subnet_id, vpc_id, mac, private_ip, tap, groups, instance_id,
            public_ip, description, device_index, attachment_id, attach_time,
-           delete_on_termination, auto_public)
-         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+           delete_on_termination, auto_public, tags)
+         VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
         params![
             eni.eni_id,
             eni.subnet_id,
@@ -403,6 +432,7 @@ pub fn create(c: &Connection, subnet: &Subnet, new: &NewEni) -> Result<Eni, Ec2E
             eni.attach_time,
             eni.delete_on_termination,
             eni.auto_public,
+            tags::to_column(&eni.tags),
         ],
     )?;
     Ok(eni)

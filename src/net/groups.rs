@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::network::{
     self as shapes, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
     DescribeSecurityGroupsResult, IpPermission, IpRange, SecurityGroupRulesRequest,
     SecurityGroupRulesResult, UserIdGroupPair,
 };
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
@@ -120,6 +122,8 @@ pub struct SecurityGroup {
     pub ingress: Vec<Permission>,
     /// Outbound rules.
     pub egress: Vec<Permission>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 fn perms(r: &Row, col: &str) -> rusqlite::Result<Vec<Permission>> {
@@ -135,6 +139,7 @@ impl SecurityGroup {
             description: r.get("description")?,
             ingress: perms(r, "ingress")?,
             egress: perms(r, "egress")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -181,6 +186,7 @@ impl SecurityGroup {
             owner_id: OWNER_ID.into(),
             ip_permissions: self.ingress.iter().map(Permission::to_shape).collect(),
             ip_permissions_egress: self.egress.iter().map(Permission::to_shape).collect(),
+            tags: self.tags.clone(),
         }
     }
 
@@ -258,6 +264,7 @@ pub fn create(
         description: description.into(),
         ingress,
         egress: vec![all_traffic(Some("0.0.0.0/0"), None)],
+        tags: vec![],
     };
     c.execute(
         "INSERT INTO security_groups (group_id, vpc_id, group_name, description) VALUES (?1,?2,?3,?4)",
@@ -486,8 +493,17 @@ pub fn describe_security_groups(
         .filter(|g| req.group_ids.is_empty() || req.group_ids.contains(&g.group_id))
         .map(SecurityGroup::to_shape)
         .collect();
+    let (security_groups, next_token) = pages::page(
+        "DescribeSecurityGroups",
+        filters::retain(named, &req.filters)?,
+        // The order of `SecurityGroup::all`: by VPC, then name (unique in a VPC).
+        |g| pages::key(&[&g.vpc_id, &g.group_name]),
+        PageRequest::new(req.max_results, &req.next_token),
+        Limits::between(5, 1000),
+    )?;
     Ok(DescribeSecurityGroupsResult {
-        security_groups: filters::retain(named, &req.filters)?,
+        security_groups,
+        next_token,
     })
 }
 

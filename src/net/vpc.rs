@@ -1,6 +1,8 @@
 //! VPCs and subnets. Each VPC is a Linux bridge on the host; each of its subnets puts its
 //! router address (the subnet's first host address, as in AWS) on that bridge. A default
-//! VPC (172.31.0.0/16) with a default subnet exists from the first run, as on AWS.
+//! VPC (172.31.0.0/16) with a default subnet exists from the first run, as on AWS
+//! (housekeeping makes it). Every change is one transaction, then the host's network is
+//! brought in step (`net::sync`), whichever front end asked.
 
 use std::net::Ipv4Addr;
 
@@ -8,14 +10,19 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::network::{
     self as shapes, CreateSecurityGroupRequest, CreateSecurityGroupResult, CreateSubnetRequest,
     CreateSubnetResult, CreateVpcRequest, CreateVpcResult, DeleteSubnetRequest, DeleteVpcRequest,
     DescribeSubnetsRequest, DescribeSubnetsResult, DescribeVpcsRequest, DescribeVpcsResult,
 };
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
+
+/// EC2's bounds on DescribeVpcs' and DescribeSubnets' `MaxResults`.
+const PAGE_LIMITS: Limits = Limits::between(5, 1000);
 
 /// The default VPC's range, as on AWS.
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
@@ -35,6 +42,8 @@ pub struct Vpc {
     pub is_default: bool,
     /// The host's Linux bridge for it.
     pub bridge: String,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 /// A `subnets` row.
@@ -52,6 +61,8 @@ pub struct Subnet {
     pub is_default: bool,
     /// Whether instances launched here get a public address by default.
     pub map_public_ip: bool,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 fn cidr_col(r: &Row, col: &str) -> rusqlite::Result<Ipv4Cidr> {
@@ -75,6 +86,7 @@ impl Subnet {
             availability_zone: r.get("availability_zone")?,
             is_default: r.get("is_default")?,
             map_public_ip: r.get("map_public_ip")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -125,6 +137,7 @@ impl Subnet {
             owner_id: OWNER_ID.into(),
             // AWS reserves the first four and the last address of every subnet.
             available_ip_address_count: self.cidr.size().saturating_sub(5),
+            tags: self.tags.clone(),
         }
     }
 }
@@ -136,6 +149,7 @@ impl Vpc {
             cidr: cidr_col(r, "cidr")?,
             is_default: r.get("is_default")?,
             bridge: r.get("bridge")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -167,6 +181,7 @@ impl Vpc {
             state: "available".into(),
             owner_id: OWNER_ID.into(),
             instance_tenancy: "default".into(),
+            tags: self.tags.clone(),
             ec2lab_info: shapes::VpcLabInfo {
                 bridge: self.bridge.clone(),
             },
@@ -188,9 +203,14 @@ pub fn describe_vpcs(
         .filter(|v| req.vpc_ids.is_empty() || req.vpc_ids.contains(&v.vpc_id))
         .map(Vpc::to_shape)
         .collect();
-    Ok(DescribeVpcsResult {
-        vpcs: filters::retain(named, &req.filters)?,
-    })
+    let (vpcs, next_token) = pages::page(
+        "DescribeVpcs",
+        filters::retain(named, &req.filters)?,
+        |v| v.vpc_id.clone(),
+        PageRequest::new(req.max_results, &req.next_token),
+        PAGE_LIMITS,
+    )?;
+    Ok(DescribeVpcsResult { vpcs, next_token })
 }
 
 /// DescribeSubnets: the named subnets (each must exist) or all, through the filters.
@@ -207,31 +227,46 @@ pub fn describe_subnets(
         .filter(|s| req.subnet_ids.is_empty() || req.subnet_ids.contains(&s.subnet_id))
         .map(Subnet::to_shape)
         .collect();
+    let (subnets, next_token) = pages::page(
+        "DescribeSubnets",
+        filters::retain(named, &req.filters)?,
+        // The order of `Subnet::all`: by VPC, then range (as text).
+        |s| pages::key(&[&s.vpc_id, &s.cidr_block, &s.subnet_id]),
+        PageRequest::new(req.max_results, &req.next_token),
+        PAGE_LIMITS,
+    )?;
     Ok(DescribeSubnetsResult {
-        subnets: filters::retain(named, &req.filters)?,
+        subnets,
+        next_token,
     })
 }
 
-/// CreateVpc, in one transaction. The caller brings the host's network in step
-/// (`net::sync`).
+/// CreateVpc, with its tags and its group "default", in one transaction; then the host's
+/// network follows.
 pub fn create_vpc(store: &mut Store, req: &CreateVpcRequest) -> Result<CreateVpcResult, Ec2Error> {
-    let vpc = store.write(|tx| insert_vpc(tx, &req.cidr_block, false))?;
+    let tags = tags::for_resource(&req.tag_specifications, &["vpc"], "vpc")?;
+    let vpc = store.write(|tx| insert_vpc(tx, &req.cidr_block, false, &tags))?;
+    super::sync(store)?;
     Ok(CreateVpcResult {
         vpc: vpc.to_shape(),
     })
 }
 
-/// CreateSubnet, in one transaction, in the region's zone unless the request names one.
-/// The caller brings the host's network in step (`net::sync`).
+/// CreateSubnet, with its tags, in one transaction, in the region's zone unless the request
+/// names one; then the host's network follows.
 pub fn create_subnet(
     store: &mut Store,
     req: &CreateSubnetRequest,
 ) -> Result<CreateSubnetResult, Ec2Error> {
+    let tags = tags::for_resource(&req.tag_specifications, &["subnet"], "subnet")?;
+    Ec2Error::check_id(&req.vpc_id, "vpc", "Vpc")?;
     let az = match &req.availability_zone {
         Some(az) => az.clone(),
         None => format!("{}a", store.region()),
     };
-    let subnet = store.write(|tx| insert_subnet(tx, &req.vpc_id, &req.cidr_block, &az, false))?;
+    let subnet =
+        store.write(|tx| insert_subnet(tx, &req.vpc_id, &req.cidr_block, &az, false, &tags))?;
+    super::sync(store)?;
     Ok(CreateSubnetResult {
         subnet: subnet.to_shape(),
     })
@@ -255,19 +290,25 @@ pub fn create_security_group(
     })
 }
 
-/// DeleteSubnet: a subnet without network interfaces goes.
+/// DeleteSubnet: a subnet without network interfaces goes; then the host's network
+/// follows.
 pub fn delete_subnet(store: &mut Store, req: &DeleteSubnetRequest) -> Result<(), Ec2Error> {
-    store.write(|tx| remove_subnet(tx, &req.subnet_id))
+    Ec2Error::check_id(&req.subnet_id, "subnet", "Subnet")?;
+    store.write(|tx| remove_subnet(tx, &req.subnet_id))?;
+    super::sync(store)
 }
 
-/// DeleteVpc: a VPC without subnets goes, with its groups; returns its record, whose
-/// bridge the caller takes down.
-pub fn delete_vpc(store: &mut Store, req: &DeleteVpcRequest) -> Result<Vpc, Ec2Error> {
-    store.write(|tx| {
+/// DeleteVpc: a VPC without subnets goes, with its groups; its bridge is taken down and
+/// the host's network follows.
+pub fn delete_vpc(store: &mut Store, req: &DeleteVpcRequest) -> Result<(), Ec2Error> {
+    Ec2Error::check_id(&req.vpc_id, "vpc", "Vpc")?;
+    let vpc = store.write(|tx| {
         let vpc = Vpc::get(tx, &req.vpc_id)?;
         remove_vpc(tx, &req.vpc_id)?;
-        Ok(vpc)
-    })
+        Ok::<_, Ec2Error>(vpc)
+    })?;
+    super::host::delete_link(&vpc.bridge);
+    super::sync(store)
 }
 
 fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
@@ -277,7 +318,7 @@ fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
 
 /// Records a VPC (and its security group "default"); VPCs may not overlap one another,
 /// because all their bridges share the host's routing table.
-fn insert_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, Ec2Error> {
+fn insert_vpc(c: &Connection, cidr: &str, is_default: bool, tags: &[Tag]) -> Result<Vpc, Ec2Error> {
     let cidr = parse_cidr(cidr, "InvalidVpc.Range")?;
     if !(16..=28).contains(&cidr.prefix) {
         return Err(Ec2Error::new(
@@ -300,10 +341,17 @@ fn insert_vpc(c: &Connection, cidr: &str, is_default: bool) -> Result<Vpc, Ec2Er
         vpc_id,
         cidr,
         is_default,
+        tags: tags.to_vec(),
     };
     c.execute(
-        "INSERT INTO vpcs (vpc_id, cidr, is_default, bridge) VALUES (?1,?2,?3,?4)",
-        params![vpc.vpc_id, vpc.cidr.to_string(), vpc.is_default, vpc.bridge],
+        "INSERT INTO vpcs (vpc_id, cidr, is_default, bridge, tags) VALUES (?1,?2,?3,?4,?5)",
+        params![
+            vpc.vpc_id,
+            vpc.cidr.to_string(),
+            vpc.is_default,
+            vpc.bridge,
+            tags::to_column(&vpc.tags)
+        ],
     )?;
     super::groups::create(
         c,
@@ -322,6 +370,7 @@ fn insert_subnet(
     cidr: &str,
     az: &str,
     is_default: bool,
+    tags: &[Tag],
 ) -> Result<Subnet, Ec2Error> {
     let vpc = Vpc::get(c, vpc_id)?;
     let cidr = parse_cidr(cidr, "InvalidSubnet.Range")?;
@@ -356,17 +405,19 @@ fn insert_subnet(
         availability_zone: az.into(),
         is_default,
         map_public_ip: is_default,
+        tags: tags.to_vec(),
     };
     c.execute(
-        "INSERT INTO subnets (subnet_id, vpc_id, cidr, availability_zone, is_default, map_public_ip)
-         VALUES (?1,?2,?3,?4,?5,?6)",
+        "INSERT INTO subnets (subnet_id, vpc_id, cidr, availability_zone, is_default, map_public_ip, tags)
+         VALUES (?1,?2,?3,?4,?5,?6,?7)",
         params![
             subnet.subnet_id,
             subnet.vpc_id,
             subnet.cidr.to_string(),
             subnet.availability_zone,
             subnet.is_default,
-            subnet.map_public_ip
+            subnet.map_public_ip,
+            tags::to_column(&subnet.tags)
         ],
     )?;
     Ok(subnet)
@@ -389,20 +440,28 @@ fn default_cidrs(v: &str) -> Result<(String, String), Ec2Error> {
     Ok((cidr.to_string(), subnet.to_string()))
 }
 
-/// The default VPC and subnet, made on first use.
+fn has_default(c: &Connection) -> Result<bool, Ec2Error> {
+    Ok(
+        c.query_row("SELECT 1 FROM vpcs WHERE is_default = 1", [], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
+/// The default VPC and subnet, made on first use. Every command's housekeeping calls it:
+/// once they exist it costs one read, not a write lock.
 pub fn ensure_default(store: &mut Store) -> Result<(), Ec2Error> {
+    if has_default(store.conn())? {
+        return Ok(());
+    }
     let az = format!("{}a", store.region());
     store.write(|tx| -> Result<(), Ec2Error> {
-        let exists: Option<String> = tx
-            .query_row("SELECT vpc_id FROM vpcs WHERE is_default = 1", [], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_none() {
+        // Another process may have made them meanwhile: the transaction decides.
+        if !has_default(tx)? {
             let (vpc_cidr, subnet_cidr) =
                 default_cidrs(&std::env::var(DEFAULT_VPC_ENV).unwrap_or_default())?;
-            let vpc = insert_vpc(tx, &vpc_cidr, true)?;
-            insert_subnet(tx, &vpc.vpc_id, &subnet_cidr, &az, true)?;
+            let vpc = insert_vpc(tx, &vpc_cidr, true, &[])?;
+            insert_subnet(tx, &vpc.vpc_id, &subnet_cidr, &az, true, &[])?;
         }
         Ok(())
     })

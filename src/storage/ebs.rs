@@ -8,6 +8,7 @@ use std::path::Path;
 use super::snapshots::{self, Snapshot};
 use super::volumes::{self, NewVolume, Volume, VolumeSource};
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::storage::{
     self as shapes, CreateSnapshotRequest, CreateVolumeRequest, DeleteSnapshotRequest,
     DeleteVolumeRequest, DescribeSnapshotsRequest, DescribeSnapshotsResult, DescribeVolumesRequest,
@@ -68,6 +69,7 @@ pub fn describe_volumes(
     req: &DescribeVolumesRequest,
 ) -> Result<DescribeVolumesResult, Ec2Error> {
     let c = store.conn();
+    pages::refuse_ids_with_max_results("volumeSet", !req.volume_ids.is_empty(), req.max_results)?;
     for id in &req.volume_ids {
         Volume::get(c, id)?;
     }
@@ -76,8 +78,19 @@ pub fn describe_volumes(
         .filter(|v| req.volume_ids.is_empty() || req.volume_ids.contains(&v.volume_id))
         .map(|v| v.to_shape())
         .collect();
+    let (volumes, next_token) = pages::page(
+        "DescribeVolumes",
+        filters::retain(named, &req.filters)?,
+        // Oldest first, as `Volume::all`.
+        |v| pages::key(&[&v.create_time, &v.volume_id]),
+        PageRequest::new(req.max_results, &req.next_token),
+        // EC2: at least 5; a larger MaxResults than 500 gives pages of 500 (the aws CLI
+        // asks for 1000).
+        Limits::capped(5, 500),
+    )?;
     Ok(DescribeVolumesResult {
-        volumes: filters::retain(named, &req.filters)?,
+        volumes,
+        next_token,
     })
 }
 
@@ -116,7 +129,8 @@ pub fn create_snapshot(
     req: &CreateSnapshotRequest,
     freeze_copy: impl FnOnce(&Store, &Volume, &Path) -> Result<(), Ec2Error>,
 ) -> Result<shapes::Snapshot, Ec2Error> {
-    let snap = snapshots::create(store, &req.volume_id, &req.description, freeze_copy)?;
+    let tags = tags::for_resource(&req.tag_specifications, &["snapshot"], "snapshot")?;
+    let snap = snapshots::create(store, &req.volume_id, &req.description, &tags, freeze_copy)?;
     Ok(snap.to_shape())
 }
 
@@ -127,6 +141,11 @@ pub fn describe_snapshots(
     req: &DescribeSnapshotsRequest,
 ) -> Result<DescribeSnapshotsResult, Ec2Error> {
     let c = store.conn();
+    pages::refuse_ids_with_max_results(
+        "snapshotSet",
+        !req.snapshot_ids.is_empty(),
+        req.max_results,
+    )?;
     for id in &req.snapshot_ids {
         Snapshot::get(c, id)?;
     }
@@ -135,8 +154,18 @@ pub fn describe_snapshots(
         .filter(|s| req.snapshot_ids.is_empty() || req.snapshot_ids.contains(&s.snapshot_id))
         .map(|s| s.to_shape())
         .collect();
+    let (snapshots, next_token) = pages::page(
+        "DescribeSnapshots",
+        filters::retain(named, &req.filters)?,
+        // Oldest first, as `Snapshot::all`.
+        |s| pages::key(&[&s.start_time, &s.snapshot_id]),
+        PageRequest::new(req.max_results, &req.next_token),
+        // EC2: at least 5; a larger MaxResults than 1000 gives pages of 1000.
+        Limits::capped(5, 1000),
+    )?;
     Ok(DescribeSnapshotsResult {
-        snapshots: filters::retain(named, &req.filters)?,
+        snapshots,
+        next_token,
     })
 }
 

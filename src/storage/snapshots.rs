@@ -9,6 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::chunkstore::{ChunkError, ChunkStore};
 use super::volumes::Volume;
 use crate::ec2::shapes::storage as shapes;
+use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids;
 use crate::ids::OWNER_ID;
@@ -33,6 +34,8 @@ pub struct Snapshot {
     pub bytes_added: Option<i64>,
     /// Bytes of chunks it needs.
     pub bytes_referenced: Option<i64>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 impl From<ChunkError> for Ec2Error {
@@ -52,6 +55,7 @@ impl Snapshot {
             description: r.get("description")?,
             bytes_added: r.get("bytes_added")?,
             bytes_referenced: r.get("bytes_referenced")?,
+            tags: tags::from_column(&r.get::<_, String>("tags")?),
         })
     }
 
@@ -97,6 +101,7 @@ impl Snapshot {
             owner_id: OWNER_ID.into(),
             encrypted: false,
             storage_tier: "standard".into(),
+            tags: self.tags.clone(),
             ec2lab_info: shapes::SnapshotLabInfo {
                 bytes_added: self.bytes_added,
                 bytes_referenced: self.bytes_referenced,
@@ -110,12 +115,14 @@ pub fn chunk_store(store: &Store) -> Result<ChunkStore, Ec2Error> {
     Ok(ChunkStore::open(store.snapshots_dir())?)
 }
 
-/// Takes a snapshot of `volume_id`. `freeze_copy` makes a point-in-time copy of the volume
-/// file (pausing a guest that uses it); the copy is chunked while the guest runs on.
+/// Takes a snapshot of `volume_id` with its tags (already checked). `freeze_copy` makes a
+/// point-in-time copy of the volume file (pausing a guest that uses it); the copy is
+/// chunked while the guest runs on.
 pub fn create(
     store: &mut Store,
     volume_id: &str,
     description: &str,
+    tags: &[Tag],
     freeze_copy: impl FnOnce(&Store, &Volume, &Path) -> Result<(), Ec2Error>,
 ) -> Result<Snapshot, Ec2Error> {
     let vol = Volume::get(store.conn(), volume_id)?;
@@ -140,11 +147,13 @@ pub fn create(
         description: description.into(),
         bytes_added: Some(stats.bytes_added as i64),
         bytes_referenced: Some(stats.bytes_referenced as i64),
+        tags: tags.to_vec(),
     };
     let recorded = store.write(|tx| -> Result<(), Ec2Error> {
         tx.execute(
             "INSERT INTO snapshots (snapshot_id, volume_id, volume_size_gib, state, start_time,
-               description, bytes_added, bytes_referenced) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+               description, bytes_added, bytes_referenced, tags)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)",
             params![
                 snap.snapshot_id,
                 snap.volume_id,
@@ -154,6 +163,7 @@ pub fn create(
                 snap.description,
                 snap.bytes_added,
                 snap.bytes_referenced,
+                tags::to_column(&snap.tags),
             ],
         )?;
         Ok(())

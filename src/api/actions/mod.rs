@@ -17,6 +17,26 @@
 mod describe;
 mod region;
 
+/// A handler that decodes `$req`, calls the service with the tidied store (housekeeping
+/// first, as every CLI verb) and the request, and encodes what it returns (`()` for the
+/// actions that answer `<return>true</return>`).
+macro_rules! action {
+    ($(#[$doc:meta])* $name:ident, $req:ty, |$store:ident, $r:ident| $call:expr) => {
+        $(#[$doc])*
+        pub fn $name(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+            let $r: $req = from_request(req)?;
+            #[allow(unused_mut)]
+            let mut $store = ctx.tidy_store()?;
+            to_result(&$call)
+        }
+    };
+}
+
+// Tags on every resource, and the VPC and EBS actions.
+mod ebs;
+mod tags;
+mod vpcs;
+
 pub use region::regions;
 
 use std::path::PathBuf;
@@ -85,6 +105,35 @@ pub const ACTIONS: &[(&str, Handler)] = &[
         describe::describe_network_interfaces,
     ),
     ("DescribeAddresses", describe::describe_addresses),
+    // Tags on every resource.
+    ("CreateTags", tags::create_tags),
+    ("DeleteTags", tags::delete_tags),
+    ("DescribeTags", tags::describe_tags),
+    // VPCs, subnets, network interfaces, Elastic IPs.
+    ("CreateVpc", vpcs::create_vpc),
+    ("DeleteVpc", vpcs::delete_vpc),
+    ("CreateSubnet", vpcs::create_subnet),
+    ("DeleteSubnet", vpcs::delete_subnet),
+    ("CreateNetworkInterface", vpcs::create_network_interface),
+    ("DeleteNetworkInterface", vpcs::delete_network_interface),
+    ("AttachNetworkInterface", vpcs::attach_network_interface),
+    ("DetachNetworkInterface", vpcs::detach_network_interface),
+    (
+        "ModifyNetworkInterfaceAttribute",
+        vpcs::modify_network_interface_attribute,
+    ),
+    ("AllocateAddress", vpcs::allocate_address),
+    ("AssociateAddress", vpcs::associate_address),
+    ("DisassociateAddress", vpcs::disassociate_address),
+    ("ReleaseAddress", vpcs::release_address),
+    // EBS volumes and snapshots.
+    ("CreateVolume", ebs::create_volume),
+    ("DeleteVolume", ebs::delete_volume),
+    ("ModifyVolume", ebs::modify_volume),
+    ("AttachVolume", ebs::attach_volume),
+    ("DetachVolume", ebs::detach_volume),
+    ("CreateSnapshot", ebs::create_snapshot),
+    ("DeleteSnapshot", ebs::delete_snapshot),
 ];
 
 /// The handler of `action`, if ec2lab serves it.

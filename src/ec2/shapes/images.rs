@@ -48,6 +48,8 @@ pub struct Image {
     pub virtualization_type: String,
     /// `legacy-bios`.
     pub boot_mode: String,
+    /// Its tags.
+    pub tags: Vec<Tag>,
     /// ec2lab's own facts about the image.
     pub ec2_lab_info: Ec2LabImageInfo,
 }
@@ -66,8 +68,7 @@ impl Filterable for Image {
     }
 
     fn tags(&self) -> &[Tag] {
-        // ec2lab's AMIs have no tags.
-        &[]
+        &self.tags
     }
 }
 
@@ -113,8 +114,14 @@ pub struct DescribeImagesRequest {
     pub image_ids: Vec<String>,
     /// Accepted (self, amazon, an account id): every AMI here is local.
     pub owners: Vec<String>,
-    /// Filters: name, image-id, state, architecture.
+    /// Filters: name, image-id, state, architecture, tags.
     pub filters: Vec<Filter>,
+    /// A page of at most this many (1 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// `DescribeImages` output.
@@ -123,6 +130,9 @@ pub struct DescribeImagesRequest {
 pub struct DescribeImagesResult {
     /// The AMIs, oldest first.
     pub images: Vec<Image>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// `RegisterImage` input: from files on the host (ec2lab's own members).

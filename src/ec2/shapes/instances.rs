@@ -119,6 +119,12 @@ pub struct DescribeInstancesRequest {
     pub instance_ids: Vec<String>,
     /// Filters (see [`Instance`]'s `Filterable`).
     pub filters: Vec<Filter>,
+    /// A page of at most this many (5 to 1000; not with `InstanceIds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// `DescribeInstances` output.
@@ -127,6 +133,9 @@ pub struct DescribeInstancesRequest {
 pub struct DescribeInstancesResult {
     /// The instances, grouped by reservation in launch order.
     pub reservations: Vec<Reservation>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// An instance as `DescribeInstances` and `RunInstances` show it.
@@ -621,6 +630,12 @@ pub struct ModifyInstanceMetadataOptionsResult {
 pub struct DescribeInstanceTypesRequest {
     /// Only these types (default: all); each must exist.
     pub instance_types: Vec<String>,
+    /// A page of at most this many (5 to 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// `DescribeInstanceTypes` output.
@@ -629,6 +644,9 @@ pub struct DescribeInstanceTypesRequest {
 pub struct DescribeInstanceTypesResult {
     /// The types, in the catalogue's order or the request's.
     pub instance_types: Vec<InstanceTypeInfo>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// An instance type as `DescribeInstanceTypes` shows it.

@@ -8,6 +8,7 @@ pub mod instances;
 pub mod keys;
 pub mod network;
 pub mod storage;
+pub mod tagging;
 
 pub use super::filters::Filter;
 pub use super::tags::{Tag, TagSpecification};

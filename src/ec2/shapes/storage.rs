@@ -40,6 +40,12 @@ pub struct DescribeVolumesRequest {
     /// Filters, see [`Volume`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (at least 5; pages hold at most 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeVolumes' output.
@@ -48,6 +54,9 @@ pub struct DescribeVolumesRequest {
 pub struct DescribeVolumesResult {
     /// The volumes, oldest first.
     pub volumes: Vec<Volume>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// An EBS volume, as DescribeVolumes and CreateVolume show it.
@@ -120,6 +129,12 @@ pub struct DetachVolumeRequest {
     pub volume_id: String,
     /// Detach from a running instance (the guest loses the disk at once).
     pub force: bool,
+    /// When given, the instance the volume must be attached to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// When given, the device the volume must be attached at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// DeleteVolume's input.
@@ -173,6 +188,9 @@ pub struct CreateSnapshotRequest {
     pub volume_id: String,
     /// Free text.
     pub description: String,
+    /// Tags for the new snapshot (resource type `snapshot`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// DescribeSnapshots' input.
@@ -188,6 +206,12 @@ pub struct DescribeSnapshotsRequest {
     /// Filters, see [`Snapshot`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (at least 5; pages hold at most 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeSnapshots' output.
@@ -196,6 +220,9 @@ pub struct DescribeSnapshotsRequest {
 pub struct DescribeSnapshotsResult {
     /// The snapshots, oldest first.
     pub snapshots: Vec<Snapshot>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DeleteSnapshot's input.
@@ -230,6 +257,8 @@ pub struct Snapshot {
     pub encrypted: bool,
     /// Always `standard`.
     pub storage_tier: String,
+    /// Its tags.
+    pub tags: Vec<Tag>,
     /// What the snapshot costs in the chunk store.
     #[serde(rename = "Ec2LabInfo")]
     pub ec2lab_info: SnapshotLabInfo,
@@ -329,7 +358,7 @@ impl Filterable for Snapshot {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tags
     }
 }
 

@@ -4,7 +4,19 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ec2::filters::{Filter, Filterable};
-use crate::ec2::tags::Tag;
+use crate::ec2::tags::{Tag, TagSpecification};
+
+/// AllocateAddress's input.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocateAddressRequest {
+    /// `vpc`, the only domain there is (EC2-Classic's `standard` is gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Tags for the new address (resource type `elastic-ip`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
+}
 
 /// AllocateAddress's output.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +113,8 @@ pub struct Address {
     /// The interface's private address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 impl Filterable for Address {
@@ -131,6 +145,6 @@ impl Filterable for Address {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tags
     }
 }

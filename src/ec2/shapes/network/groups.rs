@@ -37,6 +37,12 @@ pub struct DescribeSecurityGroupsRequest {
     /// Filters, see [`SecurityGroup`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (5 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeSecurityGroups' output.
@@ -45,6 +51,9 @@ pub struct DescribeSecurityGroupsRequest {
 pub struct DescribeSecurityGroupsResult {
     /// The groups, by VPC and name.
     pub security_groups: Vec<SecurityGroup>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DeleteSecurityGroup's input.
@@ -111,6 +120,8 @@ pub struct SecurityGroup {
     pub ip_permissions: Vec<IpPermission>,
     /// Outbound rules.
     pub ip_permissions_egress: Vec<IpPermission>,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 /// One rule: a protocol and port range, from (or to) address ranges or group members.
@@ -227,7 +238,7 @@ impl Filterable for SecurityGroup {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tags
     }
 }
 

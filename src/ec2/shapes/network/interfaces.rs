@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{flag, GroupIdentifier};
 use crate::ec2::filters::{Filter, Filterable};
-use crate::ec2::tags::Tag;
+use crate::ec2::tags::{Tag, TagSpecification};
 
 /// CreateNetworkInterface's input.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -23,6 +23,9 @@ pub struct CreateNetworkInterfaceRequest {
     /// Its address; default: the subnet's first free one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_ip_address: Option<String>,
+    /// Tags for the new interface (resource type `network-interface`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// CreateNetworkInterface's output.
@@ -43,6 +46,12 @@ pub struct DescribeNetworkInterfacesRequest {
     /// Filters, see [`NetworkInterface`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (5 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeNetworkInterfaces' output.
@@ -51,6 +60,9 @@ pub struct DescribeNetworkInterfacesRequest {
 pub struct DescribeNetworkInterfacesResult {
     /// The interfaces, by id.
     pub network_interfaces: Vec<NetworkInterface>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// AttachNetworkInterface's input.
@@ -152,6 +164,8 @@ pub struct NetworkInterface {
     /// Its public address, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub association: Option<NetworkInterfaceAssociation>,
+    /// Its tags (EC2 names this member `TagSet` for interfaces).
+    pub tag_set: Vec<Tag>,
     /// Where it lives on the host.
     #[serde(rename = "Ec2LabInfo")]
     pub ec2lab_info: NetworkInterfaceLabInfo,
@@ -281,7 +295,7 @@ impl Filterable for NetworkInterface {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tag_set
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flag;
 use crate::ec2::filters::{Filter, Filterable};
-use crate::ec2::tags::Tag;
+use crate::ec2::tags::{Tag, TagSpecification};
 
 /// CreateVpc's input.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -13,6 +13,9 @@ use crate::ec2::tags::Tag;
 pub struct CreateVpcRequest {
     /// The VPC's range, `/16` to `/28`; it must not overlap another VPC's.
     pub cidr_block: String,
+    /// Tags for the new VPC (resource type `vpc`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// CreateVpc's output.
@@ -33,6 +36,12 @@ pub struct DescribeVpcsRequest {
     /// Filters, see [`Vpc`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (5 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeVpcs' output.
@@ -41,6 +50,9 @@ pub struct DescribeVpcsRequest {
 pub struct DescribeVpcsResult {
     /// The VPCs, by id.
     pub vpcs: Vec<Vpc>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DeleteVpc's input.
@@ -67,6 +79,8 @@ pub struct Vpc {
     pub owner_id: String,
     /// Always `default`.
     pub instance_tenancy: String,
+    /// Its tags.
+    pub tags: Vec<Tag>,
     /// Where it lives on the host.
     #[serde(rename = "Ec2LabInfo")]
     pub ec2lab_info: VpcLabInfo,
@@ -91,6 +105,9 @@ pub struct CreateSubnetRequest {
     /// The zone; default: the region's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+    /// Tags for the new subnet (resource type `subnet`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// CreateSubnet's output.
@@ -111,6 +128,12 @@ pub struct DescribeSubnetsRequest {
     /// Filters, see [`Subnet`]'s `Filterable` names.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<Filter>,
+    /// A page of at most this many (5 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DescribeSubnets' output.
@@ -119,6 +142,9 @@ pub struct DescribeSubnetsRequest {
 pub struct DescribeSubnetsResult {
     /// The subnets, by VPC and range.
     pub subnets: Vec<Subnet>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// DeleteSubnet's input.
@@ -151,6 +177,8 @@ pub struct Subnet {
     pub owner_id: String,
     /// Addresses in its range less the five AWS reserves.
     pub available_ip_address_count: u32,
+    /// Its tags.
+    pub tags: Vec<Tag>,
 }
 
 impl Filterable for Vpc {
@@ -176,7 +204,7 @@ impl Filterable for Vpc {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tags
     }
 }
 
@@ -210,6 +238,6 @@ impl Filterable for Subnet {
     }
 
     fn tags(&self) -> &[Tag] {
-        &[]
+        &self.tags
     }
 }

@@ -1,0 +1,160 @@
+//! `ec2lab serve` under concurrent load from boto3: 50 mixed calls (CreateTags on shared
+//! resources, DeleteTags, CreateVolume, DescribeVolumes, DescribeTags) from 8 threads at
+//! once. Afterwards no tag is lost, every deletion held, every new volume exists once, and
+//! DescribeTags, each resource's own describe and ec2lab's CLI agree.
+
+#[path = "api_common/mod.rs"]
+mod api_common;
+mod common;
+
+use api_common::{ok, Api};
+use serde_json::Value;
+
+const MIXED: &str = r#"
+import json, threading
+import boto3, botocore
+from concurrent.futures import ThreadPoolExecutor
+
+ec2 = boto3.Session(profile_name="ec2lab").client("ec2")
+pre = [{"Key": f"pre{j}", "Value": "x"} for j in range(10)]
+base = [ec2.create_volume(AvailabilityZone="lab-1a", Size=1,
+                          TagSpecifications=[{"ResourceType": "volume", "Tags": pre}])["VolumeId"]
+        for _ in range(5)]
+vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+barrier = threading.Barrier(8)
+first = threading.local()
+
+def call(i):
+    # Every thread starts together, so the first calls really overlap.
+    if not getattr(first, "done", False):
+        first.done = True
+        barrier.wait()
+    kind, vol = i % 5, base[(i // 5) % 5]
+    if kind == 0:
+        # Every such call also tags the one VPC: ten writers on one row.
+        ec2.create_tags(Resources=[vol, vpc], Tags=[{"Key": f"k{i}", "Value": str(i)}])
+        return ["tagged", vol, f"k{i}", str(i)]
+    if kind == 1:
+        return ["described", len(ec2.describe_volumes()["Volumes"])]
+    if kind == 2:
+        v = ec2.create_volume(AvailabilityZone="lab-1a", Size=1,
+                              TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "made", "Value": str(i)}]}])
+        return ["created", v["VolumeId"], str(i)]
+    if kind == 3:
+        ec2.delete_tags(Resources=[vol], Tags=[{"Key": f"pre{i % 10}"}])
+        return ["untagged", vol, f"pre{i % 10}"]
+    return ["tags", len(ec2.describe_tags()["Tags"])]
+
+def safe(i):
+    try:
+        return call(i)
+    except Exception as e:
+        return ["error", i, repr(e)]
+
+with ThreadPoolExecutor(8) as pool:
+    results = list(pool.map(safe, range(50)))
+
+out = {"results": results, "base": base, "vpc": vpc}
+vols = ec2.describe_volumes()["Volumes"]
+out["volumes"] = {v["VolumeId"]: {t["Key"]: t["Value"] for t in v["Tags"]} for v in vols}
+out["vpc_tags"] = {t["Key"]: t["Value"] for t in ec2.describe_vpcs(VpcIds=[vpc])["Vpcs"][0]["Tags"]}
+out["described_tags"] = sorted([t["ResourceId"], t["Key"], t["Value"]] for t in ec2.describe_tags()["Tags"])
+print(json.dumps(out))
+"#;
+
+#[test]
+fn fifty_concurrent_mixed_calls_lose_nothing() {
+    let Some(api) = Api::start() else { return };
+    let started = std::time::Instant::now();
+    let v: Value = serde_json::from_str(&ok(&api.python(MIXED, &[]), "boto3 mixed load")).unwrap();
+    eprintln!("50 mixed calls and checks: {:?}", started.elapsed());
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 50);
+    let errors: Vec<&Value> = results.iter().filter(|r| r[0] == "error").collect();
+    assert!(errors.is_empty(), "calls failed: {errors:?}");
+
+    // What each volume and the VPC must have: the tags made with them, less the deleted
+    // ones, plus every tag a CreateTags call put on.
+    let vols = v["volumes"].as_object().unwrap();
+    let base: Vec<&str> = v["base"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    let mut want: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        base.iter()
+            .map(|b| {
+                let pre = (0..10).map(|j| (format!("pre{j}"), "x".to_string()));
+                (b.to_string(), pre.collect())
+            })
+            .collect();
+    let mut vpc_want = std::collections::BTreeMap::new();
+    let mut created = 0;
+    for r in results {
+        let s = |i: usize| r[i].as_str().unwrap().to_string();
+        match r[0].as_str().unwrap() {
+            "tagged" => {
+                want.get_mut(&s(1)).unwrap().insert(s(2), s(3));
+                vpc_want.insert(s(2), s(3));
+            }
+            "untagged" => {
+                want.get_mut(&s(1)).unwrap().remove(&s(2));
+            }
+            "created" => {
+                created += 1;
+                let mut t = std::collections::BTreeMap::new();
+                t.insert("made".to_string(), s(2));
+                assert!(want.insert(s(1), t).is_none(), "volume {} twice", s(1));
+            }
+            "described" => {
+                let n = r[1].as_u64().unwrap();
+                assert!((5..=15).contains(&n), "a describe saw {n} volumes");
+            }
+            "tags" => {
+                // 50 to start with; at most 10 deleted, at most 30 added.
+                let n = r[1].as_u64().unwrap();
+                assert!((40..=80).contains(&n), "a DescribeTags saw {n} tags");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(vpc_want.len(), 10);
+    let got: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        serde_json::from_value(Value::Object(vols.clone())).unwrap();
+    assert_eq!(got, want, "volumes and their tags after the load");
+    let vpc_got: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(v["vpc_tags"].clone()).unwrap();
+    assert_eq!(vpc_got, vpc_want, "the VPC lost a tag");
+
+    // DescribeTags says exactly what the resources' own describes say.
+    let vpc = v["vpc"].as_str().unwrap();
+    let mut listed: Vec<Value> = want
+        .iter()
+        .flat_map(|(id, tags)| {
+            tags.iter()
+                .map(move |(k, val)| serde_json::json!([id, k, val]))
+        })
+        .chain(
+            vpc_want
+                .iter()
+                .map(|(k, val)| serde_json::json!([vpc, k, val])),
+        )
+        .collect();
+    listed.sort_by(|a, b| {
+        let key = |x: &Value| {
+            (0..3)
+                .map(|i| x[i].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        key(a).cmp(&key(b))
+    });
+    assert_eq!(v["described_tags"], Value::Array(listed.clone()));
+
+    // And so does ec2lab's own CLI on the same store.
+    let cli = api.lab.ok(&["describe-volumes"]);
+    assert_eq!(cli["Volumes"].as_array().unwrap().len(), 15);
+    let cli_tags = api.lab.ok(&["describe-tags"]);
+    assert_eq!(cli_tags["Tags"].as_array().unwrap().len(), listed.len());
+}
