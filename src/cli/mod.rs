@@ -2,6 +2,7 @@
 //! error wording); `vmm` is the low-level launcher the instance supervisor runs, one
 //! process per guest.
 
+pub mod attributes;
 pub mod console;
 pub mod ctx;
 pub mod ebs;
@@ -129,7 +130,9 @@ pub enum Command {
     DetachNetworkInterface(vpc::DetachNetworkInterface),
     DeleteNetworkInterface(vpc::NetworkInterfaceId),
     ModifyNetworkInterfaceAttribute(vpc::ModifyNetworkInterfaceAttribute),
-    ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
+    ModifyInstanceAttribute(attributes::ModifyInstanceAttribute),
+    DescribeInstanceAttribute(attributes::DescribeInstanceAttribute),
+    DescribeInstanceStatus(attributes::DescribeInstanceStatus),
     ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
     /// Allocate an Elastic IP address.
     #[command(after_help = "Example:\n  ec2lab allocate-address")]
@@ -200,6 +203,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DeleteNetworkInterface(_) => "DeleteNetworkInterface",
         Command::ModifyNetworkInterfaceAttribute(_) => "ModifyNetworkInterfaceAttribute",
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
+        Command::DescribeInstanceAttribute(_) => "DescribeInstanceAttribute",
+        Command::DescribeInstanceStatus(_) => "DescribeInstanceStatus",
         Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
         Command::NetworkTeardown => "NetworkTeardown",
         Command::AllocateAddress => "AllocateAddress",
@@ -311,7 +316,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::ModifyNetworkInterfaceAttribute(a) => {
             vpc::modify_network_interface_attribute(&ctx, a)
         }
-        Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
+        Command::ModifyInstanceAttribute(a) => attributes::modify_instance_attribute(&ctx, a),
+        Command::DescribeInstanceAttribute(a) => attributes::describe_instance_attribute(&ctx, a),
+        Command::DescribeInstanceStatus(a) => attributes::describe_instance_status(&ctx, a),
         Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
         Command::AllocateAddress => vpc::allocate_address(&ctx),

@@ -12,10 +12,11 @@ use crate::ec2::shapes::network::{
     DeleteSubnetRequest, DeleteVpcRequest, DescribeAddressesRequest,
     DescribeNetworkInterfacesRequest, DescribeSecurityGroupsRequest, DescribeSubnetsRequest,
     DescribeVpcsRequest, DetachNetworkInterfaceRequest, DisassociateAddressRequest, IpPermission,
-    IpRange, ModifyInstanceAttributeRequest, ModifyNetworkInterfaceAttributeRequest,
-    ReleaseAddressRequest, SecurityGroupRulesRequest, UserIdGroupPair,
+    IpRange, ModifyNetworkInterfaceAttributeRequest, ReleaseAddressRequest,
+    SecurityGroupRulesRequest, UserIdGroupPair,
 };
 use crate::instances::{network, record::Instance};
+use crate::net::group_actions;
 use crate::net::groups::{self, Direction};
 use crate::net::{addresses, eni, vpc};
 use crate::store::Store;
@@ -177,21 +178,6 @@ pub struct DeleteSecurityGroup {
     /// The group.
     #[arg(long)]
     pub group_id: String,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Example:\n  ec2lab modify-instance-attribute --instance-id i-… --groups sg-1 sg-2\n\n\
-  Replaces the security groups of the instance's interface; takes effect at once."
-)]
-/// Change an instance's security groups.
-pub struct ModifyInstanceAttribute {
-    /// The instance.
-    #[arg(long)]
-    pub instance_id: String,
-    /// Its new groups.
-    #[arg(long, num_args = 1.., required = true)]
-    pub groups: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -401,14 +387,15 @@ pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
 
 /// `create-security-group`.
 pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateSecurityGroupRequest {
         group_name: a.group_name,
         description: a.description,
         vpc_id: a.vpc_id,
     };
-    let v = to_json(&vpc::create_security_group(&mut s, &req)?)?;
-    synced(&s, v)
+    to_json(&group_actions::create_security_group(
+        &mut ctx.tidy_store()?,
+        &req,
+    )?)
 }
 
 /// `describe-security-groups`.
@@ -422,17 +409,17 @@ pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<
 
 /// `delete-security-group`.
 pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteSecurityGroupRequest {
         group_id: a.group_id,
     };
-    groups::delete_security_group(&mut s, &req)?;
-    synced(&s, Value::Null)
+    to_json(&group_actions::delete_security_group(
+        &mut ctx.tidy_store()?,
+        &req,
+    )?)
 }
 
 /// The four rule verbs: `authorize-…` when `grant`, `revoke-…` otherwise.
 pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let (from_port, to_port) = match &a.port {
         Some(p) => groups::parse_ports(p)?,
         None => (None, None),
@@ -458,13 +445,12 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
                 .collect(),
         }],
     };
-    let result = if grant {
-        groups::authorize_rules(&mut s, &req, dir)?
+    let s = &mut ctx.tidy_store()?;
+    to_json(&if grant {
+        group_actions::authorize_rules(s, &req, dir)?
     } else {
-        groups::revoke_rules(&mut s, &req, dir)?
-    };
-    let v = to_json(&result)?;
-    synced(&s, v)
+        group_actions::revoke_rules(s, &req, dir)?
+    })
 }
 
 /// `describe-network-interfaces`.
@@ -544,18 +530,6 @@ pub fn modify_network_interface_attribute(
         groups: a.groups,
     };
     network::set_eni_groups(&mut s, &req.network_interface_id, &req.groups)?;
-    Ok(Value::Null)
-}
-
-/// `modify-instance-attribute --groups`.
-pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let req = ModifyInstanceAttributeRequest {
-        instance_id: a.instance_id,
-        groups: a.groups,
-    };
-    let inst = Instance::get(s.conn(), &req.instance_id)?;
-    network::set_groups(&mut s, &inst, &req.groups)?;
     Ok(Value::Null)
 }
 

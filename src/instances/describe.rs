@@ -71,10 +71,13 @@ pub fn describe_instances(
     store: &mut Store,
     req: &DescribeInstancesRequest,
 ) -> Result<DescribeInstancesResult, Ec2Error> {
-    housekeeping(store)?;
-    let all = Instance::all(store.conn())?;
+    for id in &req.instance_ids {
+        Ec2Error::check_id(id, "i", "Instance")?;
+    }
     // Unknown filter names are errors even when nothing would be filtered.
     filters::check::<Listed>(&req.filters)?;
+    housekeeping(store)?;
+    let all = Instance::all(store.conn())?;
     for id in &req.instance_ids {
         if !all.iter().any(|i| &i.instance_id == id) {
             return Err(Ec2Error::instance_not_found(id));

@@ -1,6 +1,7 @@
 //! Instances: launching, describing and changing them, the way EC2's instance API does.
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
+pub mod attributes;
 pub mod console;
 pub mod describe;
 pub mod disks;
@@ -11,6 +12,7 @@ pub mod process;
 pub mod record;
 pub mod rundir;
 pub mod state;
+pub mod status;
 pub mod supervisor;
 pub mod types;
 mod wait;
@@ -33,6 +35,7 @@ use crate::images::{self, Image};
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 use crate::vmm::host;
+pub use attributes::{describe_instance_attribute, modify_instance_attribute};
 pub use describe::describe_instances;
 pub use housekeeping::housekeeping;
 use record::Instance;
@@ -40,6 +43,7 @@ pub use record::MetadataOptions;
 use record::RebootPending;
 use rundir::RunDir;
 use state::{Action, State};
+pub use status::describe_instance_status;
 pub use wait::Waiter;
 
 /// EC2's limit on user data, before base64.
@@ -179,11 +183,14 @@ impl Launch {
 }
 
 /// `RunInstances`: as many as fit, at least `MinCount`; each gets its root volume, its
-/// primary interface and a supervisor that boots it.
+/// primary interface and a supervisor that boots it. The quick-start AMI is registered
+/// first if its files are built, and housekeeping runs, as before every command.
 pub fn run_instances(
     store: &mut Store,
     req: &RunInstancesRequest,
 ) -> Result<Reservation, Ec2Error> {
+    images::ensure_quick_start(store)?;
+    housekeeping(store)?;
     let launch = Launch::from(req)?;
     let instance_type = req
         .instance_type
@@ -224,17 +231,7 @@ pub fn run_instances(
     let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
 
-    let flavor = host::detect();
-    let effective = flavor.vcpus_for(ty.vcpus);
-    let mut warnings = Vec::new();
-    if effective < ty.vcpus {
-        warnings.push(format!(
-            "{} has {} vCPUs, but this host's KVM ({}) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU",
-            ty.name,
-            ty.vcpus,
-            flavor.name()
-        ));
-    }
+    let (effective, warnings) = vcpus_here(ty);
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
     crate::net::check_overlaps(store, &subnet.vpc_id)?;
@@ -329,6 +326,23 @@ pub fn run_instances(
         .map(|i| describe::instance(store, i))
         .collect::<Result<Vec<_>, Ec2Error>>()?;
     Ok(describe::reservation(&reservation_id, instances))
+}
+
+/// The vCPUs an instance of `ty` runs on on this host, and the warning when that is
+/// fewer than the type has.
+fn vcpus_here(ty: &types::InstanceType) -> (u8, Vec<String>) {
+    let flavor = host::detect();
+    let effective = flavor.vcpus_for(ty.vcpus);
+    let mut warnings = Vec::new();
+    if effective < ty.vcpus {
+        warnings.push(format!(
+            "{} has {} vCPUs, but this host's KVM ({}) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU",
+            ty.name,
+            ty.vcpus,
+            flavor.name()
+        ));
+    }
+    (effective, warnings)
 }
 
 fn bad_count(req: &RunInstancesRequest) -> Ec2Error {
@@ -450,6 +464,7 @@ pub fn modify_metadata_options(
     req: &ModifyInstanceMetadataOptionsRequest,
 ) -> Result<ModifyInstanceMetadataOptionsResult, Ec2Error> {
     let id = &req.instance_id;
+    check_instance_ids(std::slice::from_ref(id))?;
     let inst = Instance::get(store.conn(), id)?;
     if inst.state == State::Terminated {
         return Err(Ec2Error::incorrect_state(id, inst.state.name(), "modified"));

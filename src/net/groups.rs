@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
 use crate::ec2::shapes::network::{
-    self as shapes, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
-    DescribeSecurityGroupsResult, IpPermission, IpRange, SecurityGroupRulesRequest,
-    SecurityGroupRulesResult, UserIdGroupPair,
+    self as shapes, DescribeSecurityGroupsRequest, DescribeSecurityGroupsResult, IpPermission,
+    IpRange, UserIdGroupPair,
 };
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
@@ -489,57 +488,4 @@ pub fn describe_security_groups(
     Ok(DescribeSecurityGroupsResult {
         security_groups: filters::retain(named, &req.filters)?,
     })
-}
-
-/// AuthorizeSecurityGroupIngress/Egress: every permission of the request is added, in
-/// one transaction. The caller brings the firewall in step (`net::sync`).
-pub fn authorize_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    change_rules(store, req, dir, authorize)
-}
-
-/// RevokeSecurityGroupIngress/Egress: every permission of the request is taken away, in
-/// one transaction. The caller brings the firewall in step (`net::sync`).
-pub fn revoke_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    change_rules(store, req, dir, revoke)
-}
-
-type RuleChange = fn(&Connection, &str, Direction, Permission) -> Result<SecurityGroup, Ec2Error>;
-
-fn change_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-    change: RuleChange,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    let perms = req
-        .ip_permissions
-        .iter()
-        .map(Permission::from_shape)
-        .collect::<Result<Vec<_>, _>>()?;
-    if perms.is_empty() {
-        return Err(Ec2Error::missing_parameter("IpPermissions"));
-    }
-    store.write(|tx| -> Result<(), Ec2Error> {
-        for p in perms {
-            change(tx, &req.group_id, dir, p)?;
-        }
-        Ok(())
-    })?;
-    Ok(SecurityGroupRulesResult { return_: true })
-}
-
-/// DeleteSecurityGroup. The caller brings the firewall in step (`net::sync`).
-pub fn delete_security_group(
-    store: &mut Store,
-    req: &DeleteSecurityGroupRequest,
-) -> Result<(), Ec2Error> {
-    store.write(|tx| delete(tx, &req.group_id))
 }
