@@ -121,6 +121,13 @@ wait("instance_stopped")
 out["status_default_stopped"] = ec2.describe_instance_status(InstanceIds=[iid])["InstanceStatuses"]
 out["status_all_stopped"] = [s["SystemStatus"]["Status"] for s in ec2.describe_instance_status(
     InstanceIds=[iid], IncludeAllInstances=True)["InstanceStatuses"]]
+image = ec2.create_image(InstanceId=iid, Name="tiny-image", Description="from a stopped instance")["ImageId"]
+ec2.get_waiter("image_available").wait(ImageIds=[image], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+copy = ec2.copy_image(SourceImageId=image, SourceRegion="lab-1", Name="tiny-image-copy")["ImageId"]
+out["copy_from_nowhere"] = code(ec2.copy_image, SourceImageId=image, SourceRegion="eu-west-9", Name="x-copy")
+out["deregistered"] = ec2.deregister_image(ImageId=copy)["Return"]
+out["images"] = sorted(i["Name"] for i in ec2.describe_images(Owners=["self"])["Images"])
+out["register_image"] = code(ec2.register_image, Name="from-s3", ImageLocation="bucket/manifest.xml")
 ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t2.micro"})
 ec2.modify_instance_attribute(InstanceId=iid, UserData={"Value": b"#!/bin/sh\necho changed\n"})
 out["bad_type"] = code(ec2.modify_instance_attribute, InstanceId=iid, InstanceType={"Value": "t9.huge"})
@@ -216,6 +223,10 @@ fn boto3_drives_a_tiny_guest() {
     assert_eq!(v["stop"], json!(["running", "stopping"]));
     assert_eq!(v["status_default_stopped"], json!([]));
     assert_eq!(v["status_all_stopped"], json!(["not-applicable"]));
+    assert_eq!(v["copy_from_nowhere"], "InvalidParameterValue");
+    assert_eq!(v["deregistered"], true);
+    assert_eq!(v["images"], json!(["tiny-api", "tiny-image"]));
+    assert_eq!(v["register_image"], "Unsupported");
     assert_eq!(v["bad_type"], "InvalidParameterValue");
     assert_eq!(v["type_after"], "t2.micro");
     assert_eq!(v["user_data_after"], "#!/bin/sh\necho changed\n");
