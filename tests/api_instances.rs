@@ -47,6 +47,9 @@ def step(what):
 /// delay (the tiny OS reaches init in milliseconds and is stopped hard after a second).
 const TINY: &str = r##"
 ami, pubkey = sys.argv[1], sys.argv[2]
+# The default VPC's group "default" exists from the first call, as the CLI shows it.
+out["default_group"] = [g["GroupName"] for g in ec2.describe_security_groups(
+    Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]]
 
 kp = ec2.create_key_pair(KeyName="api-key", KeyType="ed25519")
 out["key_material"] = kp["KeyMaterial"].splitlines()[0]
@@ -178,6 +181,7 @@ fn boto3_drives_a_tiny_guest() {
         started.elapsed().as_secs_f64()
     );
 
+    assert_eq!(v["default_group"], json!(["default"]));
     assert_eq!(v["key_material"], "-----BEGIN OPENSSH PRIVATE KEY-----");
     assert_eq!(v["duplicate_key"], "InvalidKeyPair.Duplicate");
     assert_eq!(v["key_unchanged"], true);

@@ -7,6 +7,7 @@ pub mod console;
 pub mod ctx;
 pub mod ebs;
 pub mod ec2;
+pub mod groups;
 pub mod keys;
 pub mod lab;
 pub mod output;
@@ -114,16 +115,16 @@ pub enum Command {
     CreateSubnet(vpc::CreateSubnet),
     DescribeSubnets(vpc::DescribeSubnets),
     DeleteSubnet(vpc::DeleteSubnet),
-    CreateSecurityGroup(vpc::CreateSecurityGroup),
-    DescribeSecurityGroups(vpc::DescribeSecurityGroups),
-    DeleteSecurityGroup(vpc::DeleteSecurityGroup),
-    AuthorizeSecurityGroupIngress(vpc::RuleArgs),
+    CreateSecurityGroup(groups::CreateSecurityGroup),
+    DescribeSecurityGroups(groups::DescribeSecurityGroups),
+    DeleteSecurityGroup(groups::DeleteSecurityGroup),
+    AuthorizeSecurityGroupIngress(groups::RuleArgs),
     /// Allow outbound traffic (same flags as authorize-security-group-ingress).
-    AuthorizeSecurityGroupEgress(vpc::RuleArgs),
+    AuthorizeSecurityGroupEgress(groups::RuleArgs),
     /// Remove an inbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupIngress(vpc::RuleArgs),
+    RevokeSecurityGroupIngress(groups::RuleArgs),
     /// Remove an outbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupEgress(vpc::RuleArgs),
+    RevokeSecurityGroupEgress(groups::RuleArgs),
     DescribeNetworkInterfaces(vpc::DescribeNetworkInterfaces),
     CreateNetworkInterface(vpc::CreateNetworkInterface),
     AttachNetworkInterface(vpc::AttachNetworkInterface),
@@ -293,20 +294,20 @@ pub fn run(cli: Cli) -> i32 {
         Command::CreateSubnet(a) => vpc::create_subnet(&ctx, a),
         Command::DescribeSubnets(a) => vpc::describe_subnets(&ctx, a),
         Command::DeleteSubnet(a) => vpc::delete_subnet(&ctx, a),
-        Command::CreateSecurityGroup(a) => vpc::create_security_group(&ctx, a),
-        Command::DescribeSecurityGroups(a) => vpc::describe_security_groups(&ctx, a),
-        Command::DeleteSecurityGroup(a) => vpc::delete_security_group(&ctx, a),
+        Command::CreateSecurityGroup(a) => groups::create_security_group(&ctx, a),
+        Command::DescribeSecurityGroups(a) => groups::describe_security_groups(&ctx, a),
+        Command::DeleteSecurityGroup(a) => groups::delete_security_group(&ctx, a),
         Command::AuthorizeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, true)
+            groups::change_rule(&ctx, a, Direction::Ingress, true)
         }
         Command::AuthorizeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, true)
+            groups::change_rule(&ctx, a, Direction::Egress, true)
         }
         Command::RevokeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, false)
+            groups::change_rule(&ctx, a, Direction::Ingress, false)
         }
         Command::RevokeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, false)
+            groups::change_rule(&ctx, a, Direction::Egress, false)
         }
         Command::DescribeNetworkInterfaces(a) => vpc::describe_network_interfaces(&ctx, a),
         Command::CreateNetworkInterface(a) => vpc::create_network_interface(&ctx, a),

@@ -1,15 +1,18 @@
 //! The security-group actions as every front end calls them: CreateSecurityGroup,
-//! DeleteSecurityGroup and the four rule actions. The default VPC is made on first use,
-//! each change is one store transaction, and then the host's firewall is brought in step
-//! with the store ([`sync`](super::sync)). The rules themselves are [`groups`]'.
+//! DescribeSecurityGroups, DeleteSecurityGroup and the four rule actions. The default VPC
+//! (and its group "default") is made on first use, each change is one store transaction,
+//! and then the host's firewall is brought in step with the store ([`sync`](super::sync)).
+//! The rules themselves are [`groups`]'.
 
 use rusqlite::Connection;
 
 use super::groups::{self, Direction, Permission, SecurityGroup};
 use super::vpc::{self, Subnet, Vpc};
+use crate::ec2::filters;
 use crate::ec2::shapes::network::{
     CreateSecurityGroupRequest, CreateSecurityGroupResult, DeleteSecurityGroupRequest,
-    DeleteSecurityGroupResult, SecurityGroupRulesRequest, SecurityGroupRulesResult,
+    DeleteSecurityGroupResult, DescribeSecurityGroupsRequest, DescribeSecurityGroupsResult,
+    SecurityGroupRulesRequest, SecurityGroupRulesResult,
 };
 use crate::error::Ec2Error;
 use crate::store::Store;
@@ -51,6 +54,26 @@ pub fn create_security_group(
     super::sync(store)?;
     Ok(CreateSecurityGroupResult {
         group_id: g.group_id,
+    })
+}
+
+/// DescribeSecurityGroups: the named groups (each must exist) or all, through the filters.
+pub fn describe_security_groups(
+    store: &mut Store,
+    req: &DescribeSecurityGroupsRequest,
+) -> Result<DescribeSecurityGroupsResult, Ec2Error> {
+    vpc::ensure_default(store)?;
+    let c = store.conn();
+    for g in &req.group_ids {
+        SecurityGroup::get(c, g)?;
+    }
+    let named = SecurityGroup::all(c)?
+        .iter()
+        .filter(|g| req.group_ids.is_empty() || req.group_ids.contains(&g.group_id))
+        .map(SecurityGroup::to_shape)
+        .collect();
+    Ok(DescribeSecurityGroupsResult {
+        security_groups: filters::retain(named, &req.filters)?,
     })
 }
 

@@ -6,14 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use super::cidr::Ipv4Cidr;
-use crate::ec2::filters;
-use crate::ec2::shapes::network::{
-    self as shapes, DescribeSecurityGroupsRequest, DescribeSecurityGroupsResult, IpPermission,
-    IpRange, UserIdGroupPair,
-};
+use crate::ec2::shapes::network::{self as shapes, IpPermission, IpRange, UserIdGroupPair};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
-use crate::store::Store;
 
 /// One permission: a protocol and port range, from (or to) CIDRs or group members.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -469,23 +464,4 @@ pub fn for_interface(
         }
     }
     Ok(group_ids.to_vec())
-}
-
-/// DescribeSecurityGroups: the named groups (each must exist) or all, through the filters.
-pub fn describe_security_groups(
-    store: &Store,
-    req: &DescribeSecurityGroupsRequest,
-) -> Result<DescribeSecurityGroupsResult, Ec2Error> {
-    let c = store.conn();
-    for g in &req.group_ids {
-        SecurityGroup::get(c, g)?;
-    }
-    let named = SecurityGroup::all(c)?
-        .iter()
-        .filter(|g| req.group_ids.is_empty() || req.group_ids.contains(&g.group_id))
-        .map(SecurityGroup::to_shape)
-        .collect();
-    Ok(DescribeSecurityGroupsResult {
-        security_groups: filters::retain(named, &req.filters)?,
-    })
 }
