@@ -6,7 +6,7 @@ use base64ct::{Base64, Encoding};
 
 use super::record::Instance;
 use super::state::State;
-use super::{check_instance_ids, describe, network, types, MAX_USER_DATA};
+use super::{describe, network, types, user_data};
 use crate::ec2::shapes::instance_attributes::{
     AttributeBooleanValue, AttributeValue, DescribeInstanceAttributeRequest, InstanceAttribute,
     ModifyInstanceAttributeRequest,
@@ -23,7 +23,7 @@ pub fn describe_instance_attribute(
     req: &DescribeInstanceAttributeRequest,
 ) -> Result<InstanceAttribute, Ec2Error> {
     let id = &req.instance_id;
-    check_instance_ids(std::slice::from_ref(id))?;
+    Ec2Error::check_id(id, "i", "Instance")?;
     let inst = Instance::get(store.conn(), id)?;
     let mut out = InstanceAttribute {
         instance_id: id.clone(),
@@ -168,7 +168,7 @@ pub fn modify_instance_attribute(
     req: &ModifyInstanceAttributeRequest,
 ) -> Result<(), Ec2Error> {
     let id = &req.instance_id;
-    check_instance_ids(std::slice::from_ref(id))?;
+    Ec2Error::check_id(id, "i", "Instance")?;
     let change = Change::of(req)?;
     let inst = Instance::get(store.conn(), id)?;
     match change {
@@ -185,7 +185,7 @@ pub fn modify_instance_attribute(
                 ))
             })?;
             network::check_interface_count(store, &inst, ty.name)?;
-            let (effective, warnings) = super::vcpus_here(ty);
+            let (effective, warnings) = ty.vcpus_here();
             // The state is checked in the transaction that changes it: a start between a
             // check and the change would boot the old type.
             store.write(|tx| {
@@ -194,15 +194,7 @@ pub fn modify_instance_attribute(
             })
         }
         Change::UserData(b64) => {
-            let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-            let data = Base64::decode_vec(&compact)
-                .map_err(|_| Ec2Error::invalid_parameter("Invalid BASE64 encoding of user data"))?;
-            if data.len() > MAX_USER_DATA {
-                return Err(Ec2Error::invalid_parameter(format!(
-                    "User data is limited to {MAX_USER_DATA} bytes; this is {} bytes",
-                    data.len()
-                )));
-            }
+            let data = user_data::decode(&b64)?;
             let data = (!data.is_empty()).then_some(data);
             store.write(|tx| {
                 require_stopped(&Instance::get(tx, id)?)?;

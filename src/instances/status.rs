@@ -7,10 +7,10 @@
 
 use super::guest_status::GuestStatus;
 use super::housekeeping::housekeeping;
+use super::process;
 use super::record::Instance;
 use super::rundir::RunDir;
 use super::state::State;
-use super::{check_instance_ids, process};
 use crate::ec2::filters;
 use crate::ec2::shapes::instance_status::{
     DescribeInstanceStatusRequest, DescribeInstanceStatusResult, InstanceStatus,
@@ -26,8 +26,8 @@ pub fn describe_instance_status(
     store: &mut Store,
     req: &DescribeInstanceStatusRequest,
 ) -> Result<DescribeInstanceStatusResult, Ec2Error> {
-    if !req.instance_ids.is_empty() {
-        check_instance_ids(&req.instance_ids)?;
+    for id in &req.instance_ids {
+        Ec2Error::check_id(id, "i", "Instance")?;
     }
     filters::check::<InstanceStatus>(&req.filters)?;
     housekeeping(store)?;
