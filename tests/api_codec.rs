@@ -94,6 +94,25 @@ fn samples() -> Vec<(&'static str, Value)> {
             json!({"InstanceId": "i-0123456789abcdef0", "InstanceType": {"Value": "t2.micro"},
                 "UserData": {"Value": "IyEvYmluL3No"}}),
         ),
+        (
+            "DescribeInstanceStatus",
+            json!({"InstanceStatuses": [{"AvailabilityZone": "lab-1a",
+                "InstanceId": "i-0123456789abcdef0", "InstanceState": state(16, "running"),
+                "InstanceStatus": {"Status": "initializing",
+                    "Details": [{"Name": "reachability", "Status": "initializing"}]},
+                "SystemStatus": {"Status": "ok",
+                    "Details": [{"Name": "reachability", "Status": "passed"}]}}]}),
+        ),
+        (
+            "DescribeInstanceAttribute",
+            json!({"InstanceId": "i-0123456789abcdef0", "Groups": [group],
+                "DisableApiTermination": {"Value": false}}),
+        ),
+        ("AuthorizeSecurityGroupIngress", json!({"Return": true})),
+        (
+            "DeleteSecurityGroup",
+            json!({"Return": true, "GroupId": "sg-0123456789abcdef0"}),
+        ),
         ("DeleteTags", json!({})),
     ]
 }

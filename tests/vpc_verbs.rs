@@ -954,3 +954,71 @@ fn network_describe_verbs_take_ec2_filters() {
         "InvalidVpcID.NotFound",
     );
 }
+
+#[test]
+fn ip_permissions_take_several_rules_as_the_aws_cli_writes_them() {
+    let lab = Lab::new();
+    let sg = lab.ok(&[
+        "create-security-group",
+        "--group-name",
+        "web",
+        "--description",
+        "web servers",
+    ])["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ssh = "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=0.0.0.0/0}]";
+    let http = r#"[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]"#;
+    let rules = |verb: &str, perms: &[&str]| {
+        let mut args = vec![verb, "--group-id", &sg, "--ip-permissions"];
+        args.extend_from_slice(perms);
+        lab.ec2(&args)
+    };
+    assert_eq!(
+        rules("authorize-security-group-ingress", &[ssh, http]).json["Return"],
+        true
+    );
+    let ingress = |lab: &Lab| {
+        lab.ok(&["describe-security-groups", "--group-ids", &sg])["SecurityGroups"][0]
+            ["IpPermissions"]
+            .clone()
+    };
+    let both = ingress(&lab);
+    assert_eq!(both.as_array().unwrap().len(), 2, "{both}");
+    assert_eq!(both[0]["FromPort"], 22);
+    assert_eq!(both[1]["IpRanges"][0]["CidrIp"], "10.0.0.0/8");
+    // One of two already there: neither is added again.
+    let e = rules(
+        "authorize-security-group-ingress",
+        &[
+            "IpProtocol=tcp,FromPort=443,ToPort=443,IpRanges=[{CidrIp=0.0.0.0/0}]",
+            ssh,
+        ],
+    );
+    assert!(
+        e.stderr.contains("(InvalidPermission.Duplicate)"),
+        "{}",
+        e.stderr
+    );
+    assert_eq!(ingress(&lab), both);
+    let bad = rules(
+        "authorize-security-group-ingress",
+        &["IpProtocol=tcp,FromPort=x"],
+    );
+    assert_eq!(bad.code, 252, "{}", bad.stderr);
+    rules("revoke-security-group-ingress", &[ssh]);
+    assert_eq!(ingress(&lab).as_array().unwrap().len(), 1);
+    // --ip-permissions or --protocol, not both.
+    let both_forms = lab.ec2(&[
+        "revoke-security-group-ingress",
+        "--group-id",
+        &sg,
+        "--protocol",
+        "tcp",
+        "--ip-permissions",
+        http,
+    ]);
+    assert_eq!(both_forms.code, 2, "{}", both_forms.stderr);
+}

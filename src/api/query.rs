@@ -3,7 +3,7 @@
 //! a JSON object keyed by the model's member names (what `serde_json::from_value` of a
 //! request shape wants). The wire is botocore's `EC2Serializer`: a member's parameter name
 //! is [`Member::wire_name`], lists are `Prefix.N` from 1, booleans `true`/`false`, blobs
-//! base64.
+//! base64 (kept so in the JSON).
 
 use std::collections::BTreeMap;
 
@@ -194,13 +194,12 @@ fn scalar(kind: Kind, text: &str, path: &str) -> Result<Value, Ec2Error> {
             "false" => Value::Bool(false),
             _ => return Err(invalid(path, text, "true or false")),
         },
-        // Bytes become text: the blobs ec2lab takes (public key material) are text.
+        // Bytes stay base64 text, checked: the JSON form of a blob, as the typed shapes
+        // (and the aws CLI's JSON input) take it. User data may be binary (gzip).
         Kind::Blob => {
-            let bytes =
-                Base64::decode_vec(text.trim()).map_err(|_| invalid(path, text, "base64 data"))?;
-            Value::String(
-                String::from_utf8(bytes).map_err(|_| invalid(path, text, "base64 of text"))?,
-            )
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            Base64::decode_vec(&compact).map_err(|_| invalid(path, text, "base64 data"))?;
+            Value::String(compact)
         }
         Kind::String | Kind::Timestamp => Value::String(text.to_string()),
         Kind::Structure | Kind::List => unreachable!("leaves are scalars"),
@@ -344,7 +343,13 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(v["PublicKeyMaterial"], json!("ssh-ed25519 AAAA"));
+        assert_eq!(v["PublicKeyMaterial"], json!("c3NoLWVkMjU1MTkgQUFBQQ=="));
+        let e = decode_op(
+            "ImportKeyPair",
+            &[("KeyName", "k"), ("PublicKeyMaterial", "ssh-ed25519 AAAA")],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "InvalidParameterValue");
     }
 
     #[test]

@@ -132,10 +132,6 @@ fn scalar(kind: Kind, value: &Value) -> String {
         (Kind::Timestamp, Value::Number(n)) => {
             crate::store::iso8601(n.as_i64().unwrap_or_default(), 0)
         }
-        (Kind::Blob, Value::String(s)) => {
-            use base64ct::{Base64, Encoding};
-            Base64::encode_string(s.as_bytes())
-        }
         (_, Value::String(s)) => s.clone(),
         // Booleans print as `true`/`false`, numbers as JSON prints them.
         (_, other) => other.to_string(),

@@ -385,10 +385,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .into_iter()
             .collect(),
     };
-    let mut store = ctx.store()?;
-    images::ensure_quick_start(&mut store)?;
-    instances::housekeeping(&mut store)?;
-    to_json(&instances::run_instances(&mut store, &req)?)
+    to_json(&instances::run_instances(&mut ctx.store()?, &req)?)
 }
 
 /// describe-instances.

@@ -2,10 +2,12 @@
 //! error wording); `vmm` is the low-level launcher the instance supervisor runs, one
 //! process per guest.
 
+pub mod attributes;
 pub mod console;
 pub mod ctx;
 pub mod ebs;
 pub mod ec2;
+pub mod groups;
 pub mod keys;
 pub mod lab;
 pub mod output;
@@ -114,23 +116,25 @@ pub enum Command {
     CreateSubnet(vpc::CreateSubnet),
     DescribeSubnets(vpc::DescribeSubnets),
     DeleteSubnet(vpc::DeleteSubnet),
-    CreateSecurityGroup(vpc::CreateSecurityGroup),
-    DescribeSecurityGroups(vpc::DescribeSecurityGroups),
-    DeleteSecurityGroup(vpc::DeleteSecurityGroup),
-    AuthorizeSecurityGroupIngress(vpc::RuleArgs),
+    CreateSecurityGroup(groups::CreateSecurityGroup),
+    DescribeSecurityGroups(groups::DescribeSecurityGroups),
+    DeleteSecurityGroup(groups::DeleteSecurityGroup),
+    AuthorizeSecurityGroupIngress(groups::RuleArgs),
     /// Allow outbound traffic (same flags as authorize-security-group-ingress).
-    AuthorizeSecurityGroupEgress(vpc::RuleArgs),
+    AuthorizeSecurityGroupEgress(groups::RuleArgs),
     /// Remove an inbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupIngress(vpc::RuleArgs),
+    RevokeSecurityGroupIngress(groups::RuleArgs),
     /// Remove an outbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupEgress(vpc::RuleArgs),
+    RevokeSecurityGroupEgress(groups::RuleArgs),
     DescribeNetworkInterfaces(vpc::DescribeNetworkInterfaces),
     CreateNetworkInterface(vpc::CreateNetworkInterface),
     AttachNetworkInterface(vpc::AttachNetworkInterface),
     DetachNetworkInterface(vpc::DetachNetworkInterface),
     DeleteNetworkInterface(vpc::NetworkInterfaceId),
     ModifyNetworkInterfaceAttribute(vpc::ModifyNetworkInterfaceAttribute),
-    ModifyInstanceAttribute(vpc::ModifyInstanceAttribute),
+    ModifyInstanceAttribute(attributes::ModifyInstanceAttribute),
+    DescribeInstanceAttribute(attributes::DescribeInstanceAttribute),
+    DescribeInstanceStatus(attributes::DescribeInstanceStatus),
     ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
     AllocateAddress(vpc::AllocateAddress),
     AssociateAddress(vpc::AssociateAddress),
@@ -202,6 +206,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DeleteNetworkInterface(_) => "DeleteNetworkInterface",
         Command::ModifyNetworkInterfaceAttribute(_) => "ModifyNetworkInterfaceAttribute",
         Command::ModifyInstanceAttribute(_) => "ModifyInstanceAttribute",
+        Command::DescribeInstanceAttribute(_) => "DescribeInstanceAttribute",
+        Command::DescribeInstanceStatus(_) => "DescribeInstanceStatus",
         Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
         Command::NetworkTeardown => "NetworkTeardown",
         Command::AllocateAddress(_) => "AllocateAddress",
@@ -293,20 +299,20 @@ pub fn run(cli: Cli) -> i32 {
         Command::CreateSubnet(a) => vpc::create_subnet(&ctx, a),
         Command::DescribeSubnets(a) => vpc::describe_subnets(&ctx, a),
         Command::DeleteSubnet(a) => vpc::delete_subnet(&ctx, a),
-        Command::CreateSecurityGroup(a) => vpc::create_security_group(&ctx, a),
-        Command::DescribeSecurityGroups(a) => vpc::describe_security_groups(&ctx, a),
-        Command::DeleteSecurityGroup(a) => vpc::delete_security_group(&ctx, a),
+        Command::CreateSecurityGroup(a) => groups::create_security_group(&ctx, a),
+        Command::DescribeSecurityGroups(a) => groups::describe_security_groups(&ctx, a),
+        Command::DeleteSecurityGroup(a) => groups::delete_security_group(&ctx, a),
         Command::AuthorizeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, true)
+            groups::change_rule(&ctx, a, Direction::Ingress, true)
         }
         Command::AuthorizeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, true)
+            groups::change_rule(&ctx, a, Direction::Egress, true)
         }
         Command::RevokeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, false)
+            groups::change_rule(&ctx, a, Direction::Ingress, false)
         }
         Command::RevokeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, false)
+            groups::change_rule(&ctx, a, Direction::Egress, false)
         }
         Command::DescribeNetworkInterfaces(a) => vpc::describe_network_interfaces(&ctx, a),
         Command::CreateNetworkInterface(a) => vpc::create_network_interface(&ctx, a),
@@ -316,7 +322,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::ModifyNetworkInterfaceAttribute(a) => {
             vpc::modify_network_interface_attribute(&ctx, a)
         }
-        Command::ModifyInstanceAttribute(a) => vpc::modify_instance_attribute(&ctx, a),
+        Command::ModifyInstanceAttribute(a) => attributes::modify_instance_attribute(&ctx, a),
+        Command::DescribeInstanceAttribute(a) => attributes::describe_instance_attribute(&ctx, a),
+        Command::DescribeInstanceStatus(a) => attributes::describe_instance_status(&ctx, a),
         Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
         Command::AllocateAddress(a) => vpc::allocate_address(&ctx, a),

@@ -1,6 +1,7 @@
-//! The VPC verbs: VPCs, subnets, security groups, network interfaces, shaped like
-//! `aws ec2`'s. Every change is one transaction, then one atomic nftables update; the
-//! services do both (the API calls the same ones), the verbs parse flags and print.
+//! The VPC verbs: VPCs, subnets, network interfaces and addresses, shaped like `aws ec2`'s
+//! (the security group verbs are in `groups`). Every change is one transaction, then one
+//! atomic nftables update; the services do both (the API calls the same ones), the verbs
+//! parse flags and print.
 
 use clap::Args;
 use serde_json::Value;
@@ -8,16 +9,13 @@ use serde_json::Value;
 use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use crate::ec2::shapes::network::{
     AllocateAddressRequest, AssociateAddressRequest, AttachNetworkInterfaceRequest,
-    CreateNetworkInterfaceRequest, CreateSecurityGroupRequest, CreateSubnetRequest,
-    CreateVpcRequest, DeleteNetworkInterfaceRequest, DeleteSecurityGroupRequest,
-    DeleteSubnetRequest, DeleteVpcRequest, DescribeAddressesRequest,
-    DescribeNetworkInterfacesRequest, DescribeSecurityGroupsRequest, DescribeSubnetsRequest,
-    DescribeVpcsRequest, DetachNetworkInterfaceRequest, DisassociateAddressRequest, IpPermission,
-    IpRange, ModifyInstanceAttributeRequest, ModifyNetworkInterfaceAttributeRequest,
-    ReleaseAddressRequest, SecurityGroupRulesRequest, UserIdGroupPair,
+    CreateNetworkInterfaceRequest, CreateSubnetRequest, CreateVpcRequest,
+    DeleteNetworkInterfaceRequest, DeleteSubnetRequest, DeleteVpcRequest, DescribeAddressesRequest,
+    DescribeNetworkInterfacesRequest, DescribeSubnetsRequest, DescribeVpcsRequest,
+    DetachNetworkInterfaceRequest, DisassociateAddressRequest,
+    ModifyNetworkInterfaceAttributeRequest, ReleaseAddressRequest,
 };
-use crate::instances::{network, record::Instance};
-use crate::net::groups::{self, Direction};
+use crate::instances::network;
 use crate::net::{addresses, eni, vpc};
 use crate::store::Store;
 
@@ -113,92 +111,6 @@ pub struct DeleteVpc {
     /// The VPC.
     #[arg(long)]
     pub vpc_id: String,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Example:\n  ec2lab create-security-group --group-name web --description 'web servers' --vpc-id vpc-…\n\n\
-  A new group allows all outbound traffic and no inbound traffic."
-)]
-/// Create a security group.
-pub struct CreateSecurityGroup {
-    /// The name, unique in its VPC.
-    #[arg(long)]
-    pub group_name: String,
-    /// Free text.
-    #[arg(long)]
-    pub description: String,
-    /// Default: the default VPC.
-    #[arg(long)]
-    pub vpc_id: Option<String>,
-}
-
-#[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  \
-  ec2lab authorize-security-group-ingress --group-id sg-… --protocol tcp --port 80 --cidr 0.0.0.0/0\n  \
-  ec2lab authorize-security-group-ingress --group-id sg-… --protocol tcp --port 8000-8100 --source-group sg-…\n  \
-  ec2lab authorize-security-group-ingress --group-id sg-… --protocol icmp --port -1 --cidr 10.0.0.0/8\n\n\
-  Rules are stateful (replies pass) and apply to running instances at once.")]
-/// Add a rule to a security group (the same flags revoke it).
-pub struct RuleArgs {
-    /// The group.
-    #[arg(long)]
-    pub group_id: String,
-    /// tcp, udp, icmp, or -1 (all).
-    #[arg(long, allow_hyphen_values = true)]
-    pub protocol: String,
-    /// A port, a range (8000-8100), or -1 for all.
-    #[arg(long, allow_hyphen_values = true)]
-    pub port: Option<String>,
-    /// An IPv4 range, e.g. 0.0.0.0/0.
-    #[arg(long)]
-    pub cidr: Option<String>,
-    /// A group of the same VPC whose members the rule covers.
-    #[arg(long)]
-    pub source_group: Option<String>,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Examples:\n  ec2lab describe-security-groups --group-ids sg-…\n  \
-  ec2lab describe-security-groups --filters Name=group-name,Values=web Name=vpc-id,Values=vpc-…"
-)]
-/// Describe security groups.
-pub struct DescribeSecurityGroups {
-    /// Only these groups.
-    #[arg(long, num_args = 1..)]
-    pub group_ids: Vec<String>,
-    /// Filters: Name=group-id|group-name|vpc-id|description|ip-permission.cidr|…,Values=…
-    #[arg(long, num_args = 1..)]
-    pub filters: Vec<String>,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Example:\n  ec2lab delete-security-group --group-id sg-…\n\n\
-  A group in use by an interface, or named by another group's rule, cannot be deleted\n\
-  (DependencyViolation)."
-)]
-/// Delete a security group.
-pub struct DeleteSecurityGroup {
-    /// The group.
-    #[arg(long)]
-    pub group_id: String,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Example:\n  ec2lab modify-instance-attribute --instance-id i-… --groups sg-1 sg-2\n\n\
-  Replaces the security groups of the instance's interface; takes effect at once."
-)]
-/// Change an instance's security groups.
-pub struct ModifyInstanceAttribute {
-    /// The instance.
-    #[arg(long)]
-    pub instance_id: String,
-    /// Its new groups.
-    #[arg(long, num_args = 1.., required = true)]
-    pub groups: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -356,13 +268,6 @@ fn store(ctx: &Ctx) -> Result<Store, Failure> {
     Ok(ctx.tidy_store()?)
 }
 
-/// Firewall and bridges follow the store after every change (the security-group verbs;
-/// the others' services do it themselves).
-fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
-    crate::net::sync(s)?;
-    Ok(v)
-}
-
 /// `create-vpc`.
 pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
     let req = CreateVpcRequest {
@@ -416,75 +321,6 @@ pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
     };
     vpc::delete_subnet(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
-}
-
-/// `create-security-group`.
-pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let req = CreateSecurityGroupRequest {
-        group_name: a.group_name,
-        description: a.description,
-        vpc_id: a.vpc_id,
-    };
-    let v = to_json(&vpc::create_security_group(&mut s, &req)?)?;
-    synced(&s, v)
-}
-
-/// `describe-security-groups`.
-pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<Value, Failure> {
-    let req = DescribeSecurityGroupsRequest {
-        filters: filters_from(&a.filters)?,
-        group_ids: a.group_ids,
-        ..Default::default()
-    };
-    to_json(&groups::describe_security_groups(&store(ctx)?, &req)?)
-}
-
-/// `delete-security-group`.
-pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let req = DeleteSecurityGroupRequest {
-        group_id: a.group_id,
-    };
-    groups::delete_security_group(&mut s, &req)?;
-    synced(&s, Value::Null)
-}
-
-/// The four rule verbs: `authorize-…` when `grant`, `revoke-…` otherwise.
-pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let (from_port, to_port) = match &a.port {
-        Some(p) => groups::parse_ports(p)?,
-        None => (None, None),
-    };
-    let req = SecurityGroupRulesRequest {
-        group_id: a.group_id,
-        ip_permissions: vec![IpPermission {
-            ip_protocol: a.protocol,
-            from_port: from_port.map(i32::from),
-            to_port: to_port.map(i32::from),
-            ip_ranges: a
-                .cidr
-                .into_iter()
-                .map(|cidr_ip| IpRange { cidr_ip })
-                .collect(),
-            user_id_group_pairs: a
-                .source_group
-                .into_iter()
-                .map(|group_id| UserIdGroupPair {
-                    group_id,
-                    user_id: None,
-                })
-                .collect(),
-        }],
-    };
-    let result = if grant {
-        groups::authorize_rules(&mut s, &req, dir)?
-    } else {
-        groups::revoke_rules(&mut s, &req, dir)?
-    };
-    let v = to_json(&result)?;
-    synced(&s, v)
 }
 
 /// `describe-network-interfaces`.
@@ -551,18 +387,6 @@ pub fn modify_network_interface_attribute(
         groups: a.groups,
     };
     network::modify_network_interface_attribute(&mut store(ctx)?, &req)?;
-    Ok(Value::Null)
-}
-
-/// `modify-instance-attribute --groups`.
-pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
-    let req = ModifyInstanceAttributeRequest {
-        instance_id: a.instance_id,
-        groups: a.groups,
-    };
-    let inst = Instance::get(s.conn(), &req.instance_id)?;
-    network::set_groups(&mut s, &inst, &req.groups)?;
     Ok(Value::Null)
 }
 

@@ -73,8 +73,9 @@ pub fn describe_instances(
     store: &mut Store,
     req: &DescribeInstancesRequest,
 ) -> Result<DescribeInstancesResult, Ec2Error> {
-    housekeeping(store)?;
-    let all = Instance::all(store.conn())?;
+    for id in &req.instance_ids {
+        Ec2Error::check_id(id, "i", "Instance")?;
+    }
     // Unknown filter names are errors even when nothing would be filtered.
     filters::check::<Listed>(&req.filters)?;
     pages::refuse_ids_with_max_results(
@@ -82,6 +83,8 @@ pub fn describe_instances(
         !req.instance_ids.is_empty(),
         req.max_results,
     )?;
+    housekeeping(store)?;
+    let all = Instance::all(store.conn())?;
     for id in &req.instance_ids {
         if !all.iter().any(|i| &i.instance_id == id) {
             return Err(Ec2Error::instance_not_found(id));

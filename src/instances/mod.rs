@@ -1,6 +1,7 @@
 //! Instances: launching, describing and changing them, the way EC2's instance API does.
 //! Every change is one store transaction; the per-instance supervisor carries it out.
 
+pub mod attributes;
 pub mod console;
 pub mod describe;
 pub mod disks;
@@ -11,8 +12,10 @@ pub mod process;
 pub mod record;
 pub mod rundir;
 pub mod state;
+pub mod status;
 pub mod supervisor;
 pub mod types;
+pub mod user_data;
 mod wait;
 
 use std::time::{Duration, Instant};
@@ -32,7 +35,7 @@ use crate::ids;
 use crate::images::{self, Image};
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
-use crate::vmm::host;
+pub use attributes::{describe_instance_attribute, modify_instance_attribute};
 pub use describe::describe_instances;
 pub use housekeeping::housekeeping;
 use record::Instance;
@@ -40,10 +43,10 @@ pub use record::MetadataOptions;
 use record::RebootPending;
 use rundir::RunDir;
 use state::{Action, State};
+pub use status::describe_instance_status;
 pub use wait::Waiter;
 
-/// EC2's limit on user data, before base64.
-pub const MAX_USER_DATA: usize = 16 * 1024;
+pub use user_data::MAX_USER_DATA;
 /// The instance type of a `RunInstances` request that names none.
 pub const DEFAULT_INSTANCE_TYPE: &str = "t2.micro";
 /// Host memory ec2lab leaves to the host itself when placing instances.
@@ -142,15 +145,11 @@ impl Launch {
                 root_delete_on_termination = ebs.delete_on_termination;
             }
         }
-        let user_data = match &req.user_data {
-            Some(b64) => {
-                use base64ct::{Base64, Encoding};
-                Some(Base64::decode_vec(b64).map_err(|_| {
-                    Ec2Error::invalid_parameter("Invalid BASE64 encoding of user data")
-                })?)
-            }
-            None => None,
-        };
+        let user_data = req
+            .user_data
+            .as_deref()
+            .map(user_data::decode)
+            .transpose()?;
         let mut metadata_options = MetadataOptions::default();
         if let Some(m) = &req.metadata_options {
             metadata_options = metadata_options.changed(
@@ -179,11 +178,14 @@ impl Launch {
 }
 
 /// `RunInstances`: as many as fit, at least `MinCount`; each gets its root volume, its
-/// primary interface and a supervisor that boots it.
+/// primary interface and a supervisor that boots it. The quick-start AMI is registered
+/// first if its files are built, and housekeeping runs, as before every command.
 pub fn run_instances(
     store: &mut Store,
     req: &RunInstancesRequest,
 ) -> Result<Reservation, Ec2Error> {
+    images::ensure_quick_start(store)?;
+    housekeeping(store)?;
     let launch = Launch::from(req)?;
     let instance_type = req
         .instance_type
@@ -210,31 +212,13 @@ pub fn run_instances(
     if min_count == 0 || max_count < min_count {
         return Err(bad_count(req));
     }
-    if let Some(ud) = &launch.user_data {
-        if ud.len() > MAX_USER_DATA {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "User data is limited to {MAX_USER_DATA} bytes; this is {} bytes",
-                ud.len()
-            )));
-        }
-    }
     // As many as fit, but at least min_count (EC2's --count min:max).
     let (budget, used) = capacity(store)?;
     let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
     let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
 
-    let flavor = host::detect();
-    let effective = flavor.vcpus_for(ty.vcpus);
-    let mut warnings = Vec::new();
-    if effective < ty.vcpus {
-        warnings.push(format!(
-            "{} has {} vCPUs, but this host's KVM ({}) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU",
-            ty.name,
-            ty.vcpus,
-            flavor.name()
-        ));
-    }
+    let (effective, warnings) = ty.vcpus_here();
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
     crate::net::check_overlaps(store, &subnet.vpc_id)?;
@@ -450,6 +434,7 @@ pub fn modify_metadata_options(
     req: &ModifyInstanceMetadataOptionsRequest,
 ) -> Result<ModifyInstanceMetadataOptionsResult, Ec2Error> {
     let id = &req.instance_id;
+    check_instance_ids(std::slice::from_ref(id))?;
     let inst = Instance::get(store.conn(), id)?;
     if inst.state == State::Terminated {
         return Err(Ec2Error::incorrect_state(id, inst.state.name(), "modified"));

@@ -230,6 +230,26 @@ fn max_interfaces(instance_type: &str) -> i64 {
     }
 }
 
+/// A new instance type must take every interface the instance has (AWS's limits by size).
+pub fn check_interface_count(
+    store: &Store,
+    inst: &Instance,
+    instance_type: &str,
+) -> Result<(), Ec2Error> {
+    let highest = Eni::attached_to(store.conn(), &inst.instance_id)?
+        .iter()
+        .filter_map(|e| e.device_index)
+        .max();
+    match highest {
+        Some(i) if i >= max_interfaces(instance_type) => Err(Ec2Error::invalid_parameter(format!(
+            "{instance_type} takes {} network interfaces; {} has one at device index {i}: detach it first",
+            max_interfaces(instance_type),
+            inst.instance_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `attach-network-interface`. ec2lab's VMM has no network hot-plug, so the instance
 /// must be stopped; the guest sees the interface at its next start.
 pub fn attach(

@@ -352,6 +352,39 @@ impl Instance {
         Ok(())
     }
 
+    /// Records a new instance type (of a stopped instance): its vCPUs, the vCPUs this
+    /// host runs it on, its memory, and what that warns about.
+    pub fn set_type(
+        c: &Connection,
+        id: &str,
+        ty: &super::types::InstanceType,
+        effective_vcpus: u8,
+        warnings: &[String],
+    ) -> Result<(), Ec2Error> {
+        c.execute(
+            "UPDATE instances SET instance_type = ?2, vcpus = ?3, effective_vcpus = ?4,
+               mem_mib = ?5, warnings = ?6 WHERE instance_id = ?1",
+            params![
+                id,
+                ty.name,
+                ty.vcpus,
+                effective_vcpus,
+                ty.mem_mib as i64,
+                serde_json::to_string(warnings).unwrap_or_default()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Records new user data (decoded), or none.
+    pub fn set_user_data(c: &Connection, id: &str, data: Option<&[u8]>) -> Result<(), Ec2Error> {
+        c.execute(
+            "UPDATE instances SET user_data = ?2 WHERE instance_id = ?1",
+            params![id, data],
+        )?;
+        Ok(())
+    }
+
     /// Records how long the last boot took to reach init.
     pub fn set_boot_ms(c: &Connection, id: &str, ms: i64) -> Result<(), Ec2Error> {
         c.execute(

@@ -6,17 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use super::cidr::Ipv4Cidr;
-use crate::ec2::filters;
-use crate::ec2::pages::{self, Limits, PageRequest};
-use crate::ec2::shapes::network::{
-    self as shapes, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
-    DescribeSecurityGroupsResult, IpPermission, IpRange, SecurityGroupRulesRequest,
-    SecurityGroupRulesResult, UserIdGroupPair,
-};
+use crate::ec2::shapes::network::{self as shapes, IpPermission, IpRange, UserIdGroupPair};
 use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
-use crate::store::Store;
 
 /// One permission: a protocol and port range, from (or to) CIDRs or group members.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -477,85 +470,4 @@ pub fn for_interface(
         }
     }
     Ok(group_ids.to_vec())
-}
-
-/// DescribeSecurityGroups: the named groups (each must exist) or all, through the filters.
-pub fn describe_security_groups(
-    store: &Store,
-    req: &DescribeSecurityGroupsRequest,
-) -> Result<DescribeSecurityGroupsResult, Ec2Error> {
-    let c = store.conn();
-    for g in &req.group_ids {
-        SecurityGroup::get(c, g)?;
-    }
-    let named = SecurityGroup::all(c)?
-        .iter()
-        .filter(|g| req.group_ids.is_empty() || req.group_ids.contains(&g.group_id))
-        .map(SecurityGroup::to_shape)
-        .collect();
-    let (security_groups, next_token) = pages::page(
-        "DescribeSecurityGroups",
-        filters::retain(named, &req.filters)?,
-        // The order of `SecurityGroup::all`: by VPC, then name (unique in a VPC).
-        |g| pages::key(&[&g.vpc_id, &g.group_name]),
-        PageRequest::new(req.max_results, &req.next_token),
-        Limits::between(5, 1000),
-    )?;
-    Ok(DescribeSecurityGroupsResult {
-        security_groups,
-        next_token,
-    })
-}
-
-/// AuthorizeSecurityGroupIngress/Egress: every permission of the request is added, in
-/// one transaction. The caller brings the firewall in step (`net::sync`).
-pub fn authorize_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    change_rules(store, req, dir, authorize)
-}
-
-/// RevokeSecurityGroupIngress/Egress: every permission of the request is taken away, in
-/// one transaction. The caller brings the firewall in step (`net::sync`).
-pub fn revoke_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    change_rules(store, req, dir, revoke)
-}
-
-type RuleChange = fn(&Connection, &str, Direction, Permission) -> Result<SecurityGroup, Ec2Error>;
-
-fn change_rules(
-    store: &mut Store,
-    req: &SecurityGroupRulesRequest,
-    dir: Direction,
-    change: RuleChange,
-) -> Result<SecurityGroupRulesResult, Ec2Error> {
-    let perms = req
-        .ip_permissions
-        .iter()
-        .map(Permission::from_shape)
-        .collect::<Result<Vec<_>, _>>()?;
-    if perms.is_empty() {
-        return Err(Ec2Error::missing_parameter("IpPermissions"));
-    }
-    store.write(|tx| -> Result<(), Ec2Error> {
-        for p in perms {
-            change(tx, &req.group_id, dir, p)?;
-        }
-        Ok(())
-    })?;
-    Ok(SecurityGroupRulesResult { return_: true })
-}
-
-/// DeleteSecurityGroup. The caller brings the firewall in step (`net::sync`).
-pub fn delete_security_group(
-    store: &mut Store,
-    req: &DeleteSecurityGroupRequest,
-) -> Result<(), Ec2Error> {
-    store.write(|tx| delete(tx, &req.group_id))
 }

@@ -11,6 +11,7 @@ pub mod cidr;
 pub mod conflict;
 pub mod eni;
 pub mod firewall;
+pub mod group_actions;
 pub mod groups;
 pub mod host;
 pub mod owner;

@@ -12,9 +12,9 @@ use super::cidr::Ipv4Cidr;
 use crate::ec2::filters;
 use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::network::{
-    self as shapes, CreateSecurityGroupRequest, CreateSecurityGroupResult, CreateSubnetRequest,
-    CreateSubnetResult, CreateVpcRequest, CreateVpcResult, DeleteSubnetRequest, DeleteVpcRequest,
-    DescribeSubnetsRequest, DescribeSubnetsResult, DescribeVpcsRequest, DescribeVpcsResult,
+    self as shapes, CreateSubnetRequest, CreateSubnetResult, CreateVpcRequest, CreateVpcResult,
+    DeleteSubnetRequest, DeleteVpcRequest, DescribeSubnetsRequest, DescribeSubnetsResult,
+    DescribeVpcsRequest, DescribeVpcsResult,
 };
 use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
@@ -269,24 +269,6 @@ pub fn create_subnet(
     super::sync(store)?;
     Ok(CreateSubnetResult {
         subnet: subnet.to_shape(),
-    })
-}
-
-/// CreateSecurityGroup, in the default VPC unless the request names one. It is here, not in
-/// `groups.rs`, because VPCs make their own default groups: `groups` knows no VPCs.
-pub fn create_security_group(
-    store: &mut Store,
-    req: &CreateSecurityGroupRequest,
-) -> Result<CreateSecurityGroupResult, Ec2Error> {
-    let g = store.write(|tx| -> Result<_, Ec2Error> {
-        let vpc_id = match &req.vpc_id {
-            Some(v) => Vpc::get(tx, v)?.vpc_id,
-            None => Subnet::default(tx)?.vpc_id,
-        };
-        super::groups::create(tx, &vpc_id, &req.group_name, &req.description, false)
-    })?;
-    Ok(CreateSecurityGroupResult {
-        group_id: g.group_id,
     })
 }
 

@@ -43,10 +43,19 @@ pub struct Api {
 impl Api {
     /// Starts the server and writes the profile; `None` when the venv is missing (skip).
     pub fn start() -> Option<Api> {
+        Self::start_with(&[])
+    }
+
+    /// [`Api::start`] with more environment for the server (and the supervisors it starts),
+    /// e.g. the real guest images.
+    pub fn start_with(env: &[(&str, &str)]) -> Option<Api> {
         let venv = venv()?;
         let lab = Lab::new();
-        let mut server = lab
-            .cmd(&["serve", "--listen", "127.0.0.1:0"])
+        let mut cmd = lab.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut server = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -121,10 +130,15 @@ impl Api {
 
     /// The venv's python running `script` (boto3 and botocore importable).
     pub fn python(&self, script: &str, args: &[&str]) -> Output {
+        self.python_for(script, args, 120)
+    }
+
+    /// [`Api::python`] that may take up to `secs` (waiters on real guests).
+    pub fn python_for(&self, script: &str, args: &[&str], secs: u64) -> Output {
         let mut c = Command::new(self.venv.join("bin/python"));
         c.arg("-c").arg(script).args(args);
         self.aws_env(&mut c);
-        run_with_timeout(c, 120)
+        run_with_timeout(c, secs)
     }
 }
 

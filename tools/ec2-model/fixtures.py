@@ -85,9 +85,9 @@ CASES = [
 
 
 def to_json(value):
-    # Blobs come back from the decoder as text (ec2lab's blobs are text).
+    # Blobs stay base64 text in the decoder's JSON, as the typed shapes take them.
     if isinstance(value, bytes):
-        return value.decode()
+        return base64.b64encode(value).decode()
     if isinstance(value, dict):
         return {k: to_json(v) for k, v in value.items()}
     if isinstance(value, list):

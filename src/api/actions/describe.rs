@@ -65,7 +65,7 @@ describe!(
 describe!(
     /// `DescribeSecurityGroups`.
     describe_security_groups, network::DescribeSecurityGroupsRequest,
-    |s, r| crate::net::groups::describe_security_groups(&s, &r)?
+    |s, r| crate::net::group_actions::describe_security_groups(&mut s, &r)?
 );
 describe!(
     /// `DescribeNetworkInterfaces`.

@@ -15,6 +15,10 @@
 //! and one line in [`ACTIONS`]. The service makes each change in one store transaction.
 
 mod describe;
+mod groups;
+mod images;
+mod instances;
+mod keys;
 mod region;
 
 /// A handler that decodes `$req`, calls the service with the tidied store (housekeeping
@@ -134,6 +138,42 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("DetachVolume", ebs::detach_volume),
     ("CreateSnapshot", ebs::create_snapshot),
     ("DeleteSnapshot", ebs::delete_snapshot),
+    // Instances, images, key pairs and security groups.
+    ("RunInstances", instances::run_instances),
+    ("StartInstances", instances::start_instances),
+    ("StopInstances", instances::stop_instances),
+    ("RebootInstances", instances::reboot_instances),
+    ("TerminateInstances", instances::terminate_instances),
+    ("GetConsoleOutput", instances::get_console_output),
+    (
+        "ModifyInstanceMetadataOptions",
+        instances::modify_instance_metadata_options,
+    ),
+    (
+        "DescribeInstanceStatus",
+        instances::describe_instance_status,
+    ),
+    (
+        "DescribeInstanceAttribute",
+        instances::describe_instance_attribute,
+    ),
+    (
+        "ModifyInstanceAttribute",
+        instances::modify_instance_attribute,
+    ),
+    ("CreateImage", images::create_image),
+    ("CopyImage", images::copy_image),
+    ("DeregisterImage", images::deregister_image),
+    ("RegisterImage", images::register_image),
+    ("CreateKeyPair", keys::create_key_pair),
+    ("ImportKeyPair", keys::import_key_pair),
+    ("DeleteKeyPair", keys::delete_key_pair),
+    ("CreateSecurityGroup", groups::create_security_group),
+    ("DeleteSecurityGroup", groups::delete_security_group),
+    ("AuthorizeSecurityGroupIngress", groups::authorize_ingress),
+    ("AuthorizeSecurityGroupEgress", groups::authorize_egress),
+    ("RevokeSecurityGroupIngress", groups::revoke_ingress),
+    ("RevokeSecurityGroupEgress", groups::revoke_egress),
 ];
 
 /// The handler of `action`, if ec2lab serves it.

@@ -229,3 +229,12 @@ pub struct DeregisterImageRequest {
     /// The AMI.
     pub image_id: String,
 }
+
+/// `DeregisterImage` output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeregisterImageResult {
+    /// Always true (a failure is an error).
+    #[serde(rename = "Return")]
+    pub return_: bool,
+}

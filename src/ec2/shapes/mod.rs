@@ -4,6 +4,8 @@
 //! (PascalCase); optional members that are absent are left out, as the aws CLI leaves them out.
 
 pub mod images;
+pub mod instance_attributes;
+pub mod instance_status;
 pub mod instances;
 pub mod keys;
 pub mod network;

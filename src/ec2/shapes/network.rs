@@ -1,7 +1,7 @@
 //! VPCs, subnets, security groups, network interfaces and Elastic IPs: the requests and
 //! results of their Create/Describe/Delete actions, the rule changes, the interface
-//! attachments, the address actions, and ModifyInstanceAttribute's group change. One
-//! submodule per resource; every shape is re-exported here.
+//! attachments and the address actions. One submodule per resource; every shape is
+//! re-exported here.
 
 mod addresses;
 mod groups;

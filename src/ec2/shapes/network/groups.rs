@@ -64,6 +64,17 @@ pub struct DeleteSecurityGroupRequest {
     pub group_id: String,
 }
 
+/// DeleteSecurityGroup's output.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteSecurityGroupResult {
+    /// Always true (a failure is an error).
+    #[serde(rename = "Return")]
+    pub return_: bool,
+    /// The group that was deleted.
+    pub group_id: String,
+}
+
 /// The input of the four rule actions (AuthorizeSecurityGroupIngress/Egress,
 /// RevokeSecurityGroupIngress/Egress): the group and its permissions.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Network interfaces (ENIs): CreateNetworkInterface, DescribeNetworkInterfaces,
-//! Attach/DetachNetworkInterface, DeleteNetworkInterface, the group changes of
-//! ModifyNetworkInterfaceAttribute and ModifyInstanceAttribute.
+//! Attach/DetachNetworkInterface, DeleteNetworkInterface, the group change of
+//! ModifyNetworkInterfaceAttribute.
 
 use serde::{Deserialize, Serialize};
 
@@ -111,16 +111,6 @@ pub struct DeleteNetworkInterfaceRequest {
 pub struct ModifyNetworkInterfaceAttributeRequest {
     /// The interface.
     pub network_interface_id: String,
-    /// Its new groups, replacing the old.
-    pub groups: Vec<String>,
-}
-
-/// ModifyInstanceAttribute's input: ec2lab changes the groups of the instance's interface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct ModifyInstanceAttributeRequest {
-    /// The instance.
-    pub instance_id: String,
     /// Its new groups, replacing the old.
     pub groups: Vec<String>,
 }
