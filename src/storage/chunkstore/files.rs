@@ -12,7 +12,10 @@ use nix::unistd::{lseek, Whence};
 
 use super::error::{io_ctx, ChunkError};
 use super::hash::{ChunkHash, HEX_DIGITS};
-use super::TMP_PREFIX;
+
+/// Names starting with this are in-progress writes; a collection (which excludes writers)
+/// treats any it finds as debris from a crash.
+pub(super) const TMP_PREFIX: &str = ".tmp-";
 
 /// Restore skips zero runs inside a chunk at this granularity, so a restored volume is about
 /// as sparse as the original even when a chunk holds only a few written pages.
