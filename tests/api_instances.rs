@@ -118,6 +118,31 @@ attr = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
 out["user_data"] = base64.b64decode(attr["UserData"]["Value"]).decode()
 out["type_while_running"] = ec2.describe_instance_attribute(InstanceId=iid, Attribute="instanceType")["InstanceType"]["Value"]
 
+# An EBS volume through its life on the running instance, with boto3's volume waiters.
+def vwait(name, vol):
+    ec2.get_waiter(name).wait(VolumeIds=[vol], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+vol = ec2.create_volume(AvailabilityZone="lab-1a", Size=1,
+                        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "data"}]}])["VolumeId"]
+vwait("volume_available", vol)
+att = ec2.attach_volume(VolumeId=vol, InstanceId=iid, Device="/dev/sdf")
+vwait("volume_in_use", vol)
+v = ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]
+out["attached"] = [att["State"], v["State"], v["Attachments"][0]["InstanceId"] == iid, v["Attachments"][0]["Device"]]
+out["attach_twice"] = code(ec2.attach_volume, VolumeId=vol, InstanceId=iid, Device="/dev/sdg")
+out["by_attachment"] = [x["VolumeId"] == vol for x in ec2.describe_volumes(
+    Filters=[{"Name": "attachment.instance-id", "Values": [iid]}])["Volumes"]]
+# ec2lab cannot see the guest's mounts: a running instance's volume is detached by force.
+out["detach_unforced"] = code(ec2.detach_volume, VolumeId=vol)
+ec2.detach_volume(VolumeId=vol, Force=True)
+vwait("volume_available", vol)
+snap = ec2.create_snapshot(VolumeId=vol, Description="after detach")["SnapshotId"]
+ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap], WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+out["detached"] = [ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"],
+                   ec2.describe_snapshots(SnapshotIds=[snap])["Snapshots"][0]["State"]]
+out["volume_deleted"] = [ec2.delete_snapshot(SnapshotId=snap)["ResponseMetadata"]["HTTPStatusCode"],
+                         ec2.delete_volume(VolumeId=vol)["ResponseMetadata"]["HTTPStatusCode"]]
+out["volume_gone"] = code(ec2.describe_volumes, VolumeIds=[vol])
+
 stop = ec2.stop_instances(InstanceIds=[iid])["StoppingInstances"][0]
 out["stop"] = [stop["PreviousState"]["Name"], stop["CurrentState"]["Name"]]
 wait("instance_stopped")
@@ -221,6 +246,18 @@ fn boto3_drives_a_tiny_guest() {
     assert_eq!(v["status_filtered"], 0);
     assert_eq!(v["by_filters"], json!([id]));
     assert_eq!(v["by_other_tag"], json!([]));
+    // ec2lab attaches at once (the VMM takes the disk in its slot before answering).
+    assert_eq!(
+        v["attached"],
+        json!(["attached", "in-use", true, "/dev/sdf"])
+    );
+    assert_eq!(v["attach_twice"], "VolumeInUse");
+    // The instance's root volume and the new one.
+    assert_eq!(v["by_attachment"], json!([false, true]));
+    assert_eq!(v["detach_unforced"], "IncorrectState");
+    assert_eq!(v["detached"], json!(["available", "completed"]));
+    assert_eq!(v["volume_deleted"], json!([200, 200]));
+    assert_eq!(v["volume_gone"], "InvalidVolume.NotFound");
     assert_eq!(v["modify_running"], "IncorrectInstanceState");
     assert_eq!(v["type_while_running"], "t2.nano");
     assert_eq!(v["user_data"], "#!/bin/sh\necho tiny\n");
