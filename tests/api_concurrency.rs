@@ -1,7 +1,9 @@
-//! `ec2lab serve` under concurrent load from boto3: 50 mixed calls (CreateTags on shared
+//! `ec2lab serve` under concurrent load from boto3, twice: 50 mixed calls (CreateTags on shared
 //! resources, DeleteTags, CreateVolume, DescribeVolumes, DescribeTags) from 8 threads at
 //! once. Afterwards no tag is lost, every deletion held, every new volume exists once, and
-//! DescribeTags, each resource's own describe and ec2lab's CLI agree.
+//! DescribeTags, each resource's own describe and ec2lab's CLI agree; and 50 mixed instance
+//! calls (RunInstances, TerminateInstances, CreateTags, DescribeInstances, DescribeTags) on
+//! tiny guests, after which every instance exists once with every tag it was given.
 
 #[path = "api_common/mod.rs"]
 mod api_common;
@@ -157,4 +159,132 @@ fn fifty_concurrent_mixed_calls_lose_nothing() {
     assert_eq!(cli["Volumes"].as_array().unwrap().len(), 15);
     let cli_tags = api.lab.ok(&["describe-tags"]);
     assert_eq!(cli_tags["Tags"].as_array().unwrap().len(), listed.len());
+}
+
+/// Instances under the same load: RunInstances, TerminateInstances, CreateTags on
+/// instances, DescribeInstances and DescribeTags, 50 calls from 8 threads, on tiny guests.
+const INSTANCES: &str = r#"
+import json, sys, threading
+import boto3
+from concurrent.futures import ThreadPoolExecutor
+
+ami = sys.argv[1]
+ec2 = boto3.Session(profile_name="ec2lab").client("ec2")
+def run(tag):
+    r = ec2.run_instances(ImageId=ami, InstanceType="t2.nano", MinCount=1, MaxCount=1,
+                          TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "made", "Value": tag}]}])
+    return r["Instances"][0]["InstanceId"]
+base = [run(f"base{j}") for j in range(5)]
+barrier = threading.Barrier(8)
+first = threading.local()
+
+def call(i):
+    if not getattr(first, "done", False):
+        first.done = True
+        barrier.wait()
+    kind, inst = i % 5, base[(i // 5) % 5]
+    if kind == 0:
+        return ["ran", run(str(i)), str(i)]
+    if kind == 1:
+        n = sum(len(r["Instances"]) for r in ec2.describe_instances()["Reservations"])
+        return ["described", n]
+    if kind == 2:
+        ec2.create_tags(Resources=[inst], Tags=[{"Key": f"k{i}", "Value": str(i)}])
+        return ["tagged", inst, f"k{i}", str(i)]
+    if kind == 3:
+        # Each base instance is terminated twice; the second call finds it on its way out.
+        c = ec2.terminate_instances(InstanceIds=[inst])["TerminatingInstances"][0]
+        return ["terminated", inst, c["CurrentState"]["Name"]]
+    return ["tags", len(ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["instance"]}])["Tags"])]
+
+def safe(i):
+    try:
+        return call(i)
+    except Exception as e:
+        return ["error", i, repr(e)]
+
+with ThreadPoolExecutor(8) as pool:
+    results = list(pool.map(safe, range(50)))
+out = {"results": results, "base": base}
+out["instances"] = {i["InstanceId"]: [i["State"]["Name"], {t["Key"]: t["Value"] for t in i.get("Tags", [])}]
+                    for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
+everyone = list(out["instances"])
+ec2.terminate_instances(InstanceIds=everyone)
+ec2.get_waiter("instance_terminated").wait(InstanceIds=everyone, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+out["finally"] = sorted({i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]})
+print(json.dumps(out))
+"#;
+
+#[test]
+fn fifty_concurrent_calls_run_tag_and_terminate_instances() {
+    let Some(api) = Api::start() else { return };
+    let ami = api.lab.tiny_ami("tiny-load", common::TinyOs::StayUp);
+    let started = std::time::Instant::now();
+    let v: Value =
+        serde_json::from_str(&ok(&api.python(INSTANCES, &[&ami]), "boto3 instance load")).unwrap();
+    eprintln!(
+        "50 mixed instance calls and checks: {:?}",
+        started.elapsed()
+    );
+    let results = v["results"].as_array().unwrap();
+    let errors: Vec<&Value> = results.iter().filter(|r| r[0] == "error").collect();
+    assert!(errors.is_empty(), "calls failed: {errors:?}");
+
+    type Tags = std::collections::BTreeMap<String, String>;
+    let mut want: std::collections::BTreeMap<String, (bool, Tags)> = v["base"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(j, b)| {
+            let tags = Tags::from([("made".to_string(), format!("base{j}"))]);
+            (b.as_str().unwrap().to_string(), (true, tags))
+        })
+        .collect();
+    for r in results {
+        let s = |i: usize| r[i].as_str().unwrap().to_string();
+        match r[0].as_str().unwrap() {
+            "ran" => {
+                let tags = Tags::from([("made".to_string(), s(2))]);
+                assert!(want.insert(s(1), (false, tags)).is_none(), "{} twice", s(1));
+            }
+            "tagged" => {
+                want.get_mut(&s(1)).unwrap().1.insert(s(2), s(3));
+            }
+            "terminated" => {
+                let state = s(2);
+                assert!(state == "shutting-down" || state == "terminated", "{r}");
+            }
+            "described" => {
+                let n = r[1].as_u64().unwrap();
+                assert!((5..=15).contains(&n), "a describe saw {n} instances");
+            }
+            "tags" => {
+                let n = r[1].as_u64().unwrap();
+                assert!((5..=25).contains(&n), "DescribeTags saw {n} instance tags");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(
+        want.len(),
+        15,
+        "5 base instances and 10 launched under load"
+    );
+    let got = v["instances"].as_object().unwrap();
+    assert_eq!(got.len(), 15, "{got:?}");
+    for (id, (terminated, tags)) in &want {
+        let (state, got_tags) = (&got[id][0], &got[id][1]);
+        let got_tags: Tags = serde_json::from_value(got_tags.clone()).unwrap();
+        assert_eq!(&got_tags, tags, "{id} lost or gained a tag");
+        if *terminated {
+            assert!(
+                state == "shutting-down" || state == "terminated",
+                "{id}: {state}"
+            );
+        } else {
+            assert!(state == "pending" || state == "running", "{id}: {state}");
+        }
+    }
+    assert_eq!(v["finally"], serde_json::json!(["terminated"]));
 }
