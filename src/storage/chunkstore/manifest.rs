@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{io_ctx, ChunkError};
 use super::hash::ChunkHash;
-use super::MANIFEST_VERSION;
+
+/// The manifest format this module writes and reads.
+pub const MANIFEST_VERSION: u32 = 1;
 
 /// Largest chunk size a manifest may declare: bounds the buffer a restore allocates.
 const MAX_CHUNK_SIZE: u64 = 64 * 1024 * 1024;

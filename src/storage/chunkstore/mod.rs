@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::ChunkError;
 pub use hash::ChunkHash;
-pub use manifest::{Manifest, SnapshotStats};
+pub use manifest::{Manifest, SnapshotStats, MANIFEST_VERSION};
 
 use error::io_ctx;
 use files::*;
@@ -36,8 +36,6 @@ use manifest::load_manifest;
 /// Bytes per chunk: small enough that a 4 KiB guest write costs little new storage, large
 /// enough that a manifest of a big volume stays small.
 pub const CHUNK_SIZE: u64 = 512 * 1024;
-/// The manifest format this module writes and reads.
-pub const MANIFEST_VERSION: u32 = 1;
 
 /// Names starting with this are in-progress writes; a collection (which excludes writers)
 /// treats any it finds as debris from a crash.
