@@ -11,7 +11,7 @@ use crate::ec2::shapes::network::{
     CreateSecurityGroupRequest, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
     IpPermission, IpRange, SecurityGroupRulesRequest, UserIdGroupPair,
 };
-use crate::net::group_actions;
+use crate::net::actions::groups as group_actions;
 use crate::net::groups::{self, Direction};
 
 #[derive(Args, Debug)]

@@ -16,7 +16,7 @@ use crate::ec2::shapes::network::{
     ModifyNetworkInterfaceAttributeRequest, ReleaseAddressRequest,
 };
 use crate::instances::network;
-use crate::net::{addresses, eni, vpc};
+use crate::net::actions::{addresses, interfaces, vpcs};
 use crate::store::Store;
 
 #[derive(Args, Debug)]
@@ -274,7 +274,7 @@ pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
         cidr_block: a.cidr_block,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    to_json(&vpc::create_vpc(&mut store(ctx)?, &req)?)
+    to_json(&vpcs::create_vpc(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-vpcs`.
@@ -284,12 +284,12 @@ pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
         vpc_ids: a.vpc_ids,
         ..Default::default()
     };
-    to_json(&vpc::describe_vpcs(&store(ctx)?, &req)?)
+    to_json(&vpcs::describe_vpcs(&store(ctx)?, &req)?)
 }
 
 /// `delete-vpc`.
 pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
-    vpc::delete_vpc(&mut store(ctx)?, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
+    vpcs::delete_vpc(&mut store(ctx)?, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
     Ok(Value::Null)
 }
 
@@ -301,7 +301,7 @@ pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
         availability_zone: a.availability_zone,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    to_json(&vpc::create_subnet(&mut store(ctx)?, &req)?)
+    to_json(&vpcs::create_subnet(&mut store(ctx)?, &req)?)
 }
 
 /// `describe-subnets`.
@@ -311,7 +311,7 @@ pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure>
         subnet_ids: a.subnet_ids,
         ..Default::default()
     };
-    to_json(&vpc::describe_subnets(&store(ctx)?, &req)?)
+    to_json(&vpcs::describe_subnets(&store(ctx)?, &req)?)
 }
 
 /// `delete-subnet`.
@@ -319,7 +319,7 @@ pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
     let req = DeleteSubnetRequest {
         subnet_id: a.subnet_id,
     };
-    vpc::delete_subnet(&mut store(ctx)?, &req)?;
+    vpcs::delete_subnet(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
@@ -333,7 +333,10 @@ pub fn describe_network_interfaces(
         network_interface_ids: a.network_interface_ids,
         ..Default::default()
     };
-    to_json(&eni::describe_network_interfaces(&store(ctx)?, &req)?)
+    to_json(&interfaces::describe_network_interfaces(
+        &store(ctx)?,
+        &req,
+    )?)
 }
 
 /// `create-network-interface`.
@@ -345,7 +348,10 @@ pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<
         private_ip_address: a.private_ip_address,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
-    to_json(&eni::create_network_interface(&mut store(ctx)?, &req)?)
+    to_json(&interfaces::create_network_interface(
+        &mut store(ctx)?,
+        &req,
+    )?)
 }
 
 /// `attach-network-interface`.

@@ -4,14 +4,16 @@
 //! host) restores every bridge and the whole firewall from SQLite. Every host resource
 //! names its state root ([`owner`](mod@owner)), so those of deleted roots are removed; a
 //! VPC's bridge is up only while an instance of it runs, and overlapping VPCs never run
-//! at once ([`conflict`]).
+//! at once ([`conflict`]). The EC2 actions on these resources are in [`actions`]: they
+//! change the records (`vpc`, `eni`, `addresses`, `groups`) and then call [`sync`]; the
+//! records never call `sync` themselves.
 
+pub mod actions;
 pub mod addresses;
 pub mod cidr;
 pub mod conflict;
 pub mod eni;
 pub mod firewall;
-pub mod group_actions;
 pub mod groups;
 pub mod host;
 pub mod owner;

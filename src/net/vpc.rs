@@ -1,28 +1,20 @@
 //! VPCs and subnets. Each VPC is a Linux bridge on the host; each of its subnets puts its
 //! router address (the subnet's first host address, as in AWS) on that bridge. A default
 //! VPC (172.31.0.0/16) with a default subnet exists from the first run, as on AWS
-//! (housekeeping makes it). Every change is one transaction, then the host's network is
-//! brought in step (`net::sync`), whichever front end asked.
+//! (housekeeping makes it). These are the records; the actions on them
+//! (`net::actions::vpcs`) make every change one transaction, then bring the host's
+//! network in step (`net::sync`), whichever front end asked.
 
 use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::cidr::Ipv4Cidr;
-use crate::ec2::filters;
-use crate::ec2::pages::{self, Limits, PageRequest};
-use crate::ec2::shapes::network::{
-    self as shapes, CreateSubnetRequest, CreateSubnetResult, CreateVpcRequest, CreateVpcResult,
-    DeleteSubnetRequest, DeleteVpcRequest, DescribeSubnetsRequest, DescribeSubnetsResult,
-    DescribeVpcsRequest, DescribeVpcsResult,
-};
+use crate::ec2::shapes::network as shapes;
 use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids::{self, OWNER_ID};
 use crate::store::Store;
-
-/// EC2's bounds on DescribeVpcs' and DescribeSubnets' `MaxResults`.
-const PAGE_LIMITS: Limits = Limits::between(5, 1000);
 
 /// The default VPC's range, as on AWS.
 pub const DEFAULT_VPC_CIDR: &str = "172.31.0.0/16";
@@ -189,110 +181,6 @@ impl Vpc {
     }
 }
 
-/// DescribeVpcs: the named VPCs (each must exist) or all, through the filters.
-pub fn describe_vpcs(
-    store: &Store,
-    req: &DescribeVpcsRequest,
-) -> Result<DescribeVpcsResult, Ec2Error> {
-    let c = store.conn();
-    for id in &req.vpc_ids {
-        Vpc::get(c, id)?;
-    }
-    let named = Vpc::all(c)?
-        .iter()
-        .filter(|v| req.vpc_ids.is_empty() || req.vpc_ids.contains(&v.vpc_id))
-        .map(Vpc::to_shape)
-        .collect();
-    let (vpcs, next_token) = pages::page(
-        "DescribeVpcs",
-        filters::retain(named, &req.filters)?,
-        |v| v.vpc_id.clone(),
-        PageRequest::new(req.max_results, &req.next_token),
-        PAGE_LIMITS,
-    )?;
-    Ok(DescribeVpcsResult { vpcs, next_token })
-}
-
-/// DescribeSubnets: the named subnets (each must exist) or all, through the filters.
-pub fn describe_subnets(
-    store: &Store,
-    req: &DescribeSubnetsRequest,
-) -> Result<DescribeSubnetsResult, Ec2Error> {
-    let c = store.conn();
-    for id in &req.subnet_ids {
-        Subnet::get(c, id)?;
-    }
-    let named = Subnet::all(c)?
-        .iter()
-        .filter(|s| req.subnet_ids.is_empty() || req.subnet_ids.contains(&s.subnet_id))
-        .map(Subnet::to_shape)
-        .collect();
-    let (subnets, next_token) = pages::page(
-        "DescribeSubnets",
-        filters::retain(named, &req.filters)?,
-        // The order of `Subnet::all`: by VPC, then range (as text).
-        |s| pages::key(&[&s.vpc_id, &s.cidr_block, &s.subnet_id]),
-        PageRequest::new(req.max_results, &req.next_token),
-        PAGE_LIMITS,
-    )?;
-    Ok(DescribeSubnetsResult {
-        subnets,
-        next_token,
-    })
-}
-
-/// CreateVpc, with its tags and its group "default", in one transaction; then the host's
-/// network follows.
-pub fn create_vpc(store: &mut Store, req: &CreateVpcRequest) -> Result<CreateVpcResult, Ec2Error> {
-    let tags = tags::for_resource(&req.tag_specifications, &["vpc"], "vpc")?;
-    let vpc = store.write(|tx| insert_vpc(tx, &req.cidr_block, false, &tags))?;
-    super::sync(store)?;
-    Ok(CreateVpcResult {
-        vpc: vpc.to_shape(),
-    })
-}
-
-/// CreateSubnet, with its tags, in one transaction, in the region's zone unless the request
-/// names one; then the host's network follows.
-pub fn create_subnet(
-    store: &mut Store,
-    req: &CreateSubnetRequest,
-) -> Result<CreateSubnetResult, Ec2Error> {
-    let tags = tags::for_resource(&req.tag_specifications, &["subnet"], "subnet")?;
-    Ec2Error::check_id(&req.vpc_id, "vpc", "Vpc")?;
-    let az = match &req.availability_zone {
-        Some(az) => az.clone(),
-        None => format!("{}a", store.region()),
-    };
-    let subnet =
-        store.write(|tx| insert_subnet(tx, &req.vpc_id, &req.cidr_block, &az, false, &tags))?;
-    super::sync(store)?;
-    Ok(CreateSubnetResult {
-        subnet: subnet.to_shape(),
-    })
-}
-
-/// DeleteSubnet: a subnet without network interfaces goes; then the host's network
-/// follows.
-pub fn delete_subnet(store: &mut Store, req: &DeleteSubnetRequest) -> Result<(), Ec2Error> {
-    Ec2Error::check_id(&req.subnet_id, "subnet", "Subnet")?;
-    store.write(|tx| remove_subnet(tx, &req.subnet_id))?;
-    super::sync(store)
-}
-
-/// DeleteVpc: a VPC without subnets goes, with its groups; its bridge is taken down and
-/// the host's network follows.
-pub fn delete_vpc(store: &mut Store, req: &DeleteVpcRequest) -> Result<(), Ec2Error> {
-    Ec2Error::check_id(&req.vpc_id, "vpc", "Vpc")?;
-    let vpc = store.write(|tx| {
-        let vpc = Vpc::get(tx, &req.vpc_id)?;
-        remove_vpc(tx, &req.vpc_id)?;
-        Ok::<_, Ec2Error>(vpc)
-    })?;
-    super::host::delete_link(&vpc.bridge);
-    super::sync(store)
-}
-
 fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
     s.parse()
         .map_err(|e| Ec2Error::new(code, format!("The CIDR '{s}' is invalid: {e}")))
@@ -300,7 +188,12 @@ fn parse_cidr(s: &str, code: &'static str) -> Result<Ipv4Cidr, Ec2Error> {
 
 /// Records a VPC (and its security group "default"); VPCs may not overlap one another,
 /// because all their bridges share the host's routing table.
-fn insert_vpc(c: &Connection, cidr: &str, is_default: bool, tags: &[Tag]) -> Result<Vpc, Ec2Error> {
+pub(super) fn insert_vpc(
+    c: &Connection,
+    cidr: &str,
+    is_default: bool,
+    tags: &[Tag],
+) -> Result<Vpc, Ec2Error> {
     let cidr = parse_cidr(cidr, "InvalidVpc.Range")?;
     if !(16..=28).contains(&cidr.prefix) {
         return Err(Ec2Error::new(
@@ -346,7 +239,7 @@ fn insert_vpc(c: &Connection, cidr: &str, is_default: bool, tags: &[Tag]) -> Res
 }
 
 /// Records a subnet of a VPC.
-fn insert_subnet(
+pub(super) fn insert_subnet(
     c: &Connection,
     vpc_id: &str,
     cidr: &str,
@@ -453,7 +346,8 @@ fn in_use(c: &Connection, sql: &str, id: &str) -> Result<bool, Ec2Error> {
     Ok(c.query_row(sql, [id], |_| Ok(())).optional()?.is_some())
 }
 
-fn remove_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+/// Deletes a subnet that no network interface is in.
+pub(super) fn remove_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Subnet::get(c, id)?;
     if in_use(c, "SELECT 1 FROM enis WHERE subnet_id = ?1", id)? {
         return Err(Ec2Error::new(
@@ -467,7 +361,8 @@ fn remove_subnet(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-fn remove_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
+/// Deletes a VPC that has no subnets, with its security groups.
+pub(super) fn remove_vpc(c: &Connection, id: &str) -> Result<(), Ec2Error> {
     Vpc::get(c, id)?;
     if in_use(c, "SELECT 1 FROM subnets WHERE vpc_id = ?1", id)? {
         return Err(Ec2Error::new(

@@ -55,25 +55,25 @@ describe!(
 describe!(
     /// `DescribeVpcs`.
     describe_vpcs, network::DescribeVpcsRequest,
-    |s, r| crate::net::vpc::describe_vpcs(&s, &r)?
+    |s, r| crate::net::actions::vpcs::describe_vpcs(&s, &r)?
 );
 describe!(
     /// `DescribeSubnets`.
     describe_subnets, network::DescribeSubnetsRequest,
-    |s, r| crate::net::vpc::describe_subnets(&s, &r)?
+    |s, r| crate::net::actions::vpcs::describe_subnets(&s, &r)?
 );
 describe!(
     /// `DescribeSecurityGroups`.
     describe_security_groups, network::DescribeSecurityGroupsRequest,
-    |s, r| crate::net::group_actions::describe_security_groups(&mut s, &r)?
+    |s, r| crate::net::actions::groups::describe_security_groups(&mut s, &r)?
 );
 describe!(
     /// `DescribeNetworkInterfaces`.
     describe_network_interfaces, network::DescribeNetworkInterfacesRequest,
-    |s, r| crate::net::eni::describe_network_interfaces(&s, &r)?
+    |s, r| crate::net::actions::interfaces::describe_network_interfaces(&s, &r)?
 );
 describe!(
     /// `DescribeAddresses`.
     describe_addresses, network::DescribeAddressesRequest,
-    |s, r| crate::net::addresses::describe_addresses(&s, &r)?
+    |s, r| crate::net::actions::addresses::describe_addresses(&s, &r)?
 );

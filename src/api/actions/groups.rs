@@ -8,7 +8,7 @@ use crate::ec2::shapes::network::{
     CreateSecurityGroupRequest, DeleteSecurityGroupRequest, SecurityGroupRulesRequest,
 };
 use crate::error::Ec2Error;
-use crate::net::group_actions;
+use crate::net::actions::groups as group_actions;
 use crate::net::groups::Direction;
 
 /// `CreateSecurityGroup`.

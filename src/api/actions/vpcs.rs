@@ -14,32 +14,32 @@ use crate::ec2::shapes::network::{
 };
 use crate::error::Ec2Error;
 use crate::instances::network;
-use crate::net::{addresses, eni, vpc};
+use crate::net::actions::{addresses, interfaces, vpcs};
 
 action!(
     /// `CreateVpc`.
     create_vpc, CreateVpcRequest,
-    |s, r| vpc::create_vpc(&mut s, &r)?
+    |s, r| vpcs::create_vpc(&mut s, &r)?
 );
 action!(
     /// `DeleteVpc`.
     delete_vpc, DeleteVpcRequest,
-    |s, r| vpc::delete_vpc(&mut s, &r)?
+    |s, r| vpcs::delete_vpc(&mut s, &r)?
 );
 action!(
     /// `CreateSubnet`.
     create_subnet, CreateSubnetRequest,
-    |s, r| vpc::create_subnet(&mut s, &r)?
+    |s, r| vpcs::create_subnet(&mut s, &r)?
 );
 action!(
     /// `DeleteSubnet`.
     delete_subnet, DeleteSubnetRequest,
-    |s, r| vpc::delete_subnet(&mut s, &r)?
+    |s, r| vpcs::delete_subnet(&mut s, &r)?
 );
 action!(
     /// `CreateNetworkInterface`.
     create_network_interface, CreateNetworkInterfaceRequest,
-    |s, r| eni::create_network_interface(&mut s, &r)?
+    |s, r| interfaces::create_network_interface(&mut s, &r)?
 );
 action!(
     /// `DeleteNetworkInterface`.

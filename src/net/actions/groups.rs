@@ -1,13 +1,11 @@
 //! The security-group actions as every front end calls them: CreateSecurityGroup,
 //! DescribeSecurityGroups, DeleteSecurityGroup and the four rule actions. The default VPC
 //! (and its group "default") is made on first use, each change is one store transaction,
-//! and then the host's firewall is brought in step with the store ([`sync`](super::sync)).
+//! and then the host's firewall is brought in step with the store ([`sync`](crate::net::sync)).
 //! The rules themselves are [`groups`]'.
 
 use rusqlite::Connection;
 
-use super::groups::{self, Direction, Permission, SecurityGroup};
-use super::vpc::{self, Subnet, Vpc};
 use crate::ec2::filters;
 use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::network::{
@@ -16,6 +14,8 @@ use crate::ec2::shapes::network::{
     SecurityGroupRulesRequest, SecurityGroupRulesResult,
 };
 use crate::error::Ec2Error;
+use crate::net::groups::{self, Direction, Permission, SecurityGroup};
+use crate::net::vpc::{self, Subnet, Vpc};
 use crate::store::Store;
 
 /// EC2's checks of a group id: given, and shaped `sg-` and hex digits.
@@ -52,7 +52,7 @@ pub fn create_security_group(
         };
         groups::create(tx, &vpc_id, &req.group_name, &req.description, false)
     })?;
-    super::sync(store)?;
+    crate::net::sync(store)?;
     Ok(CreateSecurityGroupResult {
         group_id: g.group_id,
     })
@@ -94,7 +94,7 @@ pub fn delete_security_group(
 ) -> Result<DeleteSecurityGroupResult, Ec2Error> {
     check_group_id(&req.group_id)?;
     store.write(|tx| groups::delete(tx, &req.group_id))?;
-    super::sync(store)?;
+    crate::net::sync(store)?;
     Ok(DeleteSecurityGroupResult {
         return_: true,
         group_id: req.group_id.clone(),
@@ -144,6 +144,6 @@ fn change_rules(
         }
         Ok(())
     })?;
-    super::sync(store)?;
+    crate::net::sync(store)?;
     Ok(SecurityGroupRulesResult { return_: true })
 }
