@@ -209,6 +209,12 @@ out = {"results": results, "base": base}
 out["instances"] = {i["InstanceId"]: [i["State"]["Name"], {t["Key"]: t["Value"] for t in i.get("Tags", [])}]
                     for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]}
 everyone = list(out["instances"])
+# Pages of five through DescribeInstanceStatus and DescribeInstances see each instance once.
+pages = ec2.get_paginator("describe_instance_status").paginate(
+    IncludeAllInstances=True, PaginationConfig={"PageSize": 5})
+out["status_pages"] = [[s["InstanceId"] for s in p["InstanceStatuses"]] for p in pages]
+pages = ec2.get_paginator("describe_instances").paginate(PaginationConfig={"PageSize": 5})
+out["instance_pages"] = [[i["InstanceId"] for r in p["Reservations"] for i in r["Instances"]] for p in pages]
 ec2.terminate_instances(InstanceIds=everyone)
 ec2.get_waiter("instance_terminated").wait(InstanceIds=everyone, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
 out["finally"] = sorted({i["State"]["Name"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]})
@@ -285,6 +291,15 @@ fn fifty_concurrent_calls_run_tag_and_terminate_instances() {
         } else {
             assert!(state == "pending" || state == "running", "{id}: {state}");
         }
+    }
+    for pages in ["status_pages", "instance_pages"] {
+        let pages: Vec<Vec<String>> = serde_json::from_value(v[pages].clone()).unwrap();
+        assert_eq!(pages.len(), 3, "{pages:?}");
+        assert!(pages.iter().all(|p| p.len() == 5), "{pages:?}");
+        let mut seen: Vec<&String> = pages.iter().flatten().collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 15, "{pages:?}");
     }
     assert_eq!(v["finally"], serde_json::json!(["terminated"]));
 }

@@ -106,6 +106,9 @@ wait("system_status_ok")
 st = ec2.describe_instance_status(InstanceIds=[iid])["InstanceStatuses"]
 out["status"] = [[s["InstanceState"]["Name"], s["SystemStatus"]["Status"], s["InstanceStatus"]["Status"],
                   s["SystemStatus"]["Details"][0]["Status"]] for s in st]
+out["status_ids_and_max"] = code(ec2.describe_instance_status, InstanceIds=[iid], MaxResults=5)
+out["status_pages"] = [s["InstanceId"] == iid for page in ec2.get_paginator("describe_instance_status").paginate(
+    PaginationConfig={"PageSize": 5}) for s in page["InstanceStatuses"]]
 out["status_filtered"] = len(ec2.describe_instance_status(
     Filters=[{"Name": "system-status.status", "Values": ["impaired"]}])["InstanceStatuses"])
 def ids(filters):
@@ -244,6 +247,8 @@ fn boto3_drives_a_tiny_guest() {
         json!([["running", "ok", "initializing", "passed"]])
     );
     assert_eq!(v["status_filtered"], 0);
+    assert_eq!(v["status_ids_and_max"], "InvalidParameterCombination");
+    assert_eq!(v["status_pages"], json!([true]));
     assert_eq!(v["by_filters"], json!([id]));
     assert_eq!(v["by_other_tag"], json!([]));
     // ec2lab attaches at once (the VMM takes the disk in its slot before answering).

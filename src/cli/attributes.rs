@@ -152,6 +152,7 @@ pub fn describe_instance_status(ctx: &Ctx, a: DescribeInstanceStatus) -> Result<
         filters: filters_from(&a.filters)?,
         instance_ids: a.instance_ids,
         include_all_instances: a.include_all_instances.then_some(true),
+        ..Default::default()
     };
     to_json(&instances::describe_instance_status(
         &mut ctx.store()?,

@@ -12,6 +12,7 @@ use super::record::Instance;
 use super::rundir::RunDir;
 use super::state::State;
 use crate::ec2::filters;
+use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::instance_status::{
     DescribeInstanceStatusRequest, DescribeInstanceStatusResult, InstanceStatus,
     InstanceStatusSummary,
@@ -30,6 +31,11 @@ pub fn describe_instance_status(
         Ec2Error::check_id(id, "i", "Instance")?;
     }
     filters::check::<InstanceStatus>(&req.filters)?;
+    pages::refuse_ids_with_max_results(
+        "instancesSet",
+        !req.instance_ids.is_empty(),
+        req.max_results,
+    )?;
     housekeeping(store)?;
     let all = Instance::all(store.conn())?;
     for id in &req.instance_ids {
@@ -44,8 +50,23 @@ pub fn describe_instance_status(
         .filter(|i| include_all || i.state == State::Running)
         .map(|i| status_of(store, i))
         .collect();
+    // Launch order, as DescribeInstances pages.
+    let order = |id: &str| {
+        all.iter()
+            .find(|i| i.instance_id == id)
+            .map(|i| pages::key(&[&i.launch_time, &i.reservation_id, &i.instance_id]))
+            .unwrap_or_default()
+    };
+    let (instance_statuses, next_token) = pages::page(
+        "DescribeInstanceStatus",
+        filters::retain(listed, &req.filters)?,
+        |s: &InstanceStatus| order(&s.instance_id),
+        PageRequest::new(req.max_results, &req.next_token),
+        Limits::between(5, 1000),
+    )?;
     Ok(DescribeInstanceStatusResult {
-        instance_statuses: filters::retain(listed, &req.filters)?,
+        instance_statuses,
+        next_token,
     })
 }
 

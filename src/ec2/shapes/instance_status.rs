@@ -20,6 +20,12 @@ pub struct DescribeInstanceStatusRequest {
     /// Also instances that are not running (by default only running ones are shown).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_all_instances: Option<bool>,
+    /// A page of at most this many (5 to 1000); not with `InstanceIds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    /// The previous page's `NextToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// `DescribeInstanceStatus` output.
@@ -28,6 +34,9 @@ pub struct DescribeInstanceStatusRequest {
 pub struct DescribeInstanceStatusResult {
     /// One entry per instance, in launch order.
     pub instance_statuses: Vec<InstanceStatus>,
+    /// The next page's token, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 /// One instance's state and status checks.
