@@ -178,6 +178,7 @@ pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
         volume_type: Some(a.volume_type),
         iops: a.iops,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::create_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -187,6 +188,7 @@ pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure>
         filters: filters_from(&a.filters)?,
         volume_ids: a.volume_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::describe_volumes(&store(ctx)?, &req)?)
 }
 
@@ -197,6 +199,7 @@ pub fn attach_volume(ctx: &Ctx, a: AttachVolume) -> Result<Value, Failure> {
         instance_id: a.instance_id,
         volume_id: a.volume_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::attach_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -206,6 +209,7 @@ pub fn detach_volume(ctx: &Ctx, a: DetachVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         force: a.force,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::detach_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -214,6 +218,7 @@ pub fn delete_volume(ctx: &Ctx, a: VolumeId) -> Result<Value, Failure> {
     let req = DeleteVolumeRequest {
         volume_id: a.volume_id,
     };
+    ctx.answer_dry_run(&req)?;
     ebs::delete_volume(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -224,6 +229,7 @@ pub fn modify_volume(ctx: &Ctx, a: ModifyVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         size: Some(a.size),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::modify_volume(
         &mut store(ctx)?,
         &req,
@@ -237,6 +243,7 @@ pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         description: a.description,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::create_snapshot(
         &mut store(ctx)?,
         &req,
@@ -251,6 +258,7 @@ pub fn describe_snapshots(ctx: &Ctx, a: DescribeSnapshots) -> Result<Value, Fail
         snapshot_ids: a.snapshot_ids,
         owner_ids: a.owner_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::describe_snapshots(&store(ctx)?, &req)?)
 }
 
@@ -259,6 +267,7 @@ pub fn delete_snapshot(ctx: &Ctx, a: DeleteSnapshot) -> Result<Value, Failure> {
     let req = DeleteSnapshotRequest {
         snapshot_id: a.snapshot_id,
     };
+    ctx.answer_dry_run(&req)?;
     ebs::delete_snapshot(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }

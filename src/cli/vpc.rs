@@ -343,10 +343,11 @@ fn synced(s: &Store, v: Value) -> Result<Value, Failure> {
 
 /// `create-vpc`.
 pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateVpcRequest {
         cidr_block: a.cidr_block,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let v = to_json(&vpc::create_vpc(&mut s, &req)?)?;
     synced(&s, v)
 }
@@ -357,25 +358,29 @@ pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
         filters: filters_from(&a.filters)?,
         vpc_ids: a.vpc_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpc::describe_vpcs(&store(ctx)?, &req)?)
 }
 
 /// `delete-vpc`.
 pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
+    let req = DeleteVpcRequest { vpc_id: a.vpc_id };
+    ctx.answer_dry_run(&req)?;
     let mut s = store(ctx)?;
-    let v = vpc::delete_vpc(&mut s, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
+    let v = vpc::delete_vpc(&mut s, &req)?;
     crate::net::host::delete_link(&v.bridge);
     synced(&s, Value::Null)
 }
 
 /// `create-subnet`.
 pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateSubnetRequest {
         vpc_id: a.vpc_id,
         cidr_block: a.cidr_block,
         availability_zone: a.availability_zone,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let v = to_json(&vpc::create_subnet(&mut s, &req)?)?;
     synced(&s, v)
 }
@@ -386,27 +391,30 @@ pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure>
         filters: filters_from(&a.filters)?,
         subnet_ids: a.subnet_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpc::describe_subnets(&store(ctx)?, &req)?)
 }
 
 /// `delete-subnet`.
 pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteSubnetRequest {
         subnet_id: a.subnet_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     vpc::delete_subnet(&mut s, &req)?;
     synced(&s, Value::Null)
 }
 
 /// `create-security-group`.
 pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateSecurityGroupRequest {
         group_name: a.group_name,
         description: a.description,
         vpc_id: a.vpc_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let v = to_json(&vpc::create_security_group(&mut s, &req)?)?;
     synced(&s, v)
 }
@@ -417,22 +425,23 @@ pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<
         filters: filters_from(&a.filters)?,
         group_ids: a.group_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&groups::describe_security_groups(&store(ctx)?, &req)?)
 }
 
 /// `delete-security-group`.
 pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteSecurityGroupRequest {
         group_id: a.group_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     groups::delete_security_group(&mut s, &req)?;
     synced(&s, Value::Null)
 }
 
 /// The four rule verbs: `authorize-…` when `grant`, `revoke-…` otherwise.
 pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let (from_port, to_port) = match &a.port {
         Some(p) => groups::parse_ports(p)?,
         None => (None, None),
@@ -458,6 +467,8 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
                 .collect(),
         }],
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let result = if grant {
         groups::authorize_rules(&mut s, &req, dir)?
     } else {
@@ -476,30 +487,33 @@ pub fn describe_network_interfaces(
         filters: filters_from(&a.filters)?,
         network_interface_ids: a.network_interface_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&eni::describe_network_interfaces(&store(ctx)?, &req)?)
 }
 
 /// `create-network-interface`.
 pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = CreateNetworkInterfaceRequest {
         subnet_id: a.subnet_id,
         description: a.description,
         groups: a.groups,
         private_ip_address: a.private_ip_address,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let v = to_json(&eni::create_network_interface(&mut s, &req)?)?;
     synced(&s, v)
 }
 
 /// `attach-network-interface`.
 pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = AttachNetworkInterfaceRequest {
         network_interface_id: a.network_interface_id,
         instance_id: a.instance_id,
         device_index: a.device_index,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let attachment_id = network::attach(
         &mut s,
         &req.network_interface_id,
@@ -514,21 +528,23 @@ pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<
 
 /// `detach-network-interface`.
 pub fn detach_network_interface(ctx: &Ctx, a: DetachNetworkInterface) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DetachNetworkInterfaceRequest {
         attachment_id: a.attachment_id,
         force: a.force,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     network::detach(&mut s, &req.attachment_id)?;
     Ok(Value::Null)
 }
 
 /// `delete-network-interface`.
 pub fn delete_network_interface(ctx: &Ctx, a: NetworkInterfaceId) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DeleteNetworkInterfaceRequest {
         network_interface_id: a.network_interface_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     network::delete(&mut s, &req.network_interface_id)?;
     Ok(Value::Null)
 }
@@ -538,22 +554,24 @@ pub fn modify_network_interface_attribute(
     ctx: &Ctx,
     a: ModifyNetworkInterfaceAttribute,
 ) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = ModifyNetworkInterfaceAttributeRequest {
         network_interface_id: a.network_interface_id,
         groups: a.groups,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     network::set_eni_groups(&mut s, &req.network_interface_id, &req.groups)?;
     Ok(Value::Null)
 }
 
 /// `modify-instance-attribute --groups`.
 pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = ModifyInstanceAttributeRequest {
         instance_id: a.instance_id,
         groups: a.groups,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     let inst = Instance::get(s.conn(), &req.instance_id)?;
     network::set_groups(&mut s, &inst, &req.groups)?;
     Ok(Value::Null)
@@ -568,16 +586,19 @@ pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
 
 /// `allocate-address`.
 pub fn allocate_address(ctx: &Ctx) -> Result<Value, Failure> {
+    // The request has no parameters ec2lab takes.
+    ctx.answer_dry_run(&())?;
     to_json(&addresses::allocate_address(&mut store(ctx)?)?)
 }
 
 /// `associate-address`.
 pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = AssociateAddressRequest {
         allocation_id: a.allocation_id,
         instance_id: a.instance_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     Instance::get(s.conn(), &req.instance_id)?;
     let v = to_json(&addresses::associate_address(&mut s, &req)?)?;
     synced(&s, v)
@@ -585,10 +606,11 @@ pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failur
 
 /// `disassociate-address`.
 pub fn disassociate_address(ctx: &Ctx, a: DisassociateAddress) -> Result<Value, Failure> {
-    let mut s = store(ctx)?;
     let req = DisassociateAddressRequest {
         association_id: a.association_id,
     };
+    ctx.answer_dry_run(&req)?;
+    let mut s = store(ctx)?;
     addresses::disassociate_address(&mut s, &req)?;
     synced(&s, Value::Null)
 }
@@ -598,6 +620,7 @@ pub fn release_address(ctx: &Ctx, a: ReleaseAddress) -> Result<Value, Failure> {
     let req = ReleaseAddressRequest {
         allocation_id: a.allocation_id,
     };
+    ctx.answer_dry_run(&req)?;
     addresses::release_address(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -609,5 +632,6 @@ pub fn describe_addresses(ctx: &Ctx, a: DescribeAddresses) -> Result<Value, Fail
         public_ips: a.public_ips,
         allocation_ids: a.allocation_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&addresses::describe_addresses(&store(ctx)?, &req)?)
 }
