@@ -568,3 +568,142 @@ fn help_lists_dry_run_and_hides_the_unsupported_flags_from_short_help() {
     let v: Value = lab.ok(&["describe-instance-types", "--instance-types", "t2.micro"]);
     assert_eq!(v["InstanceTypes"].as_array().unwrap().len(), 1);
 }
+
+/// A verb with the host's network left alone (`EC2LAB_NETWORKING=off`): the VPC verbs
+/// then only change the store.
+fn offline(lab: &Lab, args: &[&str]) -> Ec2Out {
+    let mut c = lab.cmd(args);
+    c.env("EC2LAB_NETWORKING", "off");
+    let out = run_with_timeout(c, 60);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    Ec2Out {
+        code: out.status.code().unwrap_or(-1),
+        json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout,
+        stderr: stderr(&out),
+    }
+}
+
+/// The group's inbound rules as (protocol, from port, CIDR) triples, sorted.
+fn ingress(lab: &Lab, group: &str) -> Vec<(String, i64, String)> {
+    let o = offline(
+        lab,
+        &[
+            "describe-security-groups",
+            "--group-ids",
+            group,
+            "--query",
+            "SecurityGroups[0].IpPermissions",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let mut out = Vec::new();
+    for p in o.json.as_array().unwrap() {
+        for r in p["IpRanges"].as_array().unwrap() {
+            out.push((
+                p["IpProtocol"].as_str().unwrap().to_string(),
+                p["FromPort"].as_i64().unwrap_or(-1),
+                r["CidrIp"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn ip_permissions_give_several_rules_at_once() {
+    let lab = Lab::new();
+    let o = offline(
+        &lab,
+        &[
+            "create-security-group",
+            "--group-name",
+            "web",
+            "--description",
+            "w",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let g = o.json["GroupId"].as_str().unwrap().to_string();
+    let o = offline(
+        &lab,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &g,
+            "--ip-permissions",
+            "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=203.0.113.0/24},{CidrIp=198.51.100.0/24}]",
+            r#"[{"IpProtocol": "udp", "FromPort": 53, "ToPort": 53, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]"#,
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let t = |p: &str, port: i64, c: &str| (p.to_string(), port, c.to_string());
+    assert_eq!(
+        ingress(&lab, &g),
+        [
+            t("tcp", 22, "198.51.100.0/24"),
+            t("tcp", 22, "203.0.113.0/24"),
+            t("udp", 53, "10.0.0.0/8")
+        ]
+    );
+    let o = offline(
+        &lab,
+        &[
+            "revoke-security-group-ingress",
+            "--group-id",
+            &g,
+            "--ip-permissions",
+            "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=203.0.113.0/24}]",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        ingress(&lab, &g),
+        [t("tcp", 22, "198.51.100.0/24"), t("udp", 53, "10.0.0.0/8")]
+    );
+
+    // Not with the simple flags (the aws CLI's words), and what ec2lab lacks is named.
+    let o = offline(
+        &lab,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &g,
+            "--port",
+            "80",
+            "--ip-permissions",
+            "IpProtocol=tcp,FromPort=80,ToPort=80",
+        ],
+    );
+    assert_eq!(o.code, 252, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("The --port option is not compatible with the --ip-permissions option"),
+        "{}",
+        o.stderr
+    );
+    let o = offline(
+        &lab,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &g,
+            "--ip-permissions",
+            "IpProtocol=tcp,FromPort=443,ToPort=443,Ipv6Ranges=[{CidrIpv6=::/0}]",
+        ],
+    );
+    assert_eq!(o.code, 254, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "(Unsupported) when calling the AuthorizeSecurityGroupIngress operation: The \
+             parameter IpPermissions.1.Ipv6Ranges is not supported by ec2lab"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        ingress(&lab, &g),
+        [t("tcp", 22, "198.51.100.0/24"), t("udp", 53, "10.0.0.0/8")]
+    );
+}
