@@ -293,41 +293,56 @@ fn arg_for(f: &AwsFlag) -> Arg {
     }
 }
 
-/// `cmd` with, on each verb that is an EC2 operation, the aws CLI's flags its own
-/// arguments lack.
-pub fn augment(cmd: Command) -> Command {
-    let verbs: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
+/// The verbs that only ec2lab's own processes run, once per guest: never EC2 operations,
+/// so their command lines are parsed without reading the model.
+const INTERNAL_VERBS: &[&str] = &["vmm", "vmm-ctl", "__supervise"];
+
+/// The verb of a command line: its first word that is not an option or an option's value
+/// (`cmd`'s own options, before the verb).
+pub fn verb_of(cmd: &Command, args: &[std::ffi::OsString]) -> Option<String> {
+    let with_value: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
         .collect();
-    verbs.into_iter().fold(cmd, |cmd, verb| {
-        let extra = flags(&operation_of(&verb));
-        if extra.is_empty() {
-            return cmd;
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if with_value.iter().any(|f| f == word) {
+            words.next();
+        } else if !word.starts_with('-') {
+            return cmd.find_subcommand(word).map(|s| s.get_name().to_string());
         }
-        cmd.mut_subcommand(&verb, |sub| {
-            let own: Vec<String> = sub
-                .get_arguments()
-                .filter_map(|a| a.get_long().map(str::to_string))
-                .collect();
-            extra
-                .iter()
-                .filter(|f| !own.contains(&f.flag))
-                .fold(sub, |sub, f| sub.arg(arg_for(f)))
-        })
+    }
+    None
+}
+
+/// `cmd` with, on `verb` when it is an EC2 operation, the aws CLI's flags its own arguments
+/// lack. (Only the verb at hand: the model is read and the arguments built for it alone.)
+pub fn augment(cmd: Command, verb: &str) -> Command {
+    if INTERNAL_VERBS.contains(&verb) {
+        return cmd;
+    }
+    let extra = flags(&operation_of(verb));
+    if extra.is_empty() {
+        return cmd;
+    }
+    cmd.mut_subcommand(verb, |sub| {
+        let own: Vec<String> = sub
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        extra
+            .iter()
+            .filter(|f| !own.contains(&f.flag))
+            .fold(sub, |sub, f| sub.arg(arg_for(f)))
     })
 }
 
-/// `cmd` with nothing required of any verb: read only to name the flags a verb does not
-/// support when one of its required arguments is missing too.
-pub fn relaxed(cmd: Command) -> Command {
-    let verbs: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
-    verbs.into_iter().fold(cmd, |cmd, verb| {
-        cmd.mut_subcommand(&verb, |sub| sub.mut_args(|a| a.required(false)))
-    })
+/// `cmd` with nothing required of `verb`: read only to name the flags it does not support
+/// when one of its required arguments is missing too.
+pub fn relaxed(cmd: Command, verb: &str) -> Command {
+    cmd.mut_subcommand(verb, |sub| sub.mut_args(|a| a.required(false)))
 }
 
 /// What the parsed command line says through the added flags.
@@ -482,7 +497,7 @@ mod tests {
     #[test]
     fn the_parser_takes_them_and_names_the_unsupported_ones() {
         use clap::CommandFactory;
-        let cmd = augment(crate::cli::Cli::command());
+        let cmd = augment(crate::cli::Cli::command(), "run-instances");
         let m = cmd
             .clone()
             .try_get_matches_from([
@@ -511,6 +526,7 @@ mod tests {
         );
 
         // The last of --dry-run and --no-dry-run wins; the verb's own flags stay its own.
+        let cmd = augment(crate::cli::Cli::command(), "describe-instances");
         let m = cmd
             .clone()
             .try_get_matches_from([
@@ -531,8 +547,30 @@ mod tests {
             "--availability-zone-id",
             "use1-az1",
         ];
+        let base = crate::cli::Cli::command();
+        let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+        assert_eq!(verb_of(&base, &args).as_deref(), Some("create-volume"));
+        let words = |w: &[&str]| {
+            w.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        let line = words(&[
+            "ec2lab",
+            "--region",
+            "vmm",
+            "--query=x",
+            "--output",
+            "text",
+            "ssh",
+        ]);
+        assert_eq!(verb_of(&base, &line).as_deref(), Some("ssh"));
+        assert_eq!(verb_of(&base, &words(&["ec2lab", "--help"])), None);
+        let cmd = augment(base, "create-volume");
         assert!(cmd.clone().try_get_matches_from(argv).is_err());
-        let m = relaxed(cmd).try_get_matches_from(argv).unwrap();
+        let m = relaxed(cmd, "create-volume")
+            .try_get_matches_from(argv)
+            .unwrap();
         let a = AwsArgs::from_matches(&m);
         assert_eq!(a.unsupported[0].flag, "availability-zone-id");
     }

@@ -258,10 +258,15 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let cmd = awsflags::augment(Cli::command());
+    let cmd = Cli::command();
+    let verb = awsflags::verb_of(&cmd, &args);
+    let cmd = match &verb {
+        Some(v) => awsflags::augment(cmd, v),
+        None => cmd,
+    };
     let matches = match cmd.clone().try_get_matches_from(&args) {
         Ok(m) => m,
-        Err(e) => return usage_error(cmd, &args, e),
+        Err(e) => return usage_error(cmd, verb.as_deref(), &args, e),
     };
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.aws = AwsArgs::from_matches(&matches);
@@ -271,9 +276,9 @@ where
 /// A usage error, except when a required argument is missing and the line also has aws
 /// CLI flags that ec2lab does not support: EC2 would refuse those first, so they are named
 /// (`Unsupported`, exit 254) rather than a usage error given.
-fn usage_error(cmd: clap::Command, args: &[OsString], e: clap::Error) -> i32 {
-    if e.kind() == ErrorKind::MissingRequiredArgument {
-        if let Ok(m) = awsflags::relaxed(cmd).try_get_matches_from(args) {
+fn usage_error(cmd: clap::Command, verb: Option<&str>, args: &[OsString], e: clap::Error) -> i32 {
+    if let (ErrorKind::MissingRequiredArgument, Some(verb)) = (e.kind(), verb) {
+        if let Ok(m) = awsflags::relaxed(cmd, verb).try_get_matches_from(args) {
             let aws = AwsArgs::from_matches(&m);
             if let (Some(refusal), Some((verb, _))) = (aws.refusal(), m.subcommand()) {
                 if let Some(Err(q)) = m.get_one::<String>("query").map(|q| Query::compile(q)) {
