@@ -11,6 +11,7 @@ pub mod keys;
 pub mod lab;
 pub mod output;
 pub mod query;
+pub mod rules;
 pub mod serve;
 pub mod shorthand;
 pub mod ssh;
@@ -132,13 +133,13 @@ pub enum Command {
     CreateSecurityGroup(vpc::CreateSecurityGroup),
     DescribeSecurityGroups(vpc::DescribeSecurityGroups),
     DeleteSecurityGroup(vpc::DeleteSecurityGroup),
-    AuthorizeSecurityGroupIngress(vpc::RuleArgs),
+    AuthorizeSecurityGroupIngress(rules::RuleArgs),
     /// Allow outbound traffic (same flags as authorize-security-group-ingress).
-    AuthorizeSecurityGroupEgress(vpc::RuleArgs),
+    AuthorizeSecurityGroupEgress(rules::RuleArgs),
     /// Remove an inbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupIngress(vpc::RuleArgs),
+    RevokeSecurityGroupIngress(rules::RuleArgs),
     /// Remove an outbound rule (same flags as authorize-security-group-ingress).
-    RevokeSecurityGroupEgress(vpc::RuleArgs),
+    RevokeSecurityGroupEgress(rules::RuleArgs),
     DescribeNetworkInterfaces(vpc::DescribeNetworkInterfaces),
     CreateNetworkInterface(vpc::CreateNetworkInterface),
     AttachNetworkInterface(vpc::AttachNetworkInterface),
@@ -372,16 +373,16 @@ pub fn run(cli: Cli) -> i32 {
         Command::DescribeSecurityGroups(a) => vpc::describe_security_groups(&ctx, a),
         Command::DeleteSecurityGroup(a) => vpc::delete_security_group(&ctx, a),
         Command::AuthorizeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, true)
+            rules::change_rule(&ctx, a, Direction::Ingress, true)
         }
         Command::AuthorizeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, true)
+            rules::change_rule(&ctx, a, Direction::Egress, true)
         }
         Command::RevokeSecurityGroupIngress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Ingress, false)
+            rules::change_rule(&ctx, a, Direction::Ingress, false)
         }
         Command::RevokeSecurityGroupEgress(a) => {
-            vpc::change_rule(&ctx, a, Direction::Egress, false)
+            rules::change_rule(&ctx, a, Direction::Egress, false)
         }
         Command::DescribeNetworkInterfaces(a) => vpc::describe_network_interfaces(&ctx, a),
         Command::CreateNetworkInterface(a) => vpc::create_network_interface(&ctx, a),
