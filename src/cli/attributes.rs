@@ -93,6 +93,7 @@ pub fn describe_instance_attribute(
         instance_id: a.instance_id,
         attribute: a.attribute,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::describe_instance_attribute(
         &ctx.tidy_store()?,
         &req,
@@ -142,6 +143,7 @@ pub fn modify_instance_attribute(ctx: &Ctx, a: ModifyInstanceAttribute) -> Resul
             .transpose()?,
         groups: a.groups,
     };
+    ctx.answer_dry_run(&req)?;
     instances::modify_instance_attribute(&mut ctx.tidy_store()?, &req)?;
     Ok(Value::Null)
 }
@@ -154,6 +156,7 @@ pub fn describe_instance_status(ctx: &Ctx, a: DescribeInstanceStatus) -> Result<
         include_all_instances: a.include_all_instances.then_some(true),
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::describe_instance_status(
         &mut ctx.store()?,
         &req,

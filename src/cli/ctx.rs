@@ -59,6 +59,8 @@ pub struct Ctx {
     pub state_dir: PathBuf,
     /// The region (`--region`): a separate state root under the state directory.
     pub region: String,
+    /// `--dry-run`: check the request, answer `DryRunOperation`, change nothing.
+    pub dry_run: bool,
 }
 
 impl Ctx {
@@ -67,12 +69,69 @@ impl Ctx {
         Ok(Store::open(&self.state_dir, &self.region)?)
     }
 
+    /// Under `--dry-run`, EC2's answer to a request that would have been carried out:
+    /// called by each verb once it has read its request (every parameter parsed into the
+    /// typed request, ids well formed) and before it opens the store, so that nothing
+    /// changes. Without `--dry-run`, nothing.
+    pub fn answer_dry_run<T: Serialize>(&self, request: &T) -> Result<(), Failure> {
+        if !self.dry_run {
+            return Ok(());
+        }
+        check_ids(&to_json(request)?)?;
+        Err(Failure::Service(Ec2Error::new(
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+        )))
+    }
+
     /// The store after housekeeping (expired records gone, supervisors and the host's
     /// network in step with it), as most verbs want it.
     pub fn tidy_store(&self) -> Result<Store, Ec2Error> {
         let mut store = self.store()?;
         instances::housekeeping(&mut store)?;
         Ok(store)
+    }
+}
+
+/// The id members of requests, with the prefix and the error kind the services check
+/// them with (`Ec2Error::check_id`).
+const ID_MEMBERS: &[(&str, &str, &str)] = &[
+    ("InstanceId", "i", "Instance"),
+    ("InstanceIds", "i", "Instance"),
+    ("ImageId", "ami", "AMI"),
+    ("ImageIds", "ami", "AMI"),
+    ("SourceImageId", "ami", "AMI"),
+    ("VolumeId", "vol", "Volume"),
+    ("VolumeIds", "vol", "Volume"),
+    ("SnapshotId", "snap", "Snapshot"),
+    ("SnapshotIds", "snap", "Snapshot"),
+    ("SubnetId", "subnet", "Subnet"),
+    ("NetworkInterfaceId", "eni", "NetworkInterface"),
+    ("NetworkInterfaceIds", "eni", "NetworkInterface"),
+];
+
+/// Every id of a request (as JSON, at any depth) that has one of [`ID_MEMBERS`]'s names
+/// is well formed, or EC2's `Invalid…ID.Malformed`.
+fn check_ids(v: &Value) -> Result<(), Ec2Error> {
+    match v {
+        Value::Object(m) => {
+            m.iter().try_for_each(
+                |(k, v)| match ID_MEMBERS.iter().find(|(name, _, _)| name == k) {
+                    Some((_, prefix, kind)) => {
+                        let ids = match v {
+                            Value::Array(a) => a.iter().collect(),
+                            other => vec![other],
+                        };
+                        ids.into_iter()
+                            .filter_map(Value::as_str)
+                            .try_for_each(|id| Ec2Error::check_id(id, prefix, kind))
+                    }
+                    None => check_ids(v),
+                },
+            )
+        }
+        Value::Array(a) => a.iter().try_for_each(check_ids),
+        _ => Ok(()),
     }
 }
 
@@ -157,6 +216,38 @@ mod tests {
             filters_from(&strings(&["Name=x]"])),
             Err(Failure::Param(_))
         ));
+    }
+
+    #[test]
+    fn dry_run_checks_ids_then_answers_dry_run_operation() {
+        let ctx = |dry_run| Ctx {
+            state_dir: PathBuf::from("/nonexistent"),
+            region: "lab-1".into(),
+            dry_run,
+        };
+        let req = serde_json::json!({"InstanceIds": ["i-0123456789abcdef0"], "Filters": []});
+        ctx(false).answer_dry_run(&req).unwrap();
+        match ctx(true).answer_dry_run(&req) {
+            Err(Failure::Service(e)) => {
+                assert_eq!(e.code, "DryRunOperation");
+                assert_eq!(
+                    e.cli_message("StopInstances"),
+                    "An error occurred (DryRunOperation) when calling the StopInstances \
+                     operation: Request would have succeeded, but DryRun flag is set."
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = serde_json::json!({"InstanceIds": ["i-1", "bogus"]});
+        match ctx(true).answer_dry_run(&bad) {
+            Err(Failure::Service(e)) => assert_eq!(e.code, "InvalidInstanceID.Malformed"),
+            other => panic!("{other:?}"),
+        }
+        let nested = serde_json::json!({"Spec": [{"ImageId": "vol-0123456789abcdef0"}]});
+        match ctx(true).answer_dry_run(&nested) {
+            Err(Failure::Service(e)) => assert_eq!(e.code, "InvalidAMIID.Malformed"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
         volume_type: Some(a.volume_type),
         iops: a.iops,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::create_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -198,6 +199,7 @@ pub fn describe_volumes(ctx: &Ctx, a: DescribeVolumes) -> Result<Value, Failure>
         volume_ids: a.volume_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::describe_volumes(&store(ctx)?, &req)?)
 }
 
@@ -208,6 +210,7 @@ pub fn attach_volume(ctx: &Ctx, a: AttachVolume) -> Result<Value, Failure> {
         instance_id: a.instance_id,
         volume_id: a.volume_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::attach_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -219,6 +222,7 @@ pub fn detach_volume(ctx: &Ctx, a: DetachVolume) -> Result<Value, Failure> {
         instance_id: a.instance_id,
         device: a.device,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::detach_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -227,6 +231,7 @@ pub fn delete_volume(ctx: &Ctx, a: VolumeId) -> Result<Value, Failure> {
     let req = DeleteVolumeRequest {
         volume_id: a.volume_id,
     };
+    ctx.answer_dry_run(&req)?;
     ebs::delete_volume(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -237,6 +242,7 @@ pub fn modify_volume(ctx: &Ctx, a: ModifyVolume) -> Result<Value, Failure> {
         volume_id: a.volume_id,
         size: Some(a.size),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::modify_volume(&mut store(ctx)?, &req)?)
 }
 
@@ -247,6 +253,7 @@ pub fn create_snapshot(ctx: &Ctx, a: CreateSnapshot) -> Result<Value, Failure> {
         description: a.description,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&disks::create_snapshot(&mut store(ctx)?, &req)?)
 }
 
@@ -258,6 +265,7 @@ pub fn describe_snapshots(ctx: &Ctx, a: DescribeSnapshots) -> Result<Value, Fail
         owner_ids: a.owner_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&ebs::describe_snapshots(&store(ctx)?, &req)?)
 }
 
@@ -266,6 +274,7 @@ pub fn delete_snapshot(ctx: &Ctx, a: DeleteSnapshot) -> Result<Value, Failure> {
     let req = DeleteSnapshotRequest {
         snapshot_id: a.snapshot_id,
     };
+    ctx.answer_dry_run(&req)?;
     ebs::delete_snapshot(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }

@@ -385,6 +385,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .into_iter()
             .collect(),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::run_instances(&mut ctx.store()?, &req)?)
 }
 
@@ -395,15 +396,17 @@ pub fn describe_instances(ctx: &Ctx, a: DescribeInstances) -> Result<Value, Fail
         instance_ids: a.instance_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::describe_instances(&mut ctx.store()?, &req)?)
 }
 
 /// describe-instance-types.
-pub fn describe_instance_types(a: DescribeInstanceTypes) -> Result<Value, Failure> {
+pub fn describe_instance_types(ctx: &Ctx, a: DescribeInstanceTypes) -> Result<Value, Failure> {
     let req = DescribeInstanceTypesRequest {
         instance_types: a.instance_types,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&types::describe_instance_types(&req)?)
 }
 
@@ -415,6 +418,7 @@ pub fn describe_images(ctx: &Ctx, a: DescribeImages) -> Result<Value, Failure> {
         owners: a.owners,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&images::describe_images(&mut ctx.store()?, &req)?)
 }
 
@@ -428,6 +432,7 @@ pub fn register_image(ctx: &Ctx, a: RegisterImage) -> Result<Value, Failure> {
         root_image_file: a.root_image_file,
         initrd_file: a.initrd_file,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&images::register_image(&mut ctx.store()?, &req)?)
 }
 
@@ -439,18 +444,20 @@ pub fn create_image(ctx: &Ctx, a: CreateImage) -> Result<Value, Failure> {
         description: Some(a.description),
         no_reboot: Some(a.no_reboot),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::create_image(&mut ctx.tidy_store()?, &req)?)
 }
 
 /// copy-image: `--region` is the destination.
 pub fn copy_image(ctx: &Ctx, a: CopyImage) -> Result<Value, Failure> {
-    let source = Store::open(&ctx.state_dir, &a.source_region)?;
     let req = CopyImageRequest {
         source_image_id: a.source_image_id,
         source_region: a.source_region,
         name: a.name,
         description: a.description,
     };
+    ctx.answer_dry_run(&req)?;
+    let source = Store::open(&ctx.state_dir, &req.source_region)?;
     to_json(&images::copy_image(&mut ctx.store()?, &source, &req)?)
 }
 
@@ -459,6 +466,7 @@ pub fn deregister_image(ctx: &Ctx, a: DeregisterImage) -> Result<Value, Failure>
     let req = DeregisterImageRequest {
         image_id: a.image_id,
     };
+    ctx.answer_dry_run(&req)?;
     images::deregister_image(&mut ctx.store()?, &req)?;
     Ok(Value::Null)
 }
@@ -481,27 +489,34 @@ pub enum Lifecycle {
 
 /// start-, stop-, reboot- and terminate-instances.
 pub fn lifecycle(ctx: &Ctx, verb: Lifecycle, instance_ids: Vec<String>) -> Result<Value, Failure> {
-    let s = &mut ctx.tidy_store()?;
     match verb {
-        Lifecycle::Start => to_json(&instances::start_instances(
-            s,
-            &StartInstancesRequest { instance_ids },
-        )?),
-        Lifecycle::Stop { force } => to_json(&instances::stop_instances(
-            s,
-            &StopInstancesRequest {
+        Lifecycle::Start => {
+            let req = StartInstancesRequest { instance_ids };
+            ctx.answer_dry_run(&req)?;
+            to_json(&instances::start_instances(&mut ctx.tidy_store()?, &req)?)
+        }
+        Lifecycle::Stop { force } => {
+            let req = StopInstancesRequest {
                 instance_ids,
                 force,
-            },
-        )?),
+            };
+            ctx.answer_dry_run(&req)?;
+            to_json(&instances::stop_instances(&mut ctx.tidy_store()?, &req)?)
+        }
         Lifecycle::Reboot => {
-            instances::reboot_instances(s, &RebootInstancesRequest { instance_ids })?;
+            let req = RebootInstancesRequest { instance_ids };
+            ctx.answer_dry_run(&req)?;
+            instances::reboot_instances(&mut ctx.tidy_store()?, &req)?;
             Ok(Value::Null)
         }
-        Lifecycle::Terminate => to_json(&instances::terminate_instances(
-            s,
-            &TerminateInstancesRequest { instance_ids },
-        )?),
+        Lifecycle::Terminate => {
+            let req = TerminateInstancesRequest { instance_ids };
+            ctx.answer_dry_run(&req)?;
+            to_json(&instances::terminate_instances(
+                &mut ctx.tidy_store()?,
+                &req,
+            )?)
+        }
     }
 }
 
@@ -511,6 +526,7 @@ pub fn console_output(ctx: &Ctx, a: GetConsoleOutput) -> Result<Value, Failure> 
         instance_id: a.instance_id,
         latest: Some(a.latest),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::console_output(&mut ctx.tidy_store()?, &req)?)
 }
 
@@ -542,6 +558,7 @@ pub fn modify_instance_metadata_options(
         http_put_response_hop_limit: a.http_put_response_hop_limit,
         http_endpoint: a.http_endpoint,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&instances::modify_metadata_options(
         &mut ctx.tidy_store()?,
         &req,

@@ -104,6 +104,7 @@ pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value,
         description: a.description,
         vpc_id: a.vpc_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&group_actions::create_security_group(
         &mut ctx.tidy_store()?,
         &req,
@@ -117,6 +118,7 @@ pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<
         group_ids: a.group_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&group_actions::describe_security_groups(
         &mut ctx.tidy_store()?,
         &req,
@@ -128,6 +130,7 @@ pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value,
     let req = DeleteSecurityGroupRequest {
         group_id: a.group_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&group_actions::delete_security_group(
         &mut ctx.tidy_store()?,
         &req,
@@ -143,6 +146,7 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
         },
         group_id: a.group_id,
     };
+    ctx.answer_dry_run(&req)?;
     let s = &mut ctx.tidy_store()?;
     to_json(&if grant {
         group_actions::authorize_rules(s, &req, dir)?

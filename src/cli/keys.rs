@@ -39,9 +39,6 @@ pub struct CreateKeyPair {
     /// ec2lab extension: also write the private key to this new file (mode 0600).
     #[arg(long)]
     pub output_file: Option<PathBuf>,
-    /// Print only this top-level field of the result (e.g. KeyMaterial).
-    #[arg(long)]
-    pub query: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -109,7 +106,7 @@ pub struct DeleteKeyPair {
     pub key_pair_id: Option<String>,
 }
 
-/// Create-key-pair's result as JSON, or only the `--query` field of it.
+/// create-key-pair (`--query KeyMaterial --output text > key.pem` prints only the key).
 pub fn create_key_pair(ctx: &Ctx, a: CreateKeyPair) -> Result<Value, Failure> {
     let req = CreateKeyPairRequest {
         key_name: a.key_name,
@@ -117,22 +114,9 @@ pub fn create_key_pair(ctx: &Ctx, a: CreateKeyPair) -> Result<Value, Failure> {
         key_format: a.key_format,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     let kp = keypairs::create_key_pair(&mut ctx.store()?, &req, a.output_file.as_deref())?;
-    query(to_json(&kp)?, a.query.as_deref())
-}
-
-/// `--query FIELD`: the one JMESPath form scripts use with create-key-pair
-/// (`--query KeyMaterial --output text > key.pem`).
-fn query(v: Value, field: Option<&str>) -> Result<Value, Failure> {
-    match field {
-        None => Ok(v),
-        Some(f) => v.get(f).cloned().ok_or_else(|| {
-            Failure::Param(format!(
-                "Error parsing parameter '--query': ec2lab's --query takes one top-level field \
-                 of the result (e.g. KeyMaterial); '{f}' is not one"
-            ))
-        }),
-    }
+    to_json(&kp)
 }
 
 /// The key file's bytes: fileb:// and file:// read the file; an inline value is base64,
@@ -161,6 +145,7 @@ pub fn import_key_pair(ctx: &Ctx, a: ImportKeyPair) -> Result<Value, Failure> {
         key_name: a.key_name,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&keypairs::import_key_pair(&mut ctx.store()?, &req)?)
 }
 
@@ -172,6 +157,7 @@ pub fn describe_key_pairs(ctx: &Ctx, a: DescribeKeyPairs) -> Result<Value, Failu
         key_pair_ids: a.key_pair_ids,
         include_public_key: Some(a.include_public_key),
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&keypairs::describe_key_pairs(&ctx.store()?, &req)?)
 }
 
@@ -181,5 +167,6 @@ pub fn delete_key_pair(ctx: &Ctx, a: DeleteKeyPair) -> Result<Value, Failure> {
         key_name: a.key_name,
         key_pair_id: a.key_pair_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&keypairs::delete_key_pair(&mut ctx.store()?, &req)?)
 }

@@ -3,6 +3,7 @@
 //! process per guest.
 
 pub mod attributes;
+pub mod awsflags;
 pub mod console;
 pub mod ctx;
 pub mod ebs;
@@ -11,23 +12,30 @@ pub mod groups;
 pub mod keys;
 pub mod lab;
 pub mod output;
+pub mod query;
 pub mod serve;
 pub mod shorthand;
 pub mod ssh;
+pub mod systemd;
 pub mod tags;
 pub mod vmm;
 pub mod vpc;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::EXIT_SERVICE_ERROR;
 use crate::net::groups::Direction;
 use crate::store::{DEFAULT_REGION, DEFAULT_STATE_DIR};
+use awsflags::AwsArgs;
 use ctx::{Ctx, Failure};
 use ec2::Lifecycle;
 use output::OutputFormat;
+use query::Query;
 
 /// The command line: global options and one verb.
 #[derive(Parser, Debug)]
@@ -57,6 +65,14 @@ pub struct Cli {
     /// Output format: json, table or text.
     #[arg(long, global = true, env = "EC2LAB_OUTPUT", default_value = "json")]
     pub output: OutputFormat,
+    /// A JMESPath query applied to the result before --output formats it, e.g.
+    /// 'Reservations[].Instances[].InstanceId'.
+    #[arg(long, global = true)]
+    pub query: Option<String>,
+    /// What the verb's aws CLI flags that ec2lab's own arguments lack say (`--dry-run`,
+    /// unsupported ones); filled in by [`main`] from the parsed command line.
+    #[arg(skip)]
+    pub aws: AwsArgs,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
@@ -239,13 +255,77 @@ fn operation(cmd: &Command) -> &'static str {
     }
 }
 
+/// Parses the process's command line and runs it; returns the exit code.
+pub fn main() -> i32 {
+    main_from(std::env::args_os())
+}
+
+/// Parses `args` (the program name first), with the aws CLI's flags that a verb's own
+/// arguments lack (see [`awsflags`]), and runs the command; returns the exit code. Usage
+/// errors and `--help` print and exit as clap does.
+pub fn main_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cmd = Cli::command();
+    let verb = awsflags::verb_of(&cmd, &args);
+    let cmd = match &verb {
+        Some(v) => awsflags::augment(cmd, v),
+        None => cmd,
+    };
+    let matches = match cmd.clone().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return usage_error(cmd, verb.as_deref(), &args, e),
+    };
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.aws = AwsArgs::from_matches(&matches);
+    run(cli)
+}
+
+/// A usage error, except when a required argument is missing and the line also has aws
+/// CLI flags that ec2lab does not support: EC2 would refuse those first, so they are named
+/// (`Unsupported`, exit 254) rather than a usage error given.
+fn usage_error(cmd: clap::Command, verb: Option<&str>, args: &[OsString], e: clap::Error) -> i32 {
+    if let (ErrorKind::MissingRequiredArgument, Some(verb)) = (e.kind(), verb) {
+        if let Ok(m) = awsflags::relaxed(cmd, verb).try_get_matches_from(args) {
+            let aws = AwsArgs::from_matches(&m);
+            if let (Some(refusal), Some((verb, _))) = (aws.refusal(), m.subcommand()) {
+                if let Some(Err(q)) = m.get_one::<String>("query").map(|q| Query::compile(q)) {
+                    eprintln!("\n{q}");
+                    return query::EXIT_QUERY_ERROR;
+                }
+                let op = awsflags::operation_of(verb);
+                eprintln!("\n{}", refusal.cli_message(&op));
+                return EXIT_SERVICE_ERROR;
+            }
+        }
+    }
+    e.exit()
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    let op = operation(&cli.command);
+    // As in the aws CLI, a --query that does not compile stops the command before it does
+    // anything, and so does an aws CLI flag ec2lab does not support (EC2's answer to it).
+    let query = match cli.query.as_deref().map(Query::compile).transpose() {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("\n{e}");
+            return query::EXIT_QUERY_ERROR;
+        }
+    };
+    if let Some(e) = cli.aws.refusal() {
+        eprintln!("\n{}", e.cli_message(op));
+        return EXIT_SERVICE_ERROR;
+    }
     let ctx = Ctx {
         state_dir: cli.state_dir,
         region: cli.region,
+        dry_run: cli.aws.dry_run,
     };
-    let op = operation(&cli.command);
     // Host resources follow their state directory: those of deleted ones go first. Not in
     // the VMM (it knows nothing of EC2) nor in supervisors (the commands that start them
     // have just done it).
@@ -286,7 +366,7 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::GetConsoleOutput(a) => ec2::console_output(&ctx, a),
         Command::ConnectSerialConsole(a) => console::connect(&ctx, a),
-        Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(a),
+        Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(&ctx, a),
         Command::DescribeImages(a) => ec2::describe_images(&ctx, a),
         Command::RegisterImage(a) => ec2::register_image(&ctx, a),
         Command::CreateImage(a) => ec2::create_image(&ctx, a),
@@ -352,10 +432,17 @@ pub fn run(cli: Cli) -> i32 {
         Command::Lab(a) => lab::run(&ctx, a),
     };
     match result {
-        Ok(value) => {
-            print!("{}", output::render(&value, cli.output, op));
-            0
-        }
+        Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {
+            Ok(text) => {
+                print!("{text}");
+                0
+            }
+            // The aws CLI has made the request by then, and still exits 255.
+            Err(e) => {
+                eprintln!("\n{e}");
+                query::EXIT_QUERY_ERROR
+            }
+        },
         Err(Failure::Service(e)) => {
             eprintln!("\n{}", e.cli_message(op));
             if e.code == "WaiterFailed" {

@@ -2,12 +2,14 @@
 //! profile for the AWS tools that points at it).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{json, Value};
 
 use super::ctx::Ctx;
 use super::output::OutputFormat;
+use super::systemd::{self, Installed, Service};
 use crate::api::awsconfig;
 use crate::api::keys;
 use crate::api::server::{self, ServeConfig, DEFAULT_LISTEN};
@@ -15,14 +17,27 @@ use crate::api::server::{self, ServeConfig, DEFAULT_LISTEN};
 /// Serve the EC2 API (Query protocol, 2016-11-15) over HTTP for the aws CLI, boto3 and the
 /// AWS SDKs. Requests must be signed (SigV4) with this ec2lab's keys.
 #[derive(Args, Debug)]
-#[command(after_help = "Example:\n  \
+#[command(after_help = "Examples:\n  \
     ec2lab configure-aws\n  \
     ec2lab serve &\n  \
-    aws --profile ec2lab ec2 describe-regions")]
+    aws --profile ec2lab ec2 describe-regions\n\n  \
+    sudo ec2lab --state-dir /var/lib/ec2lab serve --install-systemd   # keep it running\n\n\
+    --install-systemd writes /etc/systemd/system/ec2lab-serve.service, which runs this\n\
+    binary with the same --state-dir, --region and --listen, then enables and starts it\n\
+    (systemctl daemon-reload; systemctl enable --now). Where systemd does not run (most\n\
+    containers) it says so and prints the command that starts the server by hand.")]
 pub struct Serve {
     /// The address and port to listen on.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// Install a systemd unit that runs this `ec2lab serve` at boot and keeps it running,
+    /// and start it, instead of serving here.
+    #[arg(long)]
+    pub install_systemd: bool,
+    /// Where --install-systemd writes the unit; outside systemd's own directory it is only
+    /// written.
+    #[arg(long, default_value = systemd::UNIT_DIR, requires = "install_systemd")]
+    pub unit_dir: PathBuf,
 }
 
 /// Write a profile for the AWS tools (endpoint, region, output, this ec2lab's access keys)
@@ -42,8 +57,11 @@ pub struct ConfigureAws {
     pub endpoint_url: String,
 }
 
-/// Runs the server until Ctrl-C; returns the exit code.
+/// Runs the server until Ctrl-C (or installs its systemd unit); returns the exit code.
 pub fn serve(ctx: &Ctx, a: Serve) -> i32 {
+    if a.install_systemd {
+        return install_systemd(ctx, &a);
+    }
     let config = ServeConfig {
         listen: a.listen,
         state_dir: ctx.state_dir.clone(),
@@ -56,6 +74,42 @@ pub fn serve(ctx: &Ctx, a: Serve) -> i32 {
             1
         }
     }
+}
+
+/// `--install-systemd`: writes the unit and says what was done and what is left to do.
+fn install_systemd(ctx: &Ctx, a: &Serve) -> i32 {
+    let result = Service::for_this_process(&ctx.state_dir, &ctx.region, a.listen)
+        .and_then(|s| systemd::install(&s, &a.unit_dir).map(|done| (s, done)));
+    let (service, (path, done)) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ec2lab: error: {}", crate::causes::chain(&e));
+            return 1;
+        }
+    };
+    println!("wrote {}", path.display());
+    match done {
+        Installed::Started => println!(
+            "enabled and started {unit}: `systemctl status {unit}` shows it, \
+             `journalctl -u {unit}` its log",
+            unit = systemd::UNIT_NAME
+        ),
+        Installed::NoSystemd => println!(
+            "systemd is not running on this host (no /run/systemd/system: a container?), so \
+             the unit was not started.\nStart the server by hand instead:\n  {}",
+            service.by_hand()
+        ),
+        Installed::Elsewhere => println!(
+            "{} is not systemd's unit directory ({}): copy the unit there, then \
+             `systemctl daemon-reload && systemctl enable --now {}`.\n\
+             Or start the server by hand:\n  {}",
+            a.unit_dir.display(),
+            systemd::UNIT_DIR,
+            systemd::UNIT_NAME,
+            service.by_hand()
+        ),
+    }
+    0
 }
 
 /// Writes the profile and prints where (never the secret); returns the exit code.

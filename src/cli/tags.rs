@@ -77,6 +77,7 @@ pub fn create_tags(ctx: &Ctx, a: CreateTags) -> Result<Value, Failure> {
         tags: list("--tags", &a.tags)?,
         resources: a.resources,
     };
+    ctx.answer_dry_run(&req)?;
     tagging::create_tags(&mut ctx.tidy_store()?, &req)?;
     Ok(Value::Null)
 }
@@ -87,6 +88,7 @@ pub fn delete_tags(ctx: &Ctx, a: DeleteTags) -> Result<Value, Failure> {
         tags: list("--tags", &a.tags)?,
         resources: a.resources,
     };
+    ctx.answer_dry_run(&req)?;
     tagging::delete_tags(&mut ctx.tidy_store()?, &req)?;
     Ok(Value::Null)
 }
@@ -98,5 +100,6 @@ pub fn describe_tags(ctx: &Ctx, a: DescribeTags) -> Result<Value, Failure> {
         max_results: a.max_results,
         next_token: a.next_token,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&tagging::describe_tags(&ctx.tidy_store()?, &req)?)
 }

@@ -274,6 +274,7 @@ pub fn create_vpc(ctx: &Ctx, a: CreateVpc) -> Result<Value, Failure> {
         cidr_block: a.cidr_block,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpcs::create_vpc(&mut store(ctx)?, &req)?)
 }
 
@@ -284,12 +285,15 @@ pub fn describe_vpcs(ctx: &Ctx, a: DescribeVpcs) -> Result<Value, Failure> {
         vpc_ids: a.vpc_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpcs::describe_vpcs(&store(ctx)?, &req)?)
 }
 
 /// `delete-vpc`.
 pub fn delete_vpc(ctx: &Ctx, a: DeleteVpc) -> Result<Value, Failure> {
-    vpcs::delete_vpc(&mut store(ctx)?, &DeleteVpcRequest { vpc_id: a.vpc_id })?;
+    let req = DeleteVpcRequest { vpc_id: a.vpc_id };
+    ctx.answer_dry_run(&req)?;
+    vpcs::delete_vpc(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
 
@@ -301,6 +305,7 @@ pub fn create_subnet(ctx: &Ctx, a: CreateSubnet) -> Result<Value, Failure> {
         availability_zone: a.availability_zone,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpcs::create_subnet(&mut store(ctx)?, &req)?)
 }
 
@@ -311,6 +316,7 @@ pub fn describe_subnets(ctx: &Ctx, a: DescribeSubnets) -> Result<Value, Failure>
         subnet_ids: a.subnet_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&vpcs::describe_subnets(&store(ctx)?, &req)?)
 }
 
@@ -319,6 +325,7 @@ pub fn delete_subnet(ctx: &Ctx, a: DeleteSubnet) -> Result<Value, Failure> {
     let req = DeleteSubnetRequest {
         subnet_id: a.subnet_id,
     };
+    ctx.answer_dry_run(&req)?;
     vpcs::delete_subnet(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -333,6 +340,7 @@ pub fn describe_network_interfaces(
         network_interface_ids: a.network_interface_ids,
         ..Default::default()
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&interfaces::describe_network_interfaces(
         &store(ctx)?,
         &req,
@@ -348,6 +356,7 @@ pub fn create_network_interface(ctx: &Ctx, a: CreateNetworkInterface) -> Result<
         private_ip_address: a.private_ip_address,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&interfaces::create_network_interface(
         &mut store(ctx)?,
         &req,
@@ -361,6 +370,7 @@ pub fn attach_network_interface(ctx: &Ctx, a: AttachNetworkInterface) -> Result<
         instance_id: a.instance_id,
         device_index: a.device_index,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&network::attach_network_interface(&mut store(ctx)?, &req)?)
 }
 
@@ -370,6 +380,7 @@ pub fn detach_network_interface(ctx: &Ctx, a: DetachNetworkInterface) -> Result<
         attachment_id: a.attachment_id,
         force: a.force,
     };
+    ctx.answer_dry_run(&req)?;
     network::detach_network_interface(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -379,6 +390,7 @@ pub fn delete_network_interface(ctx: &Ctx, a: NetworkInterfaceId) -> Result<Valu
     let req = DeleteNetworkInterfaceRequest {
         network_interface_id: a.network_interface_id,
     };
+    ctx.answer_dry_run(&req)?;
     network::delete_network_interface(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -392,6 +404,7 @@ pub fn modify_network_interface_attribute(
         network_interface_id: a.network_interface_id,
         groups: a.groups,
     };
+    ctx.answer_dry_run(&req)?;
     network::modify_network_interface_attribute(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -409,6 +422,7 @@ pub fn allocate_address(ctx: &Ctx, a: AllocateAddress) -> Result<Value, Failure>
         domain: a.domain,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&addresses::allocate_address(&mut store(ctx)?, &req)?)
 }
 
@@ -418,6 +432,7 @@ pub fn associate_address(ctx: &Ctx, a: AssociateAddress) -> Result<Value, Failur
         allocation_id: a.allocation_id,
         instance_id: a.instance_id,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&addresses::associate_address(&mut store(ctx)?, &req)?)
 }
 
@@ -426,6 +441,7 @@ pub fn disassociate_address(ctx: &Ctx, a: DisassociateAddress) -> Result<Value, 
     let req = DisassociateAddressRequest {
         association_id: a.association_id,
     };
+    ctx.answer_dry_run(&req)?;
     addresses::disassociate_address(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -435,6 +451,7 @@ pub fn release_address(ctx: &Ctx, a: ReleaseAddress) -> Result<Value, Failure> {
     let req = ReleaseAddressRequest {
         allocation_id: a.allocation_id,
     };
+    ctx.answer_dry_run(&req)?;
     addresses::release_address(&mut store(ctx)?, &req)?;
     Ok(Value::Null)
 }
@@ -446,5 +463,6 @@ pub fn describe_addresses(ctx: &Ctx, a: DescribeAddresses) -> Result<Value, Fail
         public_ips: a.public_ips,
         allocation_ids: a.allocation_ids,
     };
+    ctx.answer_dry_run(&req)?;
     to_json(&addresses::describe_addresses(&store(ctx)?, &req)?)
 }
