@@ -13,14 +13,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use http_body_util::BodyExt;
 use rand_core::{OsRng, RngCore};
 use thiserror::Error;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use super::actions::{self, ApiCtx};
@@ -33,6 +34,10 @@ use crate::error::Ec2Error;
 /// The largest request body taken. EC2's own limit on user data is 16 KiB (before
 /// base64); requests are far smaller than this.
 pub const MAX_BODY: usize = 1 << 20;
+/// How much of a body over [`MAX_BODY`] is still read (and dropped) before the refusal is
+/// sent. Answering while the client is still sending would close a socket with unread data,
+/// which resets the connection, and the client would see that instead of EC2's error.
+pub const DRAIN_LIMIT: usize = 16 << 20;
 /// How long one request may take, reading its body included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Where `ec2lab serve` listens unless told otherwise.
@@ -99,8 +104,8 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         let router = Router::new()
             .fallback(handle)
             .with_state(app)
-            .layer(DefaultBodyLimit::max(MAX_BODY))
-            .layer(RequestBodyLimitLayer::new(MAX_BODY))
+            // The handler bounds the body itself (see `read_body`).
+            .layer(DefaultBodyLimit::disable())
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 REQUEST_TIMEOUT,
@@ -134,14 +139,22 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let request_id = request_id();
     let id = request_id.clone();
-    let answer = tokio::task::spawn_blocking(move || {
-        answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
-    })
-    .await;
+    let answer = match read_body(body).await {
+        Ok(body) => {
+            tokio::task::spawn_blocking(move || {
+                answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
+            })
+            .await
+        }
+        Err(e) => {
+            let protocol = Protocol::of(&headers);
+            Ok((status_of(&e.code), protocol, protocol.error(&e, &id)))
+        }
+    };
     let (status, protocol, text) = match answer {
         Ok(a) => a,
         Err(e) => {
@@ -213,12 +226,45 @@ impl Protocol {
     }
 }
 
+/// The request body, at most [`MAX_BODY`] bytes. A larger one is read on to its end (up to
+/// [`DRAIN_LIMIT`]) and refused with 413, so the client is done sending when the answer
+/// comes.
+async fn read_body(mut body: Body) -> Result<Bytes, Ec2Error> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            Ec2Error::new(
+                "InvalidRequest",
+                format!("The request body could not be read: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            kept.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if seen > MAX_BODY {
+        return Err(Ec2Error::new(
+            "RequestEntityTooLarge",
+            format!("The request body is {seen} bytes or more; ec2lab takes at most {MAX_BODY}"),
+        ));
+    }
+    Ok(Bytes::from(kept))
+}
+
 /// The HTTP status EC2 sends with an error code.
 pub fn status_of(code: &str) -> StatusCode {
     match code {
         "AuthFailure" => StatusCode::UNAUTHORIZED,
         "UnauthorizedOperation" => StatusCode::FORBIDDEN,
         "DryRunOperation" => StatusCode::PRECONDITION_FAILED,
+        "RequestEntityTooLarge" => StatusCode::PAYLOAD_TOO_LARGE,
         "InternalError" => StatusCode::INTERNAL_SERVER_ERROR,
         "Unavailable" | "RequestLimitExceeded" | "ServiceUnavailable" => {
             StatusCode::SERVICE_UNAVAILABLE
