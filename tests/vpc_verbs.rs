@@ -1020,5 +1020,12 @@ fn ip_permissions_take_several_rules_as_the_aws_cli_writes_them() {
         "--ip-permissions",
         http,
     ]);
-    assert_eq!(both_forms.code, 2, "{}", both_forms.stderr);
+    assert_eq!(both_forms.code, 252, "{}", both_forms.stderr);
+    assert!(
+        both_forms
+            .stderr
+            .contains("The --protocol option is not compatible with the --ip-permissions option"),
+        "{}",
+        both_forms.stderr
+    );
 }

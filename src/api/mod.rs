@@ -2,7 +2,8 @@
 //! and the AWS SDKs speak it. A front end beside `cli/`: it calls the same service
 //! functions and never the CLI.
 //!
-//! - [`model`]: botocore's EC2 model, cut down to the served operations (generated).
+//! - [`crate::ec2::model`]: botocore's EC2 model, cut down to the served operations (generated),
+//!   shared with the CLI, which takes its flag list from it.
 //! - [`query`]: form parameters to a JSON object of member names, by the model.
 //! - [`xml`]: result JSON to EC2's XML, and EC2's error document.
 //! - [`sigv4`] and [`keys`]: signed requests only, for the keys in the state directory.
@@ -13,7 +14,6 @@
 pub mod actions;
 pub mod awsconfig;
 pub mod keys;
-pub mod model;
 pub mod query;
 pub mod server;
 pub mod sigv4;

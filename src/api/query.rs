@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use base64ct::{Base64, Encoding};
 use serde_json::{Map, Number, Value};
 
-use super::model::{Kind, Member, Model, Shape};
+use crate::ec2::model::{Kind, Member, Model, Shape};
 use crate::error::Ec2Error;
 
 /// A parameter tree before it is typed: a scalar's text, a structure's members by

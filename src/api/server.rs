@@ -26,7 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
-use super::model::Model;
+use crate::ec2::model::Model;
 use super::sigv4::{self, Incoming};
 use super::{query, xml};
 use crate::error::Ec2Error;

@@ -6,7 +6,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::Value;
 
-use super::model::{Kind, Model, Shape, API_VERSION};
+use crate::ec2::model::{Kind, Model, Shape, API_VERSION};
 use crate::error::Ec2Error;
 
 /// EC2's XML namespace for the API version ec2lab speaks.

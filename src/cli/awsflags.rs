@@ -1,5 +1,5 @@
 //! The aws CLI's flags for each `aws ec2` verb ec2lab has, read from botocore's EC2 model
-//! (`api/ec2-model.json`) the way the aws CLI derives them (member names in kebab case,
+//! (`ec2/ec2-model.json`) the way the aws CLI derives them (member names in kebab case,
 //! `--no-…` for booleans, plus its own additions such as `--count`, `--cli-input-json` and
 //! the paging flags). The parser accepts every one of them: `--dry-run` answers as EC2
 //! does, a flag that only asks for what ec2lab does anyway is taken, and a flag for
@@ -9,7 +9,7 @@
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::api::model::{Kind, Model};
+use crate::ec2::model::{Kind, Model};
 use crate::error::Ec2Error;
 
 /// What a flag that ec2lab's own arguments lack means here.
@@ -53,6 +53,7 @@ pub struct AwsFlag {
 /// gives them `--starting-token`, `--page-size` and `--max-items`.
 const PAGINATED: &[&str] = &[
     "DescribeInstances",
+    "DescribeInstanceStatus",
     "DescribeInstanceTypes",
     "DescribeImages",
     "DescribeVolumes",
@@ -61,6 +62,7 @@ const PAGINATED: &[&str] = &[
     "DescribeSubnets",
     "DescribeSecurityGroups",
     "DescribeNetworkInterfaces",
+    "DescribeTags",
 ];
 
 /// Booleans whose `true` is what ec2lab does (an Elastic IP moves to the new instance),

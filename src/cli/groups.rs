@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::ctx::{filters_from, to_json, Ctx, Failure};
 use super::shorthand;
+use crate::ec2::members;
 use crate::ec2::shapes::network::{
     CreateSecurityGroupRequest, DeleteSecurityGroupRequest, DescribeSecurityGroupsRequest,
     IpPermission, IpRange, SecurityGroupRulesRequest, UserIdGroupPair,
@@ -49,7 +50,7 @@ pub struct RuleArgs {
     pub group_id: String,
     /// The rules, as EC2's IpPermissions: IpProtocol, FromPort, ToPort,
     /// IpRanges=[{CidrIp=…}], UserIdGroupPairs=[{GroupId=…}].
-    #[arg(long, num_args = 1.., conflicts_with_all = ["protocol", "port", "cidr", "source_group"])]
+    #[arg(long, num_args = 1..)]
     pub ip_permissions: Vec<String>,
     /// tcp, udp, icmp, or -1 (all).
     #[arg(
@@ -139,6 +140,20 @@ pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value,
 
 /// The four rule verbs: `authorize-…` when `grant`, `revoke-…` otherwise.
 pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Result<Value, Failure> {
+    // The aws CLI's own check, in its words (a parameter error, not a parse error).
+    if !a.ip_permissions.is_empty() {
+        let simple = [
+            ("protocol", a.protocol.is_some()),
+            ("port", a.port.is_some()),
+            ("cidr", a.cidr.is_some()),
+            ("source-group", a.source_group.is_some()),
+        ];
+        if let Some((flag, _)) = simple.iter().find(|(_, given)| *given) {
+            return Err(Failure::Param(format!(
+                "The --{flag} option is not compatible with the --ip-permissions option"
+            )));
+        }
+    }
     let req = SecurityGroupRulesRequest {
         ip_permissions: match a.protocol {
             Some(protocol) => vec![one_rule(protocol, a.port, a.cidr, a.source_group)?],
@@ -160,7 +175,11 @@ pub fn change_rule(ctx: &Ctx, a: RuleArgs, dir: Direction, grant: bool) -> Resul
 fn ip_permissions(raw: &[String]) -> Result<Vec<IpPermission>, Failure> {
     let param = "--ip-permissions";
     let mut out = Vec::new();
-    for mut p in shorthand::parse_list(raw).map_err(|e| e.with_param(param))? {
+    for (i, mut p) in shorthand::parse_list(raw)
+        .map_err(|e| e.with_param(param))?
+        .into_iter()
+        .enumerate()
+    {
         let Some(obj) = p.as_object_mut() else {
             return Err(Failure::Param(format!(
                 "Error parsing parameter '{param}': each permission is IpProtocol=…,FromPort=…,…"
@@ -182,10 +201,12 @@ fn ip_permissions(raw: &[String]) -> Result<Vec<IpPermission>, Failure> {
                 obj.insert(list.into(), Value::Array(items));
             }
         }
-        out.push(
-            serde_json::from_value(p)
-                .map_err(|e| Failure::Param(format!("Error parsing parameter '{param}': {e}")))?,
-        );
+        // What EC2 has and ec2lab lacks (Ipv6Ranges, PrefixListIds, ...) is named, not dropped.
+        out.push(members::decode(
+            p,
+            &format!("IpPermissions.{}", i + 1),
+            &[],
+        )?);
     }
     Ok(out)
 }

@@ -7,6 +7,8 @@
 //! aws CLI's JSON, and the Query protocol's XML is derived from the same names.
 
 pub mod filters;
+pub mod members;
+pub mod model;
 pub mod pages;
 pub mod shapes;
 pub mod tags;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes src/api/ec2-model.json: the part of botocore's EC2 model (API 2016-11-15) that
+"""Writes src/ec2/ec2-model.json: the part of botocore's EC2 model (API 2016-11-15) that
 `ec2lab serve` needs to decode Query requests and encode XML answers.
 
 Run with the venv's python (tools/setup.sh makes it):
@@ -110,7 +110,7 @@ def main():
         "shapes": dict(sorted(shapes.items())),
     }
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "..", "src", "api", "ec2-model.json")
+    path = os.path.join(here, "..", "..", "src", "ec2", "ec2-model.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=None, separators=(",", ":"), sort_keys=False)
         f.write("\n")

@@ -49,6 +49,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::ec2::members;
 use crate::error::Ec2Error;
 use crate::store::Store;
 
@@ -189,63 +190,10 @@ pub fn handler(action: &str) -> Option<Handler> {
 /// `RunInstances`).
 const IGNORED: &[&str] = &["DryRun", "ClientToken"];
 
-/// The typed request from the decoded JSON. A value `serde` refuses is EC2's
-/// `InvalidParameterValue`; a member of the model that the shape leaves out (something
-/// ec2lab does not do) is `Unsupported`, naming it, rather than silently dropped.
+/// The typed request from the decoded JSON: [`members::decode`] with the members every
+/// request may carry and ec2lab ignores.
 pub fn from_request<T: DeserializeOwned + Serialize>(req: Value) -> Result<T, Ec2Error> {
-    let typed: T = serde_json::from_value(req.clone())
-        .map_err(|e| Ec2Error::invalid_parameter(e.to_string()))?;
-    let kept = serde_json::to_value(&typed).map_err(|e| Ec2Error::internal(e.to_string()))?;
-    if let Some(path) = dropped(&req, &kept, "") {
-        return Err(Ec2Error::new(
-            "Unsupported",
-            format!("The parameter {path} is not supported by ec2lab"),
-        ));
-    }
-    Ok(typed)
-}
-
-/// The first member path of `req` with a value that `kept` (the request after a trip
-/// through its shape) no longer has.
-fn dropped(req: &Value, kept: &Value, path: &str) -> Option<String> {
-    let join = |k: &str| {
-        if path.is_empty() {
-            k.to_string()
-        } else {
-            format!("{path}.{k}")
-        }
-    };
-    match (req, kept) {
-        (Value::Object(r), Value::Object(k)) => r.iter().find_map(|(name, v)| {
-            if path.is_empty() && IGNORED.contains(&name.as_str()) {
-                return None;
-            }
-            match k.get(name) {
-                Some(kv) => dropped(v, kv, &join(name)),
-                None if is_empty(v) => None,
-                None => Some(join(name)),
-            }
-        }),
-        (Value::Array(r), Value::Array(k)) => r
-            .iter()
-            .zip(k)
-            .enumerate()
-            .find_map(|(i, (v, kv))| dropped(v, kv, &join(&(i + 1).to_string()))),
-        _ => None,
-    }
-}
-
-/// Values that ask for nothing: a member ec2lab lacks may carry them (`Encrypted=false`),
-/// and shapes may skip them when serializing.
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.iter().all(is_empty),
-        Value::Object(o) => o.values().all(is_empty),
-        Value::Null => true,
-        _ => false,
-    }
+    members::decode(req, "", IGNORED)
 }
 
 /// The JSON of a typed result.
@@ -256,7 +204,7 @@ pub fn to_result<T: Serialize>(result: &T) -> Result<Value, Ec2Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::model::Model;
+    use crate::ec2::model::Model;
 
     #[derive(Default, serde::Deserialize, Serialize)]
     #[serde(rename_all = "PascalCase", default)]
