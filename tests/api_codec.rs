@@ -5,8 +5,8 @@
 mod api_common;
 mod common;
 
-use ec2lab::ec2::model::Model;
 use ec2lab::api::xml;
+use ec2lab::ec2::model::Model;
 use ec2lab::error::Ec2Error;
 use serde_json::{json, Value};
 

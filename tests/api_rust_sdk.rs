@@ -6,10 +6,10 @@
 mod common;
 #[path = "api_common/records.rs"]
 mod records;
+#[path = "api_common/server.rs"]
+mod server;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -19,42 +19,7 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
 use aws_sdk_ec2::Client;
 use common::*;
-
-/// `ec2lab serve` on a free port of this host, stopped (SIGTERM) when dropped.
-struct Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl Server {
-    fn start(lab: &Lab) -> Server {
-        let mut child = lab
-            .cmd(&["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("ec2lab serve said {line:?}"))
-            .to_string();
-        Server { child, endpoint }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) of our own child: SIGTERM asks for a graceful stop.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
+use server::Server;
 
 /// The SDK configured as a user's program would be: by aws-config, from the profile
 /// `profile` of these AWS files (and nothing of the host's files), over plain HTTP.
@@ -106,7 +71,7 @@ fn aws_sdk_for_rust_drives_ec2lab() {
             ("role".to_string(), role.to_string()),
         ]
     });
-    let server = Server::start(&lab);
+    let server = Server::start(&lab, &[]);
 
     // `ec2lab configure-aws` writes the profile into private AWS files.
     let aws_dir = tempfile::tempdir().unwrap();

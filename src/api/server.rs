@@ -26,9 +26,9 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
-use crate::ec2::model::Model;
 use super::sigv4::{self, Incoming};
 use super::{query, xml};
+use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
 /// The largest request body taken. EC2's own limit on user data is 16 KiB (before

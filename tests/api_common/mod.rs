@@ -3,11 +3,14 @@
 //! and a profile written by `ec2lab configure-aws` into private AWS files.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use super::common::{run_with_timeout, Lab};
+
+#[path = "server.rs"]
+mod server;
+pub use server::Server;
 
 /// The venv with the AWS clients: `$EC2LAB_VENV`, else `/opt/ec2lab-venv`. Without it a
 /// test skips with a note, except under CI or `EC2LAB_REQUIRE_IMAGES=1`, where it fails.
@@ -36,7 +39,7 @@ pub struct Api {
     pub lab: Lab,
     pub venv: PathBuf,
     pub endpoint: String,
-    server: Child,
+    _server: Server,
     aws_dir: tempfile::TempDir,
 }
 
@@ -51,30 +54,13 @@ impl Api {
     pub fn start_with(env: &[(&str, &str)]) -> Option<Api> {
         let venv = venv()?;
         let lab = Lab::new();
-        let mut cmd = lab.cmd(&["serve", "--listen", "127.0.0.1:0"]);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut server = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let endpoint = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("ec2lab serve said {line:?}"))
-            .to_string();
+        let server = Server::start(&lab, env);
+        let endpoint = server.endpoint.clone();
         let api = Api {
             lab,
             venv,
             endpoint,
-            server,
+            _server: server,
             aws_dir: tempfile::tempdir().unwrap(),
         };
         let mut c = api
@@ -139,14 +125,6 @@ impl Api {
         c.arg("-c").arg(script).args(args);
         self.aws_env(&mut c);
         run_with_timeout(c, secs)
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        // SAFETY: plain kill(2) of our own child: SIGTERM asks for a graceful stop.
-        unsafe { libc::kill(self.server.id() as i32, libc::SIGTERM) };
-        let _ = self.server.wait();
     }
 }
 
