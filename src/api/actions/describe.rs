@@ -22,11 +22,15 @@ macro_rules! describe {
 
 use crate::ec2::shapes::{images, instances, keys, network, storage};
 
-describe!(
-    /// `DescribeInstances`.
-    describe_instances, instances::DescribeInstancesRequest,
-    |s, r| crate::instances::describe_instances(&mut s, &r)?
-);
+/// `DescribeInstances`. The service runs housekeeping itself (as the CLI's verb relies
+/// on), so the store is opened without it: once per request, not twice.
+pub fn describe_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+    let r: instances::DescribeInstancesRequest = from_request(req)?;
+    to_result(&crate::instances::describe_instances(
+        &mut ctx.store()?,
+        &r,
+    )?)
+}
 describe!(
     /// `DescribeInstanceTypes`.
     describe_instance_types, instances::DescribeInstanceTypesRequest,
