@@ -1,0 +1,9 @@
+//! CloudWatch in ec2lab: metrics (from the VMMs' own counters and from `PutMetricData`),
+//! alarms that act, and dashboards. A service beside `instances/`: the front ends (`cli/`,
+//! `api/`) call it; it never calls them.
+//!
+//! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
+
+pub mod sample;
+
+pub use sample::{Dimension, Sample, StatSet};
