@@ -3,7 +3,9 @@
 //! `api/`) call it; it never calls them.
 //!
 //! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
+//! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
 
 pub mod sample;
+pub mod widget;
 
 pub use sample::{Dimension, Sample, StatSet};

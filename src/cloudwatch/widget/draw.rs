@@ -1,0 +1,731 @@
+//! The widget drawn: plotters' bitmap backend paints an RGB buffer the widget's size
+//! (title, graph with its axes and annotations, legend), and `png` encodes it.
+//!
+//! Text uses DejaVu Sans from the `dejavu` crate, registered with plotters once; nothing
+//! looks for fonts on the host. DejaVu's fonts are free to use and redistribute under the
+//! Bitstream Vera Fonts licence (with DejaVu's changes in the public domain).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, FontStyle};
+
+use super::spec::{Axis, Fill, LegendPosition, View, Widget};
+use super::times::axis_label;
+use super::YAxisSide;
+use crate::error::Ec2Error;
+
+/// CloudWatch's line colours, in the order it gives them to metrics without a `color`.
+const PALETTE: [[u8; 3]; 10] = [
+    [0x1f, 0x77, 0xb4],
+    [0xff, 0x7f, 0x0e],
+    [0x2c, 0xa0, 0x2c],
+    [0xd6, 0x27, 0x28],
+    [0x94, 0x67, 0xbd],
+    [0x8c, 0x56, 0x4b],
+    [0xe3, 0x77, 0xc2],
+    [0x7f, 0x7f, 0x7f],
+    [0xbc, 0xbd, 0x22],
+    [0x17, 0xbe, 0xcf],
+];
+/// An annotation without a `color`: red, as an alarm's threshold line is drawn.
+const ANNOTATION_COLOR: [u8; 3] = [0xd6, 0x27, 0x28];
+/// The family name the embedded font is registered under.
+const FONT: &str = "sans-serif";
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Colours of the light or dark theme.
+struct Theme {
+    background: RGBColor,
+    text: RGBColor,
+    grid: RGBColor,
+    axis: RGBColor,
+}
+
+impl Theme {
+    fn of(dark: bool) -> Theme {
+        if dark {
+            Theme {
+                background: RGBColor(0x23, 0x2f, 0x3e),
+                text: RGBColor(0xd1, 0xd5, 0xdb),
+                grid: RGBColor(0x3b, 0x48, 0x59),
+                axis: RGBColor(0x8d, 0x99, 0xa8),
+            }
+        } else {
+            Theme {
+                background: RGBColor(0xff, 0xff, 0xff),
+                text: RGBColor(0x44, 0x44, 0x44),
+                grid: RGBColor(0xe9, 0xeb, 0xed),
+                axis: RGBColor(0x87, 0x87, 0x87),
+            }
+        }
+    }
+}
+
+fn rgb(c: [u8; 3]) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
+}
+
+/// Registers the embedded font with plotters, once per process.
+fn ensure_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The font is compiled in and known to parse; the tests draw text with it, so a
+        // failure here could only mean a broken build, and text would simply be missing.
+        let _ = register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+fn failed<E: std::fmt::Debug>(e: E) -> Ec2Error {
+    Ec2Error::internal(format!("drawing the metric widget failed: {e:?}"))
+}
+
+/// The widget as a PNG; `series[i]` holds the points of `widget.metrics[i]`, sorted by time.
+pub fn draw(widget: &Widget, series: &[Vec<(i64, f64)>]) -> Result<Vec<u8>, Ec2Error> {
+    ensure_font();
+    let (w, h) = (widget.width, widget.height);
+    let mut buffer = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+        let theme = Theme::of(widget.dark);
+        root.fill(&theme.background).map_err(failed)?;
+        let colors = line_colors(widget);
+        // Below ~120x80 there is no room for words: the graph takes the whole image.
+        let roomy = w >= 120 && h >= 80;
+        let mut area = root.clone();
+        if let (true, Some(title)) = (roomy, &widget.title) {
+            let (top, rest) = area.split_vertically(24);
+            top.draw_text(title, &text_style(&theme, 15), (8, 4))
+                .map_err(failed)?;
+            area = rest;
+        }
+        if roomy && widget.legend != LegendPosition::Hidden {
+            area = draw_legend(&area, widget, &colors, &theme)?;
+        }
+        match widget.view {
+            View::TimeSeries => draw_chart(&area, widget, series, &colors, &theme, roomy)?,
+            View::SingleValue => draw_single_values(&area, widget, series, &colors, &theme)?,
+        }
+        root.present().map_err(failed)?;
+    }
+    encode_png(&buffer, w, h)
+}
+
+/// Each metric's colour: its own `color`, else the next of the palette.
+fn line_colors(widget: &Widget) -> Vec<RGBColor> {
+    let mut next = 0;
+    widget
+        .metrics
+        .iter()
+        .map(|m| match m.color {
+            Some(c) => rgb(c),
+            None => {
+                next += 1;
+                rgb(PALETTE[(next - 1) % PALETTE.len()])
+            }
+        })
+        .collect()
+}
+
+fn text_style(theme: &Theme, size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().color(&theme.text)
+}
+
+/// Draws the legend at the bottom or right of `area` and returns what is left for the graph.
+fn draw_legend<'a>(
+    area: &Area<'a>,
+    widget: &Widget,
+    colors: &[RGBColor],
+    theme: &Theme,
+) -> Result<Area<'a>, Ec2Error> {
+    let style = text_style(theme, 12);
+    let (aw, ah) = area.dim_in_pixel();
+    let entry_width = |label: &str| -> u32 {
+        let (tw, _) = area.estimate_text_size(label, &style).unwrap_or((0, 0));
+        tw + 26
+    };
+    const ROW: u32 = 18;
+    // Positions of each entry, relative to the legend's own area.
+    let mut placed = Vec::with_capacity(widget.metrics.len());
+    let (legend, rest) = if widget.legend == LegendPosition::Right {
+        let wanted = widget
+            .metrics
+            .iter()
+            .map(|m| entry_width(&m.label))
+            .max()
+            .unwrap_or(0)
+            + 8;
+        let lw = wanted.min(aw / 3);
+        for i in 0..widget.metrics.len() {
+            placed.push((4, 8 + i as u32 * ROW));
+        }
+        let (rest, legend) = area.split_horizontally(aw - lw);
+        (legend, rest)
+    } else {
+        let (mut x, mut y) = (8u32, 4u32);
+        for m in &widget.metrics {
+            let ew = entry_width(&m.label);
+            if x > 8 && x + ew > aw {
+                x = 8;
+                y += ROW;
+            }
+            placed.push((x, y));
+            x += ew + 8;
+        }
+        let lh = (y + ROW + 2).min(ah / 3);
+        let (rest, legend) = area.split_vertically(ah - lh);
+        (legend, rest)
+    };
+    let (lw, lh) = legend.dim_in_pixel();
+    for ((m, color), (x, y)) in widget.metrics.iter().zip(colors).zip(placed) {
+        if y + ROW > lh + 4 || x >= lw {
+            break; // no room left: CloudWatch also cuts a long legend short
+        }
+        let (x, y) = (x as i32, y as i32);
+        legend
+            .draw(&Rectangle::new(
+                [(x, y + 2), (x + 11, y + 13)],
+                color.filled(),
+            ))
+            .map_err(failed)?;
+        legend
+            .draw_text(&m.label, &style, (x + 16, y + 1))
+            .map_err(failed)?;
+    }
+    Ok(rest)
+}
+
+/// The y range of one axis: the widget's `min`/`max` where given, else the data and the
+/// visible horizontal annotations (CloudWatch scales so that those show), from 0 when
+/// nothing is negative.
+fn y_range(axis: &Axis, values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    let lo = axis.min.unwrap_or(if lo >= 0.0 { 0.0 } else { lo });
+    let mut hi = match axis.max {
+        Some(max) => max,
+        None if hi.is_finite() => hi + (hi - lo).abs() * 0.05,
+        None => lo + 1.0, // no data: an empty graph from 0 to 1
+    };
+    if hi <= lo {
+        hi = lo + if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+    }
+    (lo, hi)
+}
+
+/// The points drawn for each metric: stacked ones are added onto the metrics before them
+/// on the same axis. Each entry: `(time, lower, upper)`.
+fn stacked_points(widget: &Widget, series: &[Vec<(i64, f64)>]) -> Vec<Vec<(i64, f64, f64)>> {
+    let mut bases: [std::collections::HashMap<i64, f64>; 2] = Default::default();
+    widget
+        .metrics
+        .iter()
+        .zip(series)
+        .map(|(m, points)| {
+            let base = &mut bases[usize::from(m.y_axis == YAxisSide::Right)];
+            points
+                .iter()
+                .map(|&(t, v)| {
+                    if widget.stacked {
+                        let below = base.entry(t).or_insert(0.0);
+                        let lower = *below;
+                        *below += v;
+                        (t, lower, lower + v)
+                    } else {
+                        (t, 0.0, v)
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The two passes over the metrics.
+#[derive(Clone, Copy)]
+enum Pass {
+    Bands,
+    Lines,
+}
+
+type Shapes<'a> = Vec<DynElement<'static, BitMapBackend<'a>, (f64, f64)>>;
+
+/// A stacked metric's band, between the metrics below it and its own top.
+fn band_shape<'a>(pts: &[(i64, f64, f64)], y: (f64, f64), color: RGBColor) -> Shapes<'a> {
+    if pts.len() < 2 {
+        return Vec::new();
+    }
+    let clamp = |v: f64| v.clamp(y.0, y.1);
+    let mut outline: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|&(t, _, hi)| (t as f64, clamp(hi)))
+        .collect();
+    outline.extend(pts.iter().rev().map(|&(t, lo, _)| (t as f64, clamp(lo))));
+    vec![Polygon::new(outline, color.mix(0.35).filled()).into_dyn()]
+}
+
+/// A metric's line through its points, clipped to the graph; a lone point is a dot.
+fn line_shapes<'a>(
+    pts: &[(i64, f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+    color: RGBColor,
+) -> Shapes<'a> {
+    let mut shapes: Shapes<'a> = Vec::new();
+    let style = color.stroke_width(2);
+    for pair in pts.windows(2) {
+        let (a, b) = ((pair[0].0 as f64, pair[0].2), (pair[1].0 as f64, pair[1].2));
+        if let Some(seg) = clip(a, b, x, y) {
+            shapes.push(PathElement::new(seg.to_vec(), style).into_dyn());
+        }
+    }
+    if let [only] = pts {
+        if (y.0..=y.1).contains(&only.2) {
+            shapes.push(Circle::new((only.0 as f64, only.2), 3, color.filled()).into_dyn());
+        }
+    }
+    shapes
+}
+
+/// The times the x axis marks: round times in the widget's time zone (every 5 minutes,
+/// 30 minutes, 1 hour, ...), at most `max` of them.
+fn time_ticks(start_ms: i64, end_ms: i64, offset_min: i32, max: i64) -> Vec<i64> {
+    const MIN: i64 = 60_000;
+    const STEPS: [i64; 16] = [
+        MIN,
+        2 * MIN,
+        5 * MIN,
+        10 * MIN,
+        15 * MIN,
+        30 * MIN,
+        60 * MIN,
+        2 * 60 * MIN,
+        3 * 60 * MIN,
+        6 * 60 * MIN,
+        12 * 60 * MIN,
+        1440 * MIN,
+        2 * 1440 * MIN,
+        7 * 1440 * MIN,
+        14 * 1440 * MIN,
+        30 * 1440 * MIN,
+    ];
+    let span = end_ms - start_ms;
+    let max = max.max(1);
+    let step = STEPS
+        .into_iter()
+        .find(|s| span / s <= max)
+        .unwrap_or(span / max + 1);
+    let offset = i64::from(offset_min) * MIN;
+    // The first multiple of `step` in local time at or after the start.
+    let first = (start_ms + offset).div_euclid(step) * step - offset;
+    let first = if first < start_ms {
+        first + step
+    } else {
+        first
+    };
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|t| *t <= end_ms)
+        .collect()
+}
+
+/// The compact number an axis shows: `950`, `1.5k`, `2.25M`, `0.125`.
+fn short_number(v: f64) -> String {
+    let a = v.abs();
+    let (scaled, suffix) = if a >= 1e12 {
+        (v / 1e12, "T")
+    } else if a >= 1e9 {
+        (v / 1e9, "G")
+    } else if a >= 1e6 {
+        (v / 1e6, "M")
+    } else if a >= 1e4 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    let mut s = format!("{scaled:.3}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s + suffix
+}
+
+/// The part of the segment `a`-`b` inside the box, in data coordinates (Liang-Barsky).
+fn clip(a: (f64, f64), b: (f64, f64), x: (f64, f64), y: (f64, f64)) -> Option<[(f64, f64); 2]> {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let (mut t0, mut t1) = (0.0f64, 1.0f64);
+    for (p, q) in [
+        (-dx, a.0 - x.0),
+        (dx, x.1 - a.0),
+        (-dy, a.1 - y.0),
+        (dy, y.1 - a.1),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return None;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    (t0 <= t1).then_some([
+        (a.0 + t0 * dx, a.1 + t0 * dy),
+        (a.0 + t1 * dx, a.1 + t1 * dy),
+    ])
+}
+
+/// The graph: axes, grid, annotations and one line (or stacked band) per metric.
+fn draw_chart(
+    area: &Area<'_>,
+    widget: &Widget,
+    series: &[Vec<(i64, f64)>],
+    colors: &[RGBColor],
+    theme: &Theme,
+    roomy: bool,
+) -> Result<(), Ec2Error> {
+    let points = stacked_points(widget, series);
+    let on = |side: YAxisSide| {
+        let data = widget
+            .metrics
+            .iter()
+            .zip(&points)
+            .filter(move |(m, _)| m.y_axis == side)
+            .flat_map(|(_, p)| p.iter().flat_map(|&(_, lo, hi)| [lo, hi]));
+        let notes = widget
+            .horizontal
+            .iter()
+            .filter(move |a| a.y_axis == side)
+            .flat_map(|a| std::iter::once(a.value).chain(a.band_to));
+        data.chain(notes)
+    };
+    let (ly0, ly1) = y_range(&widget.left, on(YAxisSide::Left));
+    let (ry0, ry1) = y_range(&widget.right, on(YAxisSide::Right));
+    let has_right = widget.metrics.iter().any(|m| m.y_axis == YAxisSide::Right)
+        || widget
+            .horizontal
+            .iter()
+            .any(|a| a.y_axis == YAxisSide::Right);
+    let (x0, x1) = (widget.start_ms as f64, widget.end_ms as f64);
+
+    let mut builder = ChartBuilder::on(area);
+    if roomy {
+        let y_label = |a: &Axis| if a.label.is_some() { 64 } else { 48 };
+        builder
+            .margin_top(8)
+            .margin_left(4)
+            .margin_right(if has_right { 4 } else { 16 })
+            .x_label_area_size(22)
+            .y_label_area_size(y_label(&widget.left));
+        if has_right {
+            builder.right_y_label_area_size(y_label(&widget.right));
+        }
+    }
+    let mut chart = builder
+        .build_cartesian_2d(x0..x1, ly0..ly1)
+        .map_err(failed)?
+        .set_secondary_coord(x0..x1, ry0..ry1);
+
+    // Shading first, so that grid, lines and labels stay visible over it.
+    for v in &widget.vertical {
+        let color = rgb(v.color.unwrap_or(ANNOTATION_COLOR));
+        let (a, b) = match (v.band_to_ms, v.fill) {
+            (Some(to), _) => (v.at_ms.min(to) as f64, v.at_ms.max(to) as f64),
+            (None, Fill::AboveOrAfter) => (v.at_ms as f64, x1),
+            (None, Fill::BelowOrBefore) => (x0, v.at_ms as f64),
+            (None, Fill::None) => continue,
+        };
+        let (a, b) = (a.clamp(x0, x1), b.clamp(x0, x1));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(a, ly0), (b, ly1)],
+                color.mix(0.15).filled(),
+            )))
+            .map_err(failed)?;
+    }
+    for note in &widget.horizontal {
+        let color = rgb(note.color.unwrap_or(ANNOTATION_COLOR));
+        let (lo, hi) = if note.y_axis == YAxisSide::Right {
+            (ry0, ry1)
+        } else {
+            (ly0, ly1)
+        };
+        let (a, b) = match (note.band_to, note.fill) {
+            (Some(to), _) => (note.value.min(to), note.value.max(to)),
+            (None, Fill::AboveOrAfter) => (note.value, hi),
+            (None, Fill::BelowOrBefore) => (lo, note.value),
+            (None, Fill::None) => continue,
+        };
+        let rect = Rectangle::new(
+            [(x0, a.clamp(lo, hi)), (x1, b.clamp(lo, hi))],
+            color.mix(0.15).filled(),
+        );
+        if note.y_axis == YAxisSide::Right {
+            chart.draw_secondary_series(std::iter::once(rect))
+        } else {
+            chart.draw_series(std::iter::once(rect))
+        }
+        .map_err(failed)?;
+    }
+
+    let y_fmt = |y: &f64| short_number(*y);
+    let labels = text_style(theme, 11);
+    let mut mesh = chart.configure_mesh();
+    // The time axis's marks are drawn below (plotters would put them at uneven times).
+    mesh.x_labels(0)
+        .y_labels(if roomy {
+            (widget.height / 50).max(2) as usize
+        } else {
+            0
+        })
+        .y_label_formatter(&y_fmt)
+        .disable_x_mesh()
+        .max_light_lines(0)
+        .bold_line_style(theme.grid)
+        .axis_style(theme.axis)
+        .label_style(labels.clone())
+        .axis_desc_style(labels.clone());
+    if let Some(label) = &widget.left.label {
+        mesh.y_desc(label.as_str());
+    }
+    mesh.draw().map_err(failed)?;
+    if roomy {
+        let span = widget.end_ms - widget.start_ms;
+        let tz = widget.timezone_min;
+        let max = i64::from(widget.width / 100).max(2);
+        for t in time_ticks(widget.start_ms, widget.end_ms, tz, max) {
+            let (px, py) = local(area, chart.backend_coord(&(t as f64, ly0)));
+            root_line(area, (px, py), (px, py + 4), theme.axis)?;
+            let text = axis_label(t, tz, span);
+            let style = labels.clone().pos(Pos::new(HPos::Center, VPos::Top));
+            // A label that would run off the image is left out (its tick stays).
+            let (tw, _) = area.estimate_text_size(&text, &style).unwrap_or((0, 0));
+            let half = (tw / 2) as i32;
+            if px - half >= 0 && px + half < area.dim_in_pixel().0 as i32 {
+                area.draw_text(&text, &style, (px, py + 6))
+                    .map_err(failed)?;
+            }
+        }
+    }
+    if has_right {
+        let mut axes = chart.configure_secondary_axes();
+        axes.y_labels(if roomy {
+            (widget.height / 50).max(2) as usize
+        } else {
+            0
+        })
+        .y_label_formatter(&y_fmt)
+        .axis_style(theme.axis)
+        .label_style(labels.clone())
+        .axis_desc_style(labels.clone());
+        if let Some(label) = &widget.right.label {
+            axes.y_desc(label.as_str());
+        }
+        axes.draw().map_err(failed)?;
+    }
+
+    // Stacked bands first, then every line over them, so no band hides a line.
+    for pass in [Pass::Bands, Pass::Lines] {
+        for ((m, pts), color) in widget.metrics.iter().zip(&points).zip(colors) {
+            let y = if m.y_axis == YAxisSide::Right {
+                (ry0, ry1)
+            } else {
+                (ly0, ly1)
+            };
+            let shapes = match pass {
+                Pass::Bands if widget.stacked => band_shape(pts, y, *color),
+                Pass::Bands => Vec::new(),
+                Pass::Lines => line_shapes(pts, (x0, x1), y, *color),
+            };
+            if m.y_axis == YAxisSide::Right {
+                chart.draw_secondary_series(shapes)
+            } else {
+                chart.draw_series(shapes)
+            }
+            .map_err(failed)?;
+        }
+    }
+
+    // Annotation lines last, so a threshold shows even where a metric's line crosses it.
+    for v in &widget.vertical {
+        let color = rgb(v.color.unwrap_or(ANNOTATION_COLOR));
+        for at in std::iter::once(v.at_ms).chain(v.band_to_ms) {
+            let at = at as f64;
+            if (x0..=x1).contains(&at) {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(at, ly0), (at, ly1)],
+                        color.stroke_width(2),
+                    )))
+                    .map_err(failed)?;
+            }
+        }
+        if let (true, Some(label)) = (roomy, &v.label) {
+            let (px, py) = local(area, chart.backend_coord(&(v.at_ms as f64, ly1)));
+            area.draw_text(
+                label,
+                &text_style(theme, 11).color(&color),
+                (px + 4, py + 2),
+            )
+            .map_err(failed)?;
+        }
+    }
+    for note in &widget.horizontal {
+        let color = rgb(note.color.unwrap_or(ANNOTATION_COLOR));
+        let right = note.y_axis == YAxisSide::Right;
+        let (lo, hi) = if right { (ry0, ry1) } else { (ly0, ly1) };
+        for value in std::iter::once(note.value).chain(note.band_to) {
+            if !(lo..=hi).contains(&value) {
+                continue;
+            }
+            let line = PathElement::new(vec![(x0, value), (x1, value)], color.stroke_width(2));
+            if right {
+                chart.draw_secondary_series(std::iter::once(line))
+            } else {
+                chart.draw_series(std::iter::once(line))
+            }
+            .map_err(failed)?;
+        }
+        if let (true, Some(label)) = (roomy, &note.label) {
+            let value = note.value.clamp(lo, hi);
+            let (px, py) = if right {
+                local(area, chart.borrow_secondary().backend_coord(&(x0, value)))
+            } else {
+                local(area, chart.backend_coord(&(x0, value)))
+            };
+            let style = text_style(theme, 11).color(&color);
+            area.draw_text(label, &style, (px + 4, py - 15))
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// A point of the whole image in `area`'s own pixels (the chart answers in the image's).
+fn local(area: &Area<'_>, (x, y): (i32, i32)) -> (i32, i32) {
+    let (bx, by) = area.get_base_pixel();
+    (x - bx, y - by)
+}
+
+/// A one-pixel line in `area`'s own pixels.
+fn root_line(
+    area: &Area<'_>,
+    a: (i32, i32),
+    b: (i32, i32),
+    color: RGBColor,
+) -> Result<(), Ec2Error> {
+    area.draw(&PathElement::new(vec![a, b], color))
+        .map_err(failed)
+}
+
+/// `singleValue`: each metric's latest value as a large number under its label.
+fn draw_single_values(
+    area: &Area<'_>,
+    widget: &Widget,
+    series: &[Vec<(i64, f64)>],
+    colors: &[RGBColor],
+    theme: &Theme,
+) -> Result<(), Ec2Error> {
+    let n = widget.metrics.len().max(1);
+    let columns = n.min(4);
+    let rows = n.div_ceil(columns);
+    let cells = area.split_evenly((rows, columns));
+    for (i, (m, cell)) in widget.metrics.iter().zip(&cells).enumerate() {
+        let (cw, ch) = cell.dim_in_pixel();
+        let value = series[i].last().map(|&(_, v)| short_number(v));
+        let value = value.as_deref().unwrap_or("--");
+        let big = (ch / 3).clamp(10, 48);
+        cell.draw(&Rectangle::new(
+            [(8, 10), (11, 10 + big as i32 + 16)],
+            colors[i].filled(),
+        ))
+        .map_err(failed)?;
+        cell.draw_text(&m.label, &text_style(theme, 12), (16, 8))
+            .map_err(failed)?;
+        if cw > 24 {
+            cell.draw_text(value, &text_style(theme, big), (16, 26))
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
+/// An RGB buffer as a PNG file.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, Ec2Error> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().map_err(failed)?;
+    writer.write_image_data(rgb).map_err(failed)?;
+    writer.finish().map_err(failed)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(950.0), "950");
+        assert_eq!(short_number(0.125), "0.125");
+        assert_eq!(short_number(15_000.0), "15k");
+        assert_eq!(short_number(2_250_000.0), "2.25M");
+        assert_eq!(short_number(-3e9), "-3G");
+    }
+
+    #[test]
+    fn time_ticks_are_round_times_in_the_time_zone() {
+        const H: i64 = 3_600_000;
+        // 2018-04-25T09:00:00Z .. 12:00:00Z, 10:50 is not a mark; every 30 minutes is.
+        let start = 1_524_646_800_000;
+        let ticks = time_ticks(start - 10 * 60_000, start + 3 * H, 0, 6);
+        assert_eq!(ticks.first(), Some(&start));
+        assert!(ticks.windows(2).all(|w| w[1] - w[0] == H / 2), "{ticks:?}");
+        assert_eq!(ticks.len(), 7);
+        // In +0130 the half hours of UTC are full hours and vice versa: still round.
+        let local = time_ticks(start, start + 3 * H, 90, 6);
+        assert!(local.iter().all(|t| (t + 90 * 60_000) % (H / 2) == 0));
+    }
+
+    #[test]
+    fn clipping_keeps_the_inside_of_a_segment() {
+        let bx = (0.0, 10.0);
+        assert_eq!(
+            clip((-5.0, 5.0), (5.0, 5.0), bx, bx),
+            Some([(0.0, 5.0), (5.0, 5.0)])
+        );
+        assert_eq!(
+            clip((0.0, 0.0), (10.0, 20.0), bx, bx),
+            Some([(0.0, 0.0), (5.0, 10.0)])
+        );
+        assert_eq!(clip((0.0, 11.0), (10.0, 12.0), bx, bx), None);
+    }
+
+    #[test]
+    fn y_ranges_start_at_zero_and_honour_limits() {
+        let auto = Axis::default();
+        assert_eq!(y_range(&auto, [10.0, 50.0].into_iter()), (0.0, 52.5));
+        assert_eq!(y_range(&auto, std::iter::empty()), (0.0, 1.0));
+        let (lo, _) = y_range(&auto, [-10.0, 10.0].into_iter());
+        assert_eq!(lo, -10.0);
+        let fixed = Axis {
+            min: Some(0.0),
+            max: Some(100.0),
+            label: None,
+        };
+        assert_eq!(y_range(&fixed, [500.0].into_iter()), (0.0, 100.0));
+    }
+}
