@@ -8,10 +8,14 @@
 //! store) decides where the numbers come from.
 //!
 //! - [`spec`]: the widget JSON, parsed and checked (`InvalidParameterValue` names the field).
+//! - [`annotations`]: horizontal (threshold) and vertical annotation lines and bands.
 //! - [`times`]: the widget's times: ISO 8601 durations (`-PT3H`), absolute times, `timezone`.
 //! - [`draw`]: the graph, drawn with plotters into an RGB buffer and encoded as PNG.
+//! - [`scale`]: the numbers behind it: axis ranges, time marks, stacking, clipping.
 
+pub mod annotations;
 pub mod draw;
+pub mod scale;
 pub mod spec;
 pub mod times;
 

@@ -1,7 +1,8 @@
 //! The renderer end to end: widget JSON in, queries out to `fetch`, a PNG back that is
 //! decoded and whose pixels are checked where the lines must be.
 
-use super::spec::{Fill, LegendPosition, View, Widget};
+use super::annotations::Fill;
+use super::spec::{LegendPosition, View, Widget};
 use super::*;
 
 /// 2018-04-25T12:00:00Z.
