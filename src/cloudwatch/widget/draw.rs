@@ -102,7 +102,9 @@ pub fn draw(widget: &Widget, series: &[Vec<(i64, f64)>]) -> Result<Vec<u8>, Ec2E
                 .map_err(failed)?;
             area = rest;
         }
-        if roomy && widget.legend != LegendPosition::Hidden {
+        // A single value is shown under its own label: no legend.
+        let legend = widget.legend != LegendPosition::Hidden && widget.view == View::TimeSeries;
+        if roomy && legend {
             area = draw_legend(&area, widget, &colors, &theme)?;
         }
         match widget.view {
@@ -463,7 +465,8 @@ fn draw_chart(
                 local(area, chart.backend_coord(&(x0, value)))
             };
             let style = text_style(theme, 11).color(&color);
-            area.draw_text(label, &style, (px + 4, py - 15))
+            // 19 px up puts the text just above the line (ab_glyph draws a little low).
+            area.draw_text(label, &style, (px + 4, py - 19))
                 .map_err(failed)?;
         }
     }

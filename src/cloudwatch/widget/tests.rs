@@ -285,6 +285,11 @@ fn single_value_view_draws_the_latest_values() {
     let img = Image::decode(&png_bytes);
     assert_eq!((img.width, img.height), (300, 150));
     assert!(img.drawn_in(16..200, 26..100) > 100, "no value drawn");
+    assert_eq!(
+        img.drawn_in(0..300, 120..150),
+        0,
+        "a single value has no legend"
+    );
 }
 
 #[test]
