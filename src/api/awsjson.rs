@@ -58,7 +58,10 @@ fn inbound(
     let wrong = |what: &str| {
         Ec2Error::new(
             codes.invalid,
-            format!("The value of {} must be {what}", if path.is_empty() { "the request" } else { path }),
+            format!(
+                "The value of {} must be {what}",
+                if path.is_empty() { "the request" } else { path }
+            ),
         )
     };
     Ok(match shape.kind {
@@ -242,8 +245,13 @@ mod tests {
             serde_json::from_str::<Value>(&out).unwrap(),
             json!({"Label": "x", "Datapoints": [{"Timestamp": 1796310000, "Sum": 2.0}]})
         );
-        let e = decode(m, Some("GetMetricStatisticsInput"), br#"{"Namespace":"n"}"#, CODES)
-            .unwrap_err();
+        let e = decode(
+            m,
+            Some("GetMetricStatisticsInput"),
+            br#"{"Namespace":"n"}"#,
+            CODES,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "MissingParameter");
         let e = decode(
             m,

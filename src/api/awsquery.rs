@@ -127,8 +127,18 @@ fn insert_value(
             let (index, rest) = segs.split_first()?;
             let index: u32 = index.parse().ok().filter(|&i| i >= 1)?;
             let (kname, vname) = (
-                shape.key.as_ref()?.location_name.as_deref().unwrap_or("key"),
-                shape.value.as_ref()?.location_name.as_deref().unwrap_or("value"),
+                shape
+                    .key
+                    .as_ref()?
+                    .location_name
+                    .as_deref()
+                    .unwrap_or("key"),
+                shape
+                    .value
+                    .as_ref()?
+                    .location_name
+                    .as_deref()
+                    .unwrap_or("value"),
             );
             let (part, rest) = rest.split_first()?;
             let entry = entries.entry(index).or_insert((None, None));
@@ -455,7 +465,12 @@ mod tests {
             v["MessageAttributes"],
             json!({"k": {"DataType": "String", "StringValue": "v"}})
         );
-        for bad in ["Bogus", "Tags.1.Key", "Attributes.entry.x.key", "Name.member.1"] {
+        for bad in [
+            "Bogus",
+            "Tags.1.Key",
+            "Attributes.entry.x.key",
+            "Name.member.1",
+        ] {
             let e = decode(
                 m,
                 Some("CreateTopicInput"),
@@ -493,7 +508,9 @@ mod tests {
             &json!({"Attributes": {"Owner": "1"}}),
         );
         assert!(
-            xml.contains("<Attributes><entry><key>Owner</key><value>1</value></entry></Attributes>"),
+            xml.contains(
+                "<Attributes><entry><key>Owner</key><value>1</value></entry></Attributes>"
+            ),
             "{xml}"
         );
         let xml = response(m, "DeleteTopic", "r", &json!({}));

@@ -55,9 +55,8 @@ impl Service {
         static SNS: OnceLock<Model> = OnceLock::new();
         match self {
             Service::Ec2 => Model::get(),
-            Service::CloudWatch => CLOUDWATCH.get_or_init(|| {
-                Model::parse(include_str!("../cloudwatch/cloudwatch-model.json"))
-            }),
+            Service::CloudWatch => CLOUDWATCH
+                .get_or_init(|| Model::parse(include_str!("../cloudwatch/cloudwatch-model.json"))),
             Service::Sns => SNS.get_or_init(|| Model::parse(include_str!("../sns/sns-model.json"))),
         }
     }
@@ -201,7 +200,8 @@ pub fn answer(
     request_id: &str,
     now: SystemTime,
 ) -> Reply {
-    let json = service == Service::CloudWatch && (is_json(req.headers) || req.headers.contains_key("x-amz-target"));
+    let json = service == Service::CloudWatch
+        && (is_json(req.headers) || req.headers.contains_key("x-amz-target"));
     let model = service.model();
     match dispatch(service, json, env, req, now) {
         Ok((action, result)) => {
@@ -212,11 +212,7 @@ pub fn answer(
             };
             Reply {
                 status: StatusCode::OK,
-                content_type: if json {
-                    JSON_CONTENT_TYPE
-                } else {
-                    "text/xml"
-                },
+                content_type: if json { JSON_CONTENT_TYPE } else { "text/xml" },
                 headers: Vec::new(),
                 body,
             }
@@ -382,7 +378,11 @@ mod tests {
             }
         }
         assert_eq!(
-            Service::CloudWatch.model().metadata.target_prefix.as_deref(),
+            Service::CloudWatch
+                .model()
+                .metadata
+                .target_prefix
+                .as_deref(),
             Some("GraniteServiceVersion20100801")
         );
         assert!(Service::CloudWatch
@@ -405,7 +405,10 @@ mod tests {
     #[test]
     fn routes_by_target_then_scope() {
         let mut h = HeaderMap::new();
-        h.insert("x-amz-target", "GraniteServiceVersion20100801.ListMetrics".parse().unwrap());
+        h.insert(
+            "x-amz-target",
+            "GraniteServiceVersion20100801.ListMetrics".parse().unwrap(),
+        );
         assert_eq!(route(&incoming(&h, "")), Service::CloudWatch);
         h.insert("x-amz-target", "AmazonEC2.DescribeRegions".parse().unwrap());
         assert_eq!(route(&incoming(&h, "")), Service::Ec2);
@@ -428,6 +431,9 @@ mod tests {
             route(&incoming(&none, "Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Alab-1%3A111122223333%3At&Token=ab")),
             Service::Sns
         );
-        assert_eq!(route(&incoming(&none, "Action=DescribeRegions")), Service::Ec2);
+        assert_eq!(
+            route(&incoming(&none, "Action=DescribeRegions")),
+            Service::Ec2
+        );
     }
 }

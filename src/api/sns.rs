@@ -17,7 +17,10 @@ use crate::sns::{messages, subscriptions as subs, topics};
 fn from_request<T: DeserializeOwned + Serialize>(req: Value) -> Result<T, Ec2Error> {
     members::decode(req, "", &[]).map_err(|e| match e.code.as_ref() {
         "InternalError" => e,
-        _ => Ec2Error::new("InvalidParameter", format!("Invalid parameter: {}", e.message)),
+        _ => Ec2Error::new(
+            "InvalidParameter",
+            format!("Invalid parameter: {}", e.message),
+        ),
     })
 }
 
@@ -32,26 +35,42 @@ macro_rules! sns_action {
     };
 }
 
-sns_action!(create_topic, CreateTopicInput, |s, r| topics::create_topic(&mut s, &r));
-sns_action!(delete_topic, TopicArnInput, |s, r| topics::delete_topic(&mut s, &r));
+sns_action!(create_topic, CreateTopicInput, |s, r| topics::create_topic(
+    &mut s, &r
+));
+sns_action!(delete_topic, TopicArnInput, |s, r| topics::delete_topic(
+    &mut s, &r
+));
 sns_action!(list_topics, PageInput, |s, r| topics::list_topics(&s, &r));
-sns_action!(get_topic_attributes, TopicArnInput, |s, r| topics::get_topic_attributes(&s, &r));
+sns_action!(get_topic_attributes, TopicArnInput, |s, r| {
+    topics::get_topic_attributes(&s, &r)
+});
 sns_action!(set_topic_attributes, SetTopicAttributesInput, |s, r| {
     topics::set_topic_attributes(&mut s, &r)
 });
-sns_action!(subscribe, SubscribeInput, |s, r| subs::subscribe(&mut s, &r));
+sns_action!(subscribe, SubscribeInput, |s, r| subs::subscribe(
+    &mut s, &r
+));
 sns_action!(confirm_subscription, ConfirmSubscriptionInput, |s, r| {
     subs::confirm_subscription(&mut s, &r)
 });
-sns_action!(unsubscribe, SubscriptionArnInput, |s, r| subs::unsubscribe(&mut s, &r));
-sns_action!(list_subscriptions, PageInput, |s, r| subs::list_subscriptions(&s, &r));
-sns_action!(list_subscriptions_by_topic, ListSubscriptionsByTopicInput, |s, r| {
-    subs::list_subscriptions_by_topic(&s, &r)
+sns_action!(unsubscribe, SubscriptionArnInput, |s, r| subs::unsubscribe(
+    &mut s, &r
+));
+sns_action!(list_subscriptions, PageInput, |s, r| {
+    subs::list_subscriptions(&s, &r)
 });
+sns_action!(
+    list_subscriptions_by_topic,
+    ListSubscriptionsByTopicInput,
+    |s, r| { subs::list_subscriptions_by_topic(&s, &r) }
+);
 sns_action!(get_subscription_attributes, SubscriptionArnInput, |s, r| {
     subs::get_subscription_attributes(&s, &r)
 });
-sns_action!(publish, PublishInput, |s, r| messages::publish_request(&mut s, &r));
+sns_action!(publish, PublishInput, |s, r| messages::publish_request(
+    &mut s, &r
+));
 
 /// SNS's actions and their handlers.
 pub const ACTIONS: &[(&str, Handler)] = &[

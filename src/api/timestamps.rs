@@ -36,7 +36,11 @@ pub fn parse_ms(text: &str) -> Option<i64> {
         if digits == 0 {
             return None;
         }
-        let ms: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
+        let ms: String = frac[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
         millis = ms.parse().ok()?;
         rest = &frac[digits..];
     }
@@ -106,7 +110,12 @@ mod tests {
         assert_eq!(parse_ms("1796312491.5"), Some(ms + 500));
         assert_eq!(epoch_seconds(ms + 500), serde_json::json!(1_796_312_491.5));
         assert_eq!(epoch_seconds(ms), serde_json::json!(1_796_312_491));
-        for bad in ["", "2026-13-01T00:00:00Z", "yesterday", "2026-12-03T15:41:31Q"] {
+        for bad in [
+            "",
+            "2026-13-01T00:00:00Z",
+            "yesterday",
+            "2026-12-03T15:41:31Q",
+        ] {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
     }

@@ -184,11 +184,21 @@ pub(crate) mod tests {
             }
         }
         for (name, s) in &m.shapes {
-            for mem in s.members.iter().chain(&s.member).chain(&s.key).chain(&s.value) {
+            for mem in s
+                .members
+                .iter()
+                .chain(&s.member)
+                .chain(&s.key)
+                .chain(&s.value)
+            {
                 assert!(m.shapes.contains_key(&mem.shape), "{name}: {}", mem.shape);
             }
             assert_eq!(s.kind == Kind::List, s.member.is_some(), "{name}");
-            assert_eq!(s.kind == Kind::Map, s.key.is_some() && s.value.is_some(), "{name}");
+            assert_eq!(
+                s.kind == Kind::Map,
+                s.key.is_some() && s.value.is_some(),
+                "{name}"
+            );
         }
     }
 

@@ -102,7 +102,12 @@ fn claim(store: &mut Store, now: i64, only: Option<&[i64]>) -> Result<Vec<Claime
 }
 
 /// Records how a try went: a delivered one is removed, a failed one waits its back-off.
-fn record(store: &mut Store, c: &Claimed, outcome: Result<(), String>, now: i64) -> Result<(), Ec2Error> {
+fn record(
+    store: &mut Store,
+    c: &Claimed,
+    outcome: Result<(), String>,
+    now: i64,
+) -> Result<(), Ec2Error> {
     store.write(|tx| {
         match &outcome {
             Ok(()) => {
@@ -237,8 +242,12 @@ fn mail(store: &Store, c: &Claimed) -> Result<(), String> {
             }
             Ok(())
         }
-        None => to_maildir(&maildir(store.root(), &c.endpoint), &c.delivery.message_id, &text)
-            .map_err(|e| format!("the Maildir of {}: {e}", c.endpoint)),
+        None => to_maildir(
+            &maildir(store.root(), &c.endpoint),
+            &c.delivery.message_id,
+            &text,
+        )
+        .map_err(|e| format!("the Maildir of {}: {e}", c.endpoint)),
     }
 }
 
@@ -340,7 +349,10 @@ mod tests {
 
     #[test]
     fn mail_dates_and_headers() {
-        assert_eq!(rfc5322_date(1_796_312_491_000), "Thu, 03 Dec 2026 15:41:31 +0000");
+        assert_eq!(
+            rfc5322_date(1_796_312_491_000),
+            "Thu, 03 Dec 2026 15:41:31 +0000"
+        );
         assert_eq!(header_text("Alarm"), "Alarm");
         assert_eq!(header_text("경보"), "=?UTF-8?B?6rK967O0?=");
     }

@@ -155,21 +155,29 @@ fn notification(
 
 /// The message each protocol gets: `Message` itself, or with `MessageStructure` `json`
 /// the protocol's entry of the JSON object, else its `default`.
-fn per_protocol(req: &PublishInput) -> Result<Option<serde_json::Map<String, serde_json::Value>>, Ec2Error> {
+fn per_protocol(
+    req: &PublishInput,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, Ec2Error> {
     match req.message_structure.as_deref() {
         None | Some("") => Ok(None),
         Some("json") => {
             let v: serde_json::Value = serde_json::from_str(&req.message)
                 .map_err(|_| invalid("Message Structure - JSON message body failed to parse"))?;
             let serde_json::Value::Object(map) = v else {
-                return Err(invalid("Message Structure - JSON message body failed to parse"));
+                return Err(invalid(
+                    "Message Structure - JSON message body failed to parse",
+                ));
             };
             if !map.get("default").is_some_and(serde_json::Value::is_string) {
-                return Err(invalid("Message Structure - No default entry in JSON message body"));
+                return Err(invalid(
+                    "Message Structure - No default entry in JSON message body",
+                ));
             }
             Ok(Some(map))
         }
-        Some(other) => Err(invalid(format!("MessageStructure Reason: {other:?} is not json"))),
+        Some(other) => Err(invalid(format!(
+            "MessageStructure Reason: {other:?} is not json"
+        ))),
     }
 }
 
@@ -178,8 +186,16 @@ pub fn publish_request(store: &mut Store, req: &PublishInput) -> Result<PublishR
     let arn = match (&req.topic_arn, &req.target_arn) {
         (Some(a), None) | (None, Some(a)) => a.clone(),
         (Some(a), Some(b)) if a == b => a.clone(),
-        (None, None) => return Err(invalid("TopicArn or TargetArn Reason: no value for required parameter")),
-        _ => return Err(invalid("TopicArn Reason: both TopicArn and TargetArn, and they differ")),
+        (None, None) => {
+            return Err(invalid(
+                "TopicArn or TargetArn Reason: no value for required parameter",
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                "TopicArn Reason: both TopicArn and TargetArn, and they differ",
+            ))
+        }
     };
     topic_name(store, &arn, "TopicArn")?;
     if req.message.is_empty() {
@@ -204,7 +220,10 @@ pub fn publish_request(store: &mut Store, req: &PublishInput) -> Result<PublishR
     let message_id = uuid();
     let now = now_ms();
     let mut deliveries = Vec::new();
-    for sub in subscriptions::rows(store, Some(&arn))?.into_iter().filter(|s| s.confirmed) {
+    for sub in subscriptions::rows(store, Some(&arn))?
+        .into_iter()
+        .filter(|s| s.confirmed)
+    {
         let text = match &structured {
             None => req.message.clone(),
             Some(map) => map

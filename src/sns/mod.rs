@@ -106,7 +106,11 @@ pub fn iso_ms(ms: i64) -> String {
 
 /// A topic's ARN in this region.
 pub fn topic_arn(store: &Store, name: &str) -> String {
-    format!("arn:aws:sns:{}:{}:{name}", store.region(), crate::ids::OWNER_ID)
+    format!(
+        "arn:aws:sns:{}:{}:{name}",
+        store.region(),
+        crate::ids::OWNER_ID
+    )
 }
 
 /// The topic name of `arn`, if it is a well-formed topic ARN of this region and account.
@@ -114,10 +118,14 @@ pub fn topic_arn(store: &Store, name: &str) -> String {
 pub fn topic_name<'a>(store: &Store, arn: &'a str, param: &str) -> Result<&'a str, Ec2Error> {
     let parts: Vec<&str> = arn.split(':').collect();
     let ["arn", "aws", "sns", region, account, name] = parts.as_slice() else {
-        return Err(invalid(format!("{param} Reason: An ARN must have the form arn:aws:sns:REGION:ACCOUNT:TOPIC")));
+        return Err(invalid(format!(
+            "{param} Reason: An ARN must have the form arn:aws:sns:REGION:ACCOUNT:TOPIC"
+        )));
     };
     if !topics::valid_name(name) {
-        return Err(invalid(format!("{param} Reason: the topic name is not valid")));
+        return Err(invalid(format!(
+            "{param} Reason: the topic name is not valid"
+        )));
     }
     if *region != store.region() || *account != crate::ids::OWNER_ID {
         return Err(not_found("Topic"));
@@ -126,7 +134,10 @@ pub fn topic_name<'a>(store: &Store, arn: &'a str, param: &str) -> Result<&'a st
 }
 
 /// One page of `items` from `token` (an offset this module gave out), 100 to a page as SNS.
-pub(crate) fn page<T>(items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Option<String>), Ec2Error> {
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), Ec2Error> {
     const PAGE: usize = 100;
     let start = match token {
         None | Some("") => 0,
@@ -138,5 +149,8 @@ pub(crate) fn page<T>(items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Opt
     };
     let end = (start + PAGE).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
-    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
+    Ok((
+        items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    ))
 }

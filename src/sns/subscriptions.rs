@@ -69,7 +69,10 @@ pub fn is_mail_address(a: &str) -> bool {
 /// `Subscribe`: a pending subscription and its confirmation request, tried once at once
 /// (later tries are [`deliver::deliver_pending`]'s). Subscribing the same endpoint again
 /// gives the same subscription.
-pub fn subscribe(store: &mut Store, req: &SubscribeInput) -> Result<SubscriptionArnResponse, Ec2Error> {
+pub fn subscribe(
+    store: &mut Store,
+    req: &SubscribeInput,
+) -> Result<SubscriptionArnResponse, Ec2Error> {
     topic_name(store, &req.topic_arn, "TopicArn")?;
     if !PROTOCOLS.contains(&req.protocol.as_str()) {
         return Err(invalid(format!(
@@ -92,7 +95,9 @@ pub fn subscribe(store: &mut Store, req: &SubscribeInput) -> Result<Subscription
         } else {
             PENDING.to_string()
         };
-        return Ok(SubscriptionArnResponse { subscription_arn: arn });
+        return Ok(SubscriptionArnResponse {
+            subscription_arn: arn,
+        });
     }
     let row = Row {
         arn: format!("{}:{}", req.topic_arn, uuid()),
@@ -154,8 +159,7 @@ pub fn confirm_subscription(
 
 /// `Unsubscribe`: the subscription and its pending deliveries.
 pub fn unsubscribe(store: &mut Store, req: &SubscriptionArnInput) -> Result<(), Ec2Error> {
-    let topic = subscription_topic(store, &req.subscription_arn)?;
-    let _ = topic;
+    subscription_topic(store, &req.subscription_arn)?;
     let gone = store.write(|tx| {
         tx.execute(
             "DELETE FROM sns_deliveries WHERE subscription_arn = ?1",
@@ -176,7 +180,6 @@ pub fn unsubscribe(store: &mut Store, req: &SubscriptionArnInput) -> Result<(), 
 fn subscription_topic<'a>(store: &Store, arn: &'a str) -> Result<&'a str, Ec2Error> {
     let topic = arn
         .rsplit_once(':')
-        .map(|(t, id)| (t, id))
         .filter(|(_, id)| !id.is_empty())
         .map(|(t, _)| t)
         .ok_or_else(|| invalid("SubscriptionArn"))?;
@@ -220,10 +223,16 @@ fn listed(r: Row) -> Subscription {
 }
 
 /// `ListSubscriptions`, 100 to a page.
-pub fn list_subscriptions(store: &Store, req: &PageInput) -> Result<ListSubscriptionsResponse, Ec2Error> {
+pub fn list_subscriptions(
+    store: &Store,
+    req: &PageInput,
+) -> Result<ListSubscriptionsResponse, Ec2Error> {
     let all = rows(store, None)?.into_iter().map(listed).collect();
     let (subscriptions, next_token) = page(all, req.next_token.as_deref())?;
-    Ok(ListSubscriptionsResponse { subscriptions, next_token })
+    Ok(ListSubscriptionsResponse {
+        subscriptions,
+        next_token,
+    })
 }
 
 /// `ListSubscriptionsByTopic`, 100 to a page.
@@ -235,9 +244,15 @@ pub fn list_subscriptions_by_topic(
     if !topics::exists(store, &req.topic_arn)? {
         return Err(not_found("Topic"));
     }
-    let all = rows(store, Some(&req.topic_arn))?.into_iter().map(listed).collect();
+    let all = rows(store, Some(&req.topic_arn))?
+        .into_iter()
+        .map(listed)
+        .collect();
     let (subscriptions, next_token) = page(all, req.next_token.as_deref())?;
-    Ok(ListSubscriptionsResponse { subscriptions, next_token })
+    Ok(ListSubscriptionsResponse {
+        subscriptions,
+        next_token,
+    })
 }
 
 /// `GetSubscriptionAttributes`.

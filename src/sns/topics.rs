@@ -24,7 +24,10 @@ pub fn valid_name(name: &str) -> bool {
 fn check_attributes(attrs: &BTreeMap<String, String>) -> Result<(), Ec2Error> {
     for (k, v) in attrs {
         if !SETTABLE.contains(&k.as_str()) {
-            return Err(invalid(format!("AttributeName Reason: ec2lab's SNS takes {} ({k} is not one)", SETTABLE.join(", "))));
+            return Err(invalid(format!(
+                "AttributeName Reason: ec2lab's SNS takes {} ({k} is not one)",
+                SETTABLE.join(", ")
+            )));
         }
         if k == "DisplayName" && v.len() > 100 {
             return Err(invalid("DisplayName Reason: at most 100 characters"));
@@ -41,12 +44,17 @@ fn check_attributes(attrs: &BTreeMap<String, String>) -> Result<(), Ec2Error> {
 
 /// `CreateTopic`: a new topic, or the existing one of that name (when the attributes
 /// asked for agree with it, as SNS requires).
-pub fn create_topic(store: &mut Store, req: &CreateTopicInput) -> Result<CreateTopicResponse, Ec2Error> {
+pub fn create_topic(
+    store: &mut Store,
+    req: &CreateTopicInput,
+) -> Result<CreateTopicResponse, Ec2Error> {
     if !valid_name(&req.name) {
         return Err(invalid("Topic Name"));
     }
     if req.name.ends_with(".fifo") || req.attributes.contains_key("FifoTopic") {
-        return Err(invalid("FifoTopic Reason: ec2lab's SNS has standard topics only"));
+        return Err(invalid(
+            "FifoTopic Reason: ec2lab's SNS has standard topics only",
+        ));
     }
     check_attributes(&req.attributes)?;
     let arn = topic_arn(store, &req.name);
@@ -88,7 +96,11 @@ pub fn create_topic(store: &mut Store, req: &CreateTopicInput) -> Result<CreateT
 pub(crate) fn exists(store: &Store, arn: &str) -> Result<bool, Ec2Error> {
     Ok(store
         .conn()
-        .query_row("SELECT 1 FROM sns_topics WHERE topic_arn = ?1", [arn], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM sns_topics WHERE topic_arn = ?1",
+            [arn],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
@@ -103,8 +115,14 @@ pub fn delete_topic(store: &mut Store, req: &TopicArnInput) -> Result<(), Ec2Err
                (SELECT subscription_arn FROM sns_subscriptions WHERE topic_arn = ?1)",
             [&req.topic_arn],
         )?;
-        tx.execute("DELETE FROM sns_subscriptions WHERE topic_arn = ?1", [&req.topic_arn])?;
-        tx.execute("DELETE FROM sns_topics WHERE topic_arn = ?1", [&req.topic_arn])?;
+        tx.execute(
+            "DELETE FROM sns_subscriptions WHERE topic_arn = ?1",
+            [&req.topic_arn],
+        )?;
+        tx.execute(
+            "DELETE FROM sns_topics WHERE topic_arn = ?1",
+            [&req.topic_arn],
+        )?;
         Ok(())
     })
 }
@@ -115,14 +133,21 @@ pub fn list_topics(store: &Store, req: &PageInput) -> Result<ListTopicsResponse,
         .conn()
         .prepare("SELECT topic_arn FROM sns_topics ORDER BY topic_arn")?;
     let all = stmt
-        .query_map([], |r| Ok(Topic { topic_arn: r.get(0)? }))?
+        .query_map([], |r| {
+            Ok(Topic {
+                topic_arn: r.get(0)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let (topics, next_token) = page(all, req.next_token.as_deref())?;
     Ok(ListTopicsResponse { topics, next_token })
 }
 
 /// `GetTopicAttributes`: what SNS reports of a topic that ec2lab has.
-pub fn get_topic_attributes(store: &Store, req: &TopicArnInput) -> Result<AttributesResponse, Ec2Error> {
+pub fn get_topic_attributes(
+    store: &Store,
+    req: &TopicArnInput,
+) -> Result<AttributesResponse, Ec2Error> {
     topic_name(store, &req.topic_arn, "TopicArn")?;
     let row: Option<String> = store
         .conn()
@@ -132,7 +157,8 @@ pub fn get_topic_attributes(store: &Store, req: &TopicArnInput) -> Result<Attrib
             |r| r.get(0),
         )
         .optional()?;
-    let set: BTreeMap<String, String> = serde_json::from_str(&row.ok_or_else(|| not_found("Topic"))?).unwrap_or_default();
+    let set: BTreeMap<String, String> =
+        serde_json::from_str(&row.ok_or_else(|| not_found("Topic"))?).unwrap_or_default();
     let count = |confirmed: bool| -> Result<i64, Ec2Error> {
         Ok(store.conn().query_row(
             "SELECT count(*) FROM sns_subscriptions WHERE topic_arn = ?1 AND confirmed = ?2",
@@ -177,7 +203,10 @@ fn default_policy(arn: &str) -> String {
 }
 
 /// `SetTopicAttributes`.
-pub fn set_topic_attributes(store: &mut Store, req: &SetTopicAttributesInput) -> Result<(), Ec2Error> {
+pub fn set_topic_attributes(
+    store: &mut Store,
+    req: &SetTopicAttributesInput,
+) -> Result<(), Ec2Error> {
     topic_name(store, &req.topic_arn, "TopicArn")?;
     let value = req.attribute_value.clone().unwrap_or_default();
     let one = BTreeMap::from([(req.attribute_name.clone(), value.clone())]);
@@ -211,7 +240,8 @@ pub(crate) fn display_name(store: &Store, arn: &str) -> Result<Option<String>, E
             |r| r.get(0),
         )
         .optional()?;
-    let attrs: BTreeMap<String, String> =
-        row.and_then(|r| serde_json::from_str(&r).ok()).unwrap_or_default();
+    let attrs: BTreeMap<String, String> = row
+        .and_then(|r| serde_json::from_str(&r).ok())
+        .unwrap_or_default();
     Ok(attrs.get("DisplayName").filter(|d| !d.is_empty()).cloned())
 }
