@@ -462,3 +462,150 @@ print(json.dumps(out))
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(UnknownOperationException)"), "{err}");
 }
+
+/// `ec2lab sns` verbs, with the aws CLI's flags, on the same service (no server): mail
+/// confirmed with the token of the confirmation mail, then a notification in the Maildir;
+/// SNS's codes for bad input (exit 254), --query and --output.
+#[test]
+fn cli_verbs_and_the_maildir() {
+    let lab = common::Lab::new();
+    let run = |args: &[&str]| {
+        let mut c = lab.cmd(args);
+        c.env("EC2LAB_SENDMAIL", "none");
+        common::run_with_timeout(c, 60)
+    };
+    let arn = ok(
+        &run(&[
+            "sns",
+            "create-topic",
+            "--name",
+            "ops",
+            "--attributes",
+            "DisplayName=Lab alerts",
+            "--query",
+            "TopicArn",
+            "--output",
+            "text",
+        ]),
+        "create-topic",
+    )
+    .trim()
+    .to_string();
+    assert_eq!(arn, "arn:aws:sns:lab-1:111122223333:ops");
+    let v = json(
+        &run(&["sns", "get-topic-attributes", "--topic-arn", &arn]),
+        "get-topic-attributes",
+    );
+    assert_eq!(v["Attributes"]["DisplayName"], "Lab alerts");
+    assert_eq!(v["Attributes"]["SubscriptionsConfirmed"], "0");
+    let sub = json(
+        &run(&[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &arn,
+            "--protocol",
+            "email",
+            "--notification-endpoint",
+            "root@localhost.localdomain",
+            "--return-subscription-arn",
+        ]),
+        "subscribe",
+    );
+    let sub_arn = sub["SubscriptionArn"].as_str().unwrap().to_string();
+    assert!(sub_arn.starts_with(&format!("{arn}:")), "{sub}");
+    let maildir = lab
+        .state_dir()
+        .join("lab-1/mail/root@localhost.localdomain");
+    let first = mails(&maildir);
+    assert_eq!(first.len(), 1);
+    assert!(
+        first[0].starts_with("From: \"Lab alerts\" <"),
+        "{}",
+        first[0]
+    );
+    let token = first[0]
+        .split("Token=")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(token.len(), 128);
+
+    let bad = run(&[
+        "sns",
+        "confirm-subscription",
+        "--topic-arn",
+        &arn,
+        "--token",
+        "ab",
+    ]);
+    assert_eq!(bad.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(
+            "An error occurred (InvalidParameter) when calling the ConfirmSubscription operation"
+        ),
+        "{err}"
+    );
+    let confirmed = json(
+        &run(&[
+            "sns",
+            "confirm-subscription",
+            "--topic-arn",
+            &arn,
+            "--token",
+            &token,
+        ]),
+        "confirm",
+    );
+    assert_eq!(confirmed["SubscriptionArn"], sub_arn.as_str());
+
+    let bad = run(&[
+        "sns",
+        "publish",
+        "--topic-arn",
+        "arn:aws:sns:lab-1:111122223333:none",
+        "--message",
+        "x",
+    ]);
+    assert_eq!(bad.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("(NotFound)"));
+    ok(
+        &run(&[
+            "sns",
+            "publish",
+            "--topic-arn",
+            &arn,
+            "--subject",
+            "Disk full",
+            "--message",
+            "vol-1 is 95% full",
+        ]),
+        "publish",
+    );
+    let all = mails(&maildir);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[1].contains("\nSubject: Disk full\n"), "{}", all[1]);
+    assert!(all[1].contains("\n\nvol-1 is 95% full\n"), "{}", all[1]);
+    let out = ok(
+        &run(&[
+            "sns",
+            "list-subscriptions",
+            "--query",
+            "Subscriptions[].[Protocol,Endpoint]",
+            "--output",
+            "text",
+        ]),
+        "list",
+    );
+    assert_eq!(out, "email\troot@localhost.localdomain\n");
+    ok(
+        &run(&["sns", "unsubscribe", "--subscription-arn", &sub_arn]),
+        "unsubscribe",
+    );
+    let bad = run(&["sns", "unsubscribe", "--subscription-arn", &sub_arn]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("(NotFound)"));
+}

@@ -337,6 +337,102 @@ fn rfc5322_date(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sns::shapes::{CreateTopicInput, SubscribeInput};
+    use std::io::{Read, Write};
+
+    fn state(store: &Store) -> (i64, i64, Option<String>, String) {
+        store
+            .conn()
+            .query_row(
+                "SELECT attempts, next_ms, last_error, state FROM sns_deliveries",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap()
+    }
+
+    /// A subscriber that is down gets its confirmation request later, from
+    /// `deliver_pending` once the back-off has passed; the try is recorded meanwhile.
+    #[test]
+    fn a_failed_delivery_is_retried_after_its_back_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "lab-1").unwrap();
+        let topic = crate::sns::topics::create_topic(
+            &mut store,
+            &CreateTopicInput {
+                name: "t".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .topic_arn;
+        // A port with nobody on it (yet).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let before = crate::sns::now_ms();
+        crate::sns::subscriptions::subscribe(
+            &mut store,
+            &SubscribeInput {
+                topic_arn: topic,
+                protocol: "http".into(),
+                endpoint: Some(format!("http://127.0.0.1:{port}/hook")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (attempts, next, error, st) = state(&store);
+        assert_eq!((attempts, st.as_str()), (1, "pending"));
+        assert!(next >= before + MIN_DELAY_MS, "{next} {before}");
+        assert!(error.unwrap().contains("POST http://127.0.0.1:"));
+        assert!(any_pending(&store).unwrap());
+        // Not due yet: nothing is tried.
+        assert_eq!(deliver_pending(&mut store, before + 1_000).unwrap(), 0);
+        assert_eq!(state(&store).0, 1);
+
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let got = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers and the (small) body arrive before the answer is awaited.
+            loop {
+                let n = s.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap();
+                    if body.len() >= len {
+                        break;
+                    }
+                }
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            String::from_utf8(buf).unwrap()
+        });
+        assert_eq!(deliver_pending(&mut store, next).unwrap(), 1);
+        let request = got.join().unwrap();
+        assert!(request.starts_with("POST /hook HTTP/1.1\r\n"), "{request}");
+        assert!(
+            request.contains("x-amz-sns-message-type: SubscriptionConfirmation"),
+            "{request}"
+        );
+        assert!(
+            request.contains("\"Type\" : \"SubscriptionConfirmation\""),
+            "{request}"
+        );
+        assert!(!any_pending(&store).unwrap());
+    }
 
     #[test]
     fn back_off_doubles_to_its_cap() {
