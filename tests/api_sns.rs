@@ -83,6 +83,60 @@ fn mails(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// Checks an envelope's `Signature` (SignatureVersion 1: SHA1withRSA over SNS's string to
+/// sign) against the certificate served at its `SigningCertURL`, as a subscriber would.
+fn check_signature(api: &Api, env: &Value) {
+    use base64ct::{Base64, Encoding};
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::signature::Verifier;
+    use x509_cert::der::{DecodePem, Encode};
+    assert_eq!(env["SignatureVersion"], "1");
+    let url = env["SigningCertURL"].as_str().unwrap();
+    assert!(url.starts_with(&api.endpoint), "{url}");
+    let fetched = ok(&api.python(FETCH, &[url]), "GET SigningCertURL");
+    let pem = fetched
+        .strip_prefix("200\n")
+        .unwrap_or_else(|| panic!("{fetched}"));
+    let cert = x509_cert::Certificate::from_pem(pem.trim_end().as_bytes()).unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let names: &[&str] = if env["Type"] == "Notification" {
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
+    } else {
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
+    };
+    let mut text = String::new();
+    for n in names {
+        if let Some(v) = env[n].as_str() {
+            text.push_str(&format!("{n}\n{v}\n"));
+        }
+    }
+    let raw = Base64::decode_vec(env["Signature"].as_str().unwrap()).unwrap();
+    let sig = rsa::pkcs1v15::Signature::try_from(raw.as_slice()).unwrap();
+    rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(key)
+        .verify(text.as_bytes(), &sig)
+        .unwrap_or_else(|e| panic!("the signature does not check: {e}: {env}"));
+}
+
 /// boto3 fetching a URL unsigned, as a person's browser would (the SubscribeURL).
 const FETCH: &str = r#"
 import sys, urllib.request
@@ -152,6 +206,7 @@ fn topics_http_and_email_subscribers_and_publish() {
     ] {
         assert!(env.get(field).is_some(), "{field} missing: {env}");
     }
+    check_signature(&api, &env);
     let subscribe_url = env["SubscribeURL"].as_str().unwrap();
     assert!(
         subscribe_url.starts_with(&format!(
@@ -222,6 +277,7 @@ print(r["MessageId"])
     for field in ["Timestamp", "Signature", "SigningCertURL", "UnsubscribeURL"] {
         assert!(env.get(field).is_some(), "{field} missing: {env}");
     }
+    check_signature(&api, &env);
 
     // An email subscription: the confirmation mail lands in the region's Maildir.
     let maildir = api.lab.state_dir().join("lab-1/mail/admin@lab.example");

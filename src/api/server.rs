@@ -318,6 +318,9 @@ fn answer(
         headers,
         body,
     };
+    if let Some(reply) = services::public_file(&app.config.state_dir, &incoming) {
+        return reply;
+    }
     let service = services::route(&incoming);
     if service != Service::Ec2 {
         let cfg = &app.config;

@@ -167,6 +167,28 @@ pub struct Reply {
     pub body: String,
 }
 
+/// What the endpoint serves to anyone, unsigned: the certificate SNS's messages are signed
+/// under, at their `SigningCertURL`.
+pub fn public_file(state_dir: &Path, req: &Incoming<'_>) -> Option<Reply> {
+    if req.method != Method::GET.as_str() || req.path != crate::sns::signing::CERT_PATH {
+        return None;
+    }
+    Some(match crate::sns::signing::certificate_pem(state_dir) {
+        Some(pem) => Reply {
+            status: StatusCode::OK,
+            content_type: "application/x-pem-file",
+            headers: Vec::new(),
+            body: pem,
+        },
+        None => Reply {
+            status: StatusCode::NOT_FOUND,
+            content_type: "text/plain",
+            headers: Vec::new(),
+            body: "No SNS message has been signed yet.\n".into(),
+        },
+    })
+}
+
 /// The HTTP status CloudWatch and SNS send with an error code.
 pub fn status_of(code: &str) -> StatusCode {
     match code {

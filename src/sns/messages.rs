@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shapes::{PublishInput, PublishResponse};
 use super::subscriptions::{self, Row};
-use super::{deliver, invalid, iso_ms, not_found, now_ms, topic_name, topics, uuid};
+use super::{deliver, invalid, iso_ms, not_found, now_ms, signing, topic_name, topics, uuid};
 use crate::error::Ec2Error;
 use crate::store::Store;
 
@@ -73,18 +73,22 @@ pub(crate) fn confirmation(store: &Store, sub: &Row, now: i64) -> Result<Deliver
     );
     let timestamp = iso_ms(now);
     let cert = signing_cert_url(&endpoint);
-    let env = envelope(&[
+    let mut fields = vec![
         ("Type", Some("SubscriptionConfirmation")),
-        ("MessageId", Some(&message_id)),
-        ("Token", Some(&sub.token)),
-        ("TopicArn", Some(&sub.topic_arn)),
-        ("Message", Some(&message)),
-        ("SubscribeURL", Some(&url)),
-        ("Timestamp", Some(&timestamp)),
+        ("MessageId", Some(message_id.as_str())),
+        ("Token", Some(sub.token.as_str())),
+        ("TopicArn", Some(sub.topic_arn.as_str())),
+        ("Message", Some(message.as_str())),
+        ("SubscribeURL", Some(url.as_str())),
+        ("Timestamp", Some(timestamp.as_str())),
+    ];
+    let signature = signing::sign(super::state_dir(store), &signing::canonical(&fields))?;
+    fields.extend([
         ("SignatureVersion", Some("1")),
-        ("Signature", Some(&signature())),
-        ("SigningCertURL", Some(&cert)),
+        ("Signature", Some(signature.as_str())),
+        ("SigningCertURL", Some(cert.as_str())),
     ]);
+    let env = envelope(&fields);
     let mail_text = format!(
         "You have chosen to subscribe to the topic: \n{}\n\nTo confirm this subscription, click or visit the link below (If this was in error no action is necessary): \n{url}\n\n(or run: ec2lab sns confirm-subscription --topic-arn {} --token {})\n",
         sub.topic_arn, sub.topic_arn, sub.token
@@ -102,13 +106,7 @@ pub(crate) fn confirmation(store: &Store, sub: &Row, now: i64) -> Result<Deliver
 
 /// Where the envelope says its signing certificate is.
 fn signing_cert_url(endpoint: &str) -> String {
-    format!("{endpoint}/SimpleNotificationService-ec2lab.pem")
-}
-
-/// The envelope's `Signature`. ec2lab does not sign its messages yet (no certificate is
-/// served at `SigningCertURL`): subscribers on a lab host must not verify signatures.
-fn signature() -> String {
-    String::new()
+    format!("{endpoint}{}", signing::CERT_PATH)
 }
 
 /// A notification of `message` for one confirmed subscription.
@@ -127,18 +125,22 @@ fn notification(
     );
     let timestamp = iso_ms(now);
     let cert = signing_cert_url(&endpoint);
-    let env = envelope(&[
+    let mut fields = vec![
         ("Type", Some("Notification")),
         ("MessageId", Some(message_id)),
-        ("TopicArn", Some(&sub.topic_arn)),
+        ("TopicArn", Some(sub.topic_arn.as_str())),
         ("Subject", subject),
         ("Message", Some(message)),
-        ("Timestamp", Some(&timestamp)),
+        ("Timestamp", Some(timestamp.as_str())),
+    ];
+    let signature = signing::sign(super::state_dir(store), &signing::canonical(&fields))?;
+    fields.extend([
         ("SignatureVersion", Some("1")),
-        ("Signature", Some(&signature())),
-        ("SigningCertURL", Some(&cert)),
-        ("UnsubscribeURL", Some(&unsubscribe)),
+        ("Signature", Some(signature.as_str())),
+        ("SigningCertURL", Some(cert.as_str())),
+        ("UnsubscribeURL", Some(unsubscribe.as_str())),
     ]);
+    let env = envelope(&fields);
     let mail_text = format!(
         "{message}\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below to unsubscribe:\n{unsubscribe}\n"
     );

@@ -19,6 +19,7 @@
 pub mod deliver;
 pub mod messages;
 pub mod shapes;
+pub mod signing;
 pub mod subscriptions;
 pub mod topics;
 
