@@ -76,7 +76,7 @@ pub fn subscribe(
     topic_name(store, &req.topic_arn, "TopicArn")?;
     if !PROTOCOLS.contains(&req.protocol.as_str()) {
         return Err(invalid(format!(
-            "Invalid protocol type: {} (ec2lab's SNS delivers to {})",
+            "Amazon SNS does not support this protocol string: {} (ec2lab's SNS delivers to {})",
             req.protocol,
             PROTOCOLS.join(", ")
         )));
