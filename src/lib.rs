@@ -17,6 +17,7 @@ pub mod keypairs;
 pub mod lab;
 pub mod metadata;
 pub mod net;
+pub mod sns;
 pub mod storage;
 pub mod store;
 pub mod tagging;

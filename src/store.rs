@@ -241,6 +241,40 @@ ALTER TABLE security_groups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE enis ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE addresses ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 "#,
+    // SNS (issue 13): topics, subscriptions, and the deliveries still to be made (a
+    // delivery is removed once made; one that failed waits next_ms, and is kept as
+    // 'failed' after its last try).
+    r#"
+CREATE TABLE sns_topics (
+    topic_arn    TEXT PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    attributes   TEXT NOT NULL DEFAULT '{}',
+    tags         TEXT NOT NULL DEFAULT '[]',
+    created_ms   INTEGER NOT NULL
+);
+CREATE TABLE sns_subscriptions (
+    subscription_arn TEXT PRIMARY KEY,
+    topic_arn        TEXT NOT NULL REFERENCES sns_topics(topic_arn) ON DELETE CASCADE,
+    protocol         TEXT NOT NULL,
+    endpoint         TEXT NOT NULL,
+    token            TEXT NOT NULL,
+    confirmed        INTEGER NOT NULL DEFAULT 0,
+    attributes       TEXT NOT NULL DEFAULT '{}',
+    created_ms       INTEGER NOT NULL,
+    UNIQUE (topic_arn, protocol, endpoint)
+);
+CREATE TABLE sns_deliveries (
+    delivery_id      INTEGER PRIMARY KEY,
+    subscription_arn TEXT NOT NULL REFERENCES sns_subscriptions(subscription_arn) ON DELETE CASCADE,
+    payload          TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_ms          INTEGER NOT NULL,
+    last_error       TEXT,
+    state            TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    created_ms       INTEGER NOT NULL
+);
+CREATE INDEX sns_deliveries_due ON sns_deliveries(state, next_ms);
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

@@ -9,14 +9,24 @@
 //! - [`sigv4`] and [`keys`]: signed requests only, for the keys in the state directory.
 //! - [`actions`]: the dispatch table and the handlers.
 //! - [`server`]: the HTTP server.
+//! - [`services`]: which service a request is for (EC2, CloudWatch, SNS), and the
+//!   answers of the services other than EC2; [`awsquery`] and [`awsjson`] are their
+//!   codecs, [`timestamps`] their time formats.
+//! - [`cloudwatch`] and [`sns`]: those services' dispatch tables and handlers.
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
 
 pub mod actions;
 pub mod awsconfig;
+pub mod awsjson;
+pub mod awsquery;
+pub mod cloudwatch;
 pub mod keys;
 pub mod query;
 pub mod server;
+pub mod services;
 pub mod sigv4;
+pub mod sns;
+pub mod timestamps;
 pub mod xml;
 
 pub use actions::regions;

@@ -173,7 +173,8 @@ fn invalid(path: &str, text: &str, expected: &str) -> Ec2Error {
     ))
 }
 
-fn scalar(kind: Kind, text: &str, path: &str) -> Result<Value, Ec2Error> {
+/// A leaf of the tree as JSON of its kind (shared with the awsQuery codec).
+pub(crate) fn scalar(kind: Kind, text: &str, path: &str) -> Result<Value, Ec2Error> {
     Ok(match kind {
         Kind::Integer | Kind::Long => {
             let n: i64 = text
@@ -202,7 +203,7 @@ fn scalar(kind: Kind, text: &str, path: &str) -> Result<Value, Ec2Error> {
             Value::String(compact)
         }
         Kind::String | Kind::Timestamp => Value::String(text.to_string()),
-        Kind::Structure | Kind::List => unreachable!("leaves are scalars"),
+        Kind::Structure | Kind::List | Kind::Map => unreachable!("leaves are scalars"),
     })
 }
 

@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
+use super::services::{self, Reply, Service};
 use super::sigv4::{self, Incoming};
 use super::{query, xml};
 use crate::ec2::model::Model;
@@ -100,6 +101,7 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         let local = listener
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
+        record_endpoint(&config.state_dir, local);
         let app = Arc::new(App { config, keys });
         let router = Router::new()
             .fallback(handle)
@@ -118,6 +120,22 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             .await
             .map_err(ServeError::Serve)
     })
+}
+
+/// Records `http://ADDR` in the state directory ([`crate::sns::ENDPOINT_FILE`]), for the
+/// links in SNS's messages (`SubscribeURL`, `UnsubscribeURL`); an unspecified
+/// address (`0.0.0.0`) is recorded as the loopback one, which reaches it from this host.
+fn record_endpoint(state_dir: &std::path::Path, mut local: SocketAddr) {
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let _ = std::fs::create_dir_all(state_dir);
+    if let Err(e) = crate::fsutil::write_atomic(
+        &state_dir.join(crate::sns::ENDPOINT_FILE),
+        format!("http://{local}\n").as_bytes(),
+    ) {
+        eprintln!("ec2lab serve: cannot record the endpoint for SNS's links: {e}");
+    }
 }
 
 async fn shutdown() {
@@ -143,7 +161,7 @@ async fn handle(
 ) -> Response {
     let request_id = request_id();
     let id = request_id.clone();
-    let answer = match read_body(body).await {
+    let reply = match read_body(body).await {
         Ok(body) => {
             tokio::task::spawn_blocking(move || {
                 answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
@@ -152,32 +170,43 @@ async fn handle(
         }
         Err(e) => {
             let protocol = Protocol::of(&headers);
-            Ok((status_of(&e.code), protocol, protocol.error(&e, &id)))
+            Ok(Reply {
+                status: status_of(&e.code),
+                content_type: protocol.content_type(),
+                headers: Vec::new(),
+                body: protocol.error(&e, &id),
+            })
         }
     };
-    let (status, protocol, text) = match answer {
-        Ok(a) => a,
-        Err(e) => {
-            let e = Ec2Error::internal(format!("the request's thread failed: {e}"));
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Protocol::Query,
-                xml::error(&e, &request_id),
-            )
+    let reply = reply.unwrap_or_else(|e| {
+        let e = Ec2Error::internal(format!("the request's thread failed: {e}"));
+        Reply {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            content_type: Protocol::Query.content_type(),
+            headers: Vec::new(),
+            body: xml::error(&e, &request_id),
         }
-    };
-    (
-        status,
+    });
+    let mut response = (
+        reply.status,
         [
-            (header::CONTENT_TYPE, protocol.content_type()),
+            (header::CONTENT_TYPE, reply.content_type),
             (
                 header::HeaderName::from_static("x-amzn-requestid"),
                 &request_id,
             ),
         ],
-        text,
+        reply.body,
     )
-        .into_response()
+        .into_response();
+    for (name, value) in reply.headers {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            response
+                .headers_mut()
+                .insert(header::HeaderName::from_static(name), v);
+        }
+    }
+    response
 }
 
 /// The wire protocol of a request, and so of its answer.
@@ -189,8 +218,7 @@ pub enum Protocol {
     Json,
 }
 
-/// The content type of AWS JSON 1.0 requests and answers.
-pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+pub use super::services::JSON_CONTENT_TYPE;
 /// The `X-Amz-Target` prefix of EC2's actions in AWS JSON 1.0.
 pub const JSON_TARGET_PREFIX: &str = "AmazonEC2.";
 
@@ -273,7 +301,7 @@ pub fn status_of(code: &str) -> StatusCode {
     }
 }
 
-/// One request, start to end: the status, the protocol and the body.
+/// One request, start to end, for the service it is routed to.
 fn answer(
     app: &App,
     method: &Method,
@@ -282,22 +310,49 @@ fn answer(
     body: &[u8],
     request_id: &str,
     now: SystemTime,
-) -> (StatusCode, Protocol, String) {
+) -> Reply {
+    let incoming = Incoming {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or_default(),
+        headers,
+        body,
+    };
+    if let Some(reply) = services::public_file(&app.config.state_dir, &incoming) {
+        return reply;
+    }
+    let service = services::route(&incoming);
+    if service != Service::Ec2 {
+        let cfg = &app.config;
+        let regions = actions::regions(&cfg.state_dir, &cfg.region);
+        let env = services::Env {
+            state_dir: &cfg.state_dir,
+            keys: &app.keys,
+            regions: &regions,
+        };
+        return services::answer(service, &env, &incoming, request_id, now);
+    }
     let protocol = Protocol::of(headers);
-    match dispatch(app, method, uri, headers, body, now) {
+    let (status, body) = match dispatch(app, method, uri, headers, body, now) {
         Ok((action, result)) => {
             let text = match protocol {
                 Protocol::Query => xml::response(Model::get(), &action, request_id, &result),
                 Protocol::Json => result.to_string(),
             };
-            (StatusCode::OK, protocol, text)
+            (StatusCode::OK, text)
         }
         Err(e) => {
             if e.code == "InternalError" {
                 eprintln!("ec2lab serve: {request_id}: {e}");
             }
-            (status_of(&e.code), protocol, protocol.error(&e, request_id))
+            (status_of(&e.code), protocol.error(&e, request_id))
         }
+    };
+    Reply {
+        status,
+        content_type: protocol.content_type(),
+        headers: Vec::new(),
+        body,
     }
 }
 
@@ -319,7 +374,7 @@ fn dispatch(
         headers,
         body,
     };
-    let signer = sigv4::verify(&incoming, &app.keys, &regions, now)?;
+    let signer = sigv4::verify(&incoming, &app.keys, &regions, sigv4::SERVICE, now)?;
     let (action, request) = match Protocol::of(headers) {
         Protocol::Query => query_request(method, query_string, body)?,
         Protocol::Json => json_request(headers, body)?,

@@ -18,7 +18,7 @@ use crate::error::Ec2Error;
 
 /// The only algorithm ec2lab takes.
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The service name in the credential scope.
+/// EC2's service name in the credential scope.
 pub const SERVICE: &str = "ec2";
 /// How far a header-signed request's time may be from the server's (AWS allows 15 minutes).
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -66,17 +66,42 @@ fn auth_failure(detail: &str) -> Ec2Error {
     )
 }
 
-/// Checks the request's SigV4 signature against `keys`, for a region in `regions`.
+/// What a signed request's credential scope names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The service (`ec2`, `monitoring`, `sns`): what the router picks the service by.
+    pub service: String,
+}
+
+/// The request's credential scope, if it is signed at all (not yet checked).
+pub fn credential_scope(req: &Incoming<'_>) -> Option<Scope> {
+    claimed(req).ok().map(|c| Scope {
+        access_key_id: c.access_key_id,
+        service: c.service,
+    })
+}
+
+/// Whether the request carries a signature (in the header or the query string).
+pub fn is_signed(req: &Incoming<'_>) -> bool {
+    req.headers.contains_key("authorization")
+        || form_urlencoded::parse(req.query.as_bytes()).any(|(k, _)| k == "X-Amz-Signature")
+}
+
+/// Checks the request's SigV4 signature against `keys`, for a region in `regions` and the
+/// service `service` (the scope's service name, which the signature covers).
 pub fn verify(
     req: &Incoming<'_>,
     keys: &[AccessKey],
     regions: &[String],
+    service: &str,
     now: SystemTime,
 ) -> Result<Signer, Ec2Error> {
     let claimed = claimed(req)?;
-    if claimed.service != SERVICE {
+    if claimed.service != service {
         return Err(auth_failure(&format!(
-            "the credential scope names service '{}', not '{SERVICE}'",
+            "the credential scope names service '{}', not '{service}'",
             claimed.service
         )));
     }
@@ -166,7 +191,7 @@ pub fn verify(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&claimed.region)
-        .name(SERVICE)
+        .name(service)
         .time(time)
         .settings(settings)
         .build()
@@ -427,6 +452,7 @@ mod tests {
             &req(body, headers),
             std::slice::from_ref(&key),
             &regions,
+            SERVICE,
             now,
         )
         .unwrap();
@@ -437,26 +463,39 @@ mod tests {
             &req(b"Action=RunInstances", headers),
             std::slice::from_ref(&key),
             &regions,
+            SERVICE,
             now,
         )
         .unwrap_err();
         assert_eq!(e.code, "AuthFailure");
         let other = super::super::keys::generate();
-        let e = verify(&req(body, headers), &[other], &regions, now).unwrap_err();
+        let e = verify(&req(body, headers), &[other], &regions, SERVICE, now).unwrap_err();
         assert_eq!(e.code, "AuthFailure");
         let e = verify(
             &req(body, headers),
             std::slice::from_ref(&key),
             &["lab-2".into()],
+            SERVICE,
             now,
         )
         .unwrap_err();
         assert_eq!(e.code, "AuthFailure");
+        // The scope's service is part of what is checked.
+        let e = verify(
+            &req(body, headers),
+            std::slice::from_ref(&key),
+            &regions,
+            "sns",
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "AuthFailure");
+        assert!(e.message.contains("names service 'ec2', not 'sns'"), "{e}");
         let later = now + Duration::from_secs(3600);
-        let e = verify(&req(body, headers), &[key], &regions, later).unwrap_err();
+        let e = verify(&req(body, headers), &[key], &regions, SERVICE, later).unwrap_err();
         assert_eq!(e.code, "RequestExpired");
         let unsigned = HeaderMap::new();
-        let e = verify(&req(body, &unsigned), &[], &regions, now).unwrap_err();
+        let e = verify(&req(body, &unsigned), &[], &regions, SERVICE, now).unwrap_err();
         assert_eq!(e.code, "AuthFailure");
     }
 }

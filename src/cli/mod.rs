@@ -15,6 +15,7 @@ pub mod output;
 pub mod query;
 pub mod serve;
 pub mod shorthand;
+pub mod sns;
 pub mod ssh;
 pub mod systemd;
 pub mod tags;
@@ -169,12 +170,14 @@ pub enum Command {
         after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
     )]
     Wait(ec2::WaitWhat),
-    /// Serve the EC2 API (Query protocol, 2016-11-15) over HTTP for the aws CLI, boto3 and
-    /// the AWS SDKs. Requests must be signed (SigV4) with this ec2lab's keys.
+    /// Serve the EC2 API (Query protocol, 2016-11-15), and SNS and CloudWatch on the same
+    /// endpoint, over HTTP for the aws CLI, boto3 and the AWS SDKs. Requests must be signed
+    /// (SigV4) with this ec2lab's keys.
     Serve(serve::Serve),
     /// Write a profile for the AWS tools (endpoint, region, output, this ec2lab's access
     /// keys) into the aws config and credentials files; other profiles stay as they are.
     ConfigureAws(serve::ConfigureAws),
+    Sns(sns::Sns),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -251,6 +254,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Lab(_) => "Lab",
         Command::Serve(_) => "Serve",
         Command::ConfigureAws(_) => "ConfigureAws",
+        Command::Sns(s) => s.verb.operation(),
         Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
     }
 }
@@ -430,6 +434,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::DeleteKeyPair(a) => keys::delete_key_pair(&ctx, a),
         Command::Ssh(a) => ssh::ssh(&ctx, a),
         Command::Lab(a) => lab::run(&ctx, a),
+        Command::Sns(a) => sns::run(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {

@@ -96,6 +96,8 @@ impl Api {
             "AWS_DEFAULT_REGION",
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_EC2",
+            "AWS_ENDPOINT_URL_SNS",
+            "AWS_ENDPOINT_URL_CLOUDWATCH",
         ] {
             c.env_remove(var);
         }
@@ -110,6 +112,14 @@ impl Api {
     pub fn aws(&self, args: &[&str]) -> Output {
         let mut c = Command::new(self.venv.join("bin/aws"));
         c.args(["--profile", "ec2lab", "ec2"]).args(args);
+        self.aws_env(&mut c);
+        run_with_timeout(c, 120)
+    }
+
+    /// `aws --profile ec2lab SERVICE ARGS` (`sns`, `cloudwatch`), unmodified, from the venv.
+    pub fn aws_service(&self, service: &str, args: &[&str]) -> Output {
+        let mut c = Command::new(self.venv.join("bin/aws"));
+        c.args(["--profile", "ec2lab", service]).args(args);
         self.aws_env(&mut c);
         run_with_timeout(c, 120)
     }

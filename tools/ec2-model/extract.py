@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Writes src/ec2/ec2-model.json: the part of botocore's EC2 model (API 2016-11-15) that
-`ec2lab serve` needs to decode Query requests and encode XML answers.
+"""Writes the parts of botocore's models that `ec2lab serve` needs to decode requests and
+encode answers, each next to its service:
+
+- src/ec2/ec2-model.json: EC2 (API 2016-11-15, the EC2 Query protocol);
+- src/cloudwatch/cloudwatch-model.json: CloudWatch (2010-08-01: awsQuery and AWS JSON 1.0);
+- src/sns/sns-model.json: SNS (2010-03-31: awsQuery).
 
 Run with the venv's python (tools/setup.sh makes it):
-    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py
+    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns ...]
 
 It keeps the operations ec2lab serves (OPERATIONS below) and the closure of their input
 and output shapes, and of each shape only what the codec reads: type, members (shape,
-locationName, queryName), list member and flattened, required, timestampFormat.
+locationName, queryName), list member and flattened, map key and value, required,
+timestampFormat; for the services other than EC2 also the protocol metadata (namespace,
+JSON target prefix, awsQueryCompatible) and each output's resultWrapper.
 """
 import json
 import os
@@ -48,6 +54,35 @@ OPERATIONS = [
     "DescribeAvailabilityZones", "DescribeAccountAttributes",
 ]
 
+# CloudWatch: what issue 13 serves (the service functions are in src/cloudwatch/).
+CLOUDWATCH_OPERATIONS = [
+    "GetMetricStatistics", "GetMetricData", "ListMetrics", "PutMetricData",
+    "PutMetricAlarm", "DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAlarmHistory",
+    "DeleteAlarms", "SetAlarmState", "EnableAlarmActions", "DisableAlarmActions",
+    "PutDashboard", "GetDashboard", "ListDashboards", "DeleteDashboards",
+    "GetMetricWidgetImage",
+]
+
+# SNS: topics, subscriptions and Publish (src/sns/).
+SNS_OPERATIONS = [
+    "CreateTopic", "DeleteTopic", "ListTopics", "GetTopicAttributes", "SetTopicAttributes",
+    "Subscribe", "ConfirmSubscription", "Unsubscribe", "ListSubscriptions",
+    "ListSubscriptionsByTopic", "GetSubscriptionAttributes", "Publish",
+]
+
+# service: (botocore name, API version, operations, output path from the repository root,
+# the protocol botocore's model names)
+SERVICES = {
+    "ec2": ("ec2", API_VERSION, OPERATIONS, "src/ec2/ec2-model.json", "ec2"),
+    "cloudwatch": ("cloudwatch", "2010-08-01", CLOUDWATCH_OPERATIONS,
+                   "src/cloudwatch/cloudwatch-model.json", None),
+    "sns": ("sns", "2010-03-31", SNS_OPERATIONS, "src/sns/sns-model.json", "query"),
+}
+
+# The metadata the awsQuery and JSON codecs read.
+METADATA_KEYS = ("protocol", "protocols", "xmlNamespace", "targetPrefix", "jsonVersion",
+                 "awsQueryCompatible", "endpointPrefix", "signingName")
+
 # The member traits the Query decoder and the XML encoder read.
 MEMBER_KEYS = ("locationName", "queryName", "flattened")
 
@@ -68,7 +103,11 @@ def slim_shape(shape):
         if shape.get("flattened"):
             out["flattened"] = True
     elif shape["type"] == "map":
-        raise SystemExit(f"map shapes are not in ec2lab's operations: {shape}")
+        for part in ("key", "value"):
+            m = shape[part]
+            out[part] = {"shape": m["shape"], **{k: m[k] for k in MEMBER_KEYS if k in m}}
+        if shape.get("flattened"):
+            out["flattened"] = True
     elif shape["type"] == "timestamp" and "timestampFormat" in shape:
         out["timestampFormat"] = shape["timestampFormat"]
     return out
@@ -79,21 +118,27 @@ def children(shape):
         return [m["shape"] for m in shape.get("members", {}).values()]
     if shape["type"] == "list":
         return [shape["member"]["shape"]]
+    if shape["type"] == "map":
+        return [shape["key"]["shape"], shape["value"]["shape"]]
     return []
 
 
-def main():
-    model = Loader().load_service_model("ec2", "service-2", API_VERSION)
-    assert model["metadata"]["protocol"] == "ec2", model["metadata"]["protocol"]
+def extract(service):
+    botocore_name, version, operations, rel, protocol = SERVICES[service]
+    model = Loader().load_service_model(botocore_name, "service-2", version)
+    if protocol is not None:
+        assert model["metadata"]["protocol"] == protocol, model["metadata"]["protocol"]
     ops = {}
     todo = []
-    for name in OPERATIONS:
+    for name in operations:
         op = model["operations"][name]
         entry = {}
         for key in ("input", "output"):
             if key in op:
                 entry[key] = op[key]["shape"]
                 todo.append(op[key]["shape"])
+        if service != "ec2" and "output" in op and "resultWrapper" in op["output"]:
+            entry["resultWrapper"] = op["output"]["resultWrapper"]
         ops[name] = entry
     shapes = {}
     while todo:
@@ -101,20 +146,26 @@ def main():
         if name in shapes:
             continue
         full = model["shapes"][name]
+        if service == "ec2" and full["type"] == "map":
+            raise SystemExit(f"map shapes are not in ec2lab's EC2 operations: {name}")
         shapes[name] = slim_shape(full)
         todo.extend(children(full))
-    out = {
-        "apiVersion": API_VERSION,
-        "botocoreVersion": botocore.__version__,
-        "operations": dict(sorted(ops.items())),
-        "shapes": dict(sorted(shapes.items())),
-    }
+    out = {"apiVersion": version, "botocoreVersion": botocore.__version__}
+    if service != "ec2":
+        out["metadata"] = {k: model["metadata"][k] for k in METADATA_KEYS if k in model["metadata"]}
+    out["operations"] = dict(sorted(ops.items()))
+    out["shapes"] = dict(sorted(shapes.items()))
     here = os.path.dirname(os.path.abspath(__file__))
-    path = os.path.join(here, "..", "..", "src", "ec2", "ec2-model.json")
+    path = os.path.join(here, "..", "..", rel)
     with open(path, "w") as f:
         json.dump(out, f, indent=None, separators=(",", ":"), sort_keys=False)
         f.write("\n")
     print(f"{os.path.relpath(path)}: {len(ops)} operations, {len(shapes)} shapes", file=sys.stderr)
+
+
+def main():
+    for service in sys.argv[1:] or list(SERVICES):
+        extract(service)
 
 
 if __name__ == "__main__":
