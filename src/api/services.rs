@@ -9,7 +9,6 @@
 //! to SNS, for the region in the ARN.
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -51,13 +50,10 @@ impl Service {
 
     /// The service's model (botocore's, cut down, generated beside the service).
     pub fn model(self) -> &'static Model {
-        static CLOUDWATCH: OnceLock<Model> = OnceLock::new();
-        static SNS: OnceLock<Model> = OnceLock::new();
         match self {
             Service::Ec2 => Model::get(),
-            Service::CloudWatch => CLOUDWATCH
-                .get_or_init(|| Model::parse(include_str!("../cloudwatch/cloudwatch-model.json"))),
-            Service::Sns => SNS.get_or_init(|| Model::parse(include_str!("../sns/sns-model.json"))),
+            Service::CloudWatch => crate::ec2::model::cloudwatch(),
+            Service::Sns => crate::ec2::model::sns(),
         }
     }
 

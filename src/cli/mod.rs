@@ -11,6 +11,7 @@ pub mod ec2;
 pub mod groups;
 pub mod keys;
 pub mod lab;
+pub mod modelverbs;
 pub mod output;
 pub mod query;
 pub mod serve;

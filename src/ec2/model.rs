@@ -167,6 +167,19 @@ impl Model {
     }
 }
 
+/// botocore's CloudWatch model (API 2010-08-01), cut down to the served operations, parsed
+/// once; the API's codecs and the CLI's `ec2lab cloudwatch` verbs read it.
+pub fn cloudwatch() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(include_str!("../cloudwatch/cloudwatch-model.json")))
+}
+
+/// botocore's SNS model (API 2010-03-31), cut down to the served operations, parsed once.
+pub fn sns() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(include_str!("../sns/sns-model.json")))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
