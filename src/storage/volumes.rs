@@ -7,6 +7,7 @@
 //! name `/dev/sdf` … `/dev/sdk`. The guest reads each volume's id from the disk's serial
 //! (`/sys/block/vdX/serial`), the way a Nitro instance reads NVMe serials.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -135,6 +136,27 @@ impl Volume {
         let mut stmt = c.prepare("SELECT * FROM volumes WHERE instance_id = ?1 ORDER BY device")?;
         let rows = stmt.query_map([instance_id], Volume::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The volumes attached to each of `instance_ids`, by device name, in one query
+    /// (`DescribeInstances` of many instances); an instance without any has no entry.
+    pub fn of_instances(
+        c: &Connection,
+        instance_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Volume>>, Ec2Error> {
+        let mut stmt = c.prepare_cached(
+            "SELECT * FROM volumes WHERE instance_id IN (SELECT value FROM json_each(?1))
+             ORDER BY device",
+        )?;
+        let ids = serde_json::to_string(instance_ids).unwrap_or_default();
+        let mut out: HashMap<String, Vec<Volume>> = HashMap::new();
+        for v in stmt.query_map([ids], Volume::from_row)? {
+            let v = v?;
+            if let Some(a) = &v.attachment {
+                out.entry(a.instance_id.clone()).or_default().push(v);
+            }
+        }
+        Ok(out)
     }
 
     fn insert(&self, c: &Connection) -> Result<(), Ec2Error> {
