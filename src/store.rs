@@ -241,6 +241,10 @@ ALTER TABLE security_groups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE enis ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE addresses ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 "#,
+    // A volume's provisioned throughput in MiB/s (gp3 only; NULL for the other types).
+    r#"
+ALTER TABLE volumes ADD COLUMN throughput INTEGER;
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.
