@@ -79,6 +79,8 @@ pub struct Registration<'a> {
     /// `root` is a scratch copy ec2lab just made (create-image): move it in rather than
     /// copying it a second time.
     pub take_root: bool,
+    /// The AMI's tags (CreateImage's `TagSpecifications`), recorded with it.
+    pub tags: Vec<Tag>,
 }
 
 impl Image {
@@ -195,6 +197,9 @@ pub fn describe_images(
     store: &mut Store,
     req: &shapes::DescribeImagesRequest,
 ) -> Result<shapes::DescribeImagesResult, Ec2Error> {
+    for id in &req.image_ids {
+        Ec2Error::check_id(id, "ami", "AMI")?;
+    }
     ensure_quick_start(store)?;
     let all = Image::all(store.conn())?;
     for id in &req.image_ids {
@@ -237,6 +242,7 @@ pub fn register_image(
             quick_start: false,
             source: "registered from files".into(),
             take_root: false,
+            tags: vec![],
         },
     )?;
     Ok(shapes::RegisterImageResult {
@@ -354,7 +360,7 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
             quick_start: reg.quick_start,
             creation_date: iso8601_now(),
             source: reg.source.clone(),
-            tags: vec![],
+            tags: reg.tags.clone(),
         };
         store.write(|tx| -> Result<(), Ec2Error> {
             // Checked again inside the transaction: another ec2lab may have raced us.
@@ -367,8 +373,8 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
             tx.execute(
                 "INSERT INTO images (image_id, name, description, architecture, state,
                    root_device_name, kernel_file, initrd_file, root_file, root_size_gib, public,
-                   quick_start, creation_date, source)
-                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                   quick_start, creation_date, source, tags)
+                 VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
                 params![
                     image.image_id,
                     image.name,
@@ -384,6 +390,7 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
                     image.quick_start,
                     image.creation_date,
                     image.source,
+                    tags::to_column(&image.tags),
                 ],
             )?;
             Ok(())
@@ -434,6 +441,7 @@ pub fn copy_from(
             quick_start: false,
             source: format!("copied from {}/{}", source.region(), src.image_id),
             take_root: false,
+            tags: vec![],
         },
     )
 }
@@ -512,6 +520,7 @@ pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> 
             quick_start: true,
             source: stamp,
             take_root: false,
+            tags: vec![],
         },
     )
     .map(Some)

@@ -269,6 +269,7 @@ fn security_group(store: &mut Store, p: &Progress) -> Result<SecurityGroup, Ec2E
             to_port: Some(port),
             cidrs: vec!["0.0.0.0/0".into()],
             groups: vec![],
+            descriptions: Default::default(),
         };
         match store.write(|tx| groups::authorize(tx, &g.group_id, Direction::Ingress, rule)) {
             Ok(_) => p.say(&format!("{} allows tcp/{port} from 0.0.0.0/0", g.group_id)),

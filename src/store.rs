@@ -275,6 +275,10 @@ CREATE TABLE sns_deliveries (
 );
 CREATE INDEX sns_deliveries_due ON sns_deliveries(state, next_ms);
 "#,
+    // A volume's provisioned throughput in MiB/s (gp3 only; NULL for the other types).
+    r#"
+ALTER TABLE volumes ADD COLUMN throughput INTEGER;
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.
@@ -386,15 +390,27 @@ impl Store {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
+    let newer = |found: i64| StoreError::NewerSchema {
+        path: path.display().to_string(),
+        found,
+        known,
+    };
+    // A store that is up to date (every open but the first few) needs no write: taking
+    // the write lock and committing the same user_version cost every command, and every
+    // API request, a WAL commit with its fsyncs, and serialized concurrent readers.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == known {
+        return Ok(());
+    }
     if version > known {
-        return Err(StoreError::NewerSchema {
-            path: path.display().to_string(),
-            found: version,
-            known,
-        });
+        return Err(newer(version));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated meanwhile: the write lock decides.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > known {
+        return Err(newer(version));
     }
     for sql in &MIGRATIONS[version as usize..] {
         tx.execute_batch(sql)?;

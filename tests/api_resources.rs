@@ -746,3 +746,199 @@ fn pagination_returns_everything_once() {
     // The 23 tagged volumes left.
     assert_eq!(tags["Tags"].as_array().unwrap().len(), 23);
 }
+
+const GAPS: &str = r#"
+ext = json.loads(sys.argv[1])
+# CreateSecurityGroup with TagSpecifications; descriptions on both sides' ranges.
+sg = ec2.create_security_group(GroupName="gaps", Description="gaps",
+                               TagSpecifications=spec("security-group", "tsg"))
+gid = sg["GroupId"]
+out["sg_created_tags"] = sg.get("Tags")
+ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+     "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh from the lab"}, {"CidrIp": "10.9.0.0/16"}]}])
+ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[
+    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+     "IpRanges": [{"CidrIp": "10.1.0.0/16", "Description": "https out"}]}])
+g = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+out["sg_tags"] = g.get("Tags")
+out["ingress_ranges"] = [p["IpRanges"] for p in g["IpPermissions"]]
+out["egress_ranges"] = [p["IpRanges"] for p in g["IpPermissionsEgress"] if p.get("FromPort") == 443]
+# Revoking needs no description, as on EC2; the other range keeps its rule.
+ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
+    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+out["ingress_after_revoke"] = [p["IpRanges"] for p in
+    ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissions"]]
+# DeleteSecurityGroup by name: the default VPC's group.
+out["delete_unknown_name"] = code(ec2.delete_security_group, GroupName="no-such-group")
+out["delete_neither"] = code(ec2.delete_security_group)
+out["delete_by_name"] = ec2.delete_security_group(GroupName="gaps").get("GroupId")
+out["after_delete"] = code(ec2.describe_security_groups, GroupIds=[gid])
+# Every describe with ids refuses a malformed one.
+bad = lambda p: p + "-nothex"
+out["malformed"] = {
+    "instance": code(ec2.describe_instances, InstanceIds=[bad("i")]),
+    "volume": code(ec2.describe_volumes, VolumeIds=[bad("vol")]),
+    "snapshot": code(ec2.describe_snapshots, SnapshotIds=[bad("snap")]),
+    "image": code(ec2.describe_images, ImageIds=[bad("ami")]),
+    "vpc": code(ec2.describe_vpcs, VpcIds=[bad("vpc")]),
+    "subnet": code(ec2.describe_subnets, SubnetIds=[bad("subnet")]),
+    "group": code(ec2.describe_security_groups, GroupIds=[bad("sg")]),
+    "interface": code(ec2.describe_network_interfaces, NetworkInterfaceIds=[bad("eni")]),
+    "address": code(ec2.describe_addresses, AllocationIds=[bad("eipalloc")]),
+    "key_pair": code(ec2.describe_key_pairs, KeyPairIds=[bad("key")]),
+}
+# Every EBS volume type, recorded and shown; EC2's checks of Iops and Throughput.
+vols = {}
+for t, kw in [("io2", {"Iops": 4000}), ("io1", {"Iops": 200}), ("st1", {}), ("sc1", {}),
+              ("standard", {}), ("gp2", {}), ("gp3", {"Iops": 4000, "Throughput": 250})]:
+    vols[t] = ec2.create_volume(AvailabilityZone="lab-1a", Size=1, VolumeType=t, **kw)["VolumeId"]
+shown = {v["VolumeId"]: v for v in ec2.describe_volumes(VolumeIds=list(vols.values()))["Volumes"]}
+out["volumes"] = {t: [shown[i]["VolumeType"], shown[i].get("Iops"), shown[i].get("Throughput")]
+                  for t, i in vols.items()}
+out["volume_type_filter"] = [v["VolumeId"] for v in ec2.describe_volumes(
+    Filters=[{"Name": "volume-type", "Values": ["io2"]}])["Volumes"]] == [vols["io2"]]
+vol = lambda **kw: code(ec2.create_volume, AvailabilityZone="lab-1a", Size=1, **kw)
+out["volume_errors"] = {
+    "gp2_iops": vol(VolumeType="gp2", Iops=100),
+    "st1_iops": vol(VolumeType="st1", Iops=100),
+    "io1_without_iops": vol(VolumeType="io1"),
+    "io2_too_many_iops": vol(VolumeType="io2", Iops=300000),
+    "gp3_too_few_iops": vol(VolumeType="gp3", Iops=100),
+    "sc1_throughput": vol(VolumeType="sc1", Throughput=200),
+}
+for i in vols.values():
+    ec2.delete_volume(VolumeId=i)
+volumes_before = sorted(v["VolumeId"] for v in ec2.describe_volumes()["Volumes"])
+# RunInstances: the region's one zone, and the root volume's type.
+def instances():
+    return sorted(i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"])
+before = instances()
+run = dict(ImageId=ext["ami"], MinCount=1, MaxCount=1)
+root = lambda **ebs: [{"DeviceName": "/dev/xvda", "Ebs": ebs}]
+out["run_errors"] = {
+    "other_zone": code(ec2.run_instances, Placement={"AvailabilityZone": "lab-1b"}, **run),
+    "tenancy": code(ec2.run_instances, Placement={"Tenancy": "dedicated"}, **run),
+    "gp2_iops": code(ec2.run_instances, BlockDeviceMappings=root(VolumeType="gp2", Iops=300), **run),
+    "io1_without_iops": code(ec2.run_instances, BlockDeviceMappings=root(VolumeType="io1"), **run),
+    "gp3_throughput_too_high": code(ec2.run_instances,
+                                    BlockDeviceMappings=root(VolumeType="gp3", Throughput=5000), **run),
+}
+out["run_refusals_changed_nothing"] = (instances() == before and
+    sorted(v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]) == volumes_before)
+zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]]
+inst = ec2.run_instances(Placement={"AvailabilityZone": zones[0]},
+                         BlockDeviceMappings=root(VolumeType="io2", Iops=5000), **run)["Instances"][0]
+out["run_zone"] = [zones, inst["Placement"]["AvailabilityZone"]]
+rv = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [inst["InstanceId"]]}])["Volumes"]
+out["root_volume"] = [[v["VolumeType"], v.get("Iops"), v["Attachments"][0]["Device"]] for v in rv]
+ec2.terminate_instances(InstanceIds=[inst["InstanceId"]])
+# CreateImage with TagSpecifications: the AMI is made with its tags.
+out["image_bad_type"] = code(ec2.create_image, InstanceId=ext["instance"], Name="gaps-bad",
+                             TagSpecifications=spec("instance", "x"))
+img = ec2.create_image(InstanceId=ext["instance"], Name="gaps-image", TagSpecifications=spec("image", "timg"))
+out["image_tags"] = ec2.describe_images(ImageIds=[img["ImageId"]])["Images"][0].get("Tags")
+out["images_named_gaps"] = sorted(i["Name"] for i in ec2.describe_images(
+    Filters=[{"Name": "name", "Values": ["gaps-*"]}])["Images"])
+print(json.dumps(out))
+"#;
+
+#[test]
+fn group_tags_descriptions_names_malformed_ids_volume_types_placement_and_image_tags() {
+    let Some(api) = Api::start() else { return };
+    let instance = stopped_instance(&api);
+    let ami = api
+        .lab
+        .ok(&["describe-instances", "--instance-ids", &instance])["Reservations"][0]["Instances"]
+        [0]["ImageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ext = json!({"ami": ami, "instance": instance}).to_string();
+    let v = parse(&ok(
+        &api.python_for(&format!("{PRELUDE}{GAPS}"), &[&ext], 240),
+        "boto3 gaps",
+    ));
+    let name = |n: &str| json!([{"Key": "Name", "Value": n}]);
+    assert_eq!(v["sg_created_tags"], name("tsg"), "{v}");
+    assert_eq!(v["sg_tags"], name("tsg"), "{v}");
+    assert_eq!(
+        v["ingress_ranges"],
+        json!([[{"CidrIp": "10.0.0.0/8", "Description": "ssh from the lab"},
+                {"CidrIp": "10.9.0.0/16"}]]),
+        "{v}"
+    );
+    assert_eq!(
+        v["egress_ranges"],
+        json!([[{"CidrIp": "10.1.0.0/16", "Description": "https out"}]]),
+        "{v}"
+    );
+    assert_eq!(
+        v["ingress_after_revoke"],
+        json!([[{"CidrIp": "10.9.0.0/16"}]]),
+        "{v}"
+    );
+    assert_eq!(v["delete_unknown_name"], "InvalidGroup.NotFound");
+    assert_eq!(v["delete_neither"], "MissingParameter");
+    assert!(v["delete_by_name"].as_str().unwrap().starts_with("sg-"));
+    assert_eq!(v["after_delete"], "InvalidGroup.NotFound");
+    assert_eq!(
+        v["malformed"],
+        json!({
+            "instance": "InvalidInstanceID.Malformed",
+            "volume": "InvalidVolumeID.Malformed",
+            "snapshot": "InvalidSnapshotID.Malformed",
+            "image": "InvalidAMIID.Malformed",
+            "vpc": "InvalidVpcID.Malformed",
+            "subnet": "InvalidSubnetID.Malformed",
+            "group": "InvalidGroupId.Malformed",
+            "interface": "InvalidNetworkInterfaceID.Malformed",
+            "address": "InvalidAllocationID.Malformed",
+            "key_pair": "InvalidKeyPairID.Malformed",
+        }),
+        "{v}"
+    );
+    assert_eq!(
+        v["volumes"],
+        json!({
+            "io2": ["io2", 4000, null],
+            "io1": ["io1", 200, null],
+            "st1": ["st1", null, null],
+            "sc1": ["sc1", null, null],
+            "standard": ["standard", null, null],
+            "gp2": ["gp2", null, null],
+            "gp3": ["gp3", 4000, 250],
+        }),
+        "{v}"
+    );
+    assert_eq!(v["volume_type_filter"], true, "{v}");
+    assert_eq!(
+        v["volume_errors"],
+        json!({
+            "gp2_iops": "InvalidParameterCombination",
+            "st1_iops": "InvalidParameterCombination",
+            "io1_without_iops": "InvalidParameterCombination",
+            "io2_too_many_iops": "InvalidParameterValue",
+            "gp3_too_few_iops": "InvalidParameterValue",
+            "sc1_throughput": "InvalidParameterCombination",
+        }),
+        "{v}"
+    );
+    assert_eq!(
+        v["run_errors"],
+        json!({
+            "other_zone": "InvalidParameterValue",
+            "tenancy": "Unsupported",
+            "gp2_iops": "InvalidParameterCombination",
+            "io1_without_iops": "InvalidParameterCombination",
+            "gp3_throughput_too_high": "InvalidParameterValue",
+        }),
+        "{v}"
+    );
+    assert_eq!(v["run_refusals_changed_nothing"], true, "{v}");
+    assert_eq!(v["run_zone"], json!([["lab-1a"], "lab-1a"]), "{v}");
+    assert_eq!(v["root_volume"], json!([["io2", 5000, "/dev/xvda"]]), "{v}");
+    assert_eq!(v["image_bad_type"], "InvalidParameterValue", "{v}");
+    assert_eq!(v["image_tags"], name("timg"), "{v}");
+    assert_eq!(v["images_named_gaps"], json!(["gaps-image"]), "{v}");
+}

@@ -296,10 +296,10 @@ fn flags_for_what_ec2lab_does_not_do_get_unsupported() {
                 "run-instances",
                 "--image-id",
                 "ami-0123456789abcdef0",
-                "--placement",
-                "AvailabilityZone=lab-1a",
+                "--kernel-id",
+                "aki-0123456789abcdef0",
             ],
-            "--placement (Placement)",
+            "--kernel-id (KernelId)",
         ),
         // Required arguments missing too: EC2 would refuse the flag first.
         (
@@ -384,8 +384,8 @@ fn flags_for_what_ec2lab_does_not_do_get_unsupported() {
             "lab-1a",
             "--size",
             "1",
-            "--throughput",
-            "500",
+            "--kms-key-id",
+            "alias/aws/ebs",
             "--dry-run",
         ],
         "Unsupported",
@@ -705,5 +705,182 @@ fn ip_permissions_give_several_rules_at_once() {
     assert_eq!(
         ingress(&lab, &g),
         [t("tcp", 22, "198.51.100.0/24"), t("udp", 53, "10.0.0.0/8")]
+    );
+}
+
+/// `offline`, which must fail with EC2's `code` (exit 254).
+fn offline_fails(lab: &Lab, args: &[&str], code: &str) {
+    let o = offline(lab, args);
+    assert_eq!(o.code, 254, "{args:?}: {}{}", o.stderr, o.stdout);
+    assert!(
+        o.stderr.contains(&format!("({code})")),
+        "{args:?}: expected {code}, got {}",
+        o.stderr
+    );
+}
+
+#[test]
+fn group_tags_rule_descriptions_names_volume_types_and_placement_work() {
+    let lab = Lab::new();
+    // create-security-group --tag-specifications: the group is made with its tags.
+    let o = offline(
+        &lab,
+        &[
+            "create-security-group",
+            "--group-name",
+            "tagged",
+            "--description",
+            "t",
+            "--tag-specifications",
+            "ResourceType=security-group,Tags=[{Key=Name,Value=tagged-sg}]",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        o.json["Tags"],
+        json!([{"Key": "Name", "Value": "tagged-sg"}])
+    );
+    let g = o.json["GroupId"].as_str().unwrap().to_string();
+    // A rule's range keeps its description.
+    let o = offline(
+        &lab,
+        &[
+            "authorize-security-group-ingress",
+            "--group-id",
+            &g,
+            "--ip-permissions",
+            "IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=10.0.0.0/8,Description=ssh from the lab}]",
+        ],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = offline(&lab, &["describe-security-groups", "--group-ids", &g]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let sg = &o.json["SecurityGroups"][0];
+    assert_eq!(sg["Tags"], json!([{"Key": "Name", "Value": "tagged-sg"}]));
+    assert_eq!(
+        sg["IpPermissions"][0]["IpRanges"],
+        json!([{"CidrIp": "10.0.0.0/8", "Description": "ssh from the lab"}])
+    );
+    // delete-security-group --group-name, in the default VPC.
+    offline_fails(
+        &lab,
+        &["delete-security-group", "--group-name", "no-such-group"],
+        "InvalidGroup.NotFound",
+    );
+    let o = offline(&lab, &["delete-security-group", "--group-name", "tagged"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    offline_fails(
+        &lab,
+        &["describe-security-groups", "--group-ids", &g],
+        "InvalidGroup.NotFound",
+    );
+
+    // create-volume: every EBS type, with EC2's checks of Iops and Throughput.
+    let vol = |args: &[&str]| {
+        let mut argv = vec![
+            "create-volume",
+            "--size",
+            "1",
+            "--availability-zone",
+            "lab-1a",
+        ];
+        argv.extend_from_slice(args);
+        let o = offline(&lab, &argv);
+        assert_eq!(o.code, 0, "{argv:?}: {}", o.stderr);
+        (
+            o.json["VolumeType"].clone(),
+            o.json["Iops"].clone(),
+            o.json["Throughput"].clone(),
+        )
+    };
+    assert_eq!(
+        vol(&["--volume-type", "io2", "--iops", "4000"]),
+        (json!("io2"), json!(4000), Value::Null)
+    );
+    assert_eq!(
+        vol(&["--volume-type", "st1"]),
+        (json!("st1"), Value::Null, Value::Null)
+    );
+    assert_eq!(
+        vol(&["--volume-type", "gp3", "--throughput", "300"]),
+        (json!("gp3"), json!(3000), json!(300))
+    );
+    let create = [
+        "create-volume",
+        "--size",
+        "1",
+        "--availability-zone",
+        "lab-1a",
+    ];
+    for (extra, code) in [
+        (
+            &["--volume-type", "gp2", "--iops", "100"][..],
+            "InvalidParameterCombination",
+        ),
+        (&["--volume-type", "io1"][..], "InvalidParameterCombination"),
+        (
+            &["--volume-type", "sc1", "--throughput", "200"][..],
+            "InvalidParameterCombination",
+        ),
+        (
+            &["--volume-type", "gp3", "--iops", "100"][..],
+            "InvalidParameterValue",
+        ),
+    ] {
+        let argv: Vec<&str> = create.iter().chain(extra).copied().collect();
+        offline_fails(&lab, &argv, code);
+    }
+
+    // run-instances --placement and the root volume's type, refused before anything is made.
+    let run = |extra: &[&str], code: &str| {
+        let mut argv = vec!["run-instances", "--image-id", "ami-0123456789abcdef0"];
+        argv.extend_from_slice(extra);
+        offline_fails(&lab, &argv, code);
+    };
+    run(
+        &["--placement", "AvailabilityZone=lab-1b"],
+        "InvalidParameterValue",
+    );
+    run(&["--placement", "Tenancy=dedicated"], "Unsupported");
+    run(
+        &[
+            "--block-device-mappings",
+            "DeviceName=/dev/xvda,Ebs={VolumeType=gp2,Iops=300}",
+        ],
+        "InvalidParameterCombination",
+    );
+    // A well-formed launch gets as far as the AMI, which does not exist.
+    run(
+        &[
+            "--placement",
+            "AvailabilityZone=lab-1a",
+            "--block-device-mappings",
+            "DeviceName=/dev/xvda,Ebs={VolumeType=io2,Iops=4000}",
+        ],
+        "InvalidAMIID.NotFound",
+    );
+    let o = offline(&lab, &["describe-instances"]);
+    assert_eq!(o.json["Reservations"], json!([]), "{}", o.stdout);
+
+    // Malformed ids in the describes the CLI does not check itself.
+    offline_fails(
+        &lab,
+        &["describe-vpcs", "--vpc-ids", "vpc-nothex"],
+        "InvalidVpcID.Malformed",
+    );
+    offline_fails(
+        &lab,
+        &["describe-subnets", "--subnet-ids", "subnet-nothex"],
+        "InvalidSubnetID.Malformed",
+    );
+    offline_fails(
+        &lab,
+        &["describe-security-groups", "--group-ids", "sg-nothex"],
+        "InvalidGroupId.Malformed",
+    );
+    offline_fails(
+        &lab,
+        &["describe-key-pairs", "--key-pair-ids", "key-nothex"],
+        "InvalidKeyPairID.Malformed",
     );
 }

@@ -507,8 +507,8 @@ mod tests {
                 "run-instances",
                 "--image-id",
                 "ami-0123456789abcdef0",
-                "--placement",
-                "AvailabilityZone=lab-1a",
+                "--kernel-id",
+                "aki-0123456789abcdef0",
                 "--no-ebs-optimized",
                 "--ipv6-address-count",
                 "1",
@@ -518,12 +518,12 @@ mod tests {
         let a = AwsArgs::from_matches(&m);
         assert!(a.dry_run);
         let flags: Vec<&str> = a.unsupported.iter().map(|f| f.flag.as_str()).collect();
-        assert_eq!(flags, ["placement", "ipv6-address-count"]);
+        assert_eq!(flags, ["kernel-id", "ipv6-address-count"]);
         let e = a.refusal().unwrap();
         assert_eq!(e.code, "Unsupported");
         assert_eq!(
             e.message,
-            "The parameters --placement (Placement), --ipv6-address-count (Ipv6AddressCount) \
+            "The parameters --kernel-id (KernelId), --ipv6-address-count (Ipv6AddressCount) \
              are not supported by ec2lab"
         );
 

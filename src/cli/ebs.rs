@@ -24,12 +24,15 @@ pub struct CreateVolume {
     /// Size in GiB (default: the snapshot's size).
     #[arg(long)]
     pub size: Option<u64>,
-    /// gp2, gp3 or io1.
+    /// gp2, gp3, io1, io2, st1, sc1 or standard.
     #[arg(long, default_value = ebs::DEFAULT_VOLUME_TYPE)]
     pub volume_type: String,
-    /// Provisioned IOPS (gp3, io1).
+    /// Provisioned IOPS (gp3, io1, io2).
     #[arg(long)]
     pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (gp3).
+    #[arg(long)]
+    pub throughput: Option<i64>,
     /// The region's zone, e.g. lab-1a.
     #[arg(long)]
     pub availability_zone: String,
@@ -187,6 +190,7 @@ pub fn create_volume(ctx: &Ctx, a: CreateVolume) -> Result<Value, Failure> {
         snapshot_id: a.snapshot_id,
         volume_type: Some(a.volume_type),
         iops: a.iops,
+        throughput: a.throughput,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&ebs::create_volume(&mut store(ctx)?, &req)?)

@@ -16,8 +16,8 @@ use crate::ec2::shapes::images::{
 use crate::ec2::shapes::instances::{
     BlockDeviceMapping, DescribeInstanceTypesRequest, DescribeInstancesRequest, EbsBlockDevice,
     GetConsoleOutputRequest, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
-    ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest, RunInstancesRequest,
-    StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
+    LaunchPlacement, ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest,
+    RunInstancesRequest, StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
 };
 use crate::images;
 use crate::instances::{self, types, Waiter};
@@ -53,9 +53,13 @@ pub struct RunInstances {
     /// User data: text, or file://PATH (fileb://PATH for binary); at most 16 KiB.
     #[arg(long)]
     pub user_data: Option<String>,
-    /// Block devices, e.g. 'DeviceName=/dev/xvda,Ebs={VolumeSize=8,DeleteOnTermination=false}'.
+    /// Block devices, e.g. 'DeviceName=/dev/xvda,Ebs={VolumeSize=8,DeleteOnTermination=false}'
+    /// or 'DeviceName=/dev/xvda,Ebs={VolumeType=io2,Iops=4000}'.
     #[arg(long, num_args = 1..)]
     pub block_device_mappings: Vec<String>,
+    /// Where to launch, e.g. 'AvailabilityZone=lab-1a' (the region's one zone).
+    #[arg(long)]
+    pub placement: Option<String>,
     /// Tags, e.g. 'ResourceType=instance,Tags=[{Key=Name,Value=web}]'.
     #[arg(long, num_args = 1..)]
     pub tag_specifications: Vec<String>,
@@ -226,6 +230,9 @@ pub struct CreateImage {
     /// Do not shut the instance down: pause it for a crash-consistent copy.
     #[arg(long)]
     pub no_reboot: bool,
+    /// Tags for the AMI, e.g. 'ResourceType=image,Tags=[{Key=Name,Value=web-v1}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -315,9 +322,22 @@ fn block_device_mappings(raw: &[String]) -> Result<Vec<BlockDeviceMapping>, Fail
             ebs: m.get("Ebs").map(|ebs| EbsBlockDevice {
                 volume_size: ebs.get("VolumeSize").and_then(shorthand::as_i64),
                 delete_on_termination: ebs.get("DeleteOnTermination").and_then(shorthand::as_bool),
+                volume_type: ebs
+                    .get("VolumeType")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                iops: ebs.get("Iops").and_then(shorthand::as_i64),
+                throughput: ebs.get("Throughput").and_then(shorthand::as_i64),
             }),
         })
         .collect())
+}
+
+/// `--placement`, e.g. `AvailabilityZone=lab-1a`: a member ec2lab does not place by
+/// (tenancy, placement groups, …) is EC2's `Unsupported`, naming it.
+fn placement(raw: &str) -> Result<LaunchPlacement, Failure> {
+    let v = shorthand::parse_param("--placement", raw)?;
+    Ok(crate::ec2::members::decode(v, "Placement", &[])?)
 }
 
 /// `--metadata-options`, e.g. `HttpTokens=required,HttpPutResponseHopLimit=2`.
@@ -384,6 +404,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             })
             .into_iter()
             .collect(),
+        placement: a.placement.as_deref().map(placement).transpose()?,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&instances::run_instances(&mut ctx.store()?, &req)?)
@@ -443,6 +464,7 @@ pub fn create_image(ctx: &Ctx, a: CreateImage) -> Result<Value, Failure> {
         name: a.name,
         description: Some(a.description),
         no_reboot: Some(a.no_reboot),
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&instances::create_image(&mut ctx.tidy_store()?, &req)?)

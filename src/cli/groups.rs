@@ -5,7 +5,7 @@
 use clap::Args;
 use serde_json::Value;
 
-use super::ctx::{filters_from, to_json, Ctx, Failure};
+use super::ctx::{filters_from, tag_specifications, to_json, Ctx, Failure};
 use super::shorthand;
 use crate::ec2::members;
 use crate::ec2::shapes::network::{
@@ -31,6 +31,9 @@ pub struct CreateSecurityGroup {
     /// Default: the default VPC.
     #[arg(long)]
     pub vpc_id: Option<String>,
+    /// Tags for the group, e.g. 'ResourceType=security-group,Tags=[{Key=Name,Value=web}]'.
+    #[arg(long, num_args = 1..)]
+    pub tag_specifications: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -87,15 +90,19 @@ pub struct DescribeSecurityGroups {
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Example:\n  ec2lab delete-security-group --group-id sg-…\n\n\
+    after_help = "Examples:\n  ec2lab delete-security-group --group-id sg-…\n  \
+  ec2lab delete-security-group --group-name web   (in the default VPC)\n\n\
   A group in use by an interface, or named by another group's rule, cannot be deleted\n\
   (DependencyViolation)."
 )]
 /// Delete a security group.
 pub struct DeleteSecurityGroup {
     /// The group.
+    #[arg(long, required_unless_present = "group_name")]
+    pub group_id: Option<String>,
+    /// Or the group by name, in the default VPC.
     #[arg(long)]
-    pub group_id: String,
+    pub group_name: Option<String>,
 }
 
 /// `create-security-group`.
@@ -104,6 +111,7 @@ pub fn create_security_group(ctx: &Ctx, a: CreateSecurityGroup) -> Result<Value,
         group_name: a.group_name,
         description: a.description,
         vpc_id: a.vpc_id,
+        tag_specifications: tag_specifications(&a.tag_specifications)?,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&group_actions::create_security_group(
@@ -130,6 +138,7 @@ pub fn describe_security_groups(ctx: &Ctx, a: DescribeSecurityGroups) -> Result<
 pub fn delete_security_group(ctx: &Ctx, a: DeleteSecurityGroup) -> Result<Value, Failure> {
     let req = DeleteSecurityGroupRequest {
         group_id: a.group_id,
+        group_name: a.group_name,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&group_actions::delete_security_group(
@@ -228,13 +237,17 @@ fn one_rule(
         to_port: to_port.map(i32::from),
         ip_ranges: cidr
             .into_iter()
-            .map(|cidr_ip| IpRange { cidr_ip })
+            .map(|cidr_ip| IpRange {
+                cidr_ip,
+                description: None,
+            })
             .collect(),
         user_id_group_pairs: source_group
             .into_iter()
             .map(|group_id| UserIdGroupPair {
                 group_id,
                 user_id: None,
+                description: None,
             })
             .collect(),
     })

@@ -6,13 +6,15 @@ use super::record::{Instance, OWNER_ID};
 use super::rundir::RunDir;
 use super::state::State;
 use super::{disks, guest_status, network};
-use crate::ec2::filters::{self, Filterable};
+use crate::ec2::filters::{self, Filter, Filterable};
 use crate::ec2::pages::{self, Limits, PageRequest};
 use crate::ec2::shapes::instances::{
     self as shapes, DescribeInstancesRequest, DescribeInstancesResult, Reservation,
 };
 use crate::ec2::tags::Tag;
 use crate::error::Ec2Error;
+use crate::net::eni::Eni;
+use crate::storage::volumes::Volume;
 use crate::store::Store;
 
 /// The instance as `DescribeInstances` shows it.
@@ -21,6 +23,25 @@ pub fn instance(store: &Store, inst: &Instance) -> Result<shapes::Instance, Ec2E
     shape.block_device_mappings = disks::block_device_mappings(store, inst)?;
     network::describe_into(store, inst, &mut shape)?;
     Ok(shape)
+}
+
+/// Adds the disks and network interfaces to each listed instance's record-only shape:
+/// one query for the volumes and one for the interfaces, however many instances.
+fn join(store: &Store, records: &[Instance], listed: &mut [Listed]) -> Result<(), Ec2Error> {
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|l| l.instance.instance_id.as_str())
+        .collect();
+    let mut volumes = Volume::of_instances(store.conn(), &ids)?;
+    let mut enis = Eni::attached_to_each(store.conn(), &ids)?;
+    for l in listed {
+        let inst = &records[l.record];
+        let vols = volumes.remove(&inst.instance_id).unwrap_or_default();
+        l.instance.block_device_mappings = disks::block_device_mappings_of(inst, &vols);
+        let nics = enis.remove(&inst.instance_id).unwrap_or_default();
+        network::describe_with(store, &nics, &mut l.instance);
+    }
+    Ok(())
 }
 
 /// A reservation of instances that were launched together.
@@ -33,10 +54,16 @@ pub fn reservation(reservation_id: &str, instances: Vec<shapes::Instance>) -> Re
     }
 }
 
+/// The filters whose values come from an instance's network interfaces, which
+/// [`join`] reads: the others are answered by the record alone.
+const NETWORK_FILTERS: &[&str] = &["subnet-id", "vpc-id", "private-ip-address", "ip-address"];
+
 /// An instance with the reservation it belongs to, which the `reservation-id` filter reads.
 struct Listed {
     reservation_id: String,
     instance: shapes::Instance,
+    /// Its record's index in the records read.
+    record: usize,
 }
 
 impl Filterable for Listed {
@@ -84,25 +111,41 @@ pub fn describe_instances(
         req.max_results,
     )?;
     housekeeping(store)?;
-    let all = Instance::all(store.conn())?;
+    // Only the rows asked for: by id, those instances alone.
+    let records = if req.instance_ids.is_empty() {
+        Instance::all(store.conn())?
+    } else {
+        Instance::with_ids(store.conn(), &req.instance_ids)?
+    };
     for id in &req.instance_ids {
-        if !all.iter().any(|i| &i.instance_id == id) {
+        if !records.iter().any(|i| &i.instance_id == id) {
             return Err(Ec2Error::instance_not_found(id));
         }
     }
-    let mut listed = Vec::new();
-    for inst in &all {
-        if !req.instance_ids.is_empty() && !req.instance_ids.contains(&inst.instance_id) {
-            continue;
-        }
-        listed.push(Listed {
+    let listed = records
+        .iter()
+        .enumerate()
+        .map(|(record, inst)| Listed {
             reservation_id: inst.reservation_id.clone(),
-            instance: instance(store, inst)?,
-        });
+            instance: inst.to_shape(store.region()),
+            record,
+        })
+        .collect();
+    // The filters the record alone answers go first, so that only the instances they
+    // keep get their volumes and interfaces read; those on network members go after.
+    let (late, early): (Vec<Filter>, Vec<Filter>) = req
+        .filters
+        .iter()
+        .cloned()
+        .partition(|f| NETWORK_FILTERS.contains(&f.name.as_str()));
+    let mut listed = filters::retain(listed, &early)?;
+    if !late.is_empty() {
+        join(store, &records, &mut listed)?;
+        listed = filters::retain(listed, &late)?;
     }
-    let (page, next_token) = pages::page(
+    let (mut page, next_token) = pages::page(
         "DescribeInstances",
-        filters::retain(listed, &req.filters)?,
+        listed,
         // Launch order, a reservation's instances together by launch index.
         |l| {
             pages::key(&[
@@ -115,6 +158,9 @@ pub fn describe_instances(
         PageRequest::new(req.max_results, &req.next_token),
         Limits::between(5, 1000),
     )?;
+    if late.is_empty() {
+        join(store, &records, &mut page)?;
+    }
     let mut reservations: Vec<Reservation> = Vec::new();
     for mut l in page {
         // Only a live guest has a current boot to judge (its console keeps earlier ones).

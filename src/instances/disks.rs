@@ -81,28 +81,38 @@ pub fn vmm_disks(store: &Store, inst: &Instance) -> Result<Vec<DiskConfig>, Ec2E
     Ok(disks)
 }
 
-/// The instance's BlockDeviceMappings, as describe-instances shows them.
+/// The instance's devices as `DescribeInstances` shows them: its attached EBS volumes
+/// and, for a type with one, its instance-store volume.
 pub fn block_device_mappings(
     store: &Store,
     inst: &Instance,
 ) -> Result<Vec<InstanceBlockDeviceMapping>, Ec2Error> {
-    let mut out: Vec<InstanceBlockDeviceMapping> =
-        Volume::of_instance(store.conn(), &inst.instance_id)?
-            .iter()
-            .filter_map(|v| {
-                let a = v.attachment.as_ref()?;
-                Some(InstanceBlockDeviceMapping {
-                    device_name: a.device.clone(),
-                    ebs: Some(EbsInstanceBlockDevice {
-                        attach_time: a.attach_time.clone(),
-                        delete_on_termination: a.delete_on_termination,
-                        status: "attached".into(),
-                        volume_id: v.volume_id.clone(),
-                    }),
-                    virtual_name: None,
-                })
+    let volumes = Volume::of_instance(store.conn(), &inst.instance_id)?;
+    Ok(block_device_mappings_of(inst, &volumes))
+}
+
+/// [`block_device_mappings`] from the instance's attached volumes, read already (by
+/// device name).
+pub fn block_device_mappings_of(
+    inst: &Instance,
+    volumes: &[Volume],
+) -> Vec<InstanceBlockDeviceMapping> {
+    let mut out: Vec<InstanceBlockDeviceMapping> = volumes
+        .iter()
+        .filter_map(|v| {
+            let a = v.attachment.as_ref()?;
+            Some(InstanceBlockDeviceMapping {
+                device_name: a.device.clone(),
+                ebs: Some(EbsInstanceBlockDevice {
+                    attach_time: a.attach_time.clone(),
+                    delete_on_termination: a.delete_on_termination,
+                    status: "attached".into(),
+                    volume_id: v.volume_id.clone(),
+                }),
+                virtual_name: None,
             })
-            .collect();
+        })
+        .collect();
     if store_gb(inst).is_some() {
         out.push(InstanceBlockDeviceMapping {
             device_name: "/dev/sdb".into(),
@@ -110,7 +120,7 @@ pub fn block_device_mappings(
             virtual_name: Some("ephemeral0".into()),
         });
     }
-    Ok(out)
+    out
 }
 
 fn running_vmm(store: &Store, inst: &Instance) -> Option<PathBuf> {

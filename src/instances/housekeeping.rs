@@ -13,17 +13,16 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     // As on AWS, the default VPC is there before anything asks for it, whichever front
     // end comes first.
     crate::net::vpc::ensure_default(store)?;
-    for inst in Instance::all(store.conn())? {
-        if inst.expired() {
-            store.write(|tx| Instance::delete(tx, &inst.instance_id))?;
-            let _ = std::fs::remove_dir_all(store.instance_dir(&inst.instance_id));
-        }
+    // Only the rows that need something are read: the expired ids, and the instances
+    // with a VMM (stopped and terminated ones, most of a big lab, need nothing).
+    for id in Instance::expired_ids(store.conn())? {
+        store.write(|tx| Instance::delete(tx, &id))?;
+        let _ = std::fs::remove_dir_all(store.instance_dir(&id));
     }
-    supervisor::ensure_all(store)?;
+    let live = Instance::with_vmm(store.conn())?;
+    supervisor::ensure_all(store, &live)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of
     // the nftables rules, the next command puts them back; idle bridges go down.
-    let running = Instance::all(store.conn())?
-        .iter()
-        .any(|i| i.state.has_vmm());
+    let running = !live.is_empty();
     crate::net::follow_store(store, running)
 }

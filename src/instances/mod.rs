@@ -118,20 +118,40 @@ fn transition(id: &str, prev: State, cur: State) -> InstanceStateChange {
     }
 }
 
+/// The root volume's type when the launch names none.
+const ROOT_VOLUME_TYPE: &str = "gp3";
+
 /// The launch settings of a `RunInstances` request, decoded and checked.
 struct Launch {
     user_data: Option<Vec<u8>>,
     tags: Vec<tags::Tag>,
     root_volume_gib: Option<u64>,
     root_delete_on_termination: Option<bool>,
+    /// The root volume's type, IOPS and throughput, checked as CreateVolume checks them.
+    root_volume_type: Option<String>,
+    root_iops: Option<i64>,
+    root_throughput: Option<i64>,
     associate_public_ip: Option<bool>,
     metadata_options: MetadataOptions,
 }
 
 impl Launch {
-    fn from(req: &RunInstancesRequest) -> Result<Launch, Ec2Error> {
+    fn from(req: &RunInstancesRequest, region: &str) -> Result<Launch, Ec2Error> {
+        // Each region has one zone (DescribeAvailabilityZones), where everything runs.
+        if let Some(az) = req
+            .placement
+            .as_ref()
+            .and_then(|p| p.availability_zone.as_deref())
+        {
+            if az != format!("{region}a") {
+                return Err(Ec2Error::invalid_parameter(format!(
+                    "Invalid availability zone: [{az}]"
+                )));
+            }
+        }
         let mut root_volume_gib = None;
         let mut root_delete_on_termination = None;
+        let (mut root_volume_type, mut root_iops, mut root_throughput) = (None, None, None);
         for m in &req.block_device_mappings {
             if m.device_name != images::ROOT_DEVICE_NAME {
                 return Err(Ec2Error::invalid_parameter(format!(
@@ -143,6 +163,12 @@ impl Launch {
             if let Some(ebs) = &m.ebs {
                 root_volume_gib = ebs.volume_size.map(|v| v as u64);
                 root_delete_on_termination = ebs.delete_on_termination;
+                let volume_type = ebs.volume_type.as_deref().unwrap_or(ROOT_VOLUME_TYPE);
+                // Checked now, before anything is made; the volume records what it gives.
+                volumes::check_type(volume_type, ebs.iops, ebs.throughput)?;
+                root_volume_type = ebs.volume_type.clone();
+                root_iops = ebs.iops;
+                root_throughput = ebs.throughput;
             }
         }
         let user_data = req
@@ -167,6 +193,9 @@ impl Launch {
             )?,
             root_volume_gib,
             root_delete_on_termination,
+            root_volume_type,
+            root_iops,
+            root_throughput,
             associate_public_ip: req
                 .network_interfaces
                 .iter()
@@ -186,7 +215,7 @@ pub fn run_instances(
 ) -> Result<Reservation, Ec2Error> {
     images::ensure_quick_start(store)?;
     housekeeping(store)?;
-    let launch = Launch::from(req)?;
+    let launch = Launch::from(req, store.region())?;
     let instance_type = req
         .instance_type
         .as_deref()
@@ -265,8 +294,12 @@ pub fn run_instances(
                 store,
                 &NewVolume {
                     size_gib: launch.root_volume_gib,
-                    volume_type: "gp3",
-                    iops: None,
+                    volume_type: launch
+                        .root_volume_type
+                        .as_deref()
+                        .unwrap_or(ROOT_VOLUME_TYPE),
+                    iops: launch.root_iops,
+                    throughput: launch.root_throughput,
                     availability_zone: &format!("{}a", store.region()),
                     source: Some(VolumeSource::File(&image.root_path(store))),
                     tags: vec![],
@@ -478,6 +511,8 @@ pub fn create_image(
     let id = req.instance_id.as_str();
     let no_reboot = req.no_reboot.unwrap_or(false);
     check_instance_ids(&[id.to_string()])?;
+    // Checked before the copy; recorded with the AMI, in the transaction that makes it.
+    let tags = tags::for_resource(&req.tag_specifications, &["image"], "image")?;
     let inst = Instance::get(store.conn(), id)?;
     let run = RunDir(store.instance_dir(id));
     let snapshot = run.path("image-copy.img");
@@ -534,6 +569,7 @@ pub fn create_image(
             quick_start: false,
             source: format!("created from {id}"),
             take_root: true,
+            tags,
         },
     );
     let _ = std::fs::remove_file(&snapshot);

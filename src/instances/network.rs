@@ -46,10 +46,16 @@ pub fn describe_into(
     inst: &Instance,
     shape: &mut shapes::Instance,
 ) -> Result<(), Ec2Error> {
+    let enis = Eni::attached_to(store.conn(), &inst.instance_id)?;
+    describe_with(store, &enis, shape);
+    Ok(())
+}
+
+/// [`describe_into`] from the instance's interfaces, read already (primary first).
+pub fn describe_with(store: &Store, enis: &[Eni], shape: &mut shapes::Instance) {
     let c = store.conn();
-    let enis = Eni::attached_to(c, &inst.instance_id)?;
     let Some(eni) = enis.first() else {
-        return Ok(());
+        return;
     };
     // The instance's groups: those of all its interfaces.
     let mut group_ids: Vec<&String> = Vec::new();
@@ -73,7 +79,6 @@ pub fn describe_into(
             p.to_string().replace('.', "-")
         ));
     }
-    Ok(())
 }
 
 /// A group by id, with its name (empty if it is gone).

@@ -187,46 +187,58 @@ impl MetadataOptions {
 
 pub use crate::ids::OWNER_ID;
 
+/// The `instances` columns [`Instance::from_row`] reads, in its order.
+macro_rules! columns {
+    () => {
+        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options"
+    };
+}
+
 fn json_vec<T: serde::de::DeserializeOwned>(s: String) -> Vec<T> {
     serde_json::from_str(&s).unwrap_or_default()
 }
 
 impl Instance {
+    /// A row of a query that selects [`columns!`], by position: looking columns up by
+    /// name (rusqlite compares every column's name) was most of the cost of reading a big
+    /// table.
     fn from_row(r: &Row) -> rusqlite::Result<Instance> {
-        let state: String = r.get("state")?;
-        let code: Option<String> = r.get("state_reason_code")?;
-        let msg: Option<String> = r.get("state_reason_msg")?;
-        let tags = tags::from_column(&r.get::<_, String>("tags")?);
+        let mut at = 0..;
+        let mut next = || at.next().unwrap_or_default();
+        let state: String = r.get(next())?;
+        let code: Option<String> = r.get(next())?;
+        let msg: Option<String> = r.get(next())?;
+        let tags = tags::from_column(&r.get::<_, String>(next())?);
         Ok(Instance {
-            instance_id: r.get("instance_id")?,
-            reservation_id: r.get("reservation_id")?,
-            launch_index: r.get("launch_index")?,
-            image_id: r.get("image_id")?,
-            instance_type: r.get("instance_type")?,
+            instance_id: r.get(next())?,
+            reservation_id: r.get(next())?,
+            launch_index: r.get(next())?,
+            image_id: r.get(next())?,
+            instance_type: r.get(next())?,
             state: State::parse(&state).unwrap_or(State::Stopped),
-            transition_reason: r.get("transition_reason")?,
+            transition_reason: r.get(next())?,
             state_reason: code.zip(msg),
-            launch_time: r.get("launch_time")?,
-            ended_at: r.get("ended_at")?,
-            key_name: r.get("key_name")?,
-            public_key: r.get("public_key")?,
-            user_data: r.get("user_data")?,
-            vcpus: r.get("vcpus")?,
-            effective_vcpus: r.get("effective_vcpus")?,
-            mem_mib: r.get::<_, i64>("mem_mib")? as u64,
-            warnings: json_vec(r.get("warnings")?),
+            launch_time: r.get(next())?,
+            ended_at: r.get(next())?,
+            key_name: r.get(next())?,
+            public_key: r.get(next())?,
+            user_data: r.get(next())?,
+            vcpus: r.get(next())?,
+            effective_vcpus: r.get(next())?,
+            mem_mib: r.get::<_, i64>(next())? as u64,
+            warnings: json_vec(r.get(next())?),
             tags,
-            security_groups: json_vec(r.get("security_groups")?),
-            subnet_id: r.get("subnet_id")?,
-            root_device_name: r.get("root_device_name")?,
-            root_delete_on_termination: r.get("root_delete_on_termination")?,
-            reboot_pending: r.get("reboot_pending")?,
-            force_stop: r.get("force_stop")?,
-            vmm_pid: r.get("vmm_pid")?,
-            vmm_start_ticks: r.get("vmm_start_ticks")?,
-            boots: r.get("boots")?,
-            last_boot_ms: r.get("last_boot_ms")?,
-            metadata_options: serde_json::from_str(&r.get::<_, String>("metadata_options")?)
+            security_groups: json_vec(r.get(next())?),
+            subnet_id: r.get(next())?,
+            root_device_name: r.get(next())?,
+            root_delete_on_termination: r.get(next())?,
+            reboot_pending: r.get(next())?,
+            force_stop: r.get(next())?,
+            vmm_pid: r.get(next())?,
+            vmm_start_ticks: r.get(next())?,
+            boots: r.get(next())?,
+            last_boot_ms: r.get(next())?,
+            metadata_options: serde_json::from_str(&r.get::<_, String>(next())?)
                 .unwrap_or_default(),
         })
     }
@@ -269,7 +281,11 @@ impl Instance {
     /// The instance, if it exists.
     pub fn load(c: &Connection, id: &str) -> Result<Option<Instance>, Ec2Error> {
         Ok(c.query_row(
-            "SELECT * FROM instances WHERE instance_id = ?1",
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM instances WHERE instance_id = ?1"
+            ),
             [id],
             Instance::from_row,
         )
@@ -283,8 +299,57 @@ impl Instance {
 
     /// Every instance, in launch order.
     pub fn all(c: &Connection) -> Result<Vec<Instance>, Ec2Error> {
-        let mut stmt = c.prepare("SELECT * FROM instances ORDER BY launch_time, launch_index")?;
+        let mut stmt = c.prepare(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM instances ORDER BY launch_time, launch_index"
+        ))?;
         let rows = stmt.query_map([], Instance::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The instances named, in launch order (an id that names none is left out). One
+    /// query, whatever the number of ids: `DescribeInstances` by id reads only these rows.
+    pub fn with_ids(c: &Connection, ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
+        let mut stmt = c.prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM instances WHERE instance_id IN (SELECT value FROM json_each(?1))
+             ORDER BY launch_time, launch_index"
+        ))?;
+        let ids = serde_json::to_string(ids).unwrap_or_default();
+        let rows = stmt.query_map([ids], Instance::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The instances in a state with a VMM (pending, running, stopping, shutting-down), in
+    /// launch order: all that housekeeping looks after, without reading stopped and
+    /// terminated records.
+    pub fn with_vmm(c: &Connection) -> Result<Vec<Instance>, Ec2Error> {
+        let states: Vec<&str> = super::state::ALL
+            .into_iter()
+            .filter(|s| s.has_vmm())
+            .map(State::name)
+            .collect();
+        let mut stmt = c.prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM instances WHERE state IN (SELECT value FROM json_each(?1))
+             ORDER BY launch_time, launch_index"
+        ))?;
+        let states = serde_json::to_string(&states).unwrap_or_default();
+        let rows = stmt.query_map([states], Instance::from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The ids of the instances terminated over an hour ago ([`Instance::expired`]), which
+    /// EC2 no longer shows.
+    pub fn expired_ids(c: &Connection) -> Result<Vec<String>, Ec2Error> {
+        let mut stmt = c.prepare_cached(
+            "SELECT instance_id FROM instances
+             WHERE state = ?1 AND ended_at IS NOT NULL AND ?2 - ended_at > 3600",
+        )?;
+        let rows = stmt.query_map(params![State::Terminated.name(), now_unix()], |r| r.get(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -62,9 +62,9 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
     Ok(())
 }
 
-/// Supervisors for every instance that should have one.
-pub fn ensure_all(store: &Store) -> Result<(), Ec2Error> {
-    for inst in Instance::all(store.conn())? {
+/// Supervisors for every instance of `instances` that should have one.
+pub fn ensure_all(store: &Store, instances: &[Instance]) -> Result<(), Ec2Error> {
+    for inst in instances {
         if inst.state.has_vmm() {
             ensure(store, &inst.instance_id)?;
         }

@@ -58,6 +58,9 @@ pub fn describe_key_pairs(
     store: &Store,
     req: &shapes::DescribeKeyPairsRequest,
 ) -> Result<shapes::DescribeKeyPairsResult, Ec2Error> {
+    for id in &req.key_pair_ids {
+        Ec2Error::check_id(id, "key", "KeyPair")?;
+    }
     let all = all(store.conn())?;
     for n in &req.key_names {
         if !all.iter().any(|k| &k.key_name == n) {

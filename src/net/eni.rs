@@ -2,7 +2,7 @@
 //! private address from the subnet (never handed out twice: a unique index in the store),
 //! the security groups, and optionally a public address.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -143,6 +143,27 @@ impl Eni {
             c.prepare("SELECT * FROM enis WHERE instance_id = ?1 ORDER BY device_index")?;
         let rows = stmt.query_map([instance_id], Eni::from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The interfaces of each of `instance_ids`, primary first, in one query
+    /// (`DescribeInstances` of many instances); an instance without any has no entry.
+    pub fn attached_to_each(
+        c: &Connection,
+        instance_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Eni>>, Ec2Error> {
+        let mut stmt = c.prepare_cached(
+            "SELECT * FROM enis WHERE instance_id IN (SELECT value FROM json_each(?1))
+             ORDER BY device_index",
+        )?;
+        let ids = serde_json::to_string(instance_ids).unwrap_or_default();
+        let mut out: HashMap<String, Vec<Eni>> = HashMap::new();
+        for e in stmt.query_map([ids], Eni::from_row)? {
+            let e = e?;
+            if let Some(id) = &e.instance_id {
+                out.entry(id.clone()).or_default().push(e);
+            }
+        }
+        Ok(out)
     }
 
     /// Every interface, by id.

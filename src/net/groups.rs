@@ -2,6 +2,8 @@
 //! unless a rule allows it; a new group allows all egress; an interface in several groups
 //! gets the union of their rules. The firewall module turns them into nftables rules.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,11 @@ pub struct Permission {
     /// Groups whose members the rule covers.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The descriptions given to its CIDRs and groups (`IpRanges.N.Description`,
+    /// `UserIdGroupPairs.N.Description`), by CIDR or group id. Not part of the rule's
+    /// identity: EC2 finds duplicates and revokes without looking at them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub descriptions: BTreeMap<String, String>,
 }
 
 impl Permission {
@@ -42,7 +49,10 @@ impl Permission {
             ip_ranges: self
                 .cidrs
                 .iter()
-                .map(|c| IpRange { cidr_ip: c.clone() })
+                .map(|c| IpRange {
+                    cidr_ip: c.clone(),
+                    description: self.descriptions.get(c).cloned(),
+                })
                 .collect(),
             user_id_group_pairs: self
                 .groups
@@ -50,6 +60,7 @@ impl Permission {
                 .map(|g| UserIdGroupPair {
                     group_id: g.clone(),
                     user_id: Some(OWNER_ID.into()),
+                    description: self.descriptions.get(g).cloned(),
                 })
                 .collect(),
         }
@@ -77,6 +88,17 @@ impl Permission {
                 .user_id_group_pairs
                 .iter()
                 .map(|g| g.group_id.clone())
+                .collect(),
+            descriptions: p
+                .ip_ranges
+                .iter()
+                .map(|r| (&r.cidr_ip, &r.description))
+                .chain(
+                    p.user_id_group_pairs
+                        .iter()
+                        .map(|g| (&g.group_id, &g.description)),
+                )
+                .filter_map(|(k, d)| Some((k.clone(), d.clone()?)))
                 .collect(),
         })
     }
@@ -210,6 +232,7 @@ fn all_traffic(cidr: Option<&str>, group: Option<&str>) -> Permission {
         to_port: None,
         cidrs: cidr.into_iter().map(String::from).collect(),
         groups: group.into_iter().map(String::from).collect(),
+        descriptions: Default::default(),
     }
 }
 
@@ -231,14 +254,7 @@ pub fn create(
             "Group name '{name}' is not valid: 1-255 characters, not 'default', not starting with sg-"
         )));
     }
-    let taken: Option<String> = c
-        .query_row(
-            "SELECT group_id FROM security_groups WHERE vpc_id = ?1 AND group_name = ?2",
-            params![vpc_id, name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(id) = taken {
+    if let Some(id) = id_by_name(c, vpc_id, name)? {
         return Err(Ec2Error::new(
             "InvalidGroup.Duplicate",
             format!("The security group '{name}' already exists for VPC '{vpc_id}' ({id})"),
@@ -265,6 +281,25 @@ pub fn create(
     )?;
     g.save(c)?;
     Ok(g)
+}
+
+/// Sets the tags of group `group_id` (CreateSecurityGroup's `TagSpecifications`).
+pub fn set_tags(c: &Connection, group_id: &str, tags: &[Tag]) -> Result<(), Ec2Error> {
+    c.execute(
+        "UPDATE security_groups SET tags = ?2 WHERE group_id = ?1",
+        params![group_id, tags::to_column(tags)],
+    )?;
+    Ok(())
+}
+
+/// The id of the group named `name` in `vpc_id`, if there is one.
+pub fn id_by_name(c: &Connection, vpc_id: &str, name: &str) -> Result<Option<String>, Ec2Error> {
+    Ok(c.query_row(
+        "SELECT group_id FROM security_groups WHERE vpc_id = ?1 AND group_name = ?2",
+        params![vpc_id, name],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// Checks a permission as EC2 does: protocol, ports, CIDR, source group in the same VPC.
@@ -385,6 +420,9 @@ pub fn revoke(
         let before = q.cidrs.len() + q.groups.len();
         q.cidrs.retain(|x| !p.cidrs.contains(x));
         q.groups.retain(|x| !p.groups.contains(x));
+        let (cidrs, groups) = (&q.cidrs, &q.groups);
+        q.descriptions
+            .retain(|k, _| cidrs.contains(k) || groups.contains(k));
         found |= q.cidrs.len() + q.groups.len() < before;
     }
     list.retain(|q| !q.cidrs.is_empty() || !q.groups.is_empty());

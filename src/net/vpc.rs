@@ -89,8 +89,9 @@ impl Subnet {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The subnet `id`, or EC2's not-found error.
+    /// The subnet `id`, or EC2's error for a malformed or unknown id.
     pub fn get(c: &Connection, id: &str) -> Result<Subnet, Ec2Error> {
+        Ec2Error::check_id(id, "subnet", "Subnet")?;
         c.query_row(
             "SELECT * FROM subnets WHERE subnet_id = ?1",
             [id],
@@ -152,8 +153,9 @@ impl Vpc {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// The VPC `id`, or EC2's not-found error.
+    /// The VPC `id`, or EC2's error for a malformed or unknown id.
     pub fn get(c: &Connection, id: &str) -> Result<Vpc, Ec2Error> {
+        Ec2Error::check_id(id, "vpc", "Vpc")?;
         c.query_row("SELECT * FROM vpcs WHERE vpc_id = ?1", [id], Vpc::from_row)
             .optional()?
             .ok_or_else(|| {

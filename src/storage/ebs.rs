@@ -54,6 +54,7 @@ pub fn create_volume(
             size_gib: req.size,
             volume_type: req.volume_type.as_deref().unwrap_or(DEFAULT_VOLUME_TYPE),
             iops: req.iops,
+            throughput: req.throughput,
             availability_zone: &req.availability_zone,
             source,
             tags,

@@ -7,6 +7,7 @@
 //! name `/dev/sdf` … `/dev/sdk`. The guest reads each volume's id from the disk's serial
 //! (`/sys/block/vdX/serial`), the way a Nitro instance reads NVMe serials.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -56,10 +57,12 @@ pub struct Volume {
     pub volume_id: String,
     /// Size in GiB.
     pub size_gib: u64,
-    /// `gp2`, `gp3` or `io1`.
+    /// One of [`VOLUME_TYPES`].
     pub volume_type: String,
     /// Provisioned IOPS, for the types that have them.
     pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (gp3).
+    pub throughput: Option<i64>,
     /// The zone.
     pub availability_zone: String,
     /// `available` or `in-use`.
@@ -93,6 +96,7 @@ impl Volume {
             size_gib: r.get::<_, i64>("size_gib")? as u64,
             volume_type: r.get("volume_type")?,
             iops: r.get("iops")?,
+            throughput: r.get("throughput")?,
             availability_zone: r.get("availability_zone")?,
             state: r.get("state")?,
             snapshot_id: r.get("snapshot_id")?,
@@ -137,12 +141,34 @@ impl Volume {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// The volumes attached to each of `instance_ids`, by device name, in one query
+    /// (`DescribeInstances` of many instances); an instance without any has no entry.
+    pub fn of_instances(
+        c: &Connection,
+        instance_ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Volume>>, Ec2Error> {
+        let mut stmt = c.prepare_cached(
+            "SELECT * FROM volumes WHERE instance_id IN (SELECT value FROM json_each(?1))
+             ORDER BY device",
+        )?;
+        let ids = serde_json::to_string(instance_ids).unwrap_or_default();
+        let mut out: HashMap<String, Vec<Volume>> = HashMap::new();
+        for v in stmt.query_map([ids], Volume::from_row)? {
+            let v = v?;
+            if let Some(a) = &v.attachment {
+                out.entry(a.instance_id.clone()).or_default().push(v);
+            }
+        }
+        Ok(out)
+    }
+
     fn insert(&self, c: &Connection) -> Result<(), Ec2Error> {
         let a = self.attachment.as_ref();
         c.execute(
             "INSERT INTO volumes (volume_id, size_gib, volume_type, iops, availability_zone, state,
-               snapshot_id, create_time, instance_id, device, attach_time, delete_on_termination, tags)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+               snapshot_id, create_time, instance_id, device, attach_time, delete_on_termination, tags,
+               throughput)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
             params![
                 self.volume_id,
                 self.size_gib as i64,
@@ -157,6 +183,7 @@ impl Volume {
                 a.map(|a| a.attach_time.clone()),
                 a.is_some_and(|a| a.delete_on_termination),
                 tags::to_column(&self.tags),
+                self.throughput,
             ],
         )?;
         Ok(())
@@ -193,25 +220,79 @@ impl Volume {
                 .collect(),
             tags: self.tags.clone(),
             iops: self.iops,
+            throughput: self.throughput,
         }
     }
 }
 
-fn check_type(volume_type: &str, iops: Option<i64>) -> Result<Option<i64>, Ec2Error> {
-    match (volume_type, iops) {
-        ("gp2", None) => Ok(None),
-        ("gp3", None) => Ok(Some(3000)),
-        ("gp3" | "io1", Some(i)) if (100..=64000).contains(&i) => Ok(Some(i)),
-        ("io1", None) => Err(Ec2Error::missing_parameter(
-            "Iops (io1 volumes need --iops)",
-        )),
-        ("gp2" | "gp3" | "io1", Some(i)) => Err(Ec2Error::invalid_parameter(format!(
-            "Iops {i} is not valid for {volume_type}"
-        ))),
-        (other, _) => Err(Ec2Error::invalid_parameter(format!(
-            "Value ({other}) for parameter volumeType is invalid. Valid values: gp2, gp3, io1"
-        ))),
+/// The EBS volume types, as EC2 names them.
+pub const VOLUME_TYPES: [&str; 7] = ["standard", "io1", "io2", "gp2", "sc1", "st1", "gp3"];
+
+/// What a volume of `volume_type` gets provisioned: its IOPS and throughput (MiB/s), the
+/// defaults where the request names none, or EC2's error for a value the type does not
+/// take or a value out of its range. CreateVolume and RunInstances' block devices both
+/// check with this, before anything is made.
+pub fn check_type(
+    volume_type: &str,
+    iops: Option<i64>,
+    throughput: Option<i64>,
+) -> Result<(Option<i64>, Option<i64>), Ec2Error> {
+    if !VOLUME_TYPES.contains(&volume_type) {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Value ({volume_type}) for parameter volumeType is invalid. Valid values: {}",
+            VOLUME_TYPES.join(", ")
+        )));
     }
+    let combination = |m: String| Ec2Error::new("InvalidParameterCombination", m);
+    let iops = match (volume_type, iops) {
+        ("io1" | "io2", None) => {
+            return Err(combination(format!(
+                "The parameter iops must be specified for {volume_type} volumes."
+            )))
+        }
+        ("gp3", None) => Some(3000),
+        ("gp3" | "io1" | "io2", Some(i)) => Some(in_range("iops", i, iops_range(volume_type))?),
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(combination(format!(
+                "The parameter iops is not supported for {volume_type} volumes."
+            )))
+        }
+    };
+    let throughput = match (volume_type, throughput) {
+        ("gp3", None) => Some(125),
+        ("gp3", Some(t)) => Some(in_range("throughput", t, (125, 2000))?),
+        (_, None) => None,
+        (_, Some(_)) => {
+            return Err(combination(
+                "throughput can only be specified for volumeType gp3.".into(),
+            ))
+        }
+    };
+    Ok((iops, throughput))
+}
+
+/// EC2's IOPS bounds of the types that take IOPS.
+fn iops_range(volume_type: &str) -> (i64, i64) {
+    match volume_type {
+        "gp3" => (3000, 80_000),
+        "io1" => (100, 64_000),
+        _ => (100, 256_000),
+    }
+}
+
+fn in_range(what: &str, v: i64, (min, max): (i64, i64)) -> Result<i64, Ec2Error> {
+    if v < min {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Volume {what} of {v} is too low; minimum is {min}."
+        )));
+    }
+    if v > max {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Volume {what} of {v} is too high; maximum is {max}."
+        )));
+    }
+    Ok(v)
 }
 
 /// Free bytes on the file system holding the volumes.
@@ -245,10 +326,12 @@ fn check_size(store: &Store, size_gib: u64) -> Result<(), Ec2Error> {
 pub struct NewVolume<'a> {
     /// Size in GiB; default: the source's size, or 1.
     pub size_gib: Option<u64>,
-    /// `gp2`, `gp3` or `io1`.
+    /// One of [`VOLUME_TYPES`].
     pub volume_type: &'a str,
     /// Provisioned IOPS.
     pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (gp3).
+    pub throughput: Option<i64>,
     /// The zone, which must be the region's.
     pub availability_zone: &'a str,
     /// The volume's initial contents: written into the new file before it is recorded.
@@ -281,7 +364,7 @@ pub fn create(
             ),
         ));
     }
-    let iops = check_type(req.volume_type, req.iops)?;
+    let (iops, throughput) = check_type(req.volume_type, req.iops, req.throughput)?;
     let min_gib = match &req.source {
         Some(VolumeSource::Snapshot(_, size, _)) => *size,
         Some(VolumeSource::File(f)) => std::fs::metadata(f)?.len().div_ceil(GIB).max(1),
@@ -322,6 +405,7 @@ pub fn create(
         size_gib,
         volume_type: req.volume_type.into(),
         iops,
+        throughput,
         availability_zone: req.availability_zone.into(),
         state: if attach.is_some() {
             "in-use"
@@ -483,9 +567,35 @@ mod tests {
 
     #[test]
     fn types_and_iops_are_checked() {
-        assert_eq!(check_type("gp3", None), Ok(Some(3000)));
-        assert!(check_type("io1", None).is_err());
-        assert!(check_type("st1", None).is_err());
-        assert_eq!(check_type("io1", Some(500)), Ok(Some(500)));
+        assert_eq!(check_type("gp3", None, None), Ok((Some(3000), Some(125))));
+        assert_eq!(
+            check_type("io1", None, None).unwrap_err().code,
+            "InvalidParameterCombination"
+        );
+        assert_eq!(check_type("st1", None, None), Ok((None, None)));
+        assert_eq!(check_type("io1", Some(500), None), Ok((Some(500), None)));
+        assert_eq!(
+            check_type("io2", Some(100_000), None),
+            Ok((Some(100_000), None))
+        );
+        assert_eq!(
+            check_type("gp3", Some(4000), Some(250)),
+            Ok((Some(4000), Some(250)))
+        );
+        for (t, iops, tp) in [("gp2", Some(100), None), ("standard", None, Some(125))] {
+            assert_eq!(
+                check_type(t, iops, tp).unwrap_err().code,
+                "InvalidParameterCombination",
+                "{t}"
+            );
+        }
+        for (t, iops, tp) in [("gp3", Some(100), None), ("io1", Some(64_001), None)] {
+            assert_eq!(
+                check_type(t, iops, tp).unwrap_err().code,
+                "InvalidParameterValue",
+                "{t}"
+            );
+        }
+        assert!(check_type("gp9", None, None).is_err());
     }
 }

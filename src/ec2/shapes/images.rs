@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Filter, Tag};
+use super::{Filter, Tag, TagSpecification};
 use crate::ec2::filters::Filterable;
 
 /// An AMI as `DescribeImages` shows it.
@@ -189,6 +189,9 @@ pub struct CreateImageRequest {
     /// Pause the instance for a crash-consistent copy instead of shutting it down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_reboot: Option<bool>,
+    /// Tags for the new AMI (resource type `image`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// `CreateImage` output.

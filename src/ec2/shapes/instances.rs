@@ -45,6 +45,19 @@ pub struct RunInstancesRequest {
     /// How the metadata service answers the instances.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_options: Option<InstanceMetadataOptionsRequest>,
+    /// Where to launch: the region's one zone, or none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placement: Option<LaunchPlacement>,
+}
+
+/// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LaunchPlacement {
+    /// The zone; it must be the region's (`<region>a`, as DescribeAvailabilityZones
+    /// answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 /// One block device of `RunInstances` (and of an image).
@@ -68,6 +81,15 @@ pub struct EbsBlockDevice {
     /// Size in GiB.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_size: Option<i64>,
+    /// `gp2`, `gp3` (the default), `io1`, `io2`, `st1`, `sc1` or `standard`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume_type: Option<String>,
+    /// Provisioned IOPS (`gp3`, `io1`, `io2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (`gp3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<i64>,
 }
 
 /// One network interface of `RunInstances`.

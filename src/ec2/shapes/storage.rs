@@ -19,12 +19,15 @@ pub struct CreateVolumeRequest {
     /// The snapshot to restore.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
-    /// `gp2`, `gp3` or `io1`; default `gp3`.
+    /// `gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1` or `standard`; default `gp3`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volume_type: Option<String>,
-    /// Provisioned IOPS (`gp3`, `io1`).
+    /// Provisioned IOPS (`gp3`, `io1`, `io2`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (`gp3`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<i64>,
     /// Tags for the new volume (resource type `volume`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag_specifications: Vec<TagSpecification>,
@@ -67,7 +70,7 @@ pub struct Volume {
     pub volume_id: String,
     /// Size in GiB.
     pub size: u64,
-    /// `gp2`, `gp3` or `io1`.
+    /// `gp2`, `gp3`, `io1`, `io2`, `st1`, `sc1` or `standard`.
     pub volume_type: String,
     /// The zone it lives in.
     pub availability_zone: String,
@@ -88,6 +91,9 @@ pub struct Volume {
     /// Provisioned IOPS, for the types that have them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iops: Option<i64>,
+    /// Provisioned throughput in MiB/s (gp3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<i64>,
 }
 
 /// A volume's attachment to an instance; also what AttachVolume and DetachVolume return.

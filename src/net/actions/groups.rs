@@ -13,6 +13,7 @@ use crate::ec2::shapes::network::{
     DeleteSecurityGroupResult, DescribeSecurityGroupsRequest, DescribeSecurityGroupsResult,
     SecurityGroupRulesRequest, SecurityGroupRulesResult,
 };
+use crate::ec2::tags;
 use crate::error::Ec2Error;
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet, Vpc};
@@ -44,17 +45,26 @@ pub fn create_security_group(
     if req.description.is_empty() {
         return Err(Ec2Error::missing_parameter("GroupDescription"));
     }
+    let tags = tags::for_resource(
+        &req.tag_specifications,
+        &["security-group"],
+        "security-group",
+    )?;
     vpc::ensure_default(store)?;
     let g = store.write(|tx| -> Result<_, Ec2Error> {
         let vpc_id = match &req.vpc_id {
             Some(v) => Vpc::get(tx, v)?.vpc_id,
             None => Subnet::default(tx)?.vpc_id,
         };
-        groups::create(tx, &vpc_id, &req.group_name, &req.description, false)
+        let g = groups::create(tx, &vpc_id, &req.group_name, &req.description, false)?;
+        // In the same transaction: the group never exists without its tags.
+        groups::set_tags(tx, &g.group_id, &tags)?;
+        Ok(g)
     })?;
     crate::net::sync(store)?;
     Ok(CreateSecurityGroupResult {
         group_id: g.group_id,
+        tags,
     })
 }
 
@@ -63,6 +73,9 @@ pub fn describe_security_groups(
     store: &mut Store,
     req: &DescribeSecurityGroupsRequest,
 ) -> Result<DescribeSecurityGroupsResult, Ec2Error> {
+    for g in &req.group_ids {
+        check_group_id(g)?;
+    }
     vpc::ensure_default(store)?;
     let c = store.conn();
     for g in &req.group_ids {
@@ -87,17 +100,36 @@ pub fn describe_security_groups(
     })
 }
 
-/// DeleteSecurityGroup: a group that no interface and no other group's rule names.
+/// DeleteSecurityGroup: a group that no interface and no other group's rule names, by id
+/// or, as EC2 takes it, by name in the default VPC.
 pub fn delete_security_group(
     store: &mut Store,
     req: &DeleteSecurityGroupRequest,
 ) -> Result<DeleteSecurityGroupResult, Ec2Error> {
-    check_group_id(&req.group_id)?;
-    store.write(|tx| groups::delete(tx, &req.group_id))?;
+    let group_id = match (&req.group_id, &req.group_name) {
+        (Some(id), _) => {
+            check_group_id(id)?;
+            id.clone()
+        }
+        (None, Some(name)) => {
+            vpc::ensure_default(store)?;
+            let default_vpc = Subnet::default(store.conn())?.vpc_id;
+            groups::id_by_name(store.conn(), &default_vpc, name)?.ok_or_else(|| {
+                Ec2Error::new(
+                    "InvalidGroup.NotFound",
+                    format!(
+                        "The security group '{name}' does not exist in default VPC '{default_vpc}'"
+                    ),
+                )
+            })?
+        }
+        (None, None) => return Err(Ec2Error::missing_parameter("groupName or groupId")),
+    };
+    store.write(|tx| groups::delete(tx, &group_id))?;
     crate::net::sync(store)?;
     Ok(DeleteSecurityGroupResult {
         return_: true,
-        group_id: req.group_id.clone(),
+        group_id,
     })
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ec2::filters::{Filter, Filterable};
-use crate::ec2::tags::Tag;
+use crate::ec2::tags::{Tag, TagSpecification};
 
 /// CreateSecurityGroup's input.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -17,6 +17,9 @@ pub struct CreateSecurityGroupRequest {
     /// The VPC; default: the default VPC.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// Tags for the new group (resource type `security-group`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<TagSpecification>,
 }
 
 /// CreateSecurityGroup's output.
@@ -25,6 +28,9 @@ pub struct CreateSecurityGroupRequest {
 pub struct CreateSecurityGroupResult {
     /// `sg-…`.
     pub group_id: String,
+    /// The tags it was created with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
 }
 
 /// DescribeSecurityGroups' input.
@@ -61,7 +67,12 @@ pub struct DescribeSecurityGroupsResult {
 #[serde(rename_all = "PascalCase", default)]
 pub struct DeleteSecurityGroupRequest {
     /// The group, which no interface and no other group's rule may name.
-    pub group_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// Or the group by name, in the default VPC (as EC2 takes it); the id wins if both
+    /// are given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
 }
 
 /// DeleteSecurityGroup's output.
@@ -159,6 +170,9 @@ pub struct IpPermission {
 pub struct IpRange {
     /// Such as `0.0.0.0/0`.
     pub cidr_ip: String,
+    /// What the range is for (kept with the rule, shown by DescribeSecurityGroups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A group a rule names.
@@ -170,6 +184,9 @@ pub struct UserIdGroupPair {
     /// The group's account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// What the rule is for (kept with it, shown by DescribeSecurityGroups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A group as an interface or instance lists it.
@@ -269,6 +286,7 @@ mod tests {
                 to_port: Some(80),
                 ip_ranges: vec![IpRange {
                     cidr_ip: cidr.into(),
+                    description: None,
                 }],
                 user_id_group_pairs: vec![],
             }],
