@@ -241,6 +241,10 @@ ALTER TABLE security_groups ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE enis ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE addresses ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
 "#,
+    // Detailed monitoring (Monitoring.State): disabled, pending, enabled or disabling.
+    r#"
+ALTER TABLE instances ADD COLUMN monitoring TEXT NOT NULL DEFAULT 'disabled';
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

@@ -3,7 +3,11 @@
 //! `api/`) call it; it never calls them.
 //!
 //! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
+//! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
+//! - [`daemon`]: the per-region monitor process that collects every 10 s.
 
+pub mod collect;
+pub mod daemon;
 pub mod sample;
 
 pub use sample::{Dimension, Sample, StatSet};
