@@ -92,12 +92,18 @@ impl SampleSink for JsonLines {
 }
 
 /// The instances to collect from now: those whose VMM has been started and whose
-/// state keeps one.
-pub fn targets(store: &Store) -> Result<Vec<Target>, Ec2Error> {
+/// state keeps one. Also says how many instances are in a state with a VMM (some may be
+/// about to start theirs).
+pub fn targets(store: &Store) -> Result<(Vec<Target>, usize), Ec2Error> {
     let c = store.conn();
     let mut out = Vec::new();
+    let mut live = 0;
     for inst in Instance::all(c)? {
-        if !inst.state.has_vmm() || inst.vmm_pid.is_none() {
+        if !inst.state.has_vmm() {
+            continue;
+        }
+        live += 1;
+        if inst.vmm_pid.is_none() {
             continue;
         }
         let arp = match Eni::attached_to(c, &inst.instance_id)?.into_iter().next() {
@@ -121,7 +127,7 @@ pub fn targets(store: &Store) -> Result<Vec<Target>, Ec2Error> {
             arp,
         });
     }
-    Ok(out)
+    Ok((out, live))
 }
 
 /// What one tick did, for the cost log.
@@ -129,6 +135,8 @@ pub fn targets(store: &Store) -> Result<Vec<Target>, Ec2Error> {
 pub struct TickReport {
     /// Instances collected from.
     pub instances: usize,
+    /// Instances in a state with a VMM (collected from, or about to be).
+    pub live: usize,
     /// Samples handed to the sink.
     pub samples: usize,
     /// CPU time the whole process used in the tick (getrusage: user + system, all threads).
@@ -150,7 +158,7 @@ pub fn process_cpu() -> Duration {
 }
 
 /// One tick: settle monitoring states, observe every target, hand the samples to the
-/// sink. Returns what it did; `instances == 0` with no period open means nothing to do.
+/// sink. Returns what it did; `live == 0` means nothing is left to do.
 pub fn tick(
     store: &mut Store,
     collector: &mut Collector,
@@ -160,7 +168,7 @@ pub fn tick(
     // The collector confirms Monitor/UnmonitorInstances: from now on it publishes at the
     // new resolution.
     store.write(|tx| monitoring::settle(tx))?;
-    let targets = targets(store)?;
+    let (targets, live) = targets(store)?;
     let observed = collect::observe(&targets);
     let now_ms = crate::vmm::metrics::unix_ms_now();
     let mut samples = Vec::new();
@@ -170,7 +178,7 @@ pub fn tick(
     let ids: Vec<&str> = targets.iter().map(|t| t.instance_id.as_str()).collect();
     collector.retain(&ids);
     // With no instance left, publish the periods still open rather than lose them.
-    let horizon = if targets.is_empty() { i64::MAX } else { now_ms };
+    let horizon = if live == 0 { i64::MAX } else { now_ms };
     samples.extend(collector.due(horizon));
     if !samples.is_empty() {
         sink.put(&samples)?;
@@ -182,6 +190,7 @@ pub fn tick(
     //   crate::sns::deliver_pending(store, now_ms)?;
     Ok(TickReport {
         instances: targets.len(),
+        live,
         samples: samples.len(),
         cpu: process_cpu().saturating_sub(cpu0),
         wall: wall0.elapsed(),
@@ -211,7 +220,7 @@ pub fn run(state_dir: &Path, region: &str, sink: &mut dyn SampleSink) -> Result<
             );
         }
         // LEAD: also stay while an alarm exists or an SNS delivery is pending.
-        if report.instances == 0 {
+        if report.live == 0 {
             return Ok(());
         }
         next += TICK;
