@@ -223,3 +223,73 @@ fn detailed_monitoring_on_a_tiny_guest_end_to_end() {
     let log = std::fs::read_to_string(region_root.join("monitor.log")).unwrap();
     assert!(log.contains("tick instances=1"), "{log}");
 }
+
+/// Mean CPU time per tick of the monitor, in µs, over `ticks` ticks that saw `n`
+/// instances (from its tick log).
+fn tick_cpu_us(log: &str, n: usize, ticks: usize) -> Option<f64> {
+    let marker = format!("tick instances={n} ");
+    let cpu: Vec<f64> = log
+        .lines()
+        .filter(|l| l.contains(&marker))
+        .filter_map(|l| l.split("cpu_us=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    // Skip the first tick with all instances (baselines, fresh connections).
+    (cpu.len() > ticks).then(|| cpu[1..=ticks].iter().sum::<f64>() / ticks as f64)
+}
+
+/// The monitor's cost, with 1 and with 20 tiny guests under detailed monitoring (every
+/// sample written, as JSON lines): CPU time per 10-second tick from getrusage. The
+/// issue's bound is under 1% of a core for 20 instances, i.e. under 100 ms per tick.
+/// A benchmark (a minute per size, 20 VMMs): run it explicitly with `--ignored`.
+#[test]
+#[ignore]
+fn monitor_cost_per_instance() {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    for n in [1usize, 20] {
+        let lab = Lab::new();
+        let region_root = lab.state_dir().join("lab-1");
+        let file = lab.state_dir().join("samples.jsonl");
+        let ami = lab.tiny_ami("tiny-cost", TinyOs::StayUp);
+        let count = n.to_string();
+        let v = cmd(
+            &lab,
+            &file,
+            &[
+                "run-instances",
+                "--image-id",
+                &ami,
+                "--instance-type",
+                "t2.nano",
+                "--count",
+                &count,
+                "--monitoring",
+                "Enabled=true",
+            ],
+        );
+        let ids: Vec<String> = v["Instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["InstanceId"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), n);
+        let per_tick = wait_until(format!("6 ticks with {n} instances"), 180, || {
+            let log = std::fs::read_to_string(region_root.join("monitor.log")).unwrap_or_default();
+            tick_cpu_us(&log, n, 6)
+        });
+        eprintln!(
+            "host {}: monitor with {n} instance(s): {:.0} µs CPU per 10 s tick, {:.0} µs per \
+             instance, {:.3}% of a core",
+            release.trim(),
+            per_tick,
+            per_tick / n as f64,
+            per_tick / 10_000_000.0 * 100.0
+        );
+        if n == 20 {
+            assert!(per_tick < 100_000.0, "{per_tick} µs per tick");
+        }
+        let mut args = vec!["terminate-instances", "--instance-ids"];
+        args.extend(ids.iter().map(String::as_str));
+        cmd(&lab, &file, &args);
+    }
+}
