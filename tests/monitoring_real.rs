@@ -54,9 +54,8 @@ fn next_tick(file: &Path, id: &str) -> i64 {
     let before = seen(&samples(file));
     let end = Instant::now() + Duration::from_secs(60);
     loop {
-        let now = seen(&samples(file));
-        if now.is_some() && now != before {
-            return now.unwrap();
+        if let Some(now) = seen(&samples(file)).filter(|n| Some(*n) != before) {
+            return now;
         }
         assert!(Instant::now() < end, "the monitor stopped ticking");
         std::thread::sleep(Duration::from_millis(100));
