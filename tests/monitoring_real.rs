@@ -1,7 +1,7 @@
 //! Monitoring of ONE real Linux guest (the quick-start AMI) with detailed monitoring: a
 //! known 20 MiB `dd` to an EBS volume and a known 5 MiB download from the host show in
-//! the monitor's samples within 5%, and a guest burning CPU reads above 80%
-//! CPUUtilization. Minutes on a nested KVM; skips without guest-images/out unless
+//! the monitor's samples within 5%, and a guest burning CPU reads what the host gave its
+//! vCPU (above 80% on an idle host). Minutes on a nested KVM; skips without guest-images/out unless
 //! EC2LAB_REQUIRE_IMAGES=1.
 
 mod common;
@@ -60,6 +60,25 @@ fn next_tick(file: &Path, id: &str) -> i64 {
         assert!(Instant::now() < end, "the monitor stopped ticking");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// utime+stime of the VMM's vCPU thread from /proc, in ns.
+fn vcpu_ns(pid: i64) -> u64 {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let task = task.unwrap().path();
+        if std::fs::read_to_string(task.join("comm"))
+            .unwrap_or_default()
+            .trim()
+            != "vcpu0"
+        {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        return ticks * 10_000_000; // USER_HZ = 100
+    }
+    panic!("no vcpu0 thread in {pid}");
 }
 
 fn tap_tx_bytes(tap: &str) -> f64 {
@@ -216,16 +235,49 @@ fn a_known_dd_and_download_show_in_the_samples() {
         assert!(sum_in(&all, "NetworkIn", name, value, t0, t1) >= net_in);
     }
 
-    // A guest spinning in user mode reads above 80% (one vCPU, shared host).
+    // A guest spinning in user mode: CPUUtilization shows what the host's scheduler gave
+    // its vCPU thread, which the test reads on its own from /proc (tick-sampled
+    // utime+stime) over the spin. On an idle host that is a whole core (above 80%); on
+    // this shared 2-core host it is often less, and the metric must say so, not more.
+    let vmm = {
+        let store = ec2lab::store::Store::open(lab.state_dir(), "lab-1").unwrap();
+        ec2lab::instances::record::Instance::get(store.conn(), &id)
+            .unwrap()
+            .vmm_pid
+            .unwrap()
+    };
+    let spin_from = next_tick(&file, &id);
+    let (p0, w0) = (vcpu_ns(vmm), Instant::now());
     let (code, seen) = console.status("timeout 25 sh -c 'while :; do :; done'; true");
     assert_eq!(code, 0, "{seen}");
+    let share = (vcpu_ns(vmm) - p0) as f64 / w0.elapsed().as_nanos() as f64 * 100.0;
+    let spin_to = next_tick(&file, &id);
     let all = samples(&file);
-    let peak = by(&all, "CPUUtilization", "InstanceId", &id)
+    let during: Vec<f64> = by(&all, "CPUUtilization", "InstanceId", &id)
         .iter()
+        .filter(|s| (spin_from + 1..=spin_to).contains(&s["timestamp_ms"].as_i64().unwrap()))
         .map(|s| s["stats"]["Sum"].as_f64().unwrap())
-        .fold(0.0, f64::max);
-    eprintln!("CPUUtilization peak while spinning: {peak:.1}%");
-    assert!(peak > 80.0, "CPUUtilization peaked at {peak}");
+        .collect();
+    let peak = during.iter().copied().fold(0.0, f64::max);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!(
+        "spinning: CPUUtilization samples {during:.1?}, the vCPU thread's share from /proc {share:.1}% (load average {})",
+        load.trim()
+    );
+    // The busiest 10-second window is at least the spin's average share (which includes
+    // the shell starting), and no window reads more than a whole vCPU.
+    assert!(
+        peak >= share - 10.0,
+        "peak {peak} vs the vCPU's share {share}"
+    );
+    assert!(during.iter().all(|v| *v <= 100.0), "{during:?}");
+    assert!(peak > 30.0, "a spinning guest read at most {peak}%");
+    if share > 85.0 {
+        assert!(
+            peak > 80.0,
+            "the vCPU had {share}% but CPUUtilization peaked at {peak}"
+        );
+    }
     // The guest answers ARP: the instance check passes.
     let last = by(&all, "StatusCheckFailed", "InstanceId", &id)
         .last()
