@@ -279,6 +279,10 @@ CREATE INDEX sns_deliveries_due ON sns_deliveries(state, next_ms);
     r#"
 ALTER TABLE volumes ADD COLUMN throughput INTEGER;
 "#,
+    // Detailed monitoring (Monitoring.State): disabled, pending, enabled or disabling.
+    r#"
+ALTER TABLE instances ADD COLUMN monitoring TEXT NOT NULL DEFAULT 'disabled';
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

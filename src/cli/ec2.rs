@@ -16,8 +16,9 @@ use crate::ec2::shapes::images::{
 use crate::ec2::shapes::instances::{
     BlockDeviceMapping, DescribeInstanceTypesRequest, DescribeInstancesRequest, EbsBlockDevice,
     GetConsoleOutputRequest, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
-    LaunchPlacement, ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest,
-    RunInstancesRequest, StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
+    LaunchPlacement, ModifyInstanceMetadataOptionsRequest, MonitorInstancesRequest,
+    RebootInstancesRequest, RunInstancesMonitoringEnabled, RunInstancesRequest,
+    StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
 };
 use crate::images;
 use crate::instances::{self, types, Waiter};
@@ -73,6 +74,10 @@ pub struct RunInstances {
     /// 'HttpEndpoint=disabled', 'HttpPutResponseHopLimit=2'.
     #[arg(long)]
     pub metadata_options: Option<String>,
+    /// Detailed monitoring: 'Enabled=true' (10-second CPUUtilization and the rest in
+    /// CloudWatch) or 'Enabled=false' (basic: one point per 5 minutes).
+    #[arg(long)]
+    pub monitoring: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -359,6 +364,20 @@ fn metadata_options(raw: &str) -> Result<InstanceMetadataOptionsRequest, Failure
     })
 }
 
+/// `--monitoring`, e.g. `Enabled=true` or `{"Enabled":true}`.
+fn monitoring(raw: &str) -> Result<RunInstancesMonitoringEnabled, Failure> {
+    let v = shorthand::parse_param("--monitoring", raw)?;
+    let enabled = v
+        .get("Enabled")
+        .and_then(shorthand::as_bool)
+        .ok_or_else(|| {
+            Failure::Param(format!(
+            "Error parsing parameter '--monitoring': Enabled must be true or false, got {raw:?}"
+        ))
+        })?;
+    Ok(RunInstancesMonitoringEnabled { enabled })
+}
+
 /// run-instances.
 pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
     let (min_count, max_count) = parse_count(&a.count)?;
@@ -382,6 +401,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
         _ => None,
     };
     let req = RunInstancesRequest {
+        monitoring: a.monitoring.as_deref().map(monitoring).transpose()?,
         block_device_mappings: block_device_mappings(&a.block_device_mappings)?,
         metadata_options: a
             .metadata_options
@@ -507,6 +527,22 @@ pub enum Lifecycle {
     Reboot,
     /// terminate-instances.
     Terminate,
+}
+
+/// monitor-instances (`enable`) and unmonitor-instances.
+pub fn monitoring_verb(
+    ctx: &Ctx,
+    enable: bool,
+    instance_ids: Vec<String>,
+) -> Result<Value, Failure> {
+    let req = MonitorInstancesRequest { instance_ids };
+    ctx.answer_dry_run(&req)?;
+    let mut store = ctx.tidy_store()?;
+    to_json(&if enable {
+        instances::monitor_instances(&mut store, &req)?
+    } else {
+        instances::unmonitor_instances(&mut store, &req)?
+    })
 }
 
 /// start-, stop-, reboot- and terminate-instances.

@@ -104,6 +104,17 @@ pub enum Command {
         Terminated instances stay visible in describe-instances for an hour."
     )]
     TerminateInstances(ec2::InstanceIds),
+    /// Turn on detailed monitoring: 10-second points in CloudWatch (state `pending`, then
+    /// `enabled` once the collector takes it on).
+    #[command(
+        after_help = "Example:\n  ec2lab monitor-instances --instance-ids i-0123456789abcdef0"
+    )]
+    MonitorInstances(ec2::InstanceIds),
+    /// Back to basic monitoring: one point per 5 minutes (state `disabling`, then `disabled`).
+    #[command(
+        after_help = "Example:\n  ec2lab unmonitor-instances --instance-ids i-0123456789abcdef0"
+    )]
+    UnmonitorInstances(ec2::InstanceIds),
     GetConsoleOutput(ec2::GetConsoleOutput),
     ConnectSerialConsole(console::ConnectSerialConsole),
     DescribeInstanceTypes(ec2::DescribeInstanceTypes),
@@ -186,6 +197,11 @@ pub enum Command {
     Supervise {
         instance_id: String,
     },
+    /// Internal: the region's monitor daemon (CloudWatch collection; started by ec2lab).
+    #[command(name = "__monitor", hide = true)]
+    Monitor {
+        region: String,
+    },
 }
 
 /// The operation name the AWS CLI shows in errors and table titles.
@@ -197,6 +213,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::StopInstances(_) => "StopInstances",
         Command::RebootInstances(_) => "RebootInstances",
         Command::TerminateInstances(_) => "TerminateInstances",
+        Command::MonitorInstances(_) => "MonitorInstances",
+        Command::UnmonitorInstances(_) => "UnmonitorInstances",
         Command::GetConsoleOutput(_) => "GetConsoleOutput",
         Command::ConnectSerialConsole(_) => "ConnectSerialConsole",
         Command::DescribeInstanceTypes(_) => "DescribeInstanceTypes",
@@ -256,7 +274,10 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Serve(_) => "Serve",
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
-        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } => "",
+        Command::Vmm(_)
+        | Command::VmmCtl(_)
+        | Command::Supervise { .. }
+        | Command::Monitor { .. } => "",
     }
 }
 
@@ -310,6 +331,31 @@ fn usage_error(cmd: clap::Command, verb: Option<&str>, args: &[OsString], e: cla
     e.exit()
 }
 
+/// `ec2lab __monitor <region>`: the monitor daemon until it has nothing left to do.
+fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
+    use crate::cloudwatch::daemon::{self, JsonLines, SampleSink};
+    // LEAD: the metric store (part A) is the sink by default:
+    //   let mut sink = MetricStore::open(&state_dir.join(region))?;  (`put` is the sink)
+    // EC2LAB_MONITOR_SAMPLES=<file> writes JSON lines instead (inspection, tests).
+    let mut sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
+        Some(path) => match JsonLines::open(std::path::Path::new(&path)) {
+            Ok(s) => Box::new(s),
+            Err(e) => {
+                eprintln!("ec2lab monitor {region}: {e}");
+                return 1;
+            }
+        },
+        None => Box::new(|_: &[crate::cloudwatch::Sample]| Ok(())),
+    };
+    match daemon::run(state_dir, region, sink.as_mut()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("ec2lab monitor {region}: {e}");
+            1
+        }
+    }
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let op = operation(&cli.command);
@@ -336,7 +382,7 @@ pub fn run(cli: Cli) -> i32 {
     // have just done it).
     if !matches!(
         cli.command,
-        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. }
+        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } | Command::Monitor { .. }
     ) {
         crate::net::sweep_deleted_roots();
     }
@@ -359,6 +405,7 @@ pub fn run(cli: Cli) -> i32 {
                 }
             };
         }
+        Command::Monitor { region } => return monitor(&ctx.state_dir, &region),
         Command::RunInstances(a) => ec2::run_instances(&ctx, a),
         Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
         Command::StartInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Start, a.instance_ids),
@@ -369,6 +416,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::TerminateInstances(a) => {
             ec2::lifecycle(&ctx, Lifecycle::Terminate, a.instance_ids)
         }
+        Command::MonitorInstances(a) => ec2::monitoring_verb(&ctx, true, a.instance_ids),
+        Command::UnmonitorInstances(a) => ec2::monitoring_verb(&ctx, false, a.instance_ids),
         Command::GetConsoleOutput(a) => ec2::console_output(&ctx, a),
         Command::ConnectSerialConsole(a) => console::connect(&ctx, a),
         Command::DescribeInstanceTypes(a) => ec2::describe_instance_types(&ctx, a),

@@ -170,6 +170,7 @@ mod tests {
             vmm_start_ticks: None,
             boots: 0,
             last_boot_ms: None,
+            monitoring: Default::default(),
             metadata_options: Default::default(),
         }
     }

@@ -163,6 +163,8 @@ pub enum CtlAction {
         #[arg(long)]
         slot: usize,
     },
+    /// Print the devices' counters and the vCPUs' CPU time (cumulative) as JSON.
+    Metrics,
 }
 
 impl VmmArgs {
@@ -241,6 +243,7 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
             replace: false,
         },
         CtlAction::DetachDisk { slot } => Request::DetachDisk { slot },
+        CtlAction::Metrics => Request::Metrics,
     };
     match api::call(&args.api_sock, &req) {
         Ok(resp) => {

@@ -4,7 +4,11 @@
 //!
 //! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
 //! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
+//! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
+//! - [`daemon`]: the per-region monitor process that collects every 10 s.
 
+pub mod collect;
+pub mod daemon;
 pub mod sample;
 pub mod widget;
 

@@ -7,6 +7,7 @@ pub mod describe;
 pub mod disks;
 pub mod guest_status;
 mod housekeeping;
+pub mod monitoring;
 pub mod network;
 pub mod process;
 pub mod record;
@@ -38,6 +39,7 @@ use crate::store::{iso8601_now, Store};
 pub use attributes::{describe_instance_attribute, modify_instance_attribute};
 pub use describe::describe_instances;
 pub use housekeeping::housekeeping;
+pub use monitoring::{monitor_instances, unmonitor_instances};
 use record::Instance;
 pub use record::MetadataOptions;
 use record::RebootPending;
@@ -133,6 +135,7 @@ struct Launch {
     root_throughput: Option<i64>,
     associate_public_ip: Option<bool>,
     metadata_options: MetadataOptions,
+    detailed_monitoring: bool,
 }
 
 impl Launch {
@@ -202,6 +205,7 @@ impl Launch {
                 .find(|n| n.device_index.unwrap_or(0) == 0)
                 .and_then(|n| n.associate_public_ip_address),
             metadata_options,
+            detailed_monitoring: req.monitoring.as_ref().is_some_and(|m| m.enabled),
         })
     }
 }
@@ -287,6 +291,12 @@ pub fn run_instances(
                 boots: 0,
                 last_boot_ms: None,
                 metadata_options: launch.metadata_options.clone(),
+                // As EC2: `pending` until the collector takes the instance on.
+                monitoring: if launch.detailed_monitoring {
+                    monitoring::MonitoringState::Pending
+                } else {
+                    monitoring::MonitoringState::Disabled
+                },
             };
             prepare_run_dir(store, &image, &inst)?;
             made.push(inst);

@@ -1,5 +1,6 @@
 //! An instance as the store keeps it, and as `describe-instances` shows it.
 
+use super::monitoring::MonitoringState;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
 use crate::ec2::tags::{self, Tag};
@@ -68,6 +69,8 @@ pub struct Instance {
     pub last_boot_ms: Option<i64>,
     /// How the metadata service answers it.
     pub metadata_options: MetadataOptions,
+    /// Detailed monitoring's state.
+    pub monitoring: MonitoringState,
 }
 
 /// A reboot the supervisor carries out on a running instance. Stored as the integers 0, 1
@@ -240,6 +243,7 @@ impl Instance {
             last_boot_ms: r.get(next())?,
             metadata_options: serde_json::from_str(&r.get::<_, String>(next())?)
                 .unwrap_or_default(),
+            monitoring: MonitoringState::parse(&r.get::<_, String>("monitoring")?),
         })
     }
 
@@ -249,8 +253,9 @@ impl Instance {
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
                state, transition_reason, launch_time, key_name, user_data, vcpus, effective_vcpus,
                mem_mib, warnings, tags, security_groups, subnet_id, root_device_name,
-               root_delete_on_termination, metadata_options, public_key)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)",
+               root_delete_on_termination, metadata_options, public_key, monitoring)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,
+                     ?22)",
             params![
                 self.instance_id,
                 self.reservation_id,
@@ -273,6 +278,7 @@ impl Instance {
                 self.root_delete_on_termination,
                 serde_json::to_string(&self.metadata_options).unwrap_or_default(),
                 self.public_key,
+                self.monitoring.name(),
             ],
         )?;
         Ok(())
@@ -486,7 +492,7 @@ impl Instance {
             key_name: self.key_name.clone(),
             launch_time: self.launch_time.clone(),
             monitoring: shapes::Monitoring {
-                state: "disabled".into(),
+                state: self.monitoring.name().into(),
             },
             placement: shapes::Placement {
                 availability_zone: format!("{region}a"),

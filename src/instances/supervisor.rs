@@ -28,6 +28,8 @@ use crate::vmm::exit::{ExitRecord, Outcome};
 const POLL_FAST: Duration = Duration::from_millis(100);
 const POLL_SLOW: Duration = Duration::from_millis(250);
 const RESEND_SHUTDOWN: Duration = Duration::from_secs(5);
+/// How often a supervisor makes sure the region's monitor daemon runs.
+const ENSURE_MONITOR: Duration = Duration::from_secs(30);
 
 /// How long a graceful stop may take before the VMM is stopped hard. Generous: a guest
 /// on a nested KVM takes tens of seconds to shut down.
@@ -141,10 +143,19 @@ pub fn run(
         asked: None,
         booted_at: None,
     };
+    let mut monitor_ensured: Option<Instant> = None;
     loop {
         let inst = Instance::get(s.store.conn(), &s.id)?;
         if !inst.state.has_vmm() {
             return Ok(());
+        }
+        // Collection (CloudWatch) must go on while no ec2lab command runs: supervisors
+        // live exactly as long as instances with VMMs, so they keep the monitor up.
+        if monitor_ensured.is_none_or(|t| t.elapsed() >= ENSURE_MONITOR) {
+            if let Err(e) = crate::cloudwatch::daemon::ensure(&s.store) {
+                eprintln!("ec2lab supervisor {id}: cannot start the monitor daemon: {e}");
+            }
+            monitor_ensured = Some(Instant::now());
         }
         let vmm = inst.vmm_pid.zip(inst.vmm_start_ticks);
         let poll = match vmm {

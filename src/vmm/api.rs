@@ -8,6 +8,7 @@
 //! {"action":"pause"} / {"action":"resume"}  freeze the vCPUs (for point-in-time disk copies)
 //! {"action":"attach-disk","slot":2,"path":"/v.img","read_only":false,"serial":"vol…"}
 //! {"action":"detach-disk","slot":2}             hot attach/detach of a disk's media
+//! {"action":"metrics"}                      device and vCPU counters (see `metrics.rs`)
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -62,6 +63,8 @@ pub enum Request {
         /// The virtio-blk slot, 0-based.
         slot: usize,
     },
+    /// Report every device counter and the vCPUs' CPU time, cumulative since start.
+    Metrics,
 }
 
 /// What `status` answers.
@@ -102,6 +105,9 @@ pub struct Response {
     /// The state, for `status`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// The counters, for `metrics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<super::metrics::Metrics>,
 }
 
 impl Response {
@@ -111,6 +117,7 @@ impl Response {
             ok: false,
             error: Some(msg.into()),
             status: None,
+            metrics: None,
         }
     }
 }
@@ -137,11 +144,18 @@ pub enum ApiError {
 
 /// Sends one request and waits for its answer.
 pub fn call(sock: &Path, req: &Request) -> Result<Response, ApiError> {
+    call_within(sock, req, Duration::from_secs(10))
+}
+
+/// [`call`], giving up when the answer takes longer than `timeout` (a monitor's
+/// liveness check must not hang on a stuck VMM).
+pub fn call_within(sock: &Path, req: &Request, timeout: Duration) -> Result<Response, ApiError> {
     let mut stream = UnixStream::connect(sock).map_err(|source| ApiError::Connect {
         path: sock.display().to_string(),
         source,
     })?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
     stream.write_all(&line)?;
@@ -188,5 +202,9 @@ mod tests {
         let r: Request = serde_json::from_str(r#"{"action":"shutdown"}"#).unwrap();
         assert_eq!(r, Request::Shutdown { timeout_secs: None });
         assert!(serde_json::from_str::<Request>(r#"{"action":"explode"}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"action":"metrics"}"#).unwrap(),
+            Request::Metrics
+        );
     }
 }

@@ -18,6 +18,7 @@ use super::devices::serial::Serial;
 use super::devices::virtio::disk::DiskFile;
 use super::exit::{ExitSignal, GuestExit};
 use super::machine::{DiskSlots, Machine, NetDevices};
+use super::metrics::{self, BlockCounters, DiskMetrics, Metrics, NetCounters, NetMetrics};
 use super::vcpu::PauseGate;
 
 /// Console input held for the guest (a paste, a script typed over the console socket);
@@ -58,6 +59,12 @@ pub struct Controller {
     nets: NetDevices,
     /// Each network device's tap fd, in `nets` order, to tell events apart.
     net_fds: Vec<std::os::fd::RawFd>,
+    /// Each network device's tap, MAC and counters, in `nets` order (for `metrics`).
+    net_counters: Vec<(String, [u8; 6], Arc<NetCounters>)>,
+    /// Each disk slot's counters and the serial of the media in it now (for `metrics`).
+    disk_counters: Vec<(Option<String>, Arc<BlockCounters>)>,
+    /// When the VMM started, ms since the epoch.
+    started_unix_ms: i64,
     vcpu_threads: Vec<std::thread::JoinHandle<()>>,
     /// The parts of the status that do not change.
     pub status: Status,
@@ -79,7 +86,34 @@ impl Controller {
         vcpu_threads: Vec<std::thread::JoinHandle<()>>,
         status: Status,
     ) -> std::io::Result<Self> {
+        let net_counters = machine
+            .nets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|n| {
+                let mut n = n.lock().unwrap_or_else(|e| e.into_inner());
+                let dev = n.device_mut();
+                (dev.backend().name().to_string(), dev.mac(), dev.counters())
+            })
+            .collect();
+        let disk_counters = machine
+            .disks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|d| {
+                let mut d = d.lock().unwrap_or_else(|e| e.into_inner());
+                let b = d.device_mut();
+                (b.has_media().then(|| b.serial()).flatten(), b.counters())
+            })
+            .collect();
+        let started_unix_ms =
+            metrics::unix_ms_now() - machine.guest.started.elapsed().as_millis() as i64;
         Ok(Self {
+            net_counters,
+            disk_counters,
+            started_unix_ms,
             listener,
             console_listener,
             console_conn: None,
@@ -153,6 +187,29 @@ impl Controller {
         Ok(())
     }
 
+    /// The answer to `metrics`: every counter, read without locking a device.
+    pub fn metrics(&self) -> Metrics {
+        let uptime_ns = self.guest.started.elapsed().as_nanos() as u64;
+        Metrics {
+            started_unix_ms: self.started_unix_ms,
+            read_unix_ms: metrics::unix_ms_now(),
+            uptime_ns,
+            vcpu_cpu_ns: self.vcpu_threads.iter().map(metrics::thread_cpu_ns).sum(),
+            vcpus: self.vcpu_threads.len() as u32,
+            nets: self
+                .net_counters
+                .iter()
+                .map(|(tap, mac, c)| NetMetrics::read(tap, *mac, c))
+                .collect(),
+            disks: self
+                .disk_counters
+                .iter()
+                .enumerate()
+                .map(|(slot, (serial, c))| DiskMetrics::read(slot, serial.as_deref(), c))
+                .collect(),
+        }
+    }
+
     fn ok(&self) -> Response {
         Response {
             ok: true,
@@ -185,6 +242,11 @@ impl Controller {
                 self.pause.resume();
                 self.ok()
             }
+            Request::Metrics => Response {
+                ok: true,
+                metrics: Some(self.metrics()),
+                ..Default::default()
+            },
             Request::AttachDisk {
                 slot,
                 path,
@@ -192,14 +254,20 @@ impl Controller {
                 serial,
                 replace,
             } => match self.attach_disk(slot, &path, read_only, serial.as_deref(), replace) {
-                Ok(()) => self.ok(),
+                Ok(()) => {
+                    self.note_media(slot);
+                    self.ok()
+                }
                 Err(e) => Response::error(e),
             },
             Request::DetachDisk { slot } => match self.with_slot(slot, |b| {
                 b.update_config(|dev| dev.set_backing(None));
                 Ok(())
             }) {
-                Ok(()) => self.ok(),
+                Ok(()) => {
+                    self.note_media(slot);
+                    self.ok()
+                }
                 Err(e) => Response::error(e),
             },
             Request::Stop => {
@@ -211,6 +279,19 @@ impl Controller {
                     ..Default::default()
                 }
             }
+        }
+    }
+
+    /// Records which media a slot holds now, for `metrics` (after attach or detach).
+    fn note_media(&mut self, slot: usize) {
+        let mut serial = None;
+        let _ = self.with_slot(slot, |dev| {
+            let b = dev.device_mut();
+            serial = b.has_media().then(|| b.serial()).flatten();
+            Ok(())
+        });
+        if let Some(entry) = self.disk_counters.get_mut(slot) {
+            entry.0 = serial;
         }
     }
 
@@ -470,6 +551,9 @@ mod tests {
             disks: Default::default(),
             nets: Default::default(),
             net_fds: Vec::new(),
+            net_counters: Vec::new(),
+            disk_counters: Vec::new(),
+            started_unix_ms: 0,
             vcpu_threads: Vec::new(),
             status: Status::default(),
             deadline: TimerFd::new().unwrap(),

@@ -16,6 +16,7 @@ pub mod exit;
 pub mod host;
 pub mod machine;
 pub mod memory;
+pub mod metrics;
 pub mod vcpu;
 
 use std::time::Instant;

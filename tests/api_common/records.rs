@@ -69,6 +69,7 @@ pub fn insert_stopped(
                     boots: 1,
                     last_boot_ms: None,
                     metadata_options: MetadataOptions::default(),
+                    monitoring: Default::default(),
                 };
                 inst.insert(tx)?;
                 tx.execute(

@@ -32,7 +32,7 @@ OPERATIONS = [
     "RunInstances", "DescribeInstances", "StartInstances", "StopInstances",
     "RebootInstances", "TerminateInstances", "GetConsoleOutput", "DescribeInstanceTypes",
     "DescribeInstanceStatus", "DescribeInstanceAttribute", "ModifyInstanceAttribute",
-    "ModifyInstanceMetadataOptions",
+    "ModifyInstanceMetadataOptions", "MonitorInstances", "UnmonitorInstances",
     # images
     "DescribeImages", "RegisterImage", "CreateImage", "CopyImage", "DeregisterImage",
     # EBS

@@ -11,8 +11,9 @@ use crate::ec2::shapes::instance_attributes::{
 };
 use crate::ec2::shapes::instance_status::DescribeInstanceStatusRequest;
 use crate::ec2::shapes::instances::{
-    GetConsoleOutputRequest, ModifyInstanceMetadataOptionsRequest, RebootInstancesRequest,
-    RunInstancesRequest, StartInstancesRequest, StopInstancesRequest, TerminateInstancesRequest,
+    GetConsoleOutputRequest, ModifyInstanceMetadataOptionsRequest, MonitorInstancesRequest,
+    RebootInstancesRequest, RunInstancesRequest, StartInstancesRequest, StopInstancesRequest,
+    TerminateInstancesRequest,
 };
 use crate::error::Ec2Error;
 use crate::instances;
@@ -58,6 +59,21 @@ pub fn get_console_output(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
     let mut result = instances::console_output(&mut ctx.tidy_store()?, &req)?;
     result.output = Base64::encode_string(result.output.as_bytes());
     to_result(&result)
+}
+
+/// `MonitorInstances`.
+pub fn monitor_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+    let req: MonitorInstancesRequest = from_request(req)?;
+    to_result(&instances::monitor_instances(&mut ctx.tidy_store()?, &req)?)
+}
+
+/// `UnmonitorInstances`.
+pub fn unmonitor_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+    let req: MonitorInstancesRequest = from_request(req)?;
+    to_result(&instances::unmonitor_instances(
+        &mut ctx.tidy_store()?,
+        &req,
+    )?)
 }
 
 /// `ModifyInstanceMetadataOptions`.

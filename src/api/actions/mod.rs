@@ -146,6 +146,8 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("RebootInstances", instances::reboot_instances),
     ("TerminateInstances", instances::terminate_instances),
     ("GetConsoleOutput", instances::get_console_output),
+    ("MonitorInstances", instances::monitor_instances),
+    ("UnmonitorInstances", instances::unmonitor_instances),
     (
         "ModifyInstanceMetadataOptions",
         instances::modify_instance_metadata_options,

@@ -48,6 +48,9 @@ pub struct RunInstancesRequest {
     /// Where to launch: the region's one zone, or none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub placement: Option<LaunchPlacement>,
+    /// Detailed monitoring (`Monitoring.Enabled=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<RunInstancesMonitoringEnabled>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -58,6 +61,14 @@ pub struct LaunchPlacement {
     /// answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub availability_zone: Option<String>,
+}
+
+/// `RunInstances`' `Monitoring`: whether detailed monitoring is on from launch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RunInstancesMonitoringEnabled {
+    /// `true` for detailed (high-resolution in ec2lab) monitoring.
+    pub enabled: bool,
 }
 
 /// One block device of `RunInstances` (and of an image).
@@ -177,7 +188,7 @@ pub struct Instance {
     pub key_name: Option<String>,
     /// When it was launched.
     pub launch_time: String,
-    /// Detailed monitoring: always disabled.
+    /// Detailed monitoring's state.
     pub monitoring: Monitoring,
     /// Its availability zone.
     pub placement: Placement,
@@ -290,9 +301,41 @@ pub struct InstanceState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Monitoring {
-    /// `disabled`.
+    /// `disabled`, `pending`, `enabled` or `disabling`.
     pub state: String,
 }
+
+/// `MonitorInstances` input (and `UnmonitorInstances`', which has the same members).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MonitorInstancesRequest {
+    /// The instances.
+    pub instance_ids: Vec<String>,
+}
+
+/// `UnmonitorInstances` input.
+pub type UnmonitorInstancesRequest = MonitorInstancesRequest;
+
+/// One instance's monitoring state, as Monitor/UnmonitorInstances answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InstanceMonitoring {
+    /// The instance.
+    pub instance_id: String,
+    /// Its monitoring state after the call.
+    pub monitoring: Monitoring,
+}
+
+/// `MonitorInstances` output (and `UnmonitorInstances`').
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MonitorInstancesResult {
+    /// One entry per instance asked for.
+    pub instance_monitorings: Vec<InstanceMonitoring>,
+}
+
+/// `UnmonitorInstances` output.
+pub type UnmonitorInstancesResult = MonitorInstancesResult;
 
 /// Where an instance runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

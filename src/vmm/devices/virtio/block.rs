@@ -24,6 +24,7 @@ use super::device::{self, ActivateError, Interrupt, QueueError, VirtioDevice};
 use super::disk::BlockError;
 use super::disk::{DiskFile, SECTOR_SIZE};
 use crate::vmm::memory::GuestMemory;
+use crate::vmm::metrics::{add, BlockCounters};
 
 /// Ring size offered to the driver.
 pub const QUEUE_SIZE: u16 = 256;
@@ -50,6 +51,8 @@ pub struct Block {
     read_only: bool,
     serial: [u8; SERIAL_LEN],
     active: Option<Active>,
+    /// Shared with the VMM's `metrics` answer, which reads them without the device lock.
+    counters: Arc<BlockCounters>,
 }
 
 impl Block {
@@ -66,6 +69,7 @@ impl Block {
             disk: Some(disk),
             serial: [0; SERIAL_LEN],
             active: None,
+            counters: Arc::default(),
         }
     }
 
@@ -76,6 +80,7 @@ impl Block {
             disk: None,
             serial: [0; SERIAL_LEN],
             active: None,
+            counters: Arc::default(),
         }
     }
 
@@ -91,6 +96,21 @@ impl Block {
         self.serial = [0; SERIAL_LEN];
         self.serial[..bytes.len()].copy_from_slice(bytes);
         Ok(())
+    }
+
+    /// The serial set with [`Block::set_serial`], without its padding; `None` if unset.
+    pub fn serial(&self) -> Option<String> {
+        let end = self
+            .serial
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(SERIAL_LEN);
+        (end > 0).then(|| String::from_utf8_lossy(&self.serial[..end]).into_owned())
+    }
+
+    /// The slot's live counters, to read without locking the device.
+    pub fn counters(&self) -> Arc<BlockCounters> {
+        self.counters.clone()
     }
 
     /// Whether a disk image is in the slot.
@@ -184,10 +204,20 @@ impl VirtioDevice for Block {
             disk: self.disk.as_ref(),
             writable: !self.read_only,
             serial: &self.serial,
+            counters: &self.counters,
         };
-        device::drain_queue(&mut active.queue, &active.mem, &active.interrupt, |chain| {
-            req.handle(chain, &active.mem)
-        })
+        // Requests run to completion here, so this is the time they were in flight
+        // (VolumeIdleTime is the rest). Two vDSO clock reads per notify, not per request.
+        let started = std::time::Instant::now();
+        let result =
+            device::drain_queue(&mut active.queue, &active.mem, &active.interrupt, |chain| {
+                req.handle(chain, &active.mem)
+            });
+        add(
+            &self.counters.busy_ns,
+            started.elapsed().as_nanos().try_into().unwrap_or(u64::MAX),
+        );
+        result
     }
 
     fn reset(&mut self) {
@@ -200,6 +230,7 @@ struct Requests<'a> {
     disk: Option<&'a DiskFile>,
     writable: bool,
     serial: &'a [u8; SERIAL_LEN],
+    counters: &'a BlockCounters,
 }
 
 /// Shape of a chain: driver-readable bytes first, then device-writable ones, the last
@@ -280,6 +311,10 @@ impl Requests<'_> {
                 let (done, ok) = walk(chain.clone(), true, mem, 0, writable_data, |at, s| {
                     disk.read_into(start + at, s)
                 });
+                if ok {
+                    add(&self.counters.read_ops, 1);
+                    add(&self.counters.read_bytes, done);
+                }
                 (ok_or_ioerr(ok), done)
             }
             VIRTIO_BLK_T_OUT => {
@@ -291,6 +326,10 @@ impl Requests<'_> {
                 let (_, ok) = walk(chain.clone(), false, mem, HEADER_LEN, len, |at, s| {
                     disk.write_from(start + at, s)
                 });
+                if ok {
+                    add(&self.counters.write_ops, 1);
+                    add(&self.counters.write_bytes, len);
+                }
                 (ok_or_ioerr(ok), 0)
             }
             VIRTIO_BLK_T_FLUSH => {

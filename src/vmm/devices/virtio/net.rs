@@ -49,6 +49,7 @@ use vm_memory::{Address, Bytes, GuestMemoryBackend};
 use super::device::{self, ActivateError, Interrupt, QueueError, VirtioDevice};
 use super::tap::{self, IoVecs, Tap, TapError, VNET_HDR_LEN};
 use crate::vmm::memory::GuestMemory;
+use crate::vmm::metrics::{add, NetCounters};
 
 /// Ring size offered for each queue.
 pub const QUEUE_SIZE: u16 = 256;
@@ -138,7 +139,8 @@ impl NetBackend for DatagramBackend {
     }
 }
 
-/// Frame counters, for logs and tests. Bytes exclude the virtio-net header.
+/// Frame counters, for logs and tests (a snapshot of the device's [`NetCounters`]).
+/// Bytes exclude the virtio-net header.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct NetStats {
     /// Frames delivered to the guest.
@@ -173,7 +175,8 @@ pub struct Net<B: NetBackend = Tap> {
     /// The backend may hold frames we have not delivered because the guest had no RX
     /// buffers (or was not running); the next RX-queue notify reads them.
     rx_pending: bool,
-    stats: NetStats,
+    /// Shared with the VMM's `metrics` answer, which reads them without the device lock.
+    counters: Arc<NetCounters>,
 }
 
 impl Net<Tap> {
@@ -192,7 +195,7 @@ impl<B: NetBackend> Net<B> {
             active: None,
             // Frames may already be queued; the first RX notify must look.
             rx_pending: true,
-            stats: NetStats::default(),
+            counters: Arc::default(),
         }
     }
 
@@ -213,7 +216,21 @@ impl<B: NetBackend> Net<B> {
 
     /// The frame counters so far.
     pub fn stats(&self) -> NetStats {
-        self.stats
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counters;
+        NetStats {
+            rx_frames: c.rx_frames.load(Relaxed),
+            rx_bytes: c.rx_bytes.load(Relaxed),
+            rx_dropped: c.rx_dropped.load(Relaxed),
+            tx_frames: c.tx_frames.load(Relaxed),
+            tx_bytes: c.tx_bytes.load(Relaxed),
+            tx_dropped: c.tx_dropped.load(Relaxed),
+        }
+    }
+
+    /// The live counters, to read without locking the device.
+    pub fn counters(&self) -> Arc<NetCounters> {
+        self.counters.clone()
     }
 
     /// Whether frames may be waiting in the backend for guest RX buffers.
@@ -249,7 +266,7 @@ impl<B: NetBackend> Net<B> {
                 break;
             };
             let head = chain.head_index();
-            match receive(&mut self.backend, chain, mem, &mut self.stats) {
+            match receive(&mut self.backend, chain, mem, &self.counters) {
                 Rx::Delivered(len) => {
                     active.rx.add_used(mem, head, len)?;
                     completed = true;
@@ -286,7 +303,7 @@ impl<B: NetBackend> Net<B> {
         let Some(active) = self.active.as_mut() else {
             return Ok(());
         };
-        let (backend, stats) = (&mut self.backend, &mut self.stats);
+        let (backend, stats) = (&mut self.backend, &*self.counters);
         device::drain_queue(&mut active.tx, &active.mem, &active.interrupt, |chain| {
             transmit(backend, chain, &active.mem, stats);
             // TX buffers are only read by the device: used length 0.
@@ -319,7 +336,7 @@ fn receive<B: NetBackend>(
     backend: &mut B,
     chain: Chain<'_>,
     mem: &GuestMemory,
-    stats: &mut NetStats,
+    stats: &NetCounters,
 ) -> Rx {
     // One byte past the guest's buffer: a tap silently cuts an oversized frame to
     // the space offered, so a frame that reaches this byte did not fit.
@@ -350,15 +367,15 @@ fn receive<B: NetBackend>(
     };
     if len > room || len < MIN_FRAME {
         // Cut short (or runt): a partial frame must never reach the guest.
-        stats.rx_dropped += 1;
+        add(&stats.rx_dropped, 1);
         return Rx::Dropped;
     }
     // The backend's header may carry offload hints we did not negotiate; replace it.
     if write_writable(chain, mem, &RX_HEADER).is_err() {
         return Rx::Unusable;
     }
-    stats.rx_frames += 1;
-    stats.rx_bytes += (len - VNET_HDR_LEN) as u64;
+    add(&stats.rx_frames, 1);
+    add(&stats.rx_bytes, (len - VNET_HDR_LEN) as u64);
     // len <= room, the sum of at most MAX_IOVS slices of guest buffers; a frame is
     // never near 4 GiB, but saturate rather than wrap.
     Rx::Delivered(u32::try_from(len).unwrap_or(u32::MAX))
@@ -387,22 +404,22 @@ fn transmit<B: NetBackend>(
     backend: &mut B,
     chain: Chain<'_>,
     mem: &GuestMemory,
-    stats: &mut NetStats,
+    stats: &NetCounters,
 ) {
     let mut iovs = IoVecs::new();
     let built = iovs.push_host(&TX_HEADER).is_ok() && gather_frame(&mut iovs, chain, mem);
     // A frame must at least hold an Ethernet header.
     if !built || iovs.capacity() < MIN_FRAME {
-        stats.tx_dropped += 1;
+        add(&stats.tx_dropped, 1);
         return;
     }
     match backend.send(&iovs) {
         Ok(_) => {
-            stats.tx_frames += 1;
-            stats.tx_bytes += (iovs.capacity() - VNET_HDR_LEN) as u64;
+            add(&stats.tx_frames, 1);
+            add(&stats.tx_bytes, (iovs.capacity() - VNET_HDR_LEN) as u64);
         }
         // EAGAIN (backend full) or a rejected frame: dropped, as on a real wire.
-        Err(_) => stats.tx_dropped += 1,
+        Err(_) => add(&stats.tx_dropped, 1),
     }
 }
 
