@@ -193,7 +193,7 @@ pub use crate::ids::OWNER_ID;
 /// The `instances` columns [`Instance::from_row`] reads, in its order.
 macro_rules! columns {
     () => {
-        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options"
+        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring"
     };
 }
 
@@ -243,7 +243,7 @@ impl Instance {
             last_boot_ms: r.get(next())?,
             metadata_options: serde_json::from_str(&r.get::<_, String>(next())?)
                 .unwrap_or_default(),
-            monitoring: MonitoringState::parse(&r.get::<_, String>("monitoring")?),
+            monitoring: MonitoringState::parse(&r.get::<_, String>(next())?),
         })
     }
 
