@@ -55,6 +55,18 @@ impl Ec2Error {
         ))
     }
 
+    /// `MissingParameter` for no ids, `InvalidInstanceID.Malformed` for one that is not
+    /// an instance id.
+    pub fn check_instance_ids(ids: &[String]) -> Result<(), Self> {
+        if ids.is_empty() {
+            return Err(Self::missing_parameter("InstanceIds"));
+        }
+        for id in ids {
+            Self::check_id(id, "i", "Instance")?;
+        }
+        Ok(())
+    }
+
     /// `InvalidInstanceID.NotFound`.
     pub fn instance_not_found(id: &str) -> Self {
         Self::new(

@@ -1,48 +1,25 @@
 //! The per-region monitor daemon, `ec2lab __monitor <region>`: every 10 s it collects
 //! every running instance's VMM counters into samples (`collect`), hands them to the
 //! metric store, evaluates alarms and runs pending SNS deliveries. One per region (an
-//! flock on `<region>/monitor.lock`), started detached by [`ensure`], which every
+//! flock on `<region>/monitor.lock`), started detached by `instances::monitor_daemon::ensure`, which every
 //! instance supervisor calls at its start and every ~30 s after: so monitoring goes on
 //! whether or not any ec2lab command or `ec2lab serve` runs, and comes back by itself
 //! after a crash. It exits when nothing is left to do.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::collect::{self, ArpTarget, Collector, Target};
 use super::Sample;
 use crate::error::Ec2Error;
+use crate::instances::monitor_daemon::lock_path;
 use crate::instances::monitoring;
-use crate::instances::process::{self, Lock};
+use crate::instances::process::Lock;
 use crate::instances::record::Instance;
 use crate::instances::rundir::RunDir;
 use crate::net::eni::Eni;
 use crate::net::vpc::{Subnet, Vpc};
 use crate::store::Store;
-
-/// The lock file that makes one monitor per region.
-pub fn lock_path(region_root: &Path) -> std::path::PathBuf {
-    region_root.join("monitor.lock")
-}
-
-/// Starts the region's monitor daemon unless one runs. Cheap (one flock attempt), so
-/// supervisors call it every ~30 s.
-pub fn ensure(store: &Store) -> Result<(), Ec2Error> {
-    // Free lock = no monitor. Two callers may both spawn one in the window after the
-    // drop; the second finds the lock taken and exits at once.
-    if Lock::try_acquire(&lock_path(store.root()))?.is_none() {
-        return Ok(());
-    }
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("--state-dir")
-        .arg(store.root().parent().unwrap_or(Path::new("/")))
-        .arg("__monitor")
-        .arg(store.region());
-    process::spawn_detached(cmd, &store.root().join("monitor.log"))?;
-    Ok(())
-}
 
 /// How often the monitor collects, evaluates alarms and delivers notifications.
 pub const TICK: Duration = Duration::from_secs(10);

@@ -7,6 +7,7 @@ pub mod describe;
 pub mod disks;
 pub mod guest_status;
 mod housekeeping;
+pub mod monitor_daemon;
 pub mod monitoring;
 pub mod network;
 pub mod process;
@@ -54,16 +55,6 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t2.micro";
 /// Host memory ec2lab leaves to the host itself when placing instances.
 const HOST_RESERVE_MIB: u64 = 1024;
 
-fn check_instance_ids(ids_: &[String]) -> Result<(), Ec2Error> {
-    if ids_.is_empty() {
-        return Err(Ec2Error::missing_parameter("InstanceIds"));
-    }
-    for id in ids_ {
-        Ec2Error::check_id(id, "i", "Instance")?;
-    }
-    Ok(())
-}
-
 /// Memory the host has for instances, and what running ones already hold.
 fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
     let total = std::fs::read_to_string("/proc/meminfo")
@@ -108,7 +99,7 @@ pub fn wait(
     instance_ids: &[String],
     timeout: Duration,
 ) -> Result<(), Ec2Error> {
-    check_instance_ids(instance_ids)?;
+    Ec2Error::check_instance_ids(instance_ids)?;
     wait::until(store, waiter, instance_ids, timeout, housekeeping)
 }
 
@@ -383,7 +374,7 @@ fn change(
     action: Action,
     force: bool,
 ) -> Result<Vec<InstanceStateChange>, Ec2Error> {
-    check_instance_ids(instance_ids)?;
+    Ec2Error::check_instance_ids(instance_ids)?;
     let now = iso8601_now();
     let out = store.write(|tx| -> Result<Vec<InstanceStateChange>, Ec2Error> {
         let mut out = Vec::new();
@@ -427,7 +418,7 @@ pub fn start_instances(
     req: &StartInstancesRequest,
 ) -> Result<StartInstancesResult, Ec2Error> {
     let instance_ids = &req.instance_ids;
-    check_instance_ids(instance_ids)?;
+    Ec2Error::check_instance_ids(instance_ids)?;
     for id in instance_ids {
         let inst = Instance::get(store.conn(), id)?;
         if inst.state == State::Stopped {
@@ -477,7 +468,7 @@ pub fn modify_metadata_options(
     req: &ModifyInstanceMetadataOptionsRequest,
 ) -> Result<ModifyInstanceMetadataOptionsResult, Ec2Error> {
     let id = &req.instance_id;
-    check_instance_ids(std::slice::from_ref(id))?;
+    Ec2Error::check_instance_ids(std::slice::from_ref(id))?;
     let inst = Instance::get(store.conn(), id)?;
     if inst.state == State::Terminated {
         return Err(Ec2Error::incorrect_state(id, inst.state.name(), "modified"));
@@ -500,7 +491,7 @@ pub fn console_output(
     req: &GetConsoleOutputRequest,
 ) -> Result<GetConsoleOutputResult, Ec2Error> {
     let id = &req.instance_id;
-    check_instance_ids(std::slice::from_ref(id))?;
+    Ec2Error::check_instance_ids(std::slice::from_ref(id))?;
     Instance::get(store.conn(), id)?;
     let bytes = std::fs::read(RunDir(store.instance_dir(id)).console()).unwrap_or_default();
     let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
@@ -520,7 +511,7 @@ pub fn create_image(
 ) -> Result<CreateImageResult, Ec2Error> {
     let id = req.instance_id.as_str();
     let no_reboot = req.no_reboot.unwrap_or(false);
-    check_instance_ids(&[id.to_string()])?;
+    Ec2Error::check_instance_ids(&[id.to_string()])?;
     // Checked before the copy; recorded with the AMI, in the transaction that makes it.
     let tags = tags::for_resource(&req.tag_specifications, &["image"], "image")?;
     let inst = Instance::get(store.conn(), id)?;

@@ -9,8 +9,8 @@
 
 use rusqlite::Connection;
 
-use super::check_instance_ids;
 use super::record::Instance;
+pub use super::state::MonitoringState;
 use crate::ec2::shapes::instances::{
     InstanceMonitoring, MonitorInstancesRequest, MonitorInstancesResult, Monitoring,
     UnmonitorInstancesRequest, UnmonitorInstancesResult,
@@ -18,51 +18,9 @@ use crate::ec2::shapes::instances::{
 use crate::error::Ec2Error;
 use crate::store::Store;
 
-/// `Monitoring.State` of an instance, stored by name in the `monitoring` column.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum MonitoringState {
-    /// Basic monitoring: one data point per 5 minutes.
-    #[default]
-    Disabled,
-    /// Detailed monitoring asked for; the collector has not taken it on yet.
-    Pending,
-    /// Detailed monitoring: 10-second high-resolution points in ec2lab.
-    Enabled,
-    /// Back to basic monitoring asked for; not yet taken into account.
-    Disabling,
-}
-
-impl MonitoringState {
-    /// EC2's name for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            MonitoringState::Disabled => "disabled",
-            MonitoringState::Pending => "pending",
-            MonitoringState::Enabled => "enabled",
-            MonitoringState::Disabling => "disabling",
-        }
-    }
-
-    /// From the stored name; anything unknown reads as `disabled`.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "pending" => MonitoringState::Pending,
-            "enabled" => MonitoringState::Enabled,
-            "disabling" => MonitoringState::Disabling,
-            _ => MonitoringState::Disabled,
-        }
-    }
-
-    /// Whether the collector publishes detailed (10-second) points: once it has settled
-    /// the state, exactly when `enabled`.
-    pub fn detailed(self) -> bool {
-        self == MonitoringState::Enabled
-    }
-}
-
 /// Checks the ids and that every instance exists (EC2 changes none if one is missing).
 fn load_all(store: &Store, ids: &[String]) -> Result<Vec<Instance>, Ec2Error> {
-    check_instance_ids(ids)?;
+    Ec2Error::check_instance_ids(ids)?;
     ids.iter()
         .map(|id| Instance::get(store.conn(), id))
         .collect()
@@ -92,7 +50,7 @@ fn change(
         Ok(())
     })?;
     // The collector confirms the change; make sure one runs for this region.
-    crate::cloudwatch::daemon::ensure(store)?;
+    super::monitor_daemon::ensure(store)?;
     Ok(MonitorInstancesResult {
         instance_monitorings: out,
     })

@@ -1,6 +1,6 @@
 //! An instance as the store keeps it, and as `describe-instances` shows it.
 
-use super::monitoring::MonitoringState;
+use super::state::MonitoringState;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
 use crate::ec2::tags::{self, Tag};

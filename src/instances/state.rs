@@ -154,6 +154,48 @@ pub fn on_guest(from: State, event: GuestEvent) -> Option<State> {
     }
 }
 
+/// `Monitoring.State` of an instance, stored by name in the `monitoring` column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MonitoringState {
+    /// Basic monitoring: one data point per 5 minutes.
+    #[default]
+    Disabled,
+    /// Detailed monitoring asked for; the collector has not taken it on yet.
+    Pending,
+    /// Detailed monitoring: 10-second high-resolution points in ec2lab.
+    Enabled,
+    /// Back to basic monitoring asked for; not yet taken into account.
+    Disabling,
+}
+
+impl MonitoringState {
+    /// EC2's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MonitoringState::Disabled => "disabled",
+            MonitoringState::Pending => "pending",
+            MonitoringState::Enabled => "enabled",
+            MonitoringState::Disabling => "disabling",
+        }
+    }
+
+    /// From the stored name; anything unknown reads as `disabled`.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => MonitoringState::Pending,
+            "enabled" => MonitoringState::Enabled,
+            "disabling" => MonitoringState::Disabling,
+            _ => MonitoringState::Disabled,
+        }
+    }
+
+    /// Whether the collector publishes detailed (10-second) points: once it has settled
+    /// the state, exactly when `enabled`.
+    pub fn detailed(self) -> bool {
+        self == MonitoringState::Enabled
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,7 +152,7 @@ pub fn run(
         // Collection (CloudWatch) must go on while no ec2lab command runs: supervisors
         // live exactly as long as instances with VMMs, so they keep the monitor up.
         if monitor_ensured.is_none_or(|t| t.elapsed() >= ENSURE_MONITOR) {
-            if let Err(e) = crate::cloudwatch::daemon::ensure(&s.store) {
+            if let Err(e) = super::monitor_daemon::ensure(&s.store) {
                 eprintln!("ec2lab supervisor {id}: cannot start the monitor daemon: {e}");
             }
             monitor_ensured = Some(Instant::now());

@@ -12,9 +12,29 @@ use std::time::Duration;
 
 use rusqlite::{params, Transaction};
 
-use super::messages::Delivery;
+use super::common::now_ms;
 use crate::error::Ec2Error;
 use crate::store::Store;
+use serde::{Deserialize, Serialize};
+
+/// One message for one subscriber, as stored until it is delivered.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Delivery {
+    /// `SubscriptionConfirmation` or `Notification`.
+    pub message_type: String,
+    /// The message's id.
+    pub message_id: String,
+    /// The topic.
+    pub topic_arn: String,
+    /// The JSON envelope (the body for `http`, `https`, `email-json`).
+    pub envelope: String,
+    /// The mail's subject (`email`).
+    pub mail_subject: String,
+    /// The mail's text (`email`).
+    pub mail_text: String,
+    /// The mail's sender name (the topic's `DisplayName`, else SNS's).
+    pub mail_from_name: String,
+}
 
 /// Tries in all before a delivery is given up (kept, `failed`, with its last error).
 pub const MAX_ATTEMPTS: i64 = 10;
@@ -134,7 +154,7 @@ fn run(store: &mut Store, claimed: Vec<Claimed>) -> Result<usize, Ec2Error> {
         if outcome.is_ok() {
             delivered += 1;
         }
-        record(store, &c, outcome, super::now_ms())?;
+        record(store, &c, outcome, now_ms())?;
     }
     Ok(delivered)
 }
@@ -144,7 +164,7 @@ pub(crate) fn try_now(store: &mut Store, ids: &[i64]) -> Result<usize, Ec2Error>
     if ids.is_empty() {
         return Ok(0);
     }
-    let claimed = claim(store, super::now_ms(), Some(ids))?;
+    let claimed = claim(store, now_ms(), Some(ids))?;
     run(store, claimed)
 }
 
@@ -308,7 +328,7 @@ fn message(store: &Store, c: &Claimed) -> String {
         region = store.region(),
         to = c.endpoint,
         subject = header_text(&d.mail_subject),
-        date = rfc5322_date(super::now_ms()),
+        date = rfc5322_date(now_ms()),
         id = d.message_id,
         kind = d.message_type,
         topic = d.topic_arn,
@@ -372,7 +392,7 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let before = crate::sns::now_ms();
+        let before = crate::sns::common::now_ms();
         crate::sns::subscriptions::subscribe(
             &mut store,
             &SubscribeInput {

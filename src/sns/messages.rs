@@ -3,35 +3,16 @@
 //! `SubscribeURL`; `Notification` with `UnsubscribeURL`), for `email` a mail whose text
 //! is the message and the link. Each is queued as a delivery for [`super::deliver`].
 
-use serde::{Deserialize, Serialize};
-
+use super::common::{endpoint, invalid, iso_ms, not_found, now_ms, state_dir, topic_name, uuid};
+use super::deliver::{self, Delivery};
 use super::shapes::{PublishInput, PublishResponse};
 use super::subscriptions::{self, Row};
-use super::{deliver, invalid, iso_ms, not_found, now_ms, signing, topic_name, topics, uuid};
+use super::{signing, topics};
 use crate::error::Ec2Error;
 use crate::store::Store;
 
 /// The most a message may be, in bytes (SNS's limit).
 pub const MAX_MESSAGE: usize = 256 * 1024;
-
-/// One message for one subscriber, as stored until it is delivered.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Delivery {
-    /// `SubscriptionConfirmation` or `Notification`.
-    pub message_type: String,
-    /// The message's id.
-    pub message_id: String,
-    /// The topic.
-    pub topic_arn: String,
-    /// The JSON envelope (the body for `http`, `https`, `email-json`).
-    pub envelope: String,
-    /// The mail's subject (`email`).
-    pub mail_subject: String,
-    /// The mail's text (`email`).
-    pub mail_text: String,
-    /// The mail's sender name (the topic's `DisplayName`, else SNS's).
-    pub mail_from_name: String,
-}
 
 /// The envelope's fields in SNS's order, as JSON text.
 fn envelope(fields: &[(&str, Option<&str>)]) -> String {
@@ -60,7 +41,7 @@ fn from_name(store: &Store, topic_arn: &str) -> Result<String, Ec2Error> {
 
 /// The confirmation request a new subscription gets.
 pub(crate) fn confirmation(store: &Store, sub: &Row, now: i64) -> Result<Delivery, Ec2Error> {
-    let endpoint = super::endpoint(super::state_dir(store));
+    let endpoint = endpoint(state_dir(store));
     let url = format!(
         "{endpoint}/?Action=ConfirmSubscription&TopicArn={}&Token={}",
         form_escape(&sub.topic_arn),
@@ -82,7 +63,7 @@ pub(crate) fn confirmation(store: &Store, sub: &Row, now: i64) -> Result<Deliver
         ("SubscribeURL", Some(url.as_str())),
         ("Timestamp", Some(timestamp.as_str())),
     ];
-    let signature = signing::sign(super::state_dir(store), &signing::canonical(&fields))?;
+    let signature = signing::sign(state_dir(store), &signing::canonical(&fields))?;
     fields.extend([
         ("SignatureVersion", Some("1")),
         ("Signature", Some(signature.as_str())),
@@ -118,7 +99,7 @@ fn notification(
     message: &str,
     now: i64,
 ) -> Result<Delivery, Ec2Error> {
-    let endpoint = super::endpoint(super::state_dir(store));
+    let endpoint = endpoint(state_dir(store));
     let unsubscribe = format!(
         "{endpoint}/?Action=Unsubscribe&SubscriptionArn={}",
         form_escape(&sub.arn)
@@ -133,7 +114,7 @@ fn notification(
         ("Message", Some(message)),
         ("Timestamp", Some(timestamp.as_str())),
     ];
-    let signature = signing::sign(super::state_dir(store), &signing::canonical(&fields))?;
+    let signature = signing::sign(state_dir(store), &signing::canonical(&fields))?;
     fields.extend([
         ("SignatureVersion", Some("1")),
         ("Signature", Some(signature.as_str())),

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::common::{invalid, not_found, now_ms, page, token, topic_name, uuid};
 use super::shapes::*;
-use super::{deliver, invalid, messages, not_found, now_ms, page, token, topic_name, topics, uuid};
+use super::{deliver, messages, topics};
 use crate::error::Ec2Error;
 use crate::store::Store;
 

@@ -5,21 +5,13 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::common::{invalid, not_found, now_ms, page, topic_arn, topic_name, valid_name};
 use super::shapes::*;
-use super::{invalid, not_found, now_ms, page, topic_arn, topic_name};
 use crate::error::Ec2Error;
 use crate::store::Store;
 
 /// The topic attributes a request may set.
 const SETTABLE: &[&str] = &["DisplayName", "Policy", "DeliveryPolicy"];
-
-/// SNS's rule for topic names: 1 to 256 letters, digits, `-` and `_`.
-pub fn valid_name(name: &str) -> bool {
-    (1..=256).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
 
 fn check_attributes(attrs: &BTreeMap<String, String>) -> Result<(), Ec2Error> {
     for (k, v) in attrs {

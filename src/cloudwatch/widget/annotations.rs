@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use super::spec::{get_bool, get_color, get_f64, get_str, get_y_axis, invalid};
+use super::json::{get_bool, get_color, get_f64, get_str, get_y_axis, invalid};
+use super::query::YAxisSide;
 use super::times::parse_time;
-use super::YAxisSide;
 use crate::error::Ec2Error;
 
 /// Which side of an annotation is shaded.

@@ -11,10 +11,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
 use super::annotations::Fill;
+use super::query::YAxisSide;
 use super::scale::{clip, short_number, stacked_points, time_ticks, y_range};
 use super::spec::{Axis, LegendPosition, View, Widget};
 use super::times::axis_label;
-use super::YAxisSide;
 use crate::error::Ec2Error;
 
 /// CloudWatch's line colours, in the order it gives them to metrics without a `color`.

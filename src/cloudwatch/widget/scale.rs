@@ -1,8 +1,8 @@
 //! The numbers behind the graph: each axis's range, the time axis's marks, compact axis
 //! numbers, stacking, and clipping a line to the plot.
 
+use super::query::YAxisSide;
 use super::spec::{Axis, Widget};
-use super::YAxisSide;
 
 /// The y range of one axis: the widget's `min`/`max` where given, else the data and the
 /// visible horizontal annotations (CloudWatch scales so that those show), from 0 when
