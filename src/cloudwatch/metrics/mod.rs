@@ -8,3 +8,6 @@ pub mod validate;
 
 pub use actions::*;
 pub use store::{MetricStore, StoredMetric};
+
+#[cfg(test)]
+mod tests;

@@ -300,9 +300,9 @@ impl MetricStore {
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
-    /// For percentiles: the values of each period (each the average of one row of the
-    /// finest tier that still holds the range: by the second or by the minute), oldest
-    /// period first.
+    /// For percentiles: the values of each period, each the average of one row of the
+    /// finest tier that holds the period (by the second for the last 3 hours, by the
+    /// minute for 15 days, then the query's own tier), oldest period first.
     #[allow(clippy::too_many_arguments)]
     pub fn values(
         &self,
@@ -318,17 +318,18 @@ impl MetricStore {
             return Ok(Vec::new());
         };
         let period_ms = period_s.max(1) as i64 * 1000;
-        let mut out: Vec<(i64, Vec<f64>)> = Vec::new();
-        let finest = if period_s < 60 { 1 } else { 60 };
-        for tier in [finest, tier_for(period_s)] {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT (ts - ?3) / ?5, sum / n FROM points
-                     WHERE metric = ?1 AND tier = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 IS NULL OR unit = ?6)
-                     ORDER BY ts",
-                )
-                .map_err(self.err())?;
+        let mut buckets: std::collections::BTreeMap<i64, (u32, Vec<f64>)> = Default::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT (ts - ?3) / ?5, sum / n FROM points
+                 WHERE metric = ?1 AND tier = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 IS NULL OR unit = ?6)
+                 ORDER BY ts",
+            )
+            .map_err(self.err())?;
+        let mut tiers = vec![1, 60, tier_for(period_s)];
+        tiers.dedup();
+        for tier in tiers {
             let rows = stmt
                 .query_map(params![id, tier, start_ms, end_ms, period_ms, unit], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?))
@@ -336,17 +337,17 @@ impl MetricStore {
                 .map_err(self.err())?;
             for row in rows {
                 let (b, v) = row.map_err(self.err())?;
-                let ts = start_ms + b * period_ms;
-                match out.last_mut() {
-                    Some((t, vs)) if *t == ts => vs.push(v),
-                    _ => out.push((ts, vec![v])),
+                let entry = buckets.entry(b).or_insert((tier, Vec::new()));
+                // A finer tier already answered for this period: keep its values.
+                if entry.0 == tier {
+                    entry.1.push(v);
                 }
             }
-            if !out.is_empty() {
-                break;
-            }
         }
-        Ok(out)
+        Ok(buckets
+            .into_iter()
+            .map(|(b, (_, vs))| (start_ms + b * period_ms, vs))
+            .collect())
     }
 
     /// Every metric with data since `since_ms`, ordered by namespace, name, dimensions.
