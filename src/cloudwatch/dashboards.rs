@@ -333,3 +333,167 @@ pub fn delete_dashboards(store: &mut Store, req: &DeleteDashboardsInput) -> Resu
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), "lab-1").unwrap();
+        (dir, s)
+    }
+
+    const GOOD: &str = r##"{"widgets":[{"type":"metric","x":0,"y":0,"width":12,"height":6,
+        "properties":{"metrics":[["AWS/EC2","CPUUtilization","InstanceId","i-0123456789abcdef0"]],
+        "period":60,"stat":"Average","region":"lab-1","title":"CPU"}},
+        {"type":"text","x":12,"y":0,"width":6,"height":3,"properties":{"markdown":"# Lab"}}]}"##;
+
+    fn put(s: &mut Store, name: &str, body: &str) -> Result<PutDashboardOutput, Ec2Error> {
+        put_dashboard(
+            s,
+            &PutDashboardInput {
+                dashboard_name: name.into(),
+                dashboard_body: body.into(),
+                tags: vec![],
+            },
+        )
+    }
+
+    #[test]
+    fn put_get_list_delete() {
+        let (_d, mut s) = lab();
+        assert!(put(&mut s, "lab-overview", GOOD)
+            .unwrap()
+            .dashboard_validation_messages
+            .is_empty());
+        let got = get_dashboard(
+            &s,
+            &GetDashboardInput {
+                dashboard_name: "lab-overview".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(got.dashboard_body, GOOD);
+        assert_eq!(
+            got.dashboard_arn,
+            "arn:aws:cloudwatch::111122223333:dashboard/lab-overview"
+        );
+        put(&mut s, "lab-overview", r#"{"widgets":[]}"#).unwrap();
+        put(&mut s, "other", r#"{"widgets":[]}"#).unwrap();
+        let list = list_dashboards(&s, &ListDashboardsInput::default()).unwrap();
+        let names: Vec<_> = list
+            .dashboard_entries
+            .iter()
+            .map(|e| e.dashboard_name.as_str())
+            .collect();
+        assert_eq!(names, ["lab-overview", "other"]);
+        assert_eq!(
+            list.dashboard_entries[0].size, 14,
+            "the replaced body's size"
+        );
+        let lab = list_dashboards(
+            &s,
+            &ListDashboardsInput {
+                dashboard_name_prefix: Some("lab".into()),
+                next_token: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(lab.dashboard_entries.len(), 1);
+        let e = delete_dashboards(
+            &mut s,
+            &DeleteDashboardsInput {
+                dashboard_names: vec!["other".into(), "ghost".into()],
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ResourceNotFound");
+        assert_eq!(
+            list_dashboards(&s, &ListDashboardsInput::default())
+                .unwrap()
+                .dashboard_entries
+                .len(),
+            2
+        );
+        delete_dashboards(
+            &mut s,
+            &DeleteDashboardsInput {
+                dashboard_names: vec!["other".into(), "lab-overview".into()],
+            },
+        )
+        .unwrap();
+        let e = get_dashboard(
+            &s,
+            &GetDashboardInput {
+                dashboard_name: "other".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "ResourceNotFound");
+    }
+
+    #[test]
+    fn bad_bodies_and_names_are_refused_with_cloudwatch_messages() {
+        let (_d, mut s) = lab();
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            ("not json", &[("", "The field DashboardBody must be a valid JSON object")]),
+            ("[1]", &[("", "The field DashboardBody must be a valid JSON object")]),
+            ("{}", &[("", "Should have required property 'widgets'")]),
+            (r#"{"widgets":{}}"#, &[("/widgets", "Should be array")]),
+            (
+                r#"{"widgets":[{"x":0,"properties":{}}]}"#,
+                &[("/widgets/0", "Should have required property 'type'")],
+            ),
+            (
+                r#"{"widgets":[{"type":"metric","x":30,"width":0,"properties":{}}]}"#,
+                &[
+                    ("/widgets/0/x", "Should be <= 23"),
+                    ("/widgets/0/width", "Should be >= 1"),
+                    ("/widgets/0/properties", "Should have required property 'metrics'"),
+                ],
+            ),
+            (
+                r#"{"widgets":[{"type":"text","properties":{"markdown":3}}]}"#,
+                &[("/widgets/0/properties/markdown", "Should be string")],
+            ),
+            (
+                r#"{"widgets":[{"type":"graph","properties":{}}]}"#,
+                &[("/widgets/0/type", "Should be equal to one of the allowed values: metric, text, log, alarm, explorer, custom")],
+            ),
+            (
+                r#"{"widgets":[{"type":"metric","properties":{"metrics":[[1,"m"]]}}]}"#,
+                &[("/widgets/0/properties/metrics/0/0", "Should be string")],
+            ),
+        ];
+        for (body, want) in cases {
+            let got = validate_body(body);
+            let got: Vec<(&str, &str)> = got
+                .iter()
+                .map(|m| (m.data_path.as_str(), m.message.as_str()))
+                .collect();
+            assert_eq!(&got, want, "{body}");
+            let e = put(&mut s, "d", body).unwrap_err();
+            assert_eq!(e.code, "InvalidParameterInput");
+            assert!(e.message.starts_with(&format!(
+                "The dashboard body is invalid, there are {} validation errors:",
+                want.len()
+            )));
+        }
+        assert!(list_dashboards(&s, &ListDashboardsInput::default())
+            .unwrap()
+            .dashboard_entries
+            .is_empty());
+        assert_eq!(
+            put(&mut s, "bad name", GOOD).unwrap_err().code,
+            "InvalidParameterValue"
+        );
+        assert_eq!(put(&mut s, "", GOOD).unwrap_err().code, "MissingParameter");
+        assert_eq!(
+            delete_dashboards(&mut s, &DeleteDashboardsInput::default())
+                .unwrap_err()
+                .code,
+            "MissingParameter"
+        );
+    }
+}

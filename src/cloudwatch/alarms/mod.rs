@@ -19,3 +19,6 @@ pub mod record;
 pub use actions::*;
 pub use arns::AlarmAction;
 pub use evaluate::{evaluate, evaluate_at, AlarmTransition};
+
+#[cfg(test)]
+mod tests;
