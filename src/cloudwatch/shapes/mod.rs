@@ -74,3 +74,54 @@ pub struct Tag {
     /// The value.
     pub value: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::alarms::PutMetricAlarmInput;
+    use super::metrics::{GetMetricStatisticsInput, PutMetricDataInput};
+    use super::*;
+    use crate::ec2::members::decode;
+
+    /// Request bodies as botocore 1.44's `json` serializer writes them (AWS JSON 1.0),
+    /// decoded through the house member decoder: nothing dropped, timestamps read.
+    #[test]
+    fn botocore_json_request_bodies() {
+        let put: PutMetricDataInput = decode(
+            serde_json::from_str(r#"{"Namespace": "Lab/App", "MetricData": [{"MetricName": "Latency", "Timestamp": 1796256000, "Values": [1.0, 2.0], "Counts": [2.0, 1.0], "Unit": "Milliseconds", "StorageResolution": 1, "Dimensions": [{"Name": "Host", "Value": "h1"}]}]}"#).unwrap(),
+            "",
+            &[],
+        )
+        .unwrap();
+        let d = &put.metric_data[0];
+        assert_eq!(d.timestamp, Some(Timestamp(1_796_256_000_000)));
+        assert_eq!(
+            (d.values.len(), d.counts.len(), d.storage_resolution),
+            (2, 2, Some(1))
+        );
+        assert_eq!(d.dimensions, vec![Dimension::new("Host", "h1")]);
+        let gms: GetMetricStatisticsInput = decode(
+            serde_json::from_str(r#"{"Namespace": "AWS/EC2", "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": "i-1"}], "StartTime": 1796256000, "EndTime": 1796259600, "Period": 60, "Statistics": ["Average", "Maximum"]}"#).unwrap(),
+            "",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(gms.end_time, Some(Timestamp(1_796_259_600_000)));
+        let alarm: PutMetricAlarmInput = decode(
+            serde_json::from_str(r#"{"AlarmName": "cpu", "MetricName": "CPUUtilization", "Namespace": "AWS/EC2", "Statistic": "Average", "Period": 10, "EvaluationPeriods": 3, "Threshold": 80.0, "ComparisonOperator": "GreaterThanThreshold", "OKActions": ["arn:aws:sns:lab-1:111122223333:t"], "ActionsEnabled": false, "Dimensions": [{"Name": "InstanceId", "Value": "i-1"}]}"#).unwrap(),
+            "",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(alarm.ok_actions, ["arn:aws:sns:lab-1:111122223333:t"]);
+        assert_eq!(alarm.actions_enabled, Some(false));
+        // What ec2lab lacks is refused by name rather than dropped.
+        let e = decode::<PutMetricAlarmInput>(
+            serde_json::json!({"AlarmName": "m", "Metrics": [{"Id": "m1", "Expression": "SUM(METRICS())"}]}),
+            "",
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "Unsupported");
+        assert!(e.message.contains("Metrics"), "{e}");
+    }
+}
