@@ -9,12 +9,14 @@
 //! - [`record`]: the rows, the history and the alarm ARNs.
 //! - [`message`]: CloudWatch's JSON: the SNS alarm message, history data, reason data.
 //! - [`arns`]: the action ARNs alarms take.
+//! - [`validate`]: PutMetricAlarm's checks.
 
 pub mod actions;
 pub mod arns;
 pub mod evaluate;
 pub mod message;
 pub mod record;
+pub mod validate;
 
 pub use actions::*;
 pub use arns::AlarmAction;
