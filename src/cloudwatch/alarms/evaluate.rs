@@ -23,7 +23,6 @@ use super::arns::{self, AlarmAction};
 use super::message;
 use super::record;
 use crate::cloudwatch::metrics::{series, MetricStore};
-use crate::cloudwatch::now_ms;
 use crate::cloudwatch::shapes::alarms::MetricAlarm;
 use crate::cloudwatch::shapes::{Metric, MetricStat, Timestamp};
 use crate::error::Ec2Error;
@@ -320,17 +319,9 @@ pub fn evaluation_range(n: i64) -> i64 {
     n + 2
 }
 
-/// Evaluates every alarm now; see [`evaluate_at`].
-pub fn evaluate(
-    store: &mut Store,
-    metrics: &MetricStore,
-) -> Result<Vec<AlarmTransition>, Ec2Error> {
-    evaluate_at(store, metrics, now_ms())
-}
-
 /// Evaluates every alarm as of `now_ms` and returns the state changes, those queued by
 /// `SetAlarmState` since the last evaluation first. Also drops history past 30 days.
-pub fn evaluate_at(
+pub fn evaluate(
     store: &mut Store,
     metrics: &MetricStore,
     now_ms: i64,

@@ -20,7 +20,7 @@ pub mod validate;
 
 pub use actions::*;
 pub use arns::AlarmAction;
-pub use evaluate::{evaluate, evaluate_at, AlarmTransition};
+pub use evaluate::{evaluate, AlarmTransition};
 
 #[cfg(test)]
 mod tests;

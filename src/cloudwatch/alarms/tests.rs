@@ -159,13 +159,13 @@ fn an_alarm_goes_to_alarm_runs_its_actions_and_comes_back() {
     );
     assert!(a.actions_enabled);
     // No data: missing data keeps it INSUFFICIENT_DATA, no change to report.
-    assert!(evaluate_at(&mut l.store, &l.metrics, T0 + 60_000)
+    assert!(evaluate(&mut l.store, &l.metrics, T0 + 60_000)
         .unwrap()
         .is_empty());
     // The guest burns CPU for 30 s: two of the last three periods breach.
     burn(&mut l.metrics, T0 + 60_000, T0 + 90_000, 97.5);
     let now = T0 + 90_000;
-    let changes = evaluate_at(&mut l.store, &l.metrics, now).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, now).unwrap();
     assert_eq!(changes.len(), 1);
     let t = &changes[0];
     assert_eq!(
@@ -223,12 +223,12 @@ fn an_alarm_goes_to_alarm_runs_its_actions_and_comes_back() {
     assert_eq!(a.state_value, "ALARM");
     assert_eq!(a.state_transitioned_timestamp, Timestamp(now));
     // Evaluated again with the same data: no new change, no actions run twice.
-    assert!(evaluate_at(&mut l.store, &l.metrics, now + 1_000)
+    assert!(evaluate(&mut l.store, &l.metrics, now + 1_000)
         .unwrap()
         .is_empty());
     // The load stops: three quiet periods bring it back to OK, with the OK actions.
     burn(&mut l.metrics, T0 + 90_000, T0 + 120_000, 3.0);
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 120_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 120_000).unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].new_state, "OK");
     assert_eq!(
@@ -246,7 +246,7 @@ fn an_alarm_goes_to_alarm_runs_its_actions_and_comes_back() {
     );
     // The instance stops sending data: with missing data treated as missing the alarm
     // goes back to INSUFFICIENT_DATA once the whole range is empty (no actions listed).
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 180_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 180_000).unwrap();
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].new_state, "INSUFFICIENT_DATA");
     assert_eq!(
@@ -301,7 +301,7 @@ fn actions_run_only_while_enabled_and_set_alarm_state_queues_its_change() {
     .unwrap();
     assert!(!describe(&l.store, "a").actions_enabled);
     burn(&mut l.metrics, T0, T0 + 30_000, 99.0);
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
     assert_eq!(changes[0].new_state, "ALARM");
     assert!(changes[0].actions.is_empty(), "actions disabled");
     enable_alarm_actions(
@@ -325,7 +325,7 @@ fn actions_run_only_while_enabled_and_set_alarm_state_queues_its_change() {
     )
     .unwrap();
     assert_eq!(describe(&l.store, "a").state_value, "OK");
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 32_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 32_000).unwrap();
     assert_eq!(changes.len(), 2);
     assert_eq!(
         (changes[0].new_state.as_str(), changes[0].reason.as_str()),
@@ -334,7 +334,7 @@ fn actions_run_only_while_enabled_and_set_alarm_state_queues_its_change() {
     assert_eq!(changes[0].actions.len(), 1, "the OK action");
     assert_eq!(changes[1].new_state, "ALARM", "the data still breaches");
     assert_eq!(changes[1].actions.len(), 2);
-    assert!(evaluate_at(&mut l.store, &l.metrics, T0 + 33_000)
+    assert!(evaluate(&mut l.store, &l.metrics, T0 + 33_000)
         .unwrap()
         .is_empty());
     // SetAlarmState's errors.
@@ -370,7 +370,7 @@ fn missing_data_treated_as_breaching_alarms_without_data() {
     let mut req = cpu_alarm("b");
     req.treat_missing_data = Some("breaching".into());
     put_metric_alarm_at(&mut l.store, &req, T0).unwrap();
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 60_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 60_000).unwrap();
     assert_eq!(changes[0].new_state, "ALARM");
     assert_eq!(
         changes[0].reason,
@@ -383,7 +383,7 @@ fn an_update_keeps_the_state_and_records_what_changed() {
     let mut l = lab();
     put_metric_alarm_at(&mut l.store, &cpu_alarm("c"), T0).unwrap();
     burn(&mut l.metrics, T0, T0 + 30_000, 99.0);
-    evaluate_at(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
+    evaluate(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
     let mut req = cpu_alarm("c");
     req.threshold = Some(95.0);
     req.tags = vec![crate::cloudwatch::shapes::Tag {
@@ -734,7 +734,7 @@ fn action_results_are_recorded_in_the_history() {
     let mut l = lab();
     put_metric_alarm_at(&mut l.store, &cpu_alarm("act"), T0).unwrap();
     burn(&mut l.metrics, T0, T0 + 30_000, 99.0);
-    let changes = evaluate_at(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
+    let changes = evaluate(&mut l.store, &l.metrics, T0 + 30_000).unwrap();
     let t = &changes[0];
     record_action(
         &mut l.store,
