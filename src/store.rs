@@ -283,6 +283,37 @@ ALTER TABLE volumes ADD COLUMN throughput INTEGER;
     r#"
 ALTER TABLE instances ADD COLUMN monitoring TEXT NOT NULL DEFAULT 'disabled';
 "#,
+    // CloudWatch: metric alarms (the `MetricAlarm` shape as JSON, state included), their
+    // history (kept 30 days), state changes whose actions are still to be handed out by
+    // the next evaluation (SetAlarmState's), and dashboards. Metric data points live in
+    // their own file, cloudwatch.db (cloudwatch::metrics::store).
+    r#"
+CREATE TABLE cw_alarms (
+    alarm_name         TEXT PRIMARY KEY,
+    alarm              TEXT NOT NULL,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE cw_alarm_history (
+    id                 INTEGER PRIMARY KEY,
+    alarm_name         TEXT NOT NULL,
+    ts_ms              INTEGER NOT NULL,
+    item_type          TEXT NOT NULL,
+    summary            TEXT NOT NULL,
+    data               TEXT NOT NULL
+);
+CREATE INDEX cw_alarm_history_name ON cw_alarm_history(alarm_name, ts_ms);
+CREATE INDEX cw_alarm_history_time ON cw_alarm_history(ts_ms);
+CREATE TABLE cw_alarm_pending (
+    id                 INTEGER PRIMARY KEY,
+    transition         TEXT NOT NULL
+);
+CREATE TABLE cw_dashboards (
+    dashboard_name     TEXT PRIMARY KEY,
+    body               TEXT NOT NULL,
+    last_modified_ms   INTEGER NOT NULL,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

@@ -3,13 +3,36 @@
 //! `api/`) call it; it never calls them.
 //!
 //! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
+//! - [`shapes`]: the typed requests and results of CloudWatch's actions (botocore's names).
+//! - [`metrics`]: the metric store (`cloudwatch.db`, retention tiers and roll-ups) and the
+//!   metric actions.
+//! - [`alarms`]: metric alarms in the region's store, their history, and their evaluation.
+//! - [`dashboards`]: dashboards in the region's store.
+//! - [`paging`]: CloudWatch's `NextToken`.
 //! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
 //! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
 //! - [`daemon`]: the per-region monitor process that collects every 10 s.
 
+pub mod alarms;
 pub mod collect;
 pub mod daemon;
+pub mod dashboards;
+pub mod metrics;
+pub mod paging;
 pub mod sample;
+pub mod shapes;
 pub mod widget;
 
+pub use metrics::MetricStore;
 pub use sample::{Dimension, Sample, StatSet};
+
+/// Now, in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The account ec2lab answers as (EC2's `OwnerId` too).
+pub const ACCOUNT_ID: &str = crate::ids::OWNER_ID;
