@@ -5,9 +5,11 @@
 //! - [`sample`]: the one data-point type that collection, the metric store and alarms share.
 //! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
 //! - [`daemon`]: the per-region monitor process that collects every 10 s.
+//! - [`live`]: rates straight from the VMMs, now (`ec2lab top`).
 
 pub mod collect;
 pub mod daemon;
+pub mod live;
 pub mod sample;
 
 pub use sample::{Dimension, Sample, StatSet};
