@@ -393,7 +393,6 @@ mod tests {
             name: Some(format!("n-{id}")),
             instance_type: "t2.micro".into(),
             state: "running",
-            vcpus: 1,
             rates: cpu.map(|c| Rates {
                 interval_s: 2.0,
                 cpu_percent: c,

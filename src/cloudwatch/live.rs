@@ -110,8 +110,6 @@ pub struct Row {
     pub instance_type: String,
     /// Its state (`running`, `stopping`, ...).
     pub state: &'static str,
-    /// Its vCPUs.
-    pub vcpus: u32,
     /// Its rates over the last interval; `None` on the first reading, or when the VMM did
     /// not answer or restarted.
     pub rates: Option<Rates>,
@@ -198,7 +196,6 @@ impl Live {
                 name: inst.tag("Name").map(str::to_string),
                 instance_type: inst.instance_type.clone(),
                 state: inst.state.name(),
-                vcpus: u32::from(inst.effective_vcpus.max(1)),
                 rates,
                 system,
                 instance,
