@@ -127,7 +127,7 @@ fn wait_console(lab: &Lab, id: &str, marker: &str) {
 
 fn launch(lab: &Lab, ami: &str, instance_type: &str, name: &str) -> String {
     let tags = format!("ResourceType=instance,Tags=[{{Key=Name,Value={name}}}]");
-    let id = lab.run(
+    lab.run(
         ami,
         &[
             "--instance-type",
@@ -136,8 +136,7 @@ fn launch(lab: &Lab, ami: &str, instance_type: &str, name: &str) -> String {
             &tags,
         ],
     )[0]
-    .clone();
-    id
+    .clone()
 }
 
 fn vmm_metrics(lab: &Lab, id: &str) -> serde_json::Value {
