@@ -153,6 +153,16 @@ fn vmm_vcpus(lab: &Lab, id: &str) -> u64 {
     vmm_metrics(lab, id)["vcpus"].as_u64().unwrap()
 }
 
+/// CPU time (user + system) of this process's waited-for children so far.
+fn children_cpu() -> Duration {
+    // SAFETY: rusage is plain data, valid all-zero; getrusage only writes it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_CHILDREN with a valid out-pointer.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) }, 0);
+    let t = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 /// One table row, by column name.
 struct Row(Vec<(String, String)>);
 
@@ -244,7 +254,23 @@ fn top_shows_cpu_network_and_checks_of_tiny_guests() {
 
     // One table after one interval; the frames go out well inside it (top's first reading
     // is taken within milliseconds of its start, the second INTERVAL seconds later).
+    // The VMM's per-vCPU times add up to its total (one reading, one vector).
+    let m = vmm_metrics(&lab, &spin);
+    let each: Vec<u64> = m["vcpu_thread_cpu_ns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(each.len() as u64, m["vcpus"].as_u64().unwrap(), "{m}");
+    assert_eq!(
+        each.iter().sum::<u64>(),
+        m["vcpu_cpu_ns"].as_u64().unwrap(),
+        "{m}"
+    );
+
     let interval = INTERVAL.to_string();
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let child = top(&lab, &["--once", "--interval", &interval])
         .spawn()
@@ -260,6 +286,10 @@ fn top_shows_cpu_network_and_checks_of_tiny_guests() {
     let sent_at = started.elapsed();
     let out = child.wait_with_output().unwrap();
     let took = started.elapsed();
+    eprintln!(
+        "top --once: {:?} of CPU for 3 instances",
+        children_cpu() - cpu_before
+    );
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(out.status.success(), "{}{text}", stderr(&out));
     eprintln!(
