@@ -125,7 +125,14 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
     let url = format!("http://{public_ip}/");
     p.say(&format!("{url} answers 200"));
     let ssh = format!("ssh -i {} ec2-user@{public_ip}", key_file.display());
-    eprintln!("\n  Open:     {url}\n  SSH:      ec2lab ssh {id}\n            ({ssh})\n  Clean up: ec2lab lab httpd --cleanup\n");
+    let metrics = metrics_commands(&id);
+    eprintln!(
+        "\n  Open:     {url}\n  SSH:      ec2lab ssh {id}\n            ({ssh})\n  \
+         Metrics:  {}   (live, from the VMM)\n            {}\n            \
+         (CloudWatch: the last hour's average CPU, one point per 5 minutes)\n  \
+         Clean up: ec2lab lab httpd --cleanup\n",
+        metrics.live, metrics.history
+    );
     let secs = |a: Instant, b: Instant| {
         (b.saturating_duration_since(a).as_secs_f64() * 10.0).round() / 10.0
     };
@@ -145,8 +152,31 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
         "KeyFile": key_file,
         "GroupId": group.group_id,
         "SshCommand": format!("ec2lab ssh {id}"),
+        "MetricsCommands": {"Live": metrics.live, "CloudWatch": metrics.history},
         "Timings": timings,
     }))
+}
+
+/// How to look at an instance's metrics, as the lab's summary says it.
+pub struct MetricsCommands {
+    /// `ec2lab top` for the instance: live, straight from its VMM.
+    pub live: String,
+    /// The aws CLI's `get-metric-statistics` for its CPU over the last hour (a shell
+    /// line: `date` works out the times when it is run).
+    pub history: String,
+}
+
+/// The metrics commands for instance `id`.
+pub fn metrics_commands(id: &str) -> MetricsCommands {
+    MetricsCommands {
+        live: format!("ec2lab top --instance-ids {id}"),
+        history: format!(
+            "ec2lab cloudwatch get-metric-statistics --namespace AWS/EC2 \
+             --metric-name CPUUtilization --dimensions Name=InstanceId,Value={id} \
+             --start-time $(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%SZ) \
+             --end-time $(date -u +%Y-%m-%dT%H:%M:%SZ) --period 300 --statistics Average"
+        ),
+    }
 }
 
 /// The quick-start AMI, building the guest images first if they are missing.
@@ -529,6 +559,26 @@ mod tests {
         ] {
             assert!(e.message.contains(part), "{part:?} missing: {}", e.message);
         }
+    }
+
+    #[test]
+    fn the_summary_says_how_to_see_the_metrics() {
+        let m = metrics_commands("i-0123456789abcdef0");
+        assert_eq!(m.live, "ec2lab top --instance-ids i-0123456789abcdef0");
+        assert!(m.history.starts_with(
+            "ec2lab cloudwatch get-metric-statistics --namespace AWS/EC2 \
+             --metric-name CPUUtilization --dimensions Name=InstanceId,Value=i-0123456789abcdef0 \
+             --start-time $(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%SZ) "
+        ));
+        assert!(m.history.ends_with(" --period 300 --statistics Average"));
+        // The times are a shell's to fill in: GNU date prints what the aws CLI takes.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("echo $(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%SZ)")
+            .output()
+            .unwrap();
+        let t = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(t.trim().len(), "2026-01-01T00:00:00Z".len(), "{t}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod sns;
 pub mod ssh;
 pub mod systemd;
 pub mod tags;
+pub mod top;
 pub mod vmm;
 pub mod vpc;
 
@@ -173,6 +174,7 @@ pub enum Command {
     CreateTags(tags::CreateTags),
     DeleteTags(tags::DeleteTags),
     DescribeTags(tags::DescribeTags),
+    Top(top::Top),
     /// Remove this state directory's bridges, taps and nftables tables from the host
     /// (they come back from the store on the next command that needs them).
     NetworkTeardown,
@@ -274,6 +276,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Serve(_) => "Serve",
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
+        Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
         | Command::Supervise { .. }
@@ -390,6 +393,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Vmm(args) => return vmm::run_vmm(args),
         Command::VmmCtl(args) => return vmm::run_ctl(args),
         Command::Serve(args) => return serve::serve(&ctx, args),
+        Command::Top(args) => return top::run(&ctx, args),
         Command::ConfigureAws(a) => return serve::configure_aws(&ctx, a, cli.output),
         Command::Supervise { instance_id } => {
             return match crate::instances::supervisor::run(

@@ -12,11 +12,13 @@
 //! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
 //! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
 //! - [`daemon`]: the per-region monitor process that collects every 10 s.
+//! - [`live`]: rates straight from the VMMs, now (`ec2lab top`).
 
 pub mod alarms;
 pub mod collect;
 pub mod daemon;
 pub mod dashboards;
+pub mod live;
 pub mod metrics;
 pub mod paging;
 pub mod sample;

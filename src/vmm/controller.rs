@@ -190,11 +190,17 @@ impl Controller {
     /// The answer to `metrics`: every counter, read without locking a device.
     pub fn metrics(&self) -> Metrics {
         let uptime_ns = self.guest.started.elapsed().as_nanos() as u64;
+        let per_vcpu: Vec<u64> = self
+            .vcpu_threads
+            .iter()
+            .map(metrics::thread_cpu_ns)
+            .collect();
         Metrics {
             started_unix_ms: self.started_unix_ms,
             read_unix_ms: metrics::unix_ms_now(),
             uptime_ns,
-            vcpu_cpu_ns: self.vcpu_threads.iter().map(metrics::thread_cpu_ns).sum(),
+            vcpu_cpu_ns: per_vcpu.iter().sum(),
+            vcpu_thread_cpu_ns: per_vcpu,
             vcpus: self.vcpu_threads.len() as u32,
             nets: self
                 .net_counters

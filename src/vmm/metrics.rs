@@ -65,6 +65,10 @@ pub struct Metrics {
     /// CPU time of all vCPU threads together, nanoseconds (each thread's CPU clock:
     /// user and system time, which on a nested KVM includes the guest kernel's emulation).
     pub vcpu_cpu_ns: u64,
+    /// The same per vCPU thread, in vCPU order (their sum is `vcpu_cpu_ns`); empty from
+    /// a VMM older than this field.
+    #[serde(default)]
+    pub vcpu_thread_cpu_ns: Vec<u64>,
     /// vCPUs the guest runs on (the denominator of a utilisation).
     pub vcpus: u32,
     /// One entry per network interface, in `--net` order.

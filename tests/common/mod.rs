@@ -456,6 +456,17 @@ fn data_disk(mut a: Asm) -> Asm {
 /// `boot N`, prints the kernel's init line (so ec2lab sees it reach init), then halts or
 /// powers off. Real KVM, real virtio, milliseconds.
 pub fn tiny_os(kind: TinyOs) -> Asm {
+    let a = tiny_boot();
+    match kind {
+        TinyOs::StayUp => a.halt_forever(),
+        TinyOs::PowerOff => a.print("reboot: Power down\n").halt_forever(),
+        TinyOs::DataDisk => data_disk(a).halt_forever(),
+    }
+}
+
+/// [`tiny_os`]'s boot, for tiny OSes that go on to do something else: the boot counter on
+/// the root disk, `boot N`, the kernel's init line.
+pub fn tiny_boot() -> Asm {
     let mut a = virtio_init(Asm::new());
     a = blk_request(a, 0, 0, HDR_IN, 0, 0, DATA_IN);
     // inc byte [DATA_IN]
@@ -463,12 +474,7 @@ pub fn tiny_os(kind: TinyOs) -> Asm {
     a = blk_request(a, 3, 1, HDR_OUT, 1, 0, DATA_IN);
     a = a.print("boot ");
     a = print_mem(a, DATA_IN, 1);
-    a = a.print("\nRun /init as init process\n");
-    match kind {
-        TinyOs::StayUp => a.halt_forever(),
-        TinyOs::PowerOff => a.print("reboot: Power down\n").halt_forever(),
-        TinyOs::DataDisk => data_disk(a).halt_forever(),
-    }
+    a.print("\nRun /init as init process\n")
 }
 
 /// A root disk for [`tiny_os`]: the boot counter starts at '0'.
@@ -559,9 +565,15 @@ impl Lab {
 
     /// Registers a tiny-OS AMI (kernel + a 4 KiB root disk with a boot counter).
     pub fn tiny_ami(&self, name: &str, kind: TinyOs) -> String {
+        self.tiny_ami_of(name, &tiny_os(kind))
+    }
+
+    /// Registers an AMI whose kernel is `code` (start it with [`tiny_boot`]) and whose root
+    /// disk is [`tiny_root_disk`].
+    pub fn tiny_ami_of(&self, name: &str, code: &Asm) -> String {
         let files = self.dir.path().join(format!("{name}-files"));
         std::fs::create_dir_all(&files).unwrap();
-        std::fs::write(files.join("kernel"), elf(&tiny_os(kind).code, true)).unwrap();
+        std::fs::write(files.join("kernel"), elf(&code.code, true)).unwrap();
         tiny_root_disk(&files.join("root.img"));
         let v = self.ok(&[
             "register-image",

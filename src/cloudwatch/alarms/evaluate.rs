@@ -17,41 +17,14 @@
 //! and returned as an [`AlarmTransition`] with the actions of the new state's list, if the
 //! alarm's actions are enabled.
 
-use serde::{Deserialize, Serialize};
-
 use super::arns::{self, AlarmAction};
 use super::message;
-use super::record;
+use super::record::{self, AlarmTransition};
 use crate::cloudwatch::metrics::{series, MetricStore};
 use crate::cloudwatch::shapes::alarms::MetricAlarm;
 use crate::cloudwatch::shapes::{Metric, MetricStat, Timestamp};
 use crate::error::Ec2Error;
 use crate::store::Store;
-
-/// A change of an alarm's state, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AlarmTransition {
-    /// The alarm.
-    pub alarm_name: String,
-    /// Its ARN.
-    pub alarm_arn: String,
-    /// The state before.
-    pub old_state: String,
-    /// The state now.
-    pub new_state: String,
-    /// Why, for a person.
-    pub reason: String,
-    /// Why, as CloudWatch's JSON.
-    pub reason_data: Option<String>,
-    /// When (ms).
-    pub timestamp_ms: i64,
-    /// The actions to run (empty when the alarm's actions are disabled).
-    pub actions: Vec<AlarmAction>,
-    /// The SNS subject: `ALARM: "name" in REGION`.
-    pub subject: String,
-    /// CloudWatch's alarm message JSON, the body to publish to SNS topics.
-    pub message: String,
-}
 
 /// Whether `v` breaches `threshold` under `op`.
 pub fn breaches(op: &str, v: f64, threshold: f64) -> bool {

@@ -20,7 +20,8 @@ pub mod validate;
 
 pub use actions::*;
 pub use arns::AlarmAction;
-pub use evaluate::{evaluate, AlarmTransition};
+pub use evaluate::evaluate;
+pub use record::AlarmTransition;
 
 #[cfg(test)]
 mod tests;

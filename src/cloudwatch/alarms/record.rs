@@ -3,12 +3,39 @@
 //! out their actions.
 
 use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
 
-use super::evaluate::AlarmTransition;
+use super::arns::AlarmAction;
+
 use crate::cloudwatch::shapes::alarms::{AlarmHistoryItem, MetricAlarm};
 use crate::cloudwatch::shapes::{Tag, Timestamp};
 use crate::cloudwatch::ACCOUNT_ID;
 use crate::error::Ec2Error;
+
+/// A change of an alarm's state, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlarmTransition {
+    /// The alarm.
+    pub alarm_name: String,
+    /// Its ARN.
+    pub alarm_arn: String,
+    /// The state before.
+    pub old_state: String,
+    /// The state now.
+    pub new_state: String,
+    /// Why, for a person.
+    pub reason: String,
+    /// Why, as CloudWatch's JSON.
+    pub reason_data: Option<String>,
+    /// When (ms).
+    pub timestamp_ms: i64,
+    /// The actions to run (empty when the alarm's actions are disabled).
+    pub actions: Vec<AlarmAction>,
+    /// The SNS subject: `ALARM: "name" in REGION`.
+    pub subject: String,
+    /// CloudWatch's alarm message JSON, the body to publish to SNS topics.
+    pub message: String,
+}
 
 /// How long CloudWatch keeps alarm history: 30 days.
 pub const HISTORY_MS: i64 = 30 * 24 * 3_600_000;

@@ -60,6 +60,23 @@ pub fn is_instance_store(serial: &str) -> bool {
 /// the VMM is young): beyond this the first reading only becomes the baseline.
 pub const FRESH_VMM_NS: u64 = 15_000_000_000;
 
+/// Whether `cur` is a later reading of the same VMM as `prev` (not of one started since),
+/// so that their counters can be subtracted.
+pub fn same_vmm(prev: &Metrics, cur: &Metrics) -> bool {
+    prev.started_unix_ms == cur.started_unix_ms && prev.uptime_ns < cur.uptime_ns
+}
+
+/// CPU utilisation in percent: `cpu_ns` of CPU time used by `vcpus` vCPU threads over
+/// `wall_ns` of wall time (100 = every vCPU busy all the time). `CPUUtilization` with
+/// the instance's vCPUs, one vCPU's share with `vcpus` 1.
+pub fn cpu_percent(cpu_ns: u64, wall_ns: u64, vcpus: u32) -> f64 {
+    if wall_ns == 0 {
+        return 0.0;
+    }
+    let share = cpu_ns as f64 / (wall_ns as f64 * f64::from(vcpus.max(1)));
+    (share * 100.0).clamp(0.0, 100.0)
+}
+
 /// The values over the interval between `prev` and `cur` (two readings of the same
 /// instance). `prev` of another VMM (restarted) or none: counted from the VMM's start if
 /// it is fresh, else nothing (the reading becomes the next baseline).
@@ -70,7 +87,7 @@ pub fn points(prev: Option<&Metrics>, cur: &Metrics) -> Vec<Point> {
         ..Default::default()
     };
     let prev = match prev {
-        Some(p) if p.started_unix_ms == cur.started_unix_ms && p.uptime_ns < cur.uptime_ns => p,
+        Some(p) if same_vmm(p, cur) => p,
         _ if cur.uptime_ns <= FRESH_VMM_NS => &zero,
         _ => return Vec::new(),
     };
@@ -80,12 +97,12 @@ pub fn points(prev: Option<&Metrics>, cur: &Metrics) -> Vec<Point> {
     }
     let d = |a: u64, b: u64| a.saturating_sub(b) as f64;
     let mut out = Vec::new();
-    let cpu = d(cur.vcpu_cpu_ns, prev.vcpu_cpu_ns) / (wall_ns as f64 * f64::from(cur.vcpus.max(1)));
-    out.push(ec2(
-        "CPUUtilization",
-        "Percent",
-        (cpu * 100.0).clamp(0.0, 100.0),
-    ));
+    let cpu = cpu_percent(
+        cur.vcpu_cpu_ns.saturating_sub(prev.vcpu_cpu_ns),
+        wall_ns,
+        cur.vcpus,
+    );
+    out.push(ec2("CPUUtilization", "Percent", cpu));
 
     let (mut rx, mut rxp, mut tx, mut txp) = (0.0, 0.0, 0.0, 0.0);
     for (i, n) in cur.nets.iter().enumerate() {
@@ -161,6 +178,7 @@ mod tests {
             read_unix_ms: 1_000 + uptime_s as i64 * 1000,
             uptime_ns: uptime_s * 1_000_000_000,
             vcpu_cpu_ns: cpu_ns,
+            vcpu_thread_cpu_ns: vec![cpu_ns, 0],
             vcpus: 2,
             nets: vec![NetMetrics {
                 tap: "t0".into(),
