@@ -4,6 +4,7 @@
 use super::annotations::Fill;
 use super::spec::{LegendPosition, View, Widget};
 use super::*;
+use crate::cloudwatch::Dimension;
 
 /// 2018-04-25T12:00:00Z.
 const NOW: i64 = 1_524_657_600_000;
