@@ -39,6 +39,23 @@ pub fn is_valid(id: &str, prefix: &str) -> bool {
     (rest.len() == 17 || rest.len() == 8) && rest.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A random version-4 UUID: EC2's request ids, SNS's message ids and subscription ARNs.
+pub fn uuid() -> String {
+    let mut b = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod causes;
 pub mod cli;
+pub mod clock;
 pub mod cloudwatch;
 pub mod ec2;
 pub mod error;

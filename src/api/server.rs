@@ -20,7 +20,6 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::BodyExt;
-use rand_core::{OsRng, RngCore};
 use thiserror::Error;
 use tower_http::timeout::TimeoutLayer;
 
@@ -159,7 +158,7 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let request_id = request_id();
+    let request_id = crate::ids::uuid();
     let id = request_id.clone();
     let reply = match read_body(body).await {
         Ok(body) => {
@@ -482,21 +481,4 @@ fn query_request(
     };
     let request = query::decode(model, op.input.as_deref(), &params)?;
     Ok((action, request))
-}
-
-/// A random request id in the UUID form EC2 uses.
-fn request_id() -> String {
-    let mut b = [0u8; 16];
-    OsRng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
 }

@@ -28,13 +28,7 @@ pub mod widget;
 pub use metrics::MetricStore;
 pub use sample::{Dimension, Sample, StatSet};
 
-/// Now, in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_ms;
 
 /// The account ec2lab answers as (EC2's `OwnerId` too).
 pub const ACCOUNT_ID: &str = crate::ids::OWNER_ID;

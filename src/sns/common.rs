@@ -40,22 +40,7 @@ pub fn not_found(what: &str) -> Ec2Error {
     Ec2Error::new("NotFound", format!("{what} does not exist"))
 }
 
-/// A random id in the UUID form SNS uses for message ids and subscription ARNs.
-pub fn uuid() -> String {
-    let mut b = [0u8; 16];
-    OsRng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
+pub use crate::ids::uuid;
 
 /// A confirmation token: 64 random bytes in hex, as long as SNS's.
 pub fn token() -> String {
@@ -68,17 +53,7 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Milliseconds since the epoch as ISO 8601 with milliseconds (SNS's `Timestamp`).
-pub fn iso_ms(ms: i64) -> String {
-    crate::store::iso8601(ms.div_euclid(1000), ms.rem_euclid(1000) as u32)
-}
+pub use crate::clock::{iso_ms, now_ms};
 
 /// A topic's ARN in this region.
 pub fn topic_arn(store: &Store, name: &str) -> String {

@@ -21,7 +21,7 @@ impl Timestamp {
 
     /// ISO 8601 UTC with milliseconds: `2026-12-03T15:40:00.000Z`.
     pub fn iso(self) -> String {
-        crate::store::iso8601(self.0.div_euclid(1000), self.0.rem_euclid(1000) as u32)
+        crate::clock::iso_ms(self.0)
     }
 
     /// The time in CloudWatch's alarm-message form: `2026-12-03T15:40:00.000+0000`.
@@ -33,88 +33,8 @@ impl Timestamp {
     /// Parses ISO 8601 (`2026-12-03`, `2026-12-03T15:40`, `2026-12-03T15:40:00.5Z`,
     /// `…+09:00`; no zone means UTC, as the aws CLI reads it) or epoch seconds.
     pub fn parse(text: &str) -> Option<Timestamp> {
-        let t = text.trim();
-        if let Ok(secs) = t.parse::<f64>() {
-            return from_secs(secs);
-        }
-        parse_iso(t)
+        crate::clock::parse_ms(text).map(Timestamp)
     }
-}
-
-fn from_secs(secs: f64) -> Option<Timestamp> {
-    if secs.is_finite() && secs.abs() < 1e14 {
-        Some(Timestamp((secs * 1000.0).round() as i64))
-    } else {
-        None
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn num(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-fn parse_iso(t: &str) -> Option<Timestamp> {
-    let (date, rest) = match t.find(['T', 't', ' ']) {
-        Some(i) => (&t[..i], &t[i + 1..]),
-        None => (t, ""),
-    };
-    let mut dp = date.split('-');
-    let (y, m, d) = (num(dp.next()?)?, num(dp.next()?)?, num(dp.next()?)?);
-    if dp.next().is_some() || date.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // The zone: Z, ±HH:MM, ±HHMM or ±HH; none is UTC.
-    let (clock, offset_min) = if let Some(c) = rest.strip_suffix(['Z', 'z']) {
-        (c, 0i64)
-    } else if let Some(i) = rest.rfind(['+', '-']) {
-        let (c, z) = (&rest[..i], &rest[i + 1..]);
-        let sign = if rest.as_bytes()[i] == b'-' { -1 } else { 1 };
-        let z = z.replace(':', "");
-        let (hh, mm) = match z.len() {
-            2 => (num(&z)?, 0),
-            4 => (num(&z[..2])?, num(&z[2..])?),
-            _ => return None,
-        };
-        (c, sign * (hh as i64 * 60 + mm as i64))
-    } else {
-        (rest, 0)
-    };
-    let (mut hh, mut mi, mut ss, mut ms) = (0u32, 0u32, 0u32, 0i64);
-    if !clock.is_empty() {
-        let (hms, frac) = match clock.split_once('.') {
-            Some((a, f)) => (a, Some(f)),
-            None => (clock, None),
-        };
-        let mut p = hms.split(':');
-        hh = num(p.next()?)?;
-        mi = num(p.next()?)?;
-        ss = p.next().map(num).unwrap_or(Some(0))?;
-        if p.next().is_some() || hh > 23 || mi > 59 || ss > 60 {
-            return None;
-        }
-        if let Some(f) = frac {
-            num(f)?;
-            let digits: String = f.chars().chain("000".chars()).take(3).collect();
-            ms = digits.parse().ok()?;
-        }
-    }
-    let days = days_from_civil(y as i64, m, d);
-    let secs = days * 86_400 + hh as i64 * 3600 + mi as i64 * 60 + ss as i64 - offset_min * 60;
-    Some(Timestamp(secs * 1000 + ms))
 }
 
 impl Serialize for Timestamp {
@@ -137,15 +57,21 @@ impl Visitor<'_> for TsVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Timestamp, E> {
-        from_secs(v as f64).ok_or_else(|| E::custom("timestamp out of range"))
+        crate::clock::secs_to_ms(v as f64)
+            .map(Timestamp)
+            .ok_or_else(|| E::custom("timestamp out of range"))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
-        from_secs(v as f64).ok_or_else(|| E::custom("timestamp out of range"))
+        crate::clock::secs_to_ms(v as f64)
+            .map(Timestamp)
+            .ok_or_else(|| E::custom("timestamp out of range"))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Timestamp, E> {
-        from_secs(v).ok_or_else(|| E::custom("timestamp out of range"))
+        crate::clock::secs_to_ms(v)
+            .map(Timestamp)
+            .ok_or_else(|| E::custom("timestamp out of range"))
     }
 }
 
