@@ -36,16 +36,12 @@ pub fn run_action(
                 .map(drop),
                 "terminate" => instances::terminate_instances(
                     store,
-                    &TerminateInstancesRequest {
-                        instance_ids: ids,
-                    },
+                    &TerminateInstancesRequest { instance_ids: ids },
                 )
                 .map(drop),
                 "reboot" => instances::reboot_instances(
                     store,
-                    &RebootInstancesRequest {
-                        instance_ids: ids,
-                    },
+                    &RebootInstancesRequest { instance_ids: ids },
                 ),
                 "recover" => instances::recover::recover_instance(store, instance_id),
                 other => Err(Ec2Error::internal(format!(

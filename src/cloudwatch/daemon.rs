@@ -362,4 +362,62 @@ mod tests {
             .unwrap()
             .is_some());
     }
+
+    #[test]
+    fn the_log_says_a_repeated_failure_once_per_period() {
+        let mut log = RateLimitedLog::default();
+        assert!(log.log("lab-1", "endpoint down"));
+        assert!(!log.log("lab-1", "endpoint down"));
+        assert!(!log.log("lab-1", "endpoint down"));
+        assert!(log.log("lab-1", "another failure"));
+        assert_eq!(log.seen["endpoint down"].1, 2, "two held back");
+    }
+
+    #[test]
+    fn a_failed_action_is_recorded_and_the_others_still_run() {
+        use crate::cloudwatch::alarms::AlarmAction;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "lab-1").unwrap();
+        let t = AlarmTransition {
+            alarm_name: "a".into(),
+            alarm_arn: alarms::record::alarm_arn("lab-1", "a"),
+            old_state: "OK".into(),
+            new_state: "ALARM".into(),
+            reason: "test".into(),
+            reason_data: None,
+            timestamp_ms: 1,
+            actions: vec![
+                AlarmAction::Ec2 {
+                    arn: "arn:aws:automate:lab-1:ec2:stop".into(),
+                    operation: "stop".into(),
+                    instance_id: "i-0000000000000000f".into(),
+                },
+                AlarmAction::Sns {
+                    topic_arn: "arn:aws:sns:lab-1:123456789012:gone".into(),
+                },
+            ],
+            subject: "ALARM".into(),
+            message: "{}".into(),
+        };
+        let failures = actions_runner::run_transition(&mut store, &t);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].1.contains("InvalidInstanceID.NotFound"),
+            "{failures:?}"
+        );
+        let h = alarms::record::history(store.conn(), Some("a"), 0, i64::MAX).unwrap();
+        let summaries: Vec<&str> = h.iter().map(|r| r.item.history_summary.as_str()).collect();
+        assert_eq!(h.len(), 2, "{summaries:?}");
+        assert!(h.iter().all(|r| r.item.history_item_type == "Action"));
+        assert!(
+            summaries[0].starts_with(
+                "Failed to execute action arn:aws:automate:lab-1:ec2:stop. Received error:"
+            ),
+            "{summaries:?}"
+        );
+        assert!(
+            summaries[1].contains("Failed to execute action arn:aws:sns"),
+            "{summaries:?}"
+        );
+    }
 }

@@ -16,7 +16,11 @@ pub fn recover_instance(store: &mut Store, id: &str) -> Result<(), Ec2Error> {
     store.write(|tx| -> Result<(), Ec2Error> {
         let inst = Instance::get(tx, id)?;
         if inst.state != State::Running {
-            return Err(Ec2Error::incorrect_state(id, inst.state.name(), "recovered"));
+            return Err(Ec2Error::incorrect_state(
+                id,
+                inst.state.name(),
+                "recovered",
+            ));
         }
         Instance::set_reboot_pending(tx, id, RebootPending::Recover)
     })?;
