@@ -1,16 +1,24 @@
 //! The per-region monitor daemon, `ec2lab __monitor <region>`: every 10 s it collects
-//! every running instance's VMM counters into samples (`collect`), hands them to the
-//! metric store, evaluates alarms and runs pending SNS deliveries. One per region (an
+//! every running instance's VMM counters into samples (`collect`), stores them in the
+//! region's metric store, evaluates every alarm on them and runs the actions of those
+//! that change state (`actions_runner`), and runs the SNS deliveries that are due. Alarms
+//! are evaluated here, not in `ec2lab serve` or a CLI verb, because only this process
+//! runs whenever there is something to watch. One per region (an
 //! flock on `<region>/monitor.lock`), started detached by `instances::monitor_daemon::ensure`, which every
 //! instance supervisor calls at its start and every ~30 s after: so monitoring goes on
 //! whether or not any ec2lab command or `ec2lab serve` runs, and comes back by itself
-//! after a crash. It exits when nothing is left to do.
+//! after a crash; PutMetricAlarm, PutMetricData and SNS Subscribe/Publish start it too.
+//! It exits when nothing is left to do: no instance with a VMM, no alarm, no pending
+//! delivery.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::actions_runner;
+use super::alarms::{self, AlarmTransition};
 use super::collect::{self, ArpTarget, Collector, Target};
-use super::Sample;
+use super::{MetricStore, Sample};
 use crate::error::Ec2Error;
 use crate::instances::monitor_daemon::lock_path;
 use crate::instances::monitoring;
@@ -160,13 +168,6 @@ pub fn tick(
     if !samples.is_empty() {
         sink.put(&samples)?;
     }
-    // LEAD: part A's alarm evaluation goes here, after this tick's samples are stored:
-    //   let transitions = crate::cloudwatch::alarms::evaluate(store, &metric_store, now_ms)?;
-    //   (run each transition's EC2 actions, and sns::publish its message to its topics)
-    // LEAD: part B's deliveries go here:
-    //   crate::sns::deliver_pending(store, now_ms)?;
-    // LEAD: and the metric store's retention and roll-ups, e.g. once a minute:
-    //   metric_store.expire(now_ms)?;
     Ok(TickReport {
         instances: targets.len(),
         live,
@@ -176,30 +177,157 @@ pub fn tick(
     })
 }
 
+/// Every tick's samples go to the metric store, and to the extra sink the caller gives
+/// (`EC2LAB_MONITOR_SAMPLES`'s JSON lines, or nothing).
+struct Tee<'a> {
+    metrics: &'a mut MetricStore,
+    extra: &'a mut dyn SampleSink,
+}
+
+impl SampleSink for Tee<'_> {
+    fn put(&mut self, samples: &[Sample]) -> Result<(), Ec2Error> {
+        self.metrics.put(samples)?;
+        self.extra.put(samples)
+    }
+}
+
+impl SampleSink for MetricStore {
+    fn put(&mut self, samples: &[Sample]) -> Result<(), Ec2Error> {
+        MetricStore::put(self, samples)
+    }
+}
+
+/// How often the metric store's retention and roll-ups run.
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+
+/// A log that says the same thing at most once per [`RateLimitedLog::EVERY`]: a broken
+/// alarm or an endpoint that is down would otherwise fill monitor.log every 10 s.
+#[derive(Default)]
+pub struct RateLimitedLog {
+    seen: HashMap<String, (Instant, u64)>,
+}
+
+impl RateLimitedLog {
+    /// How long a message stays quiet after it was written.
+    pub const EVERY: Duration = Duration::from_secs(600);
+
+    /// Writes `message` to stderr (monitor.log) unless it was written in the last
+    /// [`Self::EVERY`]; says how many times it was held back meanwhile. Returns whether
+    /// it wrote.
+    pub fn log(&mut self, region: &str, message: &str) -> bool {
+        let now = Instant::now();
+        match self.seen.get_mut(message) {
+            Some((at, held)) if now.duration_since(*at) < Self::EVERY => {
+                *held += 1;
+                false
+            }
+            entry => {
+                let held = entry.map(|(_, h)| *h).unwrap_or(0);
+                let again = if held > 0 {
+                    format!(" ({held} more times since last said)")
+                } else {
+                    String::new()
+                };
+                eprintln!("ec2lab monitor {region}: {message}{again}");
+                self.seen.insert(message.to_string(), (now, 0));
+                true
+            }
+        }
+    }
+}
+
+/// What a tick does after collecting: evaluates every alarm on the data just stored,
+/// runs the actions of each state change (recorded in the alarm's history), and tries
+/// the SNS deliveries that are due. Nothing here stops the daemon: failures are logged.
+pub fn alarms_and_deliveries(
+    store: &mut Store,
+    metrics: &MetricStore,
+    now_ms: i64,
+    log: &mut RateLimitedLog,
+) -> Vec<AlarmTransition> {
+    let region = store.region().to_string();
+    let transitions = match alarms::evaluate(store, metrics, now_ms) {
+        Ok(t) => t,
+        Err(e) => {
+            log.log(&region, &format!("cannot evaluate the alarms: {e}"));
+            Vec::new()
+        }
+    };
+    for t in &transitions {
+        eprintln!(
+            "ec2lab monitor {region}: alarm {:?} {} -> {} ({} actions)",
+            t.alarm_name,
+            t.old_state,
+            t.new_state,
+            t.actions.len()
+        );
+        for (arn, why) in actions_runner::run_transition(store, t) {
+            log.log(
+                &region,
+                &format!("alarm {:?}: action {arn} failed: {why}", t.alarm_name),
+            );
+        }
+    }
+    if let Err(e) = crate::sns::deliver_pending(store, now_ms) {
+        log.log(&region, &format!("cannot run the SNS deliveries: {e}"));
+    }
+    transitions
+}
+
+/// Whether the daemon has work beyond collecting: an alarm to evaluate, or an SNS
+/// delivery still to try. When the store cannot say, it has (staying costs little).
+pub fn other_work(store: &Store) -> bool {
+    let alarms = alarms::record::count(store.conn()).map_or(true, |n| n > 0);
+    alarms || crate::sns::deliver::any_pending(store).unwrap_or(true)
+}
+
 /// `ec2lab __monitor <region>`: the daemon's life. Returns at once if another monitor
 /// holds the region's lock; otherwise ticks every [`TICK`] until there is nothing left
-/// to do (no instance with a VMM; LEAD: and no alarm, no pending delivery).
-pub fn run(state_dir: &Path, region: &str, sink: &mut dyn SampleSink) -> Result<(), Ec2Error> {
+/// to do: no instance with a VMM, no alarm, no pending SNS delivery. Samples go to the
+/// region's metric store and also to `extra`.
+pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result<(), Ec2Error> {
     let mut store = Store::open(state_dir, region)?;
     let Some(_lock) = Lock::try_acquire(&lock_path(store.root()))? else {
         return Ok(());
     };
+    let mut metrics = MetricStore::open(store.root())?;
     let log_ticks = std::env::var("EC2LAB_MONITOR_LOG_TICKS").as_deref() == Ok("1");
     let mut collector = Collector::new();
+    let mut log = RateLimitedLog::default();
+    let mut expired: Option<Instant> = None;
     let mut next = Instant::now();
     loop {
-        let report = tick(&mut store, &mut collector, sink)?;
-        if log_ticks {
-            eprintln!(
-                "ec2lab monitor {region}: tick instances={} samples={} cpu_us={} wall_us={}",
-                report.instances,
-                report.samples,
-                report.cpu.as_micros(),
-                report.wall.as_micros()
-            );
+        let mut sink = Tee {
+            metrics: &mut metrics,
+            extra: &mut *extra,
+        };
+        let live = match tick(&mut store, &mut collector, &mut sink) {
+            Ok(report) => {
+                if log_ticks {
+                    eprintln!(
+                        "ec2lab monitor {region}: tick instances={} samples={} cpu_us={} wall_us={}",
+                        report.instances,
+                        report.samples,
+                        report.cpu.as_micros(),
+                        report.wall.as_micros()
+                    );
+                }
+                report.live
+            }
+            Err(e) => {
+                log.log(region, &format!("cannot collect: {e}"));
+                1 // unknown: stay
+            }
+        };
+        let now_ms = crate::vmm::metrics::unix_ms_now();
+        alarms_and_deliveries(&mut store, &metrics, now_ms, &mut log);
+        if expired.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
+            if let Err(e) = metrics.expire(now_ms) {
+                log.log(region, &format!("cannot expire old metric data: {e}"));
+            }
+            expired = Some(Instant::now());
         }
-        // LEAD: also stay while an alarm exists or an SNS delivery is pending.
-        if report.live == 0 {
+        if live == 0 && !other_work(&store) {
             return Ok(());
         }
         next += TICK;
@@ -233,5 +361,63 @@ mod tests {
         assert!(Lock::try_acquire(&lock_path(store.root()))
             .unwrap()
             .is_some());
+    }
+
+    #[test]
+    fn the_log_says_a_repeated_failure_once_per_period() {
+        let mut log = RateLimitedLog::default();
+        assert!(log.log("lab-1", "endpoint down"));
+        assert!(!log.log("lab-1", "endpoint down"));
+        assert!(!log.log("lab-1", "endpoint down"));
+        assert!(log.log("lab-1", "another failure"));
+        assert_eq!(log.seen["endpoint down"].1, 2, "two held back");
+    }
+
+    #[test]
+    fn a_failed_action_is_recorded_and_the_others_still_run() {
+        use crate::cloudwatch::alarms::AlarmAction;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "lab-1").unwrap();
+        let t = AlarmTransition {
+            alarm_name: "a".into(),
+            alarm_arn: alarms::record::alarm_arn("lab-1", "a"),
+            old_state: "OK".into(),
+            new_state: "ALARM".into(),
+            reason: "test".into(),
+            reason_data: None,
+            timestamp_ms: 1,
+            actions: vec![
+                AlarmAction::Ec2 {
+                    arn: "arn:aws:automate:lab-1:ec2:stop".into(),
+                    operation: "stop".into(),
+                    instance_id: "i-0000000000000000f".into(),
+                },
+                AlarmAction::Sns {
+                    topic_arn: "arn:aws:sns:lab-1:123456789012:gone".into(),
+                },
+            ],
+            subject: "ALARM".into(),
+            message: "{}".into(),
+        };
+        let failures = actions_runner::run_transition(&mut store, &t);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].1.contains("InvalidInstanceID.NotFound"),
+            "{failures:?}"
+        );
+        let h = alarms::record::history(store.conn(), Some("a"), 0, i64::MAX).unwrap();
+        let summaries: Vec<&str> = h.iter().map(|r| r.item.history_summary.as_str()).collect();
+        assert_eq!(h.len(), 2, "{summaries:?}");
+        assert!(h.iter().all(|r| r.item.history_item_type == "Action"));
+        assert!(
+            summaries[0].starts_with(
+                "Failed to execute action arn:aws:automate:lab-1:ec2:stop. Received error:"
+            ),
+            "{summaries:?}"
+        );
+        assert!(
+            summaries[1].contains("Failed to execute action arn:aws:sns"),
+            "{summaries:?}"
+        );
     }
 }

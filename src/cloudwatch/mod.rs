@@ -14,6 +14,7 @@
 //! - [`daemon`]: the per-region monitor process that collects every 10 s.
 //! - [`live`]: rates straight from the VMMs, now (`ec2lab top`).
 
+pub mod actions_runner;
 pub mod alarms;
 pub mod collect;
 pub mod daemon;

@@ -12,6 +12,7 @@ pub mod monitoring;
 pub mod network;
 pub mod process;
 pub mod record;
+pub mod recover;
 pub mod rundir;
 pub mod state;
 pub mod status;

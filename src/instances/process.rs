@@ -50,6 +50,20 @@ pub fn spawn_detached(mut cmd: Command, log: &Path) -> std::io::Result<(i64, i64
     Ok((pid, ticks))
 }
 
+/// SIGKILLs `pid` if it is still the process that started at `ticks` (a pid reused by
+/// another process is left alone). Works on a stopped (SIGSTOP) process too.
+pub fn kill_hard(pid: i64, ticks: i64) {
+    if !alive(pid, ticks) {
+        return;
+    }
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 /// Reaps `pid` if it is our exited child, so it does not linger as a zombie. Harmless
 /// if it is not our child (ECHILD) or still running (WNOHANG).
 pub fn reap(pid: i64) {

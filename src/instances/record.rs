@@ -86,6 +86,9 @@ pub enum RebootPending {
     /// Shut the guest down and start no VMM until this changes (2): create-image copies
     /// the root volume meanwhile.
     HoldDown,
+    /// Kill the VMM at once (it may hang and answer nothing) and start a new one for the
+    /// same instance (3): the `recover` alarm action.
+    Recover,
 }
 
 impl rusqlite::types::ToSql for RebootPending {
@@ -94,6 +97,7 @@ impl rusqlite::types::ToSql for RebootPending {
             RebootPending::No => 0,
             RebootPending::Restart => 1,
             RebootPending::HoldDown => 2,
+            RebootPending::Recover => 3,
         };
         Ok(n.into())
     }
@@ -105,6 +109,7 @@ impl rusqlite::types::FromSql for RebootPending {
             0 => Ok(RebootPending::No),
             1 => Ok(RebootPending::Restart),
             2 => Ok(RebootPending::HoldDown),
+            3 => Ok(RebootPending::Recover),
             n => Err(rusqlite::types::FromSqlError::OutOfRange(n)),
         }
     }
@@ -557,6 +562,7 @@ mod reboot_pending_tests {
             (RebootPending::No, 0),
             (RebootPending::Restart, 1),
             (RebootPending::HoldDown, 2),
+            (RebootPending::Recover, 3),
         ] {
             let stored: i64 = c.query_row("SELECT ?1", [value], |r| r.get(0)).unwrap();
             assert_eq!(stored, n);
@@ -564,7 +570,7 @@ mod reboot_pending_tests {
             assert_eq!(read, value);
         }
         assert!(c
-            .query_row("SELECT 3", [], |r| r.get::<_, RebootPending>(0))
+            .query_row("SELECT 4", [], |r| r.get::<_, RebootPending>(0))
             .is_err());
     }
 }

@@ -174,6 +174,14 @@ pub fn run(
 impl Supervisor {
     /// The VMM runs: notice init, and pass on what the user asked for.
     fn watch(&mut self, inst: &Instance) -> Result<Duration, Ec2Error> {
+        if inst.state == State::Running && inst.reboot_pending == RebootPending::Recover {
+            // A recover does not ask the VMM anything (it may be hung): SIGKILL ends even
+            // a stopped process, and the loop then starts a fresh VMM.
+            if let Some((pid, ticks)) = inst.vmm_pid.zip(inst.vmm_start_ticks) {
+                process::kill_hard(pid, ticks);
+            }
+            return Ok(POLL_FAST);
+        }
         let wanted = match inst.state {
             State::Stopping | State::ShuttingDown if inst.force_stop => Some(Ask::Stop),
             State::Stopping | State::ShuttingDown => Some(Ask::Shutdown),
@@ -274,7 +282,10 @@ impl Supervisor {
         let id = self.id.clone();
         self.store.write(|tx| -> Result<(), Ec2Error> {
             Instance::set_vmm(tx, &id, Some((pid, ticks)))?;
-            if inst.reboot_pending == RebootPending::Restart {
+            if matches!(
+                inst.reboot_pending,
+                RebootPending::Restart | RebootPending::Recover
+            ) {
                 Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             }
             Ok(())

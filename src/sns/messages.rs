@@ -226,6 +226,8 @@ pub fn publish_request(store: &mut Store, req: &PublishInput) -> Result<PublishR
             .collect::<Result<Vec<_>, Ec2Error>>()
     })?;
     deliver::try_now(store, &ids)?;
+    // The region's monitor daemon retries the deliveries that failed.
+    crate::instances::monitor_daemon::ensure(store)?;
     Ok(PublishResponse { message_id })
 }
 

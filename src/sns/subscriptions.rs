@@ -121,6 +121,8 @@ pub fn subscribe(
         deliver::queue(tx, &row.arn, &delivery, now)
     })?;
     deliver::try_now(store, &[id])?;
+    // The region's monitor daemon retries the confirmation if this try failed.
+    crate::instances::monitor_daemon::ensure(store)?;
     let subscription_arn = if req.return_subscription_arn {
         row.arn
     } else {

@@ -15,10 +15,11 @@ use crate::error::Ec2Error;
 use crate::store::Store;
 
 /// `PutMetricAlarm`: creates the alarm in `INSUFFICIENT_DATA`, or replaces an existing
-/// alarm's whole configuration and keeps its state (as CloudWatch does). The caller
-/// starts the evaluating daemon (`cloudwatch::daemon::ensure`).
+/// alarm's whole configuration and keeps its state (as CloudWatch does), and makes sure
+/// the region's monitor daemon, which evaluates alarms, runs.
 pub fn put_metric_alarm(store: &mut Store, req: &PutMetricAlarmInput) -> Result<(), Ec2Error> {
-    put_metric_alarm_at(store, req, now_ms())
+    put_metric_alarm_at(store, req, now_ms())?;
+    crate::instances::monitor_daemon::ensure(store)
 }
 
 /// `PutMetricAlarm` as of `now`.
