@@ -528,3 +528,209 @@ fn aws_cli() {
         (320, 200)
     );
 }
+
+/// `ec2lab cloudwatch` on the same service, no server: the aws CLI's flags (timestamps as
+/// epoch seconds and ISO 8601), --query/--output, CloudWatch's codes (exit 254), a bad
+/// timestamp as a parameter error (exit 252), and `--output-file` writing the PNG.
+#[test]
+fn ec2lab_cloudwatch_cli() {
+    let lab = common::Lab::new();
+    let run = |args: &[&str]| common::run_with_timeout(lab.cmd(args), 60);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let t0 = now - now % 60 - 300;
+    let iso = |s: u64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{}", t0 + s), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let data = json!([
+        {"MetricName": "Hits", "Dimensions": [{"Name": "App", "Value": "web"}],
+         "Timestamp": t0 + 1, "Value": 3, "StorageResolution": 1},
+        {"MetricName": "Hits", "Dimensions": [{"Name": "App", "Value": "web"}],
+         "Timestamp": t0 + 2, "Value": 4, "StorageResolution": 1}
+    ])
+    .to_string();
+    ok(
+        &run(&[
+            "cloudwatch",
+            "put-metric-data",
+            "--namespace",
+            "Lab/Cli",
+            "--metric-data",
+            &data,
+        ]),
+        "put-metric-data",
+    );
+    let sums = ok(
+        &run(&[
+            "cloudwatch",
+            "get-metric-statistics",
+            "--namespace",
+            "Lab/Cli",
+            "--metric-name",
+            "Hits",
+            "--dimensions",
+            "Name=App,Value=web",
+            "--start-time",
+            &(t0).to_string(),
+            "--end-time",
+            &iso(60),
+            "--period",
+            "1",
+            "--statistics",
+            "Sum",
+            "--query",
+            "sort_by(Datapoints, &Timestamp)[].Sum",
+            "--output",
+            "text",
+        ]),
+        "get-metric-statistics",
+    );
+    assert_eq!(sums.split_whitespace().collect::<Vec<_>>(), ["3.0", "4.0"]);
+
+    ok(
+        &run(&[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            "cpu-high",
+            "--namespace",
+            "AWS/EC2",
+            "--metric-name",
+            "CPUUtilization",
+            "--dimensions",
+            "Name=InstanceId,Value=i-0123456789abcdef0",
+            "--statistic",
+            "Average",
+            "--period",
+            "10",
+            "--evaluation-periods",
+            "3",
+            "--threshold",
+            "80",
+            "--comparison-operator",
+            "GreaterThanThreshold",
+            "--alarm-actions",
+            "arn:aws:automate:lab-1:ec2:stop",
+            "--no-actions-enabled",
+        ]),
+        "put-metric-alarm",
+    );
+    let v: Value = serde_json::from_str(&ok(
+        &run(&["cloudwatch", "describe-alarms", "--alarm-names", "cpu-high"]),
+        "describe-alarms",
+    ))
+    .unwrap();
+    let a = &v["MetricAlarms"][0];
+    assert_eq!(
+        (&a["Period"], &a["ActionsEnabled"], &a["AlarmActions"]),
+        (
+            &json!(10),
+            &json!(false),
+            &json!(["arn:aws:automate:lab-1:ec2:stop"])
+        ),
+        "{v}"
+    );
+
+    // CloudWatch's code, exit 254, nothing changed.
+    let bad = run(&[
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "cpu-high",
+        "--namespace",
+        "AWS/EC2",
+        "--metric-name",
+        "CPUUtilization",
+        "--statistic",
+        "Average",
+        "--period",
+        "45",
+        "--evaluation-periods",
+        "3",
+        "--threshold",
+        "80",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+    ]);
+    assert_eq!(bad.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains(
+            "An error occurred (ValidationError) when calling the PutMetricAlarm operation"
+        ),
+        "{err}"
+    );
+    let period = ok(
+        &run(&[
+            "cloudwatch",
+            "describe-alarms",
+            "--query",
+            "MetricAlarms[].Period",
+            "--output",
+            "text",
+        ]),
+        "describe-alarms",
+    );
+    assert_eq!(period.trim(), "10");
+
+    // A timestamp the aws CLI would not take: a parameter error, exit 252.
+    let bad = run(&[
+        "cloudwatch",
+        "get-metric-statistics",
+        "--namespace",
+        "Lab/Cli",
+        "--metric-name",
+        "Hits",
+        "--start-time",
+        "yesterday",
+        "--end-time",
+        &iso(60),
+        "--period",
+        "60",
+        "--statistics",
+        "Sum",
+    ]);
+    assert_eq!(bad.status.code(), Some(252));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--start-time") && err.contains("yesterday"),
+        "{err}"
+    );
+
+    // The graph into a file.
+    let png_path = lab.dir.path().join("hits.png");
+    let widget = json!({"metrics": [["Lab/Cli", "Hits", "App", "web"]], "start": "-PT1H",
+        "stat": "Sum", "period": 10, "width": 500, "height": 300, "title": "hits"})
+    .to_string();
+    let out = ok(
+        &run(&[
+            "cloudwatch",
+            "get-metric-widget-image",
+            "--metric-widget",
+            &widget,
+            "--output-file",
+            png_path.to_str().unwrap(),
+        ]),
+        "get-metric-widget-image",
+    );
+    assert_eq!(out, "");
+    let png = std::fs::read(&png_path).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(
+        (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap())
+        ),
+        (500, 300)
+    );
+    ok(
+        &run(&["cloudwatch", "delete-alarms", "--alarm-names", "cpu-high"]),
+        "delete-alarms",
+    );
+}
