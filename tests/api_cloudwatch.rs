@@ -566,6 +566,37 @@ fn ec2lab_cloudwatch_cli() {
         ]),
         "put-metric-data",
     );
+    // The aws CLI's own put-metric-data flags: one datum without the list.
+    ok(
+        &run(&[
+            "cloudwatch",
+            "put-metric-data",
+            "--namespace",
+            "Lab/Cli",
+            "--metric-name",
+            "Hits",
+            "--dimensions",
+            "App=web",
+            "--value",
+            "5",
+            "--timestamp",
+            &iso(3),
+            "--storage-resolution",
+            "1",
+        ]),
+        "put-metric-data --metric-name",
+    );
+    let both = run(&[
+        "cloudwatch",
+        "put-metric-data",
+        "--namespace",
+        "Lab/Cli",
+        "--metric-data",
+        &data,
+        "--value",
+        "1",
+    ]);
+    assert!(!both.status.success(), "--metric-data with --value");
     let sums = ok(
         &run(&[
             "cloudwatch",
@@ -591,7 +622,10 @@ fn ec2lab_cloudwatch_cli() {
         ]),
         "get-metric-statistics",
     );
-    assert_eq!(sums.split_whitespace().collect::<Vec<_>>(), ["3.0", "4.0"]);
+    assert_eq!(
+        sums.split_whitespace().collect::<Vec<_>>(),
+        ["3.0", "4.0", "5.0"]
+    );
 
     ok(
         &run(&[
@@ -679,6 +713,54 @@ fn ec2lab_cloudwatch_cli() {
     );
     assert_eq!(period.trim(), "10");
 
+    // Pages put together as the aws CLI does: all the items, no NextToken.
+    ok(
+        &run(&[
+            "cloudwatch",
+            "put-metric-alarm",
+            "--alarm-name",
+            "cpu-low",
+            "--namespace",
+            "AWS/EC2",
+            "--metric-name",
+            "CPUUtilization",
+            "--statistic",
+            "Average",
+            "--period",
+            "60",
+            "--evaluation-periods",
+            "1",
+            "--threshold",
+            "1",
+            "--comparison-operator",
+            "LessThanThreshold",
+        ]),
+        "put-metric-alarm cpu-low",
+    );
+    let v: Value = serde_json::from_str(&ok(
+        &run(&["cloudwatch", "describe-alarms", "--max-records", "1"]),
+        "describe-alarms --max-records 1",
+    ))
+    .unwrap();
+    let names: Vec<&str> = v["MetricAlarms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["AlarmName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cpu-high", "cpu-low"], "{v}");
+    assert!(v.get("NextToken").is_none(), "{v}");
+    // A token given is the caller's paging: passed on as is.
+    let bad = run(&[
+        "cloudwatch",
+        "describe-alarms",
+        "--next-token",
+        "not-a-token",
+    ]);
+    assert_eq!(bad.status.code(), Some(254));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("(InvalidNextToken)"), "{err}");
+
     // A timestamp the aws CLI would not take: a parameter error, exit 252.
     let bad = run(&[
         "cloudwatch",
@@ -730,7 +812,13 @@ fn ec2lab_cloudwatch_cli() {
         (500, 300)
     );
     ok(
-        &run(&["cloudwatch", "delete-alarms", "--alarm-names", "cpu-high"]),
+        &run(&[
+            "cloudwatch",
+            "delete-alarms",
+            "--alarm-names",
+            "cpu-high",
+            "cpu-low",
+        ]),
         "delete-alarms",
     );
 }
