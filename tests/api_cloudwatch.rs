@@ -555,6 +555,10 @@ fn ec2lab_cloudwatch_cli() {
          "Timestamp": t0 + 2, "Value": 4, "StorageResolution": 1}
     ])
     .to_string();
+    // The region's monitor daemon (which evaluates alarms) is started by the first change.
+    let log = lab.dir.path().join("lab-1/monitor.log");
+    ok(&run(&["cloudwatch", "list-metrics"]), "list-metrics");
+    assert!(!log.exists(), "a read started the monitor");
     ok(
         &run(&[
             "cloudwatch",
@@ -566,6 +570,7 @@ fn ec2lab_cloudwatch_cli() {
         ]),
         "put-metric-data",
     );
+    assert!(log.exists(), "put-metric-data did not start the monitor");
     // The aws CLI's own put-metric-data flags: one datum without the list.
     ok(
         &run(&[

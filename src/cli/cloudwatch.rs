@@ -204,45 +204,46 @@ fn number(flag: &str, text: &str) -> Result<Value, Failure> {
 fn shortcut_datum(flags: &[(&'static str, String)]) -> Result<Value, Failure> {
     let mut d = serde_json::Map::new();
     for (flag, text) in flags {
-        let (member, value) =
-            match *flag {
-                "metric-name" => ("MetricName", Value::String(text.clone())),
-                "unit" => ("Unit", Value::String(text.clone())),
-                "value" => ("Value", number(flag, text)?),
-                "timestamp" => match crate::cloudwatch::shapes::Timestamp::parse(text) {
-                    Some(t) => ("Timestamp", Value::String(t.iso())),
-                    None => return Err(param_error(
+        let (member, value) = match *flag {
+            "metric-name" => ("MetricName", Value::String(text.clone())),
+            "unit" => ("Unit", Value::String(text.clone())),
+            "value" => ("Value", number(flag, text)?),
+            "timestamp" => match crate::cloudwatch::shapes::Timestamp::parse(text) {
+                Some(t) => ("Timestamp", Value::String(t.iso())),
+                None => {
+                    return Err(param_error(
                         flag,
                         format!(
                             "Invalid timestamp '{text}': use ISO 8601 or seconds since the epoch"
                         ),
-                    )),
-                },
-                "dimensions" => {
-                    let dims = pairs(flag, text)?
-                        .into_iter()
-                        .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
-                        .collect();
-                    ("Dimensions", Value::Array(dims))
+                    ))
                 }
-                "statistic-values" => {
-                    let mut set = serde_json::Map::new();
-                    for (k, v) in pairs(flag, text)? {
-                        set.insert(k, number(flag, &v)?);
-                    }
-                    ("StatisticValues", Value::Object(set))
+            },
+            "dimensions" => {
+                let dims = pairs(flag, text)?
+                    .into_iter()
+                    .map(|(k, v)| serde_json::json!({"Name": k, "Value": v}))
+                    .collect();
+                ("Dimensions", Value::Array(dims))
+            }
+            "statistic-values" => {
+                let mut set = serde_json::Map::new();
+                for (k, v) in pairs(flag, text)? {
+                    set.insert(k, number(flag, &v)?);
                 }
-                "storage-resolution" => match text.trim().parse::<i64>() {
-                    Ok(n) => ("StorageResolution", Value::from(n)),
-                    Err(_) => {
-                        return Err(param_error(
-                            flag,
-                            format!("invalid literal for int(): '{text}'"),
-                        ))
-                    }
-                },
-                _ => continue,
-            };
+                ("StatisticValues", Value::Object(set))
+            }
+            "storage-resolution" => match text.trim().parse::<i64>() {
+                Ok(n) => ("StorageResolution", Value::from(n)),
+                Err(_) => {
+                    return Err(param_error(
+                        flag,
+                        format!("invalid literal for int(): '{text}'"),
+                    ))
+                }
+            },
+            _ => continue,
+        };
         d.insert(member.to_string(), value);
     }
     Ok(Value::Object(d))
