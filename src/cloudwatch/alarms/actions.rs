@@ -16,7 +16,8 @@ use crate::store::Store;
 
 /// `PutMetricAlarm`: creates the alarm in `INSUFFICIENT_DATA`, or replaces an existing
 /// alarm's whole configuration and keeps its state (as CloudWatch does). The caller
-/// starts the evaluating daemon (`cloudwatch::daemon::ensure`).
+/// starts the evaluating daemon ([`crate::cloudwatch::operations::call`] does, through
+/// `instances::monitor_daemon::ensure`).
 pub fn put_metric_alarm(store: &mut Store, req: &PutMetricAlarmInput) -> Result<(), Ec2Error> {
     put_metric_alarm_at(store, req, now_ms())
 }
