@@ -437,8 +437,8 @@ print(json.dumps(out))
 }
 
 /// CloudWatch in AWS JSON 1.0 (what botocore picks) and in the Query protocol (botocore
-/// made to pick it) reaches its table, which serves no action yet: each protocol answers
-/// its own error, and boto3 raises ClientError with that code. A signature error keeps
+/// made to pick it) reaches its table; an action outside it (ListTagsForResource): each
+/// protocol answers its own error, and boto3 raises ClientError with that code. A signature error keeps
 /// the Query protocol's code through JSON (`x-amzn-query-error`).
 #[test]
 fn cloudwatch_json_and_query_reach_the_table() {
@@ -453,7 +453,7 @@ json_client = session.client("cloudwatch")
 json_client.meta.events.register("before-send", lambda request, **kw: events.append(
     (request.headers.get("X-Amz-Target", b""), request.headers.get("Content-Type", b""))))
 try:
-    json_client.list_metrics(Namespace="AWS/EC2")
+    json_client.list_tags_for_resource(ResourceARN="arn:aws:cloudwatch:lab-1:111122223333:alarm:a")
     out["json"] = "no error"
 except botocore.exceptions.ClientError as e:
     out["json"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
@@ -473,8 +473,7 @@ core.get_component("data_loader").search_paths.insert(0, d)
 query_client = boto3.Session(botocore_session=core).client("cloudwatch")
 out["query_protocol"] = query_client.meta.service_model.resolved_protocol
 try:
-    query_client.get_metric_statistics(Namespace="AWS/EC2", MetricName="CPUUtilization",
-        StartTime=0, EndTime=60, Period=60, Statistics=["Average"])
+    query_client.list_tags_for_resource(ResourceARN="arn:aws:cloudwatch:lab-1:111122223333:alarm:a")
     out["query"] = "no error"
 except botocore.exceptions.ClientError as e:
     out["query"] = [e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]]
@@ -494,7 +493,7 @@ print(json.dumps(out))
     assert_eq!(
         v["json_wire"],
         serde_json::json!([
-            "GraniteServiceVersion20100801.ListMetrics",
+            "GraniteServiceVersion20100801.ListTagsForResource",
             "application/x-amz-json-1.0"
         ]),
         "{v}"
@@ -513,7 +512,14 @@ print(json.dumps(out))
     );
 
     // The aws CLI too.
-    let out = api.aws_service("cloudwatch", &["list-metrics"]);
+    let out = api.aws_service(
+        "cloudwatch",
+        &[
+            "list-tags-for-resource",
+            "--resource-arn",
+            "arn:aws:cloudwatch:lab-1:111122223333:alarm:a",
+        ],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("(UnknownOperationException)"), "{err}");

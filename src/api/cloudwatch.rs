@@ -2,21 +2,54 @@
 //! AWS JSON 1.0 alike: the codec hands a handler the request as a JSON object of the
 //! model's member names (`src/cloudwatch/cloudwatch-model.json`) with timestamps as ISO 8601
 //! text, and encodes what it returns (timestamps as ISO 8601 text or epoch seconds) for
-//! the request's protocol. A handler is written as EC2's are ([`super::actions`]):
-//!
-//! ```ignore
-//! fn list_metrics(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
-//!     let req: ListMetricsInput = from_request(req)?;
-//!     let out = crate::cloudwatch::list_metrics(&ctx.store()?, &req)?;
-//!     to_result(&out)
-//! }
-//! ```
-//!
-//! and one line in [`ACTIONS`]. An action of the model that is not in the table answers
-//! `InvalidAction` (Query) or `UnknownOperationException` (JSON).
+//! the request's protocol. Every handler is one line over
+//! [`crate::cloudwatch::operations::call`], the operation table `ec2lab cloudwatch` uses
+//! too. An action of the model that is not in the table answers `InvalidAction` (Query)
+//! or `UnknownOperationException` (JSON).
 
-use super::actions::Handler;
+use serde_json::Value;
 
-/// CloudWatch's actions and their handlers (the service functions come with
-/// `src/cloudwatch/`'s services).
-pub const ACTIONS: &[(&str, Handler)] = &[];
+use super::actions::{ApiCtx, Handler};
+use crate::cloudwatch::operations;
+use crate::error::Ec2Error;
+
+macro_rules! cloudwatch_actions {
+    ($($name:ident => $op:literal),* $(,)?) => {
+        $(
+            fn $name(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+                operations::call(&mut ctx.store()?, $op, req)
+            }
+        )*
+        /// CloudWatch's actions and their handlers.
+        pub const ACTIONS: &[(&str, Handler)] = &[$(($op, $name)),*];
+    };
+}
+
+cloudwatch_actions! {
+    get_metric_statistics => "GetMetricStatistics",
+    get_metric_data => "GetMetricData",
+    list_metrics => "ListMetrics",
+    put_metric_data => "PutMetricData",
+    put_metric_alarm => "PutMetricAlarm",
+    describe_alarms => "DescribeAlarms",
+    describe_alarms_for_metric => "DescribeAlarmsForMetric",
+    describe_alarm_history => "DescribeAlarmHistory",
+    delete_alarms => "DeleteAlarms",
+    set_alarm_state => "SetAlarmState",
+    enable_alarm_actions => "EnableAlarmActions",
+    disable_alarm_actions => "DisableAlarmActions",
+    put_dashboard => "PutDashboard",
+    get_dashboard => "GetDashboard",
+    list_dashboards => "ListDashboards",
+    delete_dashboards => "DeleteDashboards",
+    get_metric_widget_image => "GetMetricWidgetImage",
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_table_serves_every_operation() {
+        let names: Vec<&str> = super::ACTIONS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, crate::cloudwatch::operations::OPERATIONS);
+    }
+}

@@ -194,7 +194,11 @@ pub fn status_of(code: &str) -> StatusCode {
         | "SignatureDoesNotMatch"
         | "MissingAuthenticationToken"
         | "RequestExpired" => StatusCode::FORBIDDEN,
-        "InternalError" | "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError" | "InternalFailure" | "InternalServiceError" => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        "ConflictException" | "ResourceConflict" => StatusCode::CONFLICT,
+        "ConcurrentModificationException" => StatusCode::TOO_MANY_REQUESTS,
         "ServiceUnavailable" | "Throttling" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     }
@@ -408,6 +412,26 @@ mod tests {
             .metadata
             .aws_query_compatible
             .is_some());
+    }
+
+    /// CloudWatch's codes with the statuses of its model's error shapes.
+    #[test]
+    fn cloudwatch_codes_have_their_statuses() {
+        for (code, status) in [
+            ("InvalidParameterValue", 400),
+            ("InvalidParameterCombination", 400),
+            ("MissingParameter", 400),
+            ("ValidationError", 400),
+            ("InvalidParameterInput", 400),
+            ("InvalidFormat", 400),
+            ("InvalidNextToken", 400),
+            ("LimitExceeded", 400),
+            ("ResourceNotFound", 404),
+            ("InternalServiceError", 500),
+            ("ConflictException", 409),
+        ] {
+            assert_eq!(status_of(code).as_u16(), status, "{code}");
+        }
     }
 
     fn incoming<'a>(headers: &'a HeaderMap, query: &'a str) -> Incoming<'a> {

@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod awsflags;
+pub mod cloudwatch;
 pub mod console;
 pub mod ctx;
 pub mod ebs;
@@ -192,6 +193,7 @@ pub enum Command {
     /// keys) into the aws config and credentials files; other profiles stay as they are.
     ConfigureAws(serve::ConfigureAws),
     Sns(sns::Sns),
+    Cloudwatch(cloudwatch::Cloudwatch),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -276,6 +278,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Serve(_) => "Serve",
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
+        Command::Cloudwatch(c) => c.operation(),
         Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
@@ -337,9 +340,8 @@ fn usage_error(cmd: clap::Command, verb: Option<&str>, args: &[OsString], e: cla
 /// `ec2lab __monitor <region>`: the monitor daemon until it has nothing left to do.
 fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
     use crate::cloudwatch::daemon::{self, JsonLines, SampleSink};
-    // LEAD: the metric store (part A) is the sink by default:
-    //   let mut sink = MetricStore::open(&state_dir.join(region))?;  (`put` is the sink)
-    // EC2LAB_MONITOR_SAMPLES=<file> writes JSON lines instead (inspection, tests).
+    // The daemon always writes to the metric store; EC2LAB_MONITOR_SAMPLES=<file> writes
+    // every sample as a JSON line as well (inspection, tests).
     let mut sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
         Some(path) => match JsonLines::open(std::path::Path::new(&path)) {
             Ok(s) => Box::new(s),
@@ -489,6 +491,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ssh(a) => ssh::ssh(&ctx, a),
         Command::Lab(a) => lab::run(&ctx, a),
         Command::Sns(a) => sns::run(&ctx, a),
+        Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {

@@ -291,6 +291,25 @@ pub fn coerce(model: &Model, shape: &str, v: Value) -> Result<Value, String> {
             },
             _ => return Err(format!("expected a number, got {v}")),
         },
+        // As the aws CLI takes them (ISO 8601 or epoch seconds), handed on as ISO 8601.
+        Kind::Timestamp => match &v {
+            Value::String(t) => match crate::cloudwatch::shapes::Timestamp::parse(t) {
+                Some(ts) => Value::String(ts.iso()),
+                None => {
+                    return Err(format!(
+                        "Invalid timestamp '{t}': use ISO 8601 (2026-12-03T10:00:00Z) or seconds since the epoch"
+                    ))
+                }
+            },
+            Value::Number(n) => match n
+                .as_f64()
+                .and_then(|f| crate::cloudwatch::shapes::Timestamp::parse(&f.to_string()))
+            {
+                Some(ts) => Value::String(ts.iso()),
+                None => return Err(format!("Invalid timestamp {n}")),
+            },
+            other => return Err(format!("expected a timestamp, got {other}")),
+        },
         Kind::Boolean => match shorthand::as_bool(&v) {
             Some(b) => Value::Bool(b),
             None => return Err(format!("expected true or false, got {}", plain(&v))),
@@ -386,6 +405,44 @@ mod tests {
             panic!("{e:?}")
         };
         assert!(msg.contains("Unknown parameter"), "{msg}");
+    }
+
+    #[test]
+    fn timestamps_as_the_aws_cli_takes_them() {
+        let cmd = |start: &str| {
+            let cmd = augment(
+                Command::new("cloudwatch"),
+                model(),
+                &["GetMetricStatistics"],
+            );
+            let m = cmd
+                .try_get_matches_from([
+                    "cloudwatch",
+                    "get-metric-statistics",
+                    "--namespace",
+                    "N",
+                    "--metric-name",
+                    "M",
+                    "--period",
+                    "60",
+                    "--start-time",
+                    start,
+                    "--end-time",
+                    "2026-12-03T11:00:00+01:00",
+                ])
+                .unwrap();
+            input(model(), &from_matches(model(), &m).unwrap())
+        };
+        let v = cmd("1796299200").unwrap();
+        assert_eq!(v["StartTime"], "2026-12-03T12:00:00.000Z");
+        assert_eq!(v["EndTime"], "2026-12-03T10:00:00.000Z");
+        let Err(Failure::Param(msg)) = cmd("yesterday") else {
+            panic!("a bad timestamp is a parameter error")
+        };
+        assert!(
+            msg.contains("--start-time") && msg.contains("yesterday"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //!   metric actions.
 //! - [`alarms`]: metric alarms in the region's store, their history, and their evaluation.
 //! - [`dashboards`]: dashboards in the region's store.
+//! - [`operations`]: the operations by name (request JSON in, result JSON out), which the
+//!   API's table and `ec2lab cloudwatch` both call.
+//! - [`widget_image`]: `GetMetricWidgetImage`: the widget renderer fed from the metric store.
 //! - [`paging`]: CloudWatch's `NextToken`.
 //! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
 //! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
@@ -21,10 +24,12 @@ pub mod daemon;
 pub mod dashboards;
 pub mod live;
 pub mod metrics;
+pub mod operations;
 pub mod paging;
 pub mod sample;
 pub mod shapes;
 pub mod widget;
+pub mod widget_image;
 
 pub use metrics::MetricStore;
 pub use sample::{Dimension, Sample, StatSet};

@@ -7,6 +7,7 @@ pub mod alarms;
 pub mod dashboards;
 pub mod metrics;
 pub mod time;
+pub mod widget;
 
 use serde::{Deserialize, Serialize};
 
