@@ -12,13 +12,9 @@ use super::timestamps;
 use crate::ec2::model::{Kind, Model, Shape};
 use crate::error::Ec2Error;
 
-/// The request of an action from its JSON body, checked and typed by the input shape.
-pub fn decode(
-    model: &Model,
-    input: Option<&str>,
-    body: &[u8],
-    codes: ParamCodes,
-) -> Result<Value, Ec2Error> {
+/// An AWS JSON body as the JSON object of the action's members (an empty body is `{}`);
+/// anything else is `SerializationException`.
+pub fn json_object(body: &[u8]) -> Result<Value, Ec2Error> {
     let request: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
@@ -35,6 +31,17 @@ pub fn decode(
             "The body must be a JSON object of the action's members",
         ));
     }
+    Ok(request)
+}
+
+/// The request of an action from its JSON body, checked and typed by the input shape.
+pub fn decode(
+    model: &Model,
+    input: Option<&str>,
+    body: &[u8],
+    codes: ParamCodes,
+) -> Result<Value, Ec2Error> {
+    let request = json_object(body)?;
     match input {
         Some(input) => inbound(model, model.shape(input), request, "", codes),
         None => Ok(request),

@@ -207,6 +207,27 @@ pub(crate) fn scalar(kind: Kind, text: &str, path: &str) -> Result<Value, Ec2Err
     })
 }
 
+/// Takes `Action` (and `Version`, which every answer fixes) out of a Query request's
+/// parameters; without `Action`, `MissingAction`.
+pub fn take_action(params: &mut Vec<(String, String)>) -> Result<String, Ec2Error> {
+    let mut action = None;
+    params.retain(|(k, v)| match k.as_str() {
+        "Action" => {
+            action = Some(v.clone());
+            false
+        }
+        "Version" => false,
+        _ => true,
+    });
+    let Some(action) = action else {
+        return Err(Ec2Error::new(
+            "MissingAction",
+            "The request must contain the parameter Action",
+        ));
+    };
+    Ok(action)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -423,23 +423,7 @@ fn json_request(headers: &HeaderMap, body: &[u8]) -> Result<(String, serde_json:
     if !Model::get().operations.contains_key(action) || actions::handler(action).is_none() {
         return Err(invalid_action(action));
     }
-    let request = if body.iter().all(u8::is_ascii_whitespace) {
-        serde_json::json!({})
-    } else {
-        serde_json::from_slice(body).map_err(|e| {
-            Ec2Error::new(
-                "SerializationException",
-                format!("The body is not JSON: {e}"),
-            )
-        })?
-    };
-    if !request.is_object() {
-        return Err(Ec2Error::new(
-            "SerializationException",
-            "The body must be a JSON object of the action's members",
-        ));
-    }
-    Ok((action.to_string(), request))
+    Ok((action.to_string(), super::awsjson::json_object(body)?))
 }
 
 /// The action and its request from a Query request: form parameters from the URL and,
@@ -456,21 +440,7 @@ fn query_request(
     if *method == Method::POST {
         params.extend(form_urlencoded::parse(body).into_owned());
     }
-    let mut action = None;
-    params.retain(|(k, v)| match k.as_str() {
-        "Action" => {
-            action = Some(v.clone());
-            false
-        }
-        "Version" => false,
-        _ => true,
-    });
-    let Some(action) = action else {
-        return Err(Ec2Error::new(
-            "MissingAction",
-            "The request must contain the parameter Action",
-        ));
-    };
+    let action = query::take_action(&mut params)?;
     let model = Model::get();
     let Some(op) = model
         .operations

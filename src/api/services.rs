@@ -346,21 +346,7 @@ fn dispatch(
         (action, request)
     } else {
         let mut params = form(req);
-        let mut action = None;
-        params.retain(|(k, v)| match k.as_str() {
-            "Action" => {
-                action = Some(v.clone());
-                false
-            }
-            "Version" => false,
-            _ => true,
-        });
-        let Some(action) = action else {
-            return Err(Ec2Error::new(
-                "MissingAction",
-                "The request must contain the parameter Action",
-            ));
-        };
+        let action = super::query::take_action(&mut params)?;
         if service.handler(&action).is_none() {
             return Err(Ec2Error::new(
                 "InvalidAction",
