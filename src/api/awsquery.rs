@@ -7,11 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use quick_xml::Writer;
 use serde_json::{Map, Value};
 
 use super::timestamps;
+use super::xml::Xml;
 use crate::ec2::model::{Kind, Member, Model, Shape};
 use crate::error::Ec2Error;
 
@@ -243,47 +242,6 @@ fn typed(
             })?,
         },
     })
-}
-
-struct Xml(Writer<Vec<u8>>);
-
-impl Xml {
-    fn new() -> Self {
-        let mut w = Xml(Writer::new(Vec::new()));
-        w.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-        w
-    }
-
-    // Writing into a Vec cannot fail.
-    fn event(&mut self, e: Event<'_>) {
-        self.0.write_event(e).expect("writing XML to memory");
-    }
-
-    fn start_ns(&mut self, name: &str, ns: Option<&str>) {
-        let mut s = BytesStart::new(name);
-        if let Some(ns) = ns {
-            s.push_attribute(("xmlns", ns));
-        }
-        self.event(Event::Start(s));
-    }
-
-    fn start(&mut self, name: &str) {
-        self.start_ns(name, None);
-    }
-
-    fn end(&mut self, name: &str) {
-        self.event(Event::End(BytesEnd::new(name)));
-    }
-
-    fn text_element(&mut self, name: &str, text: &str) {
-        self.start(name);
-        self.event(Event::Text(BytesText::new(text)));
-        self.end(name);
-    }
-
-    fn finish(self) -> String {
-        String::from_utf8(self.0.into_inner()).expect("the writer writes UTF-8")
-    }
 }
 
 /// The answer to `action`: the result (keyed by the output shape's member names) under

@@ -14,35 +14,45 @@ pub fn namespace() -> String {
     format!("http://ec2.amazonaws.com/doc/{API_VERSION}/")
 }
 
-struct Xml(Writer<Vec<u8>>);
+/// An XML document written into memory: the one writer of EC2's and awsQuery's answers.
+pub(super) struct Xml(Writer<Vec<u8>>);
 
 impl Xml {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let mut w = Xml(Writer::new(Vec::new()));
         w.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
         w
     }
 
     // Writing into a Vec cannot fail.
-    fn event(&mut self, e: Event<'_>) {
+    pub(super) fn event(&mut self, e: Event<'_>) {
         self.0.write_event(e).expect("writing XML to memory");
     }
 
-    fn start(&mut self, name: &str) {
-        self.event(Event::Start(BytesStart::new(name)));
+    /// Opens `name`, with an `xmlns` attribute when `ns` is given.
+    pub(super) fn start_ns(&mut self, name: &str, ns: Option<&str>) {
+        let mut s = BytesStart::new(name);
+        if let Some(ns) = ns {
+            s.push_attribute(("xmlns", ns));
+        }
+        self.event(Event::Start(s));
     }
 
-    fn end(&mut self, name: &str) {
+    pub(super) fn start(&mut self, name: &str) {
+        self.start_ns(name, None);
+    }
+
+    pub(super) fn end(&mut self, name: &str) {
         self.event(Event::End(BytesEnd::new(name)));
     }
 
-    fn text_element(&mut self, name: &str, text: &str) {
+    pub(super) fn text_element(&mut self, name: &str, text: &str) {
         self.start(name);
         self.event(Event::Text(BytesText::new(text)));
         self.end(name);
     }
 
-    fn finish(self) -> String {
+    pub(super) fn finish(self) -> String {
         String::from_utf8(self.0.into_inner()).expect("the writer writes UTF-8")
     }
 }
@@ -53,10 +63,7 @@ impl Xml {
 pub fn response(model: &Model, action: &str, request_id: &str, result: &Value) -> String {
     let root = format!("{action}Response");
     let mut w = Xml::new();
-    let mut start = BytesStart::new(root.as_str());
-    let ns = namespace();
-    start.push_attribute(("xmlns", ns.as_str()));
-    w.event(Event::Start(start));
+    w.start_ns(&root, Some(&namespace()));
     w.text_element("requestId", request_id);
     match model
         .operations
