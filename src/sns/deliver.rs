@@ -279,8 +279,9 @@ fn to_maildir(dir: &Path, unique: &str, text: &str) -> std::io::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    // Microseconds zero-padded, so that names sort in delivery order (`ls`, readers).
     let name = format!(
-        "{}.M{}P{}R{unique}.ec2lab",
+        "{}.M{:06}P{}R{unique}.ec2lab",
         now.as_secs(),
         now.subsec_micros(),
         std::process::id()
