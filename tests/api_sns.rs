@@ -8,79 +8,14 @@
 mod api_common;
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
+use api_common::subscriber::{mails, subscriber};
 use api_common::{ok, Api};
 use serde_json::Value;
 
-/// One HTTP request as the subscriber saw it.
-struct Received {
-    method: String,
-    headers: BTreeMap<String, String>,
-    body: String,
-}
-
-/// A subscriber endpoint on this host: answers every request 200 and hands it over.
-fn subscriber() -> (String, mpsc::Receiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/sns", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let method = line.split(' ').next().unwrap_or_default().to_string();
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let _ = tx.send(Received {
-                method,
-                headers,
-                body: String::from_utf8(body).unwrap(),
-            });
-        }
-    });
-    (url, rx)
-}
-
 fn json(out: &std::process::Output, what: &str) -> Value {
     serde_json::from_str(&ok(out, what)).unwrap()
-}
-
-/// The mails in a Maildir's `new/`, oldest first.
-fn mails(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<_> = match std::fs::read_dir(dir.join("new")) {
-        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
-        Err(_) => return Vec::new(),
-    };
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
 }
 
 /// Checks an envelope's `Signature` (SignatureVersion 1: SHA1withRSA over SNS's string to
@@ -164,7 +99,7 @@ fn topics_http_and_email_subscribers_and_publish() {
     assert_eq!(list["Topics"], serde_json::json!([{"TopicArn": arn}]));
 
     // An http subscriber on this host: the confirmation request comes first.
-    let (url, rx) = subscriber();
+    let (url, rx) = subscriber("/sns");
     let sub = json(
         &sns(&[
             "subscribe",

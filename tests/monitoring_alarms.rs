@@ -13,13 +13,12 @@
 mod common;
 #[path = "api_common/server.rs"]
 mod server;
+#[path = "api_common/subscriber.rs"]
+mod subscriber;
 use common::*;
+use subscriber::{mails, subscriber};
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ec2lab::cloudwatch::alarms::{self, record};
@@ -76,68 +75,6 @@ fn launch(lab: &Lab, ami: &str, instance_type: &str) -> String {
     // process) find it and start nothing.
     assert!(monitor_running(&lab.state_dir().join("lab-1")));
     id
-}
-
-/// What an http subscriber got: the message type header and the JSON envelope.
-struct Received {
-    kind: String,
-    envelope: Value,
-}
-
-/// An http subscriber on this host: answers 200 to every POST and passes it on.
-fn http_subscriber() -> (String, mpsc::Receiver<Received>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/alarms", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let _ = tx.send(Received {
-                kind: headers
-                    .get("x-amz-sns-message-type")
-                    .cloned()
-                    .unwrap_or_default(),
-                envelope: serde_json::from_slice(&body).unwrap_or(Value::Null),
-            });
-        }
-    });
-    (url, rx)
-}
-
-/// The mails in a Maildir's `new/`, oldest first.
-fn mails(dir: &Path) -> Vec<String> {
-    let mut names: Vec<_> = match std::fs::read_dir(dir.join("new")) {
-        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
-        Err(_) => return Vec::new(),
-    };
-    names.sort();
-    names
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
 }
 
 /// CloudWatch's alarm message in a mail's text: its JSON line.
@@ -199,7 +136,7 @@ fn cpu_alarm_stops_the_instance_and_notifies_http_and_the_mailbox() {
     )
     .unwrap()
     .topic_arn;
-    let (url, http) = http_subscriber();
+    let (url, http) = subscriber("/alarms");
     let subscribe = |store: &mut Store, protocol: &str, endpoint: &str| {
         ec2lab::sns::subscriptions::subscribe(
             store,
@@ -216,8 +153,9 @@ fn cpu_alarm_stops_the_instance_and_notifies_http_and_the_mailbox() {
     let confirm = http
         .recv_timeout(Duration::from_secs(30))
         .expect("the confirmation request");
-    assert_eq!(confirm.kind, "SubscriptionConfirmation");
-    let subscribe_url = confirm.envelope["SubscribeURL"].as_str().unwrap();
+    assert_eq!(confirm.kind(), "SubscriptionConfirmation");
+    let confirm = confirm.envelope();
+    let subscribe_url = confirm["SubscribeURL"].as_str().unwrap();
     assert!(
         subscribe_url.starts_with(&server.endpoint),
         "{subscribe_url}"
@@ -290,14 +228,15 @@ fn cpu_alarm_stops_the_instance_and_notifies_http_and_the_mailbox() {
     let note = http
         .recv_timeout(Duration::from_secs(30))
         .expect("the alarm notification");
-    assert_eq!(note.kind, "Notification");
-    assert_eq!(note.envelope["TopicArn"], topic.as_str());
+    assert_eq!(note.kind(), "Notification");
+    assert_eq!(note.envelope()["TopicArn"], topic.as_str());
     assert_eq!(
-        note.envelope["Subject"], "ALARM: \"cpu-high\" in lab-1",
+        note.envelope()["Subject"],
+        "ALARM: \"cpu-high\" in lab-1",
         "{}",
-        note.envelope
+        note.body
     );
-    let msg: Value = serde_json::from_str(note.envelope["Message"].as_str().unwrap()).unwrap();
+    let msg: Value = serde_json::from_str(note.envelope()["Message"].as_str().unwrap()).unwrap();
     assert_eq!(msg["AlarmName"], "cpu-high");
     assert_eq!(msg["NewStateValue"], "ALARM");
     assert_eq!(msg["OldStateValue"], "INSUFFICIENT_DATA");

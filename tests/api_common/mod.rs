@@ -10,6 +10,8 @@ use super::common::{run_with_timeout, Lab};
 
 #[path = "server.rs"]
 mod server;
+#[path = "subscriber.rs"]
+pub mod subscriber;
 pub use server::Server;
 
 /// The venv with the AWS clients: `$EC2LAB_VENV`, else `/opt/ec2lab-venv`. Without it a
