@@ -84,39 +84,6 @@ fn receiver() -> Asm {
     a.print("net ready\n").halt_forever()
 }
 
-/// Sends `frame` out of `ifname` with a raw packet socket: the tap's reader (the VMM)
-/// gets exactly this frame.
-fn send_raw(ifname: &str, frame: &[u8]) {
-    let name = std::ffi::CString::new(ifname).unwrap();
-    // SAFETY: a NUL-terminated name; if_nametoindex only reads it.
-    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-    assert!(index > 0, "no interface {ifname}");
-    // SAFETY: plain socket(2); the fd is closed below.
-    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-    assert!(fd >= 0, "{}", std::io::Error::last_os_error());
-    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value to fill in.
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_ifindex = index as i32;
-    addr.sll_halen = 6;
-    addr.sll_addr[..6].copy_from_slice(&frame[..6]);
-    // SAFETY: `frame` and `addr` are valid for the lengths given; fd is ours.
-    let n = unsafe {
-        libc::sendto(
-            fd,
-            frame.as_ptr().cast(),
-            frame.len(),
-            0,
-            (&addr as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    let err = std::io::Error::last_os_error();
-    // SAFETY: fd is ours and not used after this.
-    unsafe { libc::close(fd) };
-    assert_eq!(n, frame.len() as isize, "{err}");
-}
-
 fn wait_console(lab: &Lab, id: &str, marker: &str) {
     let end = Instant::now() + Duration::from_secs(60);
     while !lab.console(id).contains(marker) {
