@@ -97,9 +97,8 @@ pub fn call(store: &mut Store, operation: &str, input: Value) -> Result<Value, E
         }
         "PutMetricAlarm" => {
             let req: PutMetricAlarmInput = decode(input)?;
-            alarms::put_metric_alarm(store, &req)?;
-            wake_monitor(store)?;
-            Ok(done(()))
+            // The service starts the monitor itself (every caller needs it).
+            alarms::put_metric_alarm(store, &req).map(done)
         }
         "DescribeAlarms" => {
             let req: DescribeAlarmsInput = decode(input)?;
