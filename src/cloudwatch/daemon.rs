@@ -155,7 +155,7 @@ pub fn tick(
     store.write(|tx| monitoring::settle(tx))?;
     let (targets, live) = targets(store)?;
     let observed = collect::observe(&targets);
-    let now_ms = crate::vmm::metrics::unix_ms_now();
+    let now_ms = crate::clock::now_ms();
     let mut samples = Vec::new();
     for (t, o) in targets.iter().zip(&observed) {
         samples.extend(collector.samples(t, o, now_ms));
@@ -319,7 +319,7 @@ pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result
                 1 // unknown: stay
             }
         };
-        let now_ms = crate::vmm::metrics::unix_ms_now();
+        let now_ms = crate::clock::now_ms();
         alarms_and_deliveries(&mut store, &metrics, now_ms, &mut log);
         if expired.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
             if let Err(e) = metrics.expire(now_ms) {

@@ -109,7 +109,7 @@ impl Controller {
             })
             .collect();
         let started_unix_ms =
-            metrics::unix_ms_now() - machine.guest.started.elapsed().as_millis() as i64;
+            crate::clock::now_ms() - machine.guest.started.elapsed().as_millis() as i64;
         Ok(Self {
             net_counters,
             disk_counters,
@@ -197,7 +197,7 @@ impl Controller {
             .collect();
         Metrics {
             started_unix_ms: self.started_unix_ms,
-            read_unix_ms: metrics::unix_ms_now(),
+            read_unix_ms: crate::clock::now_ms(),
             uptime_ns,
             vcpu_cpu_ns: per_vcpu.iter().sum(),
             vcpu_thread_cpu_ns: per_vcpu,
