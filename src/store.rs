@@ -316,6 +316,20 @@ CREATE TABLE cw_dashboards (
     tags               TEXT NOT NULL DEFAULT '[]'
 );
 "#,
+    // Simplified automatic recovery: MaintenanceOptions.AutoRecovery and the VMM failure
+    // it is waiting to repair (instances::maintenance::Maintenance as JSON).
+    r#"
+ALTER TABLE instances ADD COLUMN maintenance TEXT NOT NULL DEFAULT '{}';
+"#,
+    // CloudWatch: alarm state changes whose actions are still to run, written in the
+    // transaction that made the change and deleted once its actions ran, so a monitor
+    // that dies in between runs them when it comes back (at least once, as CloudWatch).
+    r#"
+CREATE TABLE cw_alarm_outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    transition TEXT NOT NULL
+);
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

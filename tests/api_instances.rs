@@ -120,6 +120,10 @@ out["modify_running"] = code(ec2.modify_instance_attribute, InstanceId=iid, Inst
 attr = ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
 out["user_data"] = base64.b64decode(attr["UserData"]["Value"]).decode()
 out["type_while_running"] = ec2.describe_instance_attribute(InstanceId=iid, Attribute="instanceType")["InstanceType"]["Value"]
+out["maint"] = ec2.modify_instance_maintenance_options(InstanceId=iid, AutoRecovery="disabled")["AutoRecovery"]
+out["maint_shown"] = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+    "MaintenanceOptions"]["AutoRecovery"]
+out["maint_bad"] = code(ec2.modify_instance_maintenance_options, InstanceId=iid, AutoRecovery="sometimes")
 
 # An EBS volume through its life on the running instance, with boto3's volume waiters.
 def vwait(name, vol):
@@ -265,6 +269,9 @@ fn boto3_drives_a_tiny_guest() {
     assert_eq!(v["volume_gone"], "InvalidVolume.NotFound");
     assert_eq!(v["modify_running"], "IncorrectInstanceState");
     assert_eq!(v["type_while_running"], "t2.nano");
+    assert_eq!(v["maint"], "disabled");
+    assert_eq!(v["maint_shown"], "disabled");
+    assert_eq!(v["maint_bad"], "InvalidParameterValue");
     assert_eq!(v["user_data"], "#!/bin/sh\necho tiny\n");
     assert_eq!(v["stop"], json!(["running", "stopping"]));
     assert_eq!(v["status_default_stopped"], json!([]));

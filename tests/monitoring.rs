@@ -9,7 +9,6 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -47,17 +46,6 @@ fn of<'a>(all: &'a [Value], metric: &str, name: &str, value: &str) -> Vec<&'a Va
                 && s["dimensions"][0]["Value"] == value
         })
         .collect()
-}
-
-fn wait_until<T>(what: impl std::fmt::Display, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 fn monitoring_state(lab: &Lab, id: &str) -> String {
@@ -181,6 +169,77 @@ fn detailed_monitoring_on_a_tiny_guest_end_to_end() {
     assert!(of(&hung, "StatusCheckFailed", "InstanceId", &id)
         .iter()
         .any(|s| s["stats"]["Sum"] == 1.0));
+
+    // A killed VMM (the host's side is gone) fails the system check too: the instance
+    // stays running, impaired, while it waits for its recovery (disabled here so that
+    // the ticks see it), and a new VMM passes the check again.
+    cmd(
+        &lab,
+        &file,
+        &[
+            "modify-instance-maintenance-options",
+            "--instance-id",
+            &id,
+            "--auto-recovery",
+            "disabled",
+        ],
+    );
+    let before = samples(&file).len();
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .unwrap()
+        .success());
+    wait_until("a tick with the VMM killed", 40, || {
+        let all = samples(&file);
+        of(
+            &all[before..],
+            "StatusCheckFailed_System",
+            "InstanceId",
+            &id,
+        )
+        .iter()
+        .any(|s| s["stats"]["Sum"] == 1.0)
+        .then_some(())
+    });
+    let status = cmd(
+        &lab,
+        &file,
+        &["describe-instance-status", "--instance-ids", &id],
+    );
+    assert_eq!(
+        status["InstanceStatuses"][0]["SystemStatus"]["Status"],
+        "impaired"
+    );
+    assert_eq!(lab.state(&id), "running");
+    cmd(
+        &lab,
+        &file,
+        &[
+            "modify-instance-maintenance-options",
+            "--instance-id",
+            &id,
+            "--auto-recovery",
+            "default",
+        ],
+    );
+    wait_until("a new VMM (system check ok)", 30, || {
+        let v = lab.ok(&["describe-instance-status", "--instance-ids", &id]);
+        (v["InstanceStatuses"][0]["SystemStatus"]["Status"] == "ok").then_some(())
+    });
+    let before = samples(&file).len();
+    wait_until("a tick with the new VMM", 40, || {
+        let all = samples(&file);
+        of(
+            &all[before..],
+            "StatusCheckFailed_System",
+            "InstanceId",
+            &id,
+        )
+        .iter()
+        .any(|s| s["stats"]["Sum"] == 0.0)
+        .then_some(())
+    });
 
     // Back to basic monitoring: disabling, then disabled once the monitor has seen it.
     let v = cmd(&lab, &file, &["unmonitor-instances", "--instance-ids", &id]);

@@ -29,17 +29,6 @@ use ec2lab::sns::shapes::{ConfirmSubscriptionInput, CreateTopicInput, SubscribeI
 use ec2lab::store::Store;
 use serde_json::Value;
 
-fn wait_until<T>(what: impl std::fmt::Display, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn monitor_running(region_root: &Path) -> bool {
     ec2lab::instances::process::Lock::try_acquire(&region_root.join("monitor.lock"))
         .unwrap()

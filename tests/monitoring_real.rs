@@ -1,7 +1,8 @@
 //! Monitoring of ONE real Linux guest (the quick-start AMI) with detailed monitoring: a
 //! known 20 MiB `dd` to an EBS volume and a known 5 MiB download from the host show in
-//! the monitor's samples within 5%, and a guest burning CPU reads what the host gave its
-//! vCPU (above 80% on an idle host). Minutes on a nested KVM; skips without guest-images/out unless
+//! the monitor's samples within 5%, and a guest burning CPU on a core of its own reads
+//! above 80%, never more than its vCPU thread had. Minutes on a nested KVM; skips without
+//! guest-images/out unless
 //! EC2LAB_REQUIRE_IMAGES=1.
 
 mod common;
@@ -63,22 +64,34 @@ fn next_tick(file: &Path, id: &str) -> i64 {
 }
 
 /// utime+stime of the VMM's vCPU thread from /proc, in ns.
-fn vcpu_ns(pid: i64) -> u64 {
+/// The task id of the VMM's first vCPU thread.
+fn vcpu_tid(pid: i64) -> u32 {
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
         let task = task.unwrap().path();
         if std::fs::read_to_string(task.join("comm"))
             .unwrap_or_default()
             .trim()
-            != "vcpu0"
+            == "vcpu0"
         {
-            continue;
+            return task.file_name().unwrap().to_str().unwrap().parse().unwrap();
         }
-        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
-        let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        return ticks * 10_000_000; // USER_HZ = 100
     }
     panic!("no vcpu0 thread in {pid}");
+}
+
+/// The vCPU thread's CPU time (utime + stime) in ns.
+fn vcpu_ns(pid: i64) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{}/stat", vcpu_tid(pid))).unwrap();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks * 10_000_000 // USER_HZ = 100
+}
+
+/// Sets the nice value of one thread.
+fn renice(tid: u32, nice: i32) {
+    // SAFETY: setpriority(2) on a thread of a VMM this test started; no memory is passed.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, nice) };
+    assert_eq!(rc, 0, "setpriority: {}", std::io::Error::last_os_error());
 }
 
 fn tap_tx_bytes(tap: &str) -> f64 {
@@ -237,8 +250,10 @@ fn a_known_dd_and_download_show_in_the_samples() {
 
     // A guest spinning in user mode: CPUUtilization shows what the host's scheduler gave
     // its vCPU thread, which the test reads on its own from /proc (tick-sampled
-    // utime+stime) over the spin. On an idle host that is a whole core (above 80%); on
-    // this shared 2-core host it is often less, and the metric must say so, not more.
+    // utime+stime) over the spin. The test gives that thread a whole core, as an idle host
+    // would, by raising its priority (nice -20) for the spin: this 2-core host is shared
+    // with builds and another guest, which would otherwise take part of it. The metric
+    // must then read above 80%, and never more than what the thread really had.
     let vmm = {
         let store = ec2lab::store::Store::open(lab.state_dir(), "lab-1").unwrap();
         ec2lab::instances::record::Instance::get(store.conn(), &id)
@@ -246,12 +261,15 @@ fn a_known_dd_and_download_show_in_the_samples() {
             .vmm_pid
             .unwrap()
     };
+    let tid = vcpu_tid(vmm);
+    renice(tid, -20);
     let spin_from = next_tick(&file, &id);
     let (p0, w0) = (vcpu_ns(vmm), Instant::now());
     let (code, seen) = console.status("timeout 25 sh -c 'while :; do :; done'; true");
     assert_eq!(code, 0, "{seen}");
     let share = (vcpu_ns(vmm) - p0) as f64 / w0.elapsed().as_nanos() as f64 * 100.0;
     let spin_to = next_tick(&file, &id);
+    renice(tid, 0);
     let all = samples(&file);
     let during: Vec<f64> = by(&all, "CPUUtilization", "InstanceId", &id)
         .iter()
@@ -271,13 +289,10 @@ fn a_known_dd_and_download_show_in_the_samples() {
         "peak {peak} vs the vCPU's share {share}"
     );
     assert!(during.iter().all(|v| *v <= 100.0), "{during:?}");
-    assert!(peak > 30.0, "a spinning guest read at most {peak}%");
-    if share > 85.0 {
-        assert!(
-            peak > 80.0,
-            "the vCPU had {share}% but CPUUtilization peaked at {peak}"
-        );
-    }
+    assert!(
+        peak > 80.0,
+        "a spinning guest with a core of its own read at most {peak}% (its thread had {share:.1}%)"
+    );
     // The guest answers ARP: the instance check passes.
     let last = by(&all, "StatusCheckFailed", "InstanceId", &id)
         .last()

@@ -86,6 +86,11 @@ struct App {
 /// `listening on http://ADDR` on stdout once it accepts connections.
 pub fn run(config: ServeConfig) -> Result<(), ServeError> {
     let keys = keys::load_or_create(&config.state_dir)?;
+    // Started at boot by its systemd unit: instances and alarms resume without waiting
+    // for a first request.
+    for (region, e) in crate::instances::resume_state_dir(&config.state_dir) {
+        eprintln!("ec2lab serve: cannot resume region {region}: {e}");
+    }
     // Parse the model before the first request pays for it.
     Model::get();
     let runtime = tokio::runtime::Builder::new_multi_thread()

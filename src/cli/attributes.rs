@@ -11,6 +11,7 @@ use crate::ec2::shapes::instance_attributes::{
     ModifyInstanceAttributeRequest,
 };
 use crate::ec2::shapes::instance_status::DescribeInstanceStatusRequest;
+use crate::ec2::shapes::maintenance::ModifyInstanceMaintenanceOptionsRequest;
 use crate::instances;
 
 #[derive(Args, Debug)]
@@ -159,6 +160,40 @@ pub fn describe_instance_status(ctx: &Ctx, a: DescribeInstanceStatus) -> Result<
     ctx.answer_dry_run(&req)?;
     to_json(&instances::describe_instance_status(
         &mut ctx.store()?,
+        &req,
+    )?)
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+  ec2lab modify-instance-maintenance-options --instance-id i-… --auto-recovery disabled\n  \
+  ec2lab modify-instance-maintenance-options --instance-id i-… --auto-recovery default\n\n\
+  With the default, a running instance whose VMM fails (killed, or the VMM itself erred)\n  \
+  stays running with its system status check impaired, and gets a new VMM for the same\n  \
+  instance (same id, disks and addresses) after EC2LAB_AUTO_RECOVERY_SECS (60 s). With\n  \
+  disabled it stays impaired until you stop, reboot or terminate it.")]
+/// Turn simplified automatic recovery of an instance on (default) or off (disabled).
+pub struct ModifyInstanceMaintenanceOptions {
+    /// The instance.
+    #[arg(long)]
+    pub instance_id: String,
+    /// default or disabled.
+    #[arg(long)]
+    pub auto_recovery: Option<String>,
+}
+
+/// modify-instance-maintenance-options.
+pub fn modify_instance_maintenance_options(
+    ctx: &Ctx,
+    a: ModifyInstanceMaintenanceOptions,
+) -> Result<Value, Failure> {
+    let req = ModifyInstanceMaintenanceOptionsRequest {
+        instance_id: a.instance_id,
+        auto_recovery: a.auto_recovery,
+    };
+    ctx.answer_dry_run(&req)?;
+    to_json(&instances::maintenance::modify_maintenance_options(
+        &mut ctx.tidy_store()?,
         &req,
     )?)
 }

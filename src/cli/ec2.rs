@@ -78,6 +78,10 @@ pub struct RunInstances {
     /// CloudWatch) or 'Enabled=false' (basic: one point per 5 minutes).
     #[arg(long)]
     pub monitoring: Option<String>,
+    /// Automatic recovery: 'AutoRecovery=default' (a failed VMM is replaced) or
+    /// 'AutoRecovery=disabled'.
+    #[arg(long)]
+    pub maintenance_options: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -401,6 +405,14 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
         _ => None,
     };
     let req = RunInstancesRequest {
+        maintenance_options: a
+            .maintenance_options
+            .as_deref()
+            .map(|raw| -> Result<_, Failure> {
+                let v = shorthand::parse_param("--maintenance-options", raw)?;
+                Ok(crate::ec2::members::decode(v, "MaintenanceOptions", &[])?)
+            })
+            .transpose()?,
         monitoring: a.monitoring.as_deref().map(monitoring).transpose()?,
         block_device_mappings: block_device_mappings(&a.block_device_mappings)?,
         metadata_options: a

@@ -167,6 +167,7 @@ pub enum Command {
     DescribeInstanceAttribute(attributes::DescribeInstanceAttribute),
     DescribeInstanceStatus(attributes::DescribeInstanceStatus),
     ModifyInstanceMetadataOptions(ec2::ModifyInstanceMetadataOptions),
+    ModifyInstanceMaintenanceOptions(attributes::ModifyInstanceMaintenanceOptions),
     AllocateAddress(vpc::AllocateAddress),
     AssociateAddress(vpc::AssociateAddress),
     DisassociateAddress(vpc::DisassociateAddress),
@@ -251,6 +252,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::DescribeInstanceAttribute(_) => "DescribeInstanceAttribute",
         Command::DescribeInstanceStatus(_) => "DescribeInstanceStatus",
         Command::ModifyInstanceMetadataOptions(_) => "ModifyInstanceMetadataOptions",
+        Command::ModifyInstanceMaintenanceOptions(_) => "ModifyInstanceMaintenanceOptions",
         Command::NetworkTeardown => "NetworkTeardown",
         Command::AllocateAddress(_) => "AllocateAddress",
         Command::CreateTags(_) => "CreateTags",
@@ -466,6 +468,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::DescribeInstanceAttribute(a) => attributes::describe_instance_attribute(&ctx, a),
         Command::DescribeInstanceStatus(a) => attributes::describe_instance_status(&ctx, a),
         Command::ModifyInstanceMetadataOptions(a) => ec2::modify_instance_metadata_options(&ctx, a),
+        Command::ModifyInstanceMaintenanceOptions(a) => {
+            attributes::modify_instance_maintenance_options(&ctx, a)
+        }
         Command::NetworkTeardown => vpc::network_teardown(&ctx),
         Command::AllocateAddress(a) => vpc::allocate_address(&ctx, a),
         Command::CreateTags(a) => tags::create_tags(&ctx, a),

@@ -172,6 +172,7 @@ mod tests {
             last_boot_ms: None,
             monitoring: Default::default(),
             metadata_options: Default::default(),
+            maintenance: Default::default(),
         }
     }
 

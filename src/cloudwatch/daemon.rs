@@ -77,7 +77,7 @@ impl SampleSink for JsonLines {
 }
 
 /// The instances to collect from now: those whose VMM has been started and whose
-/// state keeps one. Also says how many instances are in a state with a VMM (some may be
+/// state keeps one, and running ones whose VMM died (impaired, awaiting recovery). Also says how many instances are in a state with a VMM (some may be
 /// about to start theirs).
 pub fn targets(store: &Store) -> Result<(Vec<Target>, usize), Ec2Error> {
     let c = store.conn();
@@ -88,7 +88,8 @@ pub fn targets(store: &Store) -> Result<(Vec<Target>, usize), Ec2Error> {
             continue;
         }
         live += 1;
-        if inst.vmm_pid.is_none() {
+        // A running instance whose VMM died is collected too: its system check fails.
+        if inst.vmm_pid.is_none() && inst.maintenance.impaired_since_ms.is_none() {
             continue;
         }
         let arp = match Eni::attached_to(c, &inst.instance_id)?.into_iter().next() {
@@ -261,11 +262,25 @@ pub fn alarms_and_deliveries(
             t.new_state,
             t.actions.len()
         );
+    }
+    // From the outbox, not from `transitions`: it also holds the changes whose actions a
+    // monitor that died did not finish.
+    let outbox = match alarms::record::outbox(store.conn()) {
+        Ok(o) => o,
+        Err(e) => {
+            log.log(&region, &format!("cannot read the alarm outbox: {e}"));
+            Vec::new()
+        }
+    };
+    for (id, t) in &outbox {
         for (arn, why) in actions_runner::run_transition(store, t) {
             log.log(
                 &region,
                 &format!("alarm {:?}: action {arn} failed: {why}", t.alarm_name),
             );
+        }
+        if let Err(e) = store.write(|tx| alarms::record::outbox_done(tx, *id)) {
+            log.log(&region, &format!("cannot update the alarm outbox: {e}"));
         }
     }
     if let Err(e) = crate::sns::deliver_pending(store, now_ms) {
@@ -274,11 +289,12 @@ pub fn alarms_and_deliveries(
     transitions
 }
 
-/// Whether the daemon has work beyond collecting: an alarm to evaluate, or an SNS
-/// delivery still to try. When the store cannot say, it has (staying costs little).
+/// Whether the daemon has work beyond collecting: an alarm to evaluate, actions still to
+/// run, or an SNS delivery still to try. When the store cannot say, it has (staying costs little).
 pub fn other_work(store: &Store) -> bool {
     let alarms = alarms::record::count(store.conn()).map_or(true, |n| n > 0);
-    alarms || crate::sns::deliver::any_pending(store).unwrap_or(true)
+    let actions = alarms::record::outbox(store.conn()).map_or(true, |o| !o.is_empty());
+    alarms || actions || crate::sns::deliver::any_pending(store).unwrap_or(true)
 }
 
 /// `ec2lab __monitor <region>`: the daemon's life. Returns at once if another monitor
@@ -343,6 +359,7 @@ pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudwatch::alarms::AlarmAction;
 
     #[test]
     fn a_region_without_instances_leaves_nothing_to_do() {
@@ -364,6 +381,43 @@ mod tests {
     }
 
     #[test]
+    fn actions_a_dead_monitor_left_in_the_outbox_run_at_the_next_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "lab-1").unwrap();
+        let metrics = MetricStore::open(store.root()).unwrap();
+        let t = AlarmTransition {
+            alarm_name: "a".into(),
+            alarm_arn: "arn:aws:cloudwatch:lab-1:123456789012:alarm:a".into(),
+            old_state: "OK".into(),
+            new_state: "ALARM".into(),
+            reason: "test".into(),
+            reason_data: None,
+            timestamp_ms: 1,
+            actions: vec![AlarmAction::Sns {
+                topic_arn: "arn:aws:sns:lab-1:123456789012:gone".into(),
+            }],
+            subject: "ALARM".into(),
+            message: "{}".into(),
+        };
+        // The state change was saved with its actions, then the monitor died.
+        store
+            .write(|tx| alarms::record::push_outbox(tx, std::slice::from_ref(&t)))
+            .unwrap();
+        assert!(other_work(&store), "a monitor stays for the outbox");
+        let mut log = RateLimitedLog::default();
+        let ran = alarms_and_deliveries(&mut store, &metrics, 2, &mut log);
+        assert!(ran.is_empty(), "no alarm changed state in this tick");
+        let h = alarms::record::history(store.conn(), Some("a"), 0, i64::MAX).unwrap();
+        assert_eq!(h.len(), 1, "the action ran once and was recorded");
+        assert_eq!(h[0].item.history_item_type, "Action");
+        assert!(alarms::record::outbox(store.conn()).unwrap().is_empty());
+        alarms_and_deliveries(&mut store, &metrics, 3, &mut log);
+        let h = alarms::record::history(store.conn(), Some("a"), 0, i64::MAX).unwrap();
+        assert_eq!(h.len(), 1, "and not again");
+        assert!(!other_work(&store));
+    }
+
+    #[test]
     fn the_log_says_a_repeated_failure_once_per_period() {
         let mut log = RateLimitedLog::default();
         assert!(log.log("lab-1", "endpoint down"));
@@ -375,7 +429,6 @@ mod tests {
 
     #[test]
     fn a_failed_action_is_recorded_and_the_others_still_run() {
-        use crate::cloudwatch::alarms::AlarmAction;
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path(), "lab-1").unwrap();
         let t = AlarmTransition {

@@ -134,6 +134,21 @@ pub fn begin_boot(path: &Path, boot: i64, id: &str) -> Result<(), ConsoleError> 
     Ok(())
 }
 
+/// Appends ec2lab's own `lines` (warnings, failures) to the console log at `path`, where a
+/// user reading `get-console-output` finds them; best effort. Call it only while no VMM
+/// writes to the log.
+pub fn note(path: &Path, lines: &[String]) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        for l in lines {
+            let _ = writeln!(f, "{l}");
+        }
+    }
+}
+
 /// start-instances: begins the next boot of each stopped instance among `ids`, before
 /// `pending` is recorded, so that whoever sees the instance start does not find the
 /// previous boot's lines (its ready marker) counted for this one. A start that then fails

@@ -26,3 +26,32 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     let running = !live.is_empty();
     crate::net::follow_store(store, running)
 }
+
+/// After a host reboot no ec2lab process runs: brings back every region of `state_dir`
+/// (each directory with a store) as its next command would (supervisors, whose instances'
+/// dead VMMs go to automatic recovery, the network) and starts its monitor daemon, which
+/// evaluates the alarms and leaves again when there is nothing to watch. `ec2lab serve`
+/// calls it at start, so that its systemd unit brings everything back at boot. Returns
+/// what failed, per region.
+pub fn resume_state_dir(state_dir: &std::path::Path) -> Vec<(String, Ec2Error)> {
+    let mut failed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return failed;
+    };
+    for e in entries.flatten() {
+        if !e.path().join("ec2lab.db").is_file() {
+            continue;
+        }
+        let region = e.file_name().to_string_lossy().into_owned();
+        let resumed = Store::open(state_dir, &region)
+            .map_err(Ec2Error::from)
+            .and_then(|mut store| {
+                housekeeping(&mut store)?;
+                super::monitor_daemon::ensure(&store)
+            });
+        if let Err(err) = resumed {
+            failed.push((region, err));
+        }
+    }
+    failed
+}

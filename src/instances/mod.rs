@@ -7,6 +7,7 @@ pub mod describe;
 pub mod disks;
 pub mod guest_status;
 mod housekeeping;
+pub mod maintenance;
 pub mod monitor_daemon;
 pub mod monitoring;
 pub mod network;
@@ -40,7 +41,7 @@ use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 pub use attributes::{describe_instance_attribute, modify_instance_attribute};
 pub use describe::describe_instances;
-pub use housekeeping::housekeeping;
+pub use housekeeping::{housekeeping, resume_state_dir};
 pub use monitoring::{monitor_instances, unmonitor_instances};
 use record::Instance;
 pub use record::MetadataOptions;
@@ -128,6 +129,7 @@ struct Launch {
     associate_public_ip: Option<bool>,
     metadata_options: MetadataOptions,
     detailed_monitoring: bool,
+    maintenance: maintenance::Maintenance,
 }
 
 impl Launch {
@@ -179,7 +181,16 @@ impl Launch {
                 m.http_put_response_hop_limit,
             )?;
         }
+        let mut maintenance = maintenance::Maintenance::default();
+        if let Some(v) = req
+            .maintenance_options
+            .as_ref()
+            .and_then(|m| m.auto_recovery.as_deref())
+        {
+            maintenance.set_auto_recovery(v)?;
+        }
         Ok(Launch {
+            maintenance,
             user_data,
             tags: tags::for_resource(
                 &req.tag_specifications,
@@ -289,6 +300,7 @@ pub fn run_instances(
                 } else {
                     monitoring::MonitoringState::Disabled
                 },
+                maintenance: launch.maintenance.clone(),
             };
             prepare_run_dir(store, &image, &inst)?;
             made.push(inst);

@@ -1,5 +1,6 @@
 //! An instance as the store keeps it, and as `describe-instances` shows it.
 
+use super::maintenance::Maintenance;
 use super::state::MonitoringState;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
@@ -71,6 +72,8 @@ pub struct Instance {
     pub metadata_options: MetadataOptions,
     /// Detailed monitoring's state.
     pub monitoring: MonitoringState,
+    /// Automatic recovery, and the VMM failure it is waiting to repair.
+    pub maintenance: Maintenance,
 }
 
 /// A reboot the supervisor carries out on a running instance. Stored as the integers 0, 1
@@ -198,7 +201,7 @@ pub use crate::ids::OWNER_ID;
 /// The `instances` columns [`Instance::from_row`] reads, in its order.
 macro_rules! columns {
     () => {
-        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring"
+        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring, maintenance"
     };
 }
 
@@ -249,6 +252,7 @@ impl Instance {
             metadata_options: serde_json::from_str(&r.get::<_, String>(next())?)
                 .unwrap_or_default(),
             monitoring: MonitoringState::parse(&r.get::<_, String>(next())?),
+            maintenance: serde_json::from_str(&r.get::<_, String>(next())?).unwrap_or_default(),
         })
     }
 
@@ -258,9 +262,9 @@ impl Instance {
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
                state, transition_reason, launch_time, key_name, user_data, vcpus, effective_vcpus,
                mem_mib, warnings, tags, security_groups, subnet_id, root_device_name,
-               root_delete_on_termination, metadata_options, public_key, monitoring)
+               root_delete_on_termination, metadata_options, public_key, monitoring, maintenance)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,
-                     ?22)",
+                     ?22,?23)",
             params![
                 self.instance_id,
                 self.reservation_id,
@@ -284,6 +288,7 @@ impl Instance {
                 serde_json::to_string(&self.metadata_options).unwrap_or_default(),
                 self.public_key,
                 self.monitoring.name(),
+                serde_json::to_string(&self.maintenance).unwrap_or_default(),
             ],
         )?;
         Ok(())
@@ -533,6 +538,7 @@ impl Instance {
                 threads_per_core: 1,
             },
             metadata_options: self.metadata_options.to_shape(),
+            maintenance_options: self.maintenance.to_shape(),
             ec2_lab_info: shapes::Ec2LabInstanceInfo {
                 vcpus_requested: self.vcpus,
                 vcpus_running: self.effective_vcpus,

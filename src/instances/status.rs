@@ -87,11 +87,23 @@ fn status_of(store: &Store, inst: &Instance) -> InstanceStatus {
         State::Pending => ("initializing", "initializing"),
         _ => ("not-applicable", "not-applicable"),
     };
+    let mut system_status = InstanceStatusSummary::of(system);
+    // Since when its VMM is gone (until the automatic recovery's new VMM runs); a death
+    // its supervisor has not recorded yet (it polls every 250 ms) counts from now.
+    if system == "impaired" {
+        if let Some(d) = system_status.details.first_mut() {
+            let ms = inst
+                .maintenance
+                .impaired_since_ms
+                .unwrap_or_else(crate::clock::now_ms);
+            d.impaired_since = Some(crate::clock::iso8601(ms / 1000, (ms % 1000) as u32));
+        }
+    }
     InstanceStatus {
         availability_zone: format!("{}a", store.region()),
         instance_id: inst.instance_id.clone(),
         instance_state: inst.state.to_shape(),
         instance_status: InstanceStatusSummary::of(instance),
-        system_status: InstanceStatusSummary::of(system),
+        system_status,
     }
 }

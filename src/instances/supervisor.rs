@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::console;
 use super::disks;
+use super::maintenance::Maintenance;
 use super::network;
 use super::process::{self, Lock};
 use super::record::{Instance, RebootPending};
@@ -28,6 +29,8 @@ use crate::vmm::exit::{ExitRecord, Outcome};
 const POLL_FAST: Duration = Duration::from_millis(100);
 const POLL_SLOW: Duration = Duration::from_millis(250);
 const RESEND_SHUTDOWN: Duration = Duration::from_secs(5);
+/// A recovered VMM that dies again this soon counts as a failed recovery.
+const QUICK_FAILURE: Duration = Duration::from_secs(300);
 /// How often a supervisor makes sure the region's monitor daemon runs.
 const ENSURE_MONITOR: Duration = Duration::from_secs(30);
 
@@ -236,6 +239,17 @@ impl Supervisor {
                 if inst.reboot_pending == RebootPending::HoldDown {
                     return Ok(POLL_SLOW); // held down while an image is made
                 }
+                // An impaired instance waits for its automatic recovery, unless a reboot
+                // or a `recover` alarm action asks for a new VMM now.
+                if inst.reboot_pending == RebootPending::No
+                    && inst.maintenance.impaired_since_ms.is_some()
+                    && inst
+                        .maintenance
+                        .recovery_due_ms()
+                        .is_none_or(|due| crate::clock::now_ms() < due)
+                {
+                    return Ok(POLL_SLOW);
+                }
                 self.start_vmm(inst)?;
                 Ok(POLL_FAST)
             }
@@ -256,18 +270,12 @@ impl Supervisor {
         if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
             eprintln!("ec2lab supervisor: {}", crate::causes::chain(&e));
         }
-        if !inst.warnings.is_empty() {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.run.console())
-            {
-                for w in &inst.warnings {
-                    let _ = writeln!(f, "ec2lab: warning: {w}");
-                }
-            }
-        }
+        let warnings: Vec<String> = inst
+            .warnings
+            .iter()
+            .map(|w| format!("ec2lab: warning: {w}"))
+            .collect();
+        console::note(&self.run.console(), &warnings);
         let disks = disks::vmm_disks(&self.store, inst)?;
         let nics = network::vmm_nics(&self.store, inst)?;
         let launch = self.run.launch_file();
@@ -280,8 +288,15 @@ impl Supervisor {
         self.asked = None;
         self.booted_at = Some(Instant::now());
         let id = self.id.clone();
+        let recovering = inst.maintenance.impaired_since_ms.is_some();
         self.store.write(|tx| -> Result<(), Ec2Error> {
             Instance::set_vmm(tx, &id, Some((pid, ticks)))?;
+            if recovering {
+                let mut m = Instance::get(tx, &id)?.maintenance;
+                m.impaired_since_ms = None;
+                m.last_recovery_ms = Some(crate::clock::now_ms());
+                m.save(tx, &id)?;
+            }
             if matches!(
                 inst.reboot_pending,
                 RebootPending::Restart | RebootPending::Recover
@@ -310,6 +325,13 @@ impl Supervisor {
         // terminate, the volumes and interface) gone. Both steps are idempotent: a crash in
         // between is finished by the next supervisor.
         let pre = Instance::get(self.store.conn(), &id)?;
+        let host_failed = matches!(
+            outcome,
+            None | Some(Outcome::VmmError) | Some(Outcome::Unknown)
+        );
+        if host_failed && !rebooting && pre.state == State::Running {
+            return self.impaired(&detail);
+        }
         if !(rebooting && pre.state == inst.state) {
             match on_guest(pre.state, GuestEvent::VmmEnded) {
                 Some(State::Terminated) => finalize_termination(&mut self.store, &pre)?,
@@ -347,6 +369,11 @@ impl Supervisor {
                 ),
             };
             Instance::set_state(tx, &id, next, &reason, Some((code, &msg)))?;
+            Maintenance {
+                auto_recovery_disabled: cur.maintenance.auto_recovery_disabled,
+                ..Maintenance::default()
+            }
+            .save(tx, &id)?;
             Instance::set_force_stop(tx, &id, false)?;
             Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             Ok(())
@@ -359,6 +386,47 @@ impl Supervisor {
         if !Instance::get(self.store.conn(), &id)?.state.has_vmm() {
             crate::net::sync(&self.store)?;
         }
+        Ok(())
+    }
+}
+
+impl Supervisor {
+    /// The VMM of a running instance died on the host's side (killed, or the VMM itself
+    /// failed): as on EC2 the instance stays `running` with its system status check
+    /// failed, and its automatic recovery (unless disabled) starts a new VMM later
+    /// ([`Maintenance::recovery_due_ms`]). A recovery whose VMM dies again within
+    /// [`QUICK_FAILURE`] counts as failed and doubles the next wait.
+    fn impaired(&mut self, detail: &str) -> Result<(), Ec2Error> {
+        let id = self.id.clone();
+        let now = crate::clock::now_ms();
+        let m = self.store.write(|tx| -> Result<Maintenance, Ec2Error> {
+            let cur = Instance::get(tx, &id)?;
+            Instance::set_vmm(tx, &id, None)?;
+            let mut m = cur.maintenance;
+            let quick = m
+                .last_recovery_ms
+                .is_some_and(|at| now - at < QUICK_FAILURE.as_millis() as i64);
+            m.failed_recoveries = if quick { m.failed_recoveries + 1 } else { 0 };
+            m.impaired_since_ms = Some(now);
+            m.save(tx, &id)?;
+            Ok(m)
+        })?;
+        let next = match m.recovery_due_ms() {
+            Some(due) => format!(
+                "automatic recovery starts a new VMM in {} s",
+                (due - now).max(0) / 1000
+            ),
+            None => {
+                "automatic recovery is disabled: stop, reboot or terminate the instance".to_string()
+            }
+        };
+        let line = format!(
+            "ec2lab: the instance's VMM ended ({detail}); system status check impaired; {next}"
+        );
+        console::note(&self.run.console(), std::slice::from_ref(&line));
+        eprintln!("ec2lab supervisor {id}: {line}");
+        let _ = std::fs::remove_file(self.run.sock());
+        let _ = std::fs::remove_file(self.run.console_sock());
         Ok(())
     }
 }

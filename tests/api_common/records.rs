@@ -70,6 +70,7 @@ pub fn insert_stopped(
                     last_boot_ms: None,
                     metadata_options: MetadataOptions::default(),
                     monitoring: Default::default(),
+                    maintenance: Default::default(),
                 };
                 inst.insert(tx)?;
                 tx.execute(

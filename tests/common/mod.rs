@@ -253,6 +253,23 @@ pub fn openssh_public_key(file: &Path) -> String {
     key_part(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// Polls `f` every 100 ms until it answers, for at most `secs` seconds.
+pub fn wait_until<T>(
+    what: impl std::fmt::Display,
+    secs: u64,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    use std::time::{Duration, Instant};
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub fn wait_for_path(p: &Path, secs: u64) {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while !p.exists() {
@@ -519,6 +536,8 @@ impl Lab {
             .env_remove("EC2LAB_OUTPUT")
             // Tiny guests ignore Ctrl-Alt-Del: stop them hard after a second.
             .env("EC2LAB_STOP_TIMEOUT_SECS", "1")
+            // A killed VMM's automatic recovery, without a minute's wait.
+            .env("EC2LAB_AUTO_RECOVERY_SECS", "3")
             .env("EC2LAB_DEFAULT_VPC_CIDR", &self.default_vpc)
             // No quick-start AMI: tests register what they launch.
             .env(

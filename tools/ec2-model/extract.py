@@ -32,7 +32,8 @@ OPERATIONS = [
     "RunInstances", "DescribeInstances", "StartInstances", "StopInstances",
     "RebootInstances", "TerminateInstances", "GetConsoleOutput", "DescribeInstanceTypes",
     "DescribeInstanceStatus", "DescribeInstanceAttribute", "ModifyInstanceAttribute",
-    "ModifyInstanceMetadataOptions", "MonitorInstances", "UnmonitorInstances",
+    "ModifyInstanceMetadataOptions", "ModifyInstanceMaintenanceOptions", "MonitorInstances",
+    "UnmonitorInstances",
     # images
     "DescribeImages", "RegisterImage", "CreateImage", "CopyImage", "DeregisterImage",
     # EBS

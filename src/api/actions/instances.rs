@@ -15,6 +15,7 @@ use crate::ec2::shapes::instances::{
     RebootInstancesRequest, RunInstancesRequest, StartInstancesRequest, StopInstancesRequest,
     TerminateInstancesRequest,
 };
+use crate::ec2::shapes::maintenance::ModifyInstanceMaintenanceOptionsRequest;
 use crate::error::Ec2Error;
 use crate::instances;
 
@@ -80,6 +81,15 @@ pub fn unmonitor_instances(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> 
 pub fn modify_instance_metadata_options(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
     let req: ModifyInstanceMetadataOptionsRequest = from_request(req)?;
     to_result(&instances::modify_metadata_options(
+        &mut ctx.tidy_store()?,
+        &req,
+    )?)
+}
+
+/// `ModifyInstanceMaintenanceOptions`.
+pub fn modify_instance_maintenance_options(ctx: &ApiCtx, req: Value) -> Result<Value, Ec2Error> {
+    let req: ModifyInstanceMaintenanceOptionsRequest = from_request(req)?;
+    to_result(&instances::maintenance::modify_maintenance_options(
         &mut ctx.tidy_store()?,
         &req,
     )?)

@@ -153,6 +153,10 @@ pub const ACTIONS: &[(&str, Handler)] = &[
         instances::modify_instance_metadata_options,
     ),
     (
+        "ModifyInstanceMaintenanceOptions",
+        instances::modify_instance_maintenance_options,
+    ),
+    (
         "DescribeInstanceStatus",
         instances::describe_instance_status,
     ),

@@ -293,7 +293,9 @@ pub fn evaluation_range(n: i64) -> i64 {
 }
 
 /// Evaluates every alarm as of `now_ms` and returns the state changes, those queued by
-/// `SetAlarmState` since the last evaluation first. Also drops history past 30 days.
+/// `SetAlarmState` since the last evaluation first; the same transaction puts them in the
+/// outbox ([`record::outbox`]) whose actions the monitor runs. Also drops history past 30
+/// days.
 pub fn evaluate(
     store: &mut Store,
     metrics: &MetricStore,
@@ -360,6 +362,7 @@ pub fn evaluate(
             )?);
         }
         record::expire_history(tx, now_ms)?;
+        record::push_outbox(tx, &out)?;
         Ok(out)
     })
 }

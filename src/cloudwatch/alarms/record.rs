@@ -190,3 +190,33 @@ pub fn take_pending(conn: &Connection) -> Result<Vec<AlarmTransition>, Ec2Error>
     conn.execute("DELETE FROM cw_alarm_pending", [])?;
     Ok(out)
 }
+
+/// Records state changes whose actions are to run (in the transaction that made them).
+pub fn push_outbox(conn: &Connection, ts: &[AlarmTransition]) -> Result<(), Ec2Error> {
+    for t in ts {
+        let text = serde_json::to_string(t).map_err(json_err)?;
+        conn.execute(
+            "INSERT INTO cw_alarm_outbox (transition) VALUES (?1)",
+            [text],
+        )?;
+    }
+    Ok(())
+}
+
+/// State changes whose actions have not run yet, oldest first, with their row ids.
+pub fn outbox(conn: &Connection) -> Result<Vec<(i64, AlarmTransition)>, Ec2Error> {
+    let mut stmt = conn.prepare("SELECT id, transition FROM cw_alarm_outbox ORDER BY id")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, text) = row?;
+        out.push((id, serde_json::from_str(&text).map_err(json_err)?));
+    }
+    Ok(out)
+}
+
+/// The actions of outbox row `id` ran.
+pub fn outbox_done(conn: &Connection, id: i64) -> Result<(), Ec2Error> {
+    conn.execute("DELETE FROM cw_alarm_outbox WHERE id = ?1", [id])?;
+    Ok(())
+}

@@ -51,6 +51,9 @@ pub struct RunInstancesRequest {
     /// Detailed monitoring (`Monitoring.Enabled=true`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<RunInstancesMonitoringEnabled>,
+    /// Automatic recovery (`MaintenanceOptions.AutoRecovery`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_options: Option<super::maintenance::InstanceMaintenanceOptionsRequest>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -247,6 +250,8 @@ pub struct Instance {
     pub cpu_options: CpuOptions,
     /// How the metadata service answers it.
     pub metadata_options: InstanceMetadataOptionsResponse,
+    /// Whether a failed VMM is replaced on its own (simplified automatic recovery).
+    pub maintenance_options: super::maintenance::InstanceMaintenanceOptions,
     /// ec2lab's own facts about the instance.
     pub ec2_lab_info: Ec2LabInstanceInfo,
 }
