@@ -17,6 +17,7 @@ pub mod host;
 pub mod machine;
 pub mod memory;
 pub mod metrics;
+pub mod snapshot;
 pub mod vcpu;
 
 use std::time::Instant;
