@@ -17,6 +17,7 @@ pub mod devices;
 pub mod format;
 pub mod host;
 pub mod memory;
+pub mod take;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -188,6 +189,40 @@ pub struct MachineState {
     pub vcpu_states: Vec<ArchVcpu>,
 }
 
+/// Reads one parked vCPU's state (on its own thread: see `PauseGate::run_on`).
+#[cfg(target_arch = "x86_64")]
+pub fn save_vcpu(
+    fd: &kvm_ioctls::VcpuFd,
+    id: u8,
+    msr_list: &[u32],
+) -> Result<ArchVcpu, SnapshotError> {
+    x86_64::VcpuState::save(fd, id, msr_list)
+}
+
+/// Reads one parked vCPU's state (on its own thread: see `PauseGate::run_on`).
+#[cfg(target_arch = "aarch64")]
+pub fn save_vcpu(fd: &kvm_ioctls::VcpuFd, id: u8, _: &[u32]) -> Result<ArchVcpu, SnapshotError> {
+    aarch64::VcpuState::save(fd, id)
+}
+
+/// Reads one parked vCPU's state.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn save_vcpu(_: &kvm_ioctls::VcpuFd, _: u8, _: &[u32]) -> Result<ArchVcpu, SnapshotError> {
+    Err(SnapshotError::Unsupported(std::env::consts::ARCH))
+}
+
+/// Reads the VM-wide state; every vCPU must be parked.
+#[cfg(target_arch = "x86_64")]
+pub fn save_vm(vm: &kvm_ioctls::VmFd) -> Result<ArchVm, SnapshotError> {
+    x86_64::VmState::save(vm)
+}
+
+/// Reads the VM-wide state: refused until the vGIC's state is saved.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn save_vm(_: &kvm_ioctls::VmFd) -> Result<ArchVm, SnapshotError> {
+    Err(SnapshotError::Unsupported(std::env::consts::ARCH))
+}
+
 /// This host's identity, given the bytes of the CPUID it gives (or gave) vCPU 0.
 pub fn host_identity(guest_cpuid: &[u8]) -> HostIdentity {
     HostIdentity {
@@ -280,15 +315,15 @@ pub struct Loaded {
 }
 
 /// Reads and checks the snapshot in `dir`: checksum, format version, architecture, KVM
-/// kind, then the CPU (`cpuid_here` gives the CPUID bytes this host would give vCPU 0),
-/// the state itself and the memory file's size. Nothing is mapped or created.
-pub fn load(dir: &Path, cpuid_here: impl FnOnce() -> Vec<u8>) -> Result<Loaded, SnapshotError> {
+/// kind, the state itself, then the CPU (`cpuid_here(vcpus)` gives the CPUID bytes this
+/// host would give vCPU 0 of that many) and the memory file's size. Nothing is mapped
+/// or created.
+pub fn load(dir: &Path, cpuid_here: impl FnOnce(u8) -> Vec<u8>) -> Result<Loaded, SnapshotError> {
     let (manifest, body) = format::read_state(dir)?;
     let partial = host_identity(&[]);
     if manifest.arch != partial.arch || manifest.kvm != partial.kvm {
         manifest.check_host(&partial)?;
     }
-    manifest.check_host(&host_identity(&cpuid_here()))?;
     let state: MachineState = format::parse_state(&body)?;
     if state.vcpu_states.len() != usize::from(state.vcpus) {
         return Err(SnapshotError::VcpuCount {
@@ -296,6 +331,7 @@ pub fn load(dir: &Path, cpuid_here: impl FnOnce() -> Vec<u8>) -> Result<Loaded, 
             want: state.vcpus,
         });
     }
+    manifest.check_host(&host_identity(&cpuid_here(state.vcpus)))?;
     let want: u64 = state.memory.iter().map(|r| r.len).sum();
     if want != manifest.memory_bytes {
         return Err(SnapshotError::Damaged(
