@@ -173,6 +173,8 @@ pub struct Machine {
     _arch: ArchState,
     /// The MSRs a snapshot saves (KVM's list); empty off x86.
     pub msr_list: Vec<u32>,
+    /// The CPUID bytes the VMM gives vCPU 0, which a snapshot's CPU check hashes.
+    pub guest_cpuid: Vec<u8>,
     /// The devices the guest was given, which a snapshot records.
     pub device_set: DeviceSet,
     /// Guest memory in MiB.
@@ -469,6 +471,7 @@ impl Machine {
 
     fn assemble(kvm: Kvm, vm: VmFd, common: Common, parts: ArchParts, cfg: &VmConfig) -> Self {
         Machine {
+            guest_cpuid: cpuid_here(&kvm, parts.vcpu_count),
             _kvm: kvm,
             vm: Arc::new(vm),
             _arch: parts.arch,

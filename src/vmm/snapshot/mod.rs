@@ -232,27 +232,15 @@ pub fn host_identity(guest_cpuid: &[u8]) -> HostIdentity {
     }
 }
 
-/// The bytes of vCPU 0's CPUID that the manifest hashes.
-#[cfg(target_arch = "x86_64")]
-fn guest_cpuid_bytes(state: &MachineState) -> Vec<u8> {
-    state
-        .vcpu_states
-        .first()
-        .map(|v| x86_64::cpuid_bytes(&v.cpuid))
-        .unwrap_or_default()
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn guest_cpuid_bytes(_: &MachineState) -> Vec<u8> {
-    Vec::new()
-}
-
 /// Writes `state` and `mem` to `dir`: first into a sibling temporary directory, which
 /// is renamed to `dir` only once complete, so `dir` never holds half a snapshot.
+/// `guest_cpuid` is the CPUID the VMM gave vCPU 0 (as it set it: KVM's read-back has
+/// bits that change as the guest runs, such as OSXSAVE), which the manifest hashes.
 pub fn save(
     dir: &Path,
     state: &MachineState,
     mem: &GuestMemory,
+    guest_cpuid: &[u8],
 ) -> Result<Manifest, SnapshotError> {
     if cfg!(not(target_arch = "x86_64")) {
         return Err(SnapshotError::Unsupported(std::env::consts::ARCH));
@@ -275,7 +263,7 @@ pub fn save(
     std::fs::create_dir_all(&tmp).map_err(io("create", &tmp))?;
     let written = (|| {
         let bytes = memory::save(mem, &tmp.join(MEMORY_FILE))?;
-        let manifest = Manifest::new(&host_identity(&guest_cpuid_bytes(state)), bytes);
+        let manifest = Manifest::new(&host_identity(guest_cpuid), bytes);
         format::write_state(&tmp, &manifest, state)?;
         // The files' data is on disk (memory::save synced; sync the rest) before the
         // rename makes the snapshot visible.

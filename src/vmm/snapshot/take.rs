@@ -32,6 +32,7 @@ pub struct Sources {
     vm: Arc<VmFd>,
     mem: GuestMemory,
     msr_list: Arc<[u32]>,
+    guest_cpuid: Vec<u8>,
     device_set: DeviceSet,
     mem_mib: u64,
     vcpus: u8,
@@ -49,6 +50,7 @@ impl Sources {
             vm: machine.vm.clone(),
             mem: machine.mem.clone(),
             msr_list: machine.msr_list.clone().into(),
+            guest_cpuid: machine.guest_cpuid.clone(),
             device_set: machine.device_set.clone(),
             mem_mib: machine.mem_mib,
             vcpus: machine.vcpu_count,
@@ -91,7 +93,7 @@ impl Sources {
             vm: save_vm(&self.vm)?,
             vcpu_states,
         };
-        let manifest = save(dir, &state, &self.mem)?;
+        let manifest = save(dir, &state, &self.mem, &self.guest_cpuid)?;
         Ok(SnapshotDone {
             dir: dir.display().to_string(),
             memory_bytes: manifest.memory_bytes,
