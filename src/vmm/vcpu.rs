@@ -182,7 +182,7 @@ impl Vcpu {
                 }
                 self.pause.park(self.id, &mut self.fd);
             }
-            if !self.step().is_some_and(|_| !self.exit.ended()) {
+            if self.step().is_none_or(|_| self.exit.ended()) {
                 return;
             }
         }

@@ -148,11 +148,22 @@ impl VcpuState {
     }
 }
 
-/// The fields of each CPUID entry that a guest sees, in a stable order.
+/// The fields of each CPUID entry that a guest sees, in a stable order, without the
+/// ones KVM fills in from whichever host CPU answered (APIC ids): they differ between
+/// two processes on one host.
 pub fn cpuid_bytes(entries: &[kvm_cpuid_entry2]) -> Vec<u8> {
     let mut sorted: Vec<_> = entries
         .iter()
-        .map(|e| [e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx])
+        .map(|e| {
+            let (mut eax, mut ebx, mut edx) = (e.eax, e.ebx, e.edx);
+            match e.function {
+                0x1 => ebx &= 0x00ff_ffff,
+                0xb | 0x1f => edx = 0,
+                0x8000_001e => eax = 0,
+                _ => {}
+            }
+            [e.function, e.index, e.flags, eax, ebx, e.ecx, edx]
+        })
         .collect();
     sorted.sort();
     sorted
