@@ -32,7 +32,8 @@ guest kernel must avoid instructions KVM cannot emulate). Use --append to add sw
 Exit codes:
   0  the guest powered off          3  the guest crashed (panic, triple fault, KVM error)
   1  the VMM failed                 4  stopped from outside (hard stop or shutdown deadline)
-  2  bad command line               5  the guest reset itself (reboot)";
+  2  bad command line               5  the guest reset itself (reboot)
+                                    6  snapshotted, then ended (vmm-ctl snapshot --exit)";
 
 /// Run one guest in this process until it powers off.
 #[derive(Args, Debug)]
@@ -40,7 +41,7 @@ Exit codes:
 pub struct VmmArgs {
     /// Guest kernel: an uncompressed ELF vmlinux (entered through PVH when it has the
     /// PVH note) or a bzImage.
-    #[arg(long, value_name = "PATH", required_unless_present = "launch")]
+    #[arg(long, value_name = "PATH", required_unless_present_any = ["launch", "restore"])]
     pub kernel: Option<PathBuf>,
 
     /// Initial ramdisk (initramfs) to hand to the kernel.
@@ -107,6 +108,13 @@ pub struct VmmArgs {
         ]
     )]
     pub launch: Option<PathBuf>,
+
+    /// Start the guest from this snapshot directory (made by `vmm-ctl snapshot`) instead
+    /// of booting: memory, vCPUs and devices' state come from it, mapped copy-on-write;
+    /// the flags or launch file give the host side (disks, taps, sockets, console), with
+    /// the same disks and interfaces, in the same order, as the snapshot's guest had.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kernel", "initrd", "cmdline", "append"])]
+    pub restore: Option<PathBuf>,
 }
 
 /// Ask a running `ec2lab vmm` for its status, a graceful shutdown, or a hard stop.
@@ -165,18 +173,32 @@ pub enum CtlAction {
     },
     /// Print the devices' counters and the vCPUs' CPU time (cumulative) as JSON.
     Metrics,
+    /// Save the whole VM (vCPUs, devices, memory) to a new directory, which
+    /// `ec2lab vmm --restore DIR` starts from; then resume, or end the VMM with --exit.
+    Snapshot {
+        /// The snapshot directory to create (it must not exist).
+        #[arg(long)]
+        dir: PathBuf,
+        /// End the VMM after saving (outcome `snapshotted`, exit code 6) instead of
+        /// letting the guest run on.
+        #[arg(long)]
+        exit: bool,
+    },
 }
 
 impl VmmArgs {
     /// The launch description: read from `--launch`, or made of the flags.
     pub fn into_config(self) -> Result<VmConfig, crate::vmm::config::LaunchFileError> {
         if let Some(path) = &self.launch {
-            return VmConfig::load(path);
+            let mut cfg = VmConfig::load(path)?;
+            if self.restore.is_some() {
+                cfg.restore = self.restore;
+            }
+            return Ok(cfg);
         }
-        let kernel = self
-            .kernel
-            .expect("clap requires --kernel without --launch");
+        let kernel = self.kernel.unwrap_or_default();
         Ok(VmConfig {
+            restore: self.restore,
             initrd: self.initrd,
             cmdline: self.cmdline,
             append: self.append,
@@ -244,8 +266,21 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
         },
         CtlAction::DetachDisk { slot } => Request::DetachDisk { slot },
         CtlAction::Metrics => Request::Metrics,
+        CtlAction::Snapshot { dir, exit } => Request::Snapshot {
+            dir,
+            then: if exit {
+                api::AfterSnapshot::Exit
+            } else {
+                api::AfterSnapshot::Resume
+            },
+        },
     };
-    match api::call(&args.api_sock, &req) {
+    // Saving a large guest's memory takes longer than an ordinary request.
+    let timeout = match req {
+        Request::Snapshot { .. } => std::time::Duration::from_secs(300),
+        _ => std::time::Duration::from_secs(10),
+    };
+    match api::call_within(&args.api_sock, &req, timeout) {
         Ok(resp) => {
             println!(
                 "{}",

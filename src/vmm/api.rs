@@ -9,6 +9,7 @@
 //! {"action":"attach-disk","slot":2,"path":"/v.img","read_only":false,"serial":"vol…"}
 //! {"action":"detach-disk","slot":2}             hot attach/detach of a disk's media
 //! {"action":"metrics"}                      device and vCPU counters (see `metrics.rs`)
+//! {"action":"snapshot","dir":"/s","then":"resume"|"exit"}   save the whole VM (see `snapshot/`)
 //! ```
 
 use std::io::{BufRead, BufReader, Write};
@@ -65,6 +66,39 @@ pub enum Request {
     },
     /// Report every device counter and the vCPUs' CPU time, cumulative since start.
     Metrics,
+    /// Pause, save the whole VM (vCPUs, interrupt controllers, clock, devices, memory)
+    /// to a new directory, then resume or end the VMM.
+    Snapshot {
+        /// The snapshot directory to create; it must not exist.
+        dir: std::path::PathBuf,
+        /// What the VMM does once the snapshot is written.
+        #[serde(default)]
+        then: AfterSnapshot,
+    },
+}
+
+/// What the VMM does after writing a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterSnapshot {
+    /// The guest runs on (or stays paused, if it was paused before).
+    #[default]
+    Resume,
+    /// The VMM exits with outcome `snapshotted` (code 6); the snapshot is the guest now.
+    Exit,
+}
+
+/// What a `snapshot` request made.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotDone {
+    /// The snapshot directory.
+    pub dir: String,
+    /// Bytes of guest memory saved (the memory file's length; zero pages are holes).
+    pub memory_bytes: u64,
+    /// Time the vCPUs took to stop.
+    pub pause_ms: u64,
+    /// Time to save the state and memory.
+    pub save_ms: u64,
 }
 
 /// What `status` answers.
@@ -108,6 +142,9 @@ pub struct Response {
     /// The counters, for `metrics`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<super::metrics::Metrics>,
+    /// What was saved, for `snapshot`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotDone>,
 }
 
 impl Response {
@@ -118,6 +155,7 @@ impl Response {
             error: Some(msg.into()),
             status: None,
             metrics: None,
+            snapshot: None,
         }
     }
 }
@@ -205,6 +243,14 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Request>(r#"{"action":"metrics"}"#).unwrap(),
             Request::Metrics
+        );
+        assert_eq!(
+            serde_json::from_str::<Request>(r#"{"action":"snapshot","dir":"/s","then":"exit"}"#)
+                .unwrap(),
+            Request::Snapshot {
+                dir: "/s".into(),
+                then: AfterSnapshot::Exit
+            }
         );
     }
 }

@@ -311,6 +311,11 @@ pub struct VmConfig {
     /// a supervisor that is not its parent.
     #[serde(default)]
     pub exit_file: Option<PathBuf>,
+    /// Start from this snapshot directory instead of booting the kernel: the guest side
+    /// (memory, vCPUs, devices' state) comes from the snapshot; the launch gives the host
+    /// side (disk images, taps, sockets, console), which must match its device set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<PathBuf>,
     /// The host's KVM. Not part of a launch file: the VMM detects its own host when it
     /// reads one.
     #[serde(skip, default = "host::detect")]
@@ -334,6 +339,7 @@ impl VmConfig {
             api_sock: None,
             console_sock: None,
             exit_file: None,
+            restore: None,
             flavor: host::detect(),
         }
     }
@@ -380,7 +386,8 @@ impl VmConfig {
             }
         }
         let readable = |p: &PathBuf| std::fs::metadata(p).is_ok();
-        if !readable(&self.kernel) {
+        // A restored guest's kernel is in its snapshot's memory.
+        if self.restore.is_none() && !readable(&self.kernel) {
             return Err(ConfigError::Missing {
                 what: "Kernel",
                 path: self.kernel.clone(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use event_manager::{EventOps, EventSet, Events, MutEventSubscriber};
 use vmm_sys_util::timerfd::TimerFd;
 
-use super::api::{self, Request, Response, Status, DEFAULT_SHUTDOWN_SECS};
+use super::api::{self, AfterSnapshot, Request, Response, Status, DEFAULT_SHUTDOWN_SECS};
 use super::console::{ConsoleSink, GuestStatus};
 use super::devices::i8042::{CTRL_ALT_DEL, I8042};
 use super::devices::serial::Serial;
@@ -19,6 +19,7 @@ use super::devices::virtio::disk::DiskFile;
 use super::exit::{ExitSignal, GuestExit};
 use super::machine::{DiskSlots, Machine, NetDevices};
 use super::metrics::{self, BlockCounters, DiskMetrics, Metrics, NetCounters, NetMetrics};
+use super::snapshot::take::Sources;
 use super::vcpu::PauseGate;
 
 /// Console input held for the guest (a paste, a script typed over the console socket);
@@ -74,6 +75,8 @@ pub struct Controller {
     input_pump: TimerFd,
     shutting_down: bool,
     escape_pending: bool,
+    /// What a `snapshot` request reads; `None` in unit tests without a VM.
+    snapshot: Option<Sources>,
 }
 
 impl Controller {
@@ -144,6 +147,7 @@ impl Controller {
             input_pump: TimerFd::new()?,
             shutting_down: false,
             escape_pending: false,
+            snapshot: Some(Sources::of(machine)),
         })
     }
 
@@ -276,6 +280,7 @@ impl Controller {
                 }
                 Err(e) => Response::error(e),
             },
+            Request::Snapshot { dir, then } => self.snapshot(&dir, then),
             Request::Stop => {
                 self.exit.raise(GuestExit::Stopped(
                     "hard stop requested on the control socket".into(),
@@ -285,6 +290,31 @@ impl Controller {
                     ..Default::default()
                 }
             }
+        }
+    }
+
+    /// Saves the whole VM to `dir`, then resumes (if it was running) or ends the VMM.
+    fn snapshot(&mut self, dir: &std::path::Path, then: AfterSnapshot) -> Response {
+        let Some(sources) = &self.snapshot else {
+            return Response::error("this VMM has no machine to snapshot");
+        };
+        let was_paused = self.pause.is_paused();
+        let taken = sources.take(&self.pause, &self.vcpu_threads, PAUSE_TIMEOUT, dir);
+        let exit = matches!(then, AfterSnapshot::Exit) && taken.is_ok();
+        if exit {
+            // The vCPUs stay parked: the guest's next instruction belongs to the restore.
+            self.exit
+                .raise(GuestExit::Snapshotted(dir.display().to_string()));
+        } else if !was_paused {
+            self.pause.resume();
+        }
+        match taken {
+            Ok(done) => Response {
+                ok: true,
+                snapshot: Some(done),
+                ..Default::default()
+            },
+            Err(e) => Response::error(crate::causes::chain(&e)),
         }
     }
 
@@ -567,6 +597,7 @@ mod tests {
             input_pump: TimerFd::new().unwrap(),
             shutting_down: false,
             escape_pending: false,
+            snapshot: None,
         }
     }
 

@@ -8,6 +8,7 @@
 //! | 3    | the guest crashed: kernel panic, triple fault, or an instruction KVM could not run |
 //! | 4    | the guest was stopped from outside: hard stop, or a graceful shutdown ran past its deadline |
 //! | 5    | the guest reset itself (reboot) |
+//! | 6    | the guest was snapshotted and the VMM exited (`snapshot` with `then: exit`) |
 //!
 //! A launcher that is not the VMM's parent (the instance supervisor, which may be a newer
 //! ec2lab adopting a VMM an older one started) learns the same from the exit record,
@@ -33,6 +34,8 @@ pub const EXIT_CRASHED: i32 = 3;
 pub const EXIT_STOPPED: i32 = 4;
 /// Exit code: the guest reset itself.
 pub const EXIT_RESET: i32 = 5;
+/// Exit code: the guest was saved to a snapshot, then the VMM exited on request.
+pub const EXIT_SNAPSHOTTED: i32 = 6;
 
 /// How a guest that ran ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +50,9 @@ pub enum GuestExit {
     Crashed(String),
     /// Stopped from outside; the text says by what.
     Stopped(String),
+    /// Saved whole to the snapshot directory named, then ended on request: not a
+    /// crash, the guest goes on when the snapshot is restored.
+    Snapshotted(String),
 }
 
 impl GuestExit {
@@ -57,6 +63,7 @@ impl GuestExit {
             GuestExit::Reset => EXIT_RESET,
             GuestExit::Panic | GuestExit::Crashed(_) => EXIT_CRASHED,
             GuestExit::Stopped(_) => EXIT_STOPPED,
+            GuestExit::Snapshotted(_) => EXIT_SNAPSHOTTED,
         }
     }
 
@@ -68,6 +75,7 @@ impl GuestExit {
             GuestExit::Panic => Outcome::Panic,
             GuestExit::Crashed(_) => Outcome::Crash,
             GuestExit::Stopped(_) => Outcome::Stopped,
+            GuestExit::Snapshotted(_) => Outcome::Snapshotted,
         }
     }
 
@@ -79,6 +87,9 @@ impl GuestExit {
             GuestExit::Panic => "the guest kernel panicked (see the console output)".into(),
             GuestExit::Crashed(why) => format!("the guest crashed: {why}"),
             GuestExit::Stopped(why) => format!("the guest was stopped: {why}"),
+            GuestExit::Snapshotted(dir) => {
+                format!("the guest was saved to the snapshot {dir} and the VMM exited")
+            }
         }
     }
 }
@@ -100,6 +111,8 @@ pub enum Outcome {
     Stopped,
     /// `vmm-error`: the VMM itself failed; the guest may never have run.
     VmmError,
+    /// `snapshotted`: the guest was saved to a snapshot, then the VMM exited on request.
+    Snapshotted,
     /// A name this build does not know (a record from a newer build): read as a failure
     /// whose detail says more.
     #[serde(other)]
@@ -234,7 +247,12 @@ mod tests {
             assert_eq!(rec.outcome, outcome);
             assert_eq!(serde_json::to_string(&rec).unwrap(), old);
         }
-        let newer = r#"{"pid":7,"code":6,"outcome":"hibernated","detail":"d"}"#;
+        let snap = ExitRecord::guest(&GuestExit::Snapshotted("/s".into()));
+        assert_eq!(snap.code, EXIT_SNAPSHOTTED);
+        assert!(serde_json::to_string(&snap)
+            .unwrap()
+            .contains(r#""outcome":"snapshotted""#));
+        let newer = r#"{"pid":7,"code":7,"outcome":"hibernated","detail":"d"}"#;
         let rec: ExitRecord = serde_json::from_str(newer).unwrap();
         assert_eq!(rec.outcome, Outcome::Unknown);
         assert_eq!(ExitRecord::guest(&GuestExit::Reset).outcome, Outcome::Reset);

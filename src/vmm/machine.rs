@@ -22,6 +22,8 @@ use super::devices::virtio::net::Net;
 use super::devices::virtio::{self, Block, MmioTransport};
 use super::exit::ExitSignal;
 use super::memory::{self, GuestMemory};
+use super::snapshot::devices::DeviceSet;
+use super::snapshot::{self, Loaded};
 use super::vcpu::{PauseGate, Vcpu};
 
 #[cfg(target_arch = "aarch64")]
@@ -127,6 +129,15 @@ pub enum VmmError {
     /// The main event loop failed.
     #[error("The event loop failed: {0}")]
     EventLoop(String),
+    /// The snapshot to restore was refused, or restoring it failed.
+    #[error("Cannot restore the snapshot {dir}")]
+    Restore {
+        /// The snapshot directory.
+        dir: String,
+        /// What was wrong.
+        #[source]
+        source: crate::vmm::snapshot::SnapshotError,
+    },
     /// This build has no boot code for the host's architecture.
     #[error("This build of ec2lab cannot boot guests on this architecture yet")]
     UnsupportedArch,
@@ -134,6 +145,14 @@ pub enum VmmError {
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
     move |source| VmmError::Kvm { what, source }
+}
+
+fn restore_err(cfg: &VmConfig) -> impl FnOnce(snapshot::SnapshotError) -> VmmError {
+    let dir = cfg
+        .restore
+        .as_ref()
+        .map_or_else(String::new, |d| d.display().to_string());
+    move |source| VmmError::Restore { dir, source }
 }
 
 /// KVM objects besides the VM itself that must live as long as the guest.
@@ -149,8 +168,19 @@ type ArchState = ();
 pub struct Machine {
     // Kept alive for the VM's lifetime: dropping them closes the VM.
     _kvm: Kvm,
-    _vm: VmFd,
+    /// The VM, shared with the controller, which reads its state for a snapshot.
+    pub vm: Arc<VmFd>,
     _arch: ArchState,
+    /// The MSRs a snapshot saves (KVM's list); empty off x86.
+    pub msr_list: Vec<u32>,
+    /// The CPUID bytes the VMM gives vCPU 0, which a snapshot's CPU check hashes.
+    pub guest_cpuid: Vec<u8>,
+    /// The devices the guest was given, which a snapshot records.
+    pub device_set: DeviceSet,
+    /// Guest memory in MiB.
+    pub mem_mib: u64,
+    /// vCPUs the guest has.
+    pub vcpu_count: u8,
     /// The vCPUs, taken by `vmm::run` to start their threads.
     pub vcpus: Vec<Vcpu>,
     /// The PC keyboard controller that carries Ctrl-Alt-Del; x86 only.
@@ -248,11 +278,16 @@ impl Common {
         cfg: &VmConfig,
         started: Instant,
         regions: &[(GuestAddress, usize)],
+        restore: Option<&Loaded>,
     ) -> Result<Self, VmmError> {
-        let mem = memory::create(regions).map_err(|source| VmmError::Memory {
-            mib: cfg.mem_mib,
-            source,
-        })?;
+        let mem = match restore {
+            Some(l) => snapshot::memory::map_private(&l.memory_file, &l.state.memory)
+                .map_err(restore_err(cfg))?,
+            None => memory::create(regions).map_err(|source| VmmError::Memory {
+                mib: cfg.mem_mib,
+                source,
+            })?,
+        };
         register_memory(vm, &mem)?;
         Ok(Common {
             mem,
@@ -271,13 +306,50 @@ impl Common {
         vm: &VmFd,
         cfg: &VmConfig,
         gsi: u32,
+        restore: Option<&Loaded>,
     ) -> Result<Arc<Mutex<Serial<ConsoleSink>>>, VmmError> {
         let sink = ConsoleSink::new(
             console_writer(&cfg.serial_out)?,
             self.guest.clone(),
             self.exit.clone(),
         );
-        Ok(Arc::new(Mutex::new(Serial::new(irq_evt(vm, gsi)?, sink))))
+        let irq = irq_evt(vm, gsi)?;
+        let serial = match restore {
+            Some(l) => Serial::from_state(&l.state.devices.serial, irq, sink).map_err(|e| {
+                restore_err(cfg)(snapshot::SnapshotError::Device {
+                    what: "the serial port".into(),
+                    source: Box::new(e),
+                })
+            })?,
+            None => Serial::new(irq, sink),
+        };
+        Ok(Arc::new(Mutex::new(serial)))
+    }
+
+    /// Puts the saved state of every virtio device back (after `attach_devices`).
+    fn restore_devices(&self, cfg: &VmConfig, l: &Loaded) -> Result<(), VmmError> {
+        let saved = &l.state.devices;
+        let fail = |what: String, e: virtio::mmio::RestoreError| {
+            restore_err(cfg)(snapshot::SnapshotError::Device {
+                what,
+                source: Box::new(e),
+            })
+        };
+        let disks = self.disks.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, (dev, s)) in disks.iter().zip(&saved.disks).enumerate() {
+            dev.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore_state(s)
+                .map_err(|e| fail(format!("disk slot {i}"), e))?;
+        }
+        let nets = self.nets.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, (dev, s)) in nets.iter().zip(&saved.nets).enumerate() {
+            dev.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .restore_state(s)
+                .map_err(|e| fail(format!("network interface {i}"), e))?;
+        }
+        Ok(())
     }
 
     /// Puts one virtio-blk device per disk, then one virtio-net device per network
@@ -358,6 +430,9 @@ impl Common {
 /// What only one architecture has, to complete a [`Machine`].
 struct ArchParts {
     arch: ArchState,
+    msr_list: Vec<u32>,
+    mem_mib: u64,
+    vcpu_count: u8,
     vcpus: Vec<Vcpu>,
     i8042: Option<Arc<Mutex<I8042>>>,
     serial: Arc<Mutex<Serial<ConsoleSink>>>,
@@ -366,18 +441,44 @@ struct ArchParts {
 
 impl Machine {
     /// Builds the VM that `cfg` describes: memory, devices, kernel and vCPUs, all ready to run.
+    /// With `cfg.restore`, builds it from that snapshot instead, after checking the
+    /// snapshot (version, checksum, host, CPU, memory file, device set): nothing of a
+    /// refused snapshot is built, and no vCPU runs before all of it is restored.
     pub fn build(cfg: &VmConfig, started: Instant) -> Result<Self, VmmError> {
         cfg.validate()?;
         let kvm = Kvm::new().map_err(VmmError::OpenKvm)?;
+        let loaded = match &cfg.restore {
+            Some(dir) => Some(Self::check_snapshot(cfg, &kvm, dir)?),
+            None => None,
+        };
         let vm = kvm.create_vm().map_err(kvm_err("to create a VM"))?;
-        Self::build_arch(cfg, started, kvm, vm)
+        Self::build_arch(cfg, started, kvm, vm, loaded.as_ref())
     }
 
-    fn assemble(kvm: Kvm, vm: VmFd, common: Common, parts: ArchParts) -> Self {
+    /// Loads and checks the snapshot at `dir` for this launch.
+    fn check_snapshot(cfg: &VmConfig, kvm: &Kvm, dir: &Path) -> Result<Loaded, VmmError> {
+        let err = restore_err(cfg);
+        let cpuid_here = |vcpus| cpuid_here(kvm, vcpus);
+        let loaded = match snapshot::load(dir, cpuid_here) {
+            Ok(l) => l,
+            Err(e) => return Err(err(e)),
+        };
+        match loaded.state.device_set.check_launch(cfg) {
+            Ok(()) => Ok(loaded),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn assemble(kvm: Kvm, vm: VmFd, common: Common, parts: ArchParts, cfg: &VmConfig) -> Self {
         Machine {
+            guest_cpuid: cpuid_here(&kvm, parts.vcpu_count),
             _kvm: kvm,
-            _vm: vm,
+            vm: Arc::new(vm),
             _arch: parts.arch,
+            msr_list: parts.msr_list,
+            device_set: DeviceSet::of(cfg),
+            mem_mib: parts.mem_mib,
+            vcpu_count: parts.vcpu_count,
             vcpus: parts.vcpus,
             i8042: parts.i8042,
             serial: parts.serial,
@@ -392,23 +493,40 @@ impl Machine {
     }
 
     #[cfg(target_arch = "x86_64")]
-    fn build_arch(cfg: &VmConfig, started: Instant, kvm: Kvm, vm: VmFd) -> Result<Self, VmmError> {
+    fn build_arch(
+        cfg: &VmConfig,
+        started: Instant,
+        kvm: Kvm,
+        vm: VmFd,
+        restore: Option<&Loaded>,
+    ) -> Result<Self, VmmError> {
         use arch::layout;
 
         arch::setup_vm(&vm)?;
-        let mem_size = cfg.mem_mib << 20;
-        let common = Common::new(&vm, cfg, started, &layout::memory_regions(mem_size))?;
+        let mem_mib = restore.map_or(cfg.mem_mib, |l| l.state.mem_mib);
+        let mem_size = mem_mib << 20;
+        let common = Common::new(
+            &vm,
+            cfg,
+            started,
+            &layout::memory_regions(mem_size),
+            restore,
+        )?;
         let mem = &common.mem;
 
         let mut pio = Bus::new();
-        let serial = common.serial(&vm, cfg, layout::SERIAL_IRQ)?;
+        let serial = common.serial(&vm, cfg, layout::SERIAL_IRQ, restore)?;
         pio.insert(serial.clone(), u64::from(layout::SERIAL_PORT), 8)?;
         // The keyboard controller: Ctrl-Alt-Del in, the guest's reset pulse out.
         let reset_exit = common.exit.clone();
-        let i8042 = Arc::new(Mutex::new(I8042::new(
+        let mut kbd = I8042::new(
             irq_evt(&vm, layout::I8042_IRQ)?,
             Box::new(move || reset_exit.raise(super::exit::GuestExit::Reset)),
-        )));
+        );
+        if let Some(s) = restore.and_then(|l| l.state.devices.i8042.as_ref()) {
+            kbd.restore(s);
+        }
+        let i8042 = Arc::new(Mutex::new(kbd));
         pio.insert(i8042.clone(), u64::from(layout::I8042_PORT), 5)?;
 
         let mut mmio = Bus::new();
@@ -420,6 +538,35 @@ impl Machine {
             })
             .collect();
         let used = common.attach_devices(&vm, &mut mmio, cfg, &slots, layout::VIRTIO_MMIO_SIZE)?;
+        let msr_list = snapshot::x86_64::msr_index_list(&kvm).unwrap_or_default();
+        let (pio, mmio) = (Arc::new(pio), Arc::new(mmio));
+
+        if let Some(l) = restore {
+            // The guest's memory, tables and kernel are in the snapshot: only KVM's
+            // state and the devices' are put back, everything before any vCPU runs.
+            common.restore_devices(cfg, l)?;
+            let fds = (0..l.state.vcpus)
+                .map(|id| create_vcpu(&vm, id))
+                .collect::<Result<Vec<_>, _>>()?;
+            l.state.vm.restore(&vm).map_err(restore_err(cfg))?;
+            let mut vcpus = Vec::with_capacity(fds.len());
+            for ((id, fd), state) in (0u8..).zip(fds).zip(&l.state.vcpu_states) {
+                state.restore(&fd).map_err(restore_err(cfg))?;
+                vcpus.push(common.vcpu(fd, id, &pio, &mmio));
+            }
+            let parts = ArchParts {
+                arch: (),
+                msr_list,
+                mem_mib,
+                vcpu_count: l.state.vcpus,
+                vcpus,
+                i8042: Some(i8042),
+                serial,
+                cmdline: l.state.cmdline.clone(),
+            };
+            return Ok(Self::assemble(kvm, vm, common, parts, cfg));
+        }
+
         let mut cmdline = cfg.kernel_cmdline();
         // The kernel finds virtio-mmio devices on its command line (no ACPI, no DT).
         for s in used {
@@ -436,7 +583,6 @@ impl Machine {
         arch::configure_system(mem, vcpu_count)?;
 
         let base_cpuid = arch::supported_cpuid(&kvm)?;
-        let (pio, mmio) = (Arc::new(pio), Arc::new(mmio));
         let mut vcpus = Vec::with_capacity(vcpu_count as usize);
         for id in 0..vcpu_count {
             let fd = create_vcpu(&vm, id)?;
@@ -448,29 +594,45 @@ impl Machine {
         }
         let parts = ArchParts {
             arch: (),
+            msr_list,
+            mem_mib,
+            vcpu_count,
             vcpus,
             i8042: Some(i8042),
             serial,
             cmdline,
         };
-        Ok(Self::assemble(kvm, vm, common, parts))
+        Ok(Self::assemble(kvm, vm, common, parts, cfg))
     }
 
     /// Follows the boot order `arch::aarch64`'s module documentation prescribes.
     #[cfg(target_arch = "aarch64")]
-    fn build_arch(cfg: &VmConfig, started: Instant, kvm: Kvm, vm: VmFd) -> Result<Self, VmmError> {
+    fn build_arch(
+        cfg: &VmConfig,
+        started: Instant,
+        kvm: Kvm,
+        vm: VmFd,
+        restore: Option<&Loaded>,
+    ) -> Result<Self, VmmError> {
         use aarch64_boot::{arch_err, attach_devices, init_vcpus, load_payloads};
 
+        if restore.is_some() {
+            // `snapshot::save` refuses aarch64 guests (no vGIC state yet), so there is
+            // nothing valid to restore here.
+            return Err(restore_err(cfg)(snapshot::SnapshotError::Unsupported(
+                "aarch64",
+            )));
+        }
         let mem_size = usize::try_from(cfg.mem_mib << 20).unwrap_or(usize::MAX);
         arch::check_mem_size(mem_size).map_err(arch_err)?;
-        let common = Common::new(&vm, cfg, started, &arch::memory_regions(mem_size))?;
+        let common = Common::new(&vm, cfg, started, &arch::memory_regions(mem_size), None)?;
 
         // vCPUs before the vGIC (KVM sizes it for the vCPUs that exist), devices after it
         // (their irqfds need it).
         let fds = init_vcpus(&vm, cfg.effective_vcpus())?;
         let gic = arch::create_gic(&vm, fds.len()).map_err(arch_err)?;
         let mut mmio = Bus::new();
-        let serial = common.serial(&vm, cfg, arch::SERIAL_SPI)?;
+        let serial = common.serial(&vm, cfg, arch::SERIAL_SPI, None)?;
         mmio.insert(serial.clone(), arch::SERIAL_BASE, arch::layout::SERIAL_SIZE)?;
         let virtio = attach_devices(&common, &vm, &mut mmio, cfg)?;
 
@@ -502,16 +664,25 @@ impl Machine {
         }
         let parts = ArchParts {
             arch: gic,
+            msr_list: Vec::new(),
+            mem_mib: cfg.mem_mib,
+            vcpu_count: cfg.effective_vcpus(),
             vcpus,
             i8042: None,
             serial,
             cmdline,
         };
-        Ok(Self::assemble(kvm, vm, common, parts))
+        Ok(Self::assemble(kvm, vm, common, parts, cfg))
     }
 
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    fn build_arch(_: &VmConfig, _: Instant, _: Kvm, _: VmFd) -> Result<Self, VmmError> {
+    fn build_arch(
+        _: &VmConfig,
+        _: Instant,
+        _: Kvm,
+        _: VmFd,
+        _: Option<&Loaded>,
+    ) -> Result<Self, VmmError> {
         Err(VmmError::UnsupportedArch)
     }
 }
@@ -595,6 +766,24 @@ mod aarch64_boot {
         let size = file.metadata().map_err(err)?.len();
         Ok((file, size))
     }
+}
+
+/// The CPUID bytes this host gives vCPU 0 of a guest of `vcpus` vCPUs, for the snapshot's
+/// CPU check (x86); empty elsewhere.
+#[cfg(target_arch = "x86_64")]
+fn cpuid_here(kvm: &Kvm, vcpus: u8) -> Vec<u8> {
+    match arch::supported_cpuid(kvm) {
+        Ok(base) => {
+            let c = arch::cpuid::for_vcpu(&base, 0, vcpus);
+            snapshot::x86_64::cpuid_bytes(c.as_slice())
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_here(_: &Kvm, _: u8) -> Vec<u8> {
+    Vec::new()
 }
 
 /// Binds a listening socket (control or console), replacing a stale one left by a VMM

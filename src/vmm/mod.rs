@@ -17,6 +17,7 @@ pub mod host;
 pub mod machine;
 pub mod memory;
 pub mod metrics;
+pub mod snapshot;
 pub mod vcpu;
 
 use std::time::Instant;
@@ -71,9 +72,9 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     let status = Status {
         pid: std::process::id(),
         kvm: cfg.flavor.name().into(),
-        vcpus: cfg.effective_vcpus(),
+        vcpus: machine.vcpu_count,
         requested_vcpus: cfg.vcpus,
-        mem_mib: cfg.mem_mib,
+        mem_mib: machine.mem_mib,
         setup_ms: started.elapsed().as_millis() as u64,
         warnings,
         ..Default::default()

@@ -7,6 +7,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
+
+/// How one KVM_RUN ended, for the run loop.
+enum Ran {
+    /// The exit was handled; run again.
+    Handled,
+    /// KVM_RUN returned without running (a kick, or immediate_exit).
+    Interrupted,
+}
 use vmm_sys_util::signal::Killable;
 
 use super::arch::aarch64::psci::{system_event_action, SystemEventAction};
@@ -14,13 +22,19 @@ use super::devices::bus::Bus;
 use super::exit::{ExitSignal, GuestExit};
 use super::memory::GuestMemory;
 
-/// Stops every vCPU between two KVM_RUNs (for a point-in-time copy of a disk) and lets
-/// them go again.
+/// Work for one parked vCPU thread, which alone holds its `VcpuFd` (saving its state for
+/// a snapshot).
+pub type VcpuJob = Box<dyn FnOnce(&mut VcpuFd) + Send>;
+
+/// Stops every vCPU between two KVM_RUNs (for a point-in-time copy of a disk, or a
+/// snapshot) and lets them go again. While parked, a vCPU thread runs the jobs posted
+/// for it.
 #[derive(Default)]
 pub struct PauseGate {
     requested: AtomicBool,
     parked: Mutex<usize>,
     changed: Condvar,
+    jobs: Mutex<Vec<(u8, VcpuJob)>>,
 }
 
 /// Kicks a vCPU thread out of KVM_RUN; the handler does nothing, the interruption is
@@ -41,17 +55,43 @@ fn install_kick_handler() {
 }
 
 impl PauseGate {
-    fn park_if_requested(&self) {
-        if !self.requested.load(Ordering::Acquire) {
-            return;
-        }
+    fn park(&self, id: u8, fd: &mut VcpuFd) {
         let mut parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
         *parked += 1;
         self.changed.notify_all();
         while self.requested.load(Ordering::Acquire) {
+            // Jobs are posted under `parked`'s lock too, so none is missed between this
+            // check and the wait.
+            let mine: Vec<VcpuJob> = {
+                let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+                let (mine, rest) = std::mem::take(&mut *jobs)
+                    .into_iter()
+                    .partition(|(for_id, _)| *for_id == id);
+                *jobs = rest;
+                mine.into_iter().map(|(_, job)| job).collect()
+            };
+            if !mine.is_empty() {
+                drop(parked);
+                for job in mine {
+                    job(fd);
+                }
+                parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
             parked = self.changed.wait(parked).unwrap_or_else(|e| e.into_inner());
         }
         *parked -= 1;
+        self.changed.notify_all();
+    }
+
+    /// Runs `job` on vCPU `id`'s thread, which must be parked (after [`Self::pause`]).
+    /// The job reports back through whatever it captured (a channel).
+    pub fn run_on(&self, id: u8, job: VcpuJob) {
+        let _parked = self.parked.lock().unwrap_or_else(|e| e.into_inner());
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id, job));
         self.changed.notify_all();
     }
 
@@ -136,31 +176,65 @@ impl Vcpu {
 
     fn run(mut self) {
         loop {
-            self.pause.park_if_requested();
-            match self.run_once() {
-                // A reset, power-off or stop seen by a device ends the guest here: its
-                // next instruction must not run.
-                Ok(None) if self.exit.ended() => return,
-                Ok(None) => {}
-                Ok(Some(exit)) => {
-                    self.exit.raise(exit);
+            if self.pause.is_paused() {
+                if !self.settle() {
                     return;
                 }
-                Err(e) => {
-                    let why = format!("vCPU {} could not run: {e}", self.id);
-                    self.exit.raise(GuestExit::Crashed(why));
-                    return;
-                }
+                self.pause.park(self.id, &mut self.fd);
+            }
+            if self.step().is_none_or(|_| self.exit.ended()) {
+                return;
             }
         }
     }
 
-    /// One KVM_RUN; `Some` when the guest is done.
-    fn run_once(&mut self) -> Result<Option<GuestExit>, kvm_ioctls::Error> {
+    /// One KVM_RUN and what follows from it; `None` once the guest has ended (the
+    /// outcome is raised).
+    fn step(&mut self) -> Option<Ran> {
+        match self.run_once() {
+            Ok(Ok(ran)) => Some(ran),
+            Ok(Err(exit)) => {
+                self.exit.raise(exit);
+                None
+            }
+            Err(e) => {
+                let why = format!("vCPU {} could not run: {e}", self.id);
+                self.exit.raise(GuestExit::Crashed(why));
+                None
+            }
+        }
+    }
+
+    /// Before parking: lets KVM finish an instruction whose port or MMIO read the VMM
+    /// just answered (its data sits in the run area until the next KVM_RUN), without
+    /// running further, so the registers a snapshot reads are whole. False once the
+    /// guest has ended.
+    fn settle(&mut self) -> bool {
+        self.fd.set_kvm_immediate_exit(1);
+        // Completing one exit can make another (a string instruction); a few rounds end it.
+        let mut ok = true;
+        for _ in 0..64 {
+            match self.step() {
+                Some(Ran::Interrupted) => break,
+                Some(Ran::Handled) if !self.exit.ended() => {}
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        self.fd.set_kvm_immediate_exit(0);
+        ok
+    }
+
+    /// One KVM_RUN; `Err` with the outcome when the guest is done.
+    fn run_once(&mut self) -> Result<Result<Ran, GuestExit>, kvm_ioctls::Error> {
         let exit = match self.fd.run() {
             Ok(exit) => exit,
             // A signal interrupted KVM_RUN; nothing happened to the guest.
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => return Ok(None),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                return Ok(Ok(Ran::Interrupted))
+            }
             Err(e) => return Err(e),
         };
         // Exits that need more of the vCPU's state are decided after `exit`, which
@@ -203,15 +277,15 @@ impl Vcpu {
             other => Next::Unhandled(format!("{other:?}")),
         };
         Ok(match next {
-            Next::Continue => None,
-            Next::Done(exit) => Some(exit),
-            Next::TripleFault => Some(GuestExit::Crashed(format!(
+            Next::Continue => Ok(Ran::Handled),
+            Next::Done(exit) => Err(exit),
+            Next::TripleFault => Err(GuestExit::Crashed(format!(
                 "vCPU {} triple-faulted{}",
                 self.id,
                 self.where_now()
             ))),
-            Next::Internal => Some(self.internal_error()),
-            Next::Unhandled(what) => Some(GuestExit::Crashed(format!(
+            Next::Internal => Err(self.internal_error()),
+            Next::Unhandled(what) => Err(GuestExit::Crashed(format!(
                 "vCPU {} made an exit the VMM does not handle ({what}){}",
                 self.id,
                 self.where_now()

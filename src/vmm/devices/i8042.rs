@@ -53,14 +53,33 @@ pub const CTRL_ALT_DEL: [u8; 11] = [
 ];
 
 /// What the next write to the data port means.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Pending {
+#[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+pub enum Pending {
+    /// An ordinary data byte (a keyboard command).
     None,
+    /// The new command byte.
     Ctr,
+    /// The new output port.
     OutPort,
+    /// A byte to present as keyboard input.
     KbdBuffer,
+    /// A byte to present as mouse input.
     AuxBuffer,
+    /// A byte for the (absent) mouse.
     Aux,
+}
+
+/// The controller's registers and queued output, as a snapshot keeps them.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct I8042State {
+    /// The command byte.
+    pub ctr: u8,
+    /// The status register.
+    pub status: u8,
+    /// What the next data write means.
+    pub pending: Pending,
+    /// Bytes waiting for the guest to read.
+    pub out: Vec<u8>,
 }
 
 /// The keyboard controller: enough of it for Linux to probe it, for Ctrl-Alt-Del and for a reset.
@@ -84,6 +103,25 @@ impl I8042 {
             irq,
             on_reset,
         }
+    }
+
+    /// The registers and queued output, for a snapshot.
+    pub fn state(&self) -> I8042State {
+        I8042State {
+            ctr: self.ctr,
+            status: self.status,
+            pending: self.pending,
+            out: self.out.iter().copied().collect(),
+        }
+    }
+
+    /// Puts saved registers and output back (no interrupt: the interrupt controller's
+    /// saved state has what was pending).
+    pub fn restore(&mut self, s: &I8042State) {
+        self.ctr = s.ctr;
+        self.status = s.status;
+        self.pending = s.pending;
+        self.out = s.out.iter().copied().collect();
     }
 
     /// Queues keyboard bytes (e.g. [`CTRL_ALT_DEL`]) as if typed.

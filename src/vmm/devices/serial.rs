@@ -5,6 +5,8 @@
 
 use std::io::Write;
 
+use serde::{Deserialize, Serialize};
+use vm_superio::serial::SerialState;
 use vm_superio::{Serial as Uart, Trigger};
 use vmm_sys_util::eventfd::EventFd;
 
@@ -20,6 +22,20 @@ impl Trigger for IrqTrigger {
     }
 }
 
+/// A UART's registers and unread input, as a snapshot keeps them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UartState {
+    /// DLL, DLM, IER, IIR, LCR, LSR, MCR, MSR, SCR.
+    pub regs: [u8; 9],
+    /// Input the guest has not read yet.
+    pub in_buffer: Vec<u8>,
+}
+
+/// A saved UART that cannot be put back.
+#[derive(Debug, thiserror::Error)]
+#[error("the saved UART holds {0} unread input bytes, more than its FIFO")]
+pub struct UartStateError(pub usize);
+
 /// The console UART, writing the guest's output to `W`.
 pub struct Serial<W: Write + Send> {
     uart: Uart<IrqTrigger, vm_superio::serial::NoEvents, W>,
@@ -30,6 +46,44 @@ impl<W: Write + Send> Serial<W> {
     pub fn new(irq: EventFd, out: W) -> Self {
         Self {
             uart: Uart::new(IrqTrigger(irq), out),
+        }
+    }
+
+    /// A UART with the registers and receive FIFO of a saved one.
+    pub fn from_state(state: &UartState, irq: EventFd, out: W) -> Result<Self, UartStateError> {
+        let s = SerialState {
+            baud_divisor_low: state.regs[0],
+            baud_divisor_high: state.regs[1],
+            interrupt_enable: state.regs[2],
+            interrupt_identification: state.regs[3],
+            line_control: state.regs[4],
+            line_status: state.regs[5],
+            modem_control: state.regs[6],
+            modem_status: state.regs[7],
+            scratch: state.regs[8],
+            in_buffer: state.in_buffer.clone(),
+        };
+        let uart = Uart::from_state(&s, IrqTrigger(irq), vm_superio::serial::NoEvents, out)
+            .map_err(|_| UartStateError(state.in_buffer.len()))?;
+        Ok(Self { uart })
+    }
+
+    /// The registers and unread input, for a snapshot.
+    pub fn state(&self) -> UartState {
+        let s = self.uart.state();
+        UartState {
+            regs: [
+                s.baud_divisor_low,
+                s.baud_divisor_high,
+                s.interrupt_enable,
+                s.interrupt_identification,
+                s.line_control,
+                s.line_status,
+                s.modem_control,
+                s.modem_status,
+                s.scratch,
+            ],
+            in_buffer: s.in_buffer,
         }
     }
 

@@ -7,6 +7,8 @@ const LEAF_FEATURES: u32 = 0x1;
 const LEAF_CACHE_TOPOLOGY: u32 = 0x4;
 const LEAF_PERF_MONITORING: u32 = 0xa;
 const LEAF_EXT_TOPOLOGY: u32 = 0xb;
+// Leaf 0x1f has 0xb's layout; KVM fills its x2APIC id from whichever host CPU answered.
+const LEAF_V2_EXT_TOPOLOGY: u32 = 0x1f;
 
 const ECX_HYPERVISOR: u32 = 1 << 31;
 const EDX_HTT: u32 = 1 << 28;
@@ -47,7 +49,7 @@ pub fn adjust_entry(e: &mut kvm_cpuid_entry2, id: u8, count: u8) {
             e.ecx = 0;
             e.edx = 0;
         }
-        LEAF_EXT_TOPOLOGY => {
+        LEAF_EXT_TOPOLOGY | LEAF_V2_EXT_TOPOLOGY => {
             e.edx = id; // x2APIC id
             match e.index {
                 0 => {

@@ -193,6 +193,10 @@ impl VirtioDevice for Block {
         Ok(())
     }
 
+    fn queue_states(&self) -> Vec<virtio_queue::QueueState> {
+        self.active.iter().map(|a| a.queue.state()).collect()
+    }
+
     fn process_queue(&mut self, index: u16) -> Result<(), QueueError> {
         if index != 0 {
             return Err(QueueError::NoSuchQueue(index));

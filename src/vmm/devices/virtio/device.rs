@@ -50,6 +50,12 @@ pub trait VirtioDevice: Send {
     /// Drops all activation state (queues, memory, interrupt) so the device can be
     /// negotiated again. Backing storage and other construction-time settings stay.
     fn reset(&mut self);
+
+    /// The live queues' positions while active (empty before DRIVER_OK), in queue
+    /// order: what a snapshot keeps so the device goes on where the driver left it.
+    fn queue_states(&self) -> Vec<virtio_queue::QueueState> {
+        Vec::new()
+    }
 }
 
 /// A device's interrupt line: an irqfd `EventFd` plus the virtio InterruptStatus bits.
@@ -100,6 +106,11 @@ impl Interrupt {
     /// Tells the driver that device configuration space changed.
     pub fn signal_config_change(&self) -> io::Result<()> {
         self.raise(VIRTIO_MMIO_INT_CONFIG)
+    }
+
+    /// Sets InterruptStatus without raising the line (restoring a snapshot).
+    pub fn set_status(&self, bits: u32) {
+        self.status.store(bits, Ordering::SeqCst);
     }
 
     /// Clears all status bits (device reset).

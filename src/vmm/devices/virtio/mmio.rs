@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use virtio_bindings::virtio_config::{
     VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_DRIVER_OK,
@@ -14,7 +15,7 @@ use virtio_bindings::virtio_config::{
 };
 use virtio_bindings::virtio_mmio::*;
 use virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX;
-use virtio_queue::{Queue, QueueT};
+use virtio_queue::{Queue, QueueState, QueueT};
 use vm_memory::GuestAddress;
 
 use super::device::{ActivateError, Interrupt, QueueError, VirtioDevice};
@@ -65,6 +66,113 @@ pub enum DeviceFault {
     /// Processing a queue failed in a way the driver must be told about.
     #[error("The device stopped processing requests")]
     Queue(#[from] QueueError),
+}
+
+/// One virtqueue's position and rings, as a snapshot keeps it (virtio-queue's
+/// `QueueState`, which has no serde of its own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueSnapshot {
+    /// Largest size the device offers.
+    pub max_size: u16,
+    /// Next available-ring entry the device will take.
+    pub next_avail: u16,
+    /// Next used-ring entry the device will fill.
+    pub next_used: u16,
+    /// Whether VIRTIO_RING_F_EVENT_IDX is in use.
+    pub event_idx: bool,
+    /// Size the driver chose.
+    pub size: u16,
+    /// QueueReady.
+    pub ready: bool,
+    /// Guest-physical addresses of the descriptor table, available and used rings.
+    pub rings: [u64; 3],
+}
+
+impl From<QueueState> for QueueSnapshot {
+    fn from(q: QueueState) -> Self {
+        QueueSnapshot {
+            max_size: q.max_size,
+            next_avail: q.next_avail,
+            next_used: q.next_used,
+            event_idx: q.event_idx_enabled,
+            size: q.size,
+            ready: q.ready,
+            rings: [q.desc_table, q.avail_ring, q.used_ring],
+        }
+    }
+}
+
+impl From<&QueueSnapshot> for QueueState {
+    fn from(q: &QueueSnapshot) -> Self {
+        QueueState {
+            max_size: q.max_size,
+            next_avail: q.next_avail,
+            next_used: q.next_used,
+            event_idx_enabled: q.event_idx,
+            size: q.size,
+            ready: q.ready,
+            desc_table: q.rings[0],
+            avail_ring: q.rings[1],
+            used_ring: q.rings[2],
+        }
+    }
+}
+
+/// Everything the guest driver set in a transport, and where its queues stand: what a
+/// snapshot keeps of one virtio-mmio device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransportState {
+    /// The virtio device id (2 block, 1 net), to refuse restoring into another kind.
+    pub device_type: u32,
+    /// The Status register.
+    pub status: u32,
+    /// DeviceFeaturesSel.
+    pub device_features_sel: u32,
+    /// DriverFeaturesSel.
+    pub driver_features_sel: u32,
+    /// The features the driver acked.
+    pub driver_features: u64,
+    /// Whether the driver acked a bit past 63.
+    pub unknown_features_acked: bool,
+    /// QueueSel.
+    pub queue_sel: u32,
+    /// ConfigGeneration.
+    pub config_generation: u32,
+    /// Whether the device was started (DRIVER_OK accepted).
+    pub active: bool,
+    /// InterruptStatus.
+    pub interrupt_status: u32,
+    /// The queues: the device's live positions when active, else the registers.
+    pub queues: Vec<QueueSnapshot>,
+}
+
+/// Why a transport state could not be put back.
+#[derive(Debug, Error)]
+pub enum RestoreError {
+    /// The state is of another kind of device.
+    #[error(
+        "the snapshot holds a virtio device of type {saved} where this launch has type {here}"
+    )]
+    DeviceType {
+        /// In the snapshot.
+        saved: u32,
+        /// In this launch.
+        here: u32,
+    },
+    /// The state has another number of queues than the device.
+    #[error("the snapshot's device has {saved} queues, this one {here}")]
+    QueueCount {
+        /// In the snapshot.
+        saved: usize,
+        /// In this launch.
+        here: usize,
+    },
+    /// A queue's saved configuration is not one virtio allows.
+    #[error("the snapshot's virtqueue {0} is not a valid queue")]
+    Queue(usize),
+    /// The device did not start again with its saved queues.
+    #[error("the device could not start again with its saved queues")]
+    Activate(#[from] ActivateError),
 }
 
 /// A virtio-mmio v2 register window in front of `device`. Insert it on the MMIO bus
@@ -121,6 +229,79 @@ impl<D: VirtioDevice> MmioTransport<D> {
     /// For config changes (e.g. a new disk size) use `update_config`.
     pub fn device_mut(&mut self) -> &mut D {
         &mut self.device
+    }
+
+    /// The transport's and its queues' state, for a snapshot. Call with the vCPUs
+    /// paused, so no request is half-handled.
+    pub fn save_state(&self) -> TransportState {
+        let live = self.device.queue_states();
+        let queues = if self.active && live.len() == self.queues.len() {
+            live.into_iter().map(QueueSnapshot::from).collect()
+        } else {
+            self.queues.iter().map(|q| q.state().into()).collect()
+        };
+        TransportState {
+            device_type: self.device.device_type(),
+            status: self.status,
+            device_features_sel: self.device_features_sel,
+            driver_features_sel: self.driver_features_sel,
+            driver_features: self.driver_features,
+            unknown_features_acked: self.unknown_features_acked,
+            queue_sel: self.queue_sel,
+            config_generation: self.config_generation,
+            active: self.active,
+            interrupt_status: self.interrupt.status(),
+            queues,
+        }
+    }
+
+    /// Puts a saved state back into a freshly built transport, and starts the device
+    /// with its saved queues if it was running. No interrupt is sent: the interrupt
+    /// controller's own saved state says what the guest had pending.
+    pub fn restore_state(&mut self, s: &TransportState) -> Result<(), RestoreError> {
+        let here = self.device.device_type();
+        if s.device_type != here {
+            return Err(RestoreError::DeviceType {
+                saved: s.device_type,
+                here,
+            });
+        }
+        if s.queues.len() != self.queues.len() {
+            return Err(RestoreError::QueueCount {
+                saved: s.queues.len(),
+                here: self.queues.len(),
+            });
+        }
+        let queues = s
+            .queues
+            .iter()
+            .enumerate()
+            .map(|(i, q)| Queue::try_from(QueueState::from(q)).map_err(|_| RestoreError::Queue(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.queues = queues;
+        self.status = s.status;
+        self.device_features_sel = s.device_features_sel;
+        self.driver_features_sel = s.driver_features_sel;
+        self.driver_features = s.driver_features;
+        self.unknown_features_acked = s.unknown_features_acked;
+        self.queue_sel = s.queue_sel;
+        self.config_generation = s.config_generation;
+        self.interrupt.clear();
+        self.interrupt.set_status(s.interrupt_status);
+        if s.active {
+            let queues = self
+                .queues
+                .iter()
+                .map(|q| Queue::try_from(q.state()).expect("validated just above"));
+            self.device.activate(
+                self.mem.clone(),
+                self.interrupt.clone(),
+                queues.collect(),
+                self.driver_features,
+            )?;
+            self.active = true;
+        }
+        Ok(())
     }
 
     /// Returns (and clears) the reason the transport last set DEVICE_NEEDS_RESET.

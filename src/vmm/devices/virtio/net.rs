@@ -501,6 +501,13 @@ impl<B: NetBackend> VirtioDevice for Net<B> {
         Ok(())
     }
 
+    fn queue_states(&self) -> Vec<virtio_queue::QueueState> {
+        self.active
+            .iter()
+            .flat_map(|a| [a.rx.state(), a.tx.state()])
+            .collect()
+    }
+
     fn process_queue(&mut self, index: u16) -> Result<(), QueueError> {
         match index {
             // New RX buffers only matter if frames are waiting for them; otherwise
