@@ -330,6 +330,11 @@ CREATE TABLE cw_alarm_outbox (
     transition TEXT NOT NULL
 );
 "#,
+    // Hibernation: HibernationOptions.Configured and whether the stop under way
+    // hibernates (instances::hibernation::Hibernation as JSON).
+    r#"
+ALTER TABLE instances ADD COLUMN hibernation TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

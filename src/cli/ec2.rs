@@ -82,6 +82,10 @@ pub struct RunInstances {
     /// 'AutoRecovery=disabled'.
     #[arg(long)]
     pub maintenance_options: Option<String>,
+    /// 'Configured=true': the instance can hibernate (stop-instances --hibernate keeps its
+    /// memory beside its root volume, start-instances resumes from it).
+    #[arg(long)]
+    pub hibernation_options: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +149,10 @@ pub struct StopInstances {
     /// Stop at once without a graceful shutdown (data not yet flushed by the guest is lost).
     #[arg(long)]
     pub force: bool,
+    /// Hibernate: keep the memory (processes, open files) and resume from it at the next
+    /// start; only for instances launched with --hibernation-options Configured=true.
+    #[arg(long, conflicts_with = "force")]
+    pub hibernate: bool,
 }
 
 #[derive(Args, Debug)]
@@ -349,6 +357,19 @@ fn placement(raw: &str) -> Result<LaunchPlacement, Failure> {
     Ok(crate::ec2::members::decode(v, "Placement", &[])?)
 }
 
+/// A structure flag in shorthand or JSON (`Configured=true`), typed by the EC2 model's
+/// `shape`, as the aws CLI reads it.
+fn by_model<T: serde::de::DeserializeOwned + serde::Serialize>(
+    flag: &str,
+    raw: &str,
+    shape: &str,
+) -> Result<T, Failure> {
+    let v = shorthand::parse_param(flag, raw)?;
+    let v = super::modelverbs::coerce(crate::ec2::model::Model::get(), shape, v)
+        .map_err(|e| Failure::Param(format!("Error parsing parameter '{flag}': {e}")))?;
+    Ok(crate::ec2::members::decode(v, shape, &[])?)
+}
+
 /// `--metadata-options`, e.g. `HttpTokens=required,HttpPutResponseHopLimit=2`.
 fn metadata_options(raw: &str) -> Result<InstanceMetadataOptionsRequest, Failure> {
     let v = shorthand::parse_param("--metadata-options", raw)?;
@@ -408,10 +429,18 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
         maintenance_options: a
             .maintenance_options
             .as_deref()
-            .map(|raw| -> Result<_, Failure> {
-                let v = shorthand::parse_param("--maintenance-options", raw)?;
-                Ok(crate::ec2::members::decode(v, "MaintenanceOptions", &[])?)
+            .map(|raw| {
+                by_model(
+                    "--maintenance-options",
+                    raw,
+                    "InstanceMaintenanceOptionsRequest",
+                )
             })
+            .transpose()?,
+        hibernation_options: a
+            .hibernation_options
+            .as_deref()
+            .map(|raw| by_model("--hibernation-options", raw, "HibernationOptionsRequest"))
             .transpose()?,
         monitoring: a.monitoring.as_deref().map(monitoring).transpose()?,
         block_device_mappings: block_device_mappings(&a.block_device_mappings)?,
@@ -534,6 +563,8 @@ pub enum Lifecycle {
     Stop {
         /// Stop at once.
         force: bool,
+        /// Keep the memory.
+        hibernate: bool,
     },
     /// reboot-instances: prints nothing.
     Reboot,
@@ -565,10 +596,11 @@ pub fn lifecycle(ctx: &Ctx, verb: Lifecycle, instance_ids: Vec<String>) -> Resul
             ctx.answer_dry_run(&req)?;
             to_json(&instances::start_instances(&mut ctx.tidy_store()?, &req)?)
         }
-        Lifecycle::Stop { force } => {
+        Lifecycle::Stop { force, hibernate } => {
             let req = StopInstancesRequest {
                 instance_ids,
                 force,
+                hibernate: hibernate.then_some(true),
             };
             ctx.answer_dry_run(&req)?;
             to_json(&instances::stop_instances(&mut ctx.tidy_store()?, &req)?)

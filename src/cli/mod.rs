@@ -417,9 +417,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::RunInstances(a) => ec2::run_instances(&ctx, a),
         Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
         Command::StartInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Start, a.instance_ids),
-        Command::StopInstances(a) => {
-            ec2::lifecycle(&ctx, Lifecycle::Stop { force: a.force }, a.ids.instance_ids)
-        }
+        Command::StopInstances(a) => ec2::lifecycle(
+            &ctx,
+            Lifecycle::Stop {
+                force: a.force,
+                hibernate: a.hibernate,
+            },
+            a.ids.instance_ids,
+        ),
         Command::RebootInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Reboot, a.instance_ids),
         Command::TerminateInstances(a) => {
             ec2::lifecycle(&ctx, Lifecycle::Terminate, a.instance_ids)

@@ -173,6 +173,7 @@ mod tests {
             monitoring: Default::default(),
             metadata_options: Default::default(),
             maintenance: Default::default(),
+            hibernation: Default::default(),
         }
     }
 

@@ -31,6 +31,7 @@ pub fn run_action(
                     &StopInstancesRequest {
                         instance_ids: ids,
                         force: false,
+                        hibernate: None,
                     },
                 )
                 .map(drop),

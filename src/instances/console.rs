@@ -156,7 +156,8 @@ pub fn note(path: &Path, lines: &[String]) {
 pub fn begin_starts(store: &Store, ids: &[String]) -> Result<(), Ec2Error> {
     for id in ids {
         let inst = Instance::get(store.conn(), id)?;
-        if inst.state == State::Stopped {
+        // A hibernated instance resumes its boot: its ready marker stays current.
+        if inst.state == State::Stopped && super::hibernation::saved(store, &inst).is_none() {
             let log = RunDir::of(store, id).console();
             begin_boot(&log, inst.boots + 1, id)?;
         }

@@ -6,11 +6,13 @@ pub mod console;
 pub mod describe;
 pub mod disks;
 pub mod guest_status;
+pub mod hibernation;
 mod housekeeping;
 pub mod maintenance;
 pub mod monitor_daemon;
 pub mod monitoring;
 pub mod network;
+pub mod options;
 pub mod process;
 pub mod record;
 pub mod recover;
@@ -129,7 +131,8 @@ struct Launch {
     associate_public_ip: Option<bool>,
     metadata_options: MetadataOptions,
     detailed_monitoring: bool,
-    maintenance: maintenance::Maintenance,
+    maintenance: options::Maintenance,
+    hibernation: bool,
 }
 
 impl Launch {
@@ -181,7 +184,7 @@ impl Launch {
                 m.http_put_response_hop_limit,
             )?;
         }
-        let mut maintenance = maintenance::Maintenance::default();
+        let mut maintenance = options::Maintenance::default();
         if let Some(v) = req
             .maintenance_options
             .as_ref()
@@ -190,6 +193,11 @@ impl Launch {
             maintenance.set_auto_recovery(v)?;
         }
         Ok(Launch {
+            hibernation: req
+                .hibernation_options
+                .as_ref()
+                .and_then(|h| h.configured)
+                .unwrap_or(false),
             maintenance,
             user_data,
             tags: tags::for_resource(
@@ -253,6 +261,9 @@ pub fn run_instances(
     let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
     let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
+    if launch.hibernation {
+        hibernation::check_launch(ty)?;
+    }
 
     let (effective, warnings) = ty.vcpus_here();
     let (subnet, groups) =
@@ -301,6 +312,10 @@ pub fn run_instances(
                     monitoring::MonitoringState::Disabled
                 },
                 maintenance: launch.maintenance.clone(),
+                hibernation: options::Hibernation {
+                    configured: launch.hibernation,
+                    requested: false,
+                },
             };
             prepare_run_dir(store, &image, &inst)?;
             made.push(inst);
@@ -386,6 +401,7 @@ fn change(
     instance_ids: &[String],
     action: Action,
     force: bool,
+    hibernate: bool,
 ) -> Result<Vec<InstanceStateChange>, Ec2Error> {
     Ec2Error::check_instance_ids(instance_ids)?;
     let now = iso8601_now();
@@ -402,6 +418,12 @@ fn change(
                 }
                 Instance::set_state(tx, id, next, &format!("User initiated ({now})"), None)?;
                 Instance::set_force_stop(tx, id, force)?;
+                if action == Action::Stop {
+                    // Read by the supervisor with the `stopping` state it polls for.
+                    let mut h = inst.hibernation.clone();
+                    h.requested = hibernate;
+                    h.save(tx, id)?;
+                }
                 if action == Action::Start {
                     // A fresh automatic public address at every start, as on AWS.
                     crate::net::eni::assign_auto_public(tx, id)?;
@@ -445,7 +467,7 @@ pub fn start_instances(
     // Before `pending` is recorded: see console::begin_starts.
     console::begin_starts(store, instance_ids)?;
     Ok(StartInstancesResult {
-        starting_instances: change(store, instance_ids, Action::Start, false)?,
+        starting_instances: change(store, instance_ids, Action::Start, false, false)?,
     })
 }
 
@@ -454,14 +476,22 @@ pub fn stop_instances(
     store: &mut Store,
     req: &StopInstancesRequest,
 ) -> Result<StopInstancesResult, Ec2Error> {
+    let hibernate = req.hibernate.unwrap_or(false);
+    if hibernate {
+        Ec2Error::check_instance_ids(&req.instance_ids)?;
+        for id in &req.instance_ids {
+            hibernation::check_stop(store, &Instance::get(store.conn(), id)?)?;
+        }
+    }
+    let out = change(store, &req.instance_ids, Action::Stop, req.force, hibernate)?;
     Ok(StopInstancesResult {
-        stopping_instances: change(store, &req.instance_ids, Action::Stop, req.force)?,
+        stopping_instances: out,
     })
 }
 
 /// `RebootInstances`: the supervisor restarts each guest; it stays running.
 pub fn reboot_instances(store: &mut Store, req: &RebootInstancesRequest) -> Result<(), Ec2Error> {
-    change(store, &req.instance_ids, Action::Reboot, false)?;
+    change(store, &req.instance_ids, Action::Reboot, false, false)?;
     Ok(())
 }
 
@@ -471,7 +501,7 @@ pub fn terminate_instances(
     req: &TerminateInstancesRequest,
 ) -> Result<TerminateInstancesResult, Ec2Error> {
     Ok(TerminateInstancesResult {
-        terminating_instances: change(store, &req.instance_ids, Action::Terminate, false)?,
+        terminating_instances: change(store, &req.instance_ids, Action::Terminate, false, false)?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! An instance as the store keeps it, and as `describe-instances` shows it.
 
-use super::maintenance::Maintenance;
+use super::options::{Hibernation, Maintenance};
 use super::state::MonitoringState;
 use super::state::State;
 use crate::ec2::shapes::instances as shapes;
@@ -74,6 +74,8 @@ pub struct Instance {
     pub monitoring: MonitoringState,
     /// Automatic recovery, and the VMM failure it is waiting to repair.
     pub maintenance: Maintenance,
+    /// Whether it can hibernate, and whether the stop under way does.
+    pub hibernation: Hibernation,
 }
 
 /// A reboot the supervisor carries out on a running instance. Stored as the integers 0, 1
@@ -201,7 +203,7 @@ pub use crate::ids::OWNER_ID;
 /// The `instances` columns [`Instance::from_row`] reads, in its order.
 macro_rules! columns {
     () => {
-        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring, maintenance"
+        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring, maintenance, hibernation"
     };
 }
 
@@ -253,6 +255,7 @@ impl Instance {
                 .unwrap_or_default(),
             monitoring: MonitoringState::parse(&r.get::<_, String>(next())?),
             maintenance: serde_json::from_str(&r.get::<_, String>(next())?).unwrap_or_default(),
+            hibernation: serde_json::from_str(&r.get::<_, String>(next())?).unwrap_or_default(),
         })
     }
 
@@ -262,9 +265,10 @@ impl Instance {
             "INSERT INTO instances (instance_id, reservation_id, launch_index, image_id, instance_type,
                state, transition_reason, launch_time, key_name, user_data, vcpus, effective_vcpus,
                mem_mib, warnings, tags, security_groups, subnet_id, root_device_name,
-               root_delete_on_termination, metadata_options, public_key, monitoring, maintenance)
+               root_delete_on_termination, metadata_options, public_key, monitoring, maintenance,
+               hibernation)
              VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,
-                     ?22,?23)",
+                     ?22,?23,?24)",
             params![
                 self.instance_id,
                 self.reservation_id,
@@ -289,6 +293,7 @@ impl Instance {
                 self.public_key,
                 self.monitoring.name(),
                 serde_json::to_string(&self.maintenance).unwrap_or_default(),
+                serde_json::to_string(&self.hibernation).unwrap_or_default(),
             ],
         )?;
         Ok(())
@@ -539,6 +544,7 @@ impl Instance {
             },
             metadata_options: self.metadata_options.to_shape(),
             maintenance_options: self.maintenance.to_shape(),
+            hibernation_options: self.hibernation.to_shape(),
             ec2_lab_info: shapes::Ec2LabInstanceInfo {
                 vcpus_requested: self.vcpus,
                 vcpus_running: self.effective_vcpus,

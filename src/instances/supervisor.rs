@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::console;
 use super::disks;
-use super::maintenance::Maintenance;
 use super::network;
+use super::options::Maintenance;
 use super::process::{self, Lock};
 use super::record::{Instance, RebootPending};
 use super::rundir::RunDir;
@@ -108,6 +108,8 @@ enum Ask {
     Shutdown,
     /// A hard stop.
     Stop,
+    /// Save the whole machine beside the root volume, then end the VMM (hibernation).
+    Hibernate,
 }
 
 struct Supervisor {
@@ -119,6 +121,10 @@ struct Supervisor {
     /// few seconds (a guest still booting misses Ctrl-Alt-Del), anything else once.
     asked: Option<(Ask, Instant)>,
     booted_at: Option<Instant>,
+    /// The running VMM resumes a hibernated machine (it prints no init line).
+    resuming: bool,
+    /// The running VMM could not hibernate: its stop is a plain one.
+    hibernate_failed: bool,
 }
 
 /// `ec2lab __supervise <id>`: runs until the instance no longer needs a VMM. `services`
@@ -145,6 +151,8 @@ pub fn run(
         exe: std::env::current_exe()?,
         asked: None,
         booted_at: None,
+        resuming: false,
+        hibernate_failed: false,
     };
     let mut monitor_ensured: Option<Instant> = None;
     loop {
@@ -187,6 +195,10 @@ impl Supervisor {
         }
         let wanted = match inst.state {
             State::Stopping | State::ShuttingDown if inst.force_stop => Some(Ask::Stop),
+            // A hibernation that failed once goes on as a plain stop, as on EC2.
+            State::Stopping if inst.hibernation.requested && !self.hibernate_failed => {
+                Some(Ask::Hibernate)
+            }
             State::Stopping | State::ShuttingDown => Some(Ask::Shutdown),
             State::Running if inst.reboot_pending != RebootPending::No => Some(Ask::Shutdown),
             _ => None,
@@ -199,9 +211,13 @@ impl Supervisor {
                 _ => true,
             };
             if due {
+                if action == Ask::Hibernate {
+                    self.hibernate(inst);
+                    return Ok(POLL_FAST);
+                }
                 let req = match action {
                     Ask::Stop => Request::Stop,
-                    Ask::Shutdown => Request::Shutdown {
+                    _ => Request::Shutdown {
                         timeout_secs: Some(stop_timeout_secs()),
                     },
                 };
@@ -216,7 +232,17 @@ impl Supervisor {
             let status = api::call(&self.run.sock(), &Request::Status)
                 .ok()
                 .and_then(|r| r.status);
-            if let Some(ms) = status.and_then(|s| s.init_started_ms) {
+            // A resumed machine is past init: it runs once its VMM answers.
+            let resumed = self.resuming && status.is_some();
+            let started = self.booted_at.map(|t| t.elapsed().as_millis() as u64);
+            let init = status.and_then(|s| s.init_started_ms);
+            if let Some(ms) = init.or(if resumed { started } else { None }) {
+                if resumed {
+                    // Used once: the memory file stays mapped (and its pages readable)
+                    // for the VMM that resumed from it.
+                    super::hibernation::discard(&self.store, inst);
+                    self.resuming = false;
+                }
                 let id = self.id.clone();
                 self.store.write(|tx| -> Result<(), Ec2Error> {
                     let now = Instance::get(tx, &id)?;
@@ -267,7 +293,13 @@ impl Supervisor {
         let _ = std::fs::remove_file(self.run.console_sock());
         // Before the VMM exists, so that no reader takes the previous boot's lines for this
         // one's. A log that cannot be written fails the VMM too, with its own message.
-        if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
+        let resume = super::hibernation::saved(&self.store, inst);
+        if resume.is_some() {
+            console::note(
+                &self.run.console(),
+                &["ec2lab: resuming from hibernation".to_string()],
+            );
+        } else if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
             eprintln!("ec2lab supervisor: {}", crate::causes::chain(&e));
         }
         let warnings: Vec<String> = inst
@@ -279,7 +311,9 @@ impl Supervisor {
         let disks = disks::vmm_disks(&self.store, inst)?;
         let nics = network::vmm_nics(&self.store, inst)?;
         let launch = self.run.launch_file();
-        launch_config(&self.run, inst, disks, nics)
+        let mut config = launch_config(&self.run, inst, disks, nics);
+        config.restore = resume.clone();
+        config
             .save(&launch)
             .map_err(|e| Ec2Error::internal(crate::causes::chain(&e)))?;
         let mut cmd = Command::new(&self.exe);
@@ -287,6 +321,8 @@ impl Supervisor {
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
         self.asked = None;
         self.booted_at = Some(Instant::now());
+        self.resuming = resume.is_some();
+        self.hibernate_failed = false;
         let id = self.id.clone();
         let recovering = inst.maintenance.impaired_since_ms.is_some();
         self.store.write(|tx| -> Result<(), Ec2Error> {
@@ -325,6 +361,21 @@ impl Supervisor {
         // terminate, the volumes and interface) gone. Both steps are idempotent: a crash in
         // between is finished by the next supervisor.
         let pre = Instance::get(self.store.conn(), &id)?;
+        if self.resuming && pre.state == State::Pending {
+            // The saved machine could not be resumed (the VMM refused it, or died): boot
+            // from the root volume instead, as EC2 does when a resume fails.
+            self.resuming = false;
+            super::hibernation::discard(&self.store, &pre);
+            console::note(
+                &self.run.console(),
+                &[format!(
+                    "ec2lab: resuming from hibernation failed ({detail}); booting from the root volume"
+                )],
+            );
+            self.store.write(|tx| Instance::set_vmm(tx, &id, None))?;
+            let _ = std::fs::remove_file(sock);
+            return Ok(());
+        }
         let host_failed = matches!(
             outcome,
             None | Some(Outcome::VmmError) | Some(Outcome::Unknown)
@@ -352,6 +403,11 @@ impl Supervisor {
                 return Ok(());
             };
             let (reason, code, msg) = match cur.state {
+                State::Stopping if outcome == Some(Outcome::Snapshotted) => (
+                    format!("User initiated ({now})"),
+                    "Client.UserInitiatedHibernate",
+                    "Client.UserInitiatedHibernate: User initiated hibernate".to_string(),
+                ),
                 State::Stopping | State::ShuttingDown => (
                     format!("User initiated ({now})"),
                     "Client.UserInitiatedShutdown",
@@ -374,6 +430,9 @@ impl Supervisor {
                 ..Maintenance::default()
             }
             .save(tx, &id)?;
+            let mut h = cur.hibernation.clone();
+            h.requested = false;
+            h.save(tx, &id)?;
             Instance::set_force_stop(tx, &id, false)?;
             Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             Ok(())
@@ -391,6 +450,42 @@ impl Supervisor {
 }
 
 impl Supervisor {
+    /// Asks the VMM to save the whole machine beside the root volume and exit; the
+    /// exit (outcome `snapshotted`) settles the instance in `stopped`. When the VMM
+    /// cannot (its answer says why), the stop goes on as a graceful shutdown.
+    fn hibernate(&mut self, inst: &Instance) {
+        let dir = match super::hibernation::state_dir(&self.store, inst) {
+            Ok(d) => d,
+            Err(e) => return self.hibernation_failed(&e.to_string()),
+        };
+        // A machine saved before and never resumed is stale now.
+        let _ = std::fs::remove_dir_all(&dir);
+        let req = Request::Snapshot {
+            dir,
+            then: api::AfterSnapshot::Exit,
+        };
+        // Saving the memory takes a while on a big guest; the VMM answers when done.
+        match api::call_within(&self.run.sock(), &req, Duration::from_secs(300)) {
+            Ok(r) if r.ok => self.asked = Some((Ask::Hibernate, Instant::now())),
+            Ok(r) => {
+                let why = r.error.unwrap_or_else(|| "the VMM refused".into());
+                self.hibernation_failed(&why)
+            }
+            // No socket yet (the VMM is starting), or the VMM is busy: try again.
+            Err(_) => {}
+        }
+    }
+
+    /// Hibernation could not save the machine: the stop becomes a graceful shutdown.
+    fn hibernation_failed(&mut self, why: &str) {
+        let line = format!("ec2lab: hibernation failed ({why}); stopping without it");
+        console::note(&self.run.console(), std::slice::from_ref(&line));
+        eprintln!("ec2lab supervisor {}: {line}", self.id);
+        // The next poll asks for a shutdown.
+        self.asked = None;
+        self.hibernate_failed = true;
+    }
+
     /// The VMM of a running instance died on the host's side (killed, or the VMM itself
     /// failed): as on EC2 the instance stays `running` with its system status check
     /// failed, and its automatic recovery (unless disabled) starts a new VMM later

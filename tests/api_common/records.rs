@@ -71,6 +71,7 @@ pub fn insert_stopped(
                     metadata_options: MetadataOptions::default(),
                     monitoring: Default::default(),
                     maintenance: Default::default(),
+                    hibernation: Default::default(),
                 };
                 inst.insert(tx)?;
                 tx.execute(

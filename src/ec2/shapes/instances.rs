@@ -54,6 +54,9 @@ pub struct RunInstancesRequest {
     /// Automatic recovery (`MaintenanceOptions.AutoRecovery`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance_options: Option<super::maintenance::InstanceMaintenanceOptionsRequest>,
+    /// Whether the instances can hibernate (`HibernationOptions.Configured`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hibernation_options: Option<super::maintenance::HibernationOptionsRequest>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -252,6 +255,8 @@ pub struct Instance {
     pub metadata_options: InstanceMetadataOptionsResponse,
     /// Whether a failed VMM is replaced on its own (simplified automatic recovery).
     pub maintenance_options: super::maintenance::InstanceMaintenanceOptions,
+    /// Whether it can hibernate.
+    pub hibernation_options: super::maintenance::HibernationOptions,
     /// ec2lab's own facts about the instance.
     pub ec2_lab_info: Ec2LabInstanceInfo,
 }
@@ -589,6 +594,9 @@ pub struct StopInstancesRequest {
     pub instance_ids: Vec<String>,
     /// Stop at once, without a graceful shutdown.
     pub force: bool,
+    /// Hibernate: keep the memory, and resume from it at the next start.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hibernate: Option<bool>,
 }
 
 /// `RebootInstances` input (the action returns nothing).

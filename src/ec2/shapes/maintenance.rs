@@ -1,5 +1,6 @@
-//! Maintenance options: EC2's simplified automatic recovery (`MaintenanceOptions` of
-//! `RunInstances` and `DescribeInstances`, and `ModifyInstanceMaintenanceOptions`).
+//! Maintenance and hibernation options: EC2's simplified automatic recovery (`MaintenanceOptions` of
+//! `RunInstances` and `DescribeInstances`, and `ModifyInstanceMaintenanceOptions`) and
+//! `HibernationOptions`.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,4 +40,21 @@ pub struct ModifyInstanceMaintenanceOptionsResult {
     pub instance_id: String,
     /// The value now.
     pub auto_recovery: String,
+}
+
+/// `HibernationOptions` of `RunInstances`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HibernationOptionsRequest {
+    /// `true`: `stop-instances --hibernate` keeps the instance's memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured: Option<bool>,
+}
+
+/// `HibernationOptions` of an instance, as `DescribeInstances` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HibernationOptions {
+    /// Whether it was launched able to hibernate.
+    pub configured: bool,
 }
