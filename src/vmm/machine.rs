@@ -327,6 +327,7 @@ impl Common {
     }
 
     /// Puts the saved state of every virtio device back (after `attach_devices`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn restore_devices(&self, cfg: &VmConfig, l: &Loaded) -> Result<(), VmmError> {
         let saved = &l.state.devices;
         let fail = |what: String, e: virtio::mmio::RestoreError| {
