@@ -201,6 +201,24 @@ fn refused(g: &Guest, snap: &Path, extra: &[&str], expect: &str) {
     );
 }
 
+/// A copy of `from` whose manifest `edit` changed, with a checksum that matches it.
+fn edited_copy(from: &Path, to: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    copy_snapshot(from, to);
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(to.join("state.json")).unwrap()).unwrap();
+    edit(&mut v["manifest"]);
+    let body = serde_json::to_vec(&v).unwrap();
+    std::fs::write(to.join("state.json"), &body).unwrap();
+    let sum = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    std::fs::write(to.join("state.sha256"), sum).unwrap();
+}
+
 fn copy_snapshot(from: &Path, to: &Path) {
     std::fs::create_dir(to).unwrap();
     for f in ["state.json", "state.sha256", "memory"] {
@@ -230,23 +248,26 @@ fn damaged_or_mismatched_snapshots_are_refused_before_anything_runs() {
     mem.set_len(64 << 20).unwrap();
     refused(&g, &truncated, &[], "truncated or from another snapshot");
 
-    // Another format version, with a checksum that matches it: refused by version.
+    // Another format version, KVM kind or CPU, each with a checksum that matches:
+    // refused by what differs, not as damage.
     let newer = g.path("newer");
-    copy_snapshot(&snap, &newer);
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(newer.join("state.json")).unwrap()).unwrap();
-    v["manifest"]["format_version"] = 99.into();
-    let body = serde_json::to_vec(&v).unwrap();
-    std::fs::write(newer.join("state.json"), &body).unwrap();
-    let sum = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    std::fs::write(newer.join("state.sha256"), sum).unwrap();
+    edited_copy(&snap, &newer, |m| m["format_version"] = 99.into());
     refused(&g, &newer, &[], "format version 99");
+    let here = std::fs::read_to_string(snap.join("state.json")).unwrap();
+    let other_kvm = if here.contains("\"kvm_intel\"") {
+        "kvm_amd"
+    } else {
+        "kvm_intel"
+    };
+    let kvm = g.path("other-kvm");
+    edited_copy(&snap, &kvm, |m| m["kvm"] = other_kvm.into());
+    refused(&g, &kvm, &[], &format!("made on {other_kvm}"));
+    let cpu = g.path("other-cpu");
+    edited_copy(&snap, &cpu, |m| {
+        let model = m["cpu"]["model"].as_u64().unwrap();
+        m["cpu"]["model"] = (model + 1).into();
+    });
+    refused(&g, &cpu, &[], "made on another CPU");
 
     // The snapshot's guest had no disk; a launch with one is not that guest.
     let disk = g.path("extra.img");
