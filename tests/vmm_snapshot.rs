@@ -201,6 +201,24 @@ fn refused(g: &Guest, snap: &Path, extra: &[&str], expect: &str) {
     );
 }
 
+/// A copy of `from` whose manifest `edit` changed, with a checksum that matches it.
+fn edited_copy(from: &Path, to: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    copy_snapshot(from, to);
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(to.join("state.json")).unwrap()).unwrap();
+    edit(&mut v["manifest"]);
+    let body = serde_json::to_vec(&v).unwrap();
+    std::fs::write(to.join("state.json"), &body).unwrap();
+    let sum = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    std::fs::write(to.join("state.sha256"), sum).unwrap();
+}
+
 fn copy_snapshot(from: &Path, to: &Path) {
     std::fs::create_dir(to).unwrap();
     for f in ["state.json", "state.sha256", "memory"] {
@@ -230,23 +248,26 @@ fn damaged_or_mismatched_snapshots_are_refused_before_anything_runs() {
     mem.set_len(64 << 20).unwrap();
     refused(&g, &truncated, &[], "truncated or from another snapshot");
 
-    // Another format version, with a checksum that matches it: refused by version.
+    // Another format version, KVM kind or CPU, each with a checksum that matches:
+    // refused by what differs, not as damage.
     let newer = g.path("newer");
-    copy_snapshot(&snap, &newer);
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(newer.join("state.json")).unwrap()).unwrap();
-    v["manifest"]["format_version"] = 99.into();
-    let body = serde_json::to_vec(&v).unwrap();
-    std::fs::write(newer.join("state.json"), &body).unwrap();
-    let sum = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    std::fs::write(newer.join("state.sha256"), sum).unwrap();
+    edited_copy(&snap, &newer, |m| m["format_version"] = 99.into());
     refused(&g, &newer, &[], "format version 99");
+    let here = std::fs::read_to_string(snap.join("state.json")).unwrap();
+    let other_kvm = if here.contains("\"kvm_intel\"") {
+        "kvm_amd"
+    } else {
+        "kvm_intel"
+    };
+    let kvm = g.path("other-kvm");
+    edited_copy(&snap, &kvm, |m| m["kvm"] = other_kvm.into());
+    refused(&g, &kvm, &[], &format!("made on {other_kvm}"));
+    let cpu = g.path("other-cpu");
+    edited_copy(&snap, &cpu, |m| {
+        let model = m["cpu"]["model"].as_u64().unwrap();
+        m["cpu"]["model"] = (model + 1).into();
+    });
+    refused(&g, &cpu, &[], "made on another CPU");
 
     // The snapshot's guest had no disk; a launch with one is not that guest.
     let disk = g.path("extra.img");
@@ -357,4 +378,90 @@ fn restore_time_does_not_grow_with_memory_size() {
         large <= small + 20,
         "128 MiB: {small} ms, 1 GiB: {large} ms"
     );
+}
+
+/// 32-bit guest with a virtio-blk driver: reads sector 0, then waits for a byte on the
+/// serial console, then writes sector 1 and prints the status and the used index.
+fn disk_guest() -> Asm {
+    let mut a = virtio_init(Asm::new());
+    a = blk_request(a, 0, 0, HDR_IN, 0, 0, DATA_IN);
+    a = print_mem(a, DATA_IN, 16);
+    for (i, w) in b"WRITTEN BY GUEST".chunks(4).enumerate() {
+        a = store(
+            a,
+            DATA_OUT + 4 * i as u32,
+            u32::from_le_bytes(w.try_into().unwrap()),
+        );
+    }
+    a = a.print("\nWAIT\n").mov_dx(0x3fd);
+    // poll: in al,dx; test al,1; jz poll (line status: data ready)
+    let poll = a.len();
+    a = a.in_al_dx().bytes(&[0xa8, 0x01]);
+    let back = (poll as isize - (a.len() as isize + 2)) as i8;
+    a = a.bytes(&[0x74, back as u8]).mov_dx(0x3f8).in_al_dx();
+    a = blk_request(a, 3, 1, HDR_OUT, 1, 1, DATA_OUT);
+    a = print_mem(a, STATUS, 1);
+    a = print_mem(a, USED + 2, 1);
+    a.print("DONE\n").halt_forever()
+}
+
+#[test]
+fn a_guest_restored_mid_way_through_disk_io_goes_on_with_its_queue() {
+    let g = Guest::new(&disk_guest(), true);
+    let disk = g.path("disk.img");
+    let mut content = vec![0u8; 4096];
+    content[..16].copy_from_slice(b"VIRTIO-BLK-WORKS");
+    std::fs::write(&disk, &content).unwrap();
+    let disk_arg = disk.to_str().unwrap();
+    let (child, sock) = g.spawn_with_api(&["--disk", disk_arg, "--mem-mib", "128"]);
+    wait_for("the guest's first request", 60, || {
+        g.console().contains("WAIT")
+    });
+    assert!(
+        g.console().starts_with("VIRTIO-BLK-WORKS"),
+        "{:?}",
+        g.console()
+    );
+    let snap = g.path("snap");
+    ctl(
+        &sock,
+        &["snapshot", "--dir", snap.to_str().unwrap(), "--exit"],
+    );
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(6));
+
+    let console2 = g.path("console2");
+    let sock2 = g.path("api2.sock");
+    let csock = g.path("console.sock");
+    let child = restore(
+        &snap,
+        &console2,
+        &sock2,
+        &[
+            "--disk",
+            disk_arg,
+            "--console-sock",
+            csock.to_str().unwrap(),
+        ],
+    );
+    let mut conn = std::os::unix::net::UnixStream::connect(&csock).unwrap();
+    std::io::Write::write_all(&mut conn, b"g").unwrap();
+    let read2 = || std::fs::read(&console2).unwrap_or_default();
+    wait_for("the guest's second request", 60, || {
+        read2().ends_with(b"DONE\n")
+    });
+    // Status OK, used index 2: the device went on from the first request's place.
+    assert_eq!(read2(), b"\x00\x02DONE\n");
+    let m = ctl(&sock2, &["metrics"]);
+    let d = &m["metrics"]["disks"][0];
+    assert_eq!(
+        (d["read_ops"].as_u64(), d["write_ops"].as_u64()),
+        (Some(0), Some(1)),
+        "{m}"
+    );
+    assert_eq!(
+        &std::fs::read(&disk).unwrap()[512..528],
+        b"WRITTEN BY GUEST"
+    );
+    ctl(&sock2, &["stop"]);
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(4));
 }

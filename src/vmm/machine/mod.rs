@@ -1,6 +1,8 @@
 //! Assembling one guest: KVM VM, memory, devices, kernel, vCPUs. Nothing here runs the
 //! guest; [`super::run`] does.
 
+mod error;
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
@@ -9,13 +11,12 @@ use std::time::Instant;
 
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use thiserror::Error;
 use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion};
 use vmm_sys_util::eventfd::EventFd;
 
 use super::config::{ConfigError, SerialOut, VmConfig};
 use super::console::{ConsoleSink, GuestStatus};
-use super::devices::bus::{Bus, BusError};
+use super::devices::bus::Bus;
 use super::devices::i8042::I8042;
 use super::devices::serial::Serial;
 use super::devices::virtio::net::Net;
@@ -31,117 +32,7 @@ use super::arch::aarch64 as arch;
 #[cfg(target_arch = "x86_64")]
 use super::arch::x86_64 as arch;
 
-/// Why the VMM could not build or run the guest.
-#[derive(Debug, Error)]
-pub enum VmmError {
-    /// The launch description is inconsistent.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// `/dev/kvm` could not be opened.
-    #[error("Cannot open /dev/kvm (is KVM enabled on this host, and are you root or in the 'kvm' group?)")]
-    OpenKvm(#[source] kvm_ioctls::Error),
-    /// A KVM call failed.
-    #[error("KVM refused {what}")]
-    Kvm {
-        /// What the VMM asked KVM for.
-        what: &'static str,
-        /// KVM's errno.
-        #[source]
-        source: kvm_ioctls::Error,
-    },
-    /// Guest memory could not be mapped.
-    #[error("Cannot allocate {mib} MiB of guest memory (ask for less with --mem-mib)")]
-    Memory {
-        /// How much was asked for.
-        mib: u64,
-        /// Why the mapping failed.
-        #[source]
-        source: vm_memory::mmap::FromRangesError,
-    },
-    /// Loading the kernel or setting up the architecture's boot state failed.
-    #[cfg(target_arch = "x86_64")]
-    #[error(transparent)]
-    Arch(#[from] arch::ArchError),
-    /// Loading the kernel or setting up the architecture's boot state failed.
-    #[cfg(target_arch = "aarch64")]
-    #[error(transparent)]
-    Arch(#[from] arch::Error),
-    /// A boot file (kernel, initrd) could not be read.
-    #[cfg(target_arch = "aarch64")]
-    #[error("Cannot read the {what} {path} (check the --{what} path)")]
-    BootFile {
-        /// Which boot file: `kernel` or `initrd`.
-        what: &'static str,
-        /// Its path.
-        path: String,
-        /// Why it could not be read.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file the console goes to could not be opened.
-    #[error("Cannot open the serial output file {path}")]
-    SerialOut {
-        /// The file.
-        path: String,
-        /// Why it could not be opened.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An eventfd (interrupts, exit signal) could not be made.
-    #[error("Cannot create an event fd")]
-    EventFd(#[source] std::io::Error),
-    /// Two devices claim the same address range.
-    #[error("Device layout error")]
-    Bus(#[from] BusError),
-    /// A control or console socket could not be bound.
-    #[error("Cannot set up the socket {path} (is another VMM using it? Pick another path)")]
-    Socket {
-        /// The socket path.
-        path: String,
-        /// Why it could not be bound.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A disk could not be attached at launch.
-    #[error("Disk {path}")]
-    Disk {
-        /// The disk image.
-        path: String,
-        /// Why it could not be attached.
-        #[source]
-        source: virtio::BlockError,
-    },
-    /// A network interface could not be set up.
-    #[error("Network interface on tap {tap}")]
-    Tap {
-        /// The tap it was to use.
-        tap: String,
-        /// Why the tap could not be used.
-        #[source]
-        source: virtio::tap::TapError,
-    },
-    /// A virtio device declared queues the transport cannot offer.
-    #[error("Cannot set up a virtio device")]
-    Transport(#[from] virtio::mmio::TransportError),
-    /// A vCPU thread could not be started.
-    #[error("Cannot start a vCPU thread")]
-    VcpuThread(#[source] std::io::Error),
-    /// The main event loop failed.
-    #[error("The event loop failed: {0}")]
-    EventLoop(String),
-    /// The snapshot to restore was refused, or restoring it failed.
-    #[error("Cannot restore the snapshot {dir}")]
-    Restore {
-        /// The snapshot directory.
-        dir: String,
-        /// What was wrong.
-        #[source]
-        source: crate::vmm::snapshot::SnapshotError,
-    },
-    /// This build has no boot code for the host's architecture.
-    #[error("This build of ec2lab cannot boot guests on this architecture yet")]
-    UnsupportedArch,
-}
+pub use error::VmmError;
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmmError {
     move |source| VmmError::Kvm { what, source }
@@ -327,6 +218,7 @@ impl Common {
     }
 
     /// Puts the saved state of every virtio device back (after `attach_devices`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn restore_devices(&self, cfg: &VmConfig, l: &Loaded) -> Result<(), VmmError> {
         let saved = &l.state.devices;
         let fail = |what: String, e: virtio::mmio::RestoreError| {
@@ -689,87 +581,10 @@ impl Machine {
 
 /// The steps of the aarch64 build that have no x86 counterpart.
 #[cfg(target_arch = "aarch64")]
-mod aarch64_boot {
-    use std::fs::File;
-    use std::path::Path;
+mod aarch64_boot;
 
-    use kvm_ioctls::{VcpuFd, VmFd};
-    use vm_memory::GuestAddress;
-
-    use super::{arch, create_vcpu, Bus, Common, MmioSlot, VmConfig, VmmError};
-    use crate::vmm::memory::GuestMemory;
-
-    pub fn arch_err(e: impl Into<arch::Error>) -> VmmError {
-        VmmError::Arch(e.into())
-    }
-
-    /// Creates and initialises `count` vCPUs (all but the first start powered off).
-    pub fn init_vcpus(vm: &VmFd, count: u8) -> Result<Vec<VcpuFd>, VmmError> {
-        (0..count)
-            .map(|id| {
-                let fd = create_vcpu(vm, id)?;
-                arch::init_vcpu(vm, &fd, usize::from(id)).map_err(arch_err)?;
-                Ok(fd)
-            })
-            .collect()
-    }
-
-    /// Puts the disks and network interfaces in the virtio-mmio slots; returns them as
-    /// the FDT lists them, which is how the guest finds them (not on its command line).
-    pub fn attach_devices(
-        common: &Common,
-        vm: &VmFd,
-        mmio: &mut Bus,
-        cfg: &VmConfig,
-    ) -> Result<Vec<(u64, u64, u32)>, VmmError> {
-        let slots = (0..arch::VIRTIO_MMIO_SLOTS)
-            .map(|i| {
-                Ok(MmioSlot {
-                    base: arch::layout::virtio_mmio_base(i)?,
-                    gsi: arch::layout::virtio_spi(i)?,
-                })
-            })
-            .collect::<Result<Vec<_>, arch::LayoutError>>()
-            .map_err(arch_err)?;
-        let used = common.attach_devices(vm, mmio, cfg, &slots, arch::VIRTIO_MMIO_SIZE)?;
-        Ok(used
-            .iter()
-            .map(|s| (s.base, arch::VIRTIO_MMIO_SIZE, s.gsi))
-            .collect())
-    }
-
-    /// Loads the kernel `Image` and the initrd, if any; returns where they went.
-    pub fn load_payloads(
-        mem: &GuestMemory,
-        cfg: &VmConfig,
-        mem_size: usize,
-    ) -> Result<(arch::LoadedKernel, Option<(GuestAddress, usize)>), VmmError> {
-        let (mut file, _) = open("kernel", &cfg.kernel)?;
-        let kernel = arch::load_kernel(mem, mem_size, &mut file).map_err(arch_err)?;
-        let Some(path) = &cfg.initrd else {
-            return Ok((kernel, None));
-        };
-        let (mut file, size) = open("initrd", path)?;
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        let initrd = arch::load_initrd(mem, mem_size, kernel.end, &mut file, size);
-        Ok((kernel, Some(initrd.map_err(arch_err)?)))
-    }
-
-    /// Opens a boot file; returns it with its size.
-    fn open(what: &'static str, path: &Path) -> Result<(File, u64), VmmError> {
-        let err = |source| VmmError::BootFile {
-            what,
-            path: path.display().to_string(),
-            source,
-        };
-        let file = File::open(path).map_err(err)?;
-        let size = file.metadata().map_err(err)?.len();
-        Ok((file, size))
-    }
-}
-
-/// The CPUID bytes this host gives vCPU 0 of a guest of `vcpus` vCPUs, for the snapshot's
-/// CPU check (x86); empty elsewhere.
+/// The CPUID bytes this host gives vCPU 0 of a guest of `vcpus` vCPUs, for the
+/// snapshot's CPU check (x86); empty elsewhere.
 #[cfg(target_arch = "x86_64")]
 fn cpuid_here(kvm: &Kvm, vcpus: u8) -> Vec<u8> {
     match arch::supported_cpuid(kvm) {
