@@ -2,7 +2,10 @@
 
 use thiserror::Error;
 
-use super::arch;
+#[cfg(target_arch = "aarch64")]
+use crate::vmm::arch::aarch64 as arch;
+#[cfg(target_arch = "x86_64")]
+use crate::vmm::arch::x86_64 as arch;
 use crate::vmm::config::ConfigError;
 use crate::vmm::devices::bus::BusError;
 use crate::vmm::devices::virtio;

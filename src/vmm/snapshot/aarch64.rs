@@ -38,9 +38,9 @@ pub fn reg_size(id: u64) -> usize {
 
 impl VcpuState {
     /// Refuses a state whose values do not have the sizes their ids say (a damaged file).
-    pub fn check(&self) -> Result<(), super::SnapshotError> {
+    pub fn check(&self) -> Result<(), super::error::SnapshotError> {
         match self.regs.iter().find(|r| r.value.len() != reg_size(r.id)) {
-            Some(r) => Err(super::SnapshotError::Damaged(format!(
+            Some(r) => Err(super::error::SnapshotError::Damaged(format!(
                 "register {:#x} of vCPU {} holds {} bytes, its id says {}",
                 r.id,
                 self.id,

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
+use super::error::SnapshotError;
 use super::host::{sha256_hex, CpuModel, KvmKind};
-use super::SnapshotError;
 
 /// The format's name, the first thing checked.
 pub const FORMAT_NAME: &str = "ec2lab-vm-snapshot";

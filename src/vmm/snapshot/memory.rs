@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use vm_memory::mmap::{MmapRegion, NewBitmap};
 use vm_memory::{FileOffset, GuestAddress, GuestMemoryBackend, GuestMemoryRegion, GuestRegionMmap};
 
-use super::SnapshotError;
+use super::error::SnapshotError;
 use crate::vmm::memory::GuestMemory;
 
 const PAGE: usize = 4096;

@@ -15,7 +15,7 @@ use kvm_bindings::{
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use serde::{Deserialize, Serialize};
 
-use super::SnapshotError;
+use super::error::SnapshotError;
 
 fn kvm(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> SnapshotError {
     move |source| SnapshotError::Kvm { what, source }
