@@ -9,9 +9,13 @@
 //!
 //! Installed as /usr/bin/sudo (setuid root) it is sudo: see sudo.rs.
 
+mod curl;
+mod ec2_metadata;
 mod entropy;
+mod growroot;
 mod http;
 mod imds;
+mod lsblk;
 mod state;
 mod sudo;
 mod sys;
@@ -602,6 +606,14 @@ fn boot(cfg: &Config) -> i32 {
     // dropbear first: its loading overlaps the metadata requests (network waits).
     let keys_at_start = host_keys(cfg);
     let mut sshd = spawn_sshd(cfg, &con);
+    // In a thread: the resize is kernel work that overlaps dropbear's loading and the
+    // metadata requests.
+    let grow = (!cfg.test_root).then(|| {
+        std::thread::spawn(|| {
+            let t = Instant::now();
+            (growroot::grow(), t.elapsed())
+        })
+    });
     let m = fetch_metadata(cfg, &con);
     if let Some(h) = &m.hostname {
         set_hostname(cfg, &con, h);
@@ -643,6 +655,19 @@ fn boot(cfg: &Config) -> i32 {
                 }
                 Err(e) => con.line(&format!("error: /var/lib/ec2lab-agent/{id}: {e}")),
             }
+        }
+    }
+    if let Some(g) = grow {
+        match g.join() {
+            Ok((Ok(growroot::Outcome::Grown(from, to)), took)) => con.line(&format!(
+                "root file system grown from {} to {} to fill its volume ({:.1} s)",
+                lsblk::human(from),
+                lsblk::human(to),
+                took.as_secs_f64()
+            )),
+            Ok((Ok(growroot::Outcome::Fills(_)), _)) => {}
+            Ok((Err(e), _)) => con.line(&format!("error: growing the root file system: {e}")),
+            Err(_) => con.line("error: growing the root file system: the thread panicked"),
         }
     }
     if let Some((child, started)) = sshd.as_mut() {
@@ -699,6 +724,21 @@ EC2LAB_AGENT_ROOT=DIR (a test run: all paths under DIR, no dropbear, output on s
 
 Installed setuid root as /usr/bin/sudo, this program is sudo (sudo -h).";
 
+/// The metadata service for ec2-metadata: `EC2LAB_AGENT_IMDS`, the kernel's
+/// `ec2lab.imds=`, else 169.254.169.254:80.
+fn applet_imds() -> SocketAddr {
+    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    std::env::var("EC2LAB_AGENT_IMDS")
+        .ok()
+        .or_else(|| {
+            cmdline
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("ec2lab.imds=").map(str::to_string))
+        })
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| DEFAULT_IMDS.parse().expect("a valid address"))
+}
+
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     let name = args
@@ -709,6 +749,19 @@ fn main() {
     // whatever name it was started under: no agent code runs with borrowed privileges.
     if name == "sudo" || sys::uid() != sys::euid() {
         std::process::exit(sudo::main(&args[1..]));
+    }
+    // The image's curl, ec2-metadata and lsblk are symlinks to this program.
+    let rest = || -> Vec<String> {
+        args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    match name.to_str() {
+        Some("curl") => std::process::exit(curl::main(&rest())),
+        Some("ec2-metadata") => std::process::exit(ec2_metadata::main(&rest(), applet_imds())),
+        Some("lsblk") => std::process::exit(lsblk::main(&rest())),
+        _ => {}
     }
     match args.get(1).and_then(|a| a.to_str()) {
         Some("boot") => match Config::from_env(&args[2..]) {
