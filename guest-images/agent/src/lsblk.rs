@@ -110,20 +110,24 @@ pub fn main(args: &[String]) -> i32 {
         }
     }
     let m = mounts();
-    // In directory order, as util-linux lists them.
-    let names: Vec<String> = fs::read_dir("/sys/block")
+    // By name: vda, vdb, ... (sysfs lists them in no useful order).
+    let mut names: Vec<String> = fs::read_dir("/sys/block")
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
         .unwrap_or_default();
+    names.sort();
     let mut devs = Vec::new();
     for n in names {
         let sys = Path::new("/sys/block").join(&n);
         // As util-linux's lsblk: RAM disks (major 1) and unused loop devices are left out.
         let mut d = dev(&sys, &n, "disk", &m);
-        if d.majmin.starts_with("1:") || (n.starts_with("loop") && d.size == 0) {
+        // The VMM's empty virtio-blk slots (vdb.. with no volume attached, size 0) are left
+        // out too: on EC2 a device appears only when a volume is attached.
+        let empty_slot = d.size == 0 && n.starts_with("vd");
+        if d.majmin.starts_with("1:") || (n.starts_with("loop") && d.size == 0) || empty_slot {
             continue;
         }
         if n.starts_with("loop") {
