@@ -77,6 +77,22 @@ impl RealGuest {
         since.elapsed().as_secs_f64()
     }
 
+    /// Waits for a console line containing `needle`; that line.
+    fn wait_console(&self, id: &str, needle: &str) -> String {
+        let end = Instant::now() + Duration::from_secs(600);
+        loop {
+            if let Some(l) = self.console(id).lines().find(|l| l.contains(needle)) {
+                return l.to_string();
+            }
+            assert!(
+                Instant::now() < end,
+                "{id}: no {needle:?} on the console:\n{}",
+                self.console(id)
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     fn wait_state(&self, what: &str, id: &str) {
         self.ok(&["wait", what, "--instance-ids", id, "--timeout-secs", "900"]);
     }
@@ -189,11 +205,12 @@ fn aws_docs_commands_and_an_8_gib_root_on_a_real_vm() {
     t.wait_state("instance-running", &id);
     let running = started.elapsed().as_secs_f64();
     let ready = t.wait_ready(&id, 1, started);
-    eprintln!("boot 1: running after {running:.1} s, ready after {ready:.1} s");
-    let console = t.console(&id);
-    let grown = console.lines().find(|l| l.contains(GROWN));
-    assert!(grown.is_some(), "no grow line; console:\n{console}");
-    eprintln!("{}", grown.unwrap());
+    // The agent grows the root in its background child, after the ready marker.
+    let grown = t.wait_console(&id, GROWN);
+    eprintln!(
+        "boot 1: running after {running:.1} s, ready after {ready:.1} s, grown after {:.1} s: {grown}",
+        started.elapsed().as_secs_f64()
+    );
     let volume = t.ok(&[
         "describe-volumes",
         "--filters",

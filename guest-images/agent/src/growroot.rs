@@ -4,7 +4,9 @@
 //! `EXT4_IOC_RESIZE_FS` on the mounted root, with no extra program. Every boot checks (a
 //! volume can be made larger while the instance is stopped); when the file system already
 //! fills the disk nothing is written. Only the root is touched: volumes attached later
-//! keep their file systems as they are.
+//! keep their file systems as they are. The agent grows it in its background child, after
+//! the ready marker and before the user data (see main.rs): on one emulated vCPU the resize
+//! (about 20 s here for 64 MiB to 8 GiB) would otherwise hold up sshd.
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
@@ -74,17 +76,16 @@ fn root_device() -> Result<(PathBuf, u64), String> {
     Ok((Path::new("/dev").join(name), sectors * 512))
 }
 
-/// What happened, for the console line.
+/// A growth to do: the root's size now and the blocks it is to have.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Grown from, to (bytes).
-    Grown(u64, u64),
-    /// It already fills the disk.
-    Fills(u64),
+pub struct Grow {
+    pub from_bytes: u64,
+    pub blocks: u64,
+    pub block_size: u64,
 }
 
-/// Grows the root file system to its disk's size.
-pub fn grow() -> Result<Outcome, String> {
+/// Whether the root file system is smaller than its disk (a superblock read, cheap).
+pub fn plan() -> Result<Option<Grow>, String> {
     let (dev, disk_bytes) = root_device()?;
     let mut sb = vec![0u8; 1024];
     File::open(&dev)
@@ -95,19 +96,32 @@ pub fn grow() -> Result<Outcome, String> {
         .map_err(|e| format!("{}: reading the superblock: {e}", dev.display()))?;
     let s = parse_super(&sb).ok_or_else(|| format!("{}: not ext4", dev.display()))?;
     let want = disk_bytes / s.block_size;
-    if want <= s.blocks {
-        return Ok(Outcome::Fills(s.blocks * s.block_size));
-    }
+    Ok((want > s.blocks).then_some(Grow {
+        from_bytes: s.blocks * s.block_size,
+        blocks: want,
+        block_size: s.block_size,
+    }))
+}
+
+/// Grows the mounted root file system online; the new size in bytes.
+pub fn apply(g: &Grow) -> Result<u64, String> {
     let root = File::open("/").map_err(|e| format!("open /: {e}"))?;
     // SAFETY: EXT4_IOC_RESIZE_FS reads one u64 through the pointer, which lives for the call.
-    let rc = unsafe { ioctl(root.as_raw_fd(), EXT4_IOC_RESIZE_FS, &want as *const u64) };
+    let rc = unsafe {
+        ioctl(
+            root.as_raw_fd(),
+            EXT4_IOC_RESIZE_FS,
+            &g.blocks as *const u64,
+        )
+    };
     if rc < 0 {
         return Err(format!(
-            "EXT4_IOC_RESIZE_FS to {want} blocks: {}",
+            "EXT4_IOC_RESIZE_FS to {} blocks: {}",
+            g.blocks,
             std::io::Error::last_os_error()
         ));
     }
-    Ok(Outcome::Grown(s.blocks * s.block_size, want * s.block_size))
+    Ok(g.blocks * g.block_size)
 }
 
 #[cfg(test)]

@@ -606,14 +606,6 @@ fn boot(cfg: &Config) -> i32 {
     // dropbear first: its loading overlaps the metadata requests (network waits).
     let keys_at_start = host_keys(cfg);
     let mut sshd = spawn_sshd(cfg, &con);
-    // In a thread: the resize is kernel work that overlaps dropbear's loading and the
-    // metadata requests.
-    let grow = (!cfg.test_root).then(|| {
-        std::thread::spawn(|| {
-            let t = Instant::now();
-            (growroot::grow(), t.elapsed())
-        })
-    });
     let m = fetch_metadata(cfg, &con);
     if let Some(h) = &m.hostname {
         set_hostname(cfg, &con, h);
@@ -657,58 +649,81 @@ fn boot(cfg: &Config) -> i32 {
             }
         }
     }
-    if let Some(g) = grow {
-        match g.join() {
-            Ok((Ok(growroot::Outcome::Grown(from, to)), took)) => con.line(&format!(
-                "root file system grown from {} to {} to fill its volume ({:.1} s)",
-                lsblk::human(from),
-                lsblk::human(to),
-                took.as_secs_f64()
-            )),
-            Ok((Ok(growroot::Outcome::Fills(_)), _)) => {}
-            Ok((Err(e), _)) => con.line(&format!("error: growing the root file system: {e}")),
-            Err(_) => con.line("error: growing the root file system: the thread panicked"),
-        }
-    }
     if let Some((child, started)) = sshd.as_mut() {
         wait_sshd(&con, child, *started);
     }
 
+    // A root volume larger than the file system: grown in the background child below.
+    let grow = if cfg.test_root {
+        None
+    } else {
+        growroot::plan().unwrap_or_else(|e| {
+            con.line(&format!("error: growing the root file system: {e}"));
+            None
+        })
+    };
     let (Some(id), Some(dir)) = (&m.instance_id, inst_dir) else {
+        background(cfg, &con, grow, None);
         return 0;
     };
     let data = m.user_data.as_deref();
+    let mut job = None;
     match state::plan_user_data(&dir, data) {
         Ok(state::Plan::Nothing) => con.line("no user data"),
         Ok(state::Plan::AlreadyRan) => con.line(&format!("user data already ran for {id}")),
         Ok(state::Plan::Unsupported(why)) => con.line(&format!("error: {why}")),
         Err(e) => con.line(&format!("error: saving the user data: {e}")),
-        Ok(state::Plan::Run(script)) => {
-            let data = data.unwrap_or_default();
-            if cfg.foreground {
-                run_user_data(cfg, &con, &dir, &script, data);
-                return 0;
-            }
-            // In the background, like cloud-init's final stage: rcS goes on to print the
-            // ready marker (sshd is up) while the script runs. A fork without exec is the
-            // cheapest process start here.
-            match sys::fork_process() {
-                Ok(sys::Forked::Child) => {
-                    let _ = sys::new_session();
-                    run_user_data(cfg, &con, &dir, &script, data);
-                    std::process::exit(0);
-                }
-                Ok(sys::Forked::Parent) => {}
-                Err(e) => {
-                    con.line(&format!(
-                        "error: fork: {e}; running user data in the foreground"
-                    ));
-                    run_user_data(cfg, &con, &dir, &script, data);
-                }
+        Ok(state::Plan::Run(script)) => job = Some((dir, script, data.unwrap_or_default())),
+    }
+    background(cfg, &con, grow, job);
+    0
+}
+
+/// The root file system's growth, then the user data script, in that order (cloud-init
+/// resizes before its final stage runs user data), in one forked child, like cloud-init's
+/// later stages: rcS goes on to print the ready marker (sshd is up) meanwhile. A fork
+/// without exec is the cheapest process start here. Nothing to do: no child.
+fn background(
+    cfg: &Config,
+    con: &Console,
+    grow: Option<growroot::Grow>,
+    job: Option<(PathBuf, PathBuf, &[u8])>,
+) {
+    if grow.is_none() && job.is_none() {
+        return;
+    }
+    let work = |con: &Console| {
+        if let Some(g) = &grow {
+            let t = Instant::now();
+            match growroot::apply(g) {
+                Ok(to) => con.line(&format!(
+                    "root file system grown from {} to {} to fill its volume ({:.1} s)",
+                    lsblk::human(g.from_bytes),
+                    lsblk::human(to),
+                    t.elapsed().as_secs_f64()
+                )),
+                Err(e) => con.line(&format!("error: growing the root file system: {e}")),
             }
         }
+        if let Some((dir, script, data)) = &job {
+            run_user_data(cfg, con, dir, script, data);
+        }
+    };
+    if cfg.foreground {
+        return work(con);
     }
-    0
+    match sys::fork_process() {
+        Ok(sys::Forked::Child) => {
+            let _ = sys::new_session();
+            work(con);
+            std::process::exit(0);
+        }
+        Ok(sys::Forked::Parent) => {}
+        Err(e) => {
+            con.line(&format!("error: fork: {e}; running in the foreground"));
+            work(con);
+        }
+    }
 }
 
 const USAGE: &str = "usage: ec2lab-agent boot [--foreground]
