@@ -593,20 +593,24 @@ fn progress_meter(total: usize, elapsed: Duration) {
             format!("{}M", n / (1024 * 1024))
         }
     };
+    // curl's time2str: "--:--:--" under a second, else " H:MM:SS".
     let t = |d: Duration| {
         let s = d.as_secs();
-        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        if s == 0 {
+            "--:--:--".to_string()
+        } else {
+            format!("{:2}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        }
     };
     eprintln!("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current");
     eprintln!("                                 Dload  Upload   Total   Spent    Left  Speed");
     eprintln!(
-        "{:>3} {:>5}  {:>3} {:>5}    0     0  {:>5}      0 {} {} --:--:-- {:>5}",
+        "{:>3} {:>5}  {:>3} {:>5}    0     0  {:>5}      0 --:--:-- {} --:--:-- {:>5}",
         100,
         size(total as u64),
         100,
         size(total as u64),
         size(speed),
-        t(elapsed),
         t(elapsed),
         size(speed)
     );
