@@ -386,6 +386,11 @@ build_rootfs() {
     install -m 0755 "$agent" "$root/usr/sbin/ec2lab-agent"
     # The same program is sudo when started as "sudo" (setuid root: only ever sudo).
     install -m 4755 "$agent" "$root/usr/bin/sudo"
+    # curl, ec2-metadata and lsblk are applets of the agent, chosen by argv[0]: one static
+    # program, no libraries to map (Debian's curl would load ~30; README.md has the numbers).
+    for applet in curl ec2-metadata lsblk; do
+        ln -sf ../sbin/ec2lab-agent "$root/usr/bin/$applet"
+    done
     log "rootfs: ec2lab-stress (the guest self-check, run with ec2lab.stress=SECONDS)"
     stress=$(build_stress)
     install -m 0755 "$stress" "$root/usr/sbin/ec2lab-stress"
@@ -401,9 +406,12 @@ build_rootfs() {
     rm -f "$img"
     truncate -s "${ROOTFS_SIZE_MIB}M" "$img"
     # No journal: fewer block reads at mount (each is emulated kernel work on
-    # the PVM host); guests are disposable. -N: plenty of inodes for a small tree.
+    # the PVM host); guests are disposable. 4 KiB blocks and one 128 MiB block group of
+    # 2048 inodes: the agent grows the file system online to fill the root volume at first
+    # boot (8 GiB: 64 groups, 131072 inodes, 32 MiB of inode tables); with mkfs's small-
+    # file-system defaults (1 KiB blocks, 8 MiB groups) that would be 1024 groups to add.
     # Owners and modes come from the staged tree (ec2-user's home, setuid sudo).
-    mkfs.ext4 -q -F -L ec2lab-root -O ^has_journal -m 0 -N 4096 \
+    mkfs.ext4 -q -F -L ec2lab-root -O ^has_journal -m 0 -b 4096 -g 32768 -N 2048 \
         -E root_owner=0:0 -d "$root" "$img"
     e2fsck -fn "$img" >/dev/null 2>&1 || die "fresh rootfs image fails e2fsck -fn $img"
     mv -f "$img" "$OUT_DIR/rootfs.ext4"

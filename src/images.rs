@@ -20,6 +20,10 @@ use crate::store::{iso8601_now, Store};
 pub const ROOT_DEVICE_NAME: &str = "/dev/xvda";
 /// The quick-start AMI's name, built by guest-images/build.sh.
 pub const QUICK_START_NAME: &str = "ec2lab-linux";
+/// The quick-start AMI's root volume size in GiB: Amazon Linux's on EC2. The image file is
+/// far smaller; the volume is sparse and the guest's agent grows its file system to fill
+/// it at first boot, as cloud-init's growpart and resizefs do.
+pub const QUICK_START_VOLUME_GIB: i64 = 8;
 
 /// An AMI as the store keeps it.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +46,8 @@ pub struct Image {
     pub initrd_file: Option<String>,
     /// The root image's file name.
     pub root_file: String,
-    /// The root image's size, rounded up to GiB.
+    /// The root volume's size in GiB (the AMI's `VolumeSize`): at least the root image's
+    /// size, rounded up.
     pub root_size_gib: i64,
     /// Whether every account may launch it.
     pub public: bool,
@@ -76,6 +81,9 @@ pub struct Registration<'a> {
     pub quick_start: bool,
     /// Where it came from, as `Ec2LabInfo.Source` shows it.
     pub source: String,
+    /// The root volume's size in GiB (`VolumeSize`); None or less than the root image:
+    /// the image's size, rounded up.
+    pub volume_size_gib: Option<i64>,
     /// `root` is a scratch copy ec2lab just made (create-image): move it in rather than
     /// copying it a second time.
     pub take_root: bool,
@@ -241,6 +249,7 @@ pub fn register_image(
             public: false,
             quick_start: false,
             source: "registered from files".into(),
+            volume_size_gib: None,
             take_root: false,
             tags: vec![],
         },
@@ -355,7 +364,8 @@ pub fn register(store: &mut Store, reg: &Registration) -> Result<Image, Ec2Error
             kernel_file: "kernel".into(),
             initrd_file: reg.initrd.map(|_| "initrd".into()),
             root_file: "root.img".into(),
-            root_size_gib: size.div_ceil(1 << 30).max(1) as i64,
+            root_size_gib: (size.div_ceil(1 << 30).max(1) as i64)
+                .max(reg.volume_size_gib.unwrap_or(0)),
             public: reg.public,
             quick_start: reg.quick_start,
             creation_date: iso8601_now(),
@@ -440,6 +450,7 @@ pub fn copy_from(
             public: false,
             quick_start: false,
             source: format!("copied from {}/{}", source.region(), src.image_id),
+            volume_size_gib: Some(src.root_size_gib),
             take_root: false,
             tags: vec![],
         },
@@ -519,6 +530,7 @@ pub fn ensure_quick_start(store: &mut Store) -> Result<Option<Image>, Ec2Error> 
             public: true,
             quick_start: true,
             source: stamp,
+            volume_size_gib: Some(QUICK_START_VOLUME_GIB),
             take_root: false,
             tags: vec![],
         },

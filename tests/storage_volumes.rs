@@ -476,3 +476,84 @@ fn volume_and_snapshot_describes_take_ec2_filters() {
         "InvalidParameterValue",
     );
 }
+
+/// The root volume is the AMI's `VolumeSize` (its root image rounded up to GiB), sparse on
+/// the host; `--block-device-mappings` may make it larger, never smaller
+/// (`InvalidBlockDeviceMapping`, as EC2 answers a size below the snapshot's).
+#[test]
+fn root_volume_is_the_amis_volume_size_or_the_mappings_and_sparse() {
+    let lab = Lab::new();
+    let files = lab.state_dir().join("big-root-files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(
+        files.join("kernel"),
+        elf(&tiny_boot().halt_forever().code, true),
+    )
+    .unwrap();
+    let root = files.join("root.img");
+    tiny_root_disk(&root);
+    // 2 GiB and a bit: VolumeSize 3, as EC2 rounds an image up to whole GiB.
+    let f = std::fs::OpenOptions::new().write(true).open(&root).unwrap();
+    f.set_len((2 << 30) + 4096).unwrap();
+    drop(f);
+    let ami = lab.ok(&[
+        "register-image",
+        "--name",
+        "big-root",
+        "--kernel-file",
+        files.join("kernel").to_str().unwrap(),
+        "--root-image-file",
+        root.to_str().unwrap(),
+    ])["ImageId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let img = lab.ok(&["describe-images", "--image-ids", &ami]);
+    assert_eq!(
+        img["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"], 3,
+        "{img}"
+    );
+    let msg = lab.fails(
+        &[
+            "run-instances",
+            "--image-id",
+            &ami,
+            "--block-device-mappings",
+            "DeviceName=/dev/xvda,Ebs={VolumeSize=2}",
+        ],
+        "InvalidBlockDeviceMapping",
+    );
+    assert!(msg.contains("expect size >= 3GB"), "{msg}");
+    assert_eq!(
+        lab.ok(&["describe-volumes"])["Volumes"],
+        serde_json::json!([]),
+        "a refused launch makes no volume"
+    );
+    let root_volume = |id: &str| {
+        let v = lab.ok(&[
+            "describe-volumes",
+            "--filters",
+            &format!("Name=attachment.instance-id,Values={id}"),
+        ]);
+        v["Volumes"][0].clone()
+    };
+    for (extra, gib) in [
+        (None, 3u64),
+        (Some("DeviceName=/dev/xvda,Ebs={VolumeSize=5}"), 5),
+    ] {
+        let mut args = vec![];
+        if let Some(m) = extra {
+            args = vec!["--block-device-mappings", m];
+        }
+        let id = lab.run(&ami, &args).remove(0);
+        let v = root_volume(&id);
+        assert_eq!(v["Size"], gib, "{v}");
+        let file = volume_file(&lab, v["VolumeId"].as_str().unwrap());
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(meta.len(), gib << 30, "{}", file.display());
+        // Sparse: only the image's few written blocks take space on the host.
+        let used = std::os::unix::fs::MetadataExt::blocks(&meta) * 512;
+        assert!(used < 1 << 20, "{} uses {used} bytes", file.display());
+        lab.ok(&["terminate-instances", "--instance-ids", &id]);
+    }
+}

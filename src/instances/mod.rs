@@ -248,6 +248,7 @@ pub fn run_instances(
         None => None,
     };
     let image = Image::get_available(store.conn(), &req.image_id)?;
+    let root_volume_gib = root_volume_size(&image, launch.root_volume_gib)?;
     let (Ok(min_count), Ok(max_count)) =
         (u32::try_from(req.min_count), u32::try_from(req.max_count))
     else {
@@ -322,7 +323,7 @@ pub fn run_instances(
             volumes::create(
                 store,
                 &NewVolume {
-                    size_gib: launch.root_volume_gib,
+                    size_gib: Some(root_volume_gib),
                     volume_type: launch
                         .root_volume_type
                         .as_deref()
@@ -375,6 +376,23 @@ pub fn run_instances(
         .map(|i| describe::instance(store, i))
         .collect::<Result<Vec<_>, Ec2Error>>()?;
     Ok(describe::reservation(&reservation_id, instances))
+}
+
+/// The root volume's size in GiB: the AMI's `VolumeSize`, or the size the block device
+/// mapping asks for, which EC2 refuses when it is smaller than the AMI's.
+fn root_volume_size(image: &Image, asked: Option<u64>) -> Result<u64, Ec2Error> {
+    let min = image.root_size_gib.max(1) as u64;
+    match asked {
+        Some(gib) if gib < min => Err(Ec2Error::new(
+            "InvalidBlockDeviceMapping",
+            format!(
+                "Volume of size {gib}GB is smaller than the root volume of {} ({}), expect size >= {min}GB",
+                image.image_id, image.root_device_name
+            ),
+        )),
+        Some(gib) => Ok(gib),
+        None => Ok(min),
+    }
 }
 
 fn bad_count(req: &RunInstancesRequest) -> Ec2Error {
@@ -612,6 +630,8 @@ pub fn create_image(
             public: false,
             quick_start: false,
             source: format!("created from {id}"),
+            // The snapshot file is the whole volume, so its size is the volume's.
+            volume_size_gib: None,
             take_root: true,
             tags,
         },

@@ -295,27 +295,49 @@ fn in_range(what: &str, v: i64, (min, max): (i64, i64)) -> Result<i64, Ec2Error>
     Ok(v)
 }
 
-/// Free bytes on the file system holding the volumes.
-fn free_bytes(dir: &Path) -> Result<u64, Ec2Error> {
+/// Free and total bytes of the file system holding the volumes.
+fn space(dir: &Path) -> Result<(u64, u64), Ec2Error> {
     let st = nix::sys::statvfs::statvfs(dir).map_err(|e| {
         Ec2Error::internal(format!("cannot read free space of {}: {e}", dir.display()))
     })?;
-    Ok(st.blocks_available() as u64 * st.fragment_size() as u64)
+    let frag = st.fragment_size() as u64;
+    Ok((
+        st.blocks_available() as u64 * frag,
+        st.blocks() as u64 * frag,
+    ))
 }
 
-fn check_size(store: &Store, size_gib: u64) -> Result<(), Ec2Error> {
+/// Room the host keeps free beyond what a new volume writes at once.
+const HEADROOM: u64 = GIB;
+
+/// Checks a volume size, and that the host can hold it. Volumes are sparse files
+/// (thin-provisioned): what must be free now is what the volume writes at creation
+/// (`written`: a sparse copy of its source's data) and a little headroom, not its whole
+/// size, or an 8 GiB root volume holding a 64 MiB image could not start on a host with
+/// less than 8 GiB free. A volume larger than the whole file system never fits.
+fn check_size(store: &Store, size_gib: u64, written: u64) -> Result<(), Ec2Error> {
     if size_gib == 0 || size_gib > MAX_SIZE_GIB {
         return Err(Ec2Error::invalid_parameter(format!(
             "Volume size {size_gib} GiB is not valid: use 1 to {MAX_SIZE_GIB} GiB"
         )));
     }
-    let free = free_bytes(&store.root().join("volumes"))?;
-    if size_gib * GIB > free {
+    let (free, total) = space(&store.root().join("volumes"))?;
+    if size_gib * GIB > total {
         return Err(Ec2Error::new(
             "InsufficientVolumeCapacity",
             format!(
-                "A {size_gib} GiB volume does not fit: the host has {} GiB free for volumes",
-                free / GIB
+                "A {size_gib} GiB volume does not fit: the host's file system for volumes holds {} GiB",
+                total / GIB
+            ),
+        ));
+    }
+    if written + HEADROOM > free {
+        return Err(Ec2Error::new(
+            "InsufficientVolumeCapacity",
+            format!(
+                "A {size_gib} GiB volume does not fit: it writes {} MiB now and the host has {} MiB free for volumes (free some space)",
+                written >> 20,
+                free >> 20
             ),
         ));
     }
@@ -371,7 +393,16 @@ pub fn create(
         None => 1,
     };
     let size_gib = req.size_gib.unwrap_or(min_gib);
-    check_size(store, size_gib)?;
+    // What the new file takes on the host at once: the source's data blocks (a sparse copy
+    // of an image; a snapshot restore writes at most its volume's size).
+    let written = match &req.source {
+        Some(VolumeSource::File(f)) => {
+            std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(f)?) * 512
+        }
+        Some(VolumeSource::Snapshot(_, size, _)) => size * GIB,
+        None => 0,
+    };
+    check_size(store, size_gib, written)?;
     if size_gib < min_gib {
         return Err(Ec2Error::invalid_parameter(format!(
             "Volume of {size_gib} GiB is smaller than its source ({min_gib} GiB)"
@@ -506,7 +537,7 @@ pub fn delete(store: &mut Store, volume_id: &str) -> Result<(), Ec2Error> {
 
 /// Grows a volume (EC2 never shrinks one); returns the old and new size.
 pub fn grow(store: &mut Store, volume_id: &str, size_gib: u64) -> Result<(u64, Volume), Ec2Error> {
-    check_size(store, size_gib)?;
+    check_size(store, size_gib, 0)?;
     let path = store.volume_path(volume_id);
     store.write(|tx| -> Result<(u64, Volume), Ec2Error> {
         let vol = Volume::get(tx, volume_id)?;

@@ -35,6 +35,33 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Parses a response from the bytes read so far. `Ok(None)`: not complete yet, read more.
 /// With `eof`, the connection has been closed, so a body without a length ends here.
 pub fn parse_response(raw: &[u8], eof: bool) -> Result<Option<Response>, String> {
+    parse_response_to(raw, eof, false)
+}
+
+/// A response head: the status line, the header fields, where the body starts.
+pub type Head = (String, Vec<(String, String)>, usize);
+
+/// The response head: the status line, the header fields in order, and where the body
+/// starts. None while the blank line after the headers has not arrived.
+pub fn parse_head(raw: &[u8]) -> Option<Head> {
+    let head_end = find(raw, b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default().to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    Some((status_line, headers, head_end + 4))
+}
+
+/// [`parse_response`]; `head_request`: the answer to a HEAD, which has no body whatever
+/// its Content-Length says.
+pub fn parse_response_to(
+    raw: &[u8],
+    eof: bool,
+    head_request: bool,
+) -> Result<Option<Response>, String> {
     let Some(head_end) = find(raw, b"\r\n\r\n") else {
         if eof {
             return Err(format!(
@@ -76,7 +103,7 @@ pub fn parse_response(raw: &[u8], eof: bool) -> Result<Option<Response>, String>
     }
     let body = &raw[head_end + 4..];
     // 1xx, 204 and 304 have no body by definition.
-    if status < 200 || status == 204 || status == 304 {
+    if head_request || status < 200 || status == 204 || status == 304 {
         return Ok(Some(Response {
             status,
             body: Vec::new(),

@@ -9,9 +9,13 @@
 //!
 //! Installed as /usr/bin/sudo (setuid root) it is sudo: see sudo.rs.
 
+mod curl;
+mod ec2_metadata;
 mod entropy;
+mod growroot;
 mod http;
 mod imds;
+mod lsblk;
 mod state;
 mod sudo;
 mod sys;
@@ -649,41 +653,77 @@ fn boot(cfg: &Config) -> i32 {
         wait_sshd(&con, child, *started);
     }
 
+    // A root volume larger than the file system: grown in the background child below.
+    let grow = if cfg.test_root {
+        None
+    } else {
+        growroot::plan().unwrap_or_else(|e| {
+            con.line(&format!("error: growing the root file system: {e}"));
+            None
+        })
+    };
     let (Some(id), Some(dir)) = (&m.instance_id, inst_dir) else {
+        background(cfg, &con, grow, None);
         return 0;
     };
     let data = m.user_data.as_deref();
+    let mut job = None;
     match state::plan_user_data(&dir, data) {
         Ok(state::Plan::Nothing) => con.line("no user data"),
         Ok(state::Plan::AlreadyRan) => con.line(&format!("user data already ran for {id}")),
         Ok(state::Plan::Unsupported(why)) => con.line(&format!("error: {why}")),
         Err(e) => con.line(&format!("error: saving the user data: {e}")),
-        Ok(state::Plan::Run(script)) => {
-            let data = data.unwrap_or_default();
-            if cfg.foreground {
-                run_user_data(cfg, &con, &dir, &script, data);
-                return 0;
-            }
-            // In the background, like cloud-init's final stage: rcS goes on to print the
-            // ready marker (sshd is up) while the script runs. A fork without exec is the
-            // cheapest process start here.
-            match sys::fork_process() {
-                Ok(sys::Forked::Child) => {
-                    let _ = sys::new_session();
-                    run_user_data(cfg, &con, &dir, &script, data);
-                    std::process::exit(0);
-                }
-                Ok(sys::Forked::Parent) => {}
-                Err(e) => {
-                    con.line(&format!(
-                        "error: fork: {e}; running user data in the foreground"
-                    ));
-                    run_user_data(cfg, &con, &dir, &script, data);
-                }
+        Ok(state::Plan::Run(script)) => job = Some((dir, script, data.unwrap_or_default())),
+    }
+    background(cfg, &con, grow, job);
+    0
+}
+
+/// The root file system's growth, then the user data script, in that order (cloud-init
+/// resizes before its final stage runs user data), in one forked child, like cloud-init's
+/// later stages: rcS goes on to print the ready marker (sshd is up) meanwhile. A fork
+/// without exec is the cheapest process start here. Nothing to do: no child.
+fn background(
+    cfg: &Config,
+    con: &Console,
+    grow: Option<growroot::Grow>,
+    job: Option<(PathBuf, PathBuf, &[u8])>,
+) {
+    if grow.is_none() && job.is_none() {
+        return;
+    }
+    let work = |con: &Console| {
+        if let Some(g) = &grow {
+            let t = Instant::now();
+            match growroot::apply(g) {
+                Ok(to) => con.line(&format!(
+                    "root file system grown from {} to {} to fill its volume ({:.1} s)",
+                    lsblk::human(g.from_bytes),
+                    lsblk::human(to),
+                    t.elapsed().as_secs_f64()
+                )),
+                Err(e) => con.line(&format!("error: growing the root file system: {e}")),
             }
         }
+        if let Some((dir, script, data)) = &job {
+            run_user_data(cfg, con, dir, script, data);
+        }
+    };
+    if cfg.foreground {
+        return work(con);
     }
-    0
+    match sys::fork_process() {
+        Ok(sys::Forked::Child) => {
+            let _ = sys::new_session();
+            work(con);
+            std::process::exit(0);
+        }
+        Ok(sys::Forked::Parent) => {}
+        Err(e) => {
+            con.line(&format!("error: fork: {e}; running in the foreground"));
+            work(con);
+        }
+    }
 }
 
 const USAGE: &str = "usage: ec2lab-agent boot [--foreground]
@@ -699,6 +739,21 @@ EC2LAB_AGENT_ROOT=DIR (a test run: all paths under DIR, no dropbear, output on s
 
 Installed setuid root as /usr/bin/sudo, this program is sudo (sudo -h).";
 
+/// The metadata service for ec2-metadata: `EC2LAB_AGENT_IMDS`, the kernel's
+/// `ec2lab.imds=`, else 169.254.169.254:80.
+fn applet_imds() -> SocketAddr {
+    let cmdline = fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    std::env::var("EC2LAB_AGENT_IMDS")
+        .ok()
+        .or_else(|| {
+            cmdline
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("ec2lab.imds=").map(str::to_string))
+        })
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| DEFAULT_IMDS.parse().expect("a valid address"))
+}
+
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     let name = args
@@ -709,6 +764,19 @@ fn main() {
     // whatever name it was started under: no agent code runs with borrowed privileges.
     if name == "sudo" || sys::uid() != sys::euid() {
         std::process::exit(sudo::main(&args[1..]));
+    }
+    // The image's curl, ec2-metadata and lsblk are symlinks to this program.
+    let rest = || -> Vec<String> {
+        args[1..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
+    match name.to_str() {
+        Some("curl") => std::process::exit(curl::main(&rest())),
+        Some("ec2-metadata") => std::process::exit(ec2_metadata::main(&rest(), applet_imds())),
+        Some("lsblk") => std::process::exit(lsblk::main(&rest())),
+        _ => {}
     }
     match args.get(1).and_then(|a| a.to_str()) {
         Some("boot") => match Config::from_env(&args[2..]) {

@@ -65,6 +65,13 @@ def main():
             self.reply(200, t.encode())
 
         def do_GET(self):
+            if self.path == "/redirect":
+                # For curl -L: a redirect to the instance id (no token needed to follow it).
+                self.send_response(301)
+                self.send_header("Location", "/latest/meta-data/instance-id")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if a.mode in ("v2", "expire"):
                 t = self.headers.get("X-aws-ec2-metadata-token")
                 if t not in tokens:

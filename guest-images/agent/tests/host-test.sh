@@ -134,6 +134,66 @@ check "gives up within the budget" test $((SECONDS - start)) -le 8
 check "each failure logged" test "$(grep -c 'ec2lab-agent: error: PUT /latest/api/token' "$WORK/out7")" -ge 2
 check "final error line" has "$WORK/out7" "ec2lab-agent: error: instance metadata from"
 
+echo "8. the applets: curl (compared with the host's curl where it has one), ec2-metadata, lsblk"
+BIN=$WORK/bin
+mkdir -p "$BIN"
+for applet in curl ec2-metadata lsblk; do ln -s "$AGENT" "$BIN/$applet"; done
+serve v2 i-gggg "$WORK/key.pub" ""
+IMDS=http://127.0.0.1:$PORT
+# The AWS documentation's IMDSv2 lines, unchanged but for the address.
+TOKEN=$("$BIN/curl" -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-ttl-seconds: 21600" 2>"$WORK/meter")
+check "curl -X PUT gets a token" test -n "$TOKEN"
+check "progress meter on stderr without -s" has "$WORK/meter" "% Total    % Received"
+check "curl -H token: the instance id" test "$("$BIN/curl" -s -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/instance-id")" = i-gggg
+check "curl -w http_code without a token: 401" test "$("$BIN/curl" -s -o /dev/null -w '%{http_code}' "$IMDS/latest/meta-data/instance-id")" = 401
+"$BIN/curl" -sf "$IMDS/latest/meta-data/instance-id" >"$WORK/f.out" 2>"$WORK/f.err" && rc=0 || rc=$?
+check "curl -f on 401: exit 22, no output, silent" test "$rc:$(cat "$WORK/f.out" "$WORK/f.err")" = "22:"
+"$BIN/curl" -sSf "$IMDS/nothing" 2>"$WORK/f.err" && rc=0 || rc=$?
+check "curl -sSf shows the error" test "$rc:$(cat "$WORK/f.err")" = "22:curl: (22) The requested URL returned error: 401"
+"$BIN/curl" -s "http://127.0.0.1:1/" && rc=0 || rc=$?
+check "curl: refused connection exits 7" test "$rc" = 7
+"$BIN/curl" -s "https://bit.ly/afbtest01" && rc=0 || rc=$?
+check "curl: https exits 1 (no TLS in the image)" test "$rc" = 1
+check "curl -L follows a redirect" test "$("$BIN/curl" -sL -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/redirect")" = i-gggg
+"$BIN/curl" -s -H "X-aws-ec2-metadata-token: $TOKEN" -o "$WORK/o.txt" "$IMDS/latest/meta-data/instance-id"
+check "curl -o writes the file" test "$(cat "$WORK/o.txt")" = i-gggg
+"$BIN/curl" -v -s -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/instance-id" >/dev/null 2>"$WORK/v.err"
+check "curl -v shows the request and the response" grep -q '^> X-aws-ec2-metadata-token: ' "$WORK/v.err"
+check "curl -v response status" grep -q '^< HTTP/1.1 200 OK' "$WORK/v.err"
+check "curl -i includes the status line" grep -q '^HTTP/1.1 200 OK' <("$BIN/curl" -si -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/instance-id")
+if [[ -x /usr/bin/curl ]]; then
+    same() { # args...: stdout and exit code equal to the host's curl
+        local a b ra rb
+        a=$(/usr/bin/curl "$@" 2>/dev/null) && ra=0 || ra=$?
+        b=$("$BIN/curl" "$@" 2>/dev/null) && rb=0 || rb=$?
+        [[ $a == "$b" && $ra == "$rb" ]] || { echo "    curl $*: host '$a' ($ra), applet '$b' ($rb)"; return 1; }
+    }
+    H="X-aws-ec2-metadata-token: $TOKEN"
+    check "same as curl: -s -H" same -s -H "$H" "$IMDS/latest/meta-data/instance-id"
+    check "same as curl: -w http_code" same -s -w '%{http_code}\n' -H "$H" "$IMDS/latest/meta-data/hostname"
+    check "same as curl: -w size/content type" same -s -o /dev/null -w '%{size_download} %{content_type} %{num_redirects}' -H "$H" "$IMDS/redirect" -L
+    check "same as curl: -f 404" same -sf -H "$H" "$IMDS/latest/meta-data/nothing"
+    check "same as curl: 404 body" same -s -H "$H" "$IMDS/latest/meta-data/nothing"
+    check "same as curl: -fsSL" same -fsSL -H "$H" "$IMDS/redirect"
+    check "same as curl: -X PUT token ttl 0 (400)" same -s -w '%{http_code}' -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 0" "$IMDS/latest/api/token"
+fi
+out=$(EC2LAB_AGENT_IMDS=127.0.0.1:$PORT "$BIN/ec2-metadata" -i)
+check "ec2-metadata -i" test "$out" = "instance-id: i-gggg"
+out=$(EC2LAB_AGENT_IMDS=127.0.0.1:$PORT "$BIN/ec2-metadata" --instance-id --quiet)
+check "ec2-metadata --instance-id --quiet" test "$out" = "i-gggg"
+out=$(EC2LAB_AGENT_IMDS=127.0.0.1:$PORT "$BIN/ec2-metadata" -v)
+check "ec2-metadata -v: not available" test "$out" = "public-ipv4: not available"
+EC2LAB_AGENT_IMDS=127.0.0.1:$PORT "$BIN/ec2-metadata" >"$WORK/all"
+check "ec2-metadata (all): instance id and key" grep -qx "instance-id: i-gggg" "$WORK/all"
+"$BIN/ec2-metadata" -x 2>/dev/null && rc=0 || rc=$?
+check "ec2-metadata -x: an error" test "$rc" = 1
+"$BIN/lsblk" >"$WORK/lsblk"
+check "lsblk heading" grep -q '^NAME  *MAJ:MIN RM  *SIZE RO TYPE MOUNTPOINTS$' "$WORK/lsblk"
+if command -v lsblk >/dev/null && [[ $(command -v lsblk) != "$BIN/lsblk" ]]; then
+    check "same as util-linux lsblk -d -b" diff <(lsblk -d -b -e 7 -o NAME,MAJ:MIN,RM,SIZE,RO,TYPE | awk 'NF >= 6 {print $1,$2,$3,$4,$5,$6}' | sort) \
+        <("$BIN/lsblk" -d -b | grep -v '^loop' | awk 'NF >= 6 {print $1,$2,$3,$4,$5,$6}' | sort)
+fi
+
 if ((FAILS)); then
     echo "host-test.sh: $FAILS check(s) failed; agent output:"
     tail -n +1 "$WORK"/out*
