@@ -69,7 +69,10 @@ fn a_flushed_write_follows_the_volume_to_another_instance_even_after_kill_9() {
     let lab = Lab::new();
     let ami = lab.tiny_ami("tiny-data", TinyOs::DataDisk);
     let vol = create_volume(&lab, "1");
-    let a = lab.run(&ami, &[]).remove(0);
+    // No automatic recovery: its new VMM would boot A again and write again.
+    let a = lab
+        .run(&ami, &["--maintenance-options", "AutoRecovery=disabled"])
+        .remove(0);
     lab.wait("instance-running", &a);
     // Attach while running: the VMM's empty slot gets the volume.
     let att = lab.ok(&[
@@ -97,6 +100,12 @@ fn a_flushed_write_follows_the_volume_to_another_instance_even_after_kill_9() {
     let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     // SAFETY: kill(2) of the VMM this test started.
     unsafe { libc::kill(pid, libc::SIGKILL) };
+    // A running instance whose VMM died is impaired until stopped (no VMM to ask).
+    wait_until("A impaired", 10, || {
+        let v = lab.ok(&["describe-instance-status", "--instance-ids", &a]);
+        (v["InstanceStatuses"][0]["SystemStatus"]["Status"] == "impaired").then_some(())
+    });
+    lab.ok(&["stop-instances", "--instance-ids", &a]);
     lab.wait("instance-stopped", &a);
     let bytes = std::fs::read(volume_file(&lab, &vol)).unwrap();
     assert_eq!(&bytes[..16], b"DATA-DISK-WRITE!");
