@@ -30,3 +30,7 @@ echo "== x86_64: unit tests and real-KVM tests"
 export EC2LAB_REQUIRE_IMAGES=1
 # One real-Linux guest at a time: each busy guest takes a whole core on a nested KVM.
 cargo test --no-fail-fast -- --test-threads=2
+
+echo "== the VMM's own memory, release build (tests/vmm_memory.rs: below Firecracker's)"
+cargo build --release
+EC2LAB_MEMORY_BIN="$PWD/target/release/ec2lab" cargo test --test vmm_memory

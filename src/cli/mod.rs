@@ -303,6 +303,9 @@ where
     T: Into<OsString> + Clone,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some(vmm_args) = vmm::parse_alone(&args) {
+        return vmm::run_vmm(vmm_args);
+    }
     let cmd = Cli::command();
     let verb = awsflags::verb_of(&cmd, &args);
     let cmd = match &verb {

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use std::ffi::OsString;
+
+use clap::{Args, FromArgMatches, Subcommand};
 
 use crate::vmm::api::{self, Request};
 use crate::vmm::config::{DiskConfig, NetConfig, SerialOut, VmConfig, DEFAULT_MEM_MIB};
@@ -215,6 +217,26 @@ impl VmmArgs {
     }
 }
 
+/// `ec2lab vmm …` parsed against a command tree of that one verb, before [`super::main_from`]
+/// builds the whole one: the VMM is one process per guest and lives as long as its guest,
+/// so it should not keep the pages the control plane's tree costs (every verb's
+/// arguments, the flags derived from botocore's models at run time: megabytes of heap and
+/// of the binary's code and data touched). `None` unless `args` is `ec2lab vmm …` and
+/// parses cleanly; anything else (other verbs, global options before `vmm`, usage errors,
+/// `--help`) goes the full way, so help and errors read exactly as before.
+pub fn parse_alone(args: &[OsString]) -> Option<VmmArgs> {
+    if args.get(1).map(|a| a.as_os_str()) != Some("vmm".as_ref()) {
+        return None;
+    }
+    let cmd = clap::Command::new("ec2lab")
+        .subcommand(VmmArgs::augment_args(clap::Command::new("vmm")))
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    let matches = cmd.try_get_matches_from(args).ok()?;
+    let (_, sub) = matches.subcommand()?;
+    VmmArgs::from_arg_matches(sub).ok()
+}
+
 /// Prints an error with its chain of causes, the way the VMM reports failure.
 fn report(err: &str) {
     eprintln!("ec2lab: error: {err}");
@@ -295,6 +317,58 @@ pub fn run_ctl(args: VmmCtlArgs) -> i32 {
         Err(e) => {
             report(&crate::causes::chain(&e));
             EXIT_VMM_ERROR
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(line: &[&str]) -> Vec<OsString> {
+        line.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn vmm_alone_parses_as_the_full_command_line_does() {
+        let line = [
+            "ec2lab",
+            "vmm",
+            "--kernel",
+            "k",
+            "--disk",
+            "a.img,ro",
+            "--mem-mib",
+            "64",
+            "--append",
+            "quiet",
+            "--api-sock",
+            "s",
+        ];
+        let alone = parse_alone(&args(&line)).expect("a plain vmm line takes the short way");
+        let full = match crate::cli::Cli::try_parse_from(line).unwrap().command {
+            crate::cli::Command::Vmm(a) => a,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(format!("{alone:?}"), format!("{full:?}"));
+        let launch = parse_alone(&args(&["ec2lab", "vmm", "--launch", "l.json"])).unwrap();
+        assert_eq!(launch.launch, Some(PathBuf::from("l.json")));
+    }
+
+    #[test]
+    fn anything_else_goes_the_full_way() {
+        for line in [
+            &["ec2lab", "vmm", "--help"][..],
+            &["ec2lab", "vmm"],
+            &["ec2lab", "vmm", "--kernel", "k", "--disk", "x.img,turbo"],
+            &["ec2lab", "vmm", "--kernel", "k", "--region", "r"],
+            &["ec2lab", "--region", "r", "vmm", "--kernel", "k"],
+            &["ec2lab", "vmm-ctl", "--api-sock", "s", "status"],
+            &["ec2lab", "describe-instances"],
+            &["ec2lab"],
+        ] {
+            assert!(parse_alone(&args(line)).is_none(), "{line:?}");
         }
     }
 }

@@ -468,6 +468,9 @@ impl Controller {
             Err(e) => Response::error(e),
         };
         api::write_response(&stream, &resp);
+        // Answering (JSON, status, metrics) ran code the guest's I/O does not need: let it
+        // go again, as set-up's did (supervisors and the monitor ask every few seconds).
+        super::footprint::drop_startup_pages();
     }
 
     fn forward_stdin(&mut self, ops: &mut EventOps) {

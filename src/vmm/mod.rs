@@ -13,6 +13,7 @@ pub mod console;
 pub mod controller;
 pub mod devices;
 pub mod exit;
+pub mod footprint;
 pub mod host;
 pub mod machine;
 pub mod memory;
@@ -101,6 +102,8 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     let mut events: EventManager<Controller> =
         EventManager::new().map_err(|e| VmmError::EventLoop(e.to_string()))?;
     events.add_subscriber(controller);
+    // Set-up is done: the binary's pages only it used need not stay mapped.
+    footprint::drop_startup_pages();
     while exit.get().is_none() {
         events
             .run()

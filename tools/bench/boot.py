@@ -12,7 +12,9 @@ Boots the guest image that guest-images/build.sh makes N times and reports, per 
   overhead  the VMM process's resident memory BEYOND guest RAM, from /proc/PID/smaps
             taken at the marker: the sum of Rss over all mappings except the guest-memory
             mapping(s), i.e. the anonymous mapping(s) whose size is the configured guest
-            memory (--mem-mib). Total RSS is reported for context.
+            memory (--mem-mib). Total RSS is reported for context, and the overhead's
+            Pss too (shared pages divided among the processes mapping them: the
+            C library's and, for ec2lab, the binary's pages the control plane shares).
 
 Every boot uses a fresh copy of the root image (the guest writes to it). After the
 marker the VM is stopped (ec2lab: `vmm-ctl stop`; others: SIGKILL) before the next
@@ -129,18 +131,20 @@ def ec2lab_cmdline(flavor):
 
 
 def parse_smaps(pid):
-    """[(start, end, name, size_kib, rss_kib)] from /proc/PID/smaps."""
+    """[(start, end, name, size_kib, rss_kib, pss_kib)] from /proc/PID/smaps."""
     maps = []
     header = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             m = header.match(line)
             if m:
-                maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3).strip(), 0, 0])
+                maps.append([int(m.group(1), 16), int(m.group(2), 16), m.group(3).strip(), 0, 0, 0])
             elif line.startswith("Size:"):
                 maps[-1][3] = int(line.split()[1])
             elif line.startswith("Rss:"):
                 maps[-1][4] = int(line.split()[1])
+            elif line.startswith("Pss:"):
+                maps[-1][5] = int(line.split()[1])
     return [tuple(m) for m in maps]
 
 
@@ -186,6 +190,7 @@ def memory_sample(pid, mem_mib):
     if idx is None:
         raise BenchError(f"pid {pid}: {how} ({mem_mib} MiB); cannot separate VMM memory")
     guest = sum(maps[i][4] for i in idx)
+    pss = sum(m[5] for i, m in enumerate(maps) if i not in idx)
     by_name = {}
     for i, m in enumerate(maps):
         if i in idx or m[4] == 0:
@@ -194,6 +199,7 @@ def memory_sample(pid, mem_mib):
         by_name[name] = by_name.get(name, 0) + m[4]
     top = sorted(by_name.items(), key=lambda kv: -kv[1])[:8]
     return {"total_kib": total, "guest_kib": guest, "overhead_kib": total - guest,
+            "overhead_pss_kib": pss,
             "guest_maps": len(idx), "how": how, "top": top}
 
 
@@ -438,6 +444,7 @@ def table(results, order):
     rows = [("boot to marker (s)", "boot_s", lambda v: f"{v:.2f}"),
             ("VMM set-up (ms)", "setup_ms", lambda v: f"{v:.0f}"),
             ("VMM memory overhead (KiB)", "overhead_kib", lambda v: f"{v:.0f}"),
+            ("VMM memory overhead, Pss (KiB)", "overhead_pss_kib", lambda v: f"{v:.0f}"),
             ("total RSS (KiB)", "total_kib", lambda v: f"{v:.0f}"),
             ("guest RAM resident (KiB)", "guest_kib", lambda v: f"{v:.0f}")]
     out = ["| VMM | metric | median | min | max | runs |", "|---|---|---|---|---|---|"]
