@@ -644,7 +644,7 @@ fn a_guest_cannot_reach_host_ports_not_meant_for_it() {
     let inst = launch(&lab, &h, "lab-1", 1, &[]).remove(0);
     let g = stand_in(&mut nss, &h, "g", &inst);
     // The host's other network, and a service listening on all its addresses.
-    sh(&["ip", "-n", &h, "addr", "add", "192.0.2.1/32", "dev", "lo"]);
+    sh(&["ip", "-n", &h, "addr", "add", "198.18.0.1/32", "dev", "lo"]);
     const LISTEN: &str = "
 import socket
 s = socket.socket()
@@ -704,7 +704,7 @@ except Exception as e:
         "host service",
         "the host itself may"
     );
-    for to in [inst.gateway.as_str(), "192.0.2.1"] {
+    for to in [inst.gateway.as_str(), "198.18.0.1"] {
         let before = dropped();
         assert_eq!(connect(&g, to), "failed TimeoutError", "guest -> {to}:2222");
         assert!(dropped() > before, "host_input's last rule dropped it");
@@ -720,7 +720,7 @@ except Exception as e:
             .success()
     };
     assert!(ping(&inst.gateway), "the router answers ping");
-    assert!(!ping("192.0.2.1"), "the host's other addresses do not");
+    assert!(!ping("198.18.0.1"), "the host's other addresses do not");
     let _ = server.kill();
     let _ = server.wait();
     eprintln!("took {:?}", started.elapsed());

@@ -295,9 +295,9 @@ fn a_known_dd_and_download_show_in_the_samples() {
     ec2(&["terminate-instances", "--instance-ids", &id]);
 }
 
-const OUTSIDE_ADDR: &str = "192.0.2.2";
+const OUTSIDE_ADDR: &str = "198.18.0.2";
 
-/// A network namespace behind a veth pair, routed by the host (192.0.2.2 there, 192.0.2.1
+/// A network namespace behind a veth pair, routed by the host (198.18.0.2 there, 198.18.0.1
 /// on the host's end).
 struct Outside {
     ns: String,
@@ -329,7 +329,7 @@ impl Outside {
         sh(&[
             "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
         ]);
-        sh(&["ip", "addr", "add", "192.0.2.1/24", "dev", &veth]);
+        sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", &veth]);
         sh(&["ip", "link", "set", &veth, "up"]);
         sh(&[
             "ip",
@@ -337,7 +337,7 @@ impl Outside {
             &ns,
             "addr",
             "add",
-            "192.0.2.2/24",
+            "198.18.0.2/24",
             "dev",
             "eth0",
         ]);
@@ -350,7 +350,7 @@ impl Outside {
             "add",
             "default",
             "via",
-            "192.0.2.1",
+            "198.18.0.1",
         ]);
         Outside { ns, veth }
     }
