@@ -1,5 +1,6 @@
 //! Serving the metadata port under limits no guest can outgrow: a fixed set of worker
-//! threads behind a bounded queue, at most a few connections per caller, one deadline for
+//! threads behind a bounded queue, at most a few connections per caller still sending
+//! their request (waiting or being read), one deadline for
 //! the whole request (not per read, so a guest trickling bytes cannot hold a worker), a
 //! growing pause when `accept` fails (out of descriptors), and a log that cannot flood.
 //! What goes beyond a limit is closed at once: the guest sees a reset, the host spends
@@ -19,7 +20,7 @@ pub struct Limits {
     pub workers: usize,
     /// Accepted connections waiting for a worker; more are closed.
     pub queue: usize,
-    /// Connections of one caller (source address) queued or being answered at once.
+    /// Connections of one caller (source address) queued or having their request read.
     pub per_caller: usize,
     /// From accept to the last byte of the answer.
     pub deadline: Duration,
@@ -38,7 +39,8 @@ const BACKOFF_MIN: Duration = Duration::from_millis(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// One accepted connection, handed to the handler with the time it must be done by.
-/// Counts against its caller's share until dropped.
+/// Counts against its caller's share while the request is being read (the part the caller
+/// can drag out): until [`Conn::request_read`] or until dropped.
 pub struct Conn {
     /// The connection.
     pub stream: TcpStream,
@@ -46,10 +48,18 @@ pub struct Conn {
     pub peer: IpAddr,
     /// When the whole exchange must be over.
     pub deadline: Instant,
-    _share: Share,
+    share: Option<Share>,
 }
 
 impl Conn {
+    /// The request is in: the caller's share is free for its next connection. (What is
+    /// left, answering and writing, is the server's own work, bounded by the deadline; a
+    /// caller that asks one request after another must never find its share taken by
+    /// connections whose answers it has already read.)
+    pub fn request_read(&mut self) {
+        self.share = None;
+    }
+
     /// Time left before the deadline; `None` once it has passed.
     pub fn left(&self) -> Option<Duration> {
         self.deadline
@@ -235,7 +245,7 @@ where
             stream,
             peer,
             deadline: Instant::now() + limits.deadline,
-            _share: share,
+            share: Some(share),
         };
         if let Err(TrySendError::Full(c)) = tx.try_send(conn) {
             log.line(format_args!("{}: every worker is busy; closed", c.peer));

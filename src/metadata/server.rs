@@ -138,11 +138,12 @@ impl Service {
         }
     }
 
-    fn handle(&self, conn: Conn, bridge: &str) {
+    fn handle(&self, mut conn: Conn, bridge: &str) {
         let IpAddr::V4(peer) = conn.peer else { return };
         let Some(req) = http::read_request(&mut BufReader::new(&conn)) else {
             return;
         };
+        conn.request_read();
         let started = Instant::now();
         let resp = self.answer(&req, bridge, peer);
         if let Some(ttl) = resp.ttl {
