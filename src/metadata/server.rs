@@ -1,5 +1,5 @@
 //! The metadata server of a supervisor: binds its VPC router's metadata port on the VPC's
-//! bridge and answers each connection under [`pool`](super::pool)'s limits. When the
+//! bridge and answers each connection under [`pool`]'s limits. When the
 //! bridge is made anew (its interface index changes), the server binds again.
 
 use std::io::BufReader;
