@@ -339,6 +339,7 @@ fn traffic_obeys_security_groups() {
         (&vm3, 80),
         (&ext, 80),
         (&h, 8775),
+        (&h, 2222),
     ] {
         lab.server(ns, port);
     }
@@ -383,6 +384,30 @@ fn traffic_obeys_security_groups() {
     // Metadata reaches the host service at the VPC gateway.
     assert_eq!(connect(vm1, "169.254.169.254", 80, None), ok("10.10.0.11"));
     assert_eq!(connect(vm3, "169.254.169.254", 80, None), ok("10.20.0.13"));
+    // The host itself: only the metadata service and ICMP echo to the router. A host
+    // service on another port is out of reach, on the router address and on the host's
+    // other addresses alike, although the host listens on all of them and vm1 may send
+    // anything.
+    blocked_by(h, "inet", "host_input", &["counter packets"], || {
+        connect(vm1, "10.10.0.1", 2222, None)
+    });
+    blocked_by(h, "inet", "host_input", &["counter packets"], || {
+        connect(vm3, "198.51.100.1", 2222, None)
+    });
+    blocked_by(h, "inet", "host_input", &["counter packets"], || {
+        connect(vm1, "10.10.0.1", 80, None)
+    });
+    assert_eq!(
+        connect(h, "10.10.0.1", 2222, None),
+        ok("10.10.0.1"),
+        "the host's own use"
+    );
+    assert!(ping(vm1, "10.10.0.1"), "the router answers ping");
+    assert!(ping(vm3, "10.20.0.1"), "the router answers ping");
+    assert!(
+        !ping(vm1, "198.51.100.1"),
+        "the host's other addresses do not"
+    );
     // VPC isolation, although vm3 accepts everything and vm1 may send
     // anything.
     blocked_by(h, "inet", "forward", &["iifname \"ec2br-one\""], || {

@@ -1,8 +1,8 @@
 //! Monitoring of ONE real Linux guest (the quick-start AMI) with detailed monitoring: a
-//! known 20 MiB `dd` to an EBS volume and a known 5 MiB download from the host show in
-//! the monitor's samples within 5%, and a guest burning CPU on a core of its own reads
-//! above 80%, never more than its vCPU thread had. Minutes on a nested KVM; skips without
-//! guest-images/out unless
+//! known 20 MiB `dd` to an EBS volume and a known 5 MiB download from a network behind
+//! the host show in the monitor's samples within 5%, and a guest burning CPU on a core of
+//! its own reads above 80%, never more than its vCPU thread had. Minutes on a nested KVM;
+//! skips without guest-images/out unless
 //! EC2LAB_REQUIRE_IMAGES=1.
 
 mod common;
@@ -167,13 +167,12 @@ fn a_known_dd_and_download_show_in_the_samples() {
         std::thread::sleep(Duration::from_secs(2));
     }
     eprintln!("guest ready after {:?}", started.elapsed());
-    let (tap, gateway) = {
+    let tap = {
         let store = ec2lab::store::Store::open(lab.state_dir(), "lab-1").unwrap();
         let eni = ec2lab::net::eni::Eni::attached_to(store.conn(), &id)
             .unwrap()
             .remove(0);
-        let subnet = ec2lab::net::vpc::Subnet::get(store.conn(), &eni.subnet_id).unwrap();
-        (eni.tap, subnet.gateway())
+        eni.tap
     };
     ec2(&[
         "attach-volume",
@@ -200,10 +199,18 @@ fn a_known_dd_and_download_show_in_the_samples() {
     let t0 = next_tick(&file, &id);
     let tx0 = tap_tx_bytes(&tap);
 
-    // The host serves 5 MiB over HTTP on the subnet's gateway address.
-    let server = std::net::TcpListener::bind((gateway, 0)).unwrap();
-    let port = server.local_addr().unwrap().port();
+    // A network behind the host serves 5 MiB over HTTP (the firewall keeps guests off
+    // the host's own ports, so the server is where a guest may go: outside, routed).
+    let outside = Outside::new();
+    let netns = std::fs::File::open(format!("/run/netns/{}", outside.ns)).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
     let serving = std::thread::spawn(move || {
+        // SAFETY: setns on a descriptor we own; it moves only this thread.
+        let rc =
+            unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&netns), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        let server = std::net::TcpListener::bind((OUTSIDE_ADDR, 0)).unwrap();
+        tx.send(server.local_addr().unwrap().port()).unwrap();
         let (mut conn, _) = server.accept().unwrap();
         let mut req = [0u8; 1024];
         let _ = conn.read(&mut req);
@@ -214,9 +221,10 @@ fn a_known_dd_and_download_show_in_the_samples() {
         .unwrap();
         conn.write_all(&vec![0x5a; DOWNLOAD]).unwrap();
     });
+    let port = rx.recv().unwrap();
     let (code, seen) = console.status(&format!(
         "dd if=/dev/zero of=/dev/{dev} bs=1M count=20 conv=fsync 2>/dev/null && \
-         wget -q -O /dev/null http://{gateway}:{port}/"
+         wget -q -O /dev/null http://{OUTSIDE_ADDR}:{port}/"
     ));
     assert_eq!(code, 0, "{seen}");
     serving.join().unwrap();
@@ -307,4 +315,76 @@ fn a_known_dd_and_download_show_in_the_samples() {
     assert_eq!(last, Some(0.0));
     drop(console);
     ec2(&["terminate-instances", "--instance-ids", &id]);
+}
+
+const OUTSIDE_ADDR: &str = "198.18.0.2";
+
+/// A network namespace behind a veth pair, routed by the host (198.18.0.2 there, 198.18.0.1
+/// on the host's end).
+struct Outside {
+    ns: String,
+    veth: String,
+}
+
+impl Outside {
+    fn new() -> Outside {
+        let tag = std::process::id() % 100_000;
+        let (ns, veth) = (format!("ec2out{tag}"), format!("ec2vo{tag}"));
+        let sh = |args: &[&str]| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &ns])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &veth])
+            .output();
+        sh(&["ip", "netns", "add", &ns]);
+        sh(&[
+            "ip", "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+        ]);
+        sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", &veth]);
+        sh(&["ip", "link", "set", &veth, "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            "198.18.0.2/24",
+            "dev",
+            "eth0",
+        ]);
+        sh(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            &ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.18.0.1",
+        ]);
+        Outside { ns, veth }
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .status();
+    }
 }

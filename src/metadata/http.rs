@@ -74,6 +74,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Headers besides the standard ones (e.g. the token TTL).
     pub extra_headers: Vec<(&'static str, String)>,
+    /// The IP time-to-live of the answer's packets, when it is not the host's default.
+    pub ttl: Option<u32>,
 }
 
 impl Response {
@@ -83,6 +85,7 @@ impl Response {
             status: 200,
             body: body.into(),
             extra_headers: vec![],
+            ttl: None,
         }
     }
 
@@ -98,6 +101,7 @@ impl Response {
             )
             .into_bytes(),
             extra_headers: vec![],
+            ttl: None,
         }
     }
 

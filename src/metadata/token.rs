@@ -17,33 +17,60 @@ pub const MAX_TTL_SECS: u64 = 21_600;
 pub struct TokenKey([u8; 32]);
 
 impl TokenKey {
-    /// The state root's key (`metadata.key`, mode 0600), made on first use.
+    /// The state root's key (`metadata.key`, mode 0600), made on first use. A key file of
+    /// the wrong length (cut short by a crash before it reached the disk) is replaced;
+    /// tokens issued under it stop working, as after any key change.
     pub fn load_or_create(root: &Path) -> std::io::Result<TokenKey> {
         let path = root.join("metadata.key");
-        if let Ok(bytes) = std::fs::read(&path) {
-            if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
-                return Ok(TokenKey(key));
+        // A bounded number of rounds: each either returns or follows another process
+        // that changed the file meanwhile; the file settles after one such change.
+        for _ in 0..5 {
+            match std::fs::read(&path) {
+                Ok(bytes) => {
+                    if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
+                        return Ok(TokenKey(key));
+                    }
+                    // Replaced whole (rename), then read again: of several supervisors
+                    // that found it broken at once, all use the one that was renamed last.
+                    let tmp = Self::write_new(root)?;
+                    std::fs::rename(&tmp, &path)?;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // Linked into place, never overwritten: two first users never see
+                    // half a key; the loser of a race reads the winner's.
+                    let tmp = Self::write_new(root)?;
+                    let linked = std::fs::hard_link(&tmp, &path);
+                    let _ = std::fs::remove_file(&tmp);
+                    if let Err(e) = linked {
+                        if e.kind() != std::io::ErrorKind::AlreadyExists {
+                            return Err(e);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
             }
         }
+        Err(std::io::Error::other(format!(
+            "{} keeps changing under this process; is another program writing it?",
+            path.display()
+        )))
+    }
+
+    /// A new random key in a temporary file of `root`, on disk.
+    fn write_new(root: &Path) -> std::io::Result<std::path::PathBuf> {
         let mut key = [0u8; 32];
         std::fs::File::open("/dev/urandom")
             .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))?;
-        // Written to a temporary name and renamed, so two first users never see half a key;
-        // the loser of a race re-reads the winner's.
         let tmp = root.join(format!("metadata.key.{}", std::process::id()));
-        std::fs::OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(&tmp)?
-            .write_all(&key)?;
-        if std::fs::hard_link(&tmp, &path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-            return TokenKey::load_or_create(root);
-        }
-        let _ = std::fs::remove_file(&tmp);
-        Ok(TokenKey(key))
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        Ok(tmp)
     }
 
     fn mac(&self, instance_id: &str, expires: u64) -> String {
@@ -120,5 +147,29 @@ mod tests {
                 .permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_truncated_key_is_replaced_not_looped_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.key");
+        std::fs::write(&path, b"short").unwrap();
+        let k = TokenKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 32, "a whole key now");
+        let t = k.issue("i-1", 1000, 60);
+        let again = TokenKey::load_or_create(dir.path()).unwrap();
+        assert!(
+            again.check(&t, "i-1", 1000),
+            "the replacement is the key in use"
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        // An empty file, too.
+        std::fs::write(&path, b"").unwrap();
+        TokenKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 32);
     }
 }

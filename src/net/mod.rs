@@ -223,6 +223,7 @@ pub fn teardown(store: &Store) -> Result<(), Ec2Error> {
         host::delete_link(&v.bridge);
     }
     let t = owner(store).table;
+    let _lock = owner::lock(&t);
     Nft::host()
         .remove(&[&t])
         .map_err(|e| Ec2Error::internal(e.with_cause()))?;
@@ -247,6 +248,14 @@ pub fn sync(store: &Store) -> Result<(), Ec2Error> {
             owner::RUN_DIR
         ))
     })?;
+    // Read the store, render and apply under one lock: of two commands that change the
+    // rules at once, the one that applies last has read the store last.
+    let _lock = owner::lock(&me.table).map_err(|e| {
+        Ec2Error::internal(format!(
+            "cannot lock the firewall of this state directory in {}: {e}; ec2lab needs root for host networking",
+            owner::RUN_DIR
+        ))
+    })?;
     let c = store.conn();
     let subnets = Subnet::all(c)?;
     let in_use = vpcs_in_use(c)?;
@@ -261,13 +270,18 @@ pub fn sync(store: &Store) -> Result<(), Ec2Error> {
     }
     let script = firewall::render(&ruleset(store)?, &me.table)
         .map_err(|e| Ec2Error::internal(format!("the firewall rules cannot be built: {e}")))?;
-    // Remembers the last script applied, so unchanged state costs no nft run. Under /run:
-    // after a host reboot (empty tables) it is gone too, and everything is applied again.
-    let marker = owner::applied_marker(&me.table);
-    if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str())
-        && Nft::host().has_table(&me.table)
-    {
-        return Ok(());
+    // Remembers the last script applied and how the kernel then listed both tables, so
+    // unchanged state costs one listing and no apply, and a table deleted or edited by
+    // hand is put back. Under /run: after a host reboot (empty tables) they are gone too.
+    let (marker, live) = (
+        owner::applied_marker(&me.table),
+        owner::listing_marker(&me.table),
+    );
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(script.as_str()) {
+        let now = Nft::host().listing(&me.table);
+        if now.is_some() && now == std::fs::read_to_string(&live).ok() {
+            return Ok(());
+        }
     }
     Nft::host().apply(&script).map_err(|e| {
         Ec2Error::internal(format!(
@@ -276,5 +290,13 @@ pub fn sync(store: &Store) -> Result<(), Ec2Error> {
         ))
     })?;
     let _ = std::fs::write(&marker, &script);
+    match Nft::host().listing(&me.table) {
+        Some(l) => {
+            let _ = std::fs::write(&live, l);
+        }
+        None => {
+            let _ = std::fs::remove_file(&live);
+        }
+    }
     Ok(())
 }

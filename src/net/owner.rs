@@ -94,10 +94,37 @@ pub fn applied_marker(table: &TableName) -> PathBuf {
     Path::new(RUN_DIR).join(format!("{table}.nft"))
 }
 
-/// Drops the records of `table`: its registry entry and its applied-script marker.
+/// Where `sync` remembers how the kernel listed `table`'s two tables right after it
+/// applied them ([`Nft::listing`]): a later listing that differs means someone changed
+/// or deleted one of them.
+pub fn listing_marker(table: &TableName) -> PathBuf {
+    Path::new(RUN_DIR).join(format!("{table}.live"))
+}
+
+/// An exclusive lock on `table`'s firewall, held while the value lives: commands that
+/// change it at once take turns, so the last one to apply read the store last.
+pub struct TableLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
+
+/// Waits for and takes `table`'s lock (`/run/ec2lab/<table>.lock`).
+pub fn lock(table: &TableName) -> std::io::Result<TableLock> {
+    std::fs::create_dir_all(RUN_DIR)?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(Path::new(RUN_DIR).join(format!("{table}.lock")))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive)
+        .map(TableLock)
+        .map_err(|(_, e)| e.into())
+}
+
+/// Drops the records of `table`: its registry entry and its markers. (Its lock file
+/// stays: removing a file another process may hold locked would let a third lock a new
+/// one beside it.)
 pub fn forget(table: &TableName) {
     let _ = std::fs::remove_file(owners_dir().join(table.as_str()));
     let _ = std::fs::remove_file(applied_marker(table));
+    let _ = std::fs::remove_file(listing_marker(table));
 }
 
 /// Reads a link's alias: `None` unless ec2lab wrote it.

@@ -131,12 +131,23 @@ impl<'a> Nft<'a> {
         self.apply(&script)
     }
 
-    /// Whether the `inet` table `table` is loaded (someone may have flushed the rules).
-    pub fn has_table(&self, table: &TableName) -> bool {
-        self.command()
-            .args(["list", "table", "inet", table.as_str()])
-            .stdin(Stdio::null())
-            .output()
-            .is_ok_and(|o| o.status.success())
+    /// Both tables named `table` as the kernel has them, without counters and set
+    /// elements (`nft -s -t`), so two listings of one ruleset compare equal however much
+    /// traffic passed; `None` when either table is missing.
+    pub fn listing(&self, table: &TableName) -> Option<String> {
+        let mut text = String::new();
+        for family in ["bridge", "inet"] {
+            let out = self
+                .command()
+                .args(["-s", "-t", "list", "table", family, table.as_str()])
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
+            if !out.status.success() {
+                return None;
+            }
+            text.push_str(&String::from_utf8_lossy(&out.stdout));
+        }
+        Some(text)
     }
 }

@@ -38,6 +38,11 @@
 //! * `forward`: instances are reachable from other VPCs and from non-VPC
 //!   interfaces only through public IPs (DNATed connections); private
 //!   addresses only from their own VPC and from the host itself.
+//! * `host_input`: what instances may reach on the host itself. Replies to the host's
+//!   own connections, the metadata port on each VPC's router (at most
+//!   [`METADATA_CONNS_PER_CALLER`] connections per bridge and source address, counted in
+//!   the dynamic set `metadata_callers`) and ICMP echo to the VPC's own addresses; the
+//!   rest is dropped.
 //! * `nat_prerouting`: metadata `addr:80` -> `<gateway>:<port>` per bridge,
 //!   public -> private; `nat_output`: public -> private for the host's own
 //!   connections; `nat_postrouting`: private -> public SNAT for ENIs with a
@@ -85,5 +90,5 @@ pub use apply::{Nft, NftError, NFT_ENV};
 pub use model::{
     EniNet, MetadataService, Protocol, PublicIp, Rule, Ruleset, SecurityGroup, VpcNet, SEEN_MARK,
 };
-pub use render::render;
+pub use render::{render, METADATA_CONNS_PER_CALLER};
 pub use validate::{validate, RulesetError, TableName};

@@ -137,6 +137,11 @@ fn map_decl(out: &mut String, name: &str, ty: &str, elems: Option<String>) {
     out.push_str("\t}\n");
 }
 
+/// A set declared with its body as given (flags, size: a dynamic set).
+fn set_decl_raw(out: &mut String, name: &str, body: &str) {
+    out.push_str(&format!("\tset {name} {{\n{body}\t}}\n"));
+}
+
 fn set_decl(out: &mut String, name: &str, ty: &str, elems: Option<String>) {
     match elems {
         Some(e) => out.push_str(&format!(
@@ -237,6 +242,7 @@ fn inet_table(s: &mut String, rs: &Ruleset, names: &Names) {
     eni_chains(s, rs, names);
     filter_hooks(s, rs);
     isolation(s, rs);
+    host_input(s, rs);
     nat(s, rs, names);
 }
 
@@ -369,6 +375,47 @@ fn isolation(s: &mut String, rs: &Ruleset) {
     chain(s, "forward", &fwd);
 }
 
+/// Connections to the metadata service one caller (bridge and source address) may have
+/// open at once; its server takes [`metadata::pool::LIMITS`](crate::metadata::pool::LIMITS)
+/// per supervisor, this bounds the sum over a VPC's supervisors.
+pub const METADATA_CONNS_PER_CALLER: u32 = 16;
+
+/// What instances may reach on the host itself: the metadata service (after its DNAT;
+/// at most [`METADATA_CONNS_PER_CALLER`] connections per caller) and ICMP echo to the
+/// router addresses; replies to what the host started. Everything else is dropped:
+/// guests use no other host service (their addresses come from the kernel command
+/// line, and VPCs have no DNS server).
+fn host_input(s: &mut String, rs: &Ruleset) {
+    set_decl_raw(
+        s,
+        "metadata_callers",
+        "\t\ttype ifname . ipv4_addr\n\t\tsize 65535\n\t\tflags dynamic\n",
+    );
+    let mut input = vec![
+        "type filter hook input priority 0; policy accept;".to_string(),
+        "iifname != @bridges accept".into(),
+        "ct state established,related accept".into(),
+    ];
+    for v in &rs.vpcs {
+        if let Some(m) = &rs.metadata {
+            let to = format!(
+                "iifname \"{}\" ip daddr {} tcp dport {}",
+                v.bridge, v.gateway, m.port
+            );
+            input.push(format!(
+                "{to} ct state new add @metadata_callers {{ iifname . ip saddr ct count over {METADATA_CONNS_PER_CALLER} }} counter drop"
+            ));
+            input.push(format!("{to} accept"));
+        }
+        input.push(format!(
+            "iifname \"{}\" ip daddr {} icmp type echo-request accept",
+            v.bridge, v.cidr
+        ));
+    }
+    input.push("counter drop".into());
+    chain(s, "host_input", &input);
+}
+
 /// Metadata and public addresses in (DNAT), private addresses out (SNAT, masquerade).
 fn nat(s: &mut String, rs: &Ruleset, names: &Names) {
     let mut dnat = Vec::new();
@@ -440,6 +487,10 @@ mod tests {
             "ip saddr 10.10.0.11 oifname != \"ec2br-one\" snat ip to 203.0.113.11",
             "ip saddr 10.20.0.0/16 oifname != \"ec2br-two\" masquerade",
             "iifname \"ec2br-one\" oifname != \"ec2br-one\" oifname @bridges counter drop",
+            "iifname \"ec2br-one\" ip daddr 10.10.0.1 tcp dport 8775 ct state new add @metadata_callers { iifname . ip saddr ct count over 16 } counter drop",
+            "iifname \"ec2br-one\" ip daddr 10.10.0.1 tcp dport 8775 accept",
+            "iifname \"ec2br-two\" ip daddr 10.20.0.0/16 icmp type echo-request accept",
+            "\tchain host_input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tiifname != @bridges accept\n\t\tct state established,related accept\n",
         ] {
             assert!(script.contains(needle), "missing {needle:?} in\n{script}");
         }

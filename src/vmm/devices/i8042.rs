@@ -82,6 +82,12 @@ pub struct I8042State {
     pub out: Vec<u8>,
 }
 
+/// Bytes the controller holds for the guest to read. A guest that keeps asking (a
+/// keyboard command, `CMD_WRITE_KBD_BUFFER`) without reading would otherwise grow the
+/// queue without end; beyond this, bytes are dropped, as a real keyboard's buffer
+/// overruns. Far more than Linux ever leaves unread (the longest answer is 3 bytes).
+pub const OUT_MAX: usize = 64;
+
 /// The keyboard controller: enough of it for Linux to probe it, for Ctrl-Alt-Del and for a reset.
 pub struct I8042 {
     ctr: u8,
@@ -127,7 +133,8 @@ impl I8042 {
     /// Queues keyboard bytes (e.g. [`CTRL_ALT_DEL`]) as if typed.
     pub fn type_keys(&mut self, keys: &[u8]) {
         let was_empty = self.out.is_empty();
-        self.out.extend(keys);
+        let room = OUT_MAX.saturating_sub(self.out.len());
+        self.out.extend(keys.iter().take(room));
         if was_empty {
             self.notify();
         }
@@ -135,6 +142,9 @@ impl I8042 {
 
     fn push(&mut self, byte: u8) {
         let was_empty = self.out.is_empty();
+        if self.out.len() >= OUT_MAX {
+            return;
+        }
         self.out.push_back(byte);
         if was_empty {
             self.notify();
@@ -298,5 +308,26 @@ mod tests {
         assert_eq!(got, CTRL_ALT_DEL);
         // One interrupt after each read that left another byte waiting.
         assert_eq!(d.irq.read().unwrap(), CTRL_ALT_DEL.len() as u64 - 1);
+    }
+
+    #[test]
+    fn a_guest_that_never_reads_cannot_grow_the_queue() {
+        let (mut d, _) = dev();
+        for i in 0..100_000u32 {
+            d.write(OFF_COMMAND, &[CMD_WRITE_KBD_BUFFER]);
+            d.write(OFF_DATA, &[i as u8]);
+            d.write(OFF_DATA, &[KBD_CMD_GET_ID]);
+        }
+        d.type_keys(&[0x1c; 1000]);
+        assert_eq!(d.out.len(), OUT_MAX);
+        // The oldest bytes are kept, in order, and reading drains the queue.
+        assert_eq!(rd(&mut d, OFF_DATA), 0);
+        assert_eq!(rd(&mut d, OFF_DATA), KBD_ACK);
+        let mut n = 2;
+        while rd(&mut d, OFF_COMMAND) & STATUS_OUTPUT_FULL != 0 {
+            rd(&mut d, OFF_DATA);
+            n += 1;
+        }
+        assert_eq!(n, OUT_MAX);
     }
 }
