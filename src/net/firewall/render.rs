@@ -376,8 +376,8 @@ fn isolation(s: &mut String, rs: &Ruleset) {
 }
 
 /// Connections to the metadata service one caller (bridge and source address) may have
-/// open at once; its server takes [`metadata::pool::LIMITS`](crate::metadata::pool::LIMITS)
-/// per supervisor, this bounds the sum over a VPC's supervisors.
+/// open at once; its server (`metadata::pool`, above this layer) takes a few per
+/// supervisor, this bounds the sum over a VPC's supervisors.
 pub const METADATA_CONNS_PER_CALLER: u32 = 16;
 
 /// What instances may reach on the host itself: the metadata service (after its DNAT;
