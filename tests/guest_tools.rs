@@ -11,39 +11,24 @@ mod common;
 use common::*;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const READY: &str = "EC2LAB-GUEST-READY";
 const GROWN: &str = "ec2lab-agent: root file system grown from";
 
 struct RealGuest {
-    lab: Lab,
-    images: PathBuf,
+    real: RealLab,
     key: PathBuf,
-    /// Dropped after `lab`: one real-guest test at a time on this host.
-    _one: RealGuestLock,
+}
+
+impl std::ops::Deref for RealGuest {
+    type Target = RealLab;
+    fn deref(&self) -> &RealLab {
+        &self.real
+    }
 }
 
 impl RealGuest {
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.lab.cmd(args);
-        c.env("EC2LAB_GUEST_IMAGES", &self.images)
-            .env("EC2LAB_STOP_TIMEOUT_SECS", "240");
-        c
-    }
-
-    fn ok(&self, args: &[&str]) -> serde_json::Value {
-        let out = run_with_timeout(self.cmd(args), 900);
-        assert!(
-            out.status.success(),
-            "ec2lab {args:?}: {}{}",
-            stderr(&out),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    }
-
     /// A shell script run over ssh as ec2-user: its stdout (it must succeed).
     fn ssh(&self, id: &str, script: &str) -> String {
         let key = self.key.display().to_string();
@@ -155,17 +140,13 @@ fn launch(t: &RealGuest, ami: &str, group: &str) -> (String, Instant) {
 
 #[test]
 fn aws_docs_commands_and_an_8_gib_root_on_a_real_vm() {
-    if real_guest_images().is_none() {
+    let Some(real) = RealLab::new() else {
         return;
-    }
-    let _one = real_guest_lock();
-    let lab = Lab::new();
-    let key = lab.state_dir().join("tools.pem");
+    };
+    let key = real.lab.state_dir().join("tools.pem");
     let t = RealGuest {
-        lab,
-        images: guest_images_dir(),
+        real,
         key: key.clone(),
-        _one,
     };
     let material = t.ok(&["create-key-pair", "--key-name", "tools"])["KeyMaterial"]
         .as_str()

@@ -8,33 +8,16 @@ use common::*;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 
 #[test]
 fn a_hibernated_guest_keeps_its_processes_and_tmp() {
-    let Some(_) = real_guest_images() else {
+    let Some(real) = RealLab::new() else {
         return;
     };
-    let _one = real_guest_lock();
-    let lab = Lab::new();
-    let ec2 = |args: &[&str]| -> Value {
-        let mut c = lab.cmd(args);
-        c.env("EC2LAB_GUEST_IMAGES", guest_images_dir())
-            .env("EC2LAB_STOP_TIMEOUT_SECS", "60");
-        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
-    };
-    let ami = ec2(&[
-        "describe-images",
-        "--filters",
-        "Name=name,Values=ec2lab-linux",
-    ])["Images"][0]["ImageId"]
-        .as_str()
-        .expect("quick-start AMI registered")
-        .to_string();
+    let lab = &real.lab;
+    let ec2 = |args: &[&str]| real.ok(args);
+    let ami = real.quick_start_ami();
     let id = ec2(&[
         "run-instances",
         "--image-id",
@@ -47,22 +30,11 @@ fn a_hibernated_guest_keeps_its_processes_and_tmp() {
         .as_str()
         .unwrap()
         .to_string();
-    let ready = |what: &str| {
-        let end = Instant::now() + BOOT_TIMEOUT;
-        loop {
-            let out = ec2(&["get-console-output", "--instance-id", &id]);
-            if ec2lab::instances::console::ready(out["Output"].as_str().unwrap_or("")) {
-                return;
-            }
-            assert!(Instant::now() < end, "{what}: the guest never got ready");
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    };
     let t = Instant::now();
-    ready("first boot");
+    real.wait_ready(&id, BOOT_TIMEOUT, "first boot");
     eprintln!("first boot ready after {:?}", t.elapsed());
 
-    let mut console = Console::open(&lab, &id);
+    let mut console = Console::open(lab, &id);
     let (code, seen) = console.status(
         "echo kept-in-memory > /tmp/hib; (while :; do sleep 1; done) & echo $! > /tmp/hib.pid",
     );
@@ -98,7 +70,7 @@ fn a_hibernated_guest_keeps_its_processes_and_tmp() {
         "300",
     ]);
     let resumed = t.elapsed();
-    let mut console = Console::open(&lab, &id);
+    let mut console = Console::open(lab, &id);
     let (code, seen) =
         console.status("cat /tmp/hib; kill -0 $(cat /tmp/hib.pid) && echo ALIVE''-PROC");
     eprintln!(

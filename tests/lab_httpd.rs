@@ -14,45 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct RealLab {
-    lab: Lab,
-    images: PathBuf,
-    /// Dropped after `lab`: one real-guest test at a time on this host.
-    _one: RealGuestLock,
-}
-
 impl RealLab {
-    /// A lab on the real guest images, once no other real-guest test runs; None where the
-    /// images are not built (the test skips).
-    fn new() -> Option<RealLab> {
-        real_guest_images()?;
-        let _one = real_guest_lock();
-        Some(RealLab {
-            lab: Lab::new(),
-            images: guest_images_dir(),
-            _one,
-        })
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = self.lab.cmd(args);
-        c.env("EC2LAB_GUEST_IMAGES", &self.images)
-            .env("EC2LAB_STOP_TIMEOUT_SECS", "240");
-        c
-    }
-
-    /// A verb that must succeed; its JSON.
-    fn ok(&self, args: &[&str]) -> serde_json::Value {
-        let out = run_with_timeout(self.cmd(args), 900);
-        assert!(
-            out.status.success(),
-            "ec2lab {args:?}: {}{}",
-            stderr(&out),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
-    }
-
     /// `ec2lab ssh ID [-i KEY] -- SCRIPT`: (exit code, stdout, stderr).
     fn ssh(&self, id: &str, key: Option<&Path>, script: &str) -> (i32, String, String) {
         let mut args = vec!["ssh", id];

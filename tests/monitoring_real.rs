@@ -110,29 +110,17 @@ fn tap_tx_bytes(tap: &str) -> f64 {
 
 #[test]
 fn a_known_dd_and_download_show_in_the_samples() {
-    let Some(_) = real_guest_images() else {
+    let Some(real) = RealLab::new() else {
         return;
     };
-    let _one = real_guest_lock();
-    let lab = Lab::new();
+    let lab = &real.lab;
     let file = lab.state_dir().join("samples.jsonl");
     let ec2 = |args: &[&str]| -> Value {
-        let mut c = lab.cmd(args);
-        c.env("EC2LAB_GUEST_IMAGES", guest_images_dir())
-            .env("EC2LAB_MONITOR_SAMPLES", &file)
-            .env("EC2LAB_STOP_TIMEOUT_SECS", "60");
-        let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
-        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        let mut c = real.cmd(args);
+        c.env("EC2LAB_MONITOR_SAMPLES", &file);
+        ok_json(c, args)
     };
-    let ami = ec2(&[
-        "describe-images",
-        "--filters",
-        "Name=name,Values=ec2lab-linux",
-    ])["Images"][0]["ImageId"]
-        .as_str()
-        .expect("quick-start AMI registered")
-        .to_string();
+    let ami = real.quick_start_ami();
     let vol = ec2(&[
         "create-volume",
         "--size",
@@ -157,15 +145,7 @@ fn a_known_dd_and_download_show_in_the_samples() {
         .as_str()
         .unwrap()
         .to_string();
-    let end = Instant::now() + BOOT_TIMEOUT;
-    loop {
-        let out = ec2(&["get-console-output", "--instance-id", &id]);
-        if ec2lab::instances::console::ready(out["Output"].as_str().unwrap_or("")) {
-            break;
-        }
-        assert!(Instant::now() < end, "the guest never got ready");
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    real.wait_ready(&id, BOOT_TIMEOUT, "first boot");
     eprintln!("guest ready after {:?}", started.elapsed());
     let tap = {
         let store = ec2lab::store::Store::open(lab.state_dir(), "lab-1").unwrap();
@@ -183,7 +163,7 @@ fn a_known_dd_and_download_show_in_the_samples() {
         "--device",
         "/dev/sdf",
     ]);
-    let mut console = Console::open(&lab, &id);
+    let mut console = Console::open(lab, &id);
     // /dev/sdf is the first EBS slot after the root disk: the guest's vdb (a t2.micro has
     // no instance store). Its serial is the volume id without the dash.
     let dev = "vdb";

@@ -5,7 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod real;
 mod vpcs;
+#[allow(unused_imports)]
+pub use real::*;
 pub use vpcs::*;
 
 /// Where tiny guests are loaded (the VMM loads kernels at or above 1 MiB).
