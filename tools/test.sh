@@ -23,7 +23,7 @@ guest-images/stress/selftest.sh
 
 echo "== aarch64: check and unit tests (qemu-user)"
 cargo check --target aarch64-unknown-linux-gnu
-cargo test --target aarch64-unknown-linux-gnu --lib -- vmm::arch::aarch64
+cargo test --target aarch64-unknown-linux-gnu --lib -- vmm::arch::aarch64 vmm::snapshot
 
 echo "== x86_64: unit tests and real-KVM tests"
 # Tests that boot the real guest image fail (not skip) when the image is missing.
