@@ -274,10 +274,10 @@ fn flags_for_what_ec2lab_does_not_do_get_unsupported() {
                 "ami-0123456789abcdef0",
                 "--iam-instance-profile",
                 "Name=admin",
-                "--hibernation-options",
-                "Configured=true",
+                "--enclave-options",
+                "Enabled=true",
             ],
-            "--iam-instance-profile (IamInstanceProfile), --hibernation-options (HibernationOptions)",
+            "--iam-instance-profile (IamInstanceProfile), --enclave-options (EnclaveOptions)",
         ),
         (
             "RunInstances",
