@@ -48,6 +48,18 @@ fn of<'a>(all: &'a [Value], metric: &str, name: &str, value: &str) -> Vec<&'a Va
         .collect()
 }
 
+/// Waits (up to 40 s) for a sample after the first `before` whose
+/// `StatusCheckFailed_System` for `id` is `value`.
+fn system_check_tick(file: &Path, id: &str, before: usize, value: f64, what: &str) {
+    wait_until(what, 40, || {
+        let all = samples(file);
+        of(&all[before..], "StatusCheckFailed_System", "InstanceId", id)
+            .iter()
+            .any(|s| s["stats"]["Sum"] == value)
+            .then_some(())
+    });
+}
+
 fn monitoring_state(lab: &Lab, id: &str) -> String {
     lab.describe(id)["Monitoring"]["State"]
         .as_str()
@@ -190,18 +202,7 @@ fn detailed_monitoring_on_a_tiny_guest_end_to_end() {
         .status()
         .unwrap()
         .success());
-    wait_until("a tick with the VMM killed", 40, || {
-        let all = samples(&file);
-        of(
-            &all[before..],
-            "StatusCheckFailed_System",
-            "InstanceId",
-            &id,
-        )
-        .iter()
-        .any(|s| s["stats"]["Sum"] == 1.0)
-        .then_some(())
-    });
+    system_check_tick(&file, &id, before, 1.0, "a tick with the VMM killed");
     let status = cmd(
         &lab,
         &file,
@@ -228,18 +229,7 @@ fn detailed_monitoring_on_a_tiny_guest_end_to_end() {
         (v["InstanceStatuses"][0]["SystemStatus"]["Status"] == "ok").then_some(())
     });
     let before = samples(&file).len();
-    wait_until("a tick with the new VMM", 40, || {
-        let all = samples(&file);
-        of(
-            &all[before..],
-            "StatusCheckFailed_System",
-            "InstanceId",
-            &id,
-        )
-        .iter()
-        .any(|s| s["stats"]["Sum"] == 0.0)
-        .then_some(())
-    });
+    system_check_tick(&file, &id, before, 0.0, "a tick with the new VMM");
 
     // Back to basic monitoring: disabling, then disabled once the monitor has seen it.
     let v = cmd(&lab, &file, &["unmonitor-instances", "--instance-ids", &id]);
