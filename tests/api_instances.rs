@@ -368,7 +368,16 @@ out["by_stopped"] = ids(Filters=[{"Name": "instance-state-name", "Values": ["sto
 inst = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
 out["key_name"] = inst["KeyName"]
 out["groups"] = [g["GroupId"] for g in inst["SecurityGroups"]] == [sg]
-out["console"] = ec2.get_console_output(InstanceId=iid)["Output"]
+# User data runs after the status checks pass, as on EC2 (cloud-init's final stage): the
+# agent first grows the root file system to its 8 GiB volume, seconds on a loaded host.
+step("status ok; waiting for the user data's exit line in the console output")
+deadline = time.time() + 300
+while True:
+    out["console"] = ec2.get_console_output(InstanceId=iid)["Output"]
+    if "user data exited" in out["console"] or time.time() > deadline:
+        break
+    time.sleep(2)
+out["user_data_done_after_s"] = round(time.time() - t0, 1)
 
 before = count()
 out["malformed_instance"] = code(ec2.describe_instances, InstanceIds=["i-xyz"])
