@@ -427,8 +427,11 @@ fn boto3_drives_one_real_vm() {
     }
     let _one = real_guest_lock();
     let images = guest_images_dir();
+    // The host's warm-launch templates, shared by every real-guest test.
+    let warm = ec2lab::instances::warm::cache_dir();
     let Some(api) = Api::start_with(&[
         ("EC2LAB_GUEST_IMAGES", images.to_str().unwrap()),
+        ("EC2LAB_WARM_CACHE", warm.to_str().unwrap()),
         // A real guest shuts down in well under this on this nested KVM.
         ("EC2LAB_STOP_TIMEOUT_SECS", "240"),
     ]) else {

@@ -209,7 +209,8 @@ fn guest_image_boots_to_ready_and_shuts_down_gracefully() {
 /// succeed. Returns its JSON output.
 fn real_ec2(lab: &Lab, env: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     let mut c = lab.cmd(args);
-    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir());
+    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir())
+        .env_remove("EC2LAB_WARM_CACHE");
     for (k, v) in env {
         c.env(k, v);
     }

@@ -395,7 +395,8 @@ fn overlapping_vpcs_of_two_state_directories_do_not_run_at_once() {
 /// An ec2lab verb on the real guest images (the quick-start AMI); returns (JSON, stderr).
 fn real(lab: &Lab, args: &[&str]) -> (serde_json::Value, String) {
     let mut c = lab.cmd(args);
-    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir());
+    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir())
+        .env_remove("EC2LAB_WARM_CACHE");
     let out = run_with_timeout(c, 600);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     (

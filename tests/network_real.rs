@@ -20,7 +20,8 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
 /// Runs an ec2lab verb on the real guest images; returns (exit code, JSON, stderr).
 fn ec2_raw(lab: &Lab, args: &[&str]) -> (i32, serde_json::Value, String) {
     let mut c = lab.cmd(args);
-    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir());
+    c.env("EC2LAB_GUEST_IMAGES", guest_images_dir())
+        .env_remove("EC2LAB_WARM_CACHE");
     let out = run_with_timeout(c, BOOT_TIMEOUT.as_secs());
     (
         out.status.code().unwrap_or(-1),

@@ -86,6 +86,11 @@ pub struct RunInstances {
     /// memory beside its root volume, start-instances resumes from it).
     #[arg(long)]
     pub hibernation_options: Option<String>,
+    /// ec2lab's own: boot the AMI instead of starting from its warm-launch template (the
+    /// memory of the AMI's first boot, restored in well under a second; see README, "Warm
+    /// launches"). Also EC2LAB_WARM=0 for every launch.
+    #[arg(long)]
+    pub no_warm: bool,
 }
 
 #[derive(Args, Debug)]
@@ -466,6 +471,7 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .into_iter()
             .collect(),
         placement: a.placement.as_deref().map(placement).transpose()?,
+        no_warm: a.no_warm,
     };
     ctx.answer_dry_run(&req)?;
     to_json(&instances::run_instances(&mut ctx.store()?, &req)?)

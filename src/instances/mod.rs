@@ -23,6 +23,8 @@ pub mod supervisor;
 pub mod types;
 pub mod user_data;
 mod wait;
+pub mod warm;
+pub mod warm_boot;
 
 use std::time::{Duration, Instant};
 
@@ -266,6 +268,21 @@ pub fn run_instances(
         hibernation::check_launch(ty)?;
     }
 
+    let warm_plan = warm::plan(
+        store,
+        &image,
+        &warm::key(
+            ty.mem_mib,
+            ty.vcpus,
+            ty.instance_store_gb > 0,
+            root_volume_gib,
+        ),
+        !req.no_warm && crate::net::enabled(),
+    );
+    let root_source = match &warm_plan {
+        Some(p) if p.mode == warm::Mode::Restore => warm::Template(p.template.clone()).disk(),
+        _ => image.root_path(store),
+    };
     let (effective, warnings) = ty.vcpus_here();
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
@@ -319,6 +336,9 @@ pub fn run_instances(
                 },
             };
             prepare_run_dir(store, &image, &inst)?;
+            if let Some(p) = &warm_plan {
+                warm::save_plan(&RunDir(store.instance_dir(&inst.instance_id)), p)?;
+            }
             made.push(inst);
             volumes::create(
                 store,
@@ -331,7 +351,7 @@ pub fn run_instances(
                     iops: launch.root_iops,
                     throughput: launch.root_throughput,
                     availability_zone: &format!("{}a", store.region()),
-                    source: Some(VolumeSource::File(&image.root_path(store))),
+                    source: Some(VolumeSource::File(&root_source)),
                     tags: vec![],
                 },
                 Some(Attachment {

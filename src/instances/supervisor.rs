@@ -19,6 +19,7 @@ use super::process::{self, Lock};
 use super::record::{Instance, RebootPending};
 use super::rundir::RunDir;
 use super::state::{on_guest, GuestEvent, State};
+use super::warm_boot::WarmBoot;
 use crate::error::Ec2Error;
 use crate::storage::{instance_store, volumes};
 use crate::store::{iso8601_now, Store};
@@ -125,6 +126,8 @@ struct Supervisor {
     resuming: bool,
     /// The running VMM could not hibernate: its stop is a plain one.
     hibernate_failed: bool,
+    /// The instance's first VMM restores or makes its AMI's warm-launch template.
+    warm: Option<WarmBoot>,
 }
 
 /// `ec2lab __supervise <id>`: runs until the instance no longer needs a VMM. `services`
@@ -153,6 +156,7 @@ pub fn run(
         booted_at: None,
         resuming: false,
         hibernate_failed: false,
+        warm: None,
     };
     let mut monitor_ensured: Option<Instant> = None;
     loop {
@@ -228,15 +232,31 @@ impl Supervisor {
             }
             return Ok(POLL_FAST);
         }
+        if let Some(w) = self.warm.as_mut().filter(|w| !w.restoring()) {
+            if w.poll_capture(&self.store, inst, &self.run) {
+                self.warm = None;
+            }
+        }
         if inst.state == State::Pending {
             let status = api::call(&self.run.sock(), &Request::Status)
                 .ok()
                 .and_then(|r| r.status);
-            // A resumed machine is past init: it runs once its VMM answers.
+            // A resumed machine is past init: it runs once its VMM answers. A warm launch's
+            // runs once it has its identity.
             let resumed = self.resuming && status.is_some();
+            let restored = match self.warm.as_ref().filter(|w| w.restoring()) {
+                Some(w) if status.is_some() => match w.send_identity(&self.run) {
+                    Ok(()) => true,
+                    Err(_) => return Ok(POLL_FAST),
+                },
+                _ => false,
+            };
+            if restored {
+                self.warm = None;
+            }
             let started = self.booted_at.map(|t| t.elapsed().as_millis() as u64);
             let init = status.and_then(|s| s.init_started_ms);
-            if let Some(ms) = init.or(if resumed { started } else { None }) {
+            if let Some(ms) = init.or(if resumed || restored { started } else { None }) {
                 if resumed {
                     // Used once: the memory file stays mapped (and its pages readable)
                     // for the VMM that resumed from it.
@@ -311,8 +331,14 @@ impl Supervisor {
         let disks = disks::vmm_disks(&self.store, inst)?;
         let nics = network::vmm_nics(&self.store, inst)?;
         let launch = self.run.launch_file();
+        let warm_nics = nics.clone();
         let mut config = launch_config(&self.run, inst, disks, nics);
         config.restore = resume.clone();
+        self.warm = if resume.is_none() && inst.boots == 0 {
+            WarmBoot::start(&self.run, inst, &warm_nics, &mut config)
+        } else {
+            None
+        };
         config
             .save(&launch)
             .map_err(|e| Ec2Error::internal(crate::causes::chain(&e)))?;
@@ -361,6 +387,14 @@ impl Supervisor {
         // terminate, the volumes and interface) gone. Both steps are idempotent: a crash in
         // between is finished by the next supervisor.
         let pre = Instance::get(self.store.conn(), &id)?;
+        if let Some(w) = self.warm.take().filter(|w| w.restoring()) {
+            if pre.state == State::Pending {
+                w.restore_failed(&self.run, &detail);
+                self.store.write(|tx| Instance::set_vmm(tx, &id, None))?;
+                let _ = std::fs::remove_file(sock);
+                return Ok(());
+            }
+        }
         if self.resuming && pre.state == State::Pending {
             // The saved machine could not be resumed (the VMM refused it, or died): boot
             // from the root volume instead, as EC2 does when a resume fails.

@@ -66,6 +66,12 @@ pub enum Request {
     },
     /// Report every device counter and the vCPUs' CPU time, cumulative since start.
     Metrics,
+    /// Bytes for the guest to read on its serial console, as if typed there (a warm
+    /// launch's identity line); queued behind earlier input, never echoed by the VMM.
+    ConsoleInput {
+        /// The text to send.
+        text: String,
+    },
     /// Pause, save the whole VM (vCPUs, interrupt controllers, clock, devices, memory)
     /// to a new directory, then resume or end the VMM.
     Snapshot {

@@ -281,6 +281,13 @@ impl Controller {
                 Err(e) => Response::error(e),
             },
             Request::Snapshot { dir, then } => self.snapshot(&dir, then),
+            Request::ConsoleInput { text } => {
+                if text.len() > PENDING_INPUT_MAX - self.pending_input.len() {
+                    return Response::error("the console's input queue is full; try again later");
+                }
+                self.queue_input(text.as_bytes());
+                self.ok()
+            }
             Request::Stop => {
                 self.exit.raise(GuestExit::Stopped(
                     "hard stop requested on the control socket".into(),

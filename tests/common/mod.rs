@@ -547,6 +547,9 @@ impl Lab {
                 "EC2LAB_GUEST_IMAGES",
                 self.dir.path().join("no-guest-images"),
             )
+            // Warm-launch templates of this lab's own AMIs stay in it (RealLab shares the
+            // host's: the quick-start AMI's template serves every real-guest test).
+            .env("EC2LAB_WARM_CACHE", self.dir.path().join("warm-cache"))
             .args(args);
         c
     }

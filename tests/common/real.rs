@@ -34,7 +34,8 @@ impl RealLab {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = self.lab.cmd(args);
         c.env("EC2LAB_GUEST_IMAGES", &self.images)
-            .env("EC2LAB_STOP_TIMEOUT_SECS", "240");
+            .env("EC2LAB_STOP_TIMEOUT_SECS", "240")
+            .env_remove("EC2LAB_WARM_CACHE");
         c
     }
 

@@ -95,7 +95,7 @@ pub fn jitter(n: usize) -> Vec<u8> {
 }
 
 /// Adds `data` to the kernel's pool, crediting `bits` of entropy (root only).
-fn add_entropy(data: &[u8], bits: usize) -> io::Result<()> {
+pub fn add_entropy(data: &[u8], bits: usize) -> io::Result<()> {
     // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }, built in
     // u32 words so the header ints are aligned.
     let mut words: Vec<u32> = vec![bits as u32, data.len() as u32];

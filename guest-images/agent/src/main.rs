@@ -19,6 +19,7 @@ mod lsblk;
 mod state;
 mod sudo;
 mod sys;
+mod warm;
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -66,6 +67,8 @@ struct Config {
     imds: Option<SocketAddr>,
     budget: Duration,
     foreground: bool,
+    /// A warm-launch template's boot (`ec2lab.warm=1`): wait for the identity first.
+    warm: bool,
 }
 
 impl Config {
@@ -117,6 +120,7 @@ impl Config {
             imds,
             budget,
             foreground,
+            warm: warm::requested(&cmdline),
         })
     }
 }
@@ -591,8 +595,58 @@ fn run_user_data(cfg: &Config, con: &Console, inst_dir: &Path, script: &Path, da
     con.line(&line);
 }
 
+/// A template's boot: grow the root now (every instance from the template has the same
+/// volume size), wait for the identity, and take it on, before anything per-instance.
+fn warm_identity(cfg: &Config, con: &Console) {
+    match growroot::plan() {
+        Ok(Some(g)) => match growroot::apply(&g) {
+            Ok(to) => con.line(&format!(
+                "root file system grown from {} to {} before the warm snapshot",
+                lsblk::human(g.from_bytes),
+                lsblk::human(to)
+            )),
+            Err(e) => con.line(&format!("error: growing the root file system: {e}")),
+        },
+        Ok(None) => {}
+        Err(e) => con.line(&format!("error: growing the root file system: {e}")),
+    }
+    let id = match warm::wait(|m| con.raw(format!("{m}\n").as_bytes())) {
+        Ok(id) => id,
+        Err(e) => {
+            return con.line(&format!(
+                "error: waiting for the warm launch's identity: {e}"
+            ))
+        }
+    };
+    let t = Instant::now();
+    let mut failed = Vec::new();
+    if let Err(e) = warm::reseed(&id.seed) {
+        failed.push(format!("random pool: {e}"));
+    }
+    if let Err(e) = warm::set_clock(id.time_ms) {
+        failed.push(format!("clock: {e}"));
+    }
+    if let Err(e) = warm::configure_network("eth0", &id) {
+        failed.push(format!("eth0: {e}"));
+    }
+    set_hostname(cfg, con, &id.hostname);
+    con.line(&format!(
+        "warm launch: took the identity of {} (MAC, {}/{}, hostname, clock, random pool reseeded) in {} ms",
+        id.instance_id,
+        id.addr,
+        id.prefix,
+        t.elapsed().as_millis()
+    ));
+    for f in failed {
+        con.line(&format!("error: warm launch: {f}"));
+    }
+}
+
 fn boot(cfg: &Config) -> i32 {
     let con = Console::open(cfg);
+    if cfg.warm && !cfg.test_root {
+        warm_identity(cfg, &con);
+    }
     if !cfg.test_root {
         mount_devpts(&con);
         // Before dropbear, which blocks in getrandom(2) until the pool is initialised.

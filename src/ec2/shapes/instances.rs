@@ -57,6 +57,10 @@ pub struct RunInstancesRequest {
     /// Whether the instances can hibernate (`HibernationOptions.Configured`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hibernation_options: Option<super::maintenance::HibernationOptionsRequest>,
+    /// ec2lab's own, not EC2's (`run-instances --no-warm`): boot the AMI instead of
+    /// starting from its warm-launch template. Never on the wire.
+    #[serde(skip)]
+    pub no_warm: bool,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
