@@ -22,7 +22,7 @@ use crate::ec2::tags::{Tag, TagSpecification};
 use crate::error::Ec2Error;
 use crate::images::{self, Image};
 use crate::instances::guest_status::{self, GuestStatus};
-use crate::instances::{self, record::Instance, state::State, Waiter};
+use crate::instances::{self, record::Instance, rundir::RunDir, state::State, Waiter};
 use crate::keypairs::{self, KeyFormat, KeyPair, KeyType};
 use crate::net::groups::{self, Direction, Permission, SecurityGroup};
 use crate::net::vpc::{self, Subnet};
@@ -55,6 +55,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Build the guest images when they are missing (guest-images/build.sh).
     pub build_images: bool,
+    /// Start from the AMI's warm-launch template (made by the first launch) if it has one.
+    pub warm: bool,
 }
 
 /// Prints one progress line on stderr, with the seconds since the lab began.
@@ -104,6 +106,7 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
                     resource_type: "instance".into(),
                     tags: vec![Tag::new("Name", NAME), Tag::new(TAG.0, TAG.1)],
                 }],
+                no_warm: !opts.warm,
                 ..RunInstancesRequest::default()
             };
             let out = instances::run_instances(store, &req)?;
@@ -143,8 +146,11 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
             timings["RunInstancesToRunningSecs"] = json!(secs(l, r));
         }
     }
+    let console = std::fs::read(RunDir::of(store, &id).console()).unwrap_or_default();
+    let launch = instances::warm::launch_kind(&String::from_utf8_lossy(&console));
     Ok(json!({
         "InstanceId": id,
+        "Launch": launch,
         "PublicIpAddress": public_ip,
         "Url": url,
         "Page": page,

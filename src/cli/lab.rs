@@ -32,7 +32,9 @@ What it does, step by step (each is also a verb you can run yourself):\n  \
      <state-dir>/<region>/keys/ec2lab-lab-httpd.pem, mode 0600)\n  \
   3. create-security-group ec2lab-lab-httpd; allow tcp/22 and tcp/80 from 0.0.0.0/0\n  \
   4. run-instances --instance-type t2.micro with user data that runs\n     \
-     `yum install -y httpd; systemctl start httpd` and writes /var/www/html/index.html\n  \
+     `yum install -y httpd; systemctl start httpd` and writes /var/www/html/index.html\n     \
+     (a warm launch: the first run on a host boots the AMI and keeps its template,\n     \
+     later runs start from it; --no-warm boots every time)\n  \
   5. waits until http://<public-ip>/ answers 200, showing the guest's progress\n\n\
 It stops waiting at once when the guest reports a failure: the user data exited non-zero\n\
 or was killed by a signal (`ec2lab-agent: user data exited with status N`), or the guest\n\
@@ -57,6 +59,10 @@ pub struct Httpd {
     /// Fail instead of building the guest images when they are missing.
     #[arg(long)]
     pub no_build: bool,
+    /// Boot the AMI instead of starting from its warm-launch template (the lab's first run
+    /// on a host boots and makes the template; later runs start from it in about a second).
+    #[arg(long)]
+    pub no_warm: bool,
 }
 
 /// Runs (or, with `--cleanup`, tears down) the chosen lab and returns its summary.
@@ -72,6 +78,7 @@ pub fn run(ctx: &Ctx, a: LabArgs) -> Result<Value, Failure> {
             instance_type: h.instance_type,
             timeout: std::time::Duration::from_secs(h.timeout_secs),
             build_images: !h.no_build,
+            warm: !h.no_warm,
         },
     )?)
 }

@@ -228,6 +228,19 @@ pub fn waiting(console: &str) -> bool {
         .any(|l| l.trim_end() == WAIT_MARKER)
 }
 
+/// How the current boot in `console` started, for people: `warm` (restored from the
+/// template), `cold, made the warm template` (a template boot) or `cold`.
+pub fn launch_kind(console: &str) -> &'static str {
+    let boot = super::console::current_boot(console);
+    if boot.contains("ec2lab: warm launch: restored") {
+        "warm"
+    } else if boot.lines().any(|l| l.trim_end() == WAIT_MARKER) {
+        "cold, made the warm template"
+    } else {
+        "cold"
+    }
+}
+
 /// Marks the AMI of `template` as one whose agent does not wait for an identity.
 pub fn unsupported(template: &Path) {
     if let Some(dir) = template.parent() {
