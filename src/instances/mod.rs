@@ -554,12 +554,13 @@ pub fn console_output(
     let id = &req.instance_id;
     Ec2Error::check_instance_ids(std::slice::from_ref(id))?;
     Instance::get(store.conn(), id)?;
-    let bytes = std::fs::read(RunDir(store.instance_dir(id)).console()).unwrap_or_default();
-    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    // Only the tail is read, across the log's rotation (`vmm::console_log`).
+    let tail =
+        crate::vmm::console_log::read_tail(&RunDir(store.instance_dir(id)).console(), 64 * 1024);
     Ok(GetConsoleOutputResult {
         instance_id: id.clone(),
         timestamp: iso8601_now(),
-        output: String::from_utf8_lossy(tail).into_owned(),
+        output: String::from_utf8_lossy(&tail).into_owned(),
     })
 }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod arch;
 pub mod config;
 pub mod console;
+pub mod console_log;
 pub mod controller;
 pub mod devices;
 pub mod exit;
