@@ -246,6 +246,10 @@ pub fn detach_volume(
 /// paused for the copy (crash-consistent), which is a sparse copy and quick.
 pub fn freeze_copy(store: &Store, vol: &Volume, dest: &std::path::Path) -> Result<(), Ec2Error> {
     let src = store.volume_path(&vol.volume_id);
+    // The copy writes the volume's data blocks at once: reserved like a new volume's.
+    let data = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&src)?) * 512;
+    let what = format!("a point-in-time copy of {}", vol.volume_id);
+    crate::storage::reserve::check(store, &what, data, 0)?;
     let sock = match &vol.attachment {
         Some(a) => running_vmm(store, &Instance::get(store.conn(), &a.instance_id)?),
         None => None,

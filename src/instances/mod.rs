@@ -39,6 +39,7 @@ use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
 use crate::images::{self, Image};
+use crate::storage::instance_store;
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 pub use attributes::{describe_instance_attribute, modify_instance_attribute};
@@ -70,24 +71,44 @@ fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
         })
         .map(|kib| kib / 1024)
         .unwrap_or(0);
+    let in_ram = instance_store::in_memory();
     let used: u64 = Instance::all(store.conn())?
         .iter()
         .filter(|i| i.state.has_vmm())
-        .map(|i| i.mem_mib)
+        .map(|i| {
+            let store_gb = types::find(&i.instance_type).map_or(0, |t| t.instance_store_gb);
+            i.mem_mib + store_mib(store_gb, in_ram)
+        })
         .sum();
     Ok((total.saturating_sub(HOST_RESERVE_MIB), used))
 }
 
+/// Host memory an instance store of `gb` takes when the stores live in memory (tmpfs):
+/// all of it, since a guest may fill it.
+fn store_mib(gb: u64, in_ram: bool) -> u64 {
+    if in_ram {
+        (gb * 1_000_000_000).div_ceil(1 << 20)
+    } else {
+        0
+    }
+}
+
+/// Host memory one instance of `ty` holds: its RAM and an instance store kept in memory.
+fn footprint_mib(ty: &types::InstanceType) -> u64 {
+    ty.mem_mib + store_mib(ty.instance_store_gb, instance_store::in_memory())
+}
+
 fn check_capacity(store: &Store, ty: &types::InstanceType, count: u32) -> Result<(), Ec2Error> {
     let (budget, used) = capacity(store)?;
-    let need = ty.mem_mib * u64::from(count);
+    let need = footprint_mib(ty) * u64::from(count);
     if used + need > budget {
         return Err(Ec2Error::new(
             "InsufficientInstanceCapacity",
             format!(
                 "We currently do not have sufficient {} capacity: {count} instance(s) need {need} MiB \
-                 of memory; this host has {budget} MiB for instances and {used} MiB of it is in use. \
-                 Choose a smaller instance type or stop instances",
+                 of memory (their RAM, and their instance store when it is kept in memory); this \
+                 host has {budget} MiB for instances and {used} MiB of it is in use. Choose a \
+                 smaller instance type or stop instances",
                 ty.name
             ),
         ));
@@ -259,7 +280,7 @@ pub fn run_instances(
     }
     // As many as fit, but at least min_count (EC2's --count min:max).
     let (budget, used) = capacity(store)?;
-    let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
+    let fit = (budget.saturating_sub(used) / footprint_mib(ty)) as u32;
     let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
     if launch.hibernation {
