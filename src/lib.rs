@@ -22,4 +22,5 @@ pub mod sns;
 pub mod storage;
 pub mod store;
 pub mod tagging;
+pub mod testhook;
 pub mod vmm;

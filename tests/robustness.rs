@@ -144,3 +144,80 @@ fn an_instance_store_in_memory_counts_against_memory() {
         &["terminate-instances", "--instance-ids", &id],
     );
 }
+
+fn ctl(sock: &Path, action: &str) -> serde_json::Value {
+    let mut c = ec2lab();
+    c.args(["vmm-ctl", "--api-sock", sock.to_str().unwrap(), action]);
+    let out = run_with_timeout(c, 20);
+    assert!(out.status.success(), "{action}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A tiny guest printing dots forever: it runs while its console grows.
+fn dots_guest() -> Guest {
+    let mut code = Asm::new().mov_dx(0x3f8).mov_al(b'.');
+    let top = code.len();
+    code = code.out_dx_al();
+    let back = (top as isize - (code.len() as isize + 2)) as i8;
+    Guest::new(&code.bytes(&[0xeb, back as u8]), false)
+}
+
+fn console_grows(g: &Guest) -> bool {
+    let size = || {
+        std::fs::metadata(g.path("console"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let before = size();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if size() != before {
+            return true;
+        }
+    }
+    false
+}
+
+/// Sends one request line on `conn` and reads the answer line.
+fn say(conn: &mut std::os::unix::net::UnixStream, line: &str) -> serde_json::Value {
+    use std::io::{BufRead, Write};
+    conn.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    std::io::BufReader::new(conn.try_clone().unwrap())
+        .read_line(&mut answer)
+        .unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
+#[test]
+fn a_pause_lease_ends_with_its_holder() {
+    use std::os::unix::net::UnixStream;
+    let g = dots_guest();
+    let (mut child, sock) = g.spawn_with_api(&[]);
+    assert!(console_grows(&g));
+    // The holder goes away (as a killed CLI's socket closes): the guest runs again.
+    let mut lease = UnixStream::connect(&sock).unwrap();
+    let v = say(&mut lease, r#"{"action":"pause-lease"}"#);
+    assert_eq!(v["status"]["state"], "paused", "{v}");
+    assert!(!console_grows(&g), "ran while leased");
+    drop(lease);
+    assert!(console_grows(&g), "still frozen after its holder went away");
+    // A held pause outlives a lease that ends; `resume` ends it.
+    let mut lease = UnixStream::connect(&sock).unwrap();
+    say(&mut lease, r#"{"action":"pause-lease"}"#);
+    ctl(&sock, "pause");
+    drop(lease);
+    assert!(!console_grows(&g), "the held pause ended with the lease");
+    assert_eq!(ctl(&sock, "status")["status"]["state"], "paused");
+    ctl(&sock, "resume");
+    assert!(console_grows(&g));
+    // A lease ended by a `resume` line on it is answered, and the guest runs.
+    let mut lease = UnixStream::connect(&sock).unwrap();
+    say(&mut lease, r#"{"action":"pause-lease"}"#);
+    let v = say(&mut lease, r#"{"action":"resume"}"#);
+    assert_eq!(v["ok"], true, "{v}");
+    assert!(console_grows(&g));
+    ctl(&sock, "stop");
+    child.wait().unwrap();
+}

@@ -16,6 +16,7 @@ pub mod devices;
 pub mod exit;
 pub mod footprint;
 pub mod host;
+pub mod lease;
 pub mod machine;
 pub mod memory;
 pub mod metrics;
