@@ -250,7 +250,7 @@ impl Controller {
                     }
                     self.ok()
                 }
-                Err(e) => e,
+                Err(e) => Response::error(e),
             },
             Request::Resume => {
                 if self.holders.release() {
@@ -300,16 +300,16 @@ impl Controller {
     }
 
     /// Stops the vCPUs; on failure they run on and the answer says so.
-    fn pause_vcpus(&mut self) -> Result<(), Response> {
+    fn pause_vcpus(&mut self) -> Result<(), String> {
         if self.pause.pause(&self.vcpu_threads, PAUSE_TIMEOUT) {
             return Ok(());
         }
         if self.holders.free() {
             self.pause.resume();
         }
-        Err(Response::error(format!(
+        Err(format!(
             "the vCPUs did not stop within {PAUSE_TIMEOUT:?}; the guest keeps running"
-        )))
+        ))
     }
 
     /// A lease's connection spoke or closed: either way its lease ends (a `resume` line
