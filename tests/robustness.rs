@@ -221,3 +221,30 @@ fn a_pause_lease_ends_with_its_holder() {
     ctl(&sock, "stop");
     child.wait().unwrap();
 }
+
+#[test]
+fn a_second_vmm_on_a_locked_disk_is_refused() {
+    let g = dots_guest();
+    let disk = g.path("vol.img");
+    std::fs::write(&disk, vec![0u8; 1 << 20]).unwrap();
+    let d = disk.to_str().unwrap();
+    let (mut child, sock) = g.spawn_with_api(&["--disk", d]);
+    assert!(console_grows(&g));
+    // A second VMM, writing or only reading, finds the disk locked and does not start.
+    for arg in [d.to_string(), format!("{d},ro")] {
+        let other = Guest::new(&Asm::new().halt_forever(), false);
+        let out = other.run(&["--disk", &arg]);
+        assert!(!out.status.success(), "a second VMM started on {arg}");
+        let e = stderr(&out);
+        assert!(e.contains("is in use") && e.contains(d), "{e}");
+    }
+    // The first one runs on; once it has gone, the disk is free again.
+    assert!(console_grows(&g));
+    ctl(&sock, "stop");
+    child.wait().unwrap();
+    let other = dots_guest();
+    let (mut second, sock) = other.spawn_with_api(&["--disk", d]);
+    assert!(console_grows(&other));
+    ctl(&sock, "stop");
+    second.wait().unwrap();
+}

@@ -396,7 +396,6 @@ impl Controller {
         serial: Option<&str>,
         replace: bool,
     ) -> Result<(), String> {
-        let disk = DiskFile::open(path, read_only).map_err(|e| crate::causes::chain(&e))?;
         self.with_slot(slot, |dev| {
             dev.update_config(|b| {
                 if b.has_media() && !replace {
@@ -404,6 +403,13 @@ impl Controller {
                         "disk slot {slot} already holds a disk; detach it first"
                     ));
                 }
+                // The same file again (a volume that grew) keeps its open file and lock:
+                // a second open would find the disk locked by this very VMM.
+                let disk = match b.backing().filter(|d| replace && d.is_file(path)) {
+                    Some(d) => d.reopened(path),
+                    None => DiskFile::open(path, read_only),
+                }
+                .map_err(|e| crate::causes::chain(&e))?;
                 if let Some(s) = serial {
                     b.set_serial(s).map_err(|e| e.to_string())?;
                 }
