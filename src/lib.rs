@@ -18,6 +18,7 @@ pub mod keypairs;
 pub mod lab;
 pub mod metadata;
 pub mod net;
+pub mod operations;
 pub mod sns;
 pub mod storage;
 pub mod store;

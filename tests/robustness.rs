@@ -248,3 +248,208 @@ fn a_second_vmm_on_a_locked_disk_is_refused() {
     ctl(&sock, "stop");
     second.wait().unwrap();
 }
+
+/// Runs `args` with the kill point `step` armed; the CLI must die by SIGKILL there.
+fn killed_at(lab: &Lab, step: &str, args: &[&str]) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = run_env(lab, &[("EC2LAB_TEST_KILL_AT", step)], args);
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "{args:?} was not killed at {step}: {:?} {}",
+        out.status,
+        stderr(&out)
+    );
+}
+
+/// The VMM's own word on its guest: `running` or `paused`.
+fn vmm_state(lab: &Lab, id: &str) -> String {
+    ctl(&lab.run_dir(id).join("vmm.sock"), "status")["status"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Files under `dir` (recursively) whose names contain `part`.
+fn files_named(dir: &Path, part: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() {
+            out.extend(files_named(&e.path(), part));
+        } else if name.contains(part) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn root_volume(lab: &Lab, id: &str) -> String {
+    lab.describe(id)["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn killed_copies_are_undone_and_the_guest_runs_on() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-kill", TinyOs::StayUp);
+    let id = lab.run(&ami, &[]).remove(0);
+    lab.wait("instance-running", &id);
+    let vol = root_volume(&lab, &id);
+    let volumes = lab.state_dir().join("lab-1/volumes");
+    let snapshots = lab.state_dir().join("lab-1/snapshots");
+
+    // Killed with the guest paused for the copy: its lease died with it.
+    killed_at(
+        &lab,
+        "paused-copy",
+        &["create-snapshot", "--volume-id", &vol],
+    );
+    assert_eq!(vmm_state(&lab, &id), "running", "left frozen");
+    // Killed after chunking, before the snapshot was recorded.
+    killed_at(
+        &lab,
+        "snapshot-chunked",
+        &["create-snapshot", "--volume-id", &vol],
+    );
+    assert!(
+        !files_named(&snapshots, "snap-").is_empty(),
+        "the kill point comes after the chunking"
+    );
+    // The next command undoes both: no snapshot, no copy, no manifest.
+    let v = lab.ok(&["describe-snapshots"]);
+    assert_eq!(v["Snapshots"], serde_json::json!([]), "{v}");
+    assert_eq!(files_named(&volumes, ".copy"), Vec::<String>::new());
+    assert_eq!(files_named(&snapshots, "snap-"), Vec::<String>::new());
+    assert_eq!(vmm_state(&lab, &id), "running");
+
+    // A whole snapshot still works, and restores; a restore killed before the volume
+    // was recorded leaves a file the next command removes.
+    let snap = lab.ok(&["create-snapshot", "--volume-id", &vol])["SnapshotId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    killed_at(
+        &lab,
+        "volume-copied",
+        &[
+            "create-volume",
+            "--snapshot-id",
+            &snap,
+            "--availability-zone",
+            "lab-1a",
+        ],
+    );
+    assert_eq!(files_named(&volumes, "vol-").len(), 2, "the orphan's file");
+    let v = lab.ok(&["describe-volumes"]);
+    assert_eq!(v["Volumes"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        files_named(&volumes, "vol-"),
+        vec![format!("{vol}.img")],
+        "only the root's file stays"
+    );
+
+    // create-image killed while the instance is held down for the copy: the next
+    // command starts it again, and no image or scratch copy is left.
+    killed_at(
+        &lab,
+        "image-held-down",
+        &["create-image", "--instance-id", &id, "--name", "killed"],
+    );
+    lab.wait("instance-running", &id);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let sock = lab.run_dir(&id).join("vmm.sock");
+        let up = sock.exists() && {
+            let mut c = ec2lab();
+            c.args(["vmm-ctl", "--api-sock", sock.to_str().unwrap(), "status"]);
+            run_with_timeout(c, 20).status.success()
+        };
+        if up {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the held-down instance did not start again"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(vmm_state(&lab, &id), "running");
+    assert!(!lab.run_dir(&id).join("image-copy.img").exists());
+    let images = lab.ok(&["describe-images", "--owners", "self"]);
+    assert!(
+        !images.to_string().contains("\"killed\""),
+        "a killed create-image left an image: {images}"
+    );
+    // And a create-image that is not killed works on the restarted instance.
+    lab.ok(&[
+        "create-image",
+        "--instance-id",
+        &id,
+        "--name",
+        "whole",
+        "--no-reboot",
+    ]);
+    assert_eq!(vmm_state(&lab, &id), "running");
+}
+
+/// The pids of processes running `ec2lab vmm --launch <launch>`.
+fn vmms_on(launch: &Path) -> Vec<i64> {
+    let want = launch.to_str().unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i64 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmd
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            args.windows(3)
+                .any(|w| w[0] == "vmm" && w[1] == "--launch" && w[2] == want)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_supervisor_killed_after_spawning_its_vmm_leaves_exactly_one() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-sup", TinyOs::StayUp);
+    // The supervisor inherits the kill point and dies between the spawn and the record.
+    let out = run_env(
+        &lab,
+        &[("EC2LAB_TEST_KILL_AT", "vmm-spawned")],
+        &["run-instances", "--image-id", &ami],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let launch = lab.run_dir(&id).join("launch.json");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while vmms_on(&launch).is_empty() {
+        assert!(std::time::Instant::now() < end, "no VMM was spawned");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let first = vmms_on(&launch);
+    // The next command adopts that VMM; the new supervisor watches it.
+    lab.wait("instance-running", &id);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    lab.describe(&id);
+    assert_eq!(vmms_on(&launch), first, "a second VMM on the same disk");
+    assert_eq!(vmm_state(&lab, &id), "running");
+    let st = lab.ok(&["describe-instance-status", "--instance-ids", &id]);
+    assert_eq!(
+        st["InstanceStatuses"][0]["SystemStatus"]["Status"], "ok",
+        "{st}"
+    );
+}

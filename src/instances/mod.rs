@@ -8,6 +8,7 @@ pub mod disks;
 pub mod guest_status;
 pub mod hibernation;
 mod housekeeping;
+pub mod interrupted;
 pub mod maintenance;
 pub mod monitor_daemon;
 pub mod monitoring;
@@ -602,40 +603,22 @@ pub fn create_image(
     let snapshot = run.path("image-copy.img");
     let source = Image::load(store.conn(), &inst.image_id)?;
     let root = disks::root_volume(store, &inst)?;
-    match inst.state {
-        State::Stopped => disks::freeze_copy(store, &root, &snapshot)?,
-        State::Running if no_reboot => disks::freeze_copy(store, &root, &snapshot)?,
-        State::Running => {
-            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
-            let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
-            let down = loop {
-                let now = Instance::get(store.conn(), id)?;
-                if now.vmm_pid.is_none() || now.state != State::Running {
-                    break now.state == State::Running;
-                }
-                if Instant::now() > end {
-                    break false;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            };
-            let copied = if down {
-                disks::freeze_copy(store, &root, &snapshot)
-            } else {
-                Err(Ec2Error::new(
-                    "IncorrectInstanceState",
-                    format!(
-                        "{id} did not shut down for the image; try --no-reboot or stop it first"
-                    ),
-                ))
-            };
-            // Let the supervisor boot it again whatever happened.
-            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
-            copied?;
-        }
-        other => {
-            return Err(Ec2Error::incorrect_state(id, other.name(), "imaged"));
-        }
+    // Written down first: if this process dies, the next command restarts a held-down
+    // instance and removes the scratch copy (`interrupted.rs`).
+    let op = crate::operations::begin(
+        store,
+        crate::operations::Work::CreateImage {
+            instance_id: id.into(),
+            copy: snapshot.clone(),
+        },
+    )?;
+    let copied = copy_for_image(store, &inst, &root, &snapshot, no_reboot);
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&snapshot);
+        op.done(store)?;
+        return Err(e);
     }
+    crate::testhook::kill_point("image-copied");
     let initrd = run.path("initrd");
     let result = images::register(
         store,
@@ -659,8 +642,54 @@ pub fn create_image(
         },
     );
     let _ = std::fs::remove_file(&snapshot);
+    op.done(store)?;
     let image = result?;
     Ok(CreateImageResult {
         image_id: image.image_id,
     })
+}
+
+/// create-image's copy of the root volume: at once for a stopped instance or with
+/// `no_reboot`; else with the instance held down, and started again whatever happened.
+fn copy_for_image(
+    store: &mut Store,
+    inst: &Instance,
+    root: &volumes::Volume,
+    snapshot: &std::path::Path,
+    no_reboot: bool,
+) -> Result<(), Ec2Error> {
+    let id = inst.instance_id.as_str();
+    match inst.state {
+        State::Stopped => disks::freeze_copy(store, root, snapshot),
+        State::Running if no_reboot => disks::freeze_copy(store, root, snapshot),
+        State::Running => {
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
+            let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
+            let down = loop {
+                let now = Instance::get(store.conn(), id)?;
+                if now.vmm_pid.is_none() || now.state != State::Running {
+                    break now.state == State::Running;
+                }
+                if Instant::now() > end {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            let copied = if down {
+                crate::testhook::kill_point("image-held-down");
+                disks::freeze_copy(store, root, snapshot)
+            } else {
+                Err(Ec2Error::new(
+                    "IncorrectInstanceState",
+                    format!(
+                        "{id} did not shut down for the image; try --no-reboot or stop it first"
+                    ),
+                ))
+            };
+            // Let the supervisor boot it again whatever happened.
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
+            copied
+        }
+        other => Err(Ec2Error::incorrect_state(id, other.name(), "imaged")),
+    }
 }

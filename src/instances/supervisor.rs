@@ -276,7 +276,15 @@ impl Supervisor {
                 {
                     return Ok(POLL_SLOW);
                 }
-                self.start_vmm(inst)?;
+                // A VMM a killed supervisor started but never recorded is adopted, not
+                // doubled (its disks' locks would refuse a second one anyway).
+                super::interrupted::finish(&mut self.store)?;
+                if Instance::get(self.store.conn(), &self.id)?
+                    .vmm_pid
+                    .is_none()
+                {
+                    self.start_vmm(inst)?;
+                }
                 Ok(POLL_FAST)
             }
             _ => {
@@ -316,9 +324,19 @@ impl Supervisor {
         config
             .save(&launch)
             .map_err(|e| Ec2Error::internal(crate::causes::chain(&e)))?;
+        // Written down first: a supervisor killed between the spawn and the record below
+        // leaves a VMM the next command adopts (`interrupted.rs`) rather than a second.
+        let op = crate::operations::begin(
+            &mut self.store,
+            crate::operations::Work::VmmStart {
+                instance_id: self.id.clone(),
+                launch: launch.clone(),
+            },
+        )?;
         let mut cmd = Command::new(&self.exe);
         cmd.arg("vmm").arg("--launch").arg(&launch);
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
+        crate::testhook::kill_point("vmm-spawned");
         self.asked = None;
         self.booted_at = Some(Instant::now());
         self.resuming = resume.is_some();
@@ -340,7 +358,8 @@ impl Supervisor {
                 Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             }
             Ok(())
-        })
+        })?;
+        op.done(&mut self.store)
     }
 
     /// The VMM is gone: reboot, or settle the instance in its next state. `exit` is its

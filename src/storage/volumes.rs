@@ -18,6 +18,7 @@ use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
+use crate::operations::{self, Work};
 use crate::store::{iso8601_now, Store};
 
 /// Device names that can be attached at any time, in slot order.
@@ -395,6 +396,13 @@ pub fn create(
     }
     let volume_id = ids::new_id("vol");
     let path = store.volume_path(&volume_id);
+    let op = operations::begin(
+        store,
+        Work::VolumeCopy {
+            volume_id: volume_id.clone(),
+            path: path.clone(),
+        },
+    )?;
     let made = (|| -> Result<(), Ec2Error> {
         match &req.source {
             Some(VolumeSource::Snapshot(_, _, restore)) => restore(&path)?,
@@ -410,10 +418,12 @@ pub fn create(
             f.set_len(size_gib * GIB)?;
         }
         f.sync_all()?;
+        crate::testhook::kill_point("volume-copied");
         Ok(())
     })();
     if let Err(e) = made {
         let _ = std::fs::remove_file(&path);
+        op.done(store)?;
         return Err(e);
     }
     let vol = Volume {
@@ -439,8 +449,10 @@ pub fn create(
     };
     if let Err(e) = store.write(|tx| vol.insert(tx)) {
         let _ = std::fs::remove_file(store.volume_path(&vol.volume_id));
+        op.done(store)?;
         return Err(e);
     }
+    op.done(store)?;
     Ok(vol)
 }
 
