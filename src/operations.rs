@@ -1,5 +1,6 @@
 //! Operation records: multi-step work (a snapshot's copy and chunking, an image's copy
-//! with its instance held down, a volume's copy, a supervisor starting its VMM) is
+//! with its instance held down, a volume's copy, a supervisor starting its VMM or asking
+//! it to hibernate) is
 //! written down in the store before its first step and deleted after its last, with the
 //! process doing it (pid and start ticks). A record whose process is gone is an
 //! interrupted operation: the next command's housekeeping (`instances::housekeeping`)
@@ -39,6 +40,14 @@ pub enum Work {
         /// Its file.
         path: std::path::PathBuf,
     },
+    /// stop --hibernate: the supervisor asks the VMM to save the machine to `dir` and
+    /// exit. The VMM writes a partial directory and renames it whole.
+    Hibernate {
+        /// The instance.
+        instance_id: String,
+        /// Where the saved machine goes.
+        dir: std::path::PathBuf,
+    },
     /// A supervisor spawns the instance's VMM, then records its pid.
     VmmStart {
         /// The instance.
@@ -71,7 +80,9 @@ pub struct Op {
 fn subject(w: &Work) -> &str {
     match w {
         Work::CreateSnapshot { snapshot_id, .. } => snapshot_id,
-        Work::CreateImage { instance_id, .. } | Work::VmmStart { instance_id, .. } => instance_id,
+        Work::CreateImage { instance_id, .. }
+        | Work::VmmStart { instance_id, .. }
+        | Work::Hibernate { instance_id, .. } => instance_id,
         Work::VolumeCopy { volume_id, .. } => volume_id,
     }
 }
@@ -106,6 +117,7 @@ fn detail_kind(w: &Work) -> &'static str {
         Work::CreateImage { .. } => "create-image",
         Work::VolumeCopy { .. } => "volume-copy",
         Work::VmmStart { .. } => "vmm-start",
+        Work::Hibernate { .. } => "hibernate",
     }
 }
 

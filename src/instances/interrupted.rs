@@ -9,6 +9,8 @@
 //! - a volume's copy: the file of a volume never recorded goes.
 //! - a supervisor's VMM start: a VMM running on the instance's launch file but not
 //!   recorded is adopted, so the next supervisor watches it instead of starting a second.
+//! - stop --hibernate: once the VMM is gone, a machine it saved half-way goes (a whole
+//!   one was renamed into place and is kept).
 
 use std::path::Path;
 
@@ -52,10 +54,38 @@ pub fn finish(store: &mut Store) -> Result<(), Ec2Error> {
                 instance_id,
                 launch,
             } => adopt(store, instance_id, launch)?,
+            Work::Hibernate { instance_id, dir } => {
+                // A VMM still saving goes on (its exit settles the stop); once it is
+                // gone, a save it left half written goes.
+                if vmm_alive(store, instance_id)? {
+                    continue;
+                }
+                remove_partial_saves(dir);
+            }
         }
         operations::remove(store, rec.id)?;
     }
     Ok(())
+}
+
+fn vmm_alive(store: &Store, id: &str) -> Result<bool, Ec2Error> {
+    Ok(Instance::load(store.conn(), id)?
+        .and_then(|i| i.vmm_pid.zip(i.vmm_start_ticks))
+        .is_some_and(|(pid, ticks)| process::alive(pid, ticks)))
+}
+
+/// The partial directories a VMM writes a snapshot into before renaming it to `dir`
+/// (`.<name>.partial-<pid>`, `vmm::snapshot`).
+fn remove_partial_saves(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A file and the temporary it was written through (`fsutil::sparse_copy`).
@@ -94,4 +124,24 @@ pub fn vmm_on(launch: &Path) -> Option<i64> {
             .any(|w| w[0] == b"vmm" && w[1] == b"--launch" && w[2] == want);
         is_vmm.then_some(pid)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_saves_partial_directories_go() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("vol-1.hibernation");
+        let partial = d.path().join(".vol-1.hibernation.partial-123");
+        let other = d.path().join(".vol-2.hibernation.partial-9");
+        for p in [&dir, &partial, &other] {
+            std::fs::create_dir_all(p.join("x")).unwrap();
+        }
+        remove_partial_saves(&dir);
+        assert!(dir.is_dir(), "a whole save is kept");
+        assert!(!partial.exists());
+        assert!(other.is_dir(), "another volume's save is not ours");
+    }
 }

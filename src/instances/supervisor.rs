@@ -480,11 +480,24 @@ impl Supervisor {
         // A machine saved before and never resumed is stale now.
         let _ = std::fs::remove_dir_all(&dir);
         let req = Request::Snapshot {
-            dir,
+            dir: dir.clone(),
             then: api::AfterSnapshot::Exit,
         };
+        // Written down first: if this supervisor dies, the next command clears what a
+        // save cut short leaves, once the VMM is gone.
+        let op = crate::operations::begin(
+            &mut self.store,
+            crate::operations::Work::Hibernate {
+                instance_id: self.id.clone(),
+                dir,
+            },
+        );
         // Saving the memory takes a while on a big guest; the VMM answers when done.
-        match api::call_within(&self.run.sock(), &req, Duration::from_secs(300)) {
+        let answer = api::call_within(&self.run.sock(), &req, Duration::from_secs(300));
+        if let Ok(op) = op {
+            let _ = op.done(&mut self.store);
+        }
+        match answer {
             Ok(r) if r.ok => self.asked = Some((Ask::Hibernate, Instant::now())),
             Ok(r) => {
                 let why = r.error.unwrap_or_else(|| "the VMM refused".into());
