@@ -279,14 +279,15 @@ pub fn run_instances(
     if min_count == 0 || max_count < min_count {
         return Err(bad_count(req));
     }
+    // A request EC2 refuses is refused before capacity is looked at.
+    if launch.hibernation {
+        hibernation::check_launch(ty)?;
+    }
     // As many as fit, but at least min_count (EC2's --count min:max).
     let (budget, used) = capacity(store)?;
     let fit = (budget.saturating_sub(used) / footprint_mib(ty)) as u32;
     let count = max_count.min(fit.max(min_count));
     check_capacity(store, ty, count)?;
-    if launch.hibernation {
-        hibernation::check_launch(ty)?;
-    }
 
     let (effective, warnings) = ty.vcpus_here();
     let (subnet, groups) =

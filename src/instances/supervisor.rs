@@ -34,6 +34,10 @@ const QUICK_FAILURE: Duration = Duration::from_secs(300);
 /// How often a supervisor makes sure the region's monitor daemon runs.
 const ENSURE_MONITOR: Duration = Duration::from_secs(30);
 
+/// The size past which `supervisor.log` and `vmm.log` are moved aside (to `*.log.1`)
+/// before the next process appending to them starts.
+const LOG_MAX: u64 = 1 << 20;
+
 /// How long a graceful stop may take before the VMM is stopped hard. Generous: a guest
 /// on a nested KVM takes tens of seconds to shut down.
 pub fn stop_timeout_secs() -> u64 {
@@ -63,6 +67,8 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
         .arg(store.region())
         .arg("__supervise")
         .arg(id);
+    // Appended to for the supervisor's life; each start begins a new one past the cap.
+    crate::vmm::console_log::rotate_if_over(&run.supervisor_log(), LOG_MAX);
     process::spawn_detached(cmd, &run.supervisor_log())?;
     Ok(())
 }
@@ -335,6 +341,7 @@ impl Supervisor {
         )?;
         let mut cmd = Command::new(&self.exe);
         cmd.arg("vmm").arg("--launch").arg(&launch);
+        crate::vmm::console_log::rotate_if_over(&self.run.vmm_log(), LOG_MAX);
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
         crate::testhook::kill_point("vmm-spawned");
         self.asked = None;

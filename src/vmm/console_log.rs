@@ -71,6 +71,15 @@ impl Write for RotatingLog {
     }
 }
 
+/// Moves the log at `path` aside (to [`rotated`]) when it holds `max` bytes or more: for
+/// logs that a process appends to from its start (`supervisor.log`, `vmm.log`), rotated
+/// before each start.
+pub fn rotate_if_over(path: &Path, max: u64) {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() >= max) {
+        let _ = std::fs::rename(path, rotated(path));
+    }
+}
+
 /// The last `max` bytes of the log at `path`, counting the rotated file before it; empty
 /// when neither exists.
 pub fn read_tail(path: &Path, max: u64) -> Vec<u8> {
@@ -136,5 +145,10 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"cd");
         assert_eq!(read_tail(&path, 5), b"9abcd");
         assert_eq!(read_tail(&path, 2), b"cd");
+        rotate_if_over(&path, 3);
+        assert!(path.exists(), "under the cap: kept");
+        rotate_if_over(&path, 2);
+        assert!(!path.exists());
+        assert_eq!(std::fs::read(rotated(&path)).unwrap(), b"cd");
     }
 }
