@@ -46,7 +46,10 @@ fn volumes_reserve_the_space_they_may_write() {
     // Make the host's free space look like 6 GiB beyond the reserve, whatever the disk.
     let reserve_mib = (free_bytes(lab.state_dir()) >> 20).saturating_sub(6 * 1024);
     let reserve = reserve_mib.to_string();
-    let env = [("EC2LAB_VOLUME_RESERVE_MIB", reserve.as_str())];
+    let env = [
+        ("EC2LAB_VOLUME_RESERVE_MIB", reserve.as_str()),
+        ("EC2LAB_VOLUME_OVERCOMMIT", "0"),
+    ];
     let create = |size: &str| {
         run_env(
             &lab,
