@@ -456,3 +456,45 @@ fn a_supervisor_killed_after_spawning_its_vmm_leaves_exactly_one() {
         "{st}"
     );
 }
+
+#[test]
+fn locked_disks_still_grow_and_move_between_running_guests() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-locks", TinyOs::StayUp);
+    let ids = lab.run(&ami, &["--count", "2"]);
+    for id in &ids {
+        lab.wait("instance-running", id);
+    }
+    // A running guest's root grows: its VMM reopens the file it holds locked.
+    let root = root_volume(&lab, &ids[0]);
+    lab.ok(&["modify-volume", "--volume-id", &root, "--size", "2"]);
+    // A volume hot-detached from one running guest can be hot-attached to another: the
+    // first VMM let go of its lock with the media.
+    let vol = lab.ok(&[
+        "create-volume",
+        "--size",
+        "1",
+        "--availability-zone",
+        "lab-1a",
+    ])["VolumeId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let attach = |id: &str| {
+        lab.ok(&[
+            "attach-volume",
+            "--volume-id",
+            &vol,
+            "--instance-id",
+            id,
+            "--device",
+            "/dev/sdf",
+        ])
+    };
+    attach(&ids[0]);
+    lab.ok(&["detach-volume", "--volume-id", &vol, "--force"]);
+    attach(&ids[1]);
+    for id in &ids {
+        assert_eq!(vmm_state(&lab, id), "running");
+    }
+}
