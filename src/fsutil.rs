@@ -13,7 +13,7 @@ use nix::unistd::{lseek, Whence};
 pub fn sparse_copy(src: &Path, dst: &Path) -> io::Result<u64> {
     let tmp = dst.with_extension("partial");
     let result = sparse_copy_to(src, &tmp).and_then(|n| {
-        std::fs::rename(&tmp, dst)?;
+        rename_durably(&tmp, dst)?;
         Ok(n)
     });
     if result.is_err() {
@@ -51,6 +51,24 @@ fn sparse_copy_to(src: &Path, dst: &Path) -> io::Result<u64> {
     Ok(copied)
 }
 
+/// Renames `from` to `to` and fsyncs the directory holding `to`, so that after a crash
+/// of the host the new name is there (a rename alone lives in the directory's page
+/// cache until the file system commits it).
+pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::rename(from, to)?;
+    sync_dir(to.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsyncs a directory: the names created, renamed or removed in it are on disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)?.sync_all()
+}
+
 /// Hard-links `src` to `dst` (same file system), or copies it. For files never written
 /// after they are made (kernels, AMI images).
 pub fn link_or_copy(src: &Path, dst: &Path) -> io::Result<()> {
@@ -70,7 +88,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{}-{n}.tmp", std::process::id()));
     let tmp = path.with_file_name(name);
-    let result = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
+    let result = std::fs::write(&tmp, data)
+        .and_then(|()| File::open(&tmp)?.sync_all())
+        .and_then(|()| rename_durably(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

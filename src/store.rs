@@ -335,6 +335,20 @@ CREATE TABLE cw_alarm_outbox (
     r#"
 ALTER TABLE instances ADD COLUMN hibernation TEXT NOT NULL DEFAULT '{}';
 "#,
+    // Operation records (operations.rs): multi-step work written down before its first
+    // step and deleted after its last, with the process doing it, so that the next
+    // command finishes or undoes the work of a process that died in the middle.
+    r#"
+CREATE TABLE operations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    start_ticks INTEGER NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '{}',
+    started_ms  INTEGER NOT NULL
+);
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

@@ -6,6 +6,7 @@
 //! slot per EBS device name (`/dev/sdf` …), empty until a volume is attached.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::record::Instance;
 use super::rundir::RunDir;
@@ -246,17 +247,34 @@ pub fn detach_volume(
 /// paused for the copy (crash-consistent), which is a sparse copy and quick.
 pub fn freeze_copy(store: &Store, vol: &Volume, dest: &std::path::Path) -> Result<(), Ec2Error> {
     let src = store.volume_path(&vol.volume_id);
+    // The copy writes the volume's data blocks at once: reserved like a new volume's.
+    let data = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&src)?) * 512;
+    let what = format!("a point-in-time copy of {}", vol.volume_id);
+    crate::storage::reserve::check(store, &what, data, 0)?;
     let sock = match &vol.attachment {
         Some(a) => running_vmm(store, &Instance::get(store.conn(), &a.instance_id)?),
         None => None,
     };
     match sock {
         Some(sock) => {
-            vmm_call(&sock, &Request::Pause, "pause for a point-in-time copy")?;
+            // A lease, not a pause: if this process dies mid-copy, its connection closes
+            // and the VMM lets the guest run again.
+            let what = "pause for a point-in-time copy";
+            let fail = |e: String| Ec2Error::internal(format!("{what}: {e}"));
+            let (lease, resp) = api::Lease::take(&sock, Duration::from_secs(10))
+                .map_err(|e| fail(crate::causes::chain(&e)))?;
+            if !resp.ok {
+                return Err(fail(resp.error.unwrap_or_default()));
+            }
+            crate::testhook::kill_point("paused-copy");
             let copied = fsutil::sparse_copy(&src, dest);
-            let resumed = vmm_call(&sock, &Request::Resume, "resume after the copy");
+            let resumed = match lease.end() {
+                Ok(r) if r.ok => Ok(()),
+                Ok(r) => Err(r.error.unwrap_or_default()),
+                Err(e) => Err(crate::causes::chain(&e)),
+            };
             copied?;
-            resumed
+            resumed.map_err(|e| Ec2Error::internal(format!("resume after the copy: {e}")))
         }
         None => {
             fsutil::sparse_copy(&src, dest)?;

@@ -12,7 +12,6 @@
 //! version …` (`cat /proc/version`) does not hide what came before it. Text with no boot
 //! line (a tail that one long boot has filled, a log from before boot lines) is one boot.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use thiserror::Error;
@@ -261,17 +260,10 @@ fn signal_note(status: i32) -> String {
 /// The end of a console log as text (the last MiB, from its first whole line): what
 /// [`GuestStatus::parse`] and [`current_boot`] take. Empty when there is no log yet.
 pub fn console_tail(path: &Path) -> String {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let from = len.saturating_sub(TAIL_BYTES);
-    let mut buf = Vec::new();
-    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut buf).is_err() {
-        return String::new();
-    }
+    let buf = crate::vmm::console_log::read_tail(path, TAIL_BYTES + 1);
+    let whole = buf.len() as u64 <= TAIL_BYTES;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    if from == 0 {
+    if whole {
         return text;
     }
     // Cut inside a line: its start is lost, so drop the rest of it.

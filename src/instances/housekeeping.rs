@@ -19,6 +19,9 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
         store.write(|tx| Instance::delete(tx, &id))?;
         let _ = std::fs::remove_dir_all(store.instance_dir(&id));
     }
+    // Work a killed process left half done is finished or undone before anything else
+    // (a VMM started but not recorded is adopted before supervisors are ensured).
+    super::interrupted::finish(store)?;
     let live = Instance::with_vmm(store.conn())?;
     supervisor::ensure_all(store, &live)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of

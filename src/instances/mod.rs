@@ -8,6 +8,7 @@ pub mod disks;
 pub mod guest_status;
 pub mod hibernation;
 mod housekeeping;
+pub mod interrupted;
 pub mod maintenance;
 pub mod monitor_daemon;
 pub mod monitoring;
@@ -41,6 +42,7 @@ use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
 use crate::images::{self, Image};
+use crate::storage::instance_store;
 use crate::storage::volumes::{self, Attachment, NewVolume, VolumeSource};
 use crate::store::{iso8601_now, Store};
 pub use attributes::{describe_instance_attribute, modify_instance_attribute};
@@ -72,24 +74,44 @@ fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
         })
         .map(|kib| kib / 1024)
         .unwrap_or(0);
+    let in_ram = instance_store::in_memory();
     let used: u64 = Instance::all(store.conn())?
         .iter()
         .filter(|i| i.state.has_vmm())
-        .map(|i| i.mem_mib)
+        .map(|i| {
+            let store_gb = types::find(&i.instance_type).map_or(0, |t| t.instance_store_gb);
+            i.mem_mib + store_mib(store_gb, in_ram)
+        })
         .sum();
     Ok((total.saturating_sub(HOST_RESERVE_MIB), used))
 }
 
+/// Host memory an instance store of `gb` takes when the stores live in memory (tmpfs):
+/// all of it, since a guest may fill it.
+fn store_mib(gb: u64, in_ram: bool) -> u64 {
+    if in_ram {
+        (gb * 1_000_000_000).div_ceil(1 << 20)
+    } else {
+        0
+    }
+}
+
+/// Host memory one instance of `ty` holds: its RAM and an instance store kept in memory.
+fn footprint_mib(ty: &types::InstanceType) -> u64 {
+    ty.mem_mib + store_mib(ty.instance_store_gb, instance_store::in_memory())
+}
+
 fn check_capacity(store: &Store, ty: &types::InstanceType, count: u32) -> Result<(), Ec2Error> {
     let (budget, used) = capacity(store)?;
-    let need = ty.mem_mib * u64::from(count);
+    let need = footprint_mib(ty) * u64::from(count);
     if used + need > budget {
         return Err(Ec2Error::new(
             "InsufficientInstanceCapacity",
             format!(
                 "We currently do not have sufficient {} capacity: {count} instance(s) need {need} MiB \
-                 of memory; this host has {budget} MiB for instances and {used} MiB of it is in use. \
-                 Choose a smaller instance type or stop instances",
+                 of memory (their RAM, and their instance store when it is kept in memory); this \
+                 host has {budget} MiB for instances and {used} MiB of it is in use. Choose a \
+                 smaller instance type or stop instances",
                 ty.name
             ),
         ));
@@ -259,14 +281,15 @@ pub fn run_instances(
     if min_count == 0 || max_count < min_count {
         return Err(bad_count(req));
     }
-    // As many as fit, but at least min_count (EC2's --count min:max).
-    let (budget, used) = capacity(store)?;
-    let fit = (budget.saturating_sub(used) / ty.mem_mib) as u32;
-    let count = max_count.min(fit.max(min_count));
-    check_capacity(store, ty, count)?;
+    // A request EC2 refuses is refused before capacity is looked at.
     if launch.hibernation {
         hibernation::check_launch(ty)?;
     }
+    // As many as fit, but at least min_count (EC2's --count min:max).
+    let (budget, used) = capacity(store)?;
+    let fit = (budget.saturating_sub(used) / footprint_mib(ty)) as u32;
+    let count = max_count.min(fit.max(min_count));
+    check_capacity(store, ty, count)?;
 
     let warm_plan = warm::plan(
         store,
@@ -574,12 +597,13 @@ pub fn console_output(
     let id = &req.instance_id;
     Ec2Error::check_instance_ids(std::slice::from_ref(id))?;
     Instance::get(store.conn(), id)?;
-    let bytes = std::fs::read(RunDir(store.instance_dir(id)).console()).unwrap_or_default();
-    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    // Only the tail is read, across the log's rotation (`vmm::console_log`).
+    let tail =
+        crate::vmm::console_log::read_tail(&RunDir(store.instance_dir(id)).console(), 64 * 1024);
     Ok(GetConsoleOutputResult {
         instance_id: id.clone(),
         timestamp: iso8601_now(),
-        output: String::from_utf8_lossy(tail).into_owned(),
+        output: String::from_utf8_lossy(&tail).into_owned(),
     })
 }
 
@@ -600,40 +624,22 @@ pub fn create_image(
     let snapshot = run.path("image-copy.img");
     let source = Image::load(store.conn(), &inst.image_id)?;
     let root = disks::root_volume(store, &inst)?;
-    match inst.state {
-        State::Stopped => disks::freeze_copy(store, &root, &snapshot)?,
-        State::Running if no_reboot => disks::freeze_copy(store, &root, &snapshot)?,
-        State::Running => {
-            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
-            let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
-            let down = loop {
-                let now = Instance::get(store.conn(), id)?;
-                if now.vmm_pid.is_none() || now.state != State::Running {
-                    break now.state == State::Running;
-                }
-                if Instant::now() > end {
-                    break false;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            };
-            let copied = if down {
-                disks::freeze_copy(store, &root, &snapshot)
-            } else {
-                Err(Ec2Error::new(
-                    "IncorrectInstanceState",
-                    format!(
-                        "{id} did not shut down for the image; try --no-reboot or stop it first"
-                    ),
-                ))
-            };
-            // Let the supervisor boot it again whatever happened.
-            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
-            copied?;
-        }
-        other => {
-            return Err(Ec2Error::incorrect_state(id, other.name(), "imaged"));
-        }
+    // Written down first: if this process dies, the next command restarts a held-down
+    // instance and removes the scratch copy (`interrupted.rs`).
+    let op = crate::operations::begin(
+        store,
+        crate::operations::Work::CreateImage {
+            instance_id: id.into(),
+            copy: snapshot.clone(),
+        },
+    )?;
+    let copied = copy_for_image(store, &inst, &root, &snapshot, no_reboot);
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&snapshot);
+        op.done(store)?;
+        return Err(e);
     }
+    crate::testhook::kill_point("image-copied");
     let initrd = run.path("initrd");
     let result = images::register(
         store,
@@ -657,8 +663,54 @@ pub fn create_image(
         },
     );
     let _ = std::fs::remove_file(&snapshot);
+    op.done(store)?;
     let image = result?;
     Ok(CreateImageResult {
         image_id: image.image_id,
     })
+}
+
+/// create-image's copy of the root volume: at once for a stopped instance or with
+/// `no_reboot`; else with the instance held down, and started again whatever happened.
+fn copy_for_image(
+    store: &mut Store,
+    inst: &Instance,
+    root: &volumes::Volume,
+    snapshot: &std::path::Path,
+    no_reboot: bool,
+) -> Result<(), Ec2Error> {
+    let id = inst.instance_id.as_str();
+    match inst.state {
+        State::Stopped => disks::freeze_copy(store, root, snapshot),
+        State::Running if no_reboot => disks::freeze_copy(store, root, snapshot),
+        State::Running => {
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::HoldDown))?;
+            let end = Instant::now() + Duration::from_secs(supervisor::stop_timeout_secs() + 30);
+            let down = loop {
+                let now = Instance::get(store.conn(), id)?;
+                if now.vmm_pid.is_none() || now.state != State::Running {
+                    break now.state == State::Running;
+                }
+                if Instant::now() > end {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            let copied = if down {
+                crate::testhook::kill_point("image-held-down");
+                disks::freeze_copy(store, root, snapshot)
+            } else {
+                Err(Ec2Error::new(
+                    "IncorrectInstanceState",
+                    format!(
+                        "{id} did not shut down for the image; try --no-reboot or stop it first"
+                    ),
+                ))
+            };
+            // Let the supervisor boot it again whatever happened.
+            store.write(|tx| Instance::set_reboot_pending(tx, id, RebootPending::Restart))?;
+            copied
+        }
+        other => Err(Ec2Error::incorrect_state(id, other.name(), "imaged")),
+    }
 }

@@ -35,6 +35,10 @@ const QUICK_FAILURE: Duration = Duration::from_secs(300);
 /// How often a supervisor makes sure the region's monitor daemon runs.
 const ENSURE_MONITOR: Duration = Duration::from_secs(30);
 
+/// The size past which `supervisor.log` and `vmm.log` are moved aside (to `*.log.1`)
+/// before the next process appending to them starts.
+const LOG_MAX: u64 = 1 << 20;
+
 /// How long a graceful stop may take before the VMM is stopped hard. Generous: a guest
 /// on a nested KVM takes tens of seconds to shut down.
 pub fn stop_timeout_secs() -> u64 {
@@ -64,6 +68,8 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
         .arg(store.region())
         .arg("__supervise")
         .arg(id);
+    // Appended to for the supervisor's life; each start begins a new one past the cap.
+    crate::vmm::console_log::rotate_if_over(&run.supervisor_log(), LOG_MAX);
     process::spawn_detached(cmd, &run.supervisor_log())?;
     Ok(())
 }
@@ -296,7 +302,15 @@ impl Supervisor {
                 {
                     return Ok(POLL_SLOW);
                 }
-                self.start_vmm(inst)?;
+                // A VMM a killed supervisor started but never recorded is adopted, not
+                // doubled (its disks' locks would refuse a second one anyway).
+                super::interrupted::finish(&mut self.store)?;
+                if Instance::get(self.store.conn(), &self.id)?
+                    .vmm_pid
+                    .is_none()
+                {
+                    self.start_vmm(inst)?;
+                }
                 Ok(POLL_FAST)
             }
             _ => {
@@ -342,9 +356,20 @@ impl Supervisor {
         config
             .save(&launch)
             .map_err(|e| Ec2Error::internal(crate::causes::chain(&e)))?;
+        // Written down first: a supervisor killed between the spawn and the record below
+        // leaves a VMM the next command adopts (`interrupted.rs`) rather than a second.
+        let op = crate::operations::begin(
+            &mut self.store,
+            crate::operations::Work::VmmStart {
+                instance_id: self.id.clone(),
+                launch: launch.clone(),
+            },
+        )?;
         let mut cmd = Command::new(&self.exe);
         cmd.arg("vmm").arg("--launch").arg(&launch);
+        crate::vmm::console_log::rotate_if_over(&self.run.vmm_log(), LOG_MAX);
         let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
+        crate::testhook::kill_point("vmm-spawned");
         self.asked = None;
         self.booted_at = Some(Instant::now());
         self.resuming = resume.is_some();
@@ -366,7 +391,8 @@ impl Supervisor {
                 Instance::set_reboot_pending(tx, &id, RebootPending::No)?;
             }
             Ok(())
-        })
+        })?;
+        op.done(&mut self.store)
     }
 
     /// The VMM is gone: reboot, or settle the instance in its next state. `exit` is its
@@ -495,11 +521,24 @@ impl Supervisor {
         // A machine saved before and never resumed is stale now.
         let _ = std::fs::remove_dir_all(&dir);
         let req = Request::Snapshot {
-            dir,
+            dir: dir.clone(),
             then: api::AfterSnapshot::Exit,
         };
+        // Written down first: if this supervisor dies, the next command clears what a
+        // save cut short leaves, once the VMM is gone.
+        let op = crate::operations::begin(
+            &mut self.store,
+            crate::operations::Work::Hibernate {
+                instance_id: self.id.clone(),
+                dir,
+            },
+        );
         // Saving the memory takes a while on a big guest; the VMM answers when done.
-        match api::call_within(&self.run.sock(), &req, Duration::from_secs(300)) {
+        let answer = api::call_within(&self.run.sock(), &req, Duration::from_secs(300));
+        if let Ok(op) = op {
+            let _ = op.done(&mut self.store);
+        }
+        match answer {
             Ok(r) if r.ok => self.asked = Some((Ask::Hibernate, Instant::now())),
             Ok(r) => {
                 let why = r.error.unwrap_or_else(|| "the VMM refused".into());

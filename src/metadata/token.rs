@@ -33,13 +33,14 @@ impl TokenKey {
                     // Replaced whole (rename), then read again: of several supervisors
                     // that found it broken at once, all use the one that was renamed last.
                     let tmp = Self::write_new(root)?;
-                    std::fs::rename(&tmp, &path)?;
+                    crate::fsutil::rename_durably(&tmp, &path)?;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     // Linked into place, never overwritten: two first users never see
                     // half a key; the loser of a race reads the winner's.
                     let tmp = Self::write_new(root)?;
-                    let linked = std::fs::hard_link(&tmp, &path);
+                    let linked = std::fs::hard_link(&tmp, &path)
+                        .and_then(|()| crate::fsutil::sync_dir(root));
                     let _ = std::fs::remove_file(&tmp);
                     if let Err(e) = linked {
                         if e.kind() != std::io::ErrorKind::AlreadyExists {

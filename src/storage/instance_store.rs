@@ -16,6 +16,23 @@ pub fn base_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/dev/shm/ec2lab"))
 }
 
+/// Whether the stores live in memory: [`base_dir`] (or its nearest existing parent) is on
+/// tmpfs. Then a store takes host memory as its guest fills it, and the capacity
+/// check counts its whole size against the host's memory.
+pub fn in_memory() -> bool {
+    use nix::sys::statfs::{statfs, TMPFS_MAGIC};
+    let mut dir = base_dir();
+    loop {
+        if let Ok(st) = statfs(&dir) {
+            let t = st.filesystem_type();
+            return t == TMPFS_MAGIC;
+        }
+        if !dir.pop() {
+            return false;
+        }
+    }
+}
+
 /// The instance store directory of `instance_id` in `region`.
 pub fn path(region: &str, instance_id: &str) -> PathBuf {
     base_dir()
@@ -62,5 +79,10 @@ mod tests {
         );
         destroy("lab-1", "i-1");
         assert!(!p.exists());
+        // A directory on disk is not memory; /dev/shm is.
+        assert!(!in_memory(), "{}", d.path().display());
+        std::env::set_var("EC2LAB_INSTANCE_STORE_DIR", "/dev/shm/ec2lab-test-not-made");
+        assert!(in_memory());
+        std::env::remove_var("EC2LAB_INSTANCE_STORE_DIR");
     }
 }

@@ -5,5 +5,6 @@
 pub mod chunkstore;
 pub mod ebs;
 pub mod instance_store;
+pub mod reserve;
 pub mod snapshots;
 pub mod volumes;

@@ -13,6 +13,7 @@ use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::ids;
 use crate::ids::OWNER_ID;
+use crate::operations::{self, Work};
 use crate::store::{iso8601_now, Store};
 
 /// A `snapshots` row.
@@ -132,12 +133,28 @@ pub fn create(
         .root()
         .join("volumes")
         .join(format!("{snapshot_id}.copy"));
+    let op = operations::begin(
+        store,
+        Work::CreateSnapshot {
+            snapshot_id: snapshot_id.clone(),
+            copy: copy.clone(),
+        },
+    )?;
     let stats = (|| -> Result<_, Ec2Error> {
         freeze_copy(store, &vol, &copy)?;
-        Ok(chunks.snapshot(&copy, &snapshot_id)?)
+        let stats = chunks.snapshot(&copy, &snapshot_id)?;
+        crate::testhook::kill_point("snapshot-chunked");
+        Ok(stats)
     })();
     let _ = std::fs::remove_file(&copy);
-    let stats = stats?;
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = chunks.delete(&snapshot_id);
+            op.done(store)?;
+            return Err(e);
+        }
+    };
     let snap = Snapshot {
         snapshot_id,
         volume_id: volume_id.into(),
@@ -170,8 +187,10 @@ pub fn create(
     });
     if let Err(e) = recorded {
         let _ = chunks.delete(&snap.snapshot_id);
+        op.done(store)?;
         return Err(e);
     }
+    op.done(store)?;
     Ok(snap)
 }
 

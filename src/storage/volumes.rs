@@ -12,11 +12,13 @@ use std::path::Path;
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::reserve;
 use crate::ec2::shapes::storage as shapes;
 use crate::ec2::tags::{self, Tag};
 use crate::error::Ec2Error;
 use crate::fsutil;
 use crate::ids;
+use crate::operations::{self, Work};
 use crate::store::{iso8601_now, Store};
 
 /// Device names that can be attached at any time, in slot order.
@@ -295,33 +297,21 @@ fn in_range(what: &str, v: i64, (min, max): (i64, i64)) -> Result<i64, Ec2Error>
     Ok(v)
 }
 
-/// Free and total bytes of the file system holding the volumes.
-fn space(dir: &Path) -> Result<(u64, u64), Ec2Error> {
-    let st = nix::sys::statvfs::statvfs(dir).map_err(|e| {
-        Ec2Error::internal(format!("cannot read free space of {}: {e}", dir.display()))
-    })?;
-    let frag = st.fragment_size() as u64;
-    Ok((
-        st.blocks_available() as u64 * frag,
-        st.blocks() as u64 * frag,
-    ))
-}
-
-/// Room the host keeps free beyond what a new volume writes at once.
-const HEADROOM: u64 = GIB;
-
-/// Checks a volume size, and that the host can hold it. Volumes are sparse files
-/// (thin-provisioned): what must be free now is what the volume writes at creation
-/// (`written`: a sparse copy of its source's data) and a little headroom, not its whole
-/// size, or an 8 GiB root volume holding a 64 MiB image could not start on a host with
-/// less than 8 GiB free. A volume larger than the whole file system never fits.
-fn check_size(store: &Store, size_gib: u64, written: u64) -> Result<(), Ec2Error> {
+/// Checks a volume size, and that the host can hold it (`storage::reserve`): the volume
+/// writes `written` bytes at once (a sparse copy of its source's data) and may write
+/// `later` more. A volume larger than the whole file system never fits.
+fn check_size(
+    store: &Store,
+    size_gib: u64,
+    (written, later): (u64, u64),
+    what: &str,
+) -> Result<(), Ec2Error> {
     if size_gib == 0 || size_gib > MAX_SIZE_GIB {
         return Err(Ec2Error::invalid_parameter(format!(
             "Volume size {size_gib} GiB is not valid: use 1 to {MAX_SIZE_GIB} GiB"
         )));
     }
-    let (free, total) = space(&store.root().join("volumes"))?;
+    let (_, total) = reserve::space(&store.root().join("volumes"))?;
     if size_gib * GIB > total {
         return Err(Ec2Error::new(
             "InsufficientVolumeCapacity",
@@ -331,17 +321,7 @@ fn check_size(store: &Store, size_gib: u64, written: u64) -> Result<(), Ec2Error
             ),
         ));
     }
-    if written + HEADROOM > free {
-        return Err(Ec2Error::new(
-            "InsufficientVolumeCapacity",
-            format!(
-                "A {size_gib} GiB volume does not fit: it writes {} MiB now and the host has {} MiB free for volumes (free some space)",
-                written >> 20,
-                free >> 20
-            ),
-        ));
-    }
-    Ok(())
+    reserve::check(store, what, written, later)
 }
 
 /// A new volume: what CreateVolume and RunInstances' root volume ask for.
@@ -402,7 +382,13 @@ pub fn create(
         Some(VolumeSource::Snapshot(_, size, _)) => size * GIB,
         None => 0,
     };
-    check_size(store, size_gib, written)?;
+    let later = (size_gib * GIB).saturating_sub(written);
+    check_size(
+        store,
+        size_gib,
+        (written, later),
+        &format!("a {size_gib} GiB volume"),
+    )?;
     if size_gib < min_gib {
         return Err(Ec2Error::invalid_parameter(format!(
             "Volume of {size_gib} GiB is smaller than its source ({min_gib} GiB)"
@@ -410,6 +396,13 @@ pub fn create(
     }
     let volume_id = ids::new_id("vol");
     let path = store.volume_path(&volume_id);
+    let op = operations::begin(
+        store,
+        Work::VolumeCopy {
+            volume_id: volume_id.clone(),
+            path: path.clone(),
+        },
+    )?;
     let made = (|| -> Result<(), Ec2Error> {
         match &req.source {
             Some(VolumeSource::Snapshot(_, _, restore)) => restore(&path)?,
@@ -425,10 +418,12 @@ pub fn create(
             f.set_len(size_gib * GIB)?;
         }
         f.sync_all()?;
+        crate::testhook::kill_point("volume-copied");
         Ok(())
     })();
     if let Err(e) = made {
         let _ = std::fs::remove_file(&path);
+        op.done(store)?;
         return Err(e);
     }
     let vol = Volume {
@@ -454,8 +449,10 @@ pub fn create(
     };
     if let Err(e) = store.write(|tx| vol.insert(tx)) {
         let _ = std::fs::remove_file(store.volume_path(&vol.volume_id));
+        op.done(store)?;
         return Err(e);
     }
+    op.done(store)?;
     Ok(vol)
 }
 
@@ -537,7 +534,10 @@ pub fn delete(store: &mut Store, volume_id: &str) -> Result<(), Ec2Error> {
 
 /// Grows a volume (EC2 never shrinks one); returns the old and new size.
 pub fn grow(store: &mut Store, volume_id: &str, size_gib: u64) -> Result<(u64, Volume), Ec2Error> {
-    check_size(store, size_gib, 0)?;
+    let old = Volume::get(store.conn(), volume_id)?.size_gib;
+    let grown = format!("growing {volume_id} to {size_gib} GiB");
+    let later = size_gib.saturating_sub(old) * GIB;
+    check_size(store, size_gib, (0, later), &grown)?;
     let path = store.volume_path(volume_id);
     store.write(|tx| -> Result<(u64, Volume), Ec2Error> {
         let vol = Volume::get(tx, volume_id)?;

@@ -5,7 +5,10 @@
 //! {"action":"status"}
 //! {"action":"shutdown","timeout_secs":30}   Ctrl-Alt-Del, then a hard stop at the deadline
 //! {"action":"stop"}                         hard stop now
-//! {"action":"pause"} / {"action":"resume"}  freeze the vCPUs (for point-in-time disk copies)
+//! {"action":"pause"} / {"action":"resume"}  freeze the vCPUs until resumed
+//! {"action":"pause-lease"}                  freeze them while this connection stays open
+//!                                           (point-in-time copies; see `lease.rs`); a
+//!                                           `resume` line on it ends the lease
 //! {"action":"attach-disk","slot":2,"path":"/v.img","read_only":false,"serial":"vol…"}
 //! {"action":"detach-disk","slot":2}             hot attach/detach of a disk's media
 //! {"action":"metrics"}                      device and vCPU counters (see `metrics.rs`)
@@ -41,6 +44,9 @@ pub enum Request {
     Stop,
     /// Freeze every vCPU (for a point-in-time copy of a disk).
     Pause,
+    /// Pauses the vCPUs for as long as this connection stays open (or until a `resume`
+    /// line on it): a holder that dies cannot leave the guest frozen.
+    PauseLease,
     /// Let the vCPUs run again after `pause`.
     Resume,
     /// Puts a disk image into an empty virtio-blk slot of the running guest.
@@ -206,6 +212,47 @@ pub fn call_within(sock: &Path, req: &Request, timeout: Duration) -> Result<Resp
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
     Ok(serde_json::from_str(&answer)?)
+}
+
+/// A `pause-lease` held by this process: the guest stays paused while it lives, and
+/// runs again when it is ended or dropped, or when this process dies.
+pub struct Lease {
+    stream: UnixStream,
+}
+
+impl Lease {
+    /// Pauses the guest of the VMM at `sock` for as long as the lease is held.
+    pub fn take(sock: &Path, timeout: Duration) -> Result<(Lease, Response), ApiError> {
+        let mut stream = UnixStream::connect(sock).map_err(|source| ApiError::Connect {
+            path: sock.display().to_string(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let resp = exchange(&mut stream, &Request::PauseLease)?;
+        Ok((Lease { stream }, resp))
+    }
+
+    /// Ends the lease and waits for the VMM's answer: the guest runs (unless another
+    /// holder keeps it paused) once this returns.
+    pub fn end(mut self) -> Result<Response, ApiError> {
+        exchange(&mut self.stream, &Request::Resume)
+    }
+}
+
+/// Sends `req` on `stream` and reads one answer line (byte by byte, so nothing after
+/// it is consumed: a lease's connection is used again).
+fn exchange(stream: &mut UnixStream, req: &Request) -> Result<Response, ApiError> {
+    use std::io::Read;
+    let mut line = serde_json::to_vec(req)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    let mut answer = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte)? == 1 && byte[0] != b'\n' {
+        answer.push(byte[0]);
+    }
+    Ok(serde_json::from_slice(&answer)?)
 }
 
 /// Reads one request from a freshly accepted connection.

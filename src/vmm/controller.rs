@@ -17,6 +17,7 @@ use super::devices::i8042::{CTRL_ALT_DEL, I8042};
 use super::devices::serial::Serial;
 use super::devices::virtio::disk::DiskFile;
 use super::exit::{ExitSignal, GuestExit};
+use super::lease::Holders;
 use super::machine::{DiskSlots, Machine, NetDevices};
 use super::metrics::{self, BlockCounters, DiskMetrics, Metrics, NetCounters, NetMetrics};
 use super::snapshot::take::Sources;
@@ -56,6 +57,8 @@ pub struct Controller {
     /// The guest's milestones, for `status`.
     pub guest: Arc<GuestStatus>,
     pause: Arc<PauseGate>,
+    /// Who holds the guest paused (`lease.rs`).
+    holders: Holders,
     disks: DiskSlots,
     nets: NetDevices,
     /// Each network device's tap fd, in `nets` order, to tell events apart.
@@ -126,6 +129,7 @@ impl Controller {
             forward_stdin,
             guest: machine.guest.clone(),
             pause: machine.pause.clone(),
+            holders: Holders::default(),
             disks: machine.disks.clone(),
             nets: machine.nets.clone(),
             net_fds: machine
@@ -238,18 +242,20 @@ impl Controller {
                     Err(e) => Response::error(e),
                 }
             }
-            Request::Pause => {
-                if self.pause.pause(&self.vcpu_threads, PAUSE_TIMEOUT) {
+            Request::Pause | Request::PauseLease => match self.pause_vcpus() {
+                Ok(()) => {
+                    // A lease is recorded by `accept`, which has its connection.
+                    if req == Request::Pause {
+                        self.holders.hold();
+                    }
                     self.ok()
-                } else {
-                    self.pause.resume();
-                    Response::error(format!(
-                        "the vCPUs did not stop within {PAUSE_TIMEOUT:?}; the guest keeps running"
-                    ))
                 }
-            }
+                Err(e) => Response::error(e),
+            },
             Request::Resume => {
-                self.pause.resume();
+                if self.holders.release() {
+                    self.pause.resume();
+                }
                 self.ok()
             }
             Request::Metrics => Response {
@@ -297,6 +303,38 @@ impl Controller {
                     ..Default::default()
                 }
             }
+        }
+    }
+
+    /// Stops the vCPUs; on failure they run on and the answer says so.
+    fn pause_vcpus(&mut self) -> Result<(), String> {
+        if self.pause.pause(&self.vcpu_threads, PAUSE_TIMEOUT) {
+            return Ok(());
+        }
+        if self.holders.free() {
+            self.pause.resume();
+        }
+        Err(format!(
+            "the vCPUs did not stop within {PAUSE_TIMEOUT:?}; the guest keeps running"
+        ))
+    }
+
+    /// A lease's connection spoke or closed: either way its lease ends (a `resume` line
+    /// is answered), and the guest runs again if nobody else holds it.
+    fn lease_event(&mut self, fd: std::os::fd::RawFd, ops: &mut EventOps) {
+        let asked = self
+            .holders
+            .lease_of(fd)
+            .map(|c| matches!(api::read_request(c), Ok(Request::Resume)));
+        let Some((conn, free)) = self.holders.end_lease(fd) else {
+            return;
+        };
+        let _ = ops.remove(Events::new(&conn, EventSet::IN));
+        if free {
+            self.pause.resume();
+        }
+        if asked == Some(true) {
+            api::write_response(&conn, &self.ok());
         }
     }
 
@@ -365,7 +403,6 @@ impl Controller {
         serial: Option<&str>,
         replace: bool,
     ) -> Result<(), String> {
-        let disk = DiskFile::open(path, read_only).map_err(|e| crate::causes::chain(&e))?;
         self.with_slot(slot, |dev| {
             dev.update_config(|b| {
                 if b.has_media() && !replace {
@@ -373,6 +410,13 @@ impl Controller {
                         "disk slot {slot} already holds a disk; detach it first"
                     ));
                 }
+                // The same file again (a volume that grew) keeps its open file and lock:
+                // a second open would find the disk locked by this very VMM.
+                let disk = match b.backing().filter(|d| replace && d.is_file(path)) {
+                    Some(d) => d.reopened(path),
+                    None => DiskFile::open(path, read_only),
+                }
+                .map_err(|e| crate::causes::chain(&e))?;
                 if let Some(s) = serial {
                     b.set_serial(s).map_err(|e| e.to_string())?;
                 }
@@ -463,18 +507,29 @@ impl Controller {
         self.queue_input(&buf[..n]);
     }
 
-    fn accept(&mut self) {
+    fn accept(&mut self, ops: &mut EventOps) {
         let Some(listener) = &self.listener else {
             return;
         };
         let Ok((stream, _)) = listener.accept() else {
             return;
         };
-        let resp = match api::read_request(&stream) {
+        let req = api::read_request(&stream);
+        let lease = req == Ok(Request::PauseLease);
+        let resp = match req {
             Ok(req) => self.handle(req),
             Err(e) => Response::error(e),
         };
         api::write_response(&stream, &resp);
+        if lease && resp.ok {
+            // The lease lasts while the connection does: its hang-up (the holder's exit,
+            // even by SIGKILL) or a `resume` line on it wakes this loop.
+            if ops.add(Events::new(&stream, EventSet::IN)).is_ok() {
+                self.holders.lease(stream);
+            } else if self.holders.free() {
+                self.pause.resume();
+            }
+        }
         // Answering (JSON, status, metrics) ran code the guest's I/O does not need: let it
         // go again, as set-up's did (supervisors and the monitor ask every few seconds).
         super::footprint::drop_startup_pages();
@@ -531,7 +586,9 @@ impl MutEventSubscriber for Controller {
                 "the guest did not power off before the shutdown deadline".into(),
             ));
         } else if self.listener.as_ref().map(|l| l.as_raw_fd()) == Some(fd) {
-            self.accept();
+            self.accept(ops);
+        } else if self.holders.lease_of(fd).is_some() {
+            self.lease_event(fd, ops);
         } else if fd == libc::STDIN_FILENO {
             self.forward_stdin(ops);
         } else if let Some(i) = self.net_fds.iter().position(|f| *f == fd) {
@@ -594,6 +651,7 @@ mod tests {
             forward_stdin: false,
             guest,
             pause: Arc::new(PauseGate::default()),
+            holders: Holders::default(),
             disks: Default::default(),
             nets: Default::default(),
             net_fds: Vec::new(),

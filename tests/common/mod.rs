@@ -542,6 +542,9 @@ impl Lab {
             // A killed VMM's automatic recovery, without a minute's wait.
             .env("EC2LAB_AUTO_RECOVERY_SECS", "3")
             .env("EC2LAB_DEFAULT_VPC_CIDR", &self.default_vpc)
+            // Suites make many volumes they never fill on a shared host's disk: only what
+            // is written at once must fit (tests/robustness.rs checks the promises).
+            .env("EC2LAB_VOLUME_OVERCOMMIT", "1")
             // No quick-start AMI: tests register what they launch.
             .env(
                 "EC2LAB_GUEST_IMAGES",

@@ -3,7 +3,6 @@
 
 mod error;
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use vmm_sys_util::eventfd::EventFd;
 
 use super::config::{ConfigError, SerialOut, VmConfig};
 use super::console::{ConsoleSink, GuestStatus};
+use super::console_log::{self, RotatingLog};
 use super::devices::bus::Bus;
 use super::devices::i8042::I8042;
 use super::devices::serial::Serial;
@@ -103,16 +103,13 @@ fn console_writer(out: &SerialOut) -> Result<Box<dyn Write + Send>, VmmError> {
     Ok(match out {
         SerialOut::Stdout => Box::new(std::io::stdout()),
         SerialOut::Discard => Box::new(std::io::sink()),
-        SerialOut::File(path) => Box::new(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|source| VmmError::SerialOut {
-                    path: path.display().to_string(),
-                    source,
-                })?,
-        ),
+        // Rotated at a cap: what the guest prints never fills the host's disk.
+        SerialOut::File(path) => Box::new(RotatingLog::open(path, console_log::LOG_MAX).map_err(
+            |source| VmmError::SerialOut {
+                path: path.display().to_string(),
+                source,
+            },
+        )?),
     })
 }
 

@@ -118,6 +118,11 @@ impl Block {
         self.disk.is_some()
     }
 
+    /// The disk in the slot, if any.
+    pub fn backing(&self) -> Option<&DiskFile> {
+        self.disk.as_ref()
+    }
+
     /// Swaps the backing disk (hot attach/detach of a volume) and returns the old one.
     ///
     /// `None` detaches: capacity reads as 0 and every I/O request fails with IOERR,

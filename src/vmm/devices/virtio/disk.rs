@@ -59,6 +59,16 @@ pub enum BlockError {
         /// Its size in bytes.
         size: u64,
     },
+    /// Another process holds the disk's lock: two VMMs must never write one disk.
+    #[error(
+        "Disk image {path} is in use: another process (another VMM) holds its lock. Two \
+         VMMs must never use one writable disk; stop the other one (fuser -v {path} names \
+         it), then try again"
+    )]
+    Locked {
+        /// The image.
+        path: PathBuf,
+    },
     /// The serial is longer than virtio-blk allows.
     #[error("Disk serial {serial:?} is {len} bytes long; virtio-blk serials hold at most 20 bytes. Use a shorter serial.", len = serial.len())]
     SerialTooLong {
@@ -84,11 +94,35 @@ impl DiskFile {
         if !kind.is_file() && !kind.is_block_device() {
             return Err(BlockError::NotADisk(path));
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
             .open(&path)
             .map_err(|e| open_error(&path, read_only, e))?;
+        lock(&file, &path, read_only)?;
+        Self::sized(file, path, read_only)
+    }
+
+    /// The same open disk again (sharing its lock), with its size read anew: a volume
+    /// that grew, reopened by the VMM that holds it.
+    pub fn reopened(&self, path: &Path) -> Result<Self, BlockError> {
+        let file = self.file.try_clone().map_err(|source| BlockError::Open {
+            path: path.into(),
+            source,
+        })?;
+        Self::sized(file, path.into(), self.read_only)
+    }
+
+    /// Whether `path` names the file this disk has open.
+    pub fn is_file(&self, path: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+
+    fn sized(mut file: File, path: PathBuf, read_only: bool) -> Result<Self, BlockError> {
         // Seeking to the end gives the size of block devices too, where metadata says 0.
         let size = file
             .seek(SeekFrom::End(0))
@@ -174,6 +208,28 @@ fn open_error(path: &Path, read_only: bool, e: io::Error) -> BlockError {
         io::ErrorKind::IsADirectory => BlockError::NotADisk(path),
         _ => BlockError::Open { path, source: e },
     }
+}
+
+/// Locks an opened disk for this VMM: exclusively when it writes, shared when it only
+/// reads (`flock`, tied to the open file, so it ends with the VMM, even a killed one).
+fn lock(file: &File, path: &Path, read_only: bool) -> Result<(), BlockError> {
+    let op = if read_only {
+        libc::LOCK_SH
+    } else {
+        libc::LOCK_EX
+    };
+    // SAFETY: flock on a descriptor this function borrows open; no memory is passed.
+    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+        return Ok(());
+    }
+    let source = io::Error::last_os_error();
+    Err(match source.kind() {
+        io::ErrorKind::WouldBlock => BlockError::Locked { path: path.into() },
+        _ => BlockError::Open {
+            path: path.into(),
+            source,
+        },
+    })
 }
 
 fn file_offset(base: u64, done: usize) -> io::Result<libc::off_t> {
