@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use event_manager::{EventOps, EventSet, Events, MutEventSubscriber};
 use vmm_sys_util::timerfd::TimerFd;
@@ -28,6 +28,8 @@ use super::vcpu::PauseGate;
 const PENDING_INPUT_MAX: usize = 16 * 1024;
 /// How often held input is offered to the UART again.
 const INPUT_PUMP: Duration = Duration::from_millis(5);
+/// Console input left unread this long gets its interrupt raised again.
+const INPUT_STALL: Duration = Duration::from_millis(200);
 
 /// How long a pause may take before it is reported as failed: vCPUs stop between two
 /// exits, which is microseconds on hardware and milliseconds on a nested KVM.
@@ -76,6 +78,8 @@ pub struct Controller {
     /// Console input the UART's FIFO had no room for yet, fed in as the guest reads.
     pending_input: std::collections::VecDeque<u8>,
     input_pump: TimerFd,
+    /// Bytes in the UART's FIFO the guest has not read, and since when that count stands.
+    input_stall: Option<(usize, Instant)>,
     shutting_down: bool,
     escape_pending: bool,
     /// What a `snapshot` request reads; `None` in unit tests without a VM.
@@ -149,6 +153,7 @@ impl Controller {
             deadline: TimerFd::new()?,
             pending_input: std::collections::VecDeque::with_capacity(PENDING_INPUT_MAX),
             input_pump: TimerFd::new()?,
+            input_stall: None,
             shutting_down: false,
             escape_pending: false,
             snapshot: Some(Sources::of(machine)),
@@ -444,19 +449,34 @@ impl Controller {
         self.pump_input();
     }
 
+    /// Feeds the UART what fits, and watches input the guest has not read: when its FIFO
+    /// holds the same bytes for [`INPUT_STALL`], the receive interrupt is raised again.
     fn pump_input(&mut self) {
-        if self.pending_input.is_empty() {
-            return;
+        let mut serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.pending_input.is_empty() {
+            let taken = serial.enqueue_input(self.pending_input.make_contiguous());
+            self.pending_input.drain(..taken);
         }
-        let taken = self
-            .serial
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .enqueue_input(self.pending_input.make_contiguous());
-        self.pending_input.drain(..taken);
+        let unread = serial.unread();
+        if unread == 0 {
+            self.input_stall = None;
+        } else {
+            match self.input_stall {
+                Some((n, since)) if n == unread => {
+                    if since.elapsed() >= INPUT_STALL {
+                        serial.kick();
+                        self.input_stall = Some((unread, Instant::now()));
+                    }
+                }
+                _ => self.input_stall = Some((unread, Instant::now())),
+            }
+        }
+        drop(serial);
         if !self.pending_input.is_empty() {
             // The guest has not read its FIFO yet: offer the rest again shortly.
             let _ = self.input_pump.reset(INPUT_PUMP, None);
+        } else if unread > 0 {
+            let _ = self.input_pump.reset(INPUT_STALL / 2, None);
         }
     }
 
@@ -663,6 +683,7 @@ mod tests {
             deadline: TimerFd::new().unwrap(),
             pending_input: std::collections::VecDeque::new(),
             input_pump: TimerFd::new().unwrap(),
+            input_stall: None,
             shutting_down: false,
             escape_pending: false,
             snapshot: None,

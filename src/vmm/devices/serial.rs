@@ -12,6 +12,9 @@ use vmm_sys_util::eventfd::EventFd;
 
 use super::bus::BusDevice;
 
+/// IER bit 0: interrupt on received data.
+const IER_RDA: u8 = 0x01;
+
 /// An irqfd-backed interrupt line for vm-superio.
 pub struct IrqTrigger(pub EventFd);
 
@@ -96,6 +99,23 @@ impl<W: Write + Send> Serial<W> {
         self.uart.enqueue_raw_bytes(&bytes[..n]).unwrap_or_default()
     }
 
+    /// Input bytes in the FIFO that the guest has not read yet.
+    pub fn unread(&self) -> usize {
+        self.uart.state().in_buffer.len()
+    }
+
+    /// Raises the receive interrupt again for input the guest has not read, if it has the
+    /// receive interrupt enabled. A 16550 keeps its interrupt asserted while data waits;
+    /// an edge the guest missed (an irqfd edge racing a vCPU that has not run yet) would
+    /// otherwise leave that input unread for good. Returns whether it raised it.
+    pub fn kick(&self) -> bool {
+        let s = self.uart.state();
+        if s.in_buffer.is_empty() || s.interrupt_enable & IER_RDA == 0 {
+            return false;
+        }
+        self.uart.interrupt_evt().trigger().is_ok()
+    }
+
     /// Where the output goes, e.g. to attach a console client.
     pub fn writer_mut(&mut self) -> &mut W {
         self.uart.writer_mut()
@@ -121,6 +141,24 @@ impl<W: Write + Send> BusDevice for Serial<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unread_input_raises_its_interrupt_again_only_when_enabled() {
+        let irq = EventFd::new(libc::EFD_NONBLOCK).unwrap();
+        let mut s = Serial::new(irq.try_clone().unwrap(), Vec::new());
+        s.enqueue_input(b"id");
+        assert_eq!(s.unread(), 2);
+        assert!(!s.kick(), "the receive interrupt is off");
+        s.write(1, &[IER_RDA]); // IER: received-data interrupt on
+        while irq.read().is_ok() {}
+        assert!(s.kick());
+        assert_eq!(irq.read().unwrap(), 1, "the interrupt was raised again");
+        let mut b = [0u8];
+        s.read(0, &mut b);
+        s.read(0, &mut b);
+        assert_eq!(s.unread(), 0);
+        assert!(!s.kick(), "nothing left to read");
+    }
 
     #[test]
     fn transmitted_bytes_reach_the_writer_and_input_is_readable() {
