@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod awsflags;
+pub mod ce;
 pub mod cloudwatch;
 pub mod console;
 pub mod ctx;
@@ -195,6 +196,10 @@ pub enum Command {
     ConfigureAws(serve::ConfigureAws),
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
+    Ce(ce::Ce),
+    /// What this region's instances, volumes, snapshots and addresses cost over a period,
+    /// by EC2's rules (per-second instances with a one-minute minimum, GiB-months).
+    Billing(ce::Billing),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -281,6 +286,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
+        Command::Ce(c) => c.operation(),
+        Command::Billing(_) => "Billing",
         Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
@@ -505,6 +512,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Lab(a) => lab::run(&ctx, a),
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
+        Command::Ce(a) => ce::run(&ctx, a),
+        Command::Billing(a) => ce::billing(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {
