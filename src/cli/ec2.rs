@@ -86,6 +86,10 @@ pub struct RunInstances {
     /// memory beside its root volume, start-instances resumes from it).
     #[arg(long)]
     pub hibernation_options: Option<String>,
+    /// Spot rather than on-demand: `MarketType=spot,SpotOptions={MaxPrice=0.01,
+    /// SpotInstanceType=one-time|persistent,InstanceInterruptionBehavior=terminate|stop|hibernate}`.
+    #[arg(long)]
+    pub instance_market_options: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -441,6 +445,17 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .hibernation_options
             .as_deref()
             .map(|raw| by_model("--hibernation-options", raw, "HibernationOptionsRequest"))
+            .transpose()?,
+        instance_market_options: a
+            .instance_market_options
+            .as_deref()
+            .map(|raw| {
+                by_model(
+                    "--instance-market-options",
+                    raw,
+                    "InstanceMarketOptionsRequest",
+                )
+            })
             .transpose()?,
         monitoring: a.monitoring.as_deref().map(monitoring).transpose()?,
         block_device_mappings: block_device_mappings(&a.block_device_mappings)?,

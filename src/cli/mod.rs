@@ -13,6 +13,7 @@ pub mod ec2;
 pub mod groups;
 pub mod keys;
 pub mod lab;
+pub mod market;
 pub mod modelverbs;
 pub mod output;
 pub mod query;
@@ -197,6 +198,9 @@ pub enum Command {
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
     Ce(ce::Ce),
+    /// Spot requests and prices, Reserved Instances (the aws CLI's verbs and flags).
+    #[command(flatten)]
+    Market(market::Market),
     /// What this region's instances, volumes, snapshots and addresses cost over a period,
     /// by EC2's rules (per-second instances with a one-minute minimum, GiB-months).
     Billing(ce::Billing),
@@ -287,6 +291,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
         Command::Ce(c) => c.operation(),
+        Command::Market(m) => m.operation(),
         Command::Billing(_) => "Billing",
         Command::Top(_) => "Top",
         Command::Vmm(_)
@@ -513,6 +518,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
         Command::Ce(a) => ce::run(&ctx, a),
+        Command::Market(a) => market::run(&ctx, a),
         Command::Billing(a) => ce::billing(&ctx, a),
     };
     match result {
