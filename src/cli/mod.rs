@@ -188,9 +188,9 @@ pub enum Command {
         after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
     )]
     Wait(ec2::WaitWhat),
-    /// Serve the EC2 API (Query protocol, 2016-11-15), and SNS and CloudWatch on the same
-    /// endpoint, over HTTP for the aws CLI, boto3 and the AWS SDKs. Requests must be signed
-    /// (SigV4) with this ec2lab's keys.
+    /// Serve the EC2 API (Query protocol, 2016-11-15), and SNS, CloudWatch and Cost
+    /// Explorer on the same endpoint, over HTTP for the aws CLI, boto3 and the AWS SDKs.
+    /// Requests must be signed (SigV4) with this ec2lab's keys.
     Serve(serve::Serve),
     /// Write a profile for the AWS tools (endpoint, region, output, this ec2lab's access
     /// keys) into the aws config and credentials files; other profiles stay as they are.

@@ -18,6 +18,7 @@ pub mod record;
 pub mod recover;
 pub mod rundir;
 pub mod spot;
+pub mod spot_price;
 pub mod spot_requests;
 pub mod state;
 pub mod status;
@@ -401,7 +402,7 @@ pub fn run_instances(
     for inst in &made {
         supervisor::ensure(store, &inst.instance_id)?;
     }
-    spot::record_prices(store)?;
+    spot_price::record_prices(store)?;
     let instances = made
         .iter()
         .map(|i| describe::instance(store, i))

@@ -322,7 +322,7 @@ pub fn describe_spot_price_history(
             )));
         }
     }
-    spot::record_prices(store)?;
+    super::spot_price::record_prices(store)?;
     let zone = format!("{}a", store.region());
     let zone_ok = req.availability_zone.as_deref().is_none_or(|z| z == zone);
     let product_ok = req.product_descriptions.is_empty()
