@@ -337,7 +337,8 @@ ALTER TABLE instances ADD COLUMN hibernation TEXT NOT NULL DEFAULT '{}';
 "#,
     // Billing (issue 18): usage records opened and closed by triggers in the transaction
     // that changes the state they meter (billing::usage), spot requests and the spot price
-    // history (instances::spot), Reserved Instances bought (billing::reserved).
+    // history (instances::spot), Reserved Instances and Savings Plans bought
+    // (billing::reserved, billing::savings).
     r#"
 CREATE TABLE billing_usage (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -380,6 +381,16 @@ CREATE TABLE reserved_instances (
     offering_class TEXT NOT NULL,
     product        TEXT NOT NULL,
     tags           TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE savings_plans (
+    plan_id        TEXT PRIMARY KEY,
+    plan           TEXT NOT NULL,
+    start_ms       INTEGER NOT NULL,
+    duration_s     INTEGER NOT NULL,
+    commitment     REAL NOT NULL,
+    upfront        REAL NOT NULL,
+    recurring      REAL NOT NULL,
+    rate_share     REAL NOT NULL
 );
 
 -- Instances: from entering running until leaving it (a hibernating stop's stopping

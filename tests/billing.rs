@@ -287,3 +287,57 @@ fn chrono_day(ms: i64) -> String {
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
 }
+
+const SAVINGS: &str = r##"
+import json
+import boto3, botocore
+
+sp = boto3.Session(profile_name="ec2lab").client("savingsplans")
+out = {}
+
+def code(f, **kw):
+    try:
+        f(**kw)
+        return None
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"]
+
+offers = sp.describe_savings_plans_offerings(planTypes=["Compute"], paymentOptions=["No Upfront"],
+                                             durations=[31536000])["searchResults"]
+out["offers"] = [(o["planType"], o["paymentOption"], o["durationSeconds"], o["usageType"])
+                 for o in offers]
+made = sp.create_savings_plan(savingsPlanOfferingId=offers[0]["offeringId"], commitment="0.05")
+plans = sp.describe_savings_plans()["savingsPlans"]
+out["plan"] = [(p["savingsPlanId"] == made["savingsPlanId"], p["state"], p["commitment"],
+                p["recurringPaymentAmount"], p["savingsPlanType"]) for p in plans]
+out["unknown_offering"] = code(sp.create_savings_plan,
+                               savingsPlanOfferingId="00000000-0000-0000-0000-000000000000",
+                               commitment="1")
+out["bad_commitment"] = code(sp.create_savings_plan, savingsPlanOfferingId=offers[0]["offeringId"],
+                             commitment="lots")
+out["bad_payment"] = code(sp.describe_savings_plans_offerings, paymentOptions=["Later"])
+print(json.dumps(out))
+"##;
+
+/// Compute Savings Plans through boto3's unmodified `savingsplans` client (REST-JSON) on
+/// `ec2lab serve`: offerings, a purchase, its description, and the service's error codes.
+/// (How a plan prices usage is `billing::cost`'s unit tests.)
+#[test]
+fn savings_plans_through_boto3() {
+    let Some(api) = Api::start() else { return };
+    let v: Value =
+        serde_json::from_str(&ok(&api.python(SAVINGS, &[]), "boto3 savingsplans")).unwrap();
+    assert_eq!(
+        v["offers"],
+        json!([["Compute", "No Upfront", 31536000, "ComputeSP:1yrNoUpfront"]])
+    );
+    assert_eq!(
+        v["plan"],
+        json!([[true, "active", "0.050000", "0.050000", "Compute"]])
+    );
+    assert_eq!(v["unknown_offering"], "ResourceNotFoundException");
+    assert_eq!(v["bad_commitment"], "ValidationException");
+    assert_eq!(v["bad_payment"], "ValidationException");
+    let listed = api.lab.ok(&["savingsplans", "describe-savings-plans"]);
+    assert_eq!(listed["savingsPlans"][0]["commitment"], "0.050000");
+}

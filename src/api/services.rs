@@ -1,9 +1,10 @@
 //! The services on `ec2lab serve`'s one endpoint, and which one a request is for: the
 //! `X-Amz-Target` prefix (`AmazonEC2.`, `GraniteServiceVersion20100801.`,
 //! `AWSInsightsIndexService.`) or else the service the SigV4 credential scope names (`ec2`,
-//! `monitoring`, `sns`, `ce`). EC2 keeps its own protocol (in `server`); CloudWatch, SNS
-//! and Cost Explorer are answered here, in awsQuery ([`super::awsquery`]) or AWS JSON
-//! ([`super::awsjson`]: 1.0 for CloudWatch, 1.1 for Cost Explorer).
+//! `monitoring`, `sns`, `ce`, `savingsplans`). EC2 keeps its own protocol (in `server`);
+//! CloudWatch, SNS, Cost Explorer and Savings Plans are answered here, in awsQuery
+//! ([`super::awsquery`]) or JSON ([`super::awsjson`]: AWS JSON 1.0 for CloudWatch, 1.1 for
+//! Cost Explorer; REST-JSON, the operation in the path, for Savings Plans).
 //!
 //! SNS's `SubscribeURL` and `UnsubscribeURL` are unsigned GETs, as AWS's are: an unsigned
 //! `ConfirmSubscription` (which carries its token) or `Unsubscribe` naming an SNS ARN goes
@@ -43,6 +44,8 @@ pub enum Service {
     Sns,
     /// Cost Explorer (`ce`): AWS JSON 1.1.
     CostExplorer,
+    /// Savings Plans (`savingsplans`): REST-JSON, the operation in the path.
+    SavingsPlans,
 }
 
 impl Service {
@@ -53,6 +56,7 @@ impl Service {
             Service::CloudWatch => "monitoring",
             Service::Sns => "sns",
             Service::CostExplorer => "ce",
+            Service::SavingsPlans => "savingsplans",
         }
     }
 
@@ -63,6 +67,7 @@ impl Service {
             Service::CloudWatch => crate::ec2::model::cloudwatch(),
             Service::Sns => crate::ec2::model::sns(),
             Service::CostExplorer => crate::billing::operations::model(),
+            Service::SavingsPlans => crate::billing::operations::savings_model(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Service {
             Service::CloudWatch => cloudwatch::ACTIONS,
             Service::Sns => sns::ACTIONS,
             Service::CostExplorer => ce::ACTIONS,
+            Service::SavingsPlans => ce::SAVINGS_ACTIONS,
         }
     }
 
@@ -92,7 +98,7 @@ impl Service {
                 invalid: "InvalidParameter",
                 missing: "InvalidParameter",
             },
-            Service::CostExplorer => ParamCodes {
+            Service::CostExplorer | Service::SavingsPlans => ParamCodes {
                 invalid: "ValidationException",
                 missing: "ValidationException",
             },
@@ -118,6 +124,7 @@ pub fn route(req: &Incoming<'_>) -> Service {
         Some(s) if s.service == Service::CloudWatch.signing_name() => Service::CloudWatch,
         Some(s) if s.service == Service::Sns.signing_name() => Service::Sns,
         Some(s) if s.service == Service::CostExplorer.signing_name() => Service::CostExplorer,
+        Some(s) if s.service == Service::SavingsPlans.signing_name() => Service::SavingsPlans,
         Some(_) => Service::Ec2,
         None if !sigv4::is_signed(req) && public_sns_region(req).is_some() => Service::Sns,
         None => Service::Ec2,
@@ -238,13 +245,13 @@ pub fn answer(
     request_id: &str,
     now: SystemTime,
 ) -> Reply {
-    let json = service == Service::CostExplorer
+    let json = matches!(service, Service::CostExplorer | Service::SavingsPlans)
         || (service == Service::CloudWatch
             && (is_json(req.headers) || req.headers.contains_key("x-amz-target")));
-    let json_type = if service == Service::CostExplorer {
-        JSON_11_CONTENT_TYPE
-    } else {
-        JSON_CONTENT_TYPE
+    let json_type = match service {
+        Service::CostExplorer => JSON_11_CONTENT_TYPE,
+        Service::SavingsPlans => "application/json",
+        _ => JSON_CONTENT_TYPE,
     };
     let model = service.model();
     match dispatch(service, json, env, req, now) {
@@ -269,6 +276,10 @@ pub fn answer(
             let sender = !status.is_server_error();
             if json {
                 let mut headers = Vec::new();
+                if service == Service::SavingsPlans {
+                    // REST-JSON names the error in a header.
+                    headers.push(("x-amzn-errortype", e.code.to_string()));
+                }
                 // A query-compatible service says the Query protocol's code and fault;
                 // not for errors of the JSON protocol itself.
                 let protocol_error = matches!(
@@ -347,7 +358,21 @@ fn dispatch(
     let region = authenticate(service, env, req, now)?;
     let model = service.model();
     let codes = service.param_codes();
-    let (action, request) = if json {
+    let (action, request) = if service == Service::SavingsPlans {
+        // REST-JSON: `POST /<Operation>` with the members as a JSON body.
+        let action = req.path.trim_start_matches('/').to_string();
+        if service.handler(&action).is_none() {
+            return Err(Ec2Error::new(
+                "UnknownOperationException",
+                format!("ec2lab's Savings Plans do not serve {:?}", req.path),
+            ));
+        }
+        let input = model.operations[&action].input.as_deref();
+        (
+            action.clone(),
+            awsjson::decode(model, input, req.body, codes)?,
+        )
+    } else if json {
         let target = req
             .headers
             .get("x-amz-target")
@@ -408,6 +433,7 @@ mod tests {
             Service::CloudWatch,
             Service::Sns,
             Service::CostExplorer,
+            Service::SavingsPlans,
         ] {
             crate::ec2::model::tests::resolves(s.model());
             for (name, _) in s.actions() {

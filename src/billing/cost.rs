@@ -52,6 +52,27 @@ impl Reservation {
     }
 }
 
+/// A Compute Savings Plan as billing sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavingsPlan {
+    /// Its id.
+    pub id: String,
+    /// Its term, `[start_ms, end_ms)`.
+    pub start_ms: i64,
+    /// The term's end.
+    pub end_ms: i64,
+    /// USD per hour of usage at the plan's rates, committed for every hour of the term.
+    pub commitment: f64,
+    /// Paid when bought.
+    pub upfront: f64,
+    /// Paid every hour of the term.
+    pub recurring: f64,
+    /// The plan's rate as a share of on-demand.
+    pub rate_share: f64,
+    /// Its fees' usage type (`ComputeSP:1yrNoUpfront`).
+    pub usage_type: String,
+}
+
 /// The spot price of each instance type over time, `(since_ms, price)` ascending.
 pub type SpotHistory = BTreeMap<String, Vec<(i64, f64)>>;
 
@@ -65,6 +86,8 @@ pub struct Inputs<'a> {
     pub records: &'a [Record],
     /// The Reserved Instances.
     pub reservations: &'a [Reservation],
+    /// The Savings Plans.
+    pub savings_plans: &'a [SavingsPlan],
     /// The spot price history.
     pub spot: &'a SpotHistory,
     /// Now: where open records end.
@@ -163,6 +186,8 @@ pub fn line_items(inp: &Inputs<'_>, buckets: &[(i64, i64)]) -> Vec<LineItem> {
     let mut out = Vec::new();
     // Instance-hours each RI still has, by (reservation, hour start).
     let mut ri_left: BTreeMap<(usize, i64), i64> = BTreeMap::new();
+    // Commitment (USD) each Savings Plan still has, by (plan, hour start).
+    let mut sp_left: BTreeMap<(usize, i64), f64> = BTreeMap::new();
     for r in inp.records {
         let mut end = r.end_ms.unwrap_or(inp.now_ms.max(r.start_ms));
         if r.kind == Kind::Instance {
@@ -220,6 +245,31 @@ pub fn line_items(inp: &Inputs<'_>, buckets: &[(i64, i64)]) -> Vec<LineItem> {
                         d.record_type = "DiscountedUsage";
                         out.push(item(bucket, d, 0.0, ri.effective_hourly() * h, h));
                     }
+                    // Then Savings Plans, at their rates, up to each hour's commitment.
+                    for (sp_index, sp) in inp.savings_plans.iter().enumerate() {
+                        if left_ms == 0 || !(sp.start_ms <= s && s < sp.end_ms) {
+                            continue;
+                        }
+                        let sp_rate = rate * sp.rate_share;
+                        if sp_rate <= 0.0 {
+                            continue;
+                        }
+                        let budget = sp_left.entry((sp_index, hour)).or_insert(sp.commitment);
+                        let afford = (*budget / sp_rate * HOUR_MS as f64).floor() as i64;
+                        let take = left_ms.min(afford.max(0));
+                        if take == 0 {
+                            continue;
+                        }
+                        let h = take as f64 / HOUR_MS as f64;
+                        *budget -= sp_rate * h;
+                        left_ms -= take;
+                        let mut d = dims.clone();
+                        d.record_type = "SavingsPlanCoveredUsage";
+                        out.push(item(bucket, d.clone(), rate * h, sp_rate * h, h));
+                        d.record_type = "SavingsPlanNegation";
+                        d.resource_id = sp.id.clone();
+                        out.push(item(bucket, d, -rate * h, 0.0, 0.0));
+                    }
                     if left_ms > 0 {
                         let h = left_ms as f64 / HOUR_MS as f64;
                         out.push(item(bucket, dims, rate * h, rate * h, h));
@@ -258,7 +308,55 @@ pub fn line_items(inp: &Inputs<'_>, buckets: &[(i64, i64)]) -> Vec<LineItem> {
         }
     }
     reservation_fees(inp, buckets, &ri_left, &mut out);
+    savings_plan_fees(inp, buckets, &sp_left, &mut out);
     out
+}
+
+/// Each Savings Plan's upfront fee (when bought) and recurring fee (every hour of its
+/// term); amortized, the commitment no usage took.
+fn savings_plan_fees(
+    inp: &Inputs<'_>,
+    buckets: &[(i64, i64)],
+    left: &BTreeMap<(usize, i64), f64>,
+    out: &mut Vec<LineItem>,
+) {
+    for (sp_index, sp) in inp.savings_plans.iter().enumerate() {
+        let dims = Dims {
+            service: "Savings Plans for AWS Compute usage",
+            instance_type: "NoInstanceType".into(),
+            usage_type: sp.usage_type.clone(),
+            purchase_type: "Savings Plans",
+            record_type: "SavingsPlanRecurringFee",
+            resource_id: sp.id.clone(),
+        };
+        if sp.upfront > 0.0 {
+            if let Some(b) = buckets
+                .iter()
+                .position(|&(s, e)| s <= sp.start_ms && sp.start_ms < e)
+            {
+                let mut d = dims.clone();
+                d.record_type = "SavingsPlanUpfrontFee";
+                out.push(item(b, d, sp.upfront, 0.0, 0.0));
+            }
+        }
+        let end = sp.end_ms.min(inp.now_ms.max(sp.start_ms));
+        for (bucket, s, e) in slices(buckets, sp.start_ms, end, true) {
+            let hour = s.div_euclid(HOUR_MS) * HOUR_MS;
+            let share = (e - s) as f64 / HOUR_MS as f64;
+            let unused = left
+                .get(&(sp_index, hour))
+                .copied()
+                .unwrap_or(sp.commitment)
+                .min(sp.commitment * share);
+            out.push(item(
+                bucket,
+                dims.clone(),
+                sp.recurring * share,
+                unused,
+                0.0,
+            ));
+        }
+    }
 }
 
 /// Each RI's upfront fee (when bought) and recurring fee (every hour of its term); the
@@ -337,12 +435,22 @@ mod tests {
     }
 
     fn total(records: &[Record], ris: &[Reservation], now: i64) -> (f64, f64) {
+        total_with(records, ris, &[], now)
+    }
+
+    fn total_with(
+        records: &[Record],
+        ris: &[Reservation],
+        sps: &[SavingsPlan],
+        now: i64,
+    ) -> (f64, f64) {
         let prices = Prices::load(std::path::Path::new("/nonexistent")).unwrap();
         let inp = Inputs {
             region: "lab-1",
             prices: prices.region("lab-1"),
             records,
             reservations: ris,
+            savings_plans: sps,
             spot: &SpotHistory::new(),
             now_ms: now,
         };
@@ -457,5 +565,31 @@ mod tests {
         let want = 2.0 * 0.0104 + 10.0 * 0.0075;
         assert!((c - want).abs() < 1e-9, "{c} {want}");
         assert!((a - want).abs() < 1e-9, "{a} {want}");
+    }
+
+    #[test]
+    fn a_savings_plan_buys_usage_at_its_rate_up_to_its_commitment() {
+        // $0.05 an hour at 80 % of on-demand; two m5.large ($0.096) for one hour.
+        let sp = SavingsPlan {
+            id: "sp".into(),
+            start_ms: DEC1,
+            end_ms: DEC1 + 365 * DAY,
+            commitment: 0.05,
+            upfront: 0.0,
+            recurring: 0.05,
+            rate_share: 0.8,
+            usage_type: "ComputeSP:1yrNoUpfront".into(),
+        };
+        let recs = [
+            rec(Kind::Instance, "m5.large", 1.0, DEC1, Some(DEC1 + HOUR_MS)),
+            rec(Kind::Instance, "m5.large", 1.0, DEC1, Some(DEC1 + HOUR_MS)),
+        ];
+        let (c, a) = total_with(&recs, &[], std::slice::from_ref(&sp), DEC1 + HOUR_MS);
+        // The plan pays for 0.05 / 0.0768 hours; the rest is on demand, plus the fee.
+        let covered = 0.05 / (0.096 * 0.8);
+        let want = 0.05 + (2.0 - covered) * 0.096;
+        assert!((c - want).abs() < 1e-6, "{c} {want}");
+        assert!((a - want).abs() < 1e-6, "{a} {want}");
+        assert_eq!(cents(c), 18);
     }
 }

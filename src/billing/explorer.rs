@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::cost::{self, Dims, Inputs, LineItem};
 use super::prices::Prices;
 use super::shapes::*;
-use super::{reserved, spot_history, usage};
+use super::{reserved, savings, spot_history, usage};
 use crate::clock::{days_from_civil, iso_ms, now_ms, parse_ms};
 use crate::error::Ec2Error;
 use crate::store::Store;
@@ -315,12 +315,14 @@ pub fn line_items(
     let prices = Prices::load(state_dir)?;
     let records = usage::overlapping(store.conn(), start, end)?;
     let reservations = reserved::reservations(store.conn())?;
+    let savings_plans = savings::plans(store.conn())?;
     let spot = spot_history(store.conn())?;
     let inputs = Inputs {
         region: store.region(),
         prices: prices.region(store.region()),
         records: &records,
         reservations: &reservations,
+        savings_plans: &savings_plans,
         spot: &spot,
         now_ms: now_ms(),
     };

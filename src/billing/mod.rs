@@ -6,7 +6,9 @@
 //!   Reserved Instances hour by hour) to line items;
 //! - [`explorer`] and [`shapes`]: Cost Explorer's `GetCostAndUsage`;
 //! - [`reserved`]: Reserved Instance offerings, purchases and their records;
-//! - [`operations`]: Cost Explorer's operations by name, for the API and `ec2lab ce`;
+//! - [`savings`]: Compute Savings Plans: offerings, purchases and their records;
+//! - [`operations`]: Cost Explorer's and Savings Plans' operations by name, for the API,
+//!   `ec2lab ce` and `ec2lab savingsplans`;
 //! - [`summary`]: `ec2lab billing`, the bill of a period per resource.
 
 pub mod cost;
@@ -14,6 +16,7 @@ pub mod explorer;
 pub mod operations;
 pub mod prices;
 pub mod reserved;
+pub mod savings;
 pub mod shapes;
 pub mod summary;
 pub mod usage;

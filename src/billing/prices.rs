@@ -34,6 +34,8 @@ pub struct RegionPrices {
     pub spot: SpotRange,
     /// Reserved Instances: effective rate as a share of on-demand, by term and payment.
     pub reserved: Reserved,
+    /// Compute Savings Plans: their rate as a share of on-demand, by term and payment.
+    pub savings_plans: Reserved,
 }
 
 /// The spot price's range: `floor` of on-demand on an idle host, `ceiling` on a full one.
@@ -55,7 +57,7 @@ impl Default for SpotRange {
     }
 }
 
-/// Reserved Instance rates.
+/// Reserved Instance (or Savings Plans) rates.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Reserved {

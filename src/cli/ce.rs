@@ -1,6 +1,7 @@
-//! `ec2lab ce <verb>` (Cost Explorer's verbs with the aws CLI's names and flags, made from
-//! botocore's model by [`super::modelverbs`]) and `ec2lab billing` (the bill of a period
-//! per resource), over the same billing services as the API.
+//! `ec2lab ce <verb>` and `ec2lab savingsplans <verb>` (Cost Explorer's and Savings Plans'
+//! verbs with the aws CLI's names and flags, made from botocore's models by
+//! [`super::modelverbs`]) and `ec2lab billing` (the bill of a period per resource), over
+//! the same billing services as the API.
 
 use clap::{ArgMatches, Args, Command, FromArgMatches};
 use serde_json::Value;
@@ -103,4 +104,73 @@ pub fn billing(ctx: &Ctx, a: Billing) -> Result<Value, Failure> {
         a.start.as_deref(),
         a.end.as_deref(),
     )?)
+}
+
+/// `ec2lab savingsplans <verb>`: the Savings Plans operations and their flags.
+#[derive(Clone, Debug)]
+pub struct SavingsPlans {
+    /// The operation and its raw flag values.
+    pub verb: ModelVerb,
+}
+
+impl SavingsPlans {
+    /// The operation, for error messages.
+    pub fn operation(&self) -> &'static str {
+        operations::SAVINGS_OPERATIONS
+            .iter()
+            .copied()
+            .find(|op| *op == self.verb.operation)
+            .unwrap_or("")
+    }
+}
+
+const SAVINGS_AFTER_HELP: &str = "\
+Commit to $0.05 an hour of compute for a year, paid hourly:
+  ec2lab savingsplans describe-savings-plans-offerings --plan-types Compute \\
+    --payment-options \"No Upfront\" --durations 31536000
+  ec2lab savingsplans create-savings-plan --savings-plan-offering-id ID --commitment 0.05
+  ec2lab savingsplans describe-savings-plans
+Each clock hour the plan pays for on-demand instance usage (after Reserved Instances) at
+its rate, up to the commitment; Cost Explorer shows SavingsPlanCoveredUsage,
+SavingsPlanNegation and SavingsPlanRecurringFee.";
+
+impl Args for SavingsPlans {
+    fn augment_args(cmd: Command) -> Command {
+        modelverbs::augment(
+            cmd,
+            operations::savings_model(),
+            operations::SAVINGS_OPERATIONS,
+        )
+        .about("Savings Plans: Compute Savings Plans as billing constructs (the aws CLI's verbs and flags)")
+        .after_help(SAVINGS_AFTER_HELP)
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for SavingsPlans {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let verb =
+            modelverbs::from_matches(operations::savings_model(), matches).ok_or_else(|| {
+                clap::Error::raw(
+                    clap::error::ErrorKind::MissingSubcommand,
+                    "ec2lab savingsplans needs a verb (see --help)\n",
+                )
+            })?;
+        Ok(SavingsPlans { verb })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// Runs one Savings Plans verb.
+pub fn savings(ctx: &Ctx, a: SavingsPlans) -> Result<Value, Failure> {
+    let input = modelverbs::input(operations::savings_model(), &a.verb)?;
+    let mut store = ctx.store()?;
+    Ok(operations::call(&mut store, &a.verb.operation, input)?)
 }

@@ -198,6 +198,7 @@ pub enum Command {
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
     Ce(ce::Ce),
+    Savingsplans(ce::SavingsPlans),
     /// Spot requests and prices, Reserved Instances (the aws CLI's verbs and flags).
     #[command(flatten)]
     Market(market::Market),
@@ -291,6 +292,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
         Command::Ce(c) => c.operation(),
+        Command::Savingsplans(c) => c.operation(),
         Command::Market(m) => m.operation(),
         Command::Billing(_) => "Billing",
         Command::Top(_) => "Top",
@@ -518,6 +520,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
         Command::Ce(a) => ce::run(&ctx, a),
+        Command::Savingsplans(a) => ce::savings(&ctx, a),
         Command::Market(a) => market::run(&ctx, a),
         Command::Billing(a) => ce::billing(&ctx, a),
     };
