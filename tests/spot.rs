@@ -316,6 +316,17 @@ fn spot_instances_make_room_for_on_demand_ones() {
         "InsufficientInstanceCapacity",
     );
 
+    // Room again: the persistent request is fulfilled again, its instance started.
+    okv(lab, &["terminate-instances", "--instance-ids", &od2]);
+    wait_state(lab, &od2, "terminated", 60);
+    wait_state(lab, &stop_me, "running", 60);
+    let r = request_of(lab, &stop_me);
+    assert_eq!(
+        (r["State"].as_str(), r["Status"]["Code"].as_str()),
+        (Some("active"), Some("fulfilled")),
+        "{r}"
+    );
+
     // The aws CLI through `ec2lab serve`: the same requests and prices.
     let out = api.aws(&["describe-spot-instance-requests"]);
     let v: Value =
@@ -326,7 +337,7 @@ fn spot_instances_make_room_for_on_demand_ones() {
         .iter()
         .map(|r| r["State"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["disabled", "closed"], "{v}");
+    assert_eq!(states, ["active", "closed"], "{v}");
     let out = api.aws(&[
         "cancel-spot-instance-requests",
         "--spot-instance-request-ids",
@@ -335,6 +346,12 @@ fn spot_instances_make_room_for_on_demand_ones() {
     let v: Value =
         serde_json::from_str(&ok(&out, "aws ec2 cancel-spot-instance-requests")).unwrap();
     assert_eq!(v["CancelledSpotInstanceRequests"][0]["State"], "cancelled");
+    let r = request_of(lab, &stop_me);
+    assert_eq!(
+        r["Status"]["Code"], "request-canceled-and-instance-running",
+        "{r}"
+    );
+    assert_eq!(describe(lab, &stop_me)["State"]["Name"], "running");
     let out = api.aws(&[
         "describe-spot-price-history",
         "--instance-types",

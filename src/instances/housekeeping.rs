@@ -19,6 +19,8 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
         store.write(|tx| Instance::delete(tx, &id))?;
         let _ = std::fs::remove_dir_all(store.instance_dir(&id));
     }
+    // Persistent spot requests stopped by an interruption start again when there is room.
+    super::spot::fulfil(store)?;
     let live = Instance::with_vmm(store.conn())?;
     supervisor::ensure_all(store, &live)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of
