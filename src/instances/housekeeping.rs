@@ -20,7 +20,7 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
         let _ = std::fs::remove_dir_all(store.instance_dir(&id));
     }
     // Persistent spot requests stopped by an interruption start again when there is room.
-    super::spot::fulfil(store)?;
+    super::spot_requests::fulfil(store)?;
     let live = Instance::with_vmm(store.conn())?;
     supervisor::ensure_all(store, &live)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of

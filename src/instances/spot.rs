@@ -558,54 +558,11 @@ fn interrupt(store: &mut Store, inst: &Instance, row: Row) -> Result<(), Ec2Erro
     super::supervisor::ensure(store, &id)
 }
 
-/// Persistent requests whose instance an interruption stopped (`disabled`) are fulfilled
-/// again once the host has the memory and the price is within their maximum, as EC2 does:
-/// the instance starts. Run by housekeeping, before every command and API request.
-pub fn fulfil(store: &mut Store) -> Result<(), Ec2Error> {
-    let disabled: Vec<Row> = {
-        let mut stmt = store.conn().prepare(&format!(
-            "{ROW} WHERE json_extract(request, '$.State') = 'disabled' ORDER BY create_ms"
-        ))?;
-        let rows = stmt.query_map([], row)?;
-        rows.map(|r| to_row(r?)).collect::<Result<_, _>>()?
-    };
-    for mut row in disabled {
-        let Some(id) = row.request.instance_id.clone() else {
-            continue;
-        };
-        let inst = Instance::get(store.conn(), &id)?;
-        let Some(ty) = super::types::find(&inst.instance_type) else {
-            continue;
-        };
-        if inst.state != State::Stopped {
-            continue;
-        }
-        let (budget, used) = super::capacity(store)?;
-        if used + ty.mem_mib > budget {
-            continue;
-        }
-        let after = ((used + ty.mem_mib) as f64 / budget.max(1) as f64).clamp(0.0, 1.0);
-        let max: f64 = row.request.spot_price.parse().unwrap_or(f64::MAX);
-        if price_at(&region_prices(store)?, ty.name, after)? > max {
-            continue;
-        }
-        row.request.state = "active".into();
-        row.request.status = status("fulfilled", "Your spot request is fulfilled.");
-        store.write(|tx| -> Result<(), Ec2Error> {
-            save(tx, &row.request)?;
-            tx.execute(
-                "UPDATE spot_requests SET notice_ms = NULL, action_ms = NULL, rebalance_ms = NULL
-                 WHERE request_id = ?1",
-                [&row.request.spot_instance_request_id],
-            )?;
-            Ok(())
-        })?;
-        super::start_instances(
-            store,
-            &crate::ec2::shapes::instances::StartInstancesRequest {
-                instance_ids: vec![id],
-            },
-        )?;
-    }
-    Ok(())
+/// The requests an interruption stopped (`disabled`), oldest first.
+pub fn disabled(c: &Connection) -> Result<Vec<Row>, Ec2Error> {
+    let mut stmt = c.prepare(&format!(
+        "{ROW} WHERE json_extract(request, '$.State') = 'disabled' ORDER BY create_ms"
+    ))?;
+    let rows = stmt.query_map([], row)?;
+    rows.map(|r| to_row(r?)).collect()
 }

@@ -1,10 +1,12 @@
 //! EC2's spot actions: RequestSpotInstances, DescribeSpotInstanceRequests,
-//! CancelSpotInstanceRequests, DescribeSpotPriceHistory; and what DescribeInstances shows
+//! CancelSpotInstanceRequests, DescribeSpotPriceHistory; fulfilling stopped persistent
+//! requests again (from housekeeping); and what DescribeInstances shows
 //! of a spot instance (`InstanceLifecycle`, `SpotInstanceRequestId`).
 
 use rusqlite::{params, Connection};
 
 use super::spot::{self, status};
+use super::spot_price::{price_at, region_prices};
 use crate::clock::{iso_ms, now_ms, parse_ms};
 use crate::ec2::filters::{self, Filterable};
 use crate::ec2::shapes::instances::{self as shapes, RunInstancesRequest};
@@ -360,4 +362,49 @@ pub fn describe_spot_price_history(
     Ok(DescribeSpotPriceHistoryResult {
         spot_price_history: out,
     })
+}
+
+/// Persistent requests whose instance an interruption stopped (`disabled`) are fulfilled
+/// again once the host has the memory and the price is within their maximum, as EC2 does:
+/// the instance starts. Run by housekeeping, before every command and API request.
+pub fn fulfil(store: &mut Store) -> Result<(), Ec2Error> {
+    for mut row in spot::disabled(store.conn())? {
+        let Some(id) = row.request.instance_id.clone() else {
+            continue;
+        };
+        let inst = super::record::Instance::get(store.conn(), &id)?;
+        let Some(ty) = super::types::find(&inst.instance_type) else {
+            continue;
+        };
+        if inst.state != super::State::Stopped {
+            continue;
+        }
+        let (budget, used) = super::capacity(store)?;
+        if used + ty.mem_mib > budget {
+            continue;
+        }
+        let after = ((used + ty.mem_mib) as f64 / budget.max(1) as f64).clamp(0.0, 1.0);
+        let max: f64 = row.request.spot_price.parse().unwrap_or(f64::MAX);
+        if price_at(&region_prices(store)?, ty.name, after)? > max {
+            continue;
+        }
+        row.request.state = "active".into();
+        row.request.status = status("fulfilled", "Your spot request is fulfilled.");
+        store.write(|tx| -> Result<(), Ec2Error> {
+            spot::save(tx, &row.request)?;
+            tx.execute(
+                "UPDATE spot_requests SET notice_ms = NULL, action_ms = NULL, rebalance_ms = NULL
+                 WHERE request_id = ?1",
+                [&row.request.spot_instance_request_id],
+            )?;
+            Ok(())
+        })?;
+        super::start_instances(
+            store,
+            &crate::ec2::shapes::instances::StartInstancesRequest {
+                instance_ids: vec![id],
+            },
+        )?;
+    }
+    Ok(())
 }
