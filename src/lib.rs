@@ -3,6 +3,7 @@
 //! knows nothing of EC2.
 
 pub mod api;
+pub mod billing;
 pub mod causes;
 pub mod cli;
 pub mod clock;

@@ -349,6 +349,181 @@ CREATE TABLE operations (
     started_ms  INTEGER NOT NULL
 );
 "#,
+    // Billing (issue 18): usage records opened and closed by triggers in the transaction
+    // that changes the state they meter (billing::usage), spot requests and the spot price
+    // history (instances::spot), Reserved Instances and Savings Plans bought
+    // (billing::reserved, billing::savings).
+    r#"
+CREATE TABLE billing_usage (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    resource_id  TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    usage_type   TEXT NOT NULL DEFAULT '',
+    purchase     TEXT NOT NULL DEFAULT 'OnDemand',
+    quantity     REAL NOT NULL DEFAULT 1,
+    start_ms     INTEGER NOT NULL,
+    end_ms       INTEGER
+);
+CREATE INDEX billing_usage_open ON billing_usage(resource_id, kind) WHERE end_ms IS NULL;
+CREATE TABLE spot_requests (
+    request_id     TEXT PRIMARY KEY,
+    instance_id    TEXT,
+    request       TEXT NOT NULL,
+    create_ms      INTEGER NOT NULL,
+    notice_ms      INTEGER,
+    action_ms      INTEGER,
+    rebalance_ms   INTEGER,
+    tags           TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX spot_requests_instance ON spot_requests(instance_id) WHERE instance_id IS NOT NULL;
+CREATE TABLE spot_prices (
+    instance_type  TEXT NOT NULL,
+    ts_ms          INTEGER NOT NULL,
+    price          REAL NOT NULL
+);
+CREATE INDEX spot_prices_type ON spot_prices(instance_type, ts_ms);
+CREATE TABLE reserved_instances (
+    reserved_id    TEXT PRIMARY KEY,
+    offering_id    TEXT NOT NULL,
+    instance_type  TEXT NOT NULL,
+    count          INTEGER NOT NULL,
+    start_ms       INTEGER NOT NULL,
+    duration_s     INTEGER NOT NULL,
+    fixed_price    REAL NOT NULL,
+    usage_price    REAL NOT NULL,
+    offering_type  TEXT NOT NULL,
+    offering_class TEXT NOT NULL,
+    product        TEXT NOT NULL,
+    tags           TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE savings_plans (
+    plan_id        TEXT PRIMARY KEY,
+    plan           TEXT NOT NULL,
+    start_ms       INTEGER NOT NULL,
+    duration_s     INTEGER NOT NULL,
+    commitment     REAL NOT NULL,
+    upfront        REAL NOT NULL,
+    recurring      REAL NOT NULL,
+    rate_share     REAL NOT NULL
+);
+
+-- Instances: from entering running until leaving it (a hibernating stop's stopping
+-- state is billed too: the hibernation trigger reopens the record its stop closed).
+CREATE TRIGGER billing_instance_running AFTER UPDATE OF state ON instances
+WHEN NEW.state = 'running' AND OLD.state != 'running'
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, usage_type, purchase, start_ms)
+    SELECT NEW.instance_id, 'instance', NEW.instance_type,
+           CASE WHEN EXISTS (SELECT 1 FROM spot_requests WHERE instance_id = NEW.instance_id)
+                THEN 'Spot' ELSE 'OnDemand' END, CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE NOT EXISTS (SELECT 1 FROM billing_usage
+                      WHERE resource_id = NEW.instance_id AND kind = 'instance' AND end_ms IS NULL);
+END;
+CREATE TRIGGER billing_instance_left AFTER UPDATE OF state ON instances
+WHEN NEW.state != 'running'
+     AND NOT (NEW.state = 'stopping' AND COALESCE(json_extract(NEW.hibernation, '$.requested'), 0))
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = NEW.instance_id AND kind = 'instance' AND end_ms IS NULL;
+END;
+CREATE TRIGGER billing_instance_hibernating AFTER UPDATE OF hibernation ON instances
+WHEN NEW.state = 'stopping' AND COALESCE(json_extract(NEW.hibernation, '$.requested'), 0)
+BEGIN
+    UPDATE billing_usage SET end_ms = NULL
+    WHERE id = (SELECT max(id) FROM billing_usage
+                WHERE resource_id = NEW.instance_id AND kind = 'instance')
+      AND NOT EXISTS (SELECT 1 FROM billing_usage
+                      WHERE resource_id = NEW.instance_id AND kind = 'instance' AND end_ms IS NULL);
+END;
+
+CREATE TRIGGER billing_instance_not_hibernating AFTER UPDATE OF hibernation ON instances
+WHEN NEW.state = 'stopping' AND NOT COALESCE(json_extract(NEW.hibernation, '$.requested'), 0)
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = NEW.instance_id AND kind = 'instance' AND end_ms IS NULL;
+END;
+
+-- EBS volumes: provisioned GiB by type, from creation to deletion.
+CREATE TRIGGER billing_volume_created AFTER INSERT ON volumes
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, usage_type, quantity, start_ms)
+    VALUES (NEW.volume_id, 'volume', NEW.volume_type, NEW.size_gib, CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_volume_modified AFTER UPDATE OF size_gib, volume_type ON volumes
+WHEN OLD.size_gib != NEW.size_gib OR OLD.volume_type != NEW.volume_type
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = NEW.volume_id AND kind = 'volume' AND end_ms IS NULL;
+    INSERT INTO billing_usage (resource_id, kind, usage_type, quantity, start_ms)
+    VALUES (NEW.volume_id, 'volume', NEW.volume_type, NEW.size_gib, CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_volume_deleted AFTER DELETE ON volumes
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = OLD.volume_id AND kind = 'volume' AND end_ms IS NULL;
+END;
+
+-- Snapshots: the bytes they store (the chunks they added), from creation to deletion.
+CREATE TRIGGER billing_snapshot_created AFTER INSERT ON snapshots
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, quantity, start_ms)
+    VALUES (NEW.snapshot_id, 'snapshot',
+            COALESCE(NEW.bytes_added, NEW.volume_size_gib * 1073741824), CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_snapshot_deleted AFTER DELETE ON snapshots
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = OLD.snapshot_id AND kind = 'snapshot' AND end_ms IS NULL;
+END;
+
+-- Elastic IPs while allocated and not associated.
+CREATE TRIGGER billing_address_allocated AFTER INSERT ON addresses
+WHEN NEW.association_id IS NULL
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, start_ms)
+    VALUES (NEW.allocation_id, 'address-idle', CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_address_associated AFTER UPDATE OF association_id ON addresses
+WHEN OLD.association_id IS NULL AND NEW.association_id IS NOT NULL
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = NEW.allocation_id AND kind = 'address-idle' AND end_ms IS NULL;
+END;
+CREATE TRIGGER billing_address_disassociated AFTER UPDATE OF association_id ON addresses
+WHEN OLD.association_id IS NOT NULL AND NEW.association_id IS NULL
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, start_ms)
+    VALUES (NEW.allocation_id, 'address-idle', CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_address_released AFTER DELETE ON addresses
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = OLD.allocation_id AND kind = 'address-idle' AND end_ms IS NULL;
+END;
+
+-- Public IPv4 addresses in use: on an interface (automatic or Elastic).
+CREATE TRIGGER billing_ipv4_created AFTER INSERT ON enis
+WHEN NEW.public_ip IS NOT NULL
+BEGIN
+    INSERT INTO billing_usage (resource_id, kind, start_ms)
+    VALUES (NEW.public_ip, 'address-in-use', CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER));
+END;
+CREATE TRIGGER billing_ipv4_changed AFTER UPDATE OF public_ip ON enis
+WHEN OLD.public_ip IS NOT NEW.public_ip
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE OLD.public_ip IS NOT NULL AND resource_id = OLD.public_ip
+      AND kind = 'address-in-use' AND end_ms IS NULL;
+    INSERT INTO billing_usage (resource_id, kind, start_ms)
+    SELECT NEW.public_ip, 'address-in-use', CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) WHERE NEW.public_ip IS NOT NULL;
+END;
+CREATE TRIGGER billing_ipv4_deleted AFTER DELETE ON enis
+WHEN OLD.public_ip IS NOT NULL
+BEGIN
+    UPDATE billing_usage SET end_ms = CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+    WHERE resource_id = OLD.public_ip AND kind = 'address-in-use' AND end_ms IS NULL;
+END;
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

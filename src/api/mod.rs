@@ -12,13 +12,15 @@
 //! - [`services`]: which service a request is for (EC2, CloudWatch, SNS), and the
 //!   answers of the services other than EC2; [`awsquery`] and [`awsjson`] are their
 //!   codecs, [`timestamps`] their time formats.
-//! - [`cloudwatch`] and [`sns`]: those services' dispatch tables and handlers.
+//! - [`cloudwatch`], [`sns`] and [`ce`] (Cost Explorer): those services' dispatch tables and
+//!   handlers.
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
 
 pub mod actions;
 pub mod awsconfig;
 pub mod awsjson;
 pub mod awsquery;
+pub mod ce;
 pub mod cloudwatch;
 pub mod keys;
 pub mod query;

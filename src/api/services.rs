@@ -1,8 +1,10 @@
 //! The services on `ec2lab serve`'s one endpoint, and which one a request is for: the
-//! `X-Amz-Target` prefix (`AmazonEC2.`, `GraniteServiceVersion20100801.`) or else the
-//! service the SigV4 credential scope names (`ec2`, `monitoring`, `sns`). EC2 keeps its
-//! own protocol (in `server`); CloudWatch and SNS are answered here, in awsQuery
-//! ([`super::awsquery`]) or, for CloudWatch, AWS JSON 1.0 ([`super::awsjson`]).
+//! `X-Amz-Target` prefix (`AmazonEC2.`, `GraniteServiceVersion20100801.`,
+//! `AWSInsightsIndexService.`) or else the service the SigV4 credential scope names (`ec2`,
+//! `monitoring`, `sns`, `ce`, `savingsplans`). EC2 keeps its own protocol (in `server`);
+//! CloudWatch, SNS, Cost Explorer and Savings Plans are answered here, in awsQuery
+//! ([`super::awsquery`]) or JSON ([`super::awsjson`]: AWS JSON 1.0 for CloudWatch, 1.1 for
+//! Cost Explorer; REST-JSON, the operation in the path, for Savings Plans).
 //!
 //! SNS's `SubscribeURL` and `UnsubscribeURL` are unsigned GETs, as AWS's are: an unsigned
 //! `ConfirmSubscription` (which carries its token) or `Unsubscribe` naming an SNS ARN goes
@@ -18,7 +20,7 @@ use super::actions::{ApiCtx, Handler};
 use super::awsquery::{self, ParamCodes};
 use super::keys::AccessKey;
 use super::sigv4::{self, Incoming};
-use super::{awsjson, cloudwatch, sns};
+use super::{awsjson, ce, cloudwatch, sns};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -26,6 +28,10 @@ use crate::error::Ec2Error;
 pub const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// CloudWatch's `X-Amz-Target` prefix in AWS JSON 1.0 (its model's `targetPrefix`).
 pub const CLOUDWATCH_TARGET_PREFIX: &str = "GraniteServiceVersion20100801.";
+/// Cost Explorer's `X-Amz-Target` prefix (AWS JSON 1.1).
+pub const CE_TARGET_PREFIX: &str = "AWSInsightsIndexService.";
+/// The content type of AWS JSON 1.1 requests and answers (Cost Explorer).
+pub const JSON_11_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 /// A service `ec2lab serve` answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +42,10 @@ pub enum Service {
     CloudWatch,
     /// SNS: awsQuery.
     Sns,
+    /// Cost Explorer (`ce`): AWS JSON 1.1.
+    CostExplorer,
+    /// Savings Plans (`savingsplans`): REST-JSON, the operation in the path.
+    SavingsPlans,
 }
 
 impl Service {
@@ -45,6 +55,8 @@ impl Service {
             Service::Ec2 => sigv4::SERVICE,
             Service::CloudWatch => "monitoring",
             Service::Sns => "sns",
+            Service::CostExplorer => "ce",
+            Service::SavingsPlans => "savingsplans",
         }
     }
 
@@ -54,6 +66,8 @@ impl Service {
             Service::Ec2 => Model::get(),
             Service::CloudWatch => crate::ec2::model::cloudwatch(),
             Service::Sns => crate::ec2::model::sns(),
+            Service::CostExplorer => crate::billing::operations::model(),
+            Service::SavingsPlans => crate::billing::operations::savings_model(),
         }
     }
 
@@ -63,6 +77,8 @@ impl Service {
             Service::Ec2 => super::actions::ACTIONS,
             Service::CloudWatch => cloudwatch::ACTIONS,
             Service::Sns => sns::ACTIONS,
+            Service::CostExplorer => ce::ACTIONS,
+            Service::SavingsPlans => ce::SAVINGS_ACTIONS,
         }
     }
 
@@ -82,6 +98,10 @@ impl Service {
                 invalid: "InvalidParameter",
                 missing: "InvalidParameter",
             },
+            Service::CostExplorer | Service::SavingsPlans => ParamCodes {
+                invalid: "ValidationException",
+                missing: "ValidationException",
+            },
             _ => ParamCodes {
                 invalid: "InvalidParameterValue",
                 missing: "MissingParameter",
@@ -95,6 +115,7 @@ pub fn route(req: &Incoming<'_>) -> Service {
     if let Some(target) = req.headers.get("x-amz-target") {
         return match target.to_str() {
             Ok(t) if t.starts_with(CLOUDWATCH_TARGET_PREFIX) => Service::CloudWatch,
+            Ok(t) if t.starts_with(CE_TARGET_PREFIX) => Service::CostExplorer,
             // EC2's JSON decoder answers a target it does not know.
             _ => Service::Ec2,
         };
@@ -102,6 +123,8 @@ pub fn route(req: &Incoming<'_>) -> Service {
     match sigv4::credential_scope(req) {
         Some(s) if s.service == Service::CloudWatch.signing_name() => Service::CloudWatch,
         Some(s) if s.service == Service::Sns.signing_name() => Service::Sns,
+        Some(s) if s.service == Service::CostExplorer.signing_name() => Service::CostExplorer,
+        Some(s) if s.service == Service::SavingsPlans.signing_name() => Service::SavingsPlans,
         Some(_) => Service::Ec2,
         None if !sigv4::is_signed(req) && public_sns_region(req).is_some() => Service::Sns,
         None => Service::Ec2,
@@ -222,8 +245,14 @@ pub fn answer(
     request_id: &str,
     now: SystemTime,
 ) -> Reply {
-    let json = service == Service::CloudWatch
-        && (is_json(req.headers) || req.headers.contains_key("x-amz-target"));
+    let json = matches!(service, Service::CostExplorer | Service::SavingsPlans)
+        || (service == Service::CloudWatch
+            && (is_json(req.headers) || req.headers.contains_key("x-amz-target")));
+    let json_type = match service {
+        Service::CostExplorer => JSON_11_CONTENT_TYPE,
+        Service::SavingsPlans => "application/json",
+        _ => JSON_CONTENT_TYPE,
+    };
     let model = service.model();
     match dispatch(service, json, env, req, now) {
         Ok((action, result)) => {
@@ -234,7 +263,7 @@ pub fn answer(
             };
             Reply {
                 status: StatusCode::OK,
-                content_type: if json { JSON_CONTENT_TYPE } else { "text/xml" },
+                content_type: if json { json_type } else { "text/xml" },
                 headers: Vec::new(),
                 body,
             }
@@ -247,6 +276,10 @@ pub fn answer(
             let sender = !status.is_server_error();
             if json {
                 let mut headers = Vec::new();
+                if service == Service::SavingsPlans {
+                    // REST-JSON names the error in a header.
+                    headers.push(("x-amzn-errortype", e.code.to_string()));
+                }
                 // A query-compatible service says the Query protocol's code and fault;
                 // not for errors of the JSON protocol itself.
                 let protocol_error = matches!(
@@ -259,7 +292,7 @@ pub fn answer(
                 }
                 Reply {
                     status,
-                    content_type: JSON_CONTENT_TYPE,
+                    content_type: json_type,
                     headers,
                     body: awsjson::error(&e),
                 }
@@ -325,20 +358,36 @@ fn dispatch(
     let region = authenticate(service, env, req, now)?;
     let model = service.model();
     let codes = service.param_codes();
-    let (action, request) = if json {
+    let (action, request) = if service == Service::SavingsPlans {
+        // REST-JSON: `POST /<Operation>` with the members as a JSON body.
+        let action = req.path.trim_start_matches('/').to_string();
+        if service.handler(&action).is_none() {
+            return Err(Ec2Error::new(
+                "UnknownOperationException",
+                format!("ec2lab's Savings Plans do not serve {:?}", req.path),
+            ));
+        }
+        let input = model.operations[&action].input.as_deref();
+        (
+            action.clone(),
+            awsjson::decode(model, input, req.body, codes)?,
+        )
+    } else if json {
         let target = req
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
+        let prefix = model.metadata.target_prefix.as_deref().unwrap_or_default();
         let action = target
-            .strip_prefix(CLOUDWATCH_TARGET_PREFIX)
+            .strip_prefix(prefix)
+            .and_then(|t| t.strip_prefix('.'))
             .unwrap_or(target)
             .to_string();
         if service.handler(&action).is_none() {
             return Err(Ec2Error::new(
                 "UnknownOperationException",
-                format!("The operation {target:?} is not served by ec2lab's CloudWatch"),
+                format!("The operation {target:?} is not served by ec2lab's {service:?}"),
             ));
         }
         let input = model.operations[&action].input.as_deref();
@@ -379,7 +428,13 @@ mod tests {
 
     #[test]
     fn models_resolve_and_tables_name_model_actions() {
-        for s in [Service::Ec2, Service::CloudWatch, Service::Sns] {
+        for s in [
+            Service::Ec2,
+            Service::CloudWatch,
+            Service::Sns,
+            Service::CostExplorer,
+            Service::SavingsPlans,
+        ] {
             crate::ec2::model::tests::resolves(s.model());
             for (name, _) in s.actions() {
                 assert!(s.model().operations.contains_key(*name), "{s:?} {name}");

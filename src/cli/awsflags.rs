@@ -63,6 +63,9 @@ const PAGINATED: &[&str] = &[
     "DescribeSecurityGroups",
     "DescribeNetworkInterfaces",
     "DescribeTags",
+    "DescribeSpotInstanceRequests",
+    "DescribeSpotPriceHistory",
+    "DescribeReservedInstancesOfferings",
 ];
 
 /// Booleans whose `true` is what ec2lab does (an Elastic IP moves to the new instance),

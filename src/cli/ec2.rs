@@ -91,6 +91,10 @@ pub struct RunInstances {
     /// launches"). Also EC2LAB_WARM=0 for every launch.
     #[arg(long)]
     pub no_warm: bool,
+    /// Spot rather than on-demand: `MarketType=spot,SpotOptions={MaxPrice=0.01,
+    /// SpotInstanceType=one-time|persistent,InstanceInterruptionBehavior=terminate|stop|hibernate}`.
+    #[arg(long)]
+    pub instance_market_options: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -446,6 +450,17 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .hibernation_options
             .as_deref()
             .map(|raw| by_model("--hibernation-options", raw, "HibernationOptionsRequest"))
+            .transpose()?,
+        instance_market_options: a
+            .instance_market_options
+            .as_deref()
+            .map(|raw| {
+                by_model(
+                    "--instance-market-options",
+                    raw,
+                    "InstanceMarketOptionsRequest",
+                )
+            })
             .transpose()?,
         monitoring: a.monitoring.as_deref().map(monitoring).transpose()?,
         block_device_mappings: block_device_mappings(&a.block_device_mappings)?,

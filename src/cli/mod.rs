@@ -4,6 +4,7 @@
 
 pub mod attributes;
 pub mod awsflags;
+pub mod ce;
 pub mod cloudwatch;
 pub mod console;
 pub mod ctx;
@@ -12,6 +13,7 @@ pub mod ec2;
 pub mod groups;
 pub mod keys;
 pub mod lab;
+pub mod market;
 pub mod modelverbs;
 pub mod output;
 pub mod query;
@@ -186,15 +188,23 @@ pub enum Command {
         after_help = "Example:\n  ec2lab wait instance-running --instance-ids i-0123456789abcdef0"
     )]
     Wait(ec2::WaitWhat),
-    /// Serve the EC2 API (Query protocol, 2016-11-15), and SNS and CloudWatch on the same
-    /// endpoint, over HTTP for the aws CLI, boto3 and the AWS SDKs. Requests must be signed
-    /// (SigV4) with this ec2lab's keys.
+    /// Serve the EC2 API (Query protocol, 2016-11-15), and SNS, CloudWatch and Cost
+    /// Explorer on the same endpoint, over HTTP for the aws CLI, boto3 and the AWS SDKs.
+    /// Requests must be signed (SigV4) with this ec2lab's keys.
     Serve(serve::Serve),
     /// Write a profile for the AWS tools (endpoint, region, output, this ec2lab's access
     /// keys) into the aws config and credentials files; other profiles stay as they are.
     ConfigureAws(serve::ConfigureAws),
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
+    Ce(ce::Ce),
+    Savingsplans(ce::SavingsPlans),
+    /// Spot requests and prices, Reserved Instances (the aws CLI's verbs and flags).
+    #[command(flatten)]
+    Market(market::Market),
+    /// What this region's instances, volumes, snapshots and addresses cost over a period,
+    /// by EC2's rules (per-second instances with a one-minute minimum, GiB-months).
+    Billing(ce::Billing),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -281,6 +291,10 @@ fn operation(cmd: &Command) -> &'static str {
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
+        Command::Ce(c) => c.operation(),
+        Command::Savingsplans(c) => c.operation(),
+        Command::Market(m) => m.operation(),
+        Command::Billing(_) => "Billing",
         Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
@@ -505,6 +519,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Lab(a) => lab::run(&ctx, a),
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
+        Command::Ce(a) => ce::run(&ctx, a),
+        Command::Savingsplans(a) => ce::savings(&ctx, a),
+        Command::Market(a) => market::run(&ctx, a),
+        Command::Billing(a) => ce::billing(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {

@@ -22,6 +22,7 @@ pub fn instance(store: &Store, inst: &Instance) -> Result<shapes::Instance, Ec2E
     let mut shape = inst.to_shape(store.region());
     shape.block_device_mappings = disks::block_device_mappings(store, inst)?;
     network::describe_into(store, inst, &mut shape)?;
+    super::spot_requests::describe_into(store.conn(), &mut shape)?;
     Ok(shape)
 }
 
@@ -40,6 +41,7 @@ fn join(store: &Store, records: &[Instance], listed: &mut [Listed]) -> Result<()
         l.instance.block_device_mappings = disks::block_device_mappings_of(inst, &vols);
         let nics = enis.remove(&inst.instance_id).unwrap_or_default();
         network::describe_with(store, &nics, &mut l.instance);
+        super::spot_requests::describe_into(store.conn(), &mut l.instance)?;
     }
     Ok(())
 }

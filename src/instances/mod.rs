@@ -18,6 +18,9 @@ pub mod process;
 pub mod record;
 pub mod recover;
 pub mod rundir;
+pub mod spot;
+pub mod spot_price;
+pub mod spot_requests;
 pub mod state;
 pub mod status;
 pub mod supervisor;
@@ -63,17 +66,12 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "t2.micro";
 /// Host memory ec2lab leaves to the host itself when placing instances.
 const HOST_RESERVE_MIB: u64 = 1024;
 
+/// Overrides the memory (MiB) the host has for instances, so that a test or a lesson can
+/// make the host small and watch spot instances make room.
+pub const HOST_CAPACITY_ENV: &str = "EC2LAB_HOST_CAPACITY_MIB";
+
 /// Memory the host has for instances, and what running ones already hold.
 fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map(|kib| kib / 1024)
-        .unwrap_or(0);
     let in_ram = instance_store::in_memory();
     let used: u64 = Instance::all(store.conn())?
         .iter()
@@ -83,6 +81,21 @@ fn capacity(store: &Store) -> Result<(u64, u64), Ec2Error> {
             i.mem_mib + store_mib(store_gb, in_ram)
         })
         .sum();
+    if let Some(mib) = std::env::var(HOST_CAPACITY_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Ok((mib, used));
+    }
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map(|kib| kib / 1024)
+        .unwrap_or(0);
     Ok((total.saturating_sub(HOST_RESERVE_MIB), used))
 }
 
@@ -272,6 +285,7 @@ pub fn run_instances(
         None => None,
     };
     let image = Image::get_available(store.conn(), &req.image_id)?;
+    let market = spot::Market::from_request(store, req, ty)?;
     let root_volume_gib = root_volume_size(&image, launch.root_volume_gib)?;
     let (Ok(min_count), Ok(max_count)) =
         (u32::try_from(req.min_count), u32::try_from(req.max_count))
@@ -289,7 +303,17 @@ pub fn run_instances(
     let (budget, used) = capacity(store)?;
     let fit = (budget.saturating_sub(used) / footprint_mib(ty)) as u32;
     let count = max_count.min(fit.max(min_count));
-    check_capacity(store, ty, count)?;
+    // Spot never takes memory; on-demand takes it back from spot instances if it must.
+    let reclaim = match &market {
+        Some(m) => {
+            spot::check_launch(store, m, ty, count)?;
+            Vec::new()
+        }
+        None => match check_capacity(store, ty, count) {
+            Ok(()) => Vec::new(),
+            Err(e) => spot::plan_room(store, footprint_mib(ty) * u64::from(count))?.ok_or(e)?,
+        },
+    };
 
     let warm_plan = warm::plan(
         store,
@@ -312,6 +336,7 @@ pub fn run_instances(
     crate::net::check_overlaps(store, &subnet.vpc_id)?;
     let public = launch.associate_public_ip.unwrap_or(subnet.map_public_ip);
     let reservation_id = ids::new_id("r");
+    let zone = format!("{}a", store.region());
     let launch_time = iso8601_now();
     let mut made: Vec<Instance> = Vec::new();
     let prepared = (|| -> Result<(), Ec2Error> {
@@ -388,6 +413,9 @@ pub fn run_instances(
         store.write(|tx| -> Result<(), Ec2Error> {
             for inst in &made {
                 inst.insert(tx)?;
+                if let Some(m) = &market {
+                    spot::record_launch(tx, inst, m, &zone)?;
+                }
                 if crate::net::enabled() {
                     crate::net::eni::create(
                         tx,
@@ -411,9 +439,13 @@ pub fn run_instances(
         }
         return Err(e);
     }
+    if !reclaim.is_empty() {
+        spot::give_notice(store, &reclaim, spot::Cause::NoCapacity)?;
+    }
     for inst in &made {
         supervisor::ensure(store, &inst.instance_id)?;
     }
+    spot_price::record_prices(store)?;
     let instances = made
         .iter()
         .map(|i| describe::instance(store, i))

@@ -545,6 +545,8 @@ impl Instance {
             metadata_options: self.metadata_options.to_shape(),
             maintenance_options: self.maintenance.to_shape(),
             hibernation_options: self.hibernation.to_shape(),
+            instance_lifecycle: None,
+            spot_instance_request_id: None,
             ec2_lab_info: shapes::Ec2LabInstanceInfo {
                 vcpus_requested: self.vcpus,
                 vcpus_running: self.effective_vcpus,

@@ -178,6 +178,10 @@ pub fn run(
             }
             monitor_ensured = Some(Instant::now());
         }
+        // Spot: carry out an interruption whose notice has run out, follow the price.
+        if let Err(e) = super::spot::tick(&mut s.store, &inst) {
+            eprintln!("ec2lab supervisor {id}: spot: {e}");
+        }
         let vmm = inst.vmm_pid.zip(inst.vmm_start_ticks);
         let poll = match vmm {
             Some((pid, ticks)) if process::alive(pid, ticks) => s.watch(&inst)?,
@@ -300,6 +304,10 @@ impl Supervisor {
                         .recovery_due_ms()
                         .is_none_or(|due| crate::clock::now_ms() < due)
                 {
+                    return Ok(POLL_SLOW);
+                }
+                // An on-demand launch that spot instances make room for waits for them.
+                if inst.state == State::Pending && !super::spot::room_for(&self.store)? {
                     return Ok(POLL_SLOW);
                 }
                 // A VMM a killed supervisor started but never recorded is adopted, not
@@ -483,6 +491,12 @@ impl Supervisor {
                     "Server.InternalError",
                     format!("Server.InternalError: {detail}"),
                 ),
+            };
+            // A spot interruption keeps EC2's reason (Server.Spot…) through the stop.
+            let spot = super::spot::interruption_reason(&cur);
+            let (reason, code, msg) = match &spot {
+                Some((r, c, m)) => (r.clone(), c.as_str(), m.clone()),
+                None => (reason, code, msg),
             };
             Instance::set_state(tx, &id, next, &reason, Some((code, &msg)))?;
             Maintenance {

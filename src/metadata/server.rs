@@ -265,7 +265,11 @@ fn data_for(store: &Store, inst: &Instance) -> Result<InstanceData, crate::error
             user_data: inst.user_data.clone(),
             cidr_of: &cidr_of,
         },
-    ))
+    )
+    .with_spot(crate::instances::spot::notice(
+        store.conn(),
+        &inst.instance_id,
+    )?))
 }
 
 #[cfg(test)]

@@ -49,6 +49,25 @@ pub struct Extra<'a> {
 }
 
 impl InstanceData {
+    /// A spot instance's leaves: `instance-life-cycle`, and once it is to be interrupted
+    /// `spot/instance-action`, `spot/termination-time` and
+    /// `events/recommendations/rebalance`, as EC2's metadata service shows them.
+    pub fn with_spot(mut self, n: crate::instances::spot::Notice) -> InstanceData {
+        if let Some(l) = n.life_cycle {
+            self.meta.insert("instance-life-cycle".into(), l.into());
+        }
+        for (k, v) in [
+            ("spot/instance-action", n.instance_action),
+            ("spot/termination-time", n.termination_time),
+            ("events/recommendations/rebalance", n.rebalance),
+        ] {
+            if let Some(v) = v {
+                self.meta.insert(k.into(), v);
+            }
+        }
+        self
+    }
+
     /// From the instance as `DescribeInstances` shows it.
     pub fn new(d: &Instance, x: Extra) -> InstanceData {
         let mut m = BTreeMap::new();

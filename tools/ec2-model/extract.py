@@ -4,7 +4,9 @@ encode answers, each next to its service:
 
 - src/ec2/ec2-model.json: EC2 (API 2016-11-15, the EC2 Query protocol);
 - src/cloudwatch/cloudwatch-model.json: CloudWatch (2010-08-01: awsQuery and AWS JSON 1.0);
-- src/sns/sns-model.json: SNS (2010-03-31: awsQuery).
+- src/sns/sns-model.json: SNS (2010-03-31: awsQuery);
+- src/billing/ce-model.json: Cost Explorer (2017-10-25: AWS JSON 1.1);
+- src/billing/savingsplans-model.json: Savings Plans (2019-06-28: REST-JSON).
 
 Run with the venv's python (tools/setup.sh makes it):
     /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns ...]
@@ -53,6 +55,10 @@ OPERATIONS = [
     # tags, regions, zones, account
     "CreateTags", "DeleteTags", "DescribeTags", "DescribeRegions",
     "DescribeAvailabilityZones", "DescribeAccountAttributes",
+    # spot instances and Reserved Instances (issue 18; src/instances/spot.rs, src/billing/)
+    "RequestSpotInstances", "DescribeSpotInstanceRequests", "CancelSpotInstanceRequests",
+    "DescribeSpotPriceHistory", "DescribeReservedInstancesOfferings",
+    "PurchaseReservedInstancesOffering", "DescribeReservedInstances",
 ]
 
 # CloudWatch: what issue 13 serves (the service functions are in src/cloudwatch/).
@@ -71,6 +77,11 @@ SNS_OPERATIONS = [
     "ListSubscriptionsByTopic", "GetSubscriptionAttributes", "Publish",
 ]
 
+# Cost Explorer: what issue 18 serves (src/billing/).
+CE_OPERATIONS = ["GetCostAndUsage"]
+SAVINGSPLANS_OPERATIONS = ["CreateSavingsPlan", "DescribeSavingsPlans",
+                           "DescribeSavingsPlansOfferings"]
+
 # service: (botocore name, API version, operations, output path from the repository root,
 # the protocol botocore's model names)
 SERVICES = {
@@ -78,6 +89,9 @@ SERVICES = {
     "cloudwatch": ("cloudwatch", "2010-08-01", CLOUDWATCH_OPERATIONS,
                    "src/cloudwatch/cloudwatch-model.json", None),
     "sns": ("sns", "2010-03-31", SNS_OPERATIONS, "src/sns/sns-model.json", "query"),
+    "ce": ("ce", "2017-10-25", CE_OPERATIONS, "src/billing/ce-model.json", "json"),
+    "savingsplans": ("savingsplans", "2019-06-28", SAVINGSPLANS_OPERATIONS,
+                     "src/billing/savingsplans-model.json", "rest-json"),
 }
 
 # The metadata the awsQuery and JSON codecs read.

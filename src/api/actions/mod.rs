@@ -38,6 +38,7 @@ macro_rules! action {
 
 // Tags on every resource, and the VPC and EBS actions.
 mod ebs;
+mod market;
 mod tags;
 mod vpcs;
 
@@ -181,6 +182,32 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("AuthorizeSecurityGroupEgress", groups::authorize_egress),
     ("RevokeSecurityGroupIngress", groups::revoke_ingress),
     ("RevokeSecurityGroupEgress", groups::revoke_egress),
+    // Purchase options: spot instances and Reserved Instances.
+    ("RequestSpotInstances", market::request_spot_instances),
+    (
+        "DescribeSpotInstanceRequests",
+        market::describe_spot_instance_requests,
+    ),
+    (
+        "CancelSpotInstanceRequests",
+        market::cancel_spot_instance_requests,
+    ),
+    (
+        "DescribeSpotPriceHistory",
+        market::describe_spot_price_history,
+    ),
+    (
+        "DescribeReservedInstancesOfferings",
+        market::describe_reserved_instances_offerings,
+    ),
+    (
+        "PurchaseReservedInstancesOffering",
+        market::purchase_reserved_instances_offering,
+    ),
+    (
+        "DescribeReservedInstances",
+        market::describe_reserved_instances,
+    ),
 ];
 
 /// The handler of `action`, if ec2lab serves it.

@@ -61,6 +61,9 @@ pub struct RunInstancesRequest {
     /// starting from its warm-launch template. Never on the wire.
     #[serde(skip)]
     pub no_warm: bool,
+    /// Spot (`MarketType=spot`) rather than on-demand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_market_options: Option<super::market::InstanceMarketOptionsRequest>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -261,6 +264,12 @@ pub struct Instance {
     pub maintenance_options: super::maintenance::InstanceMaintenanceOptions,
     /// Whether it can hibernate.
     pub hibernation_options: super::maintenance::HibernationOptions,
+    /// `spot` for a spot instance (absent for on-demand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_lifecycle: Option<String>,
+    /// The spot request it fulfils.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spot_instance_request_id: Option<String>,
     /// ec2lab's own facts about the instance.
     pub ec2_lab_info: Ec2LabInstanceInfo,
 }

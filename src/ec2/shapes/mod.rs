@@ -9,6 +9,7 @@ pub mod instance_status;
 pub mod instances;
 pub mod keys;
 pub mod maintenance;
+pub mod market;
 pub mod network;
 pub mod storage;
 pub mod tagging;
