@@ -14,12 +14,14 @@
 //!   codecs, [`timestamps`] their time formats.
 //! - [`cloudwatch`] and [`sns`]: those services' dispatch tables and handlers.
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
+//! - [`console`]: the web console's embedded files at `/` and its one-time sign-in link.
 
 pub mod actions;
 pub mod awsconfig;
 pub mod awsjson;
 pub mod awsquery;
 pub mod cloudwatch;
+pub mod console;
 pub mod keys;
 pub mod query;
 pub mod server;

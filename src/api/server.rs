@@ -27,7 +27,7 @@ use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
 use super::services::{self, Reply, Service};
 use super::sigv4::{self, Incoming};
-use super::{query, xml};
+use super::{console, query, xml};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -80,6 +80,7 @@ pub enum ServeError {
 struct App {
     config: ServeConfig,
     keys: Vec<AccessKey>,
+    signin: console::SignIn,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets the requests under way finish. Prints
@@ -106,7 +107,13 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
         record_endpoint(&config.state_dir, local);
-        let app = Arc::new(App { config, keys });
+        let signin = console::SignIn::new();
+        let link = console_link(local, signin.token().unwrap_or_default());
+        let app = Arc::new(App {
+            config,
+            keys,
+            signin,
+        });
         let router = Router::new()
             .fallback(handle)
             .with_state(app)
@@ -119,6 +126,14 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         println!("listening on http://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        // On stderr: whoever reads the first stdout line may close the pipe after it.
+        if console::built() {
+            eprintln!("ec2lab serve: the console: {link}  (a one-time sign-in link)");
+        } else {
+            eprintln!(
+                "ec2lab serve: this binary has no console: run tools/setup.sh, then cargo build"
+            );
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown())
             .await
@@ -140,6 +155,15 @@ fn record_endpoint(state_dir: &std::path::Path, mut local: SocketAddr) {
     ) {
         eprintln!("ec2lab serve: cannot record the endpoint for SNS's links: {e}");
     }
+}
+
+/// The console's one-time sign-in link: the token rides in the fragment, which the browser
+/// keeps to itself (no server log or proxy sees it); the page posts it once.
+fn console_link(mut local: SocketAddr, token: String) -> String {
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{local}/#signin={token}")
 }
 
 async fn shutdown() {
@@ -165,7 +189,19 @@ async fn handle(
 ) -> Response {
     let request_id = crate::ids::uuid();
     let id = request_id.clone();
+    let for_console = console::is_console(&method, uri.path(), uri.query().unwrap_or_default());
     let reply = match read_body(body).await {
+        Ok(body) if for_console => {
+            let cfg = &app.config;
+            return console::answer(
+                &method,
+                uri.path(),
+                &body,
+                &app.signin,
+                &app.keys,
+                &cfg.region,
+            );
+        }
         Ok(body) => {
             tokio::task::spawn_blocking(move || {
                 answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
