@@ -101,7 +101,7 @@ try {
   await dlg.getByLabel("Private key file format").selectOption("ppk");
   await shot(page, "create-key-pair");
   const [download] = await Promise.all([page.waitForEvent("download"), dlg.getByRole("button", { name: "Create key pair" }).click()]);
-  const keyFile = join(SHOTS, "console-lab-key.ppk");
+  const keyFile = join(profile, "console-lab-key.ppk");
   await download.saveAs(keyFile);
   out.key_file_name = download.suggestedFilename();
   out.key_file_head = readFileSync(keyFile, "utf8").split("\n")[0];

@@ -88,7 +88,7 @@ export async function launchPage(main: HTMLElement) {
   const size = h("input", { id: "volume-size", type: "number", min: 1, max: 16384, value: 8 });
   const vtype = h("select", { id: "volume-type" }, ["gp3", "gp2", "io1", "io2", "st1", "sc1", "standard"].map((t) =>
     option(t, t, t === "gp3")));
-  const userData = h("textarea", { id: "user-data", rows: 8, spellcheck: false,
+  const userData = h("textarea", { id: "user-data", rows: 10, spellcheck: false,
     placeholder: "#!/bin/sh\nyum install -y httpd\nsystemctl start httpd" });
   const count = h("input", { id: "count", type: "number", min: 1, max: 20, value: 1 });
   const out = h("div", { id: "launch-result" });
