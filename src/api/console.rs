@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::sync::Mutex;
 
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
 use subtle::ConstantTimeEq;
@@ -70,9 +70,13 @@ impl Default for SignIn {
 }
 
 /// Whether a request is the console's (the static shell, its assets, the sign-in), not
-/// the API's: a GET of `/` without an `Action`, a GET under `/assets/`, a POST to
-/// [`SIGNIN_PATH`]. Signed API requests never look like these (EC2's GETs carry `Action`).
-pub fn is_console(method: &Method, path: &str, query: &str) -> bool {
+/// the API's: an unsigned GET of `/` without an `Action`, a GET under `/assets/`, a POST
+/// to [`SIGNIN_PATH`]. API requests never look like these: they are signed (the
+/// `Authorization` header or `X-Amz-` query parameters), and EC2's GETs carry `Action`.
+pub fn is_console(method: &Method, path: &str, query: &str, headers: &HeaderMap) -> bool {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return false;
+    }
     match *method {
         Method::GET | Method::HEAD => {
             (path == "/" && !has_action(query)) || path.starts_with("/assets/")
@@ -189,20 +193,71 @@ fn mime(name: &str) -> &'static str {
 mod tests {
     use super::*;
 
+    fn console(method: Method, path: &str, query: &str) -> bool {
+        is_console(&method, path, query, &HeaderMap::new())
+    }
+
     #[test]
     fn only_the_shell_and_the_signin_are_the_consoles() {
-        assert!(is_console(&Method::GET, "/", ""));
-        assert!(is_console(&Method::GET, "/assets/index-abc.js", ""));
-        assert!(is_console(&Method::POST, SIGNIN_PATH, ""));
-        // EC2's Query protocol over GET, presigned or not, is the API's.
-        assert!(!is_console(&Method::GET, "/", "Action=DescribeRegions"));
-        assert!(!is_console(
-            &Method::GET,
+        assert!(console(Method::GET, "/", ""));
+        assert!(console(Method::GET, "/assets/index-abc.js", ""));
+        assert!(console(Method::POST, SIGNIN_PATH, ""));
+        // EC2's Query protocol over GET, presigned, signed in the header or not, is the API's.
+        assert!(!console(Method::GET, "/", "Action=DescribeRegions"));
+        assert!(!console(
+            Method::GET,
             "/",
             "X-Amz-Signature=ab&X-Amz-Credential=x"
         ));
-        assert!(!is_console(&Method::POST, "/", ""));
-        assert!(!is_console(&Method::GET, "/sns-signing.pem", ""));
+        let mut signed = HeaderMap::new();
+        signed.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("AWS4-HMAC-SHA256 x"),
+        );
+        assert!(!is_console(
+            &Method::GET,
+            "/",
+            "Version=2016-11-15",
+            &signed
+        ));
+        assert!(!console(Method::POST, "/", ""));
+        assert!(!console(Method::GET, "/sns-signing.pem", ""));
+    }
+
+    fn key() -> AccessKey {
+        AccessKey {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+        }
+    }
+
+    #[test]
+    fn the_link_hands_out_the_keys_once() {
+        let s = SignIn::new();
+        let t = s.token().unwrap();
+        let keys = [key()];
+        let post = |body: &str| {
+            answer(
+                &Method::POST,
+                SIGNIN_PATH,
+                body.as_bytes(),
+                &s,
+                &keys,
+                "lab-1",
+            )
+        };
+        assert_eq!(post("nope").status(), StatusCode::FORBIDDEN);
+        assert_eq!(post(&t).status(), StatusCode::OK);
+        assert_eq!(post(&t).status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_missing_file_is_404_and_the_shell_always_answers() {
+        let s = SignIn::new();
+        let get = |path: &str| answer(&Method::GET, path, b"", &s, &[], "lab-1").status();
+        assert_eq!(get("/assets/no-such-file.js"), StatusCode::NOT_FOUND);
+        // Built or not, `/` answers: the console, or how to build it.
+        assert_eq!(get("/"), StatusCode::OK);
     }
 
     #[test]

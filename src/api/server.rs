@@ -189,7 +189,12 @@ async fn handle(
 ) -> Response {
     let request_id = crate::ids::uuid();
     let id = request_id.clone();
-    let for_console = console::is_console(&method, uri.path(), uri.query().unwrap_or_default());
+    let for_console = console::is_console(
+        &method,
+        uri.path(),
+        uri.query().unwrap_or_default(),
+        &headers,
+    );
     let reply = match read_body(body).await {
         Ok(body) if for_console => {
             let cfg = &app.config;
