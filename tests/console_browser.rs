@@ -219,6 +219,33 @@ fn the_seed_notes_lab_in_a_browser_on_one_real_vm() {
         (&v["group_left"], &v["key_left"]),
         (&Value::from(0), &Value::from(0))
     );
+    // Errors are EC2's own; no page threw.
+    assert!(
+        v["duplicate_key_error"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidKeyPair.Duplicate"),
+        "{v}"
+    );
+    assert_eq!(v["page_errors"], serde_json::json!([]));
+    // The other pages: a rule added and removed, a volume, an Elastic IP, a topic, AMIs.
+    let added = v["rule_added"].to_string();
+    assert!(
+        added.contains("443") && added.contains("192.0.2.0/24"),
+        "{added}"
+    );
+    assert_eq!(v["rule_removed"], true);
+    assert_eq!(v["volume_created_and_deleted"], true);
+    assert!(
+        v["eip"]
+            .as_str()
+            .unwrap()
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok(),
+        "{v}"
+    );
+    assert_eq!(v["topic_created_and_deleted"], true);
+    assert!(v["amis"].to_string().contains("ec2lab-linux"), "{v}");
     assert_eq!(v["phone_nav_hidden"], true);
     assert_eq!(v["phone_menu_opens"], true);
 
@@ -230,9 +257,18 @@ fn the_seed_notes_lab_in_a_browser_on_one_real_vm() {
     assert_eq!(inst["State"]["Name"], "terminated", "{inst}");
     assert_eq!(inst["InstanceType"], "t2.micro");
     assert_eq!(inst["KeyName"], "console-lab-key");
+    assert_eq!(inst["Monitoring"]["State"], "enabled", "{inst}");
     assert!(inst["Tags"].to_string().contains("console-lab"), "{inst}");
     assert_eq!(
         lab.ok(&["describe-key-pairs"])["KeyPairs"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        lab.ok(&["describe-volumes"])["Volumes"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        lab.ok(&["describe-addresses"])["Addresses"],
         serde_json::json!([])
     );
     let dashboards = lab.ok(&["cloudwatch", "list-dashboards"]);

@@ -75,6 +75,8 @@ try {
 
   const page = await ctx.newPage();
   page.on("dialog", (d) => d.accept());
+  out.page_errors = [];
+  page.on("pageerror", (e) => out.page_errors.push(String(e)));
   page.setDefaultTimeout(30000);
 
   // Sign in with the keys, by keyboard only.
@@ -106,6 +108,12 @@ try {
   out.key_file_name = download.suggestedFilename();
   out.key_file_head = readFileSync(keyFile, "utf8").split("\n")[0];
   await page.getByRole("cell", { name: "console-lab-key" }).waitFor();
+  // A second one of the same name: the dialog shows EC2's error.
+  await page.getByRole("button", { name: "Create key pair" }).click();
+  await dlg.getByLabel("Name").fill("console-lab-key");
+  await dlg.getByRole("button", { name: "Create key pair" }).click();
+  out.duplicate_key_error = await dlg.getByRole("alert").innerText();
+  await dlg.getByRole("button", { name: "Cancel" }).click();
 
   // Step 1: launch, with the notes' defaults, SSH and HTTP allowed and the lab's user data.
   await page.goto(`${URL_}/#/launch`);
@@ -125,6 +133,8 @@ try {
   await page.locator("#key-pair").selectOption("console-lab-key");
   await page.getByText("Advanced details").click();
   await page.locator("#user-data").fill(env("USER_DATA"));
+  // Points every minute on the monitoring tab, not basic monitoring's one per 5 minutes.
+  await page.locator("#detailed-monitoring").check();
   await shot(page, "launch", true);
   await page.locator("#launch").click();
   const result = page.locator("#launch-result");
@@ -139,6 +149,71 @@ try {
   const row = page.locator(`tr[data-key="${id}"]`);
   await row.waitFor();
   out.first_state = await row.locator(".state").innerText();
+
+  // The other pages while the VM boots: rules edited, a volume, an Elastic IP, a topic.
+  await page.goto(`${URL_}/#/groups`);
+  await page.getByRole("button", { name: "Create security group" }).click();
+  const sg = page.getByRole("dialog");
+  await sg.getByLabel("Name").fill("console-rules");
+  await sg.getByRole("button", { name: "Create security group" }).click();
+  await page.getByRole("heading", { name: /\(console-rules\)/ }).waitFor();
+  await page.getByRole("button", { name: "Add inbound rule" }).click();
+  const rule = page.getByRole("dialog");
+  await rule.getByLabel("From port").fill("443");
+  await rule.getByLabel("To port").fill("443");
+  await rule.getByLabel("Source CIDR").fill("192.0.2.0/24");
+  await rule.getByRole("button", { name: "Save rule" }).click();
+  const inbound = page.locator('table[aria-label="Inbound rules"] tbody tr');
+  await inbound.first().waitFor();
+  out.rule_added = await inbound.allInnerTexts();
+  await shot(page, "security-group-rules");
+  await inbound.first().getByRole("button", { name: "Delete" }).click();
+  await page.locator('table[aria-label="Inbound rules"]').waitFor({ state: "detached" });
+  out.rule_removed = true;
+  await page.locator("#delete-group").click();
+  await page.getByText(/^Deleted sg-/).waitFor();
+
+  await page.goto(`${URL_}/#/volumes`);
+  await page.getByRole("button", { name: "Create volume" }).click();
+  const vd = page.getByRole("dialog");
+  await vd.getByLabel("Size (GiB)").fill("1");
+  await vd.getByRole("button", { name: "Create volume" }).click();
+  const vrow = page.locator('table[aria-label="Volumes"] tbody tr', { hasText: "1 GiB" });
+  await vrow.waitFor();
+  await until("the volume available", 60_000, async () => (await vrow.innerText()).includes("available"), 1000);
+  await shot(page, "volumes");
+  await vrow.click();
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  await vrow.waitFor({ state: "detached" });
+  out.volume_created_and_deleted = true;
+
+  await page.goto(`${URL_}/#/eips`);
+  await page.getByRole("button", { name: "Allocate Elastic IP address" }).click();
+  const eip = page.locator('table[aria-label="Elastic IPs"] tbody tr');
+  await eip.waitFor();
+  out.eip = (await eip.locator("td").first().innerText()).trim();
+  await eip.click();
+  await page.getByRole("button", { name: "Release" }).click();
+  await eip.waitFor({ state: "detached" });
+
+  await page.goto(`${URL_}/#/sns`);
+  await page.getByRole("button", { name: "Create topic" }).click();
+  const td = page.getByRole("dialog");
+  await td.getByLabel("Name").fill("console-topic");
+  await td.getByRole("button", { name: "Create topic" }).click();
+  const topic = page.locator("tr", { hasText: "console-topic" });
+  await topic.waitFor();
+  await topic.click();
+  await page.getByRole("heading", { name: "Subscriptions" }).waitFor();
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
+  await topic.waitFor({ state: "detached" });
+  out.topic_created_and_deleted = true;
+
+  await page.goto(`${URL_}/#/amis`);
+  await page.locator('table[aria-label="AMIs"] tbody tr').first().waitFor();
+  out.amis = await page.locator('table[aria-label="AMIs"] tbody tr').allInnerTexts();
+
+  await page.goto(`${URL_}/#/instances`);
   await until("running", 600_000, async () => (await row.locator(".state").innerText()) === "running");
   out.state_code = await row.locator(".state").getAttribute("title");
   mark("running");

@@ -137,7 +137,7 @@ export async function instancesPage(main: HTMLElement, arg: string) {
         break;
       case "Monitoring":
         monitoringShownFor = tab + i.InstanceId;
-        monitoringTab(panel, i.InstanceId!);
+        monitoringTab(panel, i.InstanceId!, i.Monitoring?.State === "enabled");
         break;
       case "Security":
         fill(panel, dl([["Key pair", i.KeyName]]), h("h3", {}, "Security groups"),
@@ -166,10 +166,13 @@ export async function instancesPage(main: HTMLElement, arg: string) {
           const r = await attempt(panel, () => ec2.send(new GetConsoleOutputCommand({ InstanceId: i.InstanceId, Latest: true })));
           if (!r) return;
           const text = r.Output ? new TextDecoder().decode(Uint8Array.from(atob(r.Output), (c) => c.charCodeAt(0))) : "(no output yet)";
+          if (pre.textContent === text) return;
           fill(pre, text);
           pre.scrollTop = pre.scrollHeight;
         };
         loadConsole();
+        // The boot goes on while it is watched.
+        every(5000, () => { if (pre.isConnected) loadConsole(); });
         break;
       }
     }

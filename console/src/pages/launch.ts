@@ -90,6 +90,7 @@ export async function launchPage(main: HTMLElement) {
     option(t, t, t === "gp3")));
   const userData = h("textarea", { id: "user-data", rows: 10, spellcheck: false,
     placeholder: "#!/bin/sh\nyum install -y httpd\nsystemctl start httpd" });
+  const detailed = h("input", { type: "checkbox", id: "detailed-monitoring" });
   const count = h("input", { id: "count", type: "number", min: 1, max: 20, value: 1 });
   const out = h("div", { id: "launch-result" });
   const launch = h("button", { type: "submit", class: "primary", id: "launch" }, "Launch instance");
@@ -117,6 +118,8 @@ export async function launchPage(main: HTMLElement) {
         h("div", { class: "row" }, h("span", {}, "1x"), size, h("label", { for: "volume-size" }, "GiB"), vtype,
           h("label", { for: "volume-type" }, "Root volume"))),
       h("details", { class: "card launch-section" }, h("summary", {}, "Advanced details"),
+        h("div", { class: "check" }, detailed, h("label", { for: "detailed-monitoring" },
+          "Detailed CloudWatch monitoring (a point every minute, or finer; basic monitoring gives one per 5 minutes)")),
         h("label", { for: "user-data" }, "User data (a script run at first boot)"), userData),
     ),
     h("aside", { class: "card summary", "aria-label": "Summary" }, h("h2", {}, "Summary"),
@@ -159,6 +162,7 @@ export async function launchPage(main: HTMLElement) {
             DeviceName: image?.RootDeviceName || "/dev/xvda",
             Ebs: { VolumeSize: Number(size.value), VolumeType: vtype.value as any, DeleteOnTermination: true },
           }],
+          Monitoring: detailed.checked ? { Enabled: true } : undefined,
           UserData: userData.value ? btoa(unescape(encodeURIComponent(userData.value))) : undefined,
           TagSpecifications: name.value ? [{ ResourceType: "instance", Tags: [{ Key: "Name", Value: name.value }] }] : undefined,
         }));

@@ -48,9 +48,11 @@ export async function graphData(graphs: Graph[], period: number, start: Date, en
   });
 }
 
-export function monitoringTab(panel: HTMLElement, id: string) {
+/** The tab: 1-minute periods under detailed monitoring, else basic monitoring's 5 minutes. */
+export function monitoringTab(panel: HTMLElement, id: string, detailed: boolean) {
+  const first = detailed ? "60" : "300";
   const period = h("select", { id: "period", "aria-label": "Period" },
-    [["60", "1 minute"], ["300", "5 minutes"], ["3600", "1 hour"]].map(([v, l]) => h("option", { value: v, selected: v === "60" }, l)));
+    [["60", "1 minute"], ["300", "5 minutes"], ["3600", "1 hour"]].map(([v, l]) => h("option", { value: v, selected: v === first }, l)));
   const range = h("select", { id: "range", "aria-label": "Time range" },
     [["1", "1 hour"], ["3", "3 hours"], ["12", "12 hours"], ["24", "1 day"], ["168", "1 week"]].map(([v, l]) =>
       h("option", { value: v, selected: v === "1" }, l)));
