@@ -2,7 +2,7 @@
 //! directory, and console/test/lab.mjs (playwright-core driving Debian's Chromium) walks the
 //! seed notes' lab: sign in (the one-time link, then the keys by keyboard), create a key
 //! pair (.ppk), launch with SSH and HTTP allowed and the lab's user data, wait for running,
-//! fetch the public IP's page, see CPU data points on the monitoring tab, add the graph to a
+//! fetch the public IP's page, run a command in the page's serial console, see CPU data points on the monitoring tab, add the graph to a
 //! new dashboard, create an alarm, terminate, delete the group and the key pair; then a
 //! phone-sized window. What the console did is then checked with the CLI (same store).
 //!
@@ -206,6 +206,7 @@ fn the_seed_notes_lab_in_a_browser_on_one_real_vm() {
     assert_eq!(v["public_ip_href"], format!("http://{ip}/"));
     assert!(v["page"].as_str().unwrap().contains("Hello from"), "{v}");
     assert_eq!(v["console_has_boot"], true);
+    assert_eq!(v["serial_console"], true);
     assert!(v["cpu_points"].as_u64().unwrap() > 0, "{v}");
     assert!(v["dashboard_image"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["alarm_threshold_line"], 1);

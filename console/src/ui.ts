@@ -170,6 +170,12 @@ export function download(name: string, text: string, type = "application/octet-s
 
 // Polling that belongs to the page on screen: every timer stops when the route changes.
 let timers: number[] = [];
+let leaving: (() => void)[] = [];
+
+/** Runs `f` when the page on screen is left (a route change). */
+export function onLeave(f: () => void) {
+  leaving.push(f);
+}
 
 /** Calls `f` every `ms` while this page is shown. */
 export function every(ms: number, f: () => void) {
@@ -180,6 +186,8 @@ export function every(ms: number, f: () => void) {
 export function stopTimers() {
   timers.forEach((t) => clearInterval(t));
   timers = [];
+  leaving.forEach((f) => f());
+  leaving = [];
 }
 
 /** The value of a tag, or "". */

@@ -61,9 +61,10 @@ try {
     await page.goto(env("CONSOLE_LINK"));
     await page.getByRole("heading", { name: "EC2 Dashboard" }).waitFor();
     out.link_signed_in = true;
-    out.unsigned_api_status = await page.evaluate(async () =>
-      (await fetch("/", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: "Action=DescribeInstances&Version=2016-11-15" })).status);
+    out.unsigned_api_status = (await ctx.request.post(`${URL_}/`, {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      data: "Action=DescribeInstances&Version=2016-11-15",
+    })).status();
     await page.close();
     const p2 = await ctx.newPage();
     await p2.goto(env("CONSOLE_LINK"));
@@ -244,6 +245,18 @@ try {
   await until("console output", 60_000, async () => (await page.locator("pre.console").innerText()).includes("Linux version"));
   out.console_has_boot = true;
   await shot(page, "console-output");
+
+  // The serial console in the page: Enter gives a root shell on ec2lab Linux.
+  await page.getByRole("tab", { name: "Serial console" }).click();
+  await page.getByText(/^Connected/).waitFor();
+  const serialInput = page.locator("#serial-input");
+  await serialInput.press("Enter");
+  await serialInput.fill("echo serial-$((6*7))");
+  await serialInput.press("Enter");
+  await until("the serial console's answer", 60_000,
+    async () => (await page.locator("#serial-output").innerText()).includes("serial-42"), 1000);
+  out.serial_console = true;
+  await shot(page, "serial-console");
 
   // Step 4: the monitoring tab, with CPU data points.
   await page.getByRole("tab", { name: "Monitoring" }).click();

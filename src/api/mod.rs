@@ -14,7 +14,8 @@
 //!   codecs, [`timestamps`] their time formats.
 //! - [`cloudwatch`] and [`sns`]: those services' dispatch tables and handlers.
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
-//! - [`console`]: the web console's embedded files at `/` and its one-time sign-in link.
+//! - [`console`]: the web console's embedded files at `/` and its one-time sign-in link;
+//!   [`serial`]: its serial console, a presigned WebSocket to the instance's console socket.
 
 pub mod actions;
 pub mod awsconfig;
@@ -24,6 +25,7 @@ pub mod cloudwatch;
 pub mod console;
 pub mod keys;
 pub mod query;
+pub mod serial;
 pub mod server;
 pub mod services;
 pub mod sigv4;

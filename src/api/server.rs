@@ -27,7 +27,7 @@ use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
 use super::services::{self, Reply, Service};
 use super::sigv4::{self, Incoming};
-use super::{console, query, xml};
+use super::{console, query, serial, xml};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -115,6 +115,7 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             signin,
         });
         let router = Router::new()
+            .route(serial::SERIAL_PATH, axum::routing::get(serial_console))
             .fallback(handle)
             .with_state(app)
             // The handler bounds the body itself (see `read_body`).
@@ -178,6 +179,32 @@ async fn shutdown() {
         } => {}
     }
     eprintln!("ec2lab serve: stopping after the requests under way");
+}
+
+/// The web console's serial console: a presigned WebSocket upgrade (`api/serial.rs`).
+async fn serial_console(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let opened = tokio::task::spawn_blocking(move || {
+        let cfg = &app.config;
+        let regions = actions::regions(&cfg.state_dir, &cfg.region);
+        let env = serial::Env {
+            state_dir: &cfg.state_dir,
+            keys: &app.keys,
+            regions: &regions,
+        };
+        serial::open(&env, &uri, &headers, SystemTime::now())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Ec2Error::internal(format!(
+            "the serial console's thread failed: {e}"
+        )))
+    });
+    serial::answer(upgrade, opened)
 }
 
 async fn handle(

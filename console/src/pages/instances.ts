@@ -15,8 +15,9 @@ import {
 import { api } from "../api";
 import { attempt, button, dialog, every, field, fill, flash, h, table, tag, when } from "../ui";
 import { monitoringTab } from "./monitoring";
+import { serialTab } from "./serial";
 
-const TABS = ["Details", "Status checks", "Monitoring", "Security", "Networking", "Storage", "Console output"];
+const TABS = ["Details", "Status checks", "Monitoring", "Security", "Networking", "Storage", "Console output", "Serial console"];
 
 /** The state as EC2 gives it: name and code. */
 export function stateBadge(s?: { Name?: string; Code?: number }) {
@@ -107,7 +108,7 @@ export async function instancesPage(main: HTMLElement, arg: string) {
       h("button", { type: "button", role: "tab", "aria-selected": String(t === tab), class: t === tab ? "tab active" : "tab",
         onclick: () => { tab = t; monitoringShownFor = ""; render(); } }, t)));
     // The monitoring and console panels load on their own; a poll leaves them be.
-    if ((tab === "Monitoring" || tab === "Console output") && monitoringShownFor === tab + i.InstanceId
+    if (["Monitoring", "Console output", "Serial console"].includes(tab) && monitoringShownFor === tab + i.InstanceId
       && detail.querySelector(".tabpanel")) {
       detail.querySelector("[role=tablist]")?.replaceWith(tabs);
       return;
@@ -157,6 +158,10 @@ export async function instancesPage(main: HTMLElement, arg: string) {
             { title: "Device", cell: (b) => b.DeviceName }, { title: "Volume ID", cell: (b) => h("a", { href: "#/volumes" }, b.Ebs?.VolumeId) },
             { title: "Attach status", cell: (b) => b.Ebs?.Status }, { title: "Delete on termination", cell: (b) => String(b.Ebs?.DeleteOnTermination) },
           ], { key: (b) => b.DeviceName!, label: "Block devices" }));
+        break;
+      case "Serial console":
+        monitoringShownFor = tab + i.InstanceId;
+        serialTab(panel, i.InstanceId!);
         break;
       case "Console output": {
         monitoringShownFor = tab + i.InstanceId;
