@@ -11,6 +11,7 @@ packages=(
   nftables iproute2 iputils-ping                            # host networking
   openssh-client openssl putty-tools python3                # ec2lab ssh; key pair format tests; agent host test
   python3-venv                                              # the AWS clients' venv (API tests)
+  chromium                                                  # the web console's browser test
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static  # aarch64 checks and tests
 )
 
@@ -40,6 +41,28 @@ if ! cmp -s "$pins" "$venv/ec2lab-pins.txt" 2>/dev/null; then
   /usr/bin/python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$pins"
   cp "$pins" "$venv/ec2lab-pins.txt"
+fi
+
+# The web console (console/): its npm packages as package-lock.json pins them (npm ci), then
+# its build (Vite) into console/dist/, which `cargo build` embeds in the binary. Skipped
+# when the hash of its inputs is the last build's.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+console="$root/console"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: the web console needs Node.js 20.19 or newer and npm: install them, then run this again" >&2
+  exit 1
+fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "setup: Node.js $(node --version) is too old for the web console's Vite: install 20.19 or newer" >&2
+  exit 1
+fi
+stamp="$console/node_modules/.ec2lab-console-inputs"
+inputs=$(cd "$console" && cat package.json package-lock.json index.html vite.config.ts tsconfig.json \
+  $(find src -type f | LC_ALL=C sort) | sha256sum | cut -d' ' -f1)
+if [ ! -f "$console/dist/index.html" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
+  echo "setup: building the web console (npm ci, vite build)"
+  (cd "$console" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+  echo "$inputs" >"$stamp"
 fi
 
 [ -c /dev/kvm ] || { echo "setup: /dev/kvm is missing: enable KVM (or nested virtualization) on this host" >&2; exit 1; }

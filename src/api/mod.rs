@@ -15,6 +15,8 @@
 //! - [`cloudwatch`], [`sns`] and [`ce`] (Cost Explorer): those services' dispatch tables and
 //!   handlers.
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
+//! - [`console`]: the web console's embedded files at `/` and its one-time sign-in link;
+//!   [`serial`]: its serial console, a presigned WebSocket to the instance's console socket.
 
 pub mod actions;
 pub mod awsconfig;
@@ -22,8 +24,10 @@ pub mod awsjson;
 pub mod awsquery;
 pub mod ce;
 pub mod cloudwatch;
+pub mod console;
 pub mod keys;
 pub mod query;
+pub mod serial;
 pub mod server;
 pub mod services;
 pub mod sigv4;

@@ -27,7 +27,7 @@ use super::actions::{self, ApiCtx};
 use super::keys::{self, AccessKey, KeysError};
 use super::services::{self, Reply, Service};
 use super::sigv4::{self, Incoming};
-use super::{query, xml};
+use super::{console, query, serial, xml};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -80,6 +80,7 @@ pub enum ServeError {
 struct App {
     config: ServeConfig,
     keys: Vec<AccessKey>,
+    signin: console::SignIn,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets the requests under way finish. Prints
@@ -106,8 +107,15 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
             .local_addr()
             .map_err(|source| ServeError::Bind { addr, source })?;
         record_endpoint(&config.state_dir, local);
-        let app = Arc::new(App { config, keys });
+        let signin = console::SignIn::new();
+        let link = console_link(local, signin.token().unwrap_or_default());
+        let app = Arc::new(App {
+            config,
+            keys,
+            signin,
+        });
         let router = Router::new()
+            .route(serial::SERIAL_PATH, axum::routing::get(serial_console))
             .fallback(handle)
             .with_state(app)
             // The handler bounds the body itself (see `read_body`).
@@ -119,6 +127,14 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         println!("listening on http://{local}");
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        // On stderr: whoever reads the first stdout line may close the pipe after it.
+        if console::built() {
+            eprintln!("ec2lab serve: the console: {link}  (a one-time sign-in link)");
+        } else {
+            eprintln!(
+                "ec2lab serve: this binary has no console: run tools/setup.sh, then cargo build"
+            );
+        }
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown())
             .await
@@ -142,6 +158,15 @@ fn record_endpoint(state_dir: &std::path::Path, mut local: SocketAddr) {
     }
 }
 
+/// The console's one-time sign-in link: the token rides in the fragment, which the browser
+/// keeps to itself (no server log or proxy sees it); the page posts it once.
+fn console_link(mut local: SocketAddr, token: String) -> String {
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{local}/#signin={token}")
+}
+
 async fn shutdown() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
@@ -156,6 +181,32 @@ async fn shutdown() {
     eprintln!("ec2lab serve: stopping after the requests under way");
 }
 
+/// The web console's serial console: a presigned WebSocket upgrade (`api/serial.rs`).
+async fn serial_console(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let opened = tokio::task::spawn_blocking(move || {
+        let cfg = &app.config;
+        let regions = actions::regions(&cfg.state_dir, &cfg.region);
+        let env = serial::Env {
+            state_dir: &cfg.state_dir,
+            keys: &app.keys,
+            regions: &regions,
+        };
+        serial::open(&env, &uri, &headers, SystemTime::now())
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Ec2Error::internal(format!(
+            "the serial console's thread failed: {e}"
+        )))
+    });
+    serial::answer(upgrade, opened)
+}
+
 async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
@@ -165,7 +216,24 @@ async fn handle(
 ) -> Response {
     let request_id = crate::ids::uuid();
     let id = request_id.clone();
+    let for_console = console::is_console(
+        &method,
+        uri.path(),
+        uri.query().unwrap_or_default(),
+        &headers,
+    );
     let reply = match read_body(body).await {
+        Ok(body) if for_console => {
+            let cfg = &app.config;
+            return console::answer(
+                &method,
+                uri.path(),
+                &body,
+                &app.signin,
+                &app.keys,
+                &cfg.region,
+            );
+        }
         Ok(body) => {
             tokio::task::spawn_blocking(move || {
                 answer(&app, &method, &uri, &headers, &body, &id, SystemTime::now())
