@@ -63,7 +63,7 @@ pub struct RunInstancesRequest {
     pub no_warm: bool,
     /// Spot (`MarketType=spot`) rather than on-demand.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_market_options: Option<super::market::InstanceMarketOptionsRequest>,
+    pub instance_market_options: Option<InstanceMarketOptionsRequest>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -82,6 +82,36 @@ pub struct LaunchPlacement {
 pub struct RunInstancesMonitoringEnabled {
     /// `true` for detailed (high-resolution in ec2lab) monitoring.
     pub enabled: bool,
+}
+
+/// `InstanceMarketOptions` of `RunInstances`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct InstanceMarketOptionsRequest {
+    /// `spot` (the only market; capacity-block is not kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub market_type: Option<String>,
+    /// The spot options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spot_options: Option<SpotMarketOptions>,
+}
+
+/// `SpotMarketOptions`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SpotMarketOptions {
+    /// The most per hour (default: the on-demand price).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<String>,
+    /// `one-time` (default) or `persistent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spot_instance_type: Option<String>,
+    /// Until when a persistent request stays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// `terminate` (default), `stop` or `hibernate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_interruption_behavior: Option<String>,
 }
 
 /// One block device of `RunInstances` (and of an image).

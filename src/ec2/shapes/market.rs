@@ -3,40 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::instances::{InstanceMarketOptionsRequest, SpotMarketOptions};
 use super::instances::{
     BlockDeviceMapping, InstanceNetworkInterfaceSpecification, RunInstancesMonitoringEnabled,
 };
 use super::{Filter, Tag, TagSpecification};
-
-/// `InstanceMarketOptions` of `RunInstances`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct InstanceMarketOptionsRequest {
-    /// `spot` (the only market; capacity-block is not kept).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub market_type: Option<String>,
-    /// The spot options.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spot_options: Option<SpotMarketOptions>,
-}
-
-/// `SpotMarketOptions`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct SpotMarketOptions {
-    /// The most per hour (default: the on-demand price).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_price: Option<String>,
-    /// `one-time` (default) or `persistent`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spot_instance_type: Option<String>,
-    /// Until when a persistent request stays.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub valid_until: Option<String>,
-    /// `terminate` (default), `stop` or `hibernate`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance_interruption_behavior: Option<String>,
-}
 
 /// `RequestSpotLaunchSpecification`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
