@@ -66,7 +66,8 @@ for t in "${targets[@]}"; do
   nice -n 19 "$CARGO_TARGET_DIR/$triple/release/$t" "${args[@]}" >"$log" 2>&1 || status=$?
   secs=$(echo "$(date +%s.%N) - $t0" | bc)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  # libFuzzer's own average is whole seconds only (0 for a run under a second).
+  rate=$(awk -v n="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
   # The last status line: "#N DONE cov: C ft: F corp: K/S …".
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
