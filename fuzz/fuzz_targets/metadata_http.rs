@@ -16,7 +16,10 @@ fn key() -> &'static TokenKey {
     KEY.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("ec2lab-fuzz-imds-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
-        TokenKey::load_or_create(&dir).expect("a token key")
+        let key = TokenKey::load_or_create(&dir).expect("a token key");
+        // The key stays in memory; leave nothing behind.
+        let _ = std::fs::remove_dir_all(&dir);
+        key
     })
 }
 

@@ -2,6 +2,8 @@
 //! anywhere in guest memory, against a small raw disk image (read-only or not).
 #![no_main]
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -10,14 +12,25 @@ use ec2lab::vmm::devices::virtio::Block;
 use ec2lab_fuzz::virtio::{memory, transport, Driver};
 use ec2lab_fuzz::Bytes;
 
-/// A 64 KiB disk image, made once per process.
+/// A 64 KiB disk image, made once per process and unlinked at once (nothing is left in
+/// the temporary directory): the device opens it again through /proc/self/fd.
 fn disk() -> &'static PathBuf {
-    static DISK: OnceLock<PathBuf> = OnceLock::new();
-    DISK.get_or_init(|| {
-        let p = std::env::temp_dir().join(format!("ec2lab-fuzz-disk-{}.img", std::process::id()));
-        std::fs::write(&p, vec![0xa5u8; 64 * 1024]).expect("a temporary disk image");
-        p
-    })
+    static DISK: OnceLock<(File, PathBuf)> = OnceLock::new();
+    &DISK
+        .get_or_init(|| {
+            let p =
+                std::env::temp_dir().join(format!("ec2lab-fuzz-disk-{}.img", std::process::id()));
+            std::fs::write(&p, vec![0xa5u8; 64 * 1024]).expect("a temporary disk image");
+            let file = File::options()
+                .read(true)
+                .write(true)
+                .open(&p)
+                .expect("the image");
+            std::fs::remove_file(&p).expect("unlinking the image");
+            let by_fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+            (file, by_fd)
+        })
+        .1
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
