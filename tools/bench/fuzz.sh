@@ -101,7 +101,10 @@ else
     status=0
     nice -n 19 "$CARGO_TARGET_DIR/$triple/release/$t" "${args[@]}" >"$log" 2>&1 || status=$?
     figures "$t" "$(echo "$(date +%s.%N) - $t0" | bc)"
-    if ((status != 0)); then
+    if ((status == 72)); then
+      # libFuzzer's exit on SIGINT: stopped by hand, figures up to then.
+      echo "fuzz: $t interrupted; the figures above are up to then" >&2
+    elif ((status != 0)); then
       failed=1
       echo "fuzz: $t FAILED (exit $status): see $log and $artifacts/$t" >&2
       grep -E 'panicked|ERROR|SUMMARY' "$log" | head -5 >&2 || true
