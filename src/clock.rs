@@ -113,9 +113,10 @@ fn parse_iso(t: &str) -> Option<i64> {
         let (c, z) = (&rest[..i], &rest[i + 1..]);
         let sign = if rest.as_bytes()[i] == b'-' { -1 } else { 1 };
         let z = z.replace(':', "");
+        // `get`, not slicing: four bytes of a client's text need not be four characters.
         let (hh, mm) = match z.len() {
             2 => (num(&z)?, 0),
-            4 => (num(&z[..2])?, num(&z[2..])?),
+            4 => (num(z.get(..2)?)?, num(z.get(2..)?)?),
             _ => return None,
         };
         (c, sign * (hh as i64 * 60 + mm as i64))
@@ -144,4 +145,22 @@ fn parse_iso(t: &str) -> Option<i64> {
     let days = days_from_civil(y as i64, m, d);
     let secs = days * 86_400 + hh as i64 * 3600 + mi as i64 * 60 + ss as i64 - offset_min * 60;
     Some(secs * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzz/aws_query_json: a zone of four bytes that are not four characters
+    /// panicked slicing inside a character (a `PutMetricData` timestamp could end
+    /// `ec2lab serve`, which aborts on panic).
+    #[test]
+    fn a_zone_that_is_not_ascii_is_refused() {
+        assert_eq!(parse_ms("2026-01-01T00:00+\u{fffd},"), None);
+        assert_eq!(parse_ms("2026-01-01T00:00-1\u{e9}"), None);
+        assert_eq!(
+            parse_ms("2026-01-01T01:00+0100"),
+            parse_ms("2026-01-01T00:00Z")
+        );
+    }
 }

@@ -10,6 +10,7 @@ guest-images/build.sh
 echo "== fmt and clippy"
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
+cargo fmt --check --manifest-path fuzz/Cargo.toml
 agent=guest-images/agent/Cargo.toml
 cargo fmt --check --manifest-path "$agent"
 cargo clippy --manifest-path "$agent" --all-targets -- -D warnings
@@ -34,3 +35,6 @@ cargo test --no-fail-fast -- --test-threads=2
 echo "== the VMM's own memory, release build (tests/vmm_memory.rs: below Firecracker's)"
 cargo build --release
 EC2LAB_MEMORY_BIN="$PWD/target/release/ec2lab" cargo test --test vmm_memory
+
+echo "== fuzz: a short run of every target (tools/bench/fuzz.sh --ci; the full run is a benchmark)"
+tools/bench/fuzz.sh --ci

@@ -366,15 +366,14 @@ pub(super) fn write_private_key(p: &Path, material: &str) -> Result<PathBuf, Ec2
     Ok(std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf()))
 }
 
-/// Records a public key the user made. `material` is the key file's bytes: an OpenSSH
-/// one-line key (`ssh-ed25519 AAAA… comment`, `ssh-rsa …`) or RFC 4716 (SSH2) format.
-pub fn import(
-    c: &Connection,
-    name: &str,
+/// What ImportKeyPair makes of public key `material` for key `name`: its type, EC2's
+/// fingerprint and the OpenSSH line kept (commented with the name); every check of the
+/// material, and nothing stored. Public for the fuzz harness (fuzz/key_formats).
+#[doc(hidden)]
+pub fn examine_public_key(
     material: &[u8],
-    tags: &[Tag],
-) -> Result<KeyPair, Ec2Error> {
-    check_free(c, name)?;
+    name: &str,
+) -> Result<(KeyType, String, String), Ec2Error> {
     let public = parse_public_key(material)?;
     let blob = public
         .to_bytes()
@@ -406,12 +405,25 @@ pub fn import(
             ))
         }
     };
+    Ok((key_type, fingerprint, openssh_line(&public, name)?))
+}
+
+/// Records a public key the user made. `material` is the key file's bytes: an OpenSSH
+/// one-line key (`ssh-ed25519 AAAA… comment`, `ssh-rsa …`) or RFC 4716 (SSH2) format.
+pub fn import(
+    c: &Connection,
+    name: &str,
+    material: &[u8],
+    tags: &[Tag],
+) -> Result<KeyPair, Ec2Error> {
+    check_free(c, name)?;
+    let (key_type, fingerprint, public_key) = examine_public_key(material, name)?;
     let kp = KeyPair {
         key_pair_id: ids::new_id("key"),
         key_name: name.into(),
         key_type,
         fingerprint,
-        public_key: openssh_line(&public, name)?,
+        public_key,
         private_key_file: None,
         create_time: iso8601_now(),
         tags: tags.to_vec(),
