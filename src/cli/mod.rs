@@ -12,6 +12,7 @@ pub mod ec2;
 pub mod groups;
 pub mod keys;
 pub mod lab;
+pub mod launch_templates;
 pub mod modelverbs;
 pub mod output;
 pub mod query;
@@ -195,6 +196,8 @@ pub enum Command {
     ConfigureAws(serve::ConfigureAws),
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
+    #[command(flatten)]
+    LaunchTemplate(launch_templates::LaunchTemplateVerb),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -281,6 +284,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
+        Command::LaunchTemplate(v) => v.operation(),
         Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
@@ -505,6 +509,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Lab(a) => lab::run(&ctx, a),
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
+        Command::LaunchTemplate(a) => launch_templates::run(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {

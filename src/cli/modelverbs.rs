@@ -44,7 +44,8 @@ pub fn augment(mut cmd: Command, model: &'static Model, operations: &[&'static s
     cmd
 }
 
-fn verb_command(model: &'static Model, op: &'static str) -> Command {
+/// One operation's subcommand, its flags from the operation's input shape.
+pub fn verb_command(model: &'static Model, op: &'static str) -> Command {
     let mut sub = Command::new(kebab(op)).about(format!("{op} (the aws CLI's flags)"));
     let Some(input) = model.operations.get(op).and_then(|o| o.input.as_deref()) else {
         return sub;

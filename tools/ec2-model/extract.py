@@ -4,10 +4,11 @@ encode answers, each next to its service:
 
 - src/ec2/ec2-model.json: EC2 (API 2016-11-15, the EC2 Query protocol);
 - src/cloudwatch/cloudwatch-model.json: CloudWatch (2010-08-01: awsQuery and AWS JSON 1.0);
-- src/sns/sns-model.json: SNS (2010-03-31: awsQuery).
+- src/sns/sns-model.json: SNS (2010-03-31: awsQuery);
+- src/autoscaling/autoscaling-model.json: Auto Scaling (2011-01-01: awsQuery).
 
 Run with the venv's python (tools/setup.sh makes it):
-    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns ...]
+    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns|autoscaling ...]
 
 It keeps the operations ec2lab serves (OPERATIONS below) and the closure of their input
 and output shapes, and of each shape only what the codec reads: type, members (shape,
@@ -53,6 +54,9 @@ OPERATIONS = [
     # tags, regions, zones, account
     "CreateTags", "DeleteTags", "DescribeTags", "DescribeRegions",
     "DescribeAvailabilityZones", "DescribeAccountAttributes",
+    # launch templates (src/launch_templates/)
+    "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "DescribeLaunchTemplates",
+    "DescribeLaunchTemplateVersions", "ModifyLaunchTemplate", "DeleteLaunchTemplate",
 ]
 
 # CloudWatch: what issue 13 serves (the service functions are in src/cloudwatch/).
@@ -71,6 +75,15 @@ SNS_OPERATIONS = [
     "ListSubscriptionsByTopic", "GetSubscriptionAttributes", "Publish",
 ]
 
+# Auto Scaling (2011-01-01, awsQuery): groups over launch templates, their activities and
+# scaling policies (src/autoscaling/).
+AUTOSCALING_OPERATIONS = [
+    "CreateAutoScalingGroup", "DescribeAutoScalingGroups", "DescribeAutoScalingInstances",
+    "UpdateAutoScalingGroup", "SetDesiredCapacity", "DeleteAutoScalingGroup",
+    "DescribeScalingActivities", "PutScalingPolicy", "DescribePolicies", "DeletePolicy",
+    "ExecutePolicy",
+]
+
 # service: (botocore name, API version, operations, output path from the repository root,
 # the protocol botocore's model names)
 SERVICES = {
@@ -78,6 +91,8 @@ SERVICES = {
     "cloudwatch": ("cloudwatch", "2010-08-01", CLOUDWATCH_OPERATIONS,
                    "src/cloudwatch/cloudwatch-model.json", None),
     "sns": ("sns", "2010-03-31", SNS_OPERATIONS, "src/sns/sns-model.json", "query"),
+    "autoscaling": ("autoscaling", "2011-01-01", AUTOSCALING_OPERATIONS,
+                    "src/autoscaling/autoscaling-model.json", "query"),
 }
 
 # The metadata the awsQuery and JSON codecs read.

@@ -38,6 +38,7 @@ macro_rules! action {
 
 // Tags on every resource, and the VPC and EBS actions.
 mod ebs;
+mod launch_templates;
 mod tags;
 mod vpcs;
 
@@ -181,6 +182,31 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("AuthorizeSecurityGroupEgress", groups::authorize_egress),
     ("RevokeSecurityGroupIngress", groups::revoke_ingress),
     ("RevokeSecurityGroupEgress", groups::revoke_egress),
+    // Launch templates.
+    (
+        "CreateLaunchTemplate",
+        launch_templates::create_launch_template,
+    ),
+    (
+        "CreateLaunchTemplateVersion",
+        launch_templates::create_launch_template_version,
+    ),
+    (
+        "DescribeLaunchTemplates",
+        launch_templates::describe_launch_templates,
+    ),
+    (
+        "DescribeLaunchTemplateVersions",
+        launch_templates::describe_launch_template_versions,
+    ),
+    (
+        "ModifyLaunchTemplate",
+        launch_templates::modify_launch_template,
+    ),
+    (
+        "DeleteLaunchTemplate",
+        launch_templates::delete_launch_template,
+    ),
 ];
 
 /// The handler of `action`, if ec2lab serves it.

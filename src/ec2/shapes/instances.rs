@@ -57,6 +57,9 @@ pub struct RunInstancesRequest {
     /// Whether the instances can hibernate (`HibernationOptions.Configured`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hibernation_options: Option<super::maintenance::HibernationOptionsRequest>,
+    /// The launch template whose settings the request's own override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<super::launch_templates::LaunchTemplateSpecification>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).

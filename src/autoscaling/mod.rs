@@ -1,0 +1,1 @@
+//! Auto Scaling (API 2011-01-01).
