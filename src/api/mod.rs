@@ -16,6 +16,7 @@
 //! - [`awsconfig`]: the profile `ec2lab configure-aws` writes for the AWS tools.
 
 pub mod actions;
+pub mod autoscaling;
 pub mod awsconfig;
 pub mod awsjson;
 pub mod awsquery;

@@ -1,7 +1,8 @@
 //! The services on `ec2lab serve`'s one endpoint, and which one a request is for: the
 //! `X-Amz-Target` prefix (`AmazonEC2.`, `GraniteServiceVersion20100801.`) or else the
-//! service the SigV4 credential scope names (`ec2`, `monitoring`, `sns`). EC2 keeps its
-//! own protocol (in `server`); CloudWatch and SNS are answered here, in awsQuery
+//! service the SigV4 credential scope names (`ec2`, `monitoring`, `sns`, `autoscaling`).
+//! EC2 keeps its own protocol (in `server`); CloudWatch, SNS and Auto Scaling are answered
+//! here, in awsQuery
 //! ([`super::awsquery`]) or, for CloudWatch, AWS JSON 1.0 ([`super::awsjson`]).
 //!
 //! SNS's `SubscribeURL` and `UnsubscribeURL` are unsigned GETs, as AWS's are: an unsigned
@@ -18,7 +19,7 @@ use super::actions::{ApiCtx, Handler};
 use super::awsquery::{self, ParamCodes};
 use super::keys::AccessKey;
 use super::sigv4::{self, Incoming};
-use super::{awsjson, cloudwatch, sns};
+use super::{autoscaling, awsjson, cloudwatch, sns};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -36,6 +37,8 @@ pub enum Service {
     CloudWatch,
     /// SNS: awsQuery.
     Sns,
+    /// Auto Scaling (`autoscaling`): awsQuery.
+    AutoScaling,
 }
 
 impl Service {
@@ -45,6 +48,7 @@ impl Service {
             Service::Ec2 => sigv4::SERVICE,
             Service::CloudWatch => "monitoring",
             Service::Sns => "sns",
+            Service::AutoScaling => "autoscaling",
         }
     }
 
@@ -54,6 +58,7 @@ impl Service {
             Service::Ec2 => Model::get(),
             Service::CloudWatch => crate::ec2::model::cloudwatch(),
             Service::Sns => crate::ec2::model::sns(),
+            Service::AutoScaling => crate::ec2::model::autoscaling(),
         }
     }
 
@@ -63,6 +68,7 @@ impl Service {
             Service::Ec2 => super::actions::ACTIONS,
             Service::CloudWatch => cloudwatch::ACTIONS,
             Service::Sns => sns::ACTIONS,
+            Service::AutoScaling => autoscaling::ACTIONS,
         }
     }
 
@@ -81,6 +87,11 @@ impl Service {
             Service::Sns => ParamCodes {
                 invalid: "InvalidParameter",
                 missing: "InvalidParameter",
+            },
+            // Auto Scaling answers both with its one code.
+            Service::AutoScaling => ParamCodes {
+                invalid: "ValidationError",
+                missing: "ValidationError",
             },
             _ => ParamCodes {
                 invalid: "InvalidParameterValue",
@@ -102,6 +113,7 @@ pub fn route(req: &Incoming<'_>) -> Service {
     match sigv4::credential_scope(req) {
         Some(s) if s.service == Service::CloudWatch.signing_name() => Service::CloudWatch,
         Some(s) if s.service == Service::Sns.signing_name() => Service::Sns,
+        Some(s) if s.service == Service::AutoScaling.signing_name() => Service::AutoScaling,
         Some(_) => Service::Ec2,
         None if !sigv4::is_signed(req) && public_sns_region(req).is_some() => Service::Sns,
         None => Service::Ec2,
@@ -185,9 +197,12 @@ pub fn public_file(state_dir: &Path, req: &Incoming<'_>) -> Option<Reply> {
     })
 }
 
-/// The HTTP status CloudWatch and SNS send with an error code.
+/// The HTTP status CloudWatch, SNS and Auto Scaling send with an error code.
 pub fn status_of(code: &str) -> StatusCode {
     match code {
+        // Auto Scaling's model gives these 400; `ResourceInUse` must not read as 409's
+        // `ResourceConflict`.
+        "AlreadyExists" | "ResourceInUse" | "ScalingActivityInProgress" => StatusCode::BAD_REQUEST,
         "NotFound" | "ResourceNotFound" | "ResourceNotFoundException" => StatusCode::NOT_FOUND,
         "AuthorizationError"
         | "InvalidClientTokenId"
@@ -379,7 +394,12 @@ mod tests {
 
     #[test]
     fn models_resolve_and_tables_name_model_actions() {
-        for s in [Service::Ec2, Service::CloudWatch, Service::Sns] {
+        for s in [
+            Service::Ec2,
+            Service::CloudWatch,
+            Service::Sns,
+            Service::AutoScaling,
+        ] {
             crate::ec2::model::tests::resolves(s.model());
             for (name, _) in s.actions() {
                 assert!(s.model().operations.contains_key(*name), "{s:?} {name}");
@@ -453,6 +473,7 @@ mod tests {
         assert_eq!(scoped("ec2"), Service::Ec2);
         assert_eq!(scoped("monitoring"), Service::CloudWatch);
         assert_eq!(scoped("sns"), Service::Sns);
+        assert_eq!(scoped("autoscaling"), Service::AutoScaling);
         assert_eq!(scoped("s3"), Service::Ec2);
         let none = HeaderMap::new();
         assert_eq!(

@@ -3,6 +3,7 @@
 //! process per guest.
 
 pub mod attributes;
+pub mod autoscaling;
 pub mod awsflags;
 pub mod cloudwatch;
 pub mod console;
@@ -196,6 +197,7 @@ pub enum Command {
     ConfigureAws(serve::ConfigureAws),
     Sns(sns::Sns),
     Cloudwatch(cloudwatch::Cloudwatch),
+    Autoscaling(autoscaling::Autoscaling),
     #[command(flatten)]
     LaunchTemplate(launch_templates::LaunchTemplateVerb),
     Vmm(vmm::VmmArgs),
@@ -284,6 +286,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::ConfigureAws(_) => "ConfigureAws",
         Command::Sns(s) => s.verb.operation(),
         Command::Cloudwatch(c) => c.operation(),
+        Command::Autoscaling(c) => c.operation(),
         Command::LaunchTemplate(v) => v.operation(),
         Command::Top(_) => "Top",
         Command::Vmm(_)
@@ -351,7 +354,7 @@ fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
     use crate::cloudwatch::daemon::{self, JsonLines, SampleSink};
     // The daemon always writes to the metric store; EC2LAB_MONITOR_SAMPLES=<file> writes
     // every sample as a JSON line as well (inspection, tests).
-    let mut sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
+    let sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
         Some(path) => match JsonLines::open(std::path::Path::new(&path)) {
             Ok(s) => Box::new(s),
             Err(e) => {
@@ -361,7 +364,11 @@ fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
         },
         None => Box::new(|_: &[crate::cloudwatch::Sample]| Ok(())),
     };
-    match daemon::run(state_dir, region, sink.as_mut()) {
+    // Auto Scaling's reconciler and policies run in this daemon; its group metrics are
+    // derived from the samples.
+    crate::cloudwatch::extension::register(&crate::autoscaling::MONITOR_HOOKS);
+    let mut sink = crate::autoscaling::metrics::GroupMetrics::new(state_dir, region, sink);
+    match daemon::run(state_dir, region, &mut sink) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ec2lab monitor {region}: {e}");
@@ -509,6 +516,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Lab(a) => lab::run(&ctx, a),
         Command::Sns(a) => sns::run(&ctx, a),
         Command::Cloudwatch(a) => cloudwatch::run(&ctx, a),
+        Command::Autoscaling(a) => autoscaling::run(&ctx, a),
         Command::LaunchTemplate(a) => launch_templates::run(&ctx, a),
     };
     match result {
