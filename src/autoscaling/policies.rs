@@ -144,9 +144,11 @@ fn check(req: &PutScalingPolicyType, kind: &str) -> Result<(), Ec2Error> {
                 return Err(validation("TargetValue must be greater than 0"));
             }
         }
-        other => return Err(validation(format!(
+        other => {
+            return Err(validation(format!(
             "Invalid policy type {other}: use SimpleScaling, StepScaling or TargetTrackingScaling"
-        ))),
+        )))
+        }
     }
     Ok(())
 }
