@@ -83,7 +83,10 @@ fn boto3_drives_launch_templates_and_auto_scaling() {
     let v: Value =
         serde_json::from_str(&ok(&api.python(SCRIPT, &[]), "boto3 autoscaling")).unwrap();
     assert!(v["lt"].as_str().unwrap().starts_with("lt-"), "{v}");
-    assert_eq!(v["v2"], serde_json::json!([2, "ami-0123456789abcdef0", "t3.small"]));
+    assert_eq!(
+        v["v2"],
+        serde_json::json!([2, "ami-0123456789abcdef0", "t3.small"])
+    );
     assert_eq!(v["default"], 2);
     assert_eq!(v["versions"], serde_json::json!([2, 1]));
     assert_eq!(

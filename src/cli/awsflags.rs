@@ -63,6 +63,8 @@ const PAGINATED: &[&str] = &[
     "DescribeSecurityGroups",
     "DescribeNetworkInterfaces",
     "DescribeTags",
+    "DescribeLaunchTemplates",
+    "DescribeLaunchTemplateVersions",
 ];
 
 /// Booleans whose `true` is what ec2lab does (an Elastic IP moves to the new instance),

@@ -33,8 +33,9 @@ use crate::store::Store;
   `ec2lab wait instance-running --instance-ids i-…` waits for that. `describe-images` lists AMIs.")]
 /// Launch instances from an AMI.
 pub struct RunInstances {
-    /// The AMI to launch (see describe-images); required unless the launch template has one.
-    #[arg(long, required_unless_present = "launch_template")]
+    /// The AMI to launch (see describe-images); needed unless the launch template has one
+    /// (EC2's MissingParameter otherwise).
+    #[arg(long)]
     pub image_id: Option<String>,
     /// Instance type: vCPUs and memory of the guest (see describe-instance-types); default
     /// the launch template's, else t2.micro.

@@ -83,6 +83,13 @@ pub fn verb_command(model: &'static Model, op: &'static str) -> Command {
         } else {
             arg.num_args(1).action(ArgAction::Set)
         };
+        // `--scaling-adjustment -1`, `--value -5`: a number, not a flag (as the aws CLI).
+        let arg = match kind {
+            Kind::Integer | Kind::Long | Kind::Double | Kind::Float => {
+                arg.allow_negative_numbers(true)
+            }
+            _ => arg,
+        };
         sub = sub.arg(arg);
     }
     sub

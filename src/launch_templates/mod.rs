@@ -508,6 +508,9 @@ pub fn merged_request(
     req: &RunInstancesRequest,
 ) -> Result<RunInstancesRequest, Ec2Error> {
     let Some(spec) = &req.launch_template else {
+        if req.image_id.is_empty() {
+            return Err(Ec2Error::missing_parameter("ImageId"));
+        }
         return Ok(req.clone());
     };
     let t = resolve(store, spec)?.launch_template_data;
