@@ -61,7 +61,9 @@ fn a_real_group_grows_with_cpu_shrinks_back_and_replaces_a_killed_instance() {
     let started = Instant::now();
     let ami = real.quick_start_ami();
     use base64ct::{Base64, Encoding};
-    let spin = Base64::encode_string(b"#!/bin/sh\ntimeout 45 sh -c 'while :; do :; done'\n");
+    // It exits 0: user data that fails makes EC2's instance status check impaired, and the
+    // group would replace the instance.
+    let spin = Base64::encode_string(b"#!/bin/sh\ntimeout 45 sh -c 'while :; do :; done'; true\n");
     let data = |user_data: &str| {
         format!(
             r#"{{"ImageId":"{ami}","InstanceType":"t2.micro","Monitoring":{{"Enabled":true}},"MaintenanceOptions":{{"AutoRecovery":"disabled"}}{user_data}}}"#
