@@ -3,6 +3,7 @@
 //! knows nothing of EC2.
 
 pub mod api;
+pub mod autoscaling;
 pub mod billing;
 pub mod causes;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod images;
 pub mod instances;
 pub mod keypairs;
 pub mod lab;
+pub mod launch_templates;
 pub mod metadata;
 pub mod net;
 pub mod operations;

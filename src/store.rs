@@ -524,6 +524,57 @@ BEGIN
     WHERE resource_id = OLD.public_ip AND kind = 'address-in-use' AND end_ms IS NULL;
 END;
 "#,
+    // Launch templates and their versions (the `LaunchTemplateData` as JSON); Auto Scaling
+    // groups (their settings as JSON), the instances each group holds, its scaling
+    // activities (the `Activity` shape as JSON) and scaling policies (the
+    // `ScalingPolicy` shape as JSON).
+    r#"
+CREATE TABLE launch_templates (
+    launch_template_id TEXT PRIMARY KEY,
+    name               TEXT NOT NULL UNIQUE,
+    created            TEXT NOT NULL,
+    default_version    INTEGER NOT NULL,
+    latest_version     INTEGER NOT NULL,
+    tags               TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE launch_template_versions (
+    launch_template_id TEXT NOT NULL REFERENCES launch_templates(launch_template_id) ON DELETE CASCADE,
+    version            INTEGER NOT NULL,
+    description        TEXT,
+    created            TEXT NOT NULL,
+    data               TEXT NOT NULL,
+    PRIMARY KEY (launch_template_id, version)
+);
+CREATE TABLE asg_groups (
+    name        TEXT PRIMARY KEY,
+    settings    TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    deleting    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE asg_instances (
+    instance_id  TEXT PRIMARY KEY,
+    group_name   TEXT NOT NULL,
+    lifecycle    TEXT NOT NULL,
+    health       TEXT NOT NULL,
+    template     TEXT NOT NULL,
+    added_ms     INTEGER NOT NULL
+);
+CREATE INDEX asg_instances_group ON asg_instances(group_name);
+CREATE TABLE asg_activities (
+    activity_id  TEXT PRIMARY KEY,
+    group_name   TEXT NOT NULL,
+    start_ms     INTEGER NOT NULL,
+    activity     TEXT NOT NULL
+);
+CREATE INDEX asg_activities_group ON asg_activities(group_name, start_ms);
+CREATE TABLE asg_policies (
+    policy_arn   TEXT PRIMARY KEY,
+    group_name   TEXT NOT NULL,
+    policy_name  TEXT NOT NULL,
+    policy       TEXT NOT NULL,
+    UNIQUE (group_name, policy_name)
+);
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

@@ -19,6 +19,7 @@
 //!   [`serial`]: its serial console, a presigned WebSocket to the instance's console socket.
 
 pub mod actions;
+pub mod autoscaling;
 pub mod awsconfig;
 pub mod awsjson;
 pub mod awsquery;

@@ -1,10 +1,10 @@
 //! The services on `ec2lab serve`'s one endpoint, and which one a request is for: the
 //! `X-Amz-Target` prefix (`AmazonEC2.`, `GraniteServiceVersion20100801.`,
 //! `AWSInsightsIndexService.`) or else the service the SigV4 credential scope names (`ec2`,
-//! `monitoring`, `sns`, `ce`, `savingsplans`). EC2 keeps its own protocol (in `server`);
-//! CloudWatch, SNS, Cost Explorer and Savings Plans are answered here, in awsQuery
-//! ([`super::awsquery`]) or JSON ([`super::awsjson`]: AWS JSON 1.0 for CloudWatch, 1.1 for
-//! Cost Explorer; REST-JSON, the operation in the path, for Savings Plans).
+//! `monitoring`, `sns`, `ce`, `savingsplans`, `autoscaling`). EC2 keeps its own protocol (in
+//! `server`); CloudWatch, SNS, Auto Scaling, Cost Explorer and Savings Plans are answered
+//! here, in awsQuery ([`super::awsquery`]) or JSON ([`super::awsjson`]: AWS JSON 1.0 for
+//! CloudWatch, 1.1 for Cost Explorer; REST-JSON, the operation in the path, for Savings Plans).
 //!
 //! SNS's `SubscribeURL` and `UnsubscribeURL` are unsigned GETs, as AWS's are: an unsigned
 //! `ConfirmSubscription` (which carries its token) or `Unsubscribe` naming an SNS ARN goes
@@ -20,7 +20,7 @@ use super::actions::{ApiCtx, Handler};
 use super::awsquery::{self, ParamCodes};
 use super::keys::AccessKey;
 use super::sigv4::{self, Incoming};
-use super::{awsjson, ce, cloudwatch, sns};
+use super::{autoscaling, awsjson, ce, cloudwatch, sns};
 use crate::ec2::model::Model;
 use crate::error::Ec2Error;
 
@@ -46,6 +46,8 @@ pub enum Service {
     CostExplorer,
     /// Savings Plans (`savingsplans`): REST-JSON, the operation in the path.
     SavingsPlans,
+    /// Auto Scaling (`autoscaling`): awsQuery.
+    AutoScaling,
 }
 
 impl Service {
@@ -57,6 +59,7 @@ impl Service {
             Service::Sns => "sns",
             Service::CostExplorer => "ce",
             Service::SavingsPlans => "savingsplans",
+            Service::AutoScaling => "autoscaling",
         }
     }
 
@@ -68,6 +71,7 @@ impl Service {
             Service::Sns => crate::ec2::model::sns(),
             Service::CostExplorer => crate::billing::operations::model(),
             Service::SavingsPlans => crate::billing::operations::savings_model(),
+            Service::AutoScaling => crate::ec2::model::autoscaling(),
         }
     }
 
@@ -79,6 +83,7 @@ impl Service {
             Service::Sns => sns::ACTIONS,
             Service::CostExplorer => ce::ACTIONS,
             Service::SavingsPlans => ce::SAVINGS_ACTIONS,
+            Service::AutoScaling => autoscaling::ACTIONS,
         }
     }
 
@@ -101,6 +106,11 @@ impl Service {
             Service::CostExplorer | Service::SavingsPlans => ParamCodes {
                 invalid: "ValidationException",
                 missing: "ValidationException",
+            },
+            // Auto Scaling answers both with its one code.
+            Service::AutoScaling => ParamCodes {
+                invalid: "ValidationError",
+                missing: "ValidationError",
             },
             _ => ParamCodes {
                 invalid: "InvalidParameterValue",
@@ -125,6 +135,7 @@ pub fn route(req: &Incoming<'_>) -> Service {
         Some(s) if s.service == Service::Sns.signing_name() => Service::Sns,
         Some(s) if s.service == Service::CostExplorer.signing_name() => Service::CostExplorer,
         Some(s) if s.service == Service::SavingsPlans.signing_name() => Service::SavingsPlans,
+        Some(s) if s.service == Service::AutoScaling.signing_name() => Service::AutoScaling,
         Some(_) => Service::Ec2,
         None if !sigv4::is_signed(req) && public_sns_region(req).is_some() => Service::Sns,
         None => Service::Ec2,
@@ -208,9 +219,12 @@ pub fn public_file(state_dir: &Path, req: &Incoming<'_>) -> Option<Reply> {
     })
 }
 
-/// The HTTP status CloudWatch and SNS send with an error code.
+/// The HTTP status CloudWatch, SNS and Auto Scaling send with an error code.
 pub fn status_of(code: &str) -> StatusCode {
     match code {
+        // Auto Scaling's model gives these 400; `ResourceInUse` must not read as 409's
+        // `ResourceConflict`.
+        "AlreadyExists" | "ResourceInUse" | "ScalingActivityInProgress" => StatusCode::BAD_REQUEST,
         "NotFound" | "ResourceNotFound" | "ResourceNotFoundException" => StatusCode::NOT_FOUND,
         "AuthorizationError"
         | "InvalidClientTokenId"
@@ -434,6 +448,7 @@ mod tests {
             Service::Sns,
             Service::CostExplorer,
             Service::SavingsPlans,
+            Service::AutoScaling,
         ] {
             crate::ec2::model::tests::resolves(s.model());
             for (name, _) in s.actions() {
@@ -508,6 +523,7 @@ mod tests {
         assert_eq!(scoped("ec2"), Service::Ec2);
         assert_eq!(scoped("monitoring"), Service::CloudWatch);
         assert_eq!(scoped("sns"), Service::Sns);
+        assert_eq!(scoped("autoscaling"), Service::AutoScaling);
         assert_eq!(scoped("s3"), Service::Ec2);
         let none = HeaderMap::new();
         assert_eq!(

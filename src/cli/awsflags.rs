@@ -66,6 +66,8 @@ const PAGINATED: &[&str] = &[
     "DescribeSpotInstanceRequests",
     "DescribeSpotPriceHistory",
     "DescribeReservedInstancesOfferings",
+    "DescribeLaunchTemplates",
+    "DescribeLaunchTemplateVersions",
 ];
 
 /// Booleans whose `true` is what ec2lab does (an Elastic IP moves to the new instance),

@@ -33,12 +33,19 @@ use crate::store::Store;
   `ec2lab wait instance-running --instance-ids i-…` waits for that. `describe-images` lists AMIs.")]
 /// Launch instances from an AMI.
 pub struct RunInstances {
-    /// The AMI to launch (see describe-images).
+    /// The AMI to launch (see describe-images); needed unless the launch template has one
+    /// (EC2's MissingParameter otherwise).
     #[arg(long)]
-    pub image_id: String,
-    /// Instance type: vCPUs and memory of the guest (see describe-instance-types).
-    #[arg(long, default_value = "t2.micro")]
-    pub instance_type: String,
+    pub image_id: Option<String>,
+    /// Instance type: vCPUs and memory of the guest (see describe-instance-types); default
+    /// the launch template's, else t2.micro.
+    #[arg(long)]
+    pub instance_type: Option<String>,
+    /// A launch template, e.g. 'LaunchTemplateName=web,Version=2' or
+    /// 'LaunchTemplateId=lt-0123456789abcdef0' (Version: a number, $Latest or $Default,
+    /// the default); the other flags override its settings.
+    #[arg(long)]
+    pub launch_template: Option<String>,
     /// How many: N, or MIN:MAX to launch as many as fit but at least MIN.
     #[arg(long, default_value = "1")]
     pub count: String,
@@ -470,8 +477,13 @@ pub fn run_instances(ctx: &Ctx, a: RunInstances) -> Result<Value, Failure> {
             .map(metadata_options)
             .transpose()?,
         tag_specifications: tag_specifications(&a.tag_specifications)?,
-        image_id: a.image_id,
-        instance_type: Some(a.instance_type),
+        image_id: a.image_id.unwrap_or_default(),
+        instance_type: a.instance_type,
+        launch_template: a
+            .launch_template
+            .as_deref()
+            .map(|raw| by_model("--launch-template", raw, "LaunchTemplateSpecification"))
+            .transpose()?,
         min_count,
         max_count,
         key_name: a.key_name,

@@ -3,6 +3,7 @@
 //! process per guest.
 
 pub mod attributes;
+pub mod autoscaling;
 pub mod awsflags;
 pub mod ce;
 pub mod cloudwatch;
@@ -13,6 +14,7 @@ pub mod ec2;
 pub mod groups;
 pub mod keys;
 pub mod lab;
+pub mod launch_templates;
 pub mod market;
 pub mod modelverbs;
 pub mod output;
@@ -205,6 +207,9 @@ pub enum Command {
     /// What this region's instances, volumes, snapshots and addresses cost over a period,
     /// by EC2's rules (per-second instances with a one-minute minimum, GiB-months).
     Billing(ce::Billing),
+    Autoscaling(autoscaling::Autoscaling),
+    #[command(flatten)]
+    LaunchTemplate(launch_templates::LaunchTemplateVerb),
     Vmm(vmm::VmmArgs),
     VmmCtl(vmm::VmmCtlArgs),
     /// Internal: supervise one instance's VMM (started by ec2lab itself).
@@ -295,6 +300,8 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Savingsplans(c) => c.operation(),
         Command::Market(m) => m.operation(),
         Command::Billing(_) => "Billing",
+        Command::Autoscaling(c) => c.operation(),
+        Command::LaunchTemplate(v) => v.operation(),
         Command::Top(_) => "Top",
         Command::Vmm(_)
         | Command::VmmCtl(_)
@@ -361,7 +368,7 @@ fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
     use crate::cloudwatch::daemon::{self, JsonLines, SampleSink};
     // The daemon always writes to the metric store; EC2LAB_MONITOR_SAMPLES=<file> writes
     // every sample as a JSON line as well (inspection, tests).
-    let mut sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
+    let sink: Box<dyn SampleSink> = match std::env::var_os("EC2LAB_MONITOR_SAMPLES") {
         Some(path) => match JsonLines::open(std::path::Path::new(&path)) {
             Ok(s) => Box::new(s),
             Err(e) => {
@@ -371,7 +378,11 @@ fn monitor(state_dir: &std::path::Path, region: &str) -> i32 {
         },
         None => Box::new(|_: &[crate::cloudwatch::Sample]| Ok(())),
     };
-    match daemon::run(state_dir, region, sink.as_mut()) {
+    // Auto Scaling's reconciler and policies run in this daemon; its group metrics are
+    // derived from the samples.
+    crate::cloudwatch::extension::register(&crate::autoscaling::MONITOR_HOOKS);
+    let mut sink = crate::autoscaling::metrics::GroupMetrics::new(state_dir, region, sink);
+    match daemon::run(state_dir, region, &mut sink) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("ec2lab monitor {region}: {e}");
@@ -523,6 +534,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Savingsplans(a) => ce::savings(&ctx, a),
         Command::Market(a) => market::run(&ctx, a),
         Command::Billing(a) => ce::billing(&ctx, a),
+        Command::Autoscaling(a) => autoscaling::run(&ctx, a),
+        Command::LaunchTemplate(a) => launch_templates::run(&ctx, a),
     };
     match result {
         Ok(value) => match query::render(&value, cli.output, op, query.as_ref()) {

@@ -44,7 +44,7 @@ pub fn augment(mut cmd: Command, model: &'static Model, operations: &[&'static s
     cmd
 }
 
-/// One operation's subcommand (`request-spot-instances`) with its flags from the model.
+/// One operation's subcommand, its flags from the operation's input shape.
 pub fn verb_command(model: &'static Model, op: &'static str) -> Command {
     let mut sub = Command::new(kebab(op)).about(format!("{op} (the aws CLI's flags)"));
     let Some(input) = model.operations.get(op).and_then(|o| o.input.as_deref()) else {
@@ -82,6 +82,13 @@ pub fn verb_command(model: &'static Model, op: &'static str) -> Command {
             arg.num_args(1..).action(ArgAction::Append)
         } else {
             arg.num_args(1).action(ArgAction::Set)
+        };
+        // `--scaling-adjustment -1`, `--value -5`: a number, not a flag (as the aws CLI).
+        let arg = match kind {
+            Kind::Integer | Kind::Long | Kind::Double | Kind::Float => {
+                arg.allow_negative_numbers(true)
+            }
+            _ => arg,
         };
         sub = sub.arg(arg);
     }

@@ -53,6 +53,12 @@ pub fn run_action(
         AlarmAction::Sns { topic_arn } => {
             crate::sns::publish(store, topic_arn, Some(&t.subject), &t.message).map(drop)
         }
+        AlarmAction::AutoScaling { policy_arn } => match super::extension::get() {
+            Some(x) => x.scaling_action(store, policy_arn, t),
+            None => Err(Ec2Error::internal(
+                "this process has no Auto Scaling to run the policy (only the monitor daemon runs alarm actions)",
+            )),
+        },
     }
 }
 

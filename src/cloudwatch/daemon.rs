@@ -294,7 +294,8 @@ pub fn alarms_and_deliveries(
 pub fn other_work(store: &Store) -> bool {
     let alarms = alarms::record::count(store.conn()).map_or(true, |n| n > 0);
     let actions = alarms::record::outbox(store.conn()).map_or(true, |o| !o.is_empty());
-    alarms || actions || crate::sns::deliver::any_pending(store).unwrap_or(true)
+    let extension = super::extension::get().is_some_and(|x| x.has_work(store));
+    alarms || actions || extension || crate::sns::deliver::any_pending(store).unwrap_or(true)
 }
 
 /// `ec2lab __monitor <region>`: the daemon's life. Returns at once if another monitor
@@ -337,6 +338,11 @@ pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result
         };
         let now_ms = crate::clock::now_ms();
         alarms_and_deliveries(&mut store, &metrics, now_ms, &mut log);
+        if let Some(x) = super::extension::get() {
+            for problem in x.tick(&mut store, now_ms) {
+                log.log(region, &problem);
+            }
+        }
         if expired.is_none_or(|t| t.elapsed() >= EXPIRE_EVERY) {
             if let Err(e) = metrics.expire(now_ms) {
                 log.log(region, &format!("cannot expire old metric data: {e}"));

@@ -15,6 +15,7 @@
 //! - [`widget`]: `GetMetricWidgetImage`'s renderer: a `MetricWidget` JSON in, a PNG out.
 //! - [`collect`]: VMM counter readings to `AWS/EC2` and `AWS/EBS` samples, status checks.
 //! - [`daemon`]: the per-region monitor process that collects every 10 s.
+//! - [`extension`]: what a service above (Auto Scaling) adds to the daemon.
 //! - [`live`]: rates straight from the VMMs, now (`ec2lab top`).
 
 pub mod actions_runner;
@@ -22,6 +23,7 @@ pub mod alarms;
 pub mod collect;
 pub mod daemon;
 pub mod dashboards;
+pub mod extension;
 pub mod live;
 pub mod metrics;
 pub mod operations;

@@ -1,6 +1,7 @@
 //! botocore's service models, cut down by `tools/ec2-model/extract.py` to the operations
 //! `ec2lab serve` answers and what the codecs read of their shapes: EC2's (API 2016-11-15,
-//! [`Model::get`]) here, CloudWatch's and SNS's beside their services, in the same form.
+//! [`Model::get`]) here, CloudWatch's, SNS's and Auto Scaling's beside their services, in
+//! the same form.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -178,6 +179,13 @@ pub fn cloudwatch() -> &'static Model {
 pub fn sns() -> &'static Model {
     static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| Model::parse(include_str!("../sns/sns-model.json")))
+}
+
+/// botocore's Auto Scaling model (API 2011-01-01), cut down to the served operations,
+/// parsed once; the API's codec and `ec2lab autoscaling`'s verbs read it.
+pub fn autoscaling() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
+    MODEL.get_or_init(|| Model::parse(include_str!("../autoscaling/autoscaling-model.json")))
 }
 
 #[cfg(test)]

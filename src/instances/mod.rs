@@ -267,6 +267,9 @@ pub fn run_instances(
 ) -> Result<Reservation, Ec2Error> {
     images::ensure_quick_start(store)?;
     housekeeping(store)?;
+    // `--launch-template`: the version's settings under the request's own.
+    let merged = crate::launch_templates::merged_request(store, req)?;
+    let req = &merged;
     let launch = Launch::from(req, store.region())?;
     let instance_type = req
         .instance_type

@@ -7,9 +7,10 @@ encode answers, each next to its service:
 - src/sns/sns-model.json: SNS (2010-03-31: awsQuery);
 - src/billing/ce-model.json: Cost Explorer (2017-10-25: AWS JSON 1.1);
 - src/billing/savingsplans-model.json: Savings Plans (2019-06-28: REST-JSON).
+- src/autoscaling/autoscaling-model.json: Auto Scaling (2011-01-01: awsQuery).
 
 Run with the venv's python (tools/setup.sh makes it):
-    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns ...]
+    /opt/ec2lab-venv/bin/python tools/ec2-model/extract.py [ec2|cloudwatch|sns|autoscaling ...]
 
 It keeps the operations ec2lab serves (OPERATIONS below) and the closure of their input
 and output shapes, and of each shape only what the codec reads: type, members (shape,
@@ -59,6 +60,9 @@ OPERATIONS = [
     "RequestSpotInstances", "DescribeSpotInstanceRequests", "CancelSpotInstanceRequests",
     "DescribeSpotPriceHistory", "DescribeReservedInstancesOfferings",
     "PurchaseReservedInstancesOffering", "DescribeReservedInstances",
+    # launch templates (src/launch_templates/)
+    "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "DescribeLaunchTemplates",
+    "DescribeLaunchTemplateVersions", "ModifyLaunchTemplate", "DeleteLaunchTemplate",
 ]
 
 # CloudWatch: what issue 13 serves (the service functions are in src/cloudwatch/).
@@ -81,6 +85,14 @@ SNS_OPERATIONS = [
 CE_OPERATIONS = ["GetCostAndUsage"]
 SAVINGSPLANS_OPERATIONS = ["CreateSavingsPlan", "DescribeSavingsPlans",
                            "DescribeSavingsPlansOfferings"]
+# Auto Scaling (2011-01-01, awsQuery): groups over launch templates, their activities and
+# scaling policies (src/autoscaling/).
+AUTOSCALING_OPERATIONS = [
+    "CreateAutoScalingGroup", "DescribeAutoScalingGroups", "DescribeAutoScalingInstances",
+    "UpdateAutoScalingGroup", "SetDesiredCapacity", "DeleteAutoScalingGroup",
+    "DescribeScalingActivities", "PutScalingPolicy", "DescribePolicies", "DeletePolicy",
+    "ExecutePolicy",
+]
 
 # service: (botocore name, API version, operations, output path from the repository root,
 # the protocol botocore's model names)
@@ -92,6 +104,8 @@ SERVICES = {
     "ce": ("ce", "2017-10-25", CE_OPERATIONS, "src/billing/ce-model.json", "json"),
     "savingsplans": ("savingsplans", "2019-06-28", SAVINGSPLANS_OPERATIONS,
                      "src/billing/savingsplans-model.json", "rest-json"),
+    "autoscaling": ("autoscaling", "2011-01-01", AUTOSCALING_OPERATIONS,
+                    "src/autoscaling/autoscaling-model.json", "query"),
 }
 
 # The metadata the awsQuery and JSON codecs read.

@@ -38,6 +38,7 @@ macro_rules! action {
 
 // Tags on every resource, and the VPC and EBS actions.
 mod ebs;
+mod launch_templates;
 mod market;
 mod tags;
 mod vpcs;
@@ -207,6 +208,31 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     (
         "DescribeReservedInstances",
         market::describe_reserved_instances,
+    ),
+    // Launch templates.
+    (
+        "CreateLaunchTemplate",
+        launch_templates::create_launch_template,
+    ),
+    (
+        "CreateLaunchTemplateVersion",
+        launch_templates::create_launch_template_version,
+    ),
+    (
+        "DescribeLaunchTemplates",
+        launch_templates::describe_launch_templates,
+    ),
+    (
+        "DescribeLaunchTemplateVersions",
+        launch_templates::describe_launch_template_versions,
+    ),
+    (
+        "ModifyLaunchTemplate",
+        launch_templates::modify_launch_template,
+    ),
+    (
+        "DeleteLaunchTemplate",
+        launch_templates::delete_launch_template,
     ),
 ];
 

@@ -1,7 +1,8 @@
 //! The actions an alarm may name, as CloudWatch parses them: EC2 actions
 //! (`arn:aws:automate:REGION:ec2:stop|terminate|reboot|recover`, and the older
 //! `arn:aws:swf:REGION:ACCOUNT:action/actions/AWS_EC2.InstanceId.Stop/1.0` form) and SNS
-//! topics (`arn:aws:sns:REGION:ACCOUNT:NAME`).
+//! topics (`arn:aws:sns:REGION:ACCOUNT:NAME`) and Auto Scaling policies
+//! (`arn:aws:autoscaling:REGION:ACCOUNT:scalingPolicy:...`).
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,11 @@ pub enum AlarmAction {
         /// The topic's ARN.
         topic_arn: String,
     },
+    /// Run an Auto Scaling policy.
+    AutoScaling {
+        /// The policy's ARN.
+        policy_arn: String,
+    },
 }
 
 impl AlarmAction {
@@ -33,6 +39,7 @@ impl AlarmAction {
         match self {
             AlarmAction::Ec2 { arn, .. } => arn,
             AlarmAction::Sns { topic_arn } => topic_arn,
+            AlarmAction::AutoScaling { policy_arn } => policy_arn,
         }
     }
 }
@@ -44,6 +51,8 @@ pub enum Target {
     Ec2(String),
     /// An SNS topic.
     Sns,
+    /// An Auto Scaling policy.
+    AutoScaling,
 }
 
 fn bad_arn(arn: &str) -> Ec2Error {
@@ -108,6 +117,16 @@ pub fn parse(arn: &str, region: &str) -> Result<Target, Ec2Error> {
             check_region(arn, arn_region, region)?;
             Ok(Target::Sns)
         }
+        "autoscaling" => {
+            if account.len() != 12
+                || !account.bytes().all(|b| b.is_ascii_digit())
+                || !resource.starts_with("scalingPolicy:")
+            {
+                return Err(bad_arn(arn));
+            }
+            check_region(arn, arn_region, region)?;
+            Ok(Target::AutoScaling)
+        }
         _ => Err(bad_arn(arn)),
     }
 }
@@ -117,6 +136,9 @@ pub fn action(arn: &str, region: &str, instance_id: Option<&str>) -> Option<Alar
     match parse(arn, region).ok()? {
         Target::Sns => Some(AlarmAction::Sns {
             topic_arn: arn.into(),
+        }),
+        Target::AutoScaling => Some(AlarmAction::AutoScaling {
+            policy_arn: arn.into(),
         }),
         Target::Ec2(operation) => Some(AlarmAction::Ec2 {
             arn: arn.into(),

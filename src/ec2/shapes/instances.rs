@@ -64,6 +64,9 @@ pub struct RunInstancesRequest {
     /// Spot (`MarketType=spot`) rather than on-demand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_market_options: Option<InstanceMarketOptionsRequest>,
+    /// The launch template whose settings the request's own override.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template: Option<super::launch_templates::LaunchTemplateSpecification>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).

@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::instances::{InstanceMarketOptionsRequest, SpotMarketOptions};
 use super::instances::{
     BlockDeviceMapping, InstanceNetworkInterfaceSpecification, RunInstancesMonitoringEnabled,
 };
+pub use super::instances::{InstanceMarketOptionsRequest, SpotMarketOptions};
 use super::{Filter, Tag, TagSpecification};
 
 /// `RequestSpotLaunchSpecification`.

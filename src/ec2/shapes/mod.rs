@@ -8,6 +8,7 @@ pub mod instance_attributes;
 pub mod instance_status;
 pub mod instances;
 pub mod keys;
+pub mod launch_templates;
 pub mod maintenance;
 pub mod market;
 pub mod network;
