@@ -73,7 +73,8 @@ fn json<T: Serialize>(v: &T) -> Result<String, Ec2Error> {
     serde_json::to_string(v).map_err(|e| Ec2Error::internal(e.to_string()))
 }
 
-fn not_found(name: &str) -> Ec2Error {
+/// `ValidationError` for a group that does not exist, in Auto Scaling's words.
+pub fn not_found(name: &str) -> Ec2Error {
     validation(format!(
         "AutoScalingGroup name not found - AutoScalingGroup '{name}' not found"
     ))
@@ -516,7 +517,8 @@ pub fn update_auto_scaling_group(
     })
 }
 
-fn in_progress(name: &str) -> Ec2Error {
+/// `ScalingActivityInProgress`: the group is being deleted.
+pub fn in_progress(name: &str) -> Ec2Error {
     Ec2Error::new(
         "ScalingActivityInProgress",
         format!(
@@ -579,46 +581,6 @@ pub fn set_desired_capacity(
         );
         set_desired(tx, &mut g, d, cause)
     })
-}
-
-/// `DeleteAutoScalingGroup`: a group with instances is `ResourceInUse` unless
-/// `ForceDelete`, which terminates them; the reconciler removes the group once they are
-/// gone. Its target tracking alarms go with it.
-pub fn delete_auto_scaling_group(
-    store: &mut Store,
-    req: &DeleteAutoScalingGroupType,
-) -> Result<(), Ec2Error> {
-    let name = &req.auto_scaling_group_name;
-    let (g, deleting) = Group::find(store.conn(), name)?.ok_or_else(|| not_found(name))?;
-    if deleting {
-        return Err(in_progress(name));
-    }
-    let live = members(store.conn(), name)?;
-    if !live.is_empty() && req.force_delete != Some(true) {
-        return Err(Ec2Error::new(
-            "ResourceInUse",
-            "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group. (Set its desired capacity and minimum to 0 first, or use --force-delete.)",
-        ));
-    }
-    let alarms = super::policies::group_alarm_names(store.conn(), name)?;
-    if live.is_empty() {
-        store.write(|tx| remove_group(tx, name))?;
-    } else {
-        store.write(|tx| {
-            tx.execute("UPDATE asg_groups SET deleting = 1 WHERE name = ?1", [name])?;
-            let mut g = g.clone();
-            g.min = 0;
-            g.max = 0;
-            g.desired = 0;
-            g.desired_cause = format!(
-                "At {} a user request deleted the AutoScalingGroup with ForceDelete, terminating its instances.",
-                iso8601_now()
-            );
-            g.save(tx)
-        })?;
-        crate::instances::monitor_daemon::ensure(store)?;
-    }
-    super::policies::delete_alarms(store, alarms)
 }
 
 /// `DescribeAutoScalingInstances`: every group's instances, or those named.

@@ -5,8 +5,10 @@
 //! [`crate::cloudwatch::extension`] (registered by the `__monitor` entry), so that
 //! `cloudwatch/` never imports it.
 //!
-//! - `groups`: the group and member records; Create/Describe/Update/Delete,
-//!   SetDesiredCapacity, DescribeAutoScalingInstances.
+//! - `groups`: the group and member records; Create/Describe/Update, SetDesiredCapacity,
+//!   DescribeAutoScalingInstances.
+//! - `deletion`: DeleteAutoScalingGroup (the group and its policies' alarms).
+//! - `hooks`: what the monitor daemon runs for Auto Scaling.
 //! - `activities`: scaling activities, recorded as Auto Scaling words them.
 //! - `reconcile`: one pass over a group: health, replacement, growing and shrinking toward
 //!   the desired capacity.
@@ -16,7 +18,9 @@
 //! - `operations`: the operation table both front ends use.
 
 pub mod activities;
+pub mod deletion;
 pub mod groups;
+pub mod hooks;
 pub mod metrics;
 pub mod operations;
 pub mod policies;
@@ -43,28 +47,4 @@ pub fn policy_arn(region: &str, uuid: &str, group: &str, name: &str) -> String {
     )
 }
 
-/// What the monitor daemon does for Auto Scaling: reconcile every group each tick, run
-/// the policies alarms name, and stay while a group exists.
-pub struct MonitorHooks;
-
-impl crate::cloudwatch::extension::Extension for MonitorHooks {
-    fn tick(&self, store: &mut crate::store::Store, now_ms: i64) -> Vec<String> {
-        reconcile::all_groups(store, now_ms)
-    }
-
-    fn scaling_action(
-        &self,
-        store: &mut crate::store::Store,
-        policy_arn: &str,
-        t: &crate::cloudwatch::alarms::AlarmTransition,
-    ) -> Result<(), Ec2Error> {
-        policies::on_alarm(store, policy_arn, t)
-    }
-
-    fn has_work(&self, store: &crate::store::Store) -> bool {
-        groups::any(store.conn()).unwrap_or(true)
-    }
-}
-
-/// The monitor daemon's hooks, registered by `__monitor` before it starts.
-pub static MONITOR_HOOKS: MonitorHooks = MonitorHooks;
+pub use hooks::MONITOR_HOOKS;

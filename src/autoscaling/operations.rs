@@ -69,7 +69,7 @@ pub fn call(store: &mut Store, operation: &str, input: Value) -> Result<Value, E
         }
         "SetDesiredCapacity" => groups::set_desired_capacity(store, &decode(input)?).map(done),
         "DeleteAutoScalingGroup" => {
-            groups::delete_auto_scaling_group(store, &decode(input)?).map(done)
+            super::deletion::delete_auto_scaling_group(store, &decode(input)?).map(done)
         }
         "DescribeScalingActivities" => encode(&activities::describe_scaling_activities(
             store,

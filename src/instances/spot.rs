@@ -273,7 +273,7 @@ pub fn check_launch(
     ty: &InstanceType,
     count: u32,
 ) -> Result<(), Ec2Error> {
-    let (budget, used) = super::capacity(store)?;
+    let (budget, used) = super::capacity::capacity(store)?;
     let need = ty.mem_mib * u64::from(count);
     if used + need > budget {
         return Err(Ec2Error::new(
@@ -307,7 +307,7 @@ pub fn check_launch(
 /// `None` when even all of them would not make room. Spot instances already given notice
 /// count as leaving.
 pub fn plan_room(store: &Store, need_mib: u64) -> Result<Option<Vec<String>>, Ec2Error> {
-    let (budget, used) = super::capacity(store)?;
+    let (budget, used) = super::capacity::capacity(store)?;
     let Some(mut shortage) = (used + need_mib).checked_sub(budget).filter(|s| *s > 0) else {
         return Ok(Some(Vec::new()));
     };
@@ -452,7 +452,7 @@ pub fn interruption_reason(inst: &Instance) -> Option<(String, String, String)> 
 /// Whether the host's memory holds every instance with a VMM (an on-demand launch that spot
 /// instances make room for waits until it does).
 pub fn room_for(store: &Store) -> Result<bool, Ec2Error> {
-    let (budget, used) = super::capacity(store)?;
+    let (budget, used) = super::capacity::capacity(store)?;
     Ok(used <= budget)
 }
 
@@ -554,8 +554,8 @@ fn interrupt(store: &mut Store, inst: &Instance, row: Row) -> Result<(), Ec2Erro
         );
         save(tx, &r)?;
         Ok(())
-    })?;
-    super::supervisor::ensure(store, &id)
+    })
+    // Only the instance's own supervisor ticks it: it acts on the new state at its next poll.
 }
 
 /// The requests an interruption stopped (`disabled`), oldest first.

@@ -16,7 +16,7 @@ pub fn region_prices(store: &Store) -> Result<RegionPrices, Ec2Error> {
 
 /// How full the host is, 0 to 1 (memory held by instances with a VMM over the budget).
 pub fn utilization(store: &Store) -> Result<f64, Ec2Error> {
-    let (budget, used) = super::capacity(store)?;
+    let (budget, used) = super::capacity::capacity(store)?;
     Ok(if budget == 0 {
         1.0
     } else {

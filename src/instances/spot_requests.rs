@@ -379,7 +379,7 @@ pub fn fulfil(store: &mut Store) -> Result<(), Ec2Error> {
         if inst.state != super::State::Stopped {
             continue;
         }
-        let (budget, used) = super::capacity(store)?;
+        let (budget, used) = super::capacity::capacity(store)?;
         if used + ty.mem_mib > budget {
             continue;
         }

@@ -66,7 +66,7 @@ pub struct RunInstancesRequest {
     pub instance_market_options: Option<InstanceMarketOptionsRequest>,
     /// The launch template whose settings the request's own override.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub launch_template: Option<super::launch_templates::LaunchTemplateSpecification>,
+    pub launch_template: Option<LaunchTemplateSpecification>,
 }
 
 /// `Placement` of `RunInstances`: ec2lab places by zone only (each region has one).
@@ -115,6 +115,22 @@ pub struct SpotMarketOptions {
     /// `terminate` (default), `stop` or `hibernate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_interruption_behavior: Option<String>,
+}
+
+/// Which template and version a launch uses (`LaunchTemplateSpecification`; Auto Scaling's
+/// shape of the same name has the same members).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LaunchTemplateSpecification {
+    /// The template's id (`lt-…`); this or the name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template_id: Option<String>,
+    /// The template's name; this or the id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch_template_name: Option<String>,
+    /// A version number, `$Latest` or `$Default` (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// One block device of `RunInstances` (and of an image).

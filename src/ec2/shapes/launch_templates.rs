@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::instances::LaunchTemplateSpecification;
 use super::instances::{
     BlockDeviceMapping, InstanceMetadataOptionsRequest, InstanceNetworkInterfaceSpecification,
     LaunchPlacement, RunInstancesMonitoringEnabled,
@@ -59,22 +60,6 @@ pub struct LaunchTemplateData {
     /// Hibernation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hibernation_options: Option<HibernationOptionsRequest>,
-}
-
-/// Which template and version a launch uses (`LaunchTemplateSpecification`; Auto Scaling's
-/// shape of the same name has the same members).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct LaunchTemplateSpecification {
-    /// The template's id (`lt-…`); this or the name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub launch_template_id: Option<String>,
-    /// The template's name; this or the id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub launch_template_name: Option<String>,
-    /// A version number, `$Latest` or `$Default` (the default).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
 }
 
 /// A launch template (`LaunchTemplate`).
