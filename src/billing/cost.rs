@@ -329,16 +329,14 @@ fn savings_plan_fees(
             record_type: "SavingsPlanRecurringFee",
             resource_id: sp.id.clone(),
         };
-        if sp.upfront > 0.0 {
-            if let Some(b) = buckets
-                .iter()
-                .position(|&(s, e)| s <= sp.start_ms && sp.start_ms < e)
-            {
-                let mut d = dims.clone();
-                d.record_type = "SavingsPlanUpfrontFee";
-                out.push(item(b, d, sp.upfront, 0.0, 0.0));
-            }
-        }
+        upfront_fee(
+            buckets,
+            sp.start_ms,
+            &dims,
+            "SavingsPlanUpfrontFee",
+            sp.upfront,
+            out,
+        );
         let end = sp.end_ms.min(inp.now_ms.max(sp.start_ms));
         for (bucket, s, e) in slices(buckets, sp.start_ms, end, true) {
             let hour = s.div_euclid(HOUR_MS) * HOUR_MS;
@@ -356,6 +354,29 @@ fn savings_plan_fees(
                 0.0,
             ));
         }
+    }
+}
+
+/// A commitment's upfront fee, as one line item in the bucket it was bought in (none when
+/// it has no upfront part or was bought outside the period).
+fn upfront_fee(
+    buckets: &[(i64, i64)],
+    bought_ms: i64,
+    dims: &Dims,
+    record_type: &'static str,
+    amount: f64,
+    out: &mut Vec<LineItem>,
+) {
+    if amount <= 0.0 {
+        return;
+    }
+    if let Some(b) = buckets
+        .iter()
+        .position(|&(s, e)| s <= bought_ms && bought_ms < e)
+    {
+        let mut d = dims.clone();
+        d.record_type = record_type;
+        out.push(item(b, d, amount, 0.0, 0.0));
     }
 }
 
@@ -377,16 +398,7 @@ fn reservation_fees(
             record_type: "RIFee",
             resource_id: ri.id.clone(),
         };
-        if ri.fixed_price > 0.0 {
-            if let Some(b) = buckets
-                .iter()
-                .position(|&(s, e)| s <= ri.start_ms && ri.start_ms < e)
-            {
-                let mut d = dims.clone();
-                d.record_type = "Fee";
-                out.push(item(b, d, ri.fixed_price, 0.0, 0.0));
-            }
-        }
+        upfront_fee(buckets, ri.start_ms, &dims, "Fee", ri.fixed_price, out);
         let end = ri.end_ms.min(inp.now_ms.max(ri.start_ms));
         for (bucket, s, e) in slices(buckets, ri.start_ms, end, true) {
             let hour = s.div_euclid(HOUR_MS) * HOUR_MS;
