@@ -58,6 +58,9 @@ impl Serve {
     fn start(lab: &RealLab) -> Serve {
         let mut child = lab
             .cmd(&["serve", "--listen", "127.0.0.1:0"])
+            // The launch boots: the list must show the instance pending, then running, without
+            // a reload, and a warm launch is running before the page's first poll.
+            .env("EC2LAB_WARM", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -242,8 +242,13 @@ impl Supervisor {
             }
             return Ok(POLL_FAST);
         }
-        if let Some(w) = self.warm.as_mut().filter(|w| !w.restoring()) {
-            if w.poll_capture(&self.store, inst, &self.run) {
+        if let Some(w) = self.warm.as_mut() {
+            let done = if w.awaiting_ack() {
+                w.poll_ack(&self.run)
+            } else {
+                !w.restoring() && w.poll_capture(&self.store, inst, &self.run)
+            };
+            if done {
                 self.warm = None;
             }
         }
@@ -254,16 +259,16 @@ impl Supervisor {
             // A resumed machine is past init: it runs once its VMM answers. A warm launch's
             // runs once it has its identity.
             let resumed = self.resuming && status.is_some();
-            let restored = match self.warm.as_ref().filter(|w| w.restoring()) {
+            let restored = match self.warm.as_mut().filter(|w| w.restoring()) {
                 Some(w) if status.is_some() => match w.send_identity(&self.run) {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        w.mark_sent();
+                        true
+                    }
                     Err(_) => return Ok(POLL_FAST),
                 },
                 _ => false,
             };
-            if restored {
-                self.warm = None;
-            }
             let started = self.booted_at.map(|t| t.elapsed().as_millis() as u64);
             let init = status.and_then(|s| s.init_started_ms);
             if let Some(ms) = init.or(if resumed || restored { started } else { None }) {

@@ -221,6 +221,15 @@ pub fn send_identity(sock: &Path, line: &str) -> Result<(), String> {
     }
 }
 
+/// The agent's line once it has taken its identity.
+pub const ACK_LINE: &str = "warm launch: took the identity of";
+
+/// One space on the guest's console: more input makes a guest that left its identity line
+/// in its tty buffers read it (the agent discards the spaces).
+pub fn nudge(sock: &Path) -> Result<(), String> {
+    send_identity(sock, " ")
+}
+
 /// Has the guest said it waits (in the console text of its current boot)?
 pub fn waiting(console: &str) -> bool {
     super::console::current_boot(console)

@@ -15,6 +15,10 @@ use crate::vmm::config::VmConfig;
 
 /// How long a template boot may take to reach its wait before ec2lab stops looking.
 const CAPTURE_WITHIN: Duration = Duration::from_secs(900);
+/// How long the identity's acknowledgement is awaited (and nudged for).
+const ACK_WITHIN: Duration = Duration::from_secs(120);
+/// How often a guest that has not acknowledged its identity is nudged.
+const NUDGE_EVERY: Duration = Duration::from_secs(2);
 
 /// A warm launch under way in the instance's current VMM.
 pub struct WarmBoot {
@@ -25,6 +29,8 @@ pub struct WarmBoot {
     since: Instant,
     /// The template boot's capture is done (or failed): only the identity is left to send.
     captured: bool,
+    /// When the identity went to the guest, and when it was last nudged (see [`Self::poll_ack`]).
+    sent: Option<(Instant, Instant)>,
 }
 
 impl WarmBoot {
@@ -55,12 +61,44 @@ impl WarmBoot {
             identity,
             since: Instant::now(),
             captured: false,
+            sent: None,
         })
     }
 
-    /// The VMM restores the template (rather than booting).
+    /// The VMM restores the template (rather than booting) and the guest has not been
+    /// sent its identity yet.
     pub fn restoring(&self) -> bool {
-        self.mode == Mode::Restore
+        self.mode == Mode::Restore && self.sent.is_none()
+    }
+
+    /// The identity was sent; the guest has not said it took it yet.
+    pub fn awaiting_ack(&self) -> bool {
+        self.sent.is_some()
+    }
+
+    /// Records that the identity went to the guest.
+    pub fn mark_sent(&mut self) {
+        let now = Instant::now();
+        self.sent = Some((now, now));
+    }
+
+    /// Until the agent's `took the identity` line shows, a space goes to the console every
+    /// [`NUDGE_EVERY`]: now and then a restored guest leaves the line in its tty buffers
+    /// until more input comes (the agent flushes the spaces with the line). True when there
+    /// is nothing more to do: the guest took it, or [`ACK_WITHIN`] passed.
+    pub fn poll_ack(&mut self, run: &RunDir) -> bool {
+        let Some((sent, nudged)) = self.sent else {
+            return false;
+        };
+        let text =
+            String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default()).into_owned();
+        if console::current_boot(&text).contains(warm::ACK_LINE) || sent.elapsed() > ACK_WITHIN {
+            return true;
+        }
+        if nudged.elapsed() >= NUDGE_EVERY && warm::nudge(&run.sock()).is_ok() {
+            self.sent = Some((sent, Instant::now()));
+        }
+        false
     }
 
     /// Gives the restored guest its identity; an error is worth another try (the VMM may
@@ -83,7 +121,8 @@ impl WarmBoot {
     }
 
     /// A template boot: once the guest waits, captures the template and sends the
-    /// identity. True when there is nothing more to do.
+    /// identity. True when there is nothing more to do (the image's agent does not wait,
+    /// or it never did); after a send, [`Self::poll_ack`] takes over.
     pub fn poll_capture(&mut self, store: &Store, inst: &Instance, run: &RunDir) -> bool {
         if !self.captured {
             let text = String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default())
@@ -115,7 +154,10 @@ impl WarmBoot {
         }
         // The guest waits either way; a failed send is tried again next poll.
         match self.send_identity(run) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.mark_sent();
+                false // the acknowledgement is awaited next
+            }
             Err(e) => {
                 eprintln!(
                     "ec2lab supervisor {}: sending the identity: {e}",

@@ -124,6 +124,8 @@ struct Termios {
 
 const TCGETS: c_ulong = 0x5401;
 const TCSETS: c_ulong = 0x5402;
+const TCFLSH: c_ulong = 0x540B;
+const TCIFLUSH: c_int = 0;
 const ECHO: u32 = 0o10;
 const ECHONL: u32 = 0o100;
 
@@ -204,6 +206,10 @@ pub fn wait(say: impl Fn(&str)) -> io::Result<Identity> {
             ));
         }
         if line.trim_start().starts_with(LINE_PREFIX) {
+            // The host nudges with spaces until it sees the agent's answer: drop what came
+            // after the line, before the echo is back on.
+            // SAFETY: TCFLSH takes an int queue selector (TCIFLUSH) by value.
+            unsafe { ioctl(tty.as_raw_fd(), TCFLSH, TCIFLUSH) };
             return parse(&line);
         }
     }
