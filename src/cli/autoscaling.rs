@@ -43,11 +43,7 @@ pub struct Autoscaling {
 impl Autoscaling {
     /// The operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.verb.operation)
-            .unwrap_or("")
+        self.verb.operation_in(OPERATIONS)
     }
 }
 

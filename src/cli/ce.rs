@@ -35,11 +35,7 @@ pub struct Ce {
 impl Ce {
     /// The operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.verb.operation)
-            .unwrap_or("")
+        self.verb.operation_in(OPERATIONS)
     }
 }
 
@@ -116,11 +112,7 @@ pub struct SavingsPlans {
 impl SavingsPlans {
     /// The operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        operations::SAVINGS_OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.verb.operation)
-            .unwrap_or("")
+        self.verb.operation_in(operations::SAVINGS_OPERATIONS)
     }
 }
 

@@ -71,11 +71,7 @@ pub struct Cloudwatch {
 impl Cloudwatch {
     /// The CloudWatch operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.verb.operation)
-            .unwrap_or("")
+        self.verb.operation_in(OPERATIONS)
     }
 }
 

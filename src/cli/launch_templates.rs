@@ -41,11 +41,7 @@ pub struct LaunchTemplateVerb(pub ModelVerb);
 impl LaunchTemplateVerb {
     /// The operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.0.operation)
-            .unwrap_or("")
+        self.0.operation_in(OPERATIONS)
     }
 }
 

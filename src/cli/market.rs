@@ -39,11 +39,7 @@ pub struct Market {
 impl Market {
     /// The operation, for error messages.
     pub fn operation(&self) -> &'static str {
-        OPERATIONS
-            .iter()
-            .copied()
-            .find(|op| *op == self.verb.operation)
-            .unwrap_or("")
+        self.verb.operation_in(OPERATIONS)
     }
 }
 

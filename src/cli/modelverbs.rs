@@ -23,6 +23,18 @@ pub struct ModelVerb {
     pub raw: Vec<(String, Raw)>,
 }
 
+impl ModelVerb {
+    /// Its operation as named in `operations` (a `'static` name for error messages), or ""
+    /// when the list does not have it.
+    pub fn operation_in(&self, operations: &[&'static str]) -> &'static str {
+        operations
+            .iter()
+            .copied()
+            .find(|op| *op == self.operation)
+            .unwrap_or("")
+    }
+}
+
 /// What the command line gave for one member.
 #[derive(Clone, Debug)]
 pub enum Raw {

@@ -90,8 +90,7 @@ impl WarmBoot {
         let Some((sent, nudged)) = self.sent else {
             return false;
         };
-        let text =
-            String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default()).into_owned();
+        let text = console_text(run);
         if console::current_boot(&text).contains(warm::ACK_LINE) || sent.elapsed() > ACK_WITHIN {
             return true;
         }
@@ -125,8 +124,7 @@ impl WarmBoot {
     /// or it never did); after a send, [`Self::poll_ack`] takes over.
     pub fn poll_capture(&mut self, store: &Store, inst: &Instance, run: &RunDir) -> bool {
         if !self.captured {
-            let text = String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default())
-                .into_owned();
+            let text = console_text(run);
             if !warm::waiting(&text) {
                 if console::ready(&text) {
                     // The image's agent went on without waiting: it does not know the switch.
@@ -167,4 +165,10 @@ impl WarmBoot {
             }
         }
     }
+}
+
+/// The instance's console log so far, as text (both polls read it whole: it is small
+/// while a guest takes its identity).
+fn console_text(run: &RunDir) -> String {
+    String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default()).into_owned()
 }
