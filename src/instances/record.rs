@@ -590,3 +590,17 @@ mod reboot_pending_tests {
             .is_err());
     }
 }
+
+#[cfg(test)]
+mod warning_tests {
+    use super::current_warnings;
+
+    #[test]
+    fn older_builds_one_vcpu_warning_is_dropped_and_others_kept() {
+        let stored = vec![
+            "t3.small has 2 vCPUs, but this host's KVM (pvm) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU".to_string(),
+            "something else".to_string(),
+        ];
+        assert_eq!(current_warnings(stored), ["something else"]);
+    }
+}
