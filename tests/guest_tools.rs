@@ -3,6 +3,8 @@
 //! everyday commands of the seed notes' step 5 run, and the root file system fills its
 //! 8 GiB volume (`df -h /` within 5 %), grown at first boot and still grown after a stop
 //! and start and in an AMI made from the instance (create-image, then a launch of it).
+//! The first instance is a t3.small: its guest runs both of the type's vCPUs (`nproc`), as
+//! `describe-instances` says (CoreCount × ThreadsPerCore).
 //!
 //! Slow here (three guest boots on a nested KVM); needs guest-images/out (skips without it
 //! unless EC2LAB_REQUIRE_IMAGES=1).
@@ -118,14 +120,14 @@ fn quick_start_ami(t: &RealGuest) -> String {
     v["Images"][0]["ImageId"].as_str().unwrap().to_string()
 }
 
-fn launch(t: &RealGuest, ami: &str, group: &str) -> (String, Instant) {
+fn launch(t: &RealGuest, ami: &str, group: &str, instance_type: &str) -> (String, Instant) {
     let started = Instant::now();
     let v = t.ok(&[
         "run-instances",
         "--image-id",
         ami,
         "--instance-type",
-        "t2.micro",
+        instance_type,
         "--key-name",
         "tools",
         "--security-group-ids",
@@ -182,7 +184,7 @@ fn aws_docs_commands_and_an_8_gib_root_on_a_real_vm() {
     );
 
     // Boot 1: the root grows from the image's 64 MiB to the 8 GiB volume.
-    let (id, started) = launch(&t, &ami, &group);
+    let (id, started) = launch(&t, &ami, &group, "t3.small");
     t.wait_state("instance-running", &id);
     let running = started.elapsed().as_secs_f64();
     let ready = t.wait_ready(&id, 1, started);
@@ -214,7 +216,8 @@ ec2-metadata -i
 df -h /
 lsblk
 hostname; ip addr show eth0; free -m; uptime; top -bn1 | head -3
-wget -q -O - http://169.254.169.254/latest/meta-data/instance-type; echo"#,
+wget -q -O - http://169.254.169.254/latest/meta-data/instance-type; echo
+echo "nproc=$(nproc) online=$(cat /sys/devices/system/cpu/online)""#,
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], id, "IMDSv2 curl: {out}");
@@ -236,7 +239,21 @@ wget -q -O - http://169.254.169.254/latest/meta-data/instance-type; echo"#,
         out.contains("Mem:") && out.contains("load average"),
         "{out}"
     );
-    assert!(out.lines().any(|l| l == "t2.micro"), "wget: {out}");
+    assert!(out.lines().any(|l| l == "t3.small"), "wget: {out}");
+    // Every vCPU of the type runs in the guest, and describe-instances says so.
+    assert!(
+        out.lines().any(|l| l == "nproc=2 online=0-1"),
+        "the guest's CPUs: {out}"
+    );
+    let d = t.ok(&["describe-instances", "--instance-ids", &id]);
+    let inst = &d["Reservations"][0]["Instances"][0];
+    let cpu = &inst["CpuOptions"];
+    assert_eq!(
+        cpu["CoreCount"].as_u64().unwrap() * cpu["ThreadsPerCore"].as_u64().unwrap(),
+        2,
+        "{inst}"
+    );
+    assert_eq!(inst["Ec2LabInfo"]["VCpusRunning"], 2, "{inst}");
 
     // Stop and start: the grown file system stays grown, and nothing grows again.
     t.ok(&["stop-instances", "--instance-ids", &id]);
@@ -266,7 +283,7 @@ wget -q -O - http://169.254.169.254/latest/meta-data/instance-type; echo"#,
         "{image}"
     );
     t.ok(&["terminate-instances", "--instance-ids", &id]);
-    let (id2, started) = launch(&t, &ami2, &group);
+    let (id2, started) = launch(&t, &ami2, &group, "t2.micro");
     let ready = t.wait_ready(&id2, 1, started);
     eprintln!("boot 3 (an instance of the AMI made from it): ready after {ready:.1} s");
     assert!(!t.console(&id2).contains(GROWN), "{}", t.console(&id2));

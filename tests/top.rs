@@ -285,8 +285,8 @@ fn top_shows_cpu_network_and_checks_of_tiny_guests() {
     assert_eq!(row(&spin).get("TYPE"), "t3.micro");
 
     // The spinner: vCPU 0 busy (the host is shared: a good part of a core, not all of
-    // it), any other vCPU idle; the total is their mean. (On a nested kvm_pvm host the
-    // VMM gives every guest one vCPU: then VCPU% is CPU%.)
+    // it), any other vCPU idle; the total is their mean (t3.micro: two vCPUs, on every
+    // host).
     let s = row(&spin);
     let vcpus: Vec<f64> = s
         .get("VCPU%")

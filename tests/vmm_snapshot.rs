@@ -256,6 +256,10 @@ fn damaged_or_mismatched_snapshots_are_refused_before_anything_runs() {
     let newer = g.path("newer");
     edited_copy(&snap, &newer, |m| m["format_version"] = 99.into());
     refused(&g, &newer, &[], "format version 99");
+    // Version 1: older builds, whose pvm guests ran one vCPU offered KVM's hypercalls.
+    let older = g.path("older");
+    edited_copy(&snap, &older, |m| m["format_version"] = 1.into());
+    refused(&g, &older, &[], "has format version 1 (written by");
     let here = std::fs::read_to_string(snap.join("state.json")).unwrap();
     let other_kvm = if here.contains("\"kvm_intel\"") {
         "kvm_amd"

@@ -156,7 +156,6 @@ mod tests {
             public_key: None,
             user_data: None,
             vcpus: 1,
-            effective_vcpus: 1,
             mem_mib: 1024,
             warnings: vec![],
             tags: vec![],

@@ -185,12 +185,11 @@ pub fn modify_instance_attribute(
                 ))
             })?;
             network::check_interface_count(store, &inst, ty.name)?;
-            let (effective, warnings) = ty.vcpus_here();
             // The state is checked in the transaction that changes it: a start between a
             // check and the change would boot the old type.
             store.write(|tx| {
                 require_stopped(&Instance::get(tx, id)?)?;
-                Instance::set_type(tx, id, ty, effective, &warnings)
+                Instance::set_type(tx, id, ty)
             })
         }
         Change::UserData(b64) => {

@@ -266,7 +266,6 @@ pub fn run_instances(
         Some(p) if p.mode == warm::Mode::Restore => warm::Template(p.template.clone()).disk(),
         _ => image.root_path(store),
     };
-    let (effective, warnings) = ty.vcpus_here();
     let (subnet, groups) =
         network::placement(store, req.subnet_id.as_deref(), &req.security_group_ids)?;
     crate::net::check_overlaps(store, &subnet.vpc_id)?;
@@ -292,9 +291,8 @@ pub fn run_instances(
                 public_key: public_key.clone(),
                 user_data: launch.user_data.clone(),
                 vcpus: ty.vcpus,
-                effective_vcpus: effective,
                 mem_mib: ty.mem_mib,
-                warnings: warnings.clone(),
+                warnings: Vec::new(),
                 tags: launch.tags.clone(),
                 security_groups: groups.clone(),
                 subnet_id: Some(subnet.subnet_id.clone()),

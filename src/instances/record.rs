@@ -38,10 +38,10 @@ pub struct Instance {
     pub public_key: Option<String>,
     /// Its user data, decoded.
     pub user_data: Option<Vec<u8>>,
-    /// The type's vCPUs.
+    /// The type's vCPUs, all of which its guest runs on. (The `effective_vcpus` column
+    /// is written with the same number: builds before every host ran every vCPU kept
+    /// the clamped count there, and a state directory must open in both.)
     pub vcpus: u8,
-    /// The vCPUs its guest runs on.
-    pub effective_vcpus: u8,
     /// The guest's memory.
     pub mem_mib: u64,
     /// What the launch warned about.
@@ -203,12 +203,23 @@ pub use crate::ids::OWNER_ID;
 /// The `instances` columns [`Instance::from_row`] reads, in its order.
 macro_rules! columns {
     () => {
-        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, effective_vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring, maintenance, hibernation"
+        "state, state_reason_code, state_reason_msg, tags, instance_id, reservation_id, launch_index, image_id, instance_type, transition_reason, launch_time, ended_at, key_name, public_key, user_data, vcpus, mem_mib, warnings, security_groups, subnet_id, root_device_name, root_delete_on_termination, reboot_pending, force_stop, vmm_pid, vmm_start_ticks, boots, last_boot_ms, metadata_options, monitoring, maintenance, hibernation"
     };
 }
 
 fn json_vec<T: serde::de::DeserializeOwned>(s: String) -> Vec<T> {
     serde_json::from_str(&s).unwrap_or_default()
+}
+
+/// What the one-vCPU warning of older builds said; it no longer holds (the instance runs
+/// every vCPU at its next boot), so instances recorded by them do not show it.
+const OLD_ONE_VCPU_WARNING: &str = "cannot start secondary vCPUs";
+
+fn current_warnings(stored: Vec<String>) -> Vec<String> {
+    stored
+        .into_iter()
+        .filter(|w| !w.contains(OLD_ONE_VCPU_WARNING))
+        .collect()
 }
 
 impl Instance {
@@ -237,9 +248,8 @@ impl Instance {
             public_key: r.get(next())?,
             user_data: r.get(next())?,
             vcpus: r.get(next())?,
-            effective_vcpus: r.get(next())?,
             mem_mib: r.get::<_, i64>(next())? as u64,
-            warnings: json_vec(r.get(next())?),
+            warnings: current_warnings(json_vec(r.get(next())?)),
             tags,
             security_groups: json_vec(r.get(next())?),
             subnet_id: r.get(next())?,
@@ -281,7 +291,7 @@ impl Instance {
                 self.key_name,
                 self.user_data,
                 self.vcpus,
-                self.effective_vcpus,
+                self.vcpus,
                 self.mem_mib as i64,
                 serde_json::to_string(&self.warnings).unwrap_or_default(),
                 tags::to_column(&self.tags),
@@ -438,26 +448,18 @@ impl Instance {
         Ok(())
     }
 
-    /// Records a new instance type (of a stopped instance): its vCPUs, the vCPUs this
-    /// host runs it on, its memory, and what that warns about.
+    /// Records a new instance type (of a stopped instance): its vCPUs and memory. The
+    /// warnings are cleared: the only one a type ever brought was older builds'
+    /// one-vCPU warning.
     pub fn set_type(
         c: &Connection,
         id: &str,
         ty: &super::types::InstanceType,
-        effective_vcpus: u8,
-        warnings: &[String],
     ) -> Result<(), Ec2Error> {
         c.execute(
-            "UPDATE instances SET instance_type = ?2, vcpus = ?3, effective_vcpus = ?4,
-               mem_mib = ?5, warnings = ?6 WHERE instance_id = ?1",
-            params![
-                id,
-                ty.name,
-                ty.vcpus,
-                effective_vcpus,
-                ty.mem_mib as i64,
-                serde_json::to_string(warnings).unwrap_or_default()
-            ],
+            "UPDATE instances SET instance_type = ?2, vcpus = ?3, effective_vcpus = ?3,
+               mem_mib = ?4, warnings = '[]' WHERE instance_id = ?1",
+            params![id, ty.name, ty.vcpus, ty.mem_mib as i64],
         )?;
         Ok(())
     }
@@ -549,7 +551,7 @@ impl Instance {
             spot_instance_request_id: None,
             ec2_lab_info: shapes::Ec2LabInstanceInfo {
                 vcpus_requested: self.vcpus,
-                vcpus_running: self.effective_vcpus,
+                vcpus_running: self.vcpus,
                 memory_mib: self.mem_mib,
                 boots: self.boots,
                 last_boot_to_init_ms: self.last_boot_ms,
@@ -586,5 +588,19 @@ mod reboot_pending_tests {
         assert!(c
             .query_row("SELECT 4", [], |r| r.get::<_, RebootPending>(0))
             .is_err());
+    }
+}
+
+#[cfg(test)]
+mod warning_tests {
+    use super::current_warnings;
+
+    #[test]
+    fn older_builds_one_vcpu_warning_is_dropped_and_others_kept() {
+        let stored = vec![
+            "t3.small has 2 vCPUs, but this host's KVM (pvm) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU".to_string(),
+            "something else".to_string(),
+        ];
+        assert_eq!(current_warnings(stored), ["something else"]);
     }
 }

@@ -74,23 +74,6 @@ pub fn find(name: &str) -> Option<&'static InstanceType> {
 }
 
 impl InstanceType {
-    /// The vCPUs an instance of this type runs on on this host, and the warning when that
-    /// is fewer than the type has.
-    pub fn vcpus_here(&self) -> (u8, Vec<String>) {
-        let flavor = crate::vmm::host::detect();
-        let effective = flavor.vcpus_for(self.vcpus);
-        let mut warnings = Vec::new();
-        if effective < self.vcpus {
-            warnings.push(format!(
-                "{} has {} vCPUs, but this host's KVM ({}) cannot start secondary vCPUs in a Linux guest: the instance runs on 1 vCPU",
-                self.name,
-                self.vcpus,
-                flavor.name()
-            ));
-        }
-        (effective, warnings)
-    }
-
     /// The type as `DescribeInstanceTypes` shows it.
     pub fn to_shape(&self) -> shapes::InstanceTypeInfo {
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -124,7 +124,8 @@ pub struct Status {
     pub kvm: String,
     /// vCPUs the guest got.
     pub vcpus: u8,
-    /// vCPUs the launch asked for (more than `vcpus` when the host clamped them).
+    /// vCPUs the launch asked for: always `vcpus` now that every host runs them all
+    /// (kept so clients of older builds still read a status).
     pub requested_vcpus: u8,
     /// Guest memory in MiB.
     pub mem_mib: u64,

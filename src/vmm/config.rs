@@ -289,7 +289,7 @@ pub struct VmConfig {
     /// Added after the default or given command line.
     #[serde(default)]
     pub append: Vec<String>,
-    /// vCPUs asked for; see [`VmConfig::effective_vcpus`] for what the guest gets.
+    /// vCPUs: the guest gets them all, on every host.
     pub vcpus: u8,
     /// Guest memory in MiB.
     pub mem_mib: u64,
@@ -413,11 +413,6 @@ impl VmConfig {
         Ok(())
     }
 
-    /// vCPUs the guest will really get (decided by [`KvmFlavor::vcpus_for`]).
-    pub fn effective_vcpus(&self) -> u8 {
-        self.flavor.vcpus_for(self.vcpus)
-    }
-
     /// The full kernel command line, without the device entries the VMM adds itself.
     pub fn kernel_cmdline(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
@@ -533,9 +528,7 @@ mod tests {
         let hw = config(KvmFlavor::Hardware);
         let c = hw.kernel_cmdline();
         assert!(c.contains("console=ttyS0") && c.contains("root=/dev/vda rw"));
-        assert_eq!(hw.effective_vcpus(), 2);
         let pvm = config(KvmFlavor::Pvm);
-        assert_eq!(pvm.effective_vcpus(), 1);
         if cfg!(target_arch = "x86_64") {
             assert!(pvm.kernel_cmdline().contains("noxsave"));
         } else {

@@ -2,11 +2,12 @@
 //!
 //! On hardware KVM (VMX/SVM) a guest runs natively. On a software-assisted nested KVM
 //! (`kvm_pvm`) guest kernel code is emulated instruction by instruction, some
-//! instructions cannot be emulated, and secondary vCPUs never come up; the guest kernel
-//! must be told to avoid those instructions (see guest-images/kernel/*.txt).
+//! instructions cannot be emulated, and a `VMCALL` from guest kernel mode never returns;
+//! the guest kernel must be told to avoid those instructions (see
+//! guest-images/kernel/*.txt) and must not be offered KVM's hypercall-based paravirt
+//! features (see [`KvmFlavor::hypercalls`]).
 //!
-//! Every decision that depends on the kind of host is made here: the VMM and the EC2 side
-//! (which records the vCPUs an instance really runs on) both ask this module.
+//! Every decision that depends on the kind of host is made here.
 
 use std::path::Path;
 
@@ -28,19 +29,18 @@ impl KvmFlavor {
         }
     }
 
-    /// Can this host bring up more than one vCPU in a Linux guest?
-    pub fn supports_smp(self) -> bool {
-        self == KvmFlavor::Hardware
-    }
-
-    /// The vCPUs a Linux guest that asks for `requested` really gets on this host: all
-    /// of them, or one where secondary vCPUs never come up (kvm_pvm). The one place this
-    /// is decided: the VMM boots that many, and instances record it.
-    pub fn vcpus_for(self, requested: u8) -> u8 {
-        if self.supports_smp() {
-            requested
-        } else {
-            1
+    /// Whether the guest's CPUID may offer KVM's hypercall-based paravirt features. On
+    /// kvm_pvm a `VMCALL` from guest kernel mode never returns to the guest (see
+    /// `vmcall_from_guest_kernel_mode_returns` in tests/vmm_smp.rs), and Linux sends its
+    /// IPIs by hypercall when offered PV_SEND_IPI: its first cross-CPU wake-up hung the
+    /// bring-up of every secondary vCPU. Hidden, Linux uses the local APIC and all the
+    /// vCPUs come up.
+    #[cfg(target_arch = "x86_64")]
+    pub fn hypercalls(self) -> super::arch::x86_64::cpuid::Hypercalls {
+        use super::arch::x86_64::cpuid::Hypercalls;
+        match self {
+            KvmFlavor::Hardware => Hypercalls::Offered,
+            KvmFlavor::Pvm => Hypercalls::Hidden,
         }
     }
 
@@ -100,11 +100,12 @@ fn detect_in(sys_module: &Path) -> KvmFlavor {
 mod tests {
     use super::*;
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
-    fn only_hardware_kvm_gives_more_than_one_vcpu() {
-        assert_eq!(KvmFlavor::Hardware.vcpus_for(4), 4);
-        assert_eq!(KvmFlavor::Pvm.vcpus_for(4), 1);
-        assert_eq!(KvmFlavor::Pvm.vcpus_for(1), 1);
+    fn only_pvm_hides_the_hypercalls() {
+        use crate::vmm::arch::x86_64::cpuid::Hypercalls;
+        assert_eq!(KvmFlavor::Hardware.hypercalls(), Hypercalls::Offered);
+        assert_eq!(KvmFlavor::Pvm.hypercalls(), Hypercalls::Hidden);
     }
 
     #[test]

@@ -59,16 +59,6 @@ pub fn run_and_record(cfg: &VmConfig) -> ExitRecord {
 /// Boots the guest and runs it to the end; returns how it ended.
 pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     let started = Instant::now();
-    let mut warnings = Vec::new();
-    if cfg.effective_vcpus() < cfg.vcpus {
-        let w = format!(
-            "This host's KVM ({}) cannot start secondary vCPUs in a Linux guest; running on 1 vCPU instead of {}",
-            cfg.flavor.name(),
-            cfg.vcpus
-        );
-        eprintln!("ec2lab vmm: warning: {w}");
-        warnings.push(w);
-    }
     let listener = cfg.api_sock.as_deref().map(bind_socket).transpose()?;
     let console_listener = cfg.console_sock.as_deref().map(bind_socket).transpose()?;
     let mut machine = Machine::build(cfg, started)?;
@@ -79,7 +69,6 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
         requested_vcpus: cfg.vcpus,
         mem_mib: machine.mem_mib,
         setup_ms: started.elapsed().as_millis() as u64,
-        warnings,
         ..Default::default()
     };
     let forward_stdin = matches!(cfg.serial_out, config::SerialOut::Stdout)

@@ -54,7 +54,6 @@ pub fn insert_stopped(
                     public_key: None,
                     user_data: None,
                     vcpus,
-                    effective_vcpus: vcpus,
                     mem_mib,
                     warnings: vec![],
                     tags: tags(i).into_iter().map(|(k, v)| Tag::new(k, v)).collect(),

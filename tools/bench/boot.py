@@ -66,7 +66,7 @@ reading the numbers:
   overhead are the VMM's own. On hardware KVM the same boot is well under a second.
 
   The other VMM gets the same kernel, a fresh copy of the same root image, the same
-  guest memory, one vCPU and the same kernel command line ec2lab composes on this host
+  guest memory and vCPUs (--vcpus) and the same kernel command line ec2lab composes on this host
   (guest-images/kernel/base-cmdline.txt, root=/dev/vda rw, and on kvm_pvm hosts
   guest-images/kernel/pvm-cmdline.txt; '#' lines dropped). Each VMM adds its own
   virtio-mmio device entries.
@@ -279,7 +279,7 @@ class Ec2lab(Vmm):
         log = os.path.join(self.work, f"ec2lab-{n}.log")
         open(console, "wb").close()
         argv = [self.binary, "vmm", "--kernel", self.args.kernel, "--disk", disk,
-                "--mem-mib", str(self.args.mem_mib), "--vcpus", "1",
+                "--mem-mib", str(self.args.mem_mib), "--vcpus", str(getattr(self.args, "vcpus", 1)),
                 "--serial-out", console, "--api-sock", sock]
         with open(log, "wb") as lf:
             proc = self.start(argv, lf, lf)
@@ -332,7 +332,7 @@ class Firecracker(Vmm):
                             "boot_args": self.args.cmdline},
             "drives": [{"drive_id": "rootfs", "path_on_host": disk,
                         "is_root_device": True, "is_read_only": False}],
-            "machine-config": {"vcpu_count": 1, "mem_size_mib": self.args.mem_mib},
+            "machine-config": {"vcpu_count": getattr(self.args, "vcpus", 1), "mem_size_mib": self.args.mem_mib},
         }
         with open(cfg_path, "w") as f:
             json.dump(config, f, indent=2)
@@ -499,7 +499,7 @@ def report(args, results, order, vmms, started):
     for kind in order:
         lines.append(f"- {kind}: {vmms[kind].describe()} (`{vmms[kind].binary}`)")
     lines += [f"- Guest: `{args.kernel}`, fresh copy of `{args.rootfs}` per boot, "
-              f"{args.mem_mib} MiB, 1 vCPU",
+              f"{args.mem_mib} MiB, {args.vcpus} vCPU{'s' if args.vcpus > 1 else ''}",
               f"- Kernel command line (ec2lab's on this host; the other VMM got the same): "
               f"`{args.cmdline}`",
               "", "Command:", "", "```sh", cmd, "```", "",
@@ -519,7 +519,7 @@ def report(args, results, order, vmms, started):
               "process start to its `Successfully started microvm` log line. Overhead = smaps Rss "
               "of everything but the guest-memory mapping(s), at the marker.", ""]
     if "firecracker" in order:
-        lines += ["Firecracker ran with `--no-api --config-file` (1 vCPU, same memory, root drive "
+        lines += ["Firecracker ran with `--no-api --config-file` (same vCPUs, same memory, root drive "
                   "with `is_root_device`), its serial console on stdout redirected to the console "
                   "file, logging to a file at level Info; it appends `pci=off`, its own "
                   "`root=/dev/vda rw` (a harmless repeat) and its virtio-mmio device entries to "
@@ -556,6 +556,8 @@ def parse_args():
     add_guest_args(p, rootfs_help="root image; each boot gets a fresh copy (default "
                                   "guest-images/out/rootfs.ext4)",
                    mem_help="guest memory for every VMM (default 256, ec2lab's default)")
+    p.add_argument("--vcpus", type=int, default=1,
+                   help="guest vCPUs for every VMM (default 1)")
     p.add_argument("--timeout", type=float, default=300,
                    help="seconds to wait for the marker per boot (default 300)")
     p.add_argument("--other-vmm", metavar="PATH", help="another VMM binary to measure alongside")

@@ -347,7 +347,7 @@ impl Machine {
     /// Loads and checks the snapshot at `dir` for this launch.
     fn check_snapshot(cfg: &VmConfig, kvm: &Kvm, dir: &Path) -> Result<Loaded, VmmError> {
         let err = restore_err(cfg);
-        let cpuid_here = |vcpus| cpuid_here(kvm, vcpus);
+        let cpuid_here = |vcpus| cpuid_here(kvm, cfg, vcpus);
         let loaded = match snapshot::load(dir, cpuid_here) {
             Ok(l) => l,
             Err(e) => return Err(err(e)),
@@ -360,7 +360,7 @@ impl Machine {
 
     fn assemble(kvm: Kvm, vm: VmFd, common: Common, parts: ArchParts, cfg: &VmConfig) -> Self {
         Machine {
-            guest_cpuid: cpuid_here(&kvm, parts.vcpu_count),
+            guest_cpuid: cpuid_here(&kvm, cfg, parts.vcpu_count),
             _kvm: kvm,
             vm: Arc::new(vm),
             _arch: parts.arch,
@@ -468,14 +468,14 @@ impl Machine {
             None => None,
         };
         arch::write_boot_info(mem, &kernel, &cmdline, initrd, mem_size)?;
-        let vcpu_count = cfg.effective_vcpus();
+        let vcpu_count = cfg.vcpus;
         arch::configure_system(mem, vcpu_count)?;
 
         let base_cpuid = arch::supported_cpuid(&kvm)?;
         let mut vcpus = Vec::with_capacity(vcpu_count as usize);
         for id in 0..vcpu_count {
             let fd = create_vcpu(&vm, id)?;
-            arch::configure_vcpu(&base_cpuid, &fd, id, vcpu_count)?;
+            arch::configure_vcpu(&base_cpuid, &fd, id, vcpu_count, cfg.flavor.hypercalls())?;
             if id == 0 {
                 arch::setup_boot_vcpu(mem, &fd, &kernel)?;
             }
@@ -518,7 +518,7 @@ impl Machine {
 
         // vCPUs before the vGIC (KVM sizes it for the vCPUs that exist), devices after it
         // (their irqfds need it).
-        let fds = init_vcpus(&vm, cfg.effective_vcpus())?;
+        let fds = init_vcpus(&vm, cfg.vcpus)?;
         let gic = arch::create_gic(&vm, fds.len()).map_err(arch_err)?;
         let mut mmio = Bus::new();
         let serial = common.serial(&vm, cfg, arch::SERIAL_SPI, None)?;
@@ -555,7 +555,7 @@ impl Machine {
             arch: gic,
             msr_list: Vec::new(),
             mem_mib: cfg.mem_mib,
-            vcpu_count: cfg.effective_vcpus(),
+            vcpu_count: cfg.vcpus,
             vcpus,
             i8042: None,
             serial,
@@ -580,13 +580,13 @@ impl Machine {
 #[cfg(target_arch = "aarch64")]
 mod aarch64_boot;
 
-/// The CPUID bytes this host gives vCPU 0 of a guest of `vcpus` vCPUs, for the
-/// snapshot's CPU check (x86); empty elsewhere.
+/// The CPUID bytes this host gives vCPU 0 of a guest of `vcpus` vCPUs launched as `cfg`,
+/// for the snapshot's CPU check (x86); empty elsewhere.
 #[cfg(target_arch = "x86_64")]
-fn cpuid_here(kvm: &Kvm, vcpus: u8) -> Vec<u8> {
+fn cpuid_here(kvm: &Kvm, cfg: &VmConfig, vcpus: u8) -> Vec<u8> {
     match arch::supported_cpuid(kvm) {
         Ok(base) => {
-            let c = arch::cpuid::for_vcpu(&base, 0, vcpus);
+            let c = arch::cpuid::for_vcpu(&base, 0, vcpus, cfg.flavor.hypercalls());
             snapshot::x86_64::cpuid_bytes(c.as_slice())
         }
         Err(_) => Vec::new(),
@@ -594,7 +594,7 @@ fn cpuid_here(kvm: &Kvm, vcpus: u8) -> Vec<u8> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn cpuid_here(_: &Kvm, _: u8) -> Vec<u8> {
+fn cpuid_here(_: &Kvm, _: &VmConfig, _: u8) -> Vec<u8> {
     Vec::new()
 }
 

@@ -19,7 +19,11 @@ use super::host::{sha256_hex, CpuModel, KvmKind};
 /// The format's name, the first thing checked.
 pub const FORMAT_NAME: &str = "ec2lab-vm-snapshot";
 /// Bumped whenever the state's shape or meaning changes; other versions are refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: guests on kvm_pvm run every vCPU, with CPUID leaf 0x40000001 hiding the
+/// hypercall features; a version-1 guest on that host ran one vCPU and was offered them
+/// (its kernel would go on using hypercalls that never return), so it is refused by
+/// name rather than by a CPUID mismatch that blames the CPU.
+pub const FORMAT_VERSION: u32 = 2;
 /// The state file in a snapshot directory.
 pub const STATE_FILE: &str = "state.json";
 /// The state file's checksum.

@@ -40,14 +40,16 @@ pub fn supported_cpuid(kvm: &Kvm) -> Result<CpuId, ArchError> {
         .map_err(ArchError::Cpuid)
 }
 
-/// Identity, MSRs, local APIC and FPU of vCPU `id` of `count`.
+/// Identity, MSRs, local APIC and FPU of vCPU `id` of `count`, offered the paravirt
+/// features `hypercalls` allows.
 pub fn configure_vcpu(
     base_cpuid: &CpuId,
     vcpu: &VcpuFd,
     id: u8,
     count: u8,
+    hypercalls: cpuid::Hypercalls,
 ) -> Result<(), ArchError> {
-    vcpu.set_cpuid2(&cpuid::for_vcpu(base_cpuid, id, count))
+    vcpu.set_cpuid2(&cpuid::for_vcpu(base_cpuid, id, count, hypercalls))
         .map_err(ArchError::SetRegisters)?;
     msr::setup(vcpu)?;
     setup_lapic(vcpu)?;
