@@ -575,6 +575,21 @@ CREATE TABLE asg_policies (
     UNIQUE (group_name, policy_name)
 );
 "#,
+    // Spot requests the monitor daemon fulfils: `launch` is the RunInstances request the
+    // request launches from (JSON; NULL in older stores, which fall back to the
+    // LaunchSpecification), `launched` every instance it launched, oldest first (a
+    // persistent request relaunches after an interruption or the user's termination, and
+    // `instance_id` follows the newest).
+    r#"
+ALTER TABLE spot_requests ADD COLUMN launch TEXT;
+ALTER TABLE spot_requests ADD COLUMN launched TEXT NOT NULL DEFAULT '[]';
+UPDATE spot_requests SET launched = json_array(instance_id) WHERE instance_id IS NOT NULL;
+"#,
+    // When an alarm last invoked its Auto Scaling actions: CloudWatch invokes them again
+    // every period the alarm stays in ALARM.
+    r#"
+ALTER TABLE cw_alarms ADD COLUMN invoked_ms INTEGER;
+"#,
 ];
 
 /// An open region: its SQLite connection and the directory its files live under.

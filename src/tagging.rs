@@ -200,6 +200,9 @@ pub fn create_tags(store: &mut Store, req: &CreateTagsRequest) -> Result<(), Ec2
 /// one transaction.
 pub fn delete_tags(store: &mut Store, req: &DeleteTagsRequest) -> Result<(), Ec2Error> {
     let targets = kinds(&req.resources)?;
+    for t in &req.tags {
+        tags::check_not_reserved(&t.key)?;
+    }
     let gone: Vec<(String, Option<String>)> = req
         .tags
         .iter()

@@ -5,7 +5,9 @@
 //! activities and causes; a simple scaling policy run by a CloudWatch alarm
 //! (SetAlarmState) grows the group by one; target tracking makes its two alarms, and its
 //! low alarm shrinks the group back; bad input answers Auto Scaling's codes; a forced
-//! delete terminates the instances and the group goes.
+//! delete terminates the instances and the group goes. An alarm held in ALARM runs its
+//! policy every period; instances carry Auto Scaling's, the group's and the template's
+//! tags; a launch that fails after its instance is recorded leaves no orphan.
 
 mod common;
 use common::*;
@@ -438,4 +440,253 @@ fn a_group_keeps_its_capacity_replaces_failures_and_follows_its_policies() {
         let s = lab.state(id);
         assert!(s == "terminated" || s == "shutting-down", "{id}: {s}");
     }
+}
+
+/// The launch template's tag specifications, the group's tags with PropagateAtLaunch and
+/// Auto Scaling's own `aws:autoscaling:groupName`, which users may neither set nor remove.
+fn template_with_tags(lab: &Lab, name: &str) -> String {
+    let ami = lab.tiny_ami(&format!("{name}-ami"), TinyOs::StayUp);
+    let data = format!(
+        r#"{{"ImageId":"{ami}","InstanceType":"t2.nano","TagSpecifications":[
+            {{"ResourceType":"instance","Tags":[{{"Key":"role","Value":"web"}}]}},
+            {{"ResourceType":"volume","Tags":[{{"Key":"disk","Value":"root"}}]}}]}}"#
+    );
+    lab.ok(&[
+        "create-launch-template",
+        "--launch-template-name",
+        name,
+        "--launch-template-data",
+        &data,
+    ]);
+    ami
+}
+
+fn tag<'a>(tags: &'a Value, key: &str) -> Option<&'a str> {
+    tags.as_array()?
+        .iter()
+        .find(|t| t["Key"] == key)
+        .and_then(|t| t["Value"].as_str())
+}
+
+/// An alarm that stays in ALARM runs its Auto Scaling action again every period (a simple
+/// policy adds one instance each time, up to the group's maximum), while the alarm itself
+/// changed state once; the instances carry the group's and the template's tags.
+#[test]
+fn an_alarm_held_in_alarm_keeps_scaling_and_instances_carry_tags() {
+    let lab = Lab::new();
+    template_with_tags(&lab, "tagged");
+    lab.ok(&[
+        "autoscaling",
+        "create-auto-scaling-group",
+        "--auto-scaling-group-name",
+        GROUP,
+        "--min-size",
+        "0",
+        "--max-size",
+        "3",
+        "--desired-capacity",
+        "0",
+        "--launch-template",
+        "LaunchTemplateName=tagged",
+        "--tags",
+        "Key=team,Value=blue,PropagateAtLaunch=true",
+        "Key=cost,Value=lab,PropagateAtLaunch=false",
+    ]);
+    let arn = lab.ok(&[
+        "autoscaling",
+        "put-scaling-policy",
+        "--auto-scaling-group-name",
+        GROUP,
+        "--policy-name",
+        "add-one",
+        "--adjustment-type",
+        "ChangeInCapacity",
+        "--scaling-adjustment",
+        "1",
+        "--cooldown",
+        "0",
+    ])["PolicyARN"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // No data, treated as breaching: the alarm goes to ALARM and stays there.
+    lab.ok(&[
+        "cloudwatch",
+        "put-metric-alarm",
+        "--alarm-name",
+        "always-high",
+        "--namespace",
+        "Lab/App",
+        "--metric-name",
+        "Load",
+        "--statistic",
+        "Average",
+        "--period",
+        "10",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "80",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+        "--treat-missing-data",
+        "breaching",
+        "--alarm-actions",
+        &arn,
+    ]);
+    let ids = in_service(&lab, 3, 120, "three instances, one per period in ALARM");
+    assert_eq!(group(&lab).unwrap()["DesiredCapacity"], 3);
+    let acts = activities(&lab);
+    for (from, to) in [(0, 1), (1, 2), (2, 3)] {
+        let words = format!(
+            "a monitor alarm always-high in state ALARM triggered policy add-one changing the desired capacity from {from} to {to}"
+        );
+        assert!(
+            acts.iter()
+                .any(|a| a["Cause"].as_str().unwrap_or_default().contains(&words)),
+            "{words:?} in {acts:#?}"
+        );
+    }
+    let history = lab.ok(&[
+        "cloudwatch",
+        "describe-alarm-history",
+        "--alarm-name",
+        "always-high",
+        "--history-item-type",
+        "StateUpdate",
+    ]);
+    let changes = history["AlarmHistoryItems"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "one state change: {history}");
+
+    // Tags: the template's, the group's propagated one, and Auto Scaling's own.
+    let d = lab.describe(&ids[0]);
+    let tags = &d["Tags"];
+    assert_eq!(
+        tag(tags, "aws:autoscaling:groupName"),
+        Some(GROUP),
+        "{tags}"
+    );
+    assert_eq!(tag(tags, "team"), Some("blue"), "{tags}");
+    assert_eq!(tag(tags, "role"), Some("web"), "{tags}");
+    assert_eq!(tag(tags, "cost"), None, "not propagated: {tags}");
+    let vols = lab.ok(&[
+        "describe-volumes",
+        "--filters",
+        &format!("Name=attachment.instance-id,Values={}", ids[0]),
+    ]);
+    assert_eq!(
+        tag(&vols["Volumes"][0]["Tags"], "disk"),
+        Some("root"),
+        "{vols}"
+    );
+    // Users may not set or remove aws: keys.
+    for verb in ["create-tags", "delete-tags"] {
+        let msg = lab.fails(
+            &[
+                verb,
+                "--resources",
+                &ids[0],
+                "--tags",
+                "Key=aws:autoscaling:groupName,Value=x",
+            ],
+            "InvalidParameterValue",
+        );
+        assert!(
+            msg.contains("Tag keys starting with 'aws:' are reserved for internal use"),
+            "{verb}: {msg}"
+        );
+    }
+    assert_eq!(
+        tag(&lab.describe(&ids[0])["Tags"], "aws:autoscaling:groupName"),
+        Some(GROUP)
+    );
+    lab.ok(&[
+        "autoscaling",
+        "delete-auto-scaling-group",
+        "--auto-scaling-group-name",
+        GROUP,
+        "--force-delete",
+    ]);
+}
+
+/// A launch that fails after its instance is recorded (here its supervisor cannot be
+/// started: `EC2LAB_TEST_FAIL_AT=supervisor-spawn`, a debug-build test hook) leaves
+/// nothing behind: the instance is terminated with EC2's `Server.InternalError` and its
+/// volume goes; the group records the failed launch with its cause and holds no orphan.
+#[test]
+fn a_failed_launch_leaves_no_orphan_instance() {
+    let lab = Lab::new();
+    let ami = template_with_tags(&lab, "failing");
+    let failing = |args: &[&str]| {
+        let mut c = lab.cmd(args);
+        c.env("EC2LAB_TEST_FAIL_AT", "supervisor-spawn");
+        run_with_timeout(c, 120)
+    };
+    let out = failing(&["run-instances", "--image-id", &ami]);
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("supervisor-spawn"),
+        "{}",
+        stderr(&out)
+    );
+    let all = lab.ok(&["describe-instances"]);
+    let insts: Vec<Value> = all["Reservations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["Instances"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(insts.len(), 1, "{all}");
+    assert_eq!(insts[0]["State"]["Name"], "terminated", "{all}");
+    assert_eq!(
+        insts[0]["StateReason"]["Code"], "Server.InternalError",
+        "{all}"
+    );
+    let vols = lab.ok(&["describe-volumes"]);
+    assert_eq!(vols["Volumes"], Value::Array(vec![]), "{vols}");
+
+    // The group's launches fail the same way (the monitor daemon, which launches for it,
+    // inherits the hook from the command that starts it).
+    let out = failing(&[
+        "autoscaling",
+        "create-auto-scaling-group",
+        "--auto-scaling-group-name",
+        GROUP,
+        "--min-size",
+        "1",
+        "--max-size",
+        "1",
+        "--launch-template",
+        "LaunchTemplateName=failing",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let failed = wait_until("a failed launch activity", 60, || {
+        std::thread::sleep(Duration::from_millis(500));
+        activities(&lab)
+            .into_iter()
+            .find(|a| a["StatusCode"] == "Failed")
+    });
+    assert!(
+        failed["StatusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("supervisor-spawn"),
+        "{failed}"
+    );
+    let g = group(&lab).unwrap();
+    assert_eq!(g["Instances"], Value::Array(vec![]), "{g}");
+    let all = lab.ok(&["describe-instances"]);
+    for r in all["Reservations"].as_array().unwrap() {
+        for i in r["Instances"].as_array().unwrap() {
+            assert_eq!(i["State"]["Name"], "terminated", "no orphan: {all}");
+            assert_eq!(i["StateReason"]["Code"], "Server.InternalError", "{all}");
+        }
+    }
+    lab.ok(&[
+        "autoscaling",
+        "delete-auto-scaling-group",
+        "--auto-scaling-group-name",
+        GROUP,
+        "--force-delete",
+    ]);
 }

@@ -406,3 +406,144 @@ fn spot_instances_make_room_for_on_demand_ones() {
         );
     }
 }
+
+fn request(lab: &Lab, rid: &str) -> Value {
+    okv(
+        lab,
+        &[
+            "describe-spot-instance-requests",
+            "--spot-instance-request-ids",
+            rid,
+        ],
+    )["SpotInstanceRequests"][0]
+        .clone()
+}
+
+/// Waits (the monitor daemon ticks every 10 s) until `rid` is in `state` with `code`.
+fn request_becomes(lab: &Lab, rid: &str, state: &str, code: &str, secs: u64) -> Value {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = request(lab, rid);
+        if r["State"] == state && r["Status"]["Code"] == code {
+            return r;
+        }
+        assert!(Instant::now() < end, "{rid} never {state}/{code}: {r}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn request_spot(lab: &Lab, ami: &str, extra: &[&str]) -> Value {
+    let spec = format!("ImageId={ami},InstanceType=t2.micro");
+    let mut args = vec!["request-spot-instances", "--launch-specification", &spec];
+    args.extend_from_slice(extra);
+    okv(lab, &args)["SpotInstanceRequests"][0].clone()
+}
+
+/// The monitor daemon fulfils spot requests by itself, with no command running: an open
+/// one-time request launches once the host has room (and is closed when the user
+/// terminates its instance); a persistent request launches again after the user
+/// terminates its instance, and names each instance it launched; a request past its
+/// ValidUntil expires (`schedule-expired`); one whose AMI is gone is `bad-parameters`.
+#[test]
+fn the_monitor_daemon_fulfils_open_and_persistent_requests() {
+    let lab = &Lab::new();
+    let ami = lab.tiny_ami("tiny-open", TinyOs::StayUp);
+    let other = lab.tiny_ami("tiny-gone", TinyOs::StayUp);
+    // Two on-demand instances fill the host.
+    let od1 = launch(lab, &ami, None);
+    let od2 = launch(lab, &ami, None);
+    wait_state(lab, &od2, "running", 60);
+
+    let one_time = request_spot(lab, &ami, &[]);
+    assert_eq!(
+        (
+            one_time["State"].as_str(),
+            one_time["Status"]["Code"].as_str()
+        ),
+        (Some("open"), Some("capacity-not-available")),
+        "{one_time}"
+    );
+    let one_time = one_time["SpotInstanceRequestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Valid for five more seconds: not long enough for the host to have room.
+    let soon = ec2lab::clock::iso_ms(ec2lab::clock::now_ms() + 5_000);
+    let expiring = request_spot(lab, &ami, &["--valid-until", &soon]);
+    let expiring = expiring["SpotInstanceRequestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doomed = request_spot(lab, &other, &[]);
+    let doomed = doomed["SpotInstanceRequestId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    okv(lab, &["deregister-image", "--image-id", &other]);
+    request_becomes(lab, &expiring, "closed", "schedule-expired", 40);
+    let r = request_becomes(lab, &doomed, "closed", "bad-parameters", 40);
+    assert!(
+        r["Status"]["Message"]
+            .as_str()
+            .unwrap()
+            .contains("InvalidAMIID"),
+        "{r}"
+    );
+
+    // Room: the daemon launches the one-time request, no command asked for it.
+    okv(lab, &["terminate-instances", "--instance-ids", &od1]);
+    let r = request_becomes(lab, &one_time, "active", "fulfilled", 60);
+    let spot1 = r["InstanceId"].as_str().unwrap().to_string();
+    let d = wait_state(lab, &spot1, "running", 60);
+    assert_eq!(d["InstanceLifecycle"], "spot", "{d}");
+    assert_eq!(d["SpotInstanceRequestId"], one_time.as_str(), "{d}");
+    // The user terminates it: a one-time request closes.
+    okv(lab, &["terminate-instances", "--instance-ids", &spot1]);
+    request_becomes(lab, &one_time, "closed", "instance-terminated-by-user", 40);
+
+    // A persistent request: terminated by the user, it launches another instance.
+    let p = request_spot(lab, &ami, &["--type", "persistent"]);
+    let pid = p["SpotInstanceRequestId"].as_str().unwrap().to_string();
+    let first = request_becomes(lab, &pid, "active", "fulfilled", 60)["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_state(lab, &first, "running", 60);
+    okv(lab, &["terminate-instances", "--instance-ids", &first]);
+    let second = wait_until_relaunched(lab, &pid, &first);
+    wait_state(lab, &second, "running", 60);
+    // Both instances name the request they were launched for.
+    for id in [&first, &second] {
+        assert_eq!(describe(lab, id)["SpotInstanceRequestId"], pid.as_str());
+    }
+    okv(
+        lab,
+        &[
+            "cancel-spot-instance-requests",
+            "--spot-instance-request-ids",
+            &pid,
+        ],
+    );
+    okv(
+        lab,
+        &["terminate-instances", "--instance-ids", &second, &od2],
+    );
+    wait_state(lab, &second, "terminated", 60);
+    // Cancelled: it launches nothing more.
+    std::thread::sleep(Duration::from_secs(12));
+    let r = request(lab, &pid);
+    assert_eq!(r["State"], "cancelled", "{r}");
+    assert_eq!(r["InstanceId"], second.as_str(), "{r}");
+}
+
+fn wait_until_relaunched(lab: &Lab, rid: &str, before: &str) -> String {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = request(lab, rid);
+        if r["State"] == "active" && r["InstanceId"].as_str().is_some_and(|i| i != before) {
+            return r["InstanceId"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < end, "{rid} never relaunched: {r}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -17,6 +17,9 @@ use crate::error::Ec2Error;
 use crate::instances::record::Instance as Ec2Instance;
 use crate::store::Store;
 
+/// The tag Auto Scaling puts on every instance it launches, with the group's name.
+pub const GROUP_NAME_TAG: &str = "aws:autoscaling:groupName";
+
 /// How long the group waits after a failed launch before it tries again.
 const RETRY_LAUNCH_MS: i64 = 30_000;
 
@@ -277,7 +280,13 @@ fn launch(store: &mut Store, g: &mut Group, cause: &str, zone: &str) -> Result<b
             }),
             ..Default::default()
         };
-        crate::instances::run_instances(store, &req).map(|r| (r, spec))
+        // As Auto Scaling does, the instance carries its group's name in a tag only AWS
+        // may set.
+        let origin = crate::instances::run::Origin {
+            system_tags: vec![crate::ec2::shapes::Tag::new(GROUP_NAME_TAG, g.name.clone())],
+            ..Default::default()
+        };
+        crate::instances::run::launch(store, &req, &origin).map(|r| (r, spec))
     });
     let now = crate::clock::now_ms();
     match attempt {

@@ -105,7 +105,9 @@ pub fn run(ctx: &Ctx, a: Market) -> Result<Value, Failure> {
         "RequestSpotInstances" => {
             let r: RequestSpotInstancesRequest = decode(input)?;
             ctx.answer_dry_run(&r)?;
-            to_json(&spot::request_spot_instances(&mut store, &r)?)
+            to_json(&crate::instances::spot_launch::request_spot_instances(
+                &mut store, &r,
+            )?)
         }
         "DescribeSpotInstanceRequests" => {
             let r: DescribeSpotInstanceRequestsRequest = decode(input)?;

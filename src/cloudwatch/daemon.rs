@@ -290,17 +290,22 @@ pub fn alarms_and_deliveries(
 }
 
 /// Whether the daemon has work beyond collecting: an alarm to evaluate, actions still to
-/// run, or an SNS delivery still to try. When the store cannot say, it has (staying costs little).
+/// run, a spot request to fulfil or watch, or an SNS delivery still to try. When the store cannot say, it has (staying costs little).
 pub fn other_work(store: &Store) -> bool {
     let alarms = alarms::record::count(store.conn()).map_or(true, |n| n > 0);
     let actions = alarms::record::outbox(store.conn()).map_or(true, |o| !o.is_empty());
     let extension = super::extension::get().is_some_and(|x| x.has_work(store));
-    alarms || actions || extension || crate::sns::deliver::any_pending(store).unwrap_or(true)
+    let spot = crate::instances::spot_launch::pending(store);
+    alarms
+        || actions
+        || extension
+        || spot
+        || crate::sns::deliver::any_pending(store).unwrap_or(true)
 }
 
 /// `ec2lab __monitor <region>`: the daemon's life. Returns at once if another monitor
 /// holds the region's lock; otherwise ticks every [`TICK`] until there is nothing left
-/// to do: no instance with a VMM, no alarm, no pending SNS delivery. Samples go to the
+/// to do: no instance with a VMM, no alarm, no spot request to fulfil, no pending SNS delivery. Samples go to the
 /// region's metric store and also to `extra`.
 pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result<(), Ec2Error> {
     let mut store = Store::open(state_dir, region)?;
@@ -338,6 +343,10 @@ pub fn run(state_dir: &Path, region: &str, extra: &mut dyn SampleSink) -> Result
         };
         let now_ms = crate::clock::now_ms();
         alarms_and_deliveries(&mut store, &metrics, now_ms, &mut log);
+        // Spot requests: open ones launch when there is room, persistent ones relaunch.
+        for problem in crate::instances::spot_launch::fulfil(&mut store) {
+            log.log(region, &problem);
+        }
         if let Some(x) = super::extension::get() {
             for problem in x.tick(&mut store, now_ms) {
                 log.log(region, &problem);

@@ -48,17 +48,30 @@ pub fn validate(tags: &[Tag]) -> Result<(), Ec2Error> {
 /// merged into a resource's tags).
 pub fn check_keys(tags: &[Tag]) -> Result<(), Ec2Error> {
     for t in tags {
-        if t.key.is_empty() || t.key.starts_with("aws:") {
-            return Err(Ec2Error::invalid_parameter(
-                "Tag keys must be non-empty and must not start with 'aws:'",
-            ));
+        if t.key.is_empty() {
+            return Err(Ec2Error::invalid_parameter("Tag keys must not be empty"));
         }
+        check_not_reserved(&t.key)?;
         if t.key.chars().count() > 128 || t.value.chars().count() > 256 {
             return Err(Ec2Error::invalid_parameter(format!(
                 "The tag '{}' is too long: keys may have 128 characters and values 256",
                 t.key
             )));
         }
+    }
+    Ok(())
+}
+
+/// EC2's refusal of a key in the `aws:` namespace, which only AWS sets (Auto Scaling's
+/// `aws:autoscaling:groupName`, for one): `InvalidParameterValue` with EC2's words, as the
+/// aws CLI shows them ("An error occurred (InvalidParameterValue) when calling the
+/// CreateTags operation: Tag keys starting with 'aws:' are reserved for internal use").
+/// CreateTags, DeleteTags and every TagSpecifications check it.
+pub fn check_not_reserved(key: &str) -> Result<(), Ec2Error> {
+    if key.starts_with("aws:") {
+        return Err(Ec2Error::invalid_parameter(
+            "Tag keys starting with 'aws:' are reserved for internal use",
+        ));
     }
     Ok(())
 }

@@ -22,8 +22,6 @@ pub fn housekeeping(store: &mut Store) -> Result<(), Ec2Error> {
     // Work a killed process left half done is finished or undone before anything else
     // (a VMM started but not recorded is adopted before supervisors are ensured).
     super::interrupted::finish(store)?;
-    // Persistent spot requests stopped by an interruption start again when there is room.
-    super::spot_requests::fulfil(store)?;
     let live = Instance::with_vmm(store.conn())?;
     supervisor::ensure_all(store, &live)?;
     // The host's bridges and firewall follow the store: after a host reboot or a flush of

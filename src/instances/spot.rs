@@ -21,9 +21,8 @@ use super::state::{self, Action, State};
 use super::types::InstanceType;
 use crate::clock::{iso_ms, now_ms};
 use crate::ec2::shapes::instances::RunInstancesRequest;
-use crate::ec2::shapes::market::{LaunchSpecification, SpotInstanceRequest, SpotInstanceStatus};
+use crate::ec2::shapes::market::{SpotInstanceRequest, SpotInstanceStatus};
 use crate::error::Ec2Error;
-use crate::ids;
 use crate::store::Store;
 
 /// Seconds between the interruption notice and the interruption (EC2: two minutes).
@@ -219,50 +218,6 @@ pub fn status(code: &str, message: &str) -> SpotInstanceStatus {
         message: message.into(),
         update_time: iso_ms(now_ms()),
     }
-}
-
-/// Records the spot request an instance of a spot launch fulfils, in the launch's
-/// transaction (before the instance can run, so its usage is metered as spot).
-pub fn record_launch(
-    tx: &Connection,
-    inst: &Instance,
-    market: &Market,
-    zone: &str,
-) -> Result<String, Ec2Error> {
-    let id = ids::new_id("sir");
-    let now = now_ms();
-    let r = SpotInstanceRequest {
-        spot_instance_request_id: id.clone(),
-        spot_price: format!("{:.6}", market.max_price),
-        r#type: if market.persistent {
-            "persistent"
-        } else {
-            "one-time"
-        }
-        .into(),
-        state: "active".into(),
-        status: status("fulfilled", "Your spot request is fulfilled."),
-        instance_id: Some(inst.instance_id.clone()),
-        launch_specification: LaunchSpecification {
-            image_id: inst.image_id.clone(),
-            instance_type: inst.instance_type.clone(),
-            key_name: inst.key_name.clone(),
-            subnet_id: inst.subnet_id.clone(),
-        },
-        create_time: iso_ms(now),
-        product_description: "Linux/UNIX".into(),
-        launched_availability_zone: Some(zone.into()),
-        valid_until: market.valid_until.clone(),
-        instance_interruption_behavior: market.behavior.name().into(),
-        tags: Vec::new(),
-    };
-    let json = serde_json::to_string(&r).map_err(|e| Ec2Error::internal(e.to_string()))?;
-    tx.execute(
-        "INSERT INTO spot_requests (request_id, instance_id, request, create_ms)
-         VALUES (?1, ?2, ?3, ?4)",
-        params![id, inst.instance_id, json, now],
-    )?;
-    Ok(id)
 }
 
 /// A spot launch's capacity and price checks: EC2's `InsufficientInstanceCapacity`
@@ -514,7 +469,14 @@ fn interrupt(store: &mut Store, inst: &Instance, row: Row) -> Result<(), Ec2Erro
                 } else {
                     "instance-terminated-no-capacity"
                 },
-                "closed",
+                // A persistent request opens again after its instance is interrupted,
+                // and the monitor daemon relaunches it when there is room
+                // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-request-status.html).
+                if row.request.r#type == "persistent" {
+                    "open"
+                } else {
+                    "closed"
+                },
             ),
             Behavior::Stop | Behavior::Hibernate => (
                 Action::Stop,

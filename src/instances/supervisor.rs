@@ -322,7 +322,22 @@ impl Supervisor {
                     .vmm_pid
                     .is_none()
                 {
-                    self.start_vmm(inst)?;
+                    if let Err(e) = self.start_vmm(inst) {
+                        // A first boot that cannot start ends the launch, as on EC2 (pending
+                        // -> terminated, Server.InternalError): an instance left pending
+                        // would be retried by every command, and held by no group.
+                        if inst.state == State::Pending && inst.boots == 0 {
+                            eprintln!(
+                                "ec2lab supervisor {}: the VMM did not start; terminating: {}",
+                                self.id,
+                                crate::causes::chain(&e)
+                            );
+                            let id = self.id.clone();
+                            fail_launch(&mut self.store, &[id.as_str()], &e)?;
+                            return Ok(POLL_FAST);
+                        }
+                        return Err(e);
+                    }
                 }
                 Ok(POLL_FAST)
             }
@@ -335,6 +350,7 @@ impl Supervisor {
 
     /// Starts the instance's VMM: `ec2lab vmm --launch` on a launch file written for it.
     fn start_vmm(&mut self, inst: &Instance) -> Result<(), Ec2Error> {
+        crate::testhook::fail_point("vmm-start")?;
         let _ = std::fs::remove_file(self.run.exit_file());
         let _ = std::fs::remove_file(self.run.sock());
         let _ = std::fs::remove_file(self.run.console_sock());
@@ -497,8 +513,9 @@ impl Supervisor {
                     format!("Server.InternalError: {detail}"),
                 ),
             };
-            // A spot interruption keeps EC2's reason (Server.Spot…) through the stop.
-            let spot = super::spot::interruption_reason(&cur);
+            // A spot interruption keeps EC2's reason (Server.Spot…) through the stop, and
+            // a failed launch its own (`fail_launch`).
+            let spot = super::spot::interruption_reason(&cur).or_else(|| launch_failure(&cur));
             let (reason, code, msg) = match &spot {
                 Some((r, c, m)) => (r.clone(), c.as_str(), m.clone()),
                 None => (reason, code, msg),
@@ -616,6 +633,51 @@ impl Supervisor {
         let _ = std::fs::remove_file(self.run.console_sock());
         Ok(())
     }
+}
+
+/// The state reason a failed launch gave an instance, kept through its shutdown.
+const LAUNCH_FAILED: &str = "Server.InternalError";
+
+fn launch_failure(inst: &Instance) -> Option<(String, String, String)> {
+    let (code, msg) = inst.state_reason.clone()?;
+    (code == LAUNCH_FAILED && inst.state == State::ShuttingDown)
+        .then(|| (inst.transition_reason.clone(), code, msg))
+}
+
+/// Ends instances whose launch failed after they were recorded (a supervisor or VMM that
+/// would not start): each is terminated with EC2's reason for a launch that failed on its
+/// side (`Server.InternalError`), and its volumes, interface and files go, so nothing is
+/// left behind. One whose supervisor runs is set `shutting-down` for it to finish (it
+/// stops any VMM it started), keeping the reason; the others are finished here.
+pub fn fail_launch(store: &mut Store, ids: &[&str], why: &Ec2Error) -> Result<(), Ec2Error> {
+    let reason = format!("Server error ({})", iso8601_now());
+    let msg = format!(
+        "{LAUNCH_FAILED}: Internal error on launch: {}",
+        crate::causes::chain(why)
+    );
+    for id in ids {
+        let run = RunDir::of(store, id);
+        // Held while the instance is finished here, so no supervisor starts meanwhile.
+        let lock = if run.0.exists() {
+            Lock::try_acquire(&run.lock())?
+        } else {
+            None
+        };
+        let supervised = run.0.exists() && lock.is_none();
+        let next = if supervised {
+            State::ShuttingDown
+        } else {
+            State::Terminated
+        };
+        store
+            .write(|tx| Instance::set_state(tx, id, next, &reason, Some((LAUNCH_FAILED, &msg))))?;
+        if !supervised {
+            let inst = Instance::get(store.conn(), id)?;
+            finalize_termination(store, &inst)?;
+        }
+        drop(lock);
+    }
+    Ok(())
 }
 
 /// What goes when an instance is terminated: volumes marked DeleteOnTermination (the

@@ -4,6 +4,9 @@
 use crate::ec2::shapes::instances as shapes;
 use crate::error::Ec2Error;
 
+/// The instance type of a `RunInstances` request that names none.
+pub const DEFAULT_INSTANCE_TYPE: &str = "t2.micro";
+
 /// One instance type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InstanceType {

@@ -1,4 +1,4 @@
-//! Purchase options: the spot actions (`instances::spot_requests`) and the Reserved
+//! Purchase options: the spot actions (`instances::spot_requests`, `instances::spot_launch`) and the Reserved
 //! Instance actions (`billing::reserved`), the services `ec2lab`'s verbs call too.
 
 use serde_json::Value;
@@ -12,7 +12,7 @@ use crate::instances::spot_requests as spot;
 action!(
     /// `RequestSpotInstances`.
     request_spot_instances, RequestSpotInstancesRequest,
-    |s, r| spot::request_spot_instances(&mut s, &r)?
+    |s, r| crate::instances::spot_launch::request_spot_instances(&mut s, &r)?
 );
 action!(
     /// `DescribeSpotInstanceRequests`.

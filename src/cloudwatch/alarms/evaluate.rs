@@ -258,6 +258,8 @@ pub fn transition(
     alarm.state_updated_timestamp = Timestamp(now);
     alarm.state_transitioned_timestamp = Timestamp(now);
     record::save(conn, alarm, None)?;
+    // Its Auto Scaling actions run with this change; the next time a period on.
+    record::set_invoked(conn, &alarm.alarm_name, now)?;
     record::add_history(
         conn,
         &alarm.alarm_name,
@@ -284,6 +286,47 @@ pub fn transition(
         subject: message::subject(state, &alarm.alarm_name, region),
         message: message::alarm_message(alarm, region, &old_state, now),
     })
+}
+
+/// An alarm that stays in a state invokes that state's Auto Scaling actions again once
+/// per period, as CloudWatch does ("Except for Auto Scaling actions, the actions happen
+/// only on state transitions, and are not performed again if the condition persists":
+/// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html), so
+/// that a group under sustained load keeps growing. The SNS and EC2 actions run on the
+/// change only. `cw_alarms.invoked_ms` keeps the last invocation; the repeat goes to the
+/// outbox as an `ALARM -> ALARM` change carrying only the Auto Scaling actions.
+fn repeat_scaling(
+    conn: &rusqlite::Connection,
+    alarm: &MetricAlarm,
+    region: &str,
+    now: i64,
+) -> Result<Option<AlarmTransition>, Ec2Error> {
+    let state = alarm.state_value.as_str();
+    let actions: Vec<AlarmAction> = actions_for(alarm, state, region)
+        .into_iter()
+        .filter(|a| matches!(a, AlarmAction::AutoScaling { .. }))
+        .collect();
+    if actions.is_empty() {
+        return Ok(None);
+    }
+    let last = record::invoked_ms(conn, &alarm.alarm_name)?
+        .unwrap_or(alarm.state_transitioned_timestamp.0);
+    if now - last < alarm.period.max(1) * 1000 {
+        return Ok(None);
+    }
+    record::set_invoked(conn, &alarm.alarm_name, now)?;
+    Ok(Some(AlarmTransition {
+        alarm_name: alarm.alarm_name.clone(),
+        alarm_arn: alarm.alarm_arn.clone(),
+        old_state: state.into(),
+        new_state: state.into(),
+        reason: alarm.state_reason.clone(),
+        reason_data: alarm.state_reason_data.clone(),
+        timestamp_ms: now,
+        actions,
+        subject: message::subject(state, &alarm.alarm_name, region),
+        message: message::alarm_message(alarm, region, state, now),
+    }))
 }
 
 /// How many periods an evaluation looks back: N plus two, so that a late or missing
@@ -345,10 +388,12 @@ pub fn evaluate(
                 alarm.threshold,
                 &treat,
             );
-            let Some(state) = j.state else { continue };
-            if state == alarm.state_value {
+            // No change (or no judgement yet): the alarm stays in its state, and its Auto
+            // Scaling actions may be due again.
+            let Some(state) = j.state.filter(|s| *s != alarm.state_value) else {
+                out.extend(repeat_scaling(tx, &alarm, &region, now_ms)?);
                 continue;
-            }
+            };
             let why = reason(&alarm, &j, state, &treat);
             let data = reason_data(&alarm, &j, start, now_ms);
             out.push(transition(

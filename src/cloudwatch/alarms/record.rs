@@ -100,6 +100,27 @@ pub fn save(conn: &Connection, alarm: &MetricAlarm, tags: Option<&[Tag]>) -> Res
     Ok(())
 }
 
+/// When the alarm last invoked its Auto Scaling actions (None: not since it was made).
+pub fn invoked_ms(conn: &Connection, name: &str) -> Result<Option<i64>, Ec2Error> {
+    Ok(conn
+        .query_row(
+            "SELECT invoked_ms FROM cw_alarms WHERE alarm_name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// Records that the alarm invoked its Auto Scaling actions at `ms`.
+pub fn set_invoked(conn: &Connection, name: &str, ms: i64) -> Result<(), Ec2Error> {
+    conn.execute(
+        "UPDATE cw_alarms SET invoked_ms = ?2 WHERE alarm_name = ?1",
+        params![name, ms],
+    )?;
+    Ok(())
+}
+
 /// Deletes the alarm `name`.
 pub fn delete(conn: &Connection, name: &str) -> Result<(), Ec2Error> {
     conn.execute("DELETE FROM cw_alarms WHERE alarm_name = ?1", [name])?;
