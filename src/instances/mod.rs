@@ -3,6 +3,7 @@
 
 pub mod attributes;
 pub mod capacity;
+pub mod cgroup;
 pub mod console;
 pub mod describe;
 pub mod disks;
