@@ -91,3 +91,40 @@ fn the_vmm_runs_in_its_cgroup_with_the_types_limits() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A group whose VMM was killed without its supervisor (kill -9, a deleted state
+/// directory) is removed by the next instance's start once it is old; a young one is
+/// left for the VMM about to join it.
+#[test]
+fn stale_empty_groups_are_swept_young_ones_kept() {
+    let limits = cgroup::limits(1, 512, &[]);
+    let stale = format!("i-cgstale{:08x}", std::process::id());
+    let young = format!("i-cgyoung{:08x}", std::process::id());
+    let stale_dirs = cgroup::prepare(&stale, &limits)
+        .unwrap()
+        .unwrap()
+        .dirs()
+        .to_vec();
+    let young_dirs = cgroup::prepare(&young, &limits)
+        .unwrap()
+        .unwrap()
+        .dirs()
+        .to_vec();
+    for d in &stale_dirs {
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2 hours ago"])
+            .arg(d)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    let me = format!("i-cgnext{:08x}", std::process::id());
+    cgroup::prepare(&me, &limits).unwrap().unwrap();
+    let left: Vec<_> = stale_dirs.iter().filter(|d| d.exists()).collect();
+    let young_left = young_dirs.iter().all(|d| d.exists());
+    for id in [&stale, &young, &me] {
+        cgroup::remove(id);
+    }
+    assert!(left.is_empty(), "stale groups left: {left:?}");
+    assert!(young_left, "a young group was swept");
+}

@@ -168,12 +168,53 @@ impl Cgroup {
 }
 
 /// Makes instance `id`'s cgroup with `limits`; `None` where the host has no cgroups
-/// mounted (the VMM then runs unlimited, as before).
+/// mounted (the VMM then runs unlimited, as before). First it removes the groups that
+/// VMMs killed without their supervisor (`kill -9`, a deleted state directory) left:
+/// see [`sweep`].
 pub fn prepare(id: &str, limits: &Limits) -> io::Result<Option<Cgroup>> {
-    match layout() {
-        Some(Layout::V1(root)) => prepare_v1(&root, id, limits).map(Some),
-        Some(Layout::V2(root)) => prepare_v2(&root, id, limits).map(Some),
-        None => Ok(None),
+    let Some(layout) = layout() else {
+        return Ok(None);
+    };
+    let parents = match &layout {
+        Layout::V1(root) => ["memory", "cpu", "blkio"]
+            .iter()
+            .map(|c| root.join(c).join("ec2lab"))
+            .collect(),
+        Layout::V2(root) => vec![root.join("ec2lab")],
+    };
+    for parent in &parents {
+        // Our own group anew, so that its age says when it was made (see `sweep`).
+        let _ = std::fs::remove_dir(parent.join(id));
+        sweep(parent, STALE);
+    }
+    match layout {
+        Layout::V1(root) => prepare_v1(&root, id, limits).map(Some),
+        Layout::V2(root) => prepare_v2(&root, id, limits).map(Some),
+    }
+}
+
+/// How old an empty group must be before [`sweep`] takes it: far longer than the few
+/// milliseconds between a group's making and its VMM joining it.
+const STALE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the empty instance groups under `parent` made more than `age` ago. A group
+/// with a process in it cannot be removed (the kernel refuses), and a younger one may be
+/// about to get its VMM.
+fn sweep(parent: &Path, age: std::time::Duration) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|d| d > age));
+        let empty = std::fs::read_to_string(e.path().join("cgroup.procs"))
+            .is_ok_and(|p| p.trim().is_empty());
+        if name.to_string_lossy().starts_with("i-") && old && empty {
+            let _ = std::fs::remove_dir(e.path());
+        }
     }
 }
 
