@@ -120,3 +120,39 @@ fn with_filters_off_the_same_call_only_fails() {
     assert!(err.contains("was not stopped"), "{err}");
     assert_eq!(g.console(), "RAN\n");
 }
+
+/// An instance whose VMM a filter kills: its supervisor reaps the SIGSYS and says so in
+/// the instance's state reason (a tiny OS, so this takes a second).
+#[test]
+fn the_supervisor_reports_a_vmm_killed_by_its_filter() {
+    let lab = Lab::new();
+    let ami = lab.tiny_ami("tiny-os", TinyOs::StayUp);
+    // The CLI starts the supervisor, which starts the VMM: both inherit the hook.
+    let out = lab
+        .cmd(&["run-instances", "--image-id", &ami])
+        .env("EC2LAB_TEST_SECCOMP_VIOLATION", "vcpu")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // (aws's instance-stopped waiter gives up on "pending": poll the state instead.)
+    wait_until("the instance to stop", 60, || {
+        (lab.state(&id) == "stopped").then_some(())
+    });
+    let reason = lab.describe(&id)["StateReason"]["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        reason.contains("killed by SIGSYS") && reason.contains("seccomp"),
+        "{reason}"
+    );
+}
