@@ -156,3 +156,50 @@ fn the_supervisor_reports_a_vmm_killed_by_its_filter() {
         "{reason}"
     );
 }
+
+/// The console log's rotation (rename, then open with O_APPEND|O_CREAT) happens on the
+/// vCPU thread that prints, under its filter: a guest printing past the 1 MiB cap gets
+/// its log rotated and runs on.
+#[test]
+fn the_console_log_rotates_under_the_vcpu_filter() {
+    let line = "r".repeat(63) + "\n";
+    let body = Asm::new().print(&line);
+    let back = -((body.len() + 5) as i32);
+    let g = Guest::new(&body.bytes(&[0xe9]).bytes(&back.to_le_bytes()), false);
+    let mut child = g
+        .vmm(&[])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rotated = g.path("console.1");
+    let start = std::time::Instant::now();
+    let mut alive = true;
+    while !rotated.exists() && start.elapsed() < std::time::Duration::from_secs(240) {
+        if child.try_wait().unwrap().is_some() {
+            alive = false;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let still = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        alive && still,
+        "the VMM died: {:?}; {}",
+        out.status,
+        stderr(&out)
+    );
+    assert!(
+        rotated.exists(),
+        "no rotation within 240 s: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("seccomp filters on"),
+        "{}",
+        stderr(&out)
+    );
+}
