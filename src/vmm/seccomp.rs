@@ -140,6 +140,17 @@ fn compile(role: Role) -> Result<BpfProgram, SeccompError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
     rules.insert(libc::SYS_ioctl, ioctl);
+    // Signals only to this process's own threads (kicking a vCPU out of KVM_RUN, abort):
+    // the VMM runs as root, and tgkill to another pid could end any process on the host.
+    let own_pid = SeccompCondition::new(
+        0,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::Eq,
+        u64::from(std::process::id()),
+    )
+    .and_then(|c| SeccompRule::new(vec![c]))
+    .map_err(err)?;
+    rules.insert(libc::SYS_tgkill, vec![own_pid]);
     let arch = std::env::consts::ARCH.try_into().map_err(err)?;
     let filter = SeccompFilter::new(
         rules,
@@ -159,8 +170,8 @@ const TTY_AND_TUN: u64 = 0x54;
 /// Block devices' (BLKGETSIZE64), for a disk that is a device rather than a file.
 const BLOCK: u64 = 0x12;
 
-/// What every thread does: memory (the allocator), locks, signals, time, its own end,
-/// and I/O on descriptors it has. File opens and renames are here because a vCPU thread
+/// What every thread does: memory (the allocator), locks, signals (tgkill, to its own
+/// process only, is added in `compile`), time, its own end, and I/O on descriptors it has. File opens and renames are here because a vCPU thread
 /// writes the console log (O_APPEND|O_CREAT, rotated by rename) when the guest prints.
 const COMMON: &[i64] = &[
     libc::SYS_read,
@@ -207,7 +218,6 @@ const COMMON: &[i64] = &[
     libc::SYS_clock_nanosleep,
     libc::SYS_gettid,
     libc::SYS_getpid,
-    libc::SYS_tgkill,
     libc::SYS_getrandom,
     libc::SYS_exit,
     libc::SYS_exit_group,
@@ -226,7 +236,7 @@ const VCPU: &[i64] = &[];
 
 /// The main thread's own: the event loop, accepting control and console connections,
 /// making and removing snapshot directories and files, new eventfds and taps for
-/// hot-attached devices, and kicking vCPU threads out of KVM_RUN.
+/// hot-attached devices. (Kicking vCPU threads out of KVM_RUN is tgkill, see `compile`.)
 const MAIN: &[i64] = &[
     libc::SYS_epoll_ctl,
     libc::SYS_epoll_pwait,
@@ -248,7 +258,6 @@ const MAIN: &[i64] = &[
     libc::SYS_copy_file_range,
     libc::SYS_sendfile,
     libc::SYS_fchmod,
-    libc::SYS_kill,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_epoll_wait,
     #[cfg(target_arch = "x86_64")]
@@ -290,6 +299,17 @@ mod tests {
             std::fs::write(&p, &v[..10]).unwrap();
             let back = std::fs::read(&p).unwrap();
             std::fs::rename(&p, p.with_extension("1")).unwrap();
+            // Signal 0 to itself: allowed (its own process).
+            // SAFETY: tgkill with signal 0 only checks that the thread exists.
+            let r = unsafe {
+                libc::syscall(
+                    libc::SYS_tgkill,
+                    libc::getpid(),
+                    libc::syscall(libc::SYS_gettid),
+                    0,
+                )
+            };
+            assert_eq!(r, 0);
             (back.len(), p)
         });
         let (n, p) = t.join().unwrap();
