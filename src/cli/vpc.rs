@@ -409,10 +409,16 @@ pub fn modify_network_interface_attribute(
     Ok(Value::Null)
 }
 
-/// `network-teardown`.
+/// `network-teardown`: the state root's host network, and the cgroups its instances'
+/// VMMs ran in (those whose VMMs were killed rather than ended; a group with a live VMM
+/// in it stays).
 pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
     let s = ctx.store()?;
     crate::net::teardown(&s).map_err(Failure::Service)?;
+    let instances = crate::instances::record::Instance::all(s.conn()).map_err(Failure::Service)?;
+    for inst in instances {
+        crate::instances::cgroup::remove(&inst.instance_id);
+    }
     Ok(Value::Null)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod attributes;
 pub mod capacity;
+pub mod cgroup;
 pub mod change;
 pub mod console;
 pub mod describe;

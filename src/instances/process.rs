@@ -27,17 +27,46 @@ pub fn alive(pid: i64, ticks: i64) -> bool {
 
 /// Starts `cmd` in a session of its own, stdin from /dev/null and output appended to
 /// `log`; returns (pid, start ticks).
-pub fn spawn_detached(mut cmd: Command, log: &Path) -> std::io::Result<(i64, i64)> {
+pub fn spawn_detached(cmd: Command, log: &Path) -> std::io::Result<(i64, i64)> {
+    spawn_detached_in(cmd, log, &[])
+}
+
+/// [`spawn_detached`], the child first joining the cgroups whose `cgroup.procs` files are
+/// `cgroups` (before exec, so that all it does is charged there).
+pub fn spawn_detached_in(
+    mut cmd: Command,
+    log: &Path,
+    cgroups: &[std::path::PathBuf],
+) -> std::io::Result<(i64, i64)> {
     let out = OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
+    let procs: Vec<std::ffi::CString> = cgroups
+        .iter()
+        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(std::io::Error::other)?;
     // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed: setsid(2) is one, and it allocates nothing.
+    // async-signal-safe calls are allowed: setsid(2), open(2), write(2) and close(2) are,
+    // and it allocates nothing (the paths were made before the fork).
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             nix::unistd::setsid()?;
+            for p in &procs {
+                // "0" is the writing process itself.
+                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+                let e = std::io::Error::last_os_error();
+                libc::close(fd);
+                if r != 1 {
+                    return Err(e);
+                }
+            }
             Ok(())
         });
     }
@@ -64,16 +93,32 @@ pub fn kill_hard(pid: i64, ticks: i64) {
     }
 }
 
-/// Reaps `pid` if it is our exited child, so it does not linger as a zombie. Harmless
-/// if it is not our child (ECHILD) or still running (WNOHANG).
-pub fn reap(pid: i64) {
-    let Ok(pid) = i32::try_from(pid) else {
-        return;
-    };
-    let _ = nix::sys::wait::waitpid(
+/// Reaps `pid` if it is our exited child, so it does not linger as a zombie; returns the
+/// signal that ended it, if it was our child and a signal did. Harmless if it is not our
+/// child (ECHILD) or still running (WNOHANG).
+pub fn reap(pid: i64) -> Option<nix::sys::signal::Signal> {
+    let pid = i32::try_from(pid).ok()?;
+    match nix::sys::wait::waitpid(
         nix::unistd::Pid::from_raw(pid),
         Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-    );
+    ) {
+        Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => Some(sig),
+        _ => None,
+    }
+}
+
+/// Says how a VMM that left no exit record ended, from the signal that killed it (when
+/// its supervisor started it and so could reap it).
+pub fn vmm_death(killed_by: Option<nix::sys::signal::Signal>) -> String {
+    use nix::sys::signal::Signal;
+    match killed_by {
+        Some(Signal::SIGSYS) => "the VMM was killed by SIGSYS: one of its threads made a system \
+             call its seccomp filter does not allow (a VMM bug or a compromised VMM; vmm.log \
+             says which thread ran last, and EC2LAB_SECCOMP=0 runs without filters to debug)"
+            .to_string(),
+        Some(sig) => format!("the VMM was killed by {sig}"),
+        None => "the VMM process ended without a record (killed?)".to_string(),
+    }
 }
 
 /// An exclusive lock on a file, held while the value lives: one supervisor per instance.
@@ -119,5 +164,13 @@ mod tests {
         assert!(Lock::try_acquire(&p).unwrap().is_none());
         drop(a);
         assert!(Lock::try_acquire(&p).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_seccomp_kill_is_named_as_such() {
+        let d = vmm_death(Some(nix::sys::signal::Signal::SIGSYS));
+        assert!(d.contains("SIGSYS") && d.contains("seccomp"), "{d}");
+        assert!(vmm_death(Some(nix::sys::signal::Signal::SIGKILL)).contains("SIGKILL"));
+        assert!(vmm_death(None).contains("without a record"));
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use super::cgroup;
 use super::console;
 use super::disks;
 use super::network;
@@ -186,8 +187,9 @@ pub fn run(
         let poll = match vmm {
             Some((pid, ticks)) if process::alive(pid, ticks) => s.watch(&inst)?,
             Some((pid, _)) => {
-                process::reap(pid);
-                s.vmm_ended(&inst, ExitRecord::read(&s.run.exit_file(), pid))?;
+                let killed_by = process::reap(pid);
+                let exit = ExitRecord::read(&s.run.exit_file(), pid);
+                s.vmm_ended(&inst, exit, killed_by)?;
                 POLL_FAST
             }
             None => s.no_vmm(&inst)?,
@@ -342,7 +344,7 @@ impl Supervisor {
                 Ok(POLL_FAST)
             }
             _ => {
-                self.vmm_ended(inst, None)?;
+                self.vmm_ended(inst, None, None)?;
                 Ok(POLL_FAST)
             }
         }
@@ -397,7 +399,10 @@ impl Supervisor {
         let mut cmd = Command::new(&self.exe);
         cmd.arg("vmm").arg("--launch").arg(&launch);
         crate::vmm::console_log::rotate_if_over(&self.run.vmm_log(), LOG_MAX);
-        let (pid, ticks) = process::spawn_detached(cmd, &self.run.vmm_log())?;
+        let procs = cgroup::for_vmm(&self.store, inst)
+            .map(|g| g.procs_files())
+            .unwrap_or_default();
+        let (pid, ticks) = process::spawn_detached_in(cmd, &self.run.vmm_log(), &procs)?;
         crate::testhook::kill_point("vmm-spawned");
         self.asked = None;
         self.booted_at = Some(Instant::now());
@@ -426,14 +431,20 @@ impl Supervisor {
 
     /// The VMM is gone: reboot, or settle the instance in its next state. `exit` is its
     /// record, or `None` when it left none (killed, or never started).
-    fn vmm_ended(&mut self, inst: &Instance, exit: Option<ExitRecord>) -> Result<(), Ec2Error> {
+    fn vmm_ended(
+        &mut self,
+        inst: &Instance,
+        exit: Option<ExitRecord>,
+        killed_by: Option<nix::sys::signal::Signal>,
+    ) -> Result<(), Ec2Error> {
         let id = self.id.clone();
+        cgroup::remove(&id);
         let sock = self.run.sock();
         let outcome = exit.as_ref().map(|e| e.outcome);
         let detail = exit
             .as_ref()
             .map(|e| e.detail.clone())
-            .unwrap_or_else(|| "the VMM process ended without a record (killed?)".into());
+            .unwrap_or_else(|| process::vmm_death(killed_by));
         let rebooting = matches!(inst.state, State::Pending | State::Running)
             && (inst.reboot_pending != RebootPending::No || outcome == Some(Outcome::Reset));
         let now = iso8601_now();

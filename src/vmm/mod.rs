@@ -20,6 +20,7 @@ pub mod lease;
 pub mod machine;
 pub mod memory;
 pub mod metrics;
+pub mod seccomp;
 pub mod snapshot;
 pub mod vcpu;
 
@@ -76,9 +77,10 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     let _raw = forward_stdin.then(terminal::RawMode::enter).flatten();
     // `machine` keeps the VM alive until this function returns; the process exits right
     // after, which ends the vCPU threads wherever they are.
+    let filters = seccomp::Filters::build()?;
     let mut threads = Vec::new();
     for vcpu in std::mem::take(&mut machine.vcpus) {
-        threads.push(vcpu.spawn().map_err(VmmError::VcpuThread)?);
+        threads.push(vcpu.spawn(filters.as_ref())?);
     }
     let controller = Controller::new(
         &machine,
@@ -95,6 +97,16 @@ pub fn run(cfg: &VmConfig) -> Result<GuestExit, VmmError> {
     events.add_subscriber(controller);
     // Set-up is done: the binary's pages only it used need not stay mapped.
     footprint::drop_startup_pages();
+    match &filters {
+        Some(f) => {
+            f.install(seccomp::Role::Main)?;
+            eprintln!("ec2lab vmm: seccomp filters on (vCPU and main threads; EC2LAB_SECCOMP=0 turns them off)");
+        }
+        None => eprintln!("ec2lab vmm: seccomp filters off (EC2LAB_SECCOMP=0)"),
+    }
+    if crate::testhook::seccomp_violation_in("main") {
+        crate::testhook::forbidden_syscall();
+    }
     while exit.get().is_none() {
         events
             .run()

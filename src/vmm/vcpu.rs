@@ -20,7 +20,9 @@ use vmm_sys_util::signal::Killable;
 use super::arch::aarch64::psci::{system_event_action, SystemEventAction};
 use super::devices::bus::Bus;
 use super::exit::{ExitSignal, GuestExit};
+use super::machine::VmmError;
 use super::memory::GuestMemory;
+use super::seccomp::{Filters, Role};
 
 /// Work for one parked vCPU thread, which alone holds its `VcpuFd` (saving its state for
 /// a snapshot).
@@ -166,12 +168,34 @@ pub struct Vcpu {
 
 impl Vcpu {
     /// Starts the vCPU thread; its handle is what [`PauseGate::pause`] kicks. Keep it
-    /// unjoined while the VMM runs.
-    pub fn spawn(self) -> std::io::Result<JoinHandle<()>> {
+    /// unjoined while the VMM runs. With `filters`, the thread installs its seccomp
+    /// filter before its first KVM_RUN, and this returns only once it has (or failed to).
+    pub fn spawn(self, filters: Option<&Filters>) -> Result<JoinHandle<()>, VmmError> {
         install_kick_handler();
-        std::thread::Builder::new()
+        let filters = filters.cloned();
+        let violate = crate::testhook::seccomp_violation_in("vcpu");
+        let (done, installed) = std::sync::mpsc::sync_channel(1);
+        let handle = std::thread::Builder::new()
             .name(format!("vcpu{}", self.id))
-            .spawn(move || self.run())
+            .spawn(move || {
+                let ok = filters.as_ref().map_or(Ok(()), |f| f.install(Role::Vcpu));
+                let failed = ok.is_err();
+                let _ = done.send(ok);
+                if failed {
+                    return;
+                }
+                if violate {
+                    crate::testhook::forbidden_syscall();
+                }
+                self.run()
+            })
+            .map_err(VmmError::VcpuThread)?;
+        // The sender is dropped without a message only if the thread died first.
+        installed
+            .recv()
+            .unwrap_or(Ok(()))
+            .map_err(VmmError::Seccomp)?;
+        Ok(handle)
     }
 
     fn run(mut self) {

@@ -105,6 +105,9 @@ pub enum VmmError {
     /// A vCPU thread could not be started.
     #[error("Cannot start a vCPU thread")]
     VcpuThread(#[source] std::io::Error),
+    /// A thread's seccomp filter could not be built or installed.
+    #[error(transparent)]
+    Seccomp(#[from] crate::vmm::seccomp::SeccompError),
     /// The main event loop failed.
     #[error("The event loop failed: {0}")]
     EventLoop(String),
