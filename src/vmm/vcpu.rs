@@ -20,7 +20,6 @@ use vmm_sys_util::signal::Killable;
 use super::arch::aarch64::psci::{system_event_action, SystemEventAction};
 use super::devices::bus::Bus;
 use super::exit::{ExitSignal, GuestExit};
-use super::machine::VmmError;
 use super::memory::GuestMemory;
 use super::seccomp::{Filters, Role};
 
@@ -166,11 +165,23 @@ pub struct Vcpu {
     pub exit: Arc<ExitSignal>,
 }
 
+/// Why a vCPU thread did not start. Its own type (not the machine's `VmmError`, which
+/// converts it) so that this module needs nothing from `machine`, which builds the vCPUs.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The thread could not be created.
+    #[error("Cannot start a vCPU thread")]
+    Thread(#[source] std::io::Error),
+    /// Its seccomp filter could not be installed.
+    #[error(transparent)]
+    Seccomp(#[from] super::seccomp::SeccompError),
+}
+
 impl Vcpu {
     /// Starts the vCPU thread; its handle is what [`PauseGate::pause`] kicks. Keep it
     /// unjoined while the VMM runs. With `filters`, the thread installs its seccomp
     /// filter before its first KVM_RUN, and this returns only once it has (or failed to).
-    pub fn spawn(self, filters: Option<&Filters>) -> Result<JoinHandle<()>, VmmError> {
+    pub fn spawn(self, filters: Option<&Filters>) -> Result<JoinHandle<()>, SpawnError> {
         install_kick_handler();
         let filters = filters.cloned();
         let violate = crate::testhook::seccomp_violation_in("vcpu");
@@ -189,12 +200,12 @@ impl Vcpu {
                 }
                 self.run()
             })
-            .map_err(VmmError::VcpuThread)?;
+            .map_err(SpawnError::Thread)?;
         // The sender is dropped without a message only if the thread died first.
         installed
             .recv()
             .unwrap_or(Ok(()))
-            .map_err(VmmError::Seccomp)?;
+            .map_err(SpawnError::Seccomp)?;
         Ok(handle)
     }
 

@@ -103,8 +103,8 @@ pub enum VmmError {
     #[error("Cannot set up a virtio device")]
     Transport(#[from] virtio::mmio::TransportError),
     /// A vCPU thread could not be started.
-    #[error("Cannot start a vCPU thread")]
-    VcpuThread(#[source] std::io::Error),
+    #[error(transparent)]
+    VcpuThread(#[from] crate::vmm::vcpu::SpawnError),
     /// A thread's seccomp filter could not be built or installed.
     #[error(transparent)]
     Seccomp(#[from] crate::vmm::seccomp::SeccompError),
