@@ -415,10 +415,7 @@ pub fn modify_network_interface_attribute(
 pub fn network_teardown(ctx: &Ctx) -> Result<Value, Failure> {
     let s = ctx.store()?;
     crate::net::teardown(&s).map_err(Failure::Service)?;
-    let instances = crate::instances::record::Instance::all(s.conn()).map_err(Failure::Service)?;
-    for inst in instances {
-        crate::instances::cgroup::remove(&inst.instance_id);
-    }
+    crate::instances::cgroup::remove_all(&s).map_err(Failure::Service)?;
     Ok(Value::Null)
 }
 

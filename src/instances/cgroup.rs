@@ -175,14 +175,7 @@ pub fn prepare(id: &str, limits: &Limits) -> io::Result<Option<Cgroup>> {
     let Some(layout) = layout() else {
         return Ok(None);
     };
-    let parents = match &layout {
-        Layout::V1(root) => ["memory", "cpu", "blkio"]
-            .iter()
-            .map(|c| root.join(c).join("ec2lab"))
-            .collect(),
-        Layout::V2(root) => vec![root.join("ec2lab")],
-    };
-    for parent in &parents {
+    for parent in &parents(&layout) {
         // Our own group anew, so that its age says when it was made (see `sweep`).
         let _ = std::fs::remove_dir(parent.join(id));
         sweep(parent, STALE);
@@ -192,6 +185,21 @@ pub fn prepare(id: &str, limits: &Limits) -> io::Result<Option<Cgroup>> {
         Layout::V2(root) => prepare_v2(&root, id, limits).map(Some),
     }
 }
+
+/// The directories instances' groups are made in: `ec2lab` under each v1 controller ec2lab
+/// limits, or under the v2 root.
+fn parents(layout: &Layout) -> Vec<PathBuf> {
+    match layout {
+        Layout::V1(root) => V1_CONTROLLERS
+            .iter()
+            .map(|c| root.join(c).join("ec2lab"))
+            .collect(),
+        Layout::V2(root) => vec![root.join("ec2lab")],
+    }
+}
+
+/// The v1 controllers ec2lab limits: memory, CPU time and disk I/O.
+const V1_CONTROLLERS: [&str; 3] = ["memory", "cpu", "blkio"];
 
 /// How old an empty group must be before [`sweep`] takes it: far longer than the few
 /// milliseconds between a group's making and its VMM joining it.
@@ -288,17 +296,20 @@ fn prepare_v2(root: &Path, id: &str, l: &Limits) -> io::Result<Cgroup> {
 /// Removes instance `id`'s cgroups once its VMM is gone (a group with a live process in
 /// it stays; the next removal takes it).
 pub fn remove(id: &str) {
-    match layout() {
-        Some(Layout::V1(root)) => {
-            for c in ["memory", "cpu", "blkio"] {
-                let _ = std::fs::remove_dir(root.join(c).join("ec2lab").join(id));
-            }
+    if let Some(layout) = layout() {
+        for parent in parents(&layout) {
+            let _ = std::fs::remove_dir(parent.join(id));
         }
-        Some(Layout::V2(root)) => {
-            let _ = std::fs::remove_dir(root.join("ec2lab").join(id));
-        }
-        None => {}
     }
+}
+
+/// Removes the cgroups of every instance in `store` whose VMM is gone (`network-teardown`:
+/// those of VMMs killed rather than ended; a group with a live VMM in it stays).
+pub fn remove_all(store: &Store) -> Result<(), crate::error::Ec2Error> {
+    for inst in Instance::all(store.conn())? {
+        remove(&inst.instance_id);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
