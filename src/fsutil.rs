@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -76,6 +77,43 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> io::Result<()> {
     match std::fs::hard_link(src, dst) {
         Ok(()) => Ok(()),
         Err(_) => sparse_copy(src, dst).map(|_| ()),
+    }
+}
+
+/// Opens `path` for reading only if it is a plain file and not a link: for files in a
+/// directory a jailed VMM owns, which it could have swapped for a link to a host file.
+pub fn open_nofollow(path: &Path) -> io::Result<File> {
+    checked_plain(
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?,
+    )
+}
+
+/// [`open_nofollow`] for appending, creating the file if it is missing.
+pub fn append_nofollow(path: &Path) -> io::Result<File> {
+    checked_plain(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)?,
+    )
+}
+
+/// The whole file at `path`, read as [`open_nofollow`] opens it.
+pub fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open_nofollow(path)?.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+fn checked_plain(f: File) -> io::Result<File> {
+    if f.metadata()?.is_file() {
+        Ok(f)
+    } else {
+        Err(io::Error::other("not a plain file"))
     }
 }
 

@@ -146,7 +146,8 @@ pub fn run(store: &mut Store, opts: &Options) -> Result<Value, Ec2Error> {
             timings["RunInstancesToRunningSecs"] = json!(secs(l, r));
         }
     }
-    let console = std::fs::read(RunDir::of(store, &id).console()).unwrap_or_default();
+    let console =
+        crate::fsutil::read_nofollow(&RunDir::of(store, &id).console()).unwrap_or_default();
     let launch = instances::warm::launch_kind(&String::from_utf8_lossy(&console));
     Ok(json!({
         "InstanceId": id,
@@ -373,7 +374,7 @@ fn wait_for_page(
     deadline: Instant,
     p: &Progress,
 ) -> Result<(Option<Instant>, String), Ec2Error> {
-    let console_path = store.instance_dir(id).join("console.log");
+    let console_path = RunDir::of(store, id).console();
     let mut running_at = None;
     let mut last_report = Instant::now();
     let mut last_said = String::new();

@@ -27,17 +27,17 @@ pub fn fail_point(step: &str) -> Result<(), crate::error::Ec2Error> {
 }
 
 /// Whether the tests asked (`EC2LAB_TEST_SECCOMP_VIOLATION=<thread>`, debug builds only)
-/// that the VMM's `thread` ("vcpu" or "main") make a forbidden syscall once its seccomp
-/// filter is in.
+/// that the VMM's `thread` ("vcpu" or "main") or the metadata worker ("metadata-worker")
+/// make a forbidden syscall once its seccomp filter is in.
 pub fn seccomp_violation_in(thread: &str) -> bool {
     cfg!(debug_assertions)
         && std::env::var("EC2LAB_TEST_SECCOMP_VIOLATION").is_ok_and(|v| v == thread)
 }
 
-/// Makes a system call no VMM thread is allowed: ptrace(2) with a request that does
+/// Makes a system call no filtered thread is allowed: ptrace(2) with a request that does
 /// nothing (it fails with EINVAL or ESRCH where no filter stops it first).
 pub fn forbidden_syscall() {
     // SAFETY: an invalid ptrace request on pid 0 touches no memory and changes nothing.
     let r = unsafe { libc::syscall(libc::SYS_ptrace, -1i64, 0i64, 0i64, 0i64) };
-    eprintln!("ec2lab vmm: test hook: ptrace(2) was not stopped (returned {r})");
+    eprintln!("ec2lab: test hook: ptrace(2) was not stopped (returned {r})");
 }

@@ -47,7 +47,7 @@ impl RealGuest {
     }
 
     fn console(&self, id: &str) -> String {
-        std::fs::read_to_string(self.lab.run_dir(id).join("console.log")).unwrap_or_default()
+        std::fs::read_to_string(self.lab.run_dir(id).join("vmm/console.log")).unwrap_or_default()
     }
 
     /// Waits until the console has shown the ready marker `times` times; the seconds taken.

@@ -750,7 +750,7 @@ fn after_a_host_reboot_serve_brings_instances_and_the_monitor_back() {
         monitor_running().then_some(())
     });
     wait_until("the instance's automatic recovery", 30, || {
-        let log = std::fs::read_to_string(run.join("console.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(run.join("vmm/console.log")).unwrap_or_default();
         log.contains("boot 2").then_some(())
     });
     assert_eq!(lab.state(&id), "running");

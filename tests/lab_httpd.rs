@@ -33,7 +33,7 @@ impl RealLab {
     }
 
     fn console(&self, id: &str) -> String {
-        std::fs::read_to_string(self.lab.run_dir(id).join("console.log")).unwrap_or_default()
+        std::fs::read_to_string(self.lab.run_dir(id).join("vmm/console.log")).unwrap_or_default()
     }
 
     /// Waits until `needle` appears `times` times in the instance's console (it keeps

@@ -470,27 +470,8 @@ fn locked_disks_still_grow_and_move_between_running_guests() {
     lab.ok(&["modify-volume", "--volume-id", &root, "--size", "2"]);
     // A volume hot-detached from one running guest can be hot-attached to another: the
     // first VMM let go of its lock with the media.
-    let vol = lab.ok(&[
-        "create-volume",
-        "--size",
-        "1",
-        "--availability-zone",
-        "lab-1a",
-    ])["VolumeId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let attach = |id: &str| {
-        lab.ok(&[
-            "attach-volume",
-            "--volume-id",
-            &vol,
-            "--instance-id",
-            id,
-            "--device",
-            "/dev/sdf",
-        ])
-    };
+    let vol = lab.create_volume(1);
+    let attach = |id: &str| lab.attach_sdf(&vol, id);
     attach(&ids[0]);
     lab.ok(&["detach-volume", "--volume-id", &vol, "--force"]);
     attach(&ids[1]);

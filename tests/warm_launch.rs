@@ -35,7 +35,8 @@ impl Warm {
     }
 
     fn console(&self, id: &str) -> String {
-        std::fs::read_to_string(self.real.lab.run_dir(id).join("console.log")).unwrap_or_default()
+        std::fs::read_to_string(self.real.lab.run_dir(id).join("vmm/console.log"))
+            .unwrap_or_default()
     }
 
     fn wait_console(&self, id: &str, needle: &str) {

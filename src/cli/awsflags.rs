@@ -302,7 +302,13 @@ fn arg_for(f: &AwsFlag) -> Arg {
 
 /// The verbs that only ec2lab's own processes run, once per guest: never EC2 operations,
 /// so their command lines are parsed without reading the model.
-const INTERNAL_VERBS: &[&str] = &["vmm", "vmm-ctl", "__supervise", "__monitor"];
+const INTERNAL_VERBS: &[&str] = &[
+    "vmm",
+    "vmm-ctl",
+    "__supervise",
+    "__monitor",
+    "__metadata-worker",
+];
 
 /// The verb of a command line: its first word that is not an option or an option's value
 /// (`cmd`'s own options, before the verb).

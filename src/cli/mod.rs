@@ -222,6 +222,20 @@ pub enum Command {
     Monitor {
         region: String,
     },
+    /// Internal: an instance's metadata worker, which parses guests' HTTP without root
+    /// (started by its supervisor, with its sockets at fixed descriptors).
+    #[command(name = "__metadata-worker", hide = true)]
+    MetadataWorker {
+        instance_id: String,
+        #[arg(long)]
+        uid: u32,
+        #[arg(long)]
+        gid: u32,
+        #[arg(long)]
+        root: std::path::PathBuf,
+        #[arg(long)]
+        channels: usize,
+    },
 }
 
 /// The operation name the AWS CLI shows in errors and table titles.
@@ -306,6 +320,7 @@ fn operation(cmd: &Command) -> &'static str {
         Command::Vmm(_)
         | Command::VmmCtl(_)
         | Command::Supervise { .. }
+        | Command::MetadataWorker { .. }
         | Command::Monitor { .. } => "",
     }
 }
@@ -417,7 +432,11 @@ pub fn run(cli: Cli) -> i32 {
     // have just done it).
     if !matches!(
         cli.command,
-        Command::Vmm(_) | Command::VmmCtl(_) | Command::Supervise { .. } | Command::Monitor { .. }
+        Command::Vmm(_)
+            | Command::VmmCtl(_)
+            | Command::Supervise { .. }
+            | Command::Monitor { .. }
+            | Command::MetadataWorker { .. }
     ) {
         crate::net::sweep_deleted_roots();
     }
@@ -442,6 +461,21 @@ pub fn run(cli: Cli) -> i32 {
             };
         }
         Command::Monitor { region } => return monitor(&ctx.state_dir, &region),
+        Command::MetadataWorker {
+            instance_id,
+            uid,
+            gid,
+            root,
+            channels,
+        } => {
+            return crate::metadata::worker::run(&crate::metadata::worker::Setup {
+                instance_id: &instance_id,
+                uid,
+                gid,
+                root: &root,
+                channels,
+            })
+        }
         Command::RunInstances(a) => ec2::run_instances(&ctx, a),
         Command::DescribeInstances(a) => ec2::describe_instances(&ctx, a),
         Command::StartInstances(a) => ec2::lifecycle(&ctx, Lifecycle::Start, a.instance_ids),

@@ -65,7 +65,7 @@ fn change(
     for id in instance_ids {
         let inst = Instance::get(store.conn(), id)?;
         if inst.state == State::Terminated {
-            supervisor::finalize_termination(store, &inst)?;
+            super::termination::finalize_termination(store, &inst)?;
         }
         supervisor::ensure(store, id)?;
     }

@@ -16,6 +16,7 @@
 //! ready marker at any time.
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -117,10 +118,15 @@ pub fn begin_boot(path: &Path, boot: i64, id: &str) -> Result<(), ConsoleError> 
         path: path.into(),
         source,
     };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    // The VMM owns the log's directory: never follow a link it may have left there.
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .read(true)
         .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(err)?;
     let len = f.metadata().map_err(err)?.len();
@@ -138,11 +144,10 @@ pub fn begin_boot(path: &Path, boot: i64, id: &str) -> Result<(), ConsoleError> 
 /// user reading `get-console-output` finds them; best effort. Call it only while no VMM
 /// writes to the log.
 pub fn note(path: &Path, lines: &[String]) {
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = crate::fsutil::append_nofollow(path) {
         for l in lines {
             let _ = writeln!(f, "{l}");
         }

@@ -188,6 +188,8 @@ pub fn attach_volume(
             store.write(|tx| volumes::record_detach(tx, volume_id))?;
             return Err(e);
         }
+        // The VMM's I/O limit counts the new volume from now, not from its next start.
+        super::cgroup::for_vmm(store, &inst);
     }
     Ok(attachment(volume_id, instance_id, device, "attached"))
 }
@@ -238,6 +240,9 @@ pub fn detach_volume(
         let slot = ebs_base(&inst)
             + volumes::ebs_slot(&a.device).ok_or_else(|| Ec2Error::internal("bad device"))?;
         vmm_call(&sock, &Request::DetachDisk { slot }, "hot detach")?;
+        store.write(|tx| volumes::record_detach(tx, volume_id))?;
+        super::cgroup::for_vmm(store, &inst);
+        return Ok(attachment(volume_id, &a.instance_id, &a.device, "detached"));
     }
     store.write(|tx| volumes::record_detach(tx, volume_id))?;
     Ok(attachment(volume_id, &a.instance_id, &a.device, "detached"))
@@ -305,7 +310,10 @@ pub fn refresh_size(store: &Store, vol: &Volume) -> Result<(), Ec2Error> {
         serial: Some(vol.serial()),
         replace: true,
     };
-    vmm_call(&sock, &req, "resize")
+    vmm_call(&sock, &req, "resize")?;
+    // A gp2 volume's IOPS grow with its size.
+    super::cgroup::for_vmm(store, &inst);
+    Ok(())
 }
 
 /// ModifyVolume, for every front end: the volume grows, and a running guest that has it

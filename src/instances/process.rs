@@ -43,38 +43,114 @@ pub fn spawn_detached_in(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    let procs: Vec<std::ffi::CString> = cgroups
-        .iter()
-        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()))
-        .collect::<Result<_, _>>()
-        .map_err(std::io::Error::other)?;
-    // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed: setsid(2), open(2), write(2) and close(2) are,
-    // and it allocates nothing (the paths were made before the fork).
+    let procs = c_paths(cgroups)?;
+    // SAFETY: the closure runs in the child between fork and exec and makes only the
+    // async-signal-safe calls of `detach_into` (see there).
     unsafe {
-        cmd.pre_exec(move || {
-            nix::unistd::setsid()?;
-            for p in &procs {
-                // "0" is the writing process itself.
-                let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-                if fd < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                let r = libc::write(fd, b"0".as_ptr().cast(), 1);
-                let e = std::io::Error::last_os_error();
-                libc::close(fd);
-                if r != 1 {
-                    return Err(e);
-                }
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || detach_into(&procs));
     }
     let child = cmd.spawn()?;
     let pid = i64::from(child.id());
     // The child is reaped by whoever waits for it (the supervisor polls); dropping the
     // handle does not kill it.
     std::mem::forget(child);
+    let ticks = start_ticks(pid).unwrap_or(0);
+    Ok((pid, ticks))
+}
+
+/// `paths` as C strings, made before a fork (the child must not allocate).
+fn c_paths(paths: &[std::path::PathBuf]) -> std::io::Result<Vec<std::ffi::CString>> {
+    paths
+        .iter()
+        .map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(std::io::Error::other)
+}
+
+/// In a new child before exec: a session of its own, then the cgroups whose
+/// `cgroup.procs` files are `procs` (so that all it does is charged there).
+///
+/// # Safety
+/// Only for a child between fork (or clone) and exec: it makes only async-signal-safe
+/// calls (setsid, open, write, close) and allocates nothing.
+unsafe fn detach_into(procs: &[std::ffi::CString]) -> std::io::Result<()> {
+    nix::unistd::setsid()?;
+    for p in procs {
+        // "0" is the writing process itself.
+        let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let r = libc::write(fd, b"0".as_ptr().cast(), 1);
+        let e = std::io::Error::last_os_error();
+        libc::close(fd);
+        if r != 1 {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// [`spawn_detached_in`] for a VMM to be jailed: the child is born into a new PID
+/// namespace (a process cannot enter one itself, only its children can be born into
+/// one), where it is pid 1 and sees no other process. The returned pid is its pid on
+/// the host, the one to record, signal and wait for.
+pub fn spawn_in_pid_ns(
+    exe: &Path,
+    args: &[&std::ffi::OsStr],
+    log: &Path,
+    cgroups: &[std::path::PathBuf],
+) -> std::io::Result<(i64, i64)> {
+    use std::ffi::CString;
+    use std::os::fd::AsRawFd;
+    let cstr = |b: &[u8]| CString::new(b).map_err(std::io::Error::other);
+    let out = OpenOptions::new().create(true).append(true).open(log)?;
+    let null = File::open("/dev/null")?;
+    let argv: Vec<CString> = std::iter::once(exe.as_os_str())
+        .chain(args.iter().copied())
+        .map(|a| cstr(a.as_encoded_bytes()))
+        .collect::<Result<_, _>>()?;
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let procs = c_paths(cgroups)?;
+    let (out_fd, null_fd) = (out.as_raw_fd(), null.as_raw_fd());
+    const FAILED: &[u8] = b"ec2lab: could not start the VMM in its PID namespace\n";
+    let child = move || -> isize {
+        // SAFETY: this runs in the cloned child (a copy of this process without its other
+        // threads), where only async-signal-safe calls are sound: `detach_into`'s, dup2,
+        // execv and _exit are, and nothing here allocates (every string and array was
+        // made before the clone).
+        unsafe {
+            let fail = || {
+                libc::write(out_fd, FAILED.as_ptr().cast(), FAILED.len());
+                libc::_exit(127)
+            };
+            if detach_into(&procs).is_err() {
+                fail();
+            }
+            if libc::dup2(null_fd, 0) < 0 || libc::dup2(out_fd, 1) < 0 || libc::dup2(out_fd, 2) < 0
+            {
+                fail();
+            }
+            libc::execv(argv_ptrs[0], argv_ptrs.as_ptr());
+            fail();
+            127
+        }
+    };
+    let mut stack = vec![0u8; 256 * 1024];
+    // SAFETY: without CLONE_VM the child runs on its own copy of `stack` and of this
+    // process's memory; the callback only makes async-signal-safe calls (see above).
+    // SIGCHLD as the exit signal lets the supervisor wait for it as for any child.
+    let pid = unsafe {
+        nix::sched::clone(
+            Box::new(child),
+            &mut stack,
+            nix::sched::CloneFlags::CLONE_NEWPID,
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(std::io::Error::from)?;
+    let pid = i64::from(pid.as_raw());
     let ticks = start_ticks(pid).unwrap_or(0);
     Ok((pid, ticks))
 }

@@ -371,7 +371,7 @@ pub fn launch(
     })();
     if let Err(e) = &started {
         let ids: Vec<&str> = made.iter().map(|i| i.instance_id.as_str()).collect();
-        if let Err(undo) = supervisor::fail_launch(store, &ids, e) {
+        if let Err(undo) = super::termination::fail_launch(store, &ids, e) {
             eprintln!(
                 "ec2lab: cannot terminate the instances of a failed launch {ids:?}: {}",
                 crate::causes::chain(&undo)

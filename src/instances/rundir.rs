@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use crate::store::Store;
 
+/// The size at which `supervisor.log` and `vmm.log` are rotated, before each start of
+/// the process that appends to them.
+pub const LOG_MAX: u64 = 1 << 20;
+
 /// The files of one instance's run directory.
 pub struct RunDir(pub PathBuf);
 
@@ -35,9 +39,32 @@ impl RunDir {
         self.path("vmm.sock")
     }
 
+    /// The one directory the VMM writes to (its console log, exit record and snapshots);
+    /// a jailed VMM owns it, so root reads what is in it without following links.
+    pub fn vmm_dir(&self) -> PathBuf {
+        self.path("vmm")
+    }
+
+    /// The VMM's root while it runs: an empty directory on the host (its mounts live in
+    /// the VMM's own mount namespace).
+    pub fn jail_root(&self) -> PathBuf {
+        self.path("jail")
+    }
+
+    /// The metadata worker's root (`metadata::worker`): an empty directory, always.
+    pub fn metadata_root(&self) -> PathBuf {
+        self.path("metadata-root")
+    }
+
+    /// Where the VMM saves the whole machine when asked to, before the supervisor moves
+    /// it where it belongs.
+    pub fn snapshot_out(&self) -> PathBuf {
+        self.vmm_dir().join("snapshot")
+    }
+
     /// The console log every boot appends to.
     pub fn console(&self) -> PathBuf {
-        self.path("console.log")
+        self.vmm_dir().join("console.log")
     }
 
     /// The serial console; its VMM binds it and removes it when it exits.
@@ -52,7 +79,7 @@ impl RunDir {
 
     /// How the last VMM ended (`vmm::exit::ExitRecord`).
     pub fn exit_file(&self) -> PathBuf {
-        self.path("exit.json")
+        self.vmm_dir().join("exit.json")
     }
 
     /// Held by the instance's one supervisor.

@@ -14,18 +14,20 @@ use std::time::{Duration, Instant};
 use super::cgroup;
 use super::console;
 use super::disks;
+use super::jail;
 use super::network;
 use super::options::Maintenance;
 use super::process::{self, Lock};
 use super::record::{Instance, RebootPending};
 use super::rundir::RunDir;
 use super::state::{on_guest, GuestEvent, State};
+use super::termination::{fail_launch, finalize_termination, launch_failure};
+use super::vmm_start;
 use super::warm_boot::WarmBoot;
 use crate::error::Ec2Error;
-use crate::storage::{instance_store, volumes};
+use crate::storage::instance_store;
 use crate::store::{iso8601_now, Store};
 use crate::vmm::api::{self, Request};
-use crate::vmm::config::{SerialOut, VmConfig};
 use crate::vmm::exit::{ExitRecord, Outcome};
 
 const POLL_FAST: Duration = Duration::from_millis(100);
@@ -35,10 +37,6 @@ const RESEND_SHUTDOWN: Duration = Duration::from_secs(5);
 const QUICK_FAILURE: Duration = Duration::from_secs(300);
 /// How often a supervisor makes sure the region's monitor daemon runs.
 const ENSURE_MONITOR: Duration = Duration::from_secs(30);
-
-/// The size past which `supervisor.log` and `vmm.log` are moved aside (to `*.log.1`)
-/// before the next process appending to them starts.
-const LOG_MAX: u64 = 1 << 20;
 
 /// How long a graceful stop may take before the VMM is stopped hard. Generous: a guest
 /// on a nested KVM takes tens of seconds to shut down.
@@ -70,7 +68,7 @@ pub fn ensure(store: &Store, id: &str) -> Result<(), Ec2Error> {
         .arg("__supervise")
         .arg(id);
     // Appended to for the supervisor's life; each start begins a new one past the cap.
-    crate::vmm::console_log::rotate_if_over(&run.supervisor_log(), LOG_MAX);
+    crate::vmm::console_log::rotate_if_over(&run.supervisor_log(), super::rundir::LOG_MAX);
     process::spawn_detached(cmd, &run.supervisor_log())?;
     Ok(())
 }
@@ -83,30 +81,6 @@ pub fn ensure_all(store: &Store, instances: &[Instance]) -> Result<(), Ec2Error>
         }
     }
     Ok(())
-}
-
-/// The launch description of an instance's next VMM: its run directory's kernel, its
-/// disks (`disks`) and interfaces (`network`, plumbed on the host by now), its type's
-/// vCPUs and memory, and the run directory's sockets, console log and exit file.
-fn launch_config(
-    run: &RunDir,
-    inst: &Instance,
-    disks: Vec<crate::vmm::config::DiskConfig>,
-    nics: network::GuestNics,
-) -> VmConfig {
-    VmConfig {
-        initrd: run.initrd(),
-        append: nics.switches,
-        vcpus: inst.vcpus,
-        mem_mib: inst.mem_mib,
-        disks,
-        nets: nics.nets,
-        serial_out: SerialOut::File(run.console()),
-        api_sock: Some(run.sock()),
-        console_sock: Some(run.console_sock()),
-        exit_file: Some(run.exit_file()),
-        ..VmConfig::new(run.kernel())
-    }
 }
 
 /// What the supervisor asks of a running VMM.
@@ -353,32 +327,14 @@ impl Supervisor {
     /// Starts the instance's VMM: `ec2lab vmm --launch` on a launch file written for it.
     fn start_vmm(&mut self, inst: &Instance) -> Result<(), Ec2Error> {
         crate::testhook::fail_point("vmm-start")?;
-        let _ = std::fs::remove_file(self.run.exit_file());
-        let _ = std::fs::remove_file(self.run.sock());
-        let _ = std::fs::remove_file(self.run.console_sock());
-        // Before the VMM exists, so that no reader takes the previous boot's lines for this
-        // one's. A log that cannot be written fails the VMM too, with its own message.
-        let resume = super::hibernation::saved(&self.store, inst);
-        if resume.is_some() {
-            console::note(
-                &self.run.console(),
-                &["ec2lab: resuming from hibernation".to_string()],
-            );
-        } else if let Err(e) = console::begin_boot(&self.run.console(), inst.boots + 1, &self.id) {
-            eprintln!("ec2lab supervisor: {}", crate::causes::chain(&e));
-        }
-        let warnings: Vec<String> = inst
-            .warnings
-            .iter()
-            .map(|w| format!("ec2lab: warning: {w}"))
-            .collect();
-        console::note(&self.run.console(), &warnings);
+        let (jailed, resume) = vmm_start::prepare(&self.store, &self.run, inst)?;
         let disks = disks::vmm_disks(&self.store, inst)?;
         let nics = network::vmm_nics(&self.store, inst)?;
         let launch = self.run.launch_file();
         let warm_nics = nics.clone();
-        let mut config = launch_config(&self.run, inst, disks, nics);
+        let mut config = vmm_start::launch_config(&self.run, inst, disks, nics);
         config.restore = resume.clone();
+        config.jail = jailed;
         self.warm = if resume.is_none() && inst.boots == 0 {
             WarmBoot::start(&self.run, inst, &warm_nics, &mut config)
         } else {
@@ -396,13 +352,7 @@ impl Supervisor {
                 launch: launch.clone(),
             },
         )?;
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg("vmm").arg("--launch").arg(&launch);
-        crate::vmm::console_log::rotate_if_over(&self.run.vmm_log(), LOG_MAX);
-        let procs = cgroup::for_vmm(&self.store, inst)
-            .map(|g| g.procs_files())
-            .unwrap_or_default();
-        let (pid, ticks) = process::spawn_detached_in(cmd, &self.run.vmm_log(), &procs)?;
+        let (pid, ticks) = vmm_start::spawn(&self.store, &self.run, &self.exe, inst, &config)?;
         crate::testhook::kill_point("vmm-spawned");
         self.asked = None;
         self.booted_at = Some(Instant::now());
@@ -567,21 +517,22 @@ impl Supervisor {
         };
         // A machine saved before and never resumed is stale now.
         let _ = std::fs::remove_dir_all(&dir);
-        let req = Request::Snapshot {
-            dir: dir.clone(),
-            then: api::AfterSnapshot::Exit,
-        };
         // Written down first: if this supervisor dies, the next command clears what a
         // save cut short leaves, once the VMM is gone.
         let op = crate::operations::begin(
             &mut self.store,
             crate::operations::Work::Hibernate {
                 instance_id: self.id.clone(),
-                dir,
+                dir: dir.clone(),
             },
         );
         // Saving the memory takes a while on a big guest; the VMM answers when done.
-        let answer = api::call_within(&self.run.sock(), &req, Duration::from_secs(300));
+        let answer = jail::snapshot(
+            &self.run,
+            api::AfterSnapshot::Exit,
+            &dir,
+            Duration::from_secs(300),
+        );
         if let Ok(op) = op {
             let _ = op.done(&mut self.store);
         }
@@ -644,62 +595,4 @@ impl Supervisor {
         let _ = std::fs::remove_file(self.run.console_sock());
         Ok(())
     }
-}
-
-/// The state reason a failed launch gave an instance, kept through its shutdown.
-const LAUNCH_FAILED: &str = "Server.InternalError";
-
-fn launch_failure(inst: &Instance) -> Option<(String, String, String)> {
-    let (code, msg) = inst.state_reason.clone()?;
-    (code == LAUNCH_FAILED && inst.state == State::ShuttingDown)
-        .then(|| (inst.transition_reason.clone(), code, msg))
-}
-
-/// Ends instances whose launch failed after they were recorded (a supervisor or VMM that
-/// would not start): each is terminated with EC2's reason for a launch that failed on its
-/// side (`Server.InternalError`), and its volumes, interface and files go, so nothing is
-/// left behind. One whose supervisor runs is set `shutting-down` for it to finish (it
-/// stops any VMM it started), keeping the reason; the others are finished here.
-pub fn fail_launch(store: &mut Store, ids: &[&str], why: &Ec2Error) -> Result<(), Ec2Error> {
-    let reason = format!("Server error ({})", iso8601_now());
-    let msg = format!(
-        "{LAUNCH_FAILED}: Internal error on launch: {}",
-        crate::causes::chain(why)
-    );
-    for id in ids {
-        let run = RunDir::of(store, id);
-        // Held while the instance is finished here, so no supervisor starts meanwhile.
-        let lock = if run.0.exists() {
-            Lock::try_acquire(&run.lock())?
-        } else {
-            None
-        };
-        let supervised = run.0.exists() && lock.is_none();
-        let next = if supervised {
-            State::ShuttingDown
-        } else {
-            State::Terminated
-        };
-        store
-            .write(|tx| Instance::set_state(tx, id, next, &reason, Some((LAUNCH_FAILED, &msg))))?;
-        if !supervised {
-            let inst = Instance::get(store.conn(), id)?;
-            finalize_termination(store, &inst)?;
-        }
-        drop(lock);
-    }
-    Ok(())
-}
-
-/// What goes when an instance is terminated: volumes marked DeleteOnTermination (the
-/// others are detached and stay), the instance store, its kernel links. The console log
-/// stays for get-console-output until the record goes.
-pub fn finalize_termination(store: &mut Store, inst: &Instance) -> Result<(), Ec2Error> {
-    volumes::release_for_terminated(store, &inst.instance_id)?;
-    network::release(store, inst)?;
-    instance_store::destroy(store.region(), &inst.instance_id);
-    for f in RunDir::of(store, &inst.instance_id).transient_files() {
-        let _ = std::fs::remove_file(f);
-    }
-    Ok(())
 }

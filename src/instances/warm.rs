@@ -271,11 +271,11 @@ pub struct Captured {
 /// text so far. Built in a temporary directory and renamed into place, so a template is
 /// whole or absent; when two first launches race, the first rename wins.
 pub fn capture(
-    sock: &Path,
+    run: &super::rundir::RunDir,
     root: &Path,
-    console: &Path,
     template: &Path,
 ) -> Result<Captured, String> {
+    let console = run.console();
     let parent = template
         .parent()
         .ok_or_else(|| "a template directory has a parent".to_string())?;
@@ -288,22 +288,21 @@ pub fn capture(
     let t = Template(tmp.clone());
     let made = (|| -> Result<Captured, String> {
         std::fs::create_dir(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        let r = api::call_within(
-            sock,
-            &Request::Snapshot {
-                dir: t.snapshot(),
-                then: AfterSnapshot::Resume,
-            },
+        let r = super::jail::snapshot(
+            run,
+            AfterSnapshot::Resume,
+            &t.snapshot(),
             Duration::from_secs(120),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let done = match (r.ok, r.snapshot) {
             (true, Some(done)) => done,
             _ => return Err(r.error.unwrap_or_else(|| "no snapshot made".into())),
         };
         fsutil::sparse_copy(root, &t.disk()).map_err(|e| format!("copying the root disk: {e}"))?;
-        std::fs::copy(console, t.boot_log())
-            .map_err(|e| format!("copying the console log: {e}"))?;
+        // The VMM owns the log's directory: read it without following a link.
+        let log =
+            fsutil::read_nofollow(&console).map_err(|e| format!("reading the console log: {e}"))?;
+        std::fs::write(t.boot_log(), log).map_err(|e| format!("copying the console log: {e}"))?;
         let meta = serde_json::json!({
             "made_ms": crate::clock::now_ms(),
             "memory_bytes": done.memory_bytes,

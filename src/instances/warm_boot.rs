@@ -135,9 +135,10 @@ impl WarmBoot {
             }
             let root =
                 super::disks::root_volume(store, inst).map(|v| store.volume_path(&v.volume_id));
-            let line = match root.map_err(|e| e.to_string()).and_then(|root| {
-                warm::capture(&run.sock(), &root, &run.console(), &self.template.0)
-            }) {
+            let line = match root
+                .map_err(|e| e.to_string())
+                .and_then(|root| warm::capture(run, &root, &self.template.0))
+            {
                 Ok(c) => format!(
                     "ec2lab: warm launch: template saved for later launches of {} ({} MiB of \
                      memory, saved in {} ms)",
@@ -170,5 +171,6 @@ impl WarmBoot {
 /// The instance's console log so far, as text (both polls read it whole: it is small
 /// while a guest takes its identity).
 fn console_text(run: &RunDir) -> String {
-    String::from_utf8_lossy(&std::fs::read(run.console()).unwrap_or_default()).into_owned()
+    String::from_utf8_lossy(&crate::fsutil::read_nofollow(&run.console()).unwrap_or_default())
+        .into_owned()
 }

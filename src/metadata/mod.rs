@@ -11,12 +11,22 @@
 //! interface, so an instance can only ever read its own metadata. The server's limits
 //! (workers, connections per caller, deadline) are in [`pool`]; the firewall limits the
 //! connections each caller may open to it.
+//!
+//! Guest bytes are never parsed by root: the supervisor binds the port and answers
+//! ([`server`], [`answer`]), but accepting connections and reading their HTTP is the job
+//! of a worker process it starts ([`worker`]), chrooted to an empty directory, as its own
+//! unprivileged user without capabilities, which passes each request on as a typed,
+//! bounded message ([`ipc`]).
 
+pub mod answer;
+pub mod filter;
 pub mod http;
+pub mod ipc;
 pub mod pool;
 pub mod server;
 pub mod token;
 pub mod tree;
+pub mod worker;
 
 use std::net::Ipv4Addr;
 

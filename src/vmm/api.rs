@@ -200,16 +200,47 @@ pub fn call(sock: &Path, req: &Request) -> Result<Response, ApiError> {
 
 /// [`call`], giving up when the answer takes longer than `timeout` (a monitor's
 /// liveness check must not hang on a stuck VMM).
+///
+/// A disk to attach goes along open (see [`call_with_file`]): a jailed VMM cannot open
+/// host paths. One the caller cannot open either goes by path, for the VMM to say why.
 pub fn call_within(sock: &Path, req: &Request, timeout: Duration) -> Result<Response, ApiError> {
-    let mut stream = UnixStream::connect(sock).map_err(|source| ApiError::Connect {
+    if let Request::AttachDisk {
+        path, read_only, ..
+    } = req
+    {
+        if let Ok(file) = std::fs::File::options()
+            .read(true)
+            .write(!read_only)
+            .open(path)
+        {
+            return call_with_file(sock, req, &file, timeout);
+        }
+    }
+    let mut stream = connect(sock, timeout)?;
+    stream.write_all(&request_line(req)?)?;
+    read_answer(stream)
+}
+
+/// A connection to the VMM at `sock` whose reads and writes give up after `timeout`.
+fn connect(sock: &Path, timeout: Duration) -> Result<UnixStream, ApiError> {
+    let stream = UnixStream::connect(sock).map_err(|source| ApiError::Connect {
         path: sock.display().to_string(),
         source,
     })?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
+    Ok(stream)
+}
+
+/// `req` as its wire line.
+fn request_line(req: &Request) -> Result<Vec<u8>, ApiError> {
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
-    stream.write_all(&line)?;
+    Ok(line)
+}
+
+/// The one answer line of a connection used for one request.
+fn read_answer(stream: UnixStream) -> Result<Response, ApiError> {
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer)?;
     Ok(serde_json::from_str(&answer)?)
@@ -224,12 +255,7 @@ pub struct Lease {
 impl Lease {
     /// Pauses the guest of the VMM at `sock` for as long as the lease is held.
     pub fn take(sock: &Path, timeout: Duration) -> Result<(Lease, Response), ApiError> {
-        let mut stream = UnixStream::connect(sock).map_err(|source| ApiError::Connect {
-            path: sock.display().to_string(),
-            source,
-        })?;
-        stream.set_read_timeout(Some(timeout))?;
-        stream.set_write_timeout(Some(timeout))?;
+        let mut stream = connect(sock, timeout)?;
         let resp = exchange(&mut stream, &Request::PauseLease)?;
         Ok((Lease { stream }, resp))
     }
@@ -245,9 +271,7 @@ impl Lease {
 /// it is consumed: a lease's connection is used again).
 fn exchange(stream: &mut UnixStream, req: &Request) -> Result<Response, ApiError> {
     use std::io::Read;
-    let mut line = serde_json::to_vec(req)?;
-    line.push(b'\n');
-    stream.write_all(&line)?;
+    stream.write_all(&request_line(req)?)?;
     let mut answer = Vec::new();
     let mut byte = [0u8; 1];
     while stream.read(&mut byte)? == 1 && byte[0] != b'\n' {
@@ -256,20 +280,66 @@ fn exchange(stream: &mut UnixStream, req: &Request) -> Result<Response, ApiError
     Ok(serde_json::from_slice(&answer)?)
 }
 
+/// [`call_within`], passing `file` along with the request (SCM_RIGHTS): a jailed VMM
+/// cannot open host paths, so a disk to attach comes as an open descriptor.
+pub fn call_with_file(
+    sock: &Path,
+    req: &Request,
+    file: &std::fs::File,
+    timeout: Duration,
+) -> Result<Response, ApiError> {
+    use std::os::fd::AsRawFd;
+    let stream = connect(sock, timeout)?;
+    let line = request_line(req)?;
+    let sent = crate::fdpass::send(
+        stream.as_raw_fd(),
+        &line,
+        file.as_raw_fd(),
+        nix::sys::socket::MsgFlags::empty(),
+    )?;
+    (&stream).write_all(&line[sent..])?;
+    read_answer(stream)
+}
+
 /// Reads one request from a freshly accepted connection.
 pub fn read_request(stream: &UnixStream) -> Result<Request, String> {
-    use std::io::Read;
+    read_request_with_file(stream).map(|(req, _)| req)
+}
+
+/// [`read_request`], with the descriptor the client passed along, if any (the first
+/// one; any more are closed).
+pub fn read_request_with_file(
+    stream: &UnixStream,
+) -> Result<(Request, Option<std::fs::File>), String> {
+    use std::os::fd::AsRawFd;
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut line = String::new();
-    BufReader::new(stream.take(MAX_REQUEST))
-        .read_line(&mut line)
+    let mut line = Vec::new();
+    let mut file = None;
+    let mut buf = [0u8; 512];
+    while !line.contains(&b'\n') && (line.len() as u64) < MAX_REQUEST {
+        let (n, passed) = crate::fdpass::recv(
+            stream.as_raw_fd(),
+            &mut buf,
+            nix::sys::socket::MsgFlags::empty(),
+        )
         .map_err(|e| format!("could not read the request: {e}"))?;
-    serde_json::from_str(&line).map_err(|e| {
+        if let Some(fd) = passed {
+            file.get_or_insert(std::fs::File::from(fd));
+        }
+        if n == 0 {
+            break;
+        }
+        line.extend_from_slice(&buf[..n]);
+    }
+    let end = line.iter().position(|b| *b == b'\n').unwrap_or(line.len());
+    let line = String::from_utf8_lossy(&line[..end.min(MAX_REQUEST as usize)]);
+    let req = serde_json::from_str(&line).map_err(|e| {
         format!(
             "not a request ({e}); send one JSON line such as {{\"action\":\"status\"}}, \
              {{\"action\":\"shutdown\",\"timeout_secs\":30}} or {{\"action\":\"stop\"}}"
         )
-    })
+    })?;
+    Ok((req, file))
 }
 
 /// Writes `resp` as one line; a client that has gone away is ignored.

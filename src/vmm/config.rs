@@ -316,6 +316,10 @@ pub struct VmConfig {
     /// side (disk images, taps, sockets, console), which must match its device set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<PathBuf>,
+    /// Jail the VMM once set-up is done (see [`jail`](super::jail)); none: it runs as it
+    /// was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jail: Option<super::jail::JailConfig>,
     /// The host's KVM. Not part of a launch file: the VMM detects its own host when it
     /// reads one.
     #[serde(skip, default = "host::detect")]
@@ -340,6 +344,7 @@ impl VmConfig {
             console_sock: None,
             exit_file: None,
             restore: None,
+            jail: None,
             flavor: host::detect(),
         }
     }

@@ -237,7 +237,8 @@ impl Controller {
         }
     }
 
-    fn handle(&mut self, req: Request) -> Response {
+    /// Answers `req`; `file` is a descriptor its client passed with it (a disk to attach).
+    fn handle(&mut self, req: Request, file: Option<std::fs::File>) -> Response {
         match req {
             Request::Status => self.ok(),
             Request::Shutdown { timeout_secs } => {
@@ -274,7 +275,7 @@ impl Controller {
                 read_only,
                 serial,
                 replace,
-            } => match self.attach_disk(slot, &path, read_only, serial.as_deref(), replace) {
+            } => match self.attach_disk(slot, &path, file, read_only, serial.as_deref(), replace) {
                 Ok(()) => {
                     self.note_media(slot);
                     self.ok()
@@ -399,11 +400,13 @@ impl Controller {
         f(&mut dev)
     }
 
-    /// Opens the image first, so a bad path changes nothing in the guest.
+    /// Opens the image first, so a bad path changes nothing in the guest. A jailed VMM
+    /// cannot open `path`: its client passes the open `file`, and `path` only names it.
     fn attach_disk(
         &self,
         slot: usize,
         path: &std::path::Path,
+        file: Option<std::fs::File>,
         read_only: bool,
         serial: Option<&str>,
         replace: bool,
@@ -417,9 +420,14 @@ impl Controller {
                 }
                 // The same file again (a volume that grew) keeps its open file and lock:
                 // a second open would find the disk locked by this very VMM.
-                let disk = match b.backing().filter(|d| replace && d.is_file(path)) {
-                    Some(d) => d.reopened(path),
-                    None => DiskFile::open(path, read_only),
+                let same = |d: &&DiskFile| match &file {
+                    Some(f) => d.is_same(f),
+                    None => d.is_file(path),
+                };
+                let disk = match (b.backing().filter(|d| replace && same(d)), file) {
+                    (Some(d), _) => d.reopened(path),
+                    (None, Some(f)) => DiskFile::from_file(f, path, read_only),
+                    (None, None) => DiskFile::open(path, read_only),
                 }
                 .map_err(|e| crate::causes::chain(&e))?;
                 if let Some(s) = serial {
@@ -534,10 +542,10 @@ impl Controller {
         let Ok((stream, _)) = listener.accept() else {
             return;
         };
-        let req = api::read_request(&stream);
-        let lease = req == Ok(Request::PauseLease);
+        let req = api::read_request_with_file(&stream);
+        let lease = matches!(req, Ok((Request::PauseLease, _)));
         let resp = match req {
-            Ok(req) => self.handle(req),
+            Ok((req, file)) => self.handle(req, file),
             Err(e) => Response::error(e),
         };
         api::write_response(&stream, &resp);
@@ -693,7 +701,7 @@ mod tests {
     #[test]
     fn graceful_shutdown_without_i8042_says_to_use_stop() {
         let mut c = controller(None);
-        let resp = c.handle(Request::Shutdown { timeout_secs: None });
+        let resp = c.handle(Request::Shutdown { timeout_secs: None }, None);
         assert!(!resp.ok);
         assert_eq!(resp.error.as_deref(), Some(NO_GRACEFUL_SHUTDOWN));
         assert_eq!(c.status().state, "running");

@@ -137,7 +137,7 @@ impl ExitRecord {
     /// The record of this process's guest, which ran and ended with `exit`.
     pub fn guest(exit: &GuestExit) -> Self {
         ExitRecord {
-            pid: std::process::id(),
+            pid: crate::vmm::jail::host_pid(),
             code: exit.code(),
             outcome: exit.outcome(),
             detail: exit.describe(),
@@ -147,7 +147,7 @@ impl ExitRecord {
     /// The record of this process's VMM failing with `err`.
     pub fn vmm_error(err: &dyn Error) -> Self {
         ExitRecord {
-            pid: std::process::id(),
+            pid: crate::vmm::jail::host_pid(),
             code: EXIT_VMM_ERROR,
             outcome: Outcome::VmmError,
             detail: crate::causes::chain(err),
@@ -164,7 +164,8 @@ impl ExitRecord {
     /// The record at `path` if it is the one of process `pid` (not an older run's);
     /// `None` when there is none, it cannot be read, or it is another process's.
     pub fn read(path: &Path, pid: i64) -> Option<Self> {
-        let rec: ExitRecord = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        let rec: ExitRecord =
+            serde_json::from_slice(&crate::fsutil::read_nofollow(path).ok()?).ok()?;
         (i64::from(rec.pid) == pid).then_some(rec)
     }
 }

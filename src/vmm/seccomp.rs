@@ -119,7 +119,7 @@ fn compile(role: Role) -> Result<BpfProgram, SeccompError> {
         Role::Vcpu => VCPU,
         Role::Main => MAIN,
     };
-    for &nr in COMMON.iter().chain(own) {
+    for &nr in RUNTIME.iter().chain(COMMON).chain(own) {
         rules.insert(nr, Vec::new());
     }
     let types: &[u64] = match role {
@@ -170,9 +170,39 @@ const TTY_AND_TUN: u64 = 0x54;
 /// Block devices' (BLKGETSIZE64), for a disk that is a device rather than a file.
 const BLOCK: u64 = 0x12;
 
-/// What every thread does: memory (the allocator), locks, signals (tgkill, to its own
-/// process only, is added in `compile`), time, its own end, and I/O on descriptors it has. File opens and renames are here because a vCPU thread
-/// writes the console log (O_APPEND|O_CREAT, rotated by rename) when the guest prints.
+/// What any thread of a Rust program needs to live, whatever its work: memory (the
+/// allocator, thread stacks), locks, signal masks and handlers, time and sleep, random
+/// bytes (hash maps), its ids and its end. Shared with the metadata worker's filter.
+pub const RUNTIME: &[i64] = &[
+    libc::SYS_futex,
+    libc::SYS_mmap,
+    libc::SYS_munmap,
+    libc::SYS_mprotect,
+    libc::SYS_madvise,
+    libc::SYS_mremap,
+    libc::SYS_brk,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigaction,
+    libc::SYS_sigaltstack,
+    libc::SYS_restart_syscall,
+    libc::SYS_sched_yield,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_gettid,
+    libc::SYS_getpid,
+    libc::SYS_getrandom,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    #[cfg(target_arch = "x86_64")]
+    libc::SYS_nanosleep,
+];
+
+/// What every VMM thread does beyond [`RUNTIME`]: I/O on descriptors it has (signals,
+/// tgkill to its own process only, are added in `compile`). File opens and renames are
+/// here because a vCPU thread writes the console log (O_APPEND|O_CREAT, rotated by
+/// rename) when the guest prints.
 const COMMON: &[i64] = &[
     libc::SYS_read,
     libc::SYS_write,
@@ -200,35 +230,12 @@ const COMMON: &[i64] = &[
     libc::SYS_sendmsg,
     libc::SYS_recvfrom,
     libc::SYS_recvmsg,
-    libc::SYS_futex,
-    libc::SYS_mmap,
-    libc::SYS_munmap,
-    libc::SYS_mprotect,
-    libc::SYS_madvise,
-    libc::SYS_mremap,
-    libc::SYS_brk,
-    libc::SYS_rt_sigreturn,
-    libc::SYS_rt_sigprocmask,
-    libc::SYS_rt_sigaction,
-    libc::SYS_sigaltstack,
-    libc::SYS_restart_syscall,
-    libc::SYS_sched_yield,
-    libc::SYS_sched_getaffinity,
-    libc::SYS_clock_gettime,
-    libc::SYS_clock_nanosleep,
-    libc::SYS_gettid,
-    libc::SYS_getpid,
-    libc::SYS_getrandom,
-    libc::SYS_exit,
-    libc::SYS_exit_group,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_rename,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_open,
     #[cfg(target_arch = "x86_64")]
     libc::SYS_stat,
-    #[cfg(target_arch = "x86_64")]
-    libc::SYS_nanosleep,
 ];
 
 /// The vCPU thread's own: nothing beyond [`COMMON`] (and KVM's ioctls).

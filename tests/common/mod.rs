@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod netns;
 mod real;
 mod vpcs;
+#[allow(unused_imports)]
+pub use netns::*;
 #[allow(unused_imports)]
 pub use real::*;
 pub use vpcs::*;
@@ -652,6 +655,33 @@ impl Lab {
 
     pub fn run_dir(&self, id: &str) -> PathBuf {
         self.dir.path().join("lab-1/instances").join(id)
+    }
+
+    /// A new empty gp2 volume of `size_gib` GiB in lab-1a; its id.
+    pub fn create_volume(&self, size_gib: u32) -> String {
+        let size = size_gib.to_string();
+        let args = [
+            "create-volume",
+            "--size",
+            &size,
+            "--availability-zone",
+            "lab-1a",
+        ];
+        self.ok(&args)["VolumeId"].as_str().unwrap().to_string()
+    }
+
+    /// Attaches volume `vol` to instance `id` as `/dev/sdf`.
+    pub fn attach_sdf(&self, vol: &str, id: &str) {
+        let args = [
+            "attach-volume",
+            "--volume-id",
+            vol,
+            "--instance-id",
+            id,
+            "--device",
+            "/dev/sdf",
+        ];
+        self.ok(&args);
     }
 }
 

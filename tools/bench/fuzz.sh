@@ -33,7 +33,7 @@ while (($#)); do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(virtio_block virtio_net virtio_mmio metadata_http api_params aws_query_json cli_shorthand key_formats)
+all=(virtio_block virtio_net virtio_mmio metadata_http metadata_ipc api_params aws_query_json cli_shorthand key_formats)
 ((${#targets[@]})) || targets=("${all[@]}")
 
 # Outside the checkout, like the guest kernel's cache: the instrumented dependency build

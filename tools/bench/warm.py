@@ -53,7 +53,7 @@ class Lab:
         return json.loads(p.stdout) if p.stdout.strip().startswith(("{", "[")) else p.stdout
 
     def console(self, iid):
-        path = os.path.join(self.state, "lab-1", "instances", iid, "console.log")
+        path = os.path.join(self.state, "lab-1", "instances", iid, "vmm", "console.log")
         try:
             with open(path, errors="replace") as f:
                 return f.read()

@@ -108,6 +108,9 @@ pub enum VmmError {
     /// A thread's seccomp filter could not be built or installed.
     #[error(transparent)]
     Seccomp(#[from] crate::vmm::seccomp::SeccompError),
+    /// The VMM could not enter its jail.
+    #[error(transparent)]
+    Jail(#[from] crate::vmm::jail::JailError),
     /// The main event loop failed.
     #[error("The event loop failed: {0}")]
     EventLoop(String),

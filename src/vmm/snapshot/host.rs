@@ -38,7 +38,9 @@ impl KvmKind {
 
 /// This host's KVM kind.
 pub fn kvm_kind() -> KvmKind {
-    kvm_kind_in(Path::new("/sys/module"), cfg!(target_arch = "aarch64"))
+    // Read once: a jailed VMM has no /sys when it later saves a snapshot.
+    static KIND: std::sync::OnceLock<KvmKind> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| kvm_kind_in(Path::new("/sys/module"), cfg!(target_arch = "aarch64")))
 }
 
 /// The KVM kind whose module is loaded under `sys_module`. PVM is checked first: a PVM

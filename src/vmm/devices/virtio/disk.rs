@@ -99,8 +99,21 @@ impl DiskFile {
             .write(!read_only)
             .open(&path)
             .map_err(|e| open_error(&path, read_only, e))?;
-        lock(&file, &path, read_only)?;
-        Self::sized(file, path, read_only)
+        Self::from_file(file, &path, read_only)
+    }
+
+    /// A disk the caller opened (a jailed VMM gets its hot-attached disks as descriptors,
+    /// never by path); `path` only names it in messages. Locked as [`DiskFile::open`] does.
+    pub fn from_file(file: File, path: &Path, read_only: bool) -> Result<Self, BlockError> {
+        let kind = file
+            .metadata()
+            .map_err(|e| open_error(path, read_only, e))?
+            .file_type();
+        if !kind.is_file() && !kind.is_block_device() {
+            return Err(BlockError::NotADisk(path.into()));
+        }
+        lock(&file, path, read_only)?;
+        Self::sized(file, path.into(), read_only)
     }
 
     /// The same open disk again (sharing its lock), with its size read anew: a volume
@@ -115,8 +128,17 @@ impl DiskFile {
 
     /// Whether `path` names the file this disk has open.
     pub fn is_file(&self, path: &Path) -> bool {
+        self.is_inode_of(std::fs::metadata(path))
+    }
+
+    /// Whether `other` is the very file (device and inode) this disk has open.
+    pub fn is_same(&self, other: &File) -> bool {
+        self.is_inode_of(other.metadata())
+    }
+
+    fn is_inode_of(&self, other: io::Result<std::fs::Metadata>) -> bool {
         use std::os::unix::fs::MetadataExt;
-        match (self.file.metadata(), std::fs::metadata(path)) {
+        match (self.file.metadata(), other) {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
         }
