@@ -31,6 +31,11 @@ if command -v rustup >/dev/null; then
     rustup target add aarch64-unknown-linux-gnu
   rustup component list --installed | grep -q clippy || rustup component add clippy rustfmt
 fi
+# The test runner tools/test.sh uses (two tests at a time across the test binaries).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest (crates.io; a few minutes to build)"
+  cargo install --locked cargo-nextest
+fi
 
 # The unmodified AWS clients (aws CLI, boto3) that the API tests drive, pinned, in a venv
 # of their own; a second run only compares the pins.

@@ -29,8 +29,11 @@ cargo test --target aarch64-unknown-linux-gnu --lib -- vmm::arch::aarch64 vmm::s
 echo "== x86_64: unit tests and real-KVM tests"
 # Tests that boot the real guest image fail (not skip) when the image is missing.
 export EC2LAB_REQUIRE_IMAGES=1
-# One real-Linux guest at a time: each busy guest takes a whole core on a nested KVM.
-cargo test --no-fail-fast -- --test-threads=2
+# Two tests at a time across all the test binaries, each in its own process (cargo
+# nextest; .config/nextest.toml says which must run alone): each busy real-Linux guest
+# takes a whole core on a nested KVM. Then the doc tests, which nextest does not run.
+cargo nextest run --no-fail-fast
+cargo test --doc
 
 echo "== the VMM's own memory, release build (tests/vmm_memory.rs: below Firecracker's)"
 cargo build --release
