@@ -250,23 +250,10 @@ fn start_worker_by_hand(env: &[(&str, &str)]) -> Option<HandStarted> {
     .envs(env.iter().copied())
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::piped());
-    // SAFETY: between fork and exec only dup2 on numbers copied before the fork
-    // (async-signal-safe, no allocation). Duplicates at 100+ first, so that moving one
-    // to 3.. never overwrites another.
+    // SAFETY: place_fds makes only async-signal-safe calls (fcntl, dup2) on numbers
+    // copied before the fork, and allocates nothing, as a supervisor's start does.
     unsafe {
-        cmd.pre_exec(move || {
-            for (i, fd) in fds.iter().enumerate() {
-                if libc::dup2(*fd, 100 + i as i32) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            for i in 0..fds.len() as i32 {
-                if libc::dup2(100 + i, 3 + i) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
+        cmd.pre_exec(move || ec2lab::metadata::server::place_fds(&fds));
     }
     let child = cmd.spawn().unwrap();
     drop(theirs);

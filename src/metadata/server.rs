@@ -282,8 +282,10 @@ fn relay(err: std::process::ChildStderr, log: &RateLog) {
 const MAX_PASSED: usize = 1 + LIMITS.workers;
 
 /// In the child: `fds` at [`LISTEN_FD`] onwards, open across exec. Each is copied above
-/// the targets first, so no target overwrites a source not yet placed.
-fn place_fds(fds: &[RawFd]) -> std::io::Result<()> {
+/// the targets first, so no target overwrites a source not yet placed. Only
+/// async-signal-safe calls and no allocation: for a `pre_exec` hook (the tests start a
+/// worker by hand with it too).
+pub fn place_fds(fds: &[RawFd]) -> std::io::Result<()> {
     let above = LISTEN_FD + fds.len() as RawFd;
     let mut tmp = [-1 as RawFd; MAX_PASSED];
     for (t, fd) in tmp.iter_mut().zip(fds) {
